@@ -1,0 +1,86 @@
+import type { z } from 'zod';
+import type { Risk, StepAction } from './model.js';
+
+/**
+ * The Adapter port: one implementation per component type (`command`, `gitops`, `terraform`, …).
+ * Adapters import core; core never imports adapters. They are registered in one place
+ * (src/adapters/registry.ts).
+ *
+ * Contract:
+ * - `spec` validates the component's `with:` block. It is also the *consumer's declared type* for typed
+ *   handoffs: `lockstep validate` runs it over placeholders of each reference's declared type.
+ * - `plan` is read-only.
+ * - `apply` is convergent: applying version X when the system runs X changes nothing.
+ * - Every method honours `ctx.signal` and throws `StepFailure` (with `retryable`) for failures it
+ *   understands; anything else is treated as not retryable.
+ */
+export interface Adapter<Spec = unknown> {
+  readonly type: string;
+  /** One line for `lockstep schema` and the docs. */
+  readonly description: string;
+  /** Schema of `with:`; errors carry the dotted path below `with`. */
+  readonly spec: z.ZodType<Spec>;
+  /** What this adapter can do for this spec: capabilities are data, never `type === …` checks. */
+  capabilities(spec: Spec): AdapterCapabilities;
+  plan(spec: Spec, ctx: StepContext): Promise<AdapterPlan>;
+  apply(spec: Spec, plan: AdapterPlan, ctx: StepContext): Promise<Outputs>;
+  verify?(spec: Spec, outputs: Outputs, ctx: StepContext): Promise<void>;
+  /** Brings the system back to `ctx.previousVersion`. Only called when `capabilities(spec).reversible`. */
+  rollback?(spec: Spec, ctx: StepContext): Promise<void>;
+  /** What runs now; used after a crash to decide whether an in-flight step finished. */
+  observe?(spec: Spec, ctx: StepContext): Promise<Observed>;
+}
+
+export interface AdapterCapabilities {
+  /** A rollback brings the previous version back. */
+  reversible: boolean;
+  /** Applying twice is safe: after a crash an in-flight apply may be re-run. */
+  idempotentApply: boolean;
+  /** `observe` can tell the running version. */
+  observe: boolean;
+}
+
+export interface AdapterPlan {
+  /** The adapter may say a component needs nothing even when its version changed. */
+  action?: StepAction;
+  /** One line: what will change. */
+  summary: string;
+  /** More: a diff, the command's dry-run output. */
+  details?: string;
+  /** True when this apply cannot be undone (drops a column, deletes a resource). */
+  irreversible?: boolean;
+  risk?: Risk;
+  /** Adapter-private data handed back to apply (a saved plan file's path, a change set id). */
+  data?: unknown;
+}
+
+export type Outputs = Record<string, unknown>;
+
+export interface Observed {
+  /** The version the system runs now, if the adapter can tell. */
+  version?: string;
+}
+
+export interface StepLogger {
+  (line: string): void;
+}
+
+export interface StepContext {
+  readonly signal: AbortSignal;
+  /** Streams one line into the step log (the engine redacts secrets before storing or printing). */
+  readonly log: StepLogger;
+  /** Tells the engine the step is alive (long applies call it at least every few seconds). */
+  readonly heartbeat: () => void;
+  /** Stable across retries and resumes of the same step: systems that dedupe on a key can use it. */
+  readonly idempotencyKey: string;
+  readonly project: string;
+  readonly projectDir: string;
+  readonly environment: { readonly name: string; readonly vars: Readonly<Record<string, unknown>> };
+  readonly release: { readonly id: string; readonly versions: Readonly<Record<string, string>> };
+  readonly promotionId: string;
+  readonly component: string;
+  /** The version this step brings the component to (for rollback: the version being undone). */
+  readonly version: string;
+  /** The version running before this promotion, if any; rollback brings it back. */
+  readonly previousVersion: string | undefined;
+}

@@ -1,0 +1,218 @@
+/**
+ * The data Lockstep works with: the config a user writes (after parsing), and the records the store
+ * keeps (releases, promotions, steps, component state). Plain values only, so they serialise as JSON.
+ */
+
+// ---------------------------------------------------------------- config
+
+/** The value types an output (or an env var, or a reference) can have. */
+export const VALUE_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'any'] as const;
+export type ValueType = (typeof VALUE_TYPES)[number];
+
+/** A declared output of a component: its type and optional constraints, checked before any dependent sees it. */
+export interface OutputDeclaration {
+  type: ValueType;
+  /** For strings: a regular expression the value must match. */
+  pattern?: string;
+  /** Allowed values. */
+  enum?: unknown[];
+  /** For arrays: the element type. */
+  items?: ValueType;
+  /** A sensitive output is a secret: redacted everywhere, never stored in clear, passed on only to inputs. */
+  sensitive: boolean;
+  description?: string;
+}
+
+export const ON_FAILURE = ['rollback', 'halt'] as const;
+export type OnFailure = (typeof ON_FAILURE)[number];
+
+export interface EnvironmentConfig {
+  name: string;
+  /** Environments a release must have succeeded in before it may enter this one. */
+  after: string[];
+  /** Binds this environment to each system's own notion of it. Values may hold `${{ }}` (env.name, secrets). */
+  vars: Record<string, unknown>;
+  onFailure: OnFailure;
+  /** Gates, kept as written; evaluated by a later module. */
+  gates?: Record<string, unknown>;
+  description?: string;
+}
+
+export interface ComponentConfig {
+  name: string;
+  type: string;
+  /** Explicit dependencies; references to other components' outputs add implicit ones (see `dependencies`). */
+  dependsOn: string[];
+  /** The adapter's spec, as written (templates unresolved). */
+  with: Record<string, unknown>;
+  outputs: Record<string, OutputDeclaration>;
+  description?: string;
+}
+
+export interface ProjectConfig {
+  project: string;
+  environments: Record<string, EnvironmentConfig>;
+  components: Record<string, ComponentConfig>;
+  groups: Record<string, string[]>;
+}
+
+// ---------------------------------------------------------------- records
+
+/** An immutable release: one version per component. Its id is sha256(canonicalJson(releaseContent(r))). */
+export interface ReleaseRecord {
+  id: string;
+  project: string;
+  versions: Record<string, string>;
+  message?: string;
+  labels: Record<string, string>;
+  createdAt: string;
+  createdBy: string;
+  /** Environment the missing versions were taken from, if any. */
+  from?: string;
+}
+
+export const PROMOTION_STATES = [
+  'pending', // waiting on gates
+  'running',
+  'rolling-back',
+  'interrupted', // a step was in flight when the process died and cannot be safely re-applied: a person decides
+  'succeeded',
+  'failed',
+  'rejected',
+  'cancelled',
+] as const;
+export type PromotionState = (typeof PROMOTION_STATES)[number];
+export const FINAL_PROMOTION_STATES: readonly PromotionState[] = ['succeeded', 'failed', 'rejected', 'cancelled'];
+
+export const PROMOTION_KINDS = ['promotion', 'rollback'] as const;
+export type PromotionKind = (typeof PROMOTION_KINDS)[number];
+
+/** Who runs a promotion now. A claim is valid until `leaseUntil`, or until its process is known dead. */
+export interface PromotionOwner {
+  token: string;
+  host: string;
+  pid: number;
+  leaseUntil: string;
+}
+
+export interface PromotionRecord {
+  id: string;
+  project: string;
+  releaseId: string;
+  environment: string;
+  kind: PromotionKind;
+  state: PromotionState;
+  requestedBy: string;
+  requestedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Digest of the config the promotion was planned from. */
+  configDigest: string;
+  /** The plan as shown to the user (secrets redacted). */
+  plan: PromotionPlan;
+  concurrency: number;
+  onFailure: OnFailure;
+  /** Why the promotion ended, stopped or is waiting, in one sentence. */
+  reason?: string;
+  owner?: PromotionOwner;
+}
+
+export const STEP_STATES = [
+  'pending',
+  'running',
+  'succeeded',
+  'unchanged',
+  'failed',
+  'skipped', // never started because the promotion failed first
+  'rolling-back',
+  'rolled-back',
+  'rollback-failed',
+  'interrupted',
+] as const;
+export type StepState = (typeof STEP_STATES)[number];
+
+export const STEP_PHASES = ['plan', 'apply', 'verify', 'rollback'] as const;
+export type StepPhase = (typeof STEP_PHASES)[number];
+
+export interface StepRecord {
+  promotionId: string;
+  component: string;
+  environment: string;
+  state: StepState;
+  /** The phase the step is in (running) or stopped in (failed, interrupted). */
+  phase?: StepPhase;
+  action: StepAction;
+  fromVersion?: string;
+  toVersion: string;
+  reversible: boolean;
+  /** True once apply has started: the system may have changed. */
+  applyStarted: boolean;
+  /** Outputs after apply, validated; sensitive ones redacted. */
+  outputs?: Record<string, unknown>;
+  error?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  attempts: number;
+  lastLog?: string;
+  idempotencyKey: string;
+}
+
+/** What runs in an environment, per component, as far as Lockstep knows. */
+export interface ComponentState {
+  environment: string;
+  component: string;
+  version: string;
+  releaseId: string;
+  promotionId: string;
+  /** Digest of the component's configuration when it was applied; a change re-applies it. */
+  configDigest: string;
+  /** Recorded outputs (sensitive ones redacted); flow to dependents when the component is unchanged. */
+  outputs: Record<string, unknown>;
+  updatedAt: string;
+}
+
+// ---------------------------------------------------------------- plans
+
+export const STEP_ACTIONS = ['apply', 'unchanged'] as const;
+export type StepAction = (typeof STEP_ACTIONS)[number];
+
+export const RISKS = ['low', 'medium', 'high'] as const;
+export type Risk = (typeof RISKS)[number];
+
+/** One component's part of a promotion plan. */
+export interface PlannedStep {
+  component: string;
+  type: string;
+  fromVersion?: string;
+  toVersion: string;
+  action: StepAction;
+  /** Why apply or unchanged ("version 1.4.1 → 1.4.2", "configuration changed", "already at 1.4.2"). */
+  reason: string;
+  reversible: boolean;
+  /** What the adapter says it will do (redacted). */
+  summary: string;
+  details?: string;
+  risk: Risk;
+  dependsOn: string[];
+  /** DAG level: 0 for components without dependencies. */
+  level: number;
+  configDigest: string;
+}
+
+export interface PlannedGate {
+  gate: string;
+  status: 'passed' | 'blocked' | 'waiting';
+  message: string;
+}
+
+export interface PromotionPlan {
+  releaseId: string;
+  environment: string;
+  steps: PlannedStep[];
+  /** Components grouped by DAG level, in order. */
+  levels: string[][];
+  gates: PlannedGate[];
+  irreversible: boolean;
+  /** sha256 of the plan's canonical JSON (without this field); approvals bind to it. */
+  digest: string;
+}

@@ -1,0 +1,81 @@
+import type { AuditEntry, AuditEventInput } from '../core/audit.js';
+import type {
+  ComponentState,
+  PromotionOwner,
+  PromotionRecord,
+  PromotionState,
+  ReleaseRecord,
+  StepRecord,
+} from '../core/model.js';
+
+/**
+ * The Store port. Implementations: SQLite (embedded default, src/store/sqlite), PostgreSQL (later).
+ * One contract suite (test/store/store-contract.ts) runs against every implementation.
+ *
+ * Writes go through `commit`: one atomic transaction that changes state *and* appends the audit
+ * events describing the change, so the audit log and the state never disagree. A commit is durable
+ * when the promise resolves: the engine never starts the next action before that.
+ */
+export interface Store {
+  /** Creates tables if needed. Idempotent. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  /** The one write path. Throws ConflictError when `createPromotion` finds its environment busy. */
+  commit(change: StoreChange): Promise<AuditEntry[]>;
+
+  /**
+   * Compare-and-set of a promotion's owner: succeeds (true) only when the current owner's token is
+   * `expectedToken` (undefined: no owner). Used to take over a promotion whose process died.
+   */
+  claimPromotion(promotionId: string, owner: PromotionOwner | undefined, expectedToken: string | undefined): Promise<boolean>;
+
+  /** Exact id or a unique prefix of at least 7 characters. NotFoundError; InputError when ambiguous or too short. */
+  getRelease(idOrPrefix: string): Promise<ReleaseRecord>;
+  /** Newest first. */
+  listReleases(options?: { limit?: number }): Promise<ReleaseRecord[]>;
+
+  /** Exact id or a unique prefix (≥ 7 characters). */
+  getPromotion(idOrPrefix: string): Promise<PromotionRecord>;
+  /** Newest first (by requestedAt, then id). */
+  listPromotions(filter?: PromotionFilter): Promise<PromotionRecord[]>;
+  /** The promotion holding the environment's lock, if any. */
+  activePromotion(environment: string): Promise<PromotionRecord | undefined>;
+
+  /** In the promotion's plan order (as written). */
+  listSteps(promotionId: string): Promise<StepRecord[]>;
+  /** Steps across promotions, newest promotion first. */
+  listStepHistory(filter?: { environment?: string; component?: string; limit?: number }): Promise<StepRecord[]>;
+
+  /** What runs in an environment, per component. */
+  environmentState(environment: string): Promise<ComponentState[]>;
+
+  /** Audit entries in sequence order, from `afterSeq` (exclusive), in pages of at most `limit`. */
+  auditPage(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+  /** The last entry's sequence number and hash, if any. */
+  auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+}
+
+export interface PromotionFilter {
+  environment?: string;
+  releaseId?: string;
+  states?: readonly PromotionState[];
+  limit?: number;
+}
+
+/** One atomic write. Every field is optional but `audit`; the parts are applied in the order listed. */
+export interface StoreChange {
+  release?: ReleaseRecord;
+  /**
+   * A new promotion. With `lock: true` it takes the environment's lock in the same transaction and
+   * the commit fails with ConflictError (naming the holder) when another promotion holds it.
+   */
+  createPromotion?: { record: PromotionRecord; lock: boolean };
+  /** Replaces the promotion record (matched by id). `releaseLock` frees its environment. */
+  promotion?: { record: PromotionRecord; releaseLock?: boolean };
+  /** Upserts, matched by (promotionId, component). */
+  steps?: StepRecord[];
+  /** Upserts, matched by (environment, component). */
+  componentStates?: ComponentState[];
+  audit: AuditEventInput[];
+}
