@@ -115,6 +115,10 @@ export interface PromotionRecord {
   /** Why the promotion ended, stopped or is waiting, in one sentence. */
   reason?: string;
   owner?: PromotionOwner;
+  /** For a rollback promotion: the promotion whose release it brings back. */
+  rollbackOf?: string;
+  /** Set while interrupted: the phase to continue in once a person has decided. */
+  interruptedIn?: 'running' | 'rolling-back';
 }
 
 export const STEP_STATES = [
@@ -155,6 +159,15 @@ export interface StepRecord {
   attempts: number;
   lastLog?: string;
   idempotencyKey: string;
+  /** What ran before this step changed anything; a rollback restores it. Absent on a first install. */
+  previous?: PreviousState;
+}
+
+export interface PreviousState {
+  version: string;
+  releaseId: string;
+  configDigest: string;
+  outputs: Record<string, unknown>;
 }
 
 /** What runs in an environment, per component, as far as Lockstep knows. */

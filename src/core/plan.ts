@@ -1,0 +1,119 @@
+import type { AdapterCapabilities, AdapterPlan } from './adapter.js';
+import { canonicalJson, sha256Hex } from './canonical-json.js';
+import type {
+  ComponentState,
+  PlannedGate,
+  PlannedStep,
+  ProjectConfig,
+  PromotionPlan,
+  ReleaseRecord,
+  Risk,
+} from './model.js';
+
+/**
+ * Digest of what a component is configured to do in one environment: its type, its `with`, its
+ * declared outputs, and the (unrendered) environment vars. A component is re-applied when its version
+ * *or* this digest changes. Secrets stay as their `${{ secrets.X }}` text, so no secret reaches it.
+ */
+export function componentConfigDigest(config: ProjectConfig, environment: string, component: string): string {
+  const c = config.components[component];
+  const env = config.environments[environment];
+  if (!c || !env) throw new Error(`unknown component ${component} or environment ${environment}`);
+  return sha256Hex(canonicalJson({ type: c.type, with: c.with, outputs: c.outputs, vars: env.vars }));
+}
+
+/** Why a component is applied or left alone. Pure. */
+export function decideAction(
+  current: ComponentState | undefined,
+  toVersion: string,
+  configDigest: string,
+): { action: 'apply' | 'unchanged'; reason: string } {
+  if (!current) return { action: 'apply', reason: `first install of ${toVersion}` };
+  if (current.version !== toVersion) return { action: 'apply', reason: `${current.version} → ${toVersion}` };
+  if (current.configDigest !== configDigest) return { action: 'apply', reason: `configuration changed (version ${toVersion})` };
+  return { action: 'unchanged', reason: `already at ${toVersion}` };
+}
+
+export interface PlanInput {
+  config: ProjectConfig;
+  environment: string;
+  release: ReleaseRecord;
+  current: readonly ComponentState[];
+  dependencies: ReadonlyMap<string, readonly string[]>;
+  levels: readonly (readonly string[])[];
+  /** Per component: what the adapter says (only for components that will be applied). */
+  adapterPlans: ReadonlyMap<string, AdapterPlan>;
+  capabilities: ReadonlyMap<string, AdapterCapabilities>;
+  gates: readonly PlannedGate[];
+}
+
+/** Assembles a promotion plan from the parts gathered by the engine. Pure. */
+export function buildPlan(input: PlanInput): PromotionPlan {
+  const currentBy = new Map(input.current.map((s) => [s.component, s]));
+  const levelOf = new Map<string, number>();
+  input.levels.forEach((names, level) => names.forEach((n) => levelOf.set(n, level)));
+
+  const steps: PlannedStep[] = [];
+  for (const names of input.levels) {
+    for (const component of names) {
+      const c = input.config.components[component];
+      const toVersion = input.release.versions[component];
+      if (!c || toVersion === undefined) continue;
+      const configDigest = componentConfigDigest(input.config, input.environment, component);
+      const current = currentBy.get(component);
+      let { action, reason } = decideAction(current, toVersion, configDigest);
+      const adapterPlan = input.adapterPlans.get(component);
+      if (action === 'apply' && adapterPlan?.action === 'unchanged') {
+        action = 'unchanged';
+        reason = `the ${c.type} adapter reports nothing to change`;
+      }
+      const caps = input.capabilities.get(component);
+      const reversible = (caps?.reversible ?? false) && !(adapterPlan?.irreversible ?? false);
+      steps.push({
+        component,
+        type: c.type,
+        fromVersion: current?.version,
+        toVersion,
+        action,
+        reason,
+        reversible,
+        summary: action === 'unchanged' ? 'nothing to do' : (adapterPlan?.summary ?? ''),
+        details: action === 'unchanged' ? undefined : adapterPlan?.details,
+        risk: action === 'unchanged' ? 'low' : (adapterPlan?.risk ?? defaultRisk(reversible)),
+        dependsOn: [...(input.dependencies.get(component) ?? [])],
+        level: levelOf.get(component) ?? 0,
+        configDigest,
+      });
+    }
+  }
+  const irreversible = steps.some((s) => s.action === 'apply' && !s.reversible);
+  const withoutDigest = {
+    releaseId: input.release.id,
+    environment: input.environment,
+    steps,
+    levels: input.levels.map((l) => [...l]),
+    gates: [...input.gates],
+    irreversible,
+  };
+  return { ...withoutDigest, digest: planDigest(withoutDigest) };
+}
+
+function defaultRisk(reversible: boolean): Risk {
+  return reversible ? 'low' : 'medium';
+}
+
+/** The digest approvals bind to: everything the plan says except the gates' own status. */
+export function planDigest(plan: Omit<PromotionPlan, 'digest'>): string {
+  const { gates: _gates, ...rest } = plan;
+  return sha256Hex(canonicalJson(rest));
+}
+
+/** Environments in `after` that have not run this release successfully. Pure. */
+export function missingPromotionPath(
+  config: ProjectConfig,
+  environment: string,
+  succeededIn: ReadonlySet<string>,
+): string[] {
+  const env = config.environments[environment];
+  return (env?.after ?? []).filter((e) => !succeededIn.has(e));
+}
