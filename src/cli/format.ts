@@ -1,0 +1,81 @@
+import { formatDuration } from '../core/duration.js';
+import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
+
+/** Left-aligned columns, two spaces apart. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+}
+
+export function shortId(id: string): string {
+  return id.slice(0, 12);
+}
+
+export function renderPlan(plan: PromotionPlan, release: ReleaseRecord): string {
+  const lines: string[] = [];
+  lines.push(`Plan: release ${shortId(release.id)}${release.message ? ` (${release.message})` : ''} → ${plan.environment}`);
+  const changes = plan.steps.filter((s) => s.action === 'apply').length;
+  lines.push(`${changes} to apply, ${plan.steps.length - changes} unchanged${plan.irreversible ? '; IRREVERSIBLE: some changes cannot be rolled back' : ''}`);
+  lines.push('');
+  lines.push(
+    table(
+      ['LEVEL', 'COMPONENT', 'TYPE', 'CURRENT → TARGET', 'ACTION', 'ROLLBACK', 'DEPENDS ON'],
+      plan.steps.map((s) => [
+        String(s.level),
+        s.component,
+        s.type,
+        `${s.fromVersion ?? '(none)'} → ${s.toVersion}`,
+        s.action,
+        s.action === 'unchanged' ? '-' : s.reversible ? 'reversible' : 'forward-only',
+        s.dependsOn.join(', ') || '-',
+      ]),
+    ),
+  );
+  const described = plan.steps.filter((s) => s.action === 'apply');
+  if (described.length > 0) {
+    lines.push('');
+    for (const s of described) {
+      lines.push(`  ${s.component}: ${s.reason}; ${s.summary}`);
+      if (s.details) for (const d of s.details.trimEnd().split('\n')) lines.push(`      ${d}`);
+    }
+  }
+  lines.push('');
+  lines.push(`Order: ${plan.levels.map((l, i) => `[${i}] ${l.join(' ')}`).join('  →  ')}`);
+  lines.push(`Gates: ${plan.gates.length === 0 ? 'none' : plan.gates.map((g) => `${g.gate}: ${g.status} (${g.message})`).join('; ')}`);
+  lines.push(`Plan digest: ${plan.digest}`);
+  return lines.join('\n');
+}
+
+function stepDuration(s: StepRecord): string {
+  if (!s.startedAt) return '';
+  const end = s.finishedAt ? Date.parse(s.finishedAt) : Date.now();
+  return formatDuration(end - Date.parse(s.startedAt));
+}
+
+export function renderSummary(promotion: PromotionRecord, steps: readonly StepRecord[]): string {
+  const lines: string[] = [];
+  lines.push(
+    table(
+      ['COMPONENT', 'RESULT', 'VERSION', 'TIME', 'NOTE'],
+      steps.map((s) => [
+        s.component,
+        s.state,
+        s.state === 'rolled-back' ? `${s.toVersion} → back to ${s.fromVersion ?? '?'}` : `${s.fromVersion ?? '(none)'} → ${s.toVersion}`,
+        stepDuration(s),
+        s.error ?? (s.state === 'succeeded' && !s.reversible ? 'forward-only' : ''),
+      ]),
+    ),
+  );
+  lines.push('');
+  lines.push(`Promotion ${shortId(promotion.id)} ${promotion.state.toUpperCase()}${promotion.reason ? `: ${promotion.reason}` : ''}`);
+  return lines.join('\n');
+}
+
+export function renderRelease(r: ReleaseRecord): string {
+  const lines = [`release ${r.id}`, `created ${r.createdAt} by ${r.createdBy}${r.from ? `, from ${r.from}` : ''}`];
+  if (r.message) lines.push(`message: ${r.message}`);
+  lines.push('');
+  lines.push(table(['COMPONENT', 'VERSION'], Object.entries(r.versions).map(([c, v]) => [c, v])));
+  return lines.join('\n');
+}

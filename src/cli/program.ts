@@ -1,0 +1,444 @@
+import { Command, CommanderError, Option } from 'commander';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { ConfigError, errorMessage, GateBlocked, InputError } from '../core/errors.js';
+import { configJsonSchema } from '../core/config/config-schema.js';
+import { initTemplate } from '../core/config/init-template.js';
+import { AuditVerifier } from '../core/audit.js';
+import type { PromotionRecord } from '../core/model.js';
+import { builtinAdapters } from '../adapters/registry.js';
+import { planPromotion } from '../engine/planner.js';
+import { createRelease, promote, resume, rollbackEnvironment, previousRelease } from '../engine/promote.js';
+import type { PromotionRunner } from '../engine/runner.js';
+import type { EngineDeps } from '../engine/deps.js';
+import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions } from './context.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { renderPlan, renderRelease, renderSummary, shortId, table } from './format.js';
+import { Progress } from './progress.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function globals(cmd: Command): GlobalOptions {
+  const o = cmd.optsWithGlobals<{ config: string; state?: string; actor?: string; secretsFile?: string; output: 'text' | 'json' }>();
+  return { config: o.config, state: o.state, actor: o.actor, secretsFile: o.secretsFile, output: o.output };
+}
+
+function outputOption(): Option {
+  return new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
+}
+
+async function withProject<T>(cmd: Command, fn: (deps: EngineDeps, opts: GlobalOptions) => Promise<T>, progress?: Progress): Promise<T> {
+  const opts = globals(cmd);
+  const deps = await openProject(opts, progress);
+  try {
+    return await fn(deps, opts);
+  } finally {
+    await deps.store.close();
+  }
+}
+
+/** Runs a promotion-like action with live progress and Ctrl-C handling; returns the exit code. */
+async function runWithProgress(
+  cmd: Command,
+  action: (deps: EngineDeps, hooks: { onRunner(r: PromotionRunner): void; onCreated(p: PromotionRecord, planText?: string): void }) => Promise<PromotionRecord[]>,
+): Promise<number> {
+  const opts = globals(cmd);
+  const json = opts.output === 'json';
+  const live = !json && process.stdout.isTTY === true && process.env.CI === undefined;
+  const progress = new Progress(process.stdout, live);
+  let runner: PromotionRunner | undefined;
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1 && runner) {
+      process.stderr.write('\ncancelling: running steps are stopped, then the failure policy applies (Ctrl-C again to exit at once; `lockstep resume` continues)\n');
+      runner.cancel('cancelled by the user (Ctrl-C)');
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await withProject(cmd, async (deps) => {
+      const results = await action(deps, {
+        onRunner: (r) => {
+          runner = r;
+          progress.start(r.record.plan.steps.map((s) => s.component));
+        },
+        onCreated: (p, planText) => {
+          if (!json) {
+            if (planText) print(planText + '\n');
+            print(`Promotion ${shortId(p.id)}: release ${shortId(p.releaseId)} → ${p.environment} (concurrency ${p.concurrency}, on failure: ${p.onFailure})`);
+          }
+        },
+      });
+      progress.stop();
+      const out: unknown[] = [];
+      for (const p of results) {
+        const steps = await deps.store.listSteps(p.id);
+        if (json) out.push({ promotion: p, steps });
+        else print('\n' + renderSummary(p, steps));
+      }
+      if (json) printJson(out.length === 1 ? out[0] : out);
+      if (results.some((p) => p.state === 'interrupted')) return EXIT.failed;
+      return results.every((p) => p.state === 'succeeded') ? EXIT.ok : EXIT.failed;
+    }, progress);
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('lockstep')
+    .description('Promote one release across Kubernetes and everything around it: in order, behind one set of gates, with one tamper-evident record.')
+    .version(VERSION, '-V, --version')
+    .option('-c, --config <file>', 'the project config', process.env.LOCKSTEP_CONFIG ?? DEFAULT_CONFIG)
+    .option('--state <path>', 'state directory or .db file (default: .lockstep/ beside the config)')
+    .option('--actor <who>', 'who is acting (default: $LOCKSTEP_ACTOR, git user.email, OS user)')
+    .option('--secrets-file <file>', 'NAME=value lines for ${{ secrets.NAME }} (also $LOCKSTEP_SECRETS_FILE); the environment wins')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.addHelpText(
+    'after',
+    `
+Exit codes: 0 done, 1 failed, 2 invalid input or config, 3 waiting on a gate, 4 conflict (environment busy).
+
+Examples:
+  lockstep init && lockstep validate
+  lockstep release create --set api=1.4.2 --set schema=20261101 --message "checkout v42"
+  lockstep plan 3f2a1c9 --to staging
+  lockstep promote 3f2a1c9 --to staging
+  lockstep status --env prod --output json`,
+  );
+
+  program
+    .command('init')
+    .description('write a commented example lockstep.yaml')
+    .option('--force', 'overwrite an existing file')
+    .addHelpText('after', '\nExample:\n  lockstep init && lockstep validate')
+    .action((o: { force?: boolean }, cmd: Command) => {
+      const file = globals(cmd).config;
+      if (existsSync(file) && !o.force) throw new InputError(`${file} exists already (use --force to overwrite)`, 'config');
+      writeFileSync(file, initTemplate());
+      print(`wrote ${file}; check it with: lockstep validate`);
+    });
+
+  program
+    .command('validate')
+    .description('check the config; prints every problem as FILE:LINE:COL: path: message')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExample:\n  lockstep validate --config deploy/lockstep.yaml')
+    .action((_o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      try {
+        const loaded = readConfig(opts.config);
+        const c = loaded.config;
+        if (opts.output === 'json') printJson({ valid: true, file: opts.config, digest: loaded.digest, environments: Object.keys(c.environments), components: Object.keys(c.components), problems: [] });
+        else print(`${opts.config}: valid (${Object.keys(c.environments).length} environments, ${Object.keys(c.components).length} components)`);
+      } catch (error) {
+        if (error instanceof ConfigError && opts.output === 'json') {
+          printJson({ valid: false, file: opts.config, problems: error.problems });
+          throw new ReportedError(EXIT.invalid);
+        }
+        throw error;
+      }
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of lockstep.yaml (for editor completion)')
+    .addHelpText('after', '\nExample:\n  lockstep schema > lockstep.schema.json   # then: # yaml-language-server: $schema=lockstep.schema.json')
+    .action(() => printJson(configJsonSchema(builtinAdapters())));
+
+  const release = program.command('release').description('create and inspect releases');
+  release
+    .command('create')
+    .description('create an immutable release pinning a version for every component')
+    .option('-s, --set <component=version>', 'a component version (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--from <env>', 'take versions not given with --set from what ENV runs')
+    .option('-m, --message <text>', 'a message for people')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExamples:\n  lockstep release create --set api=1.4.2 --set schema=20261101 --set iam=git:4f2a1c\n  lockstep release create --from staging --set api=1.4.3 -m "hotfix"')
+    .action(async (o: { set: string[]; from?: string; message?: string }, cmd: Command) => {
+      await withProject(cmd, async (deps, opts) => {
+        const { release: r, created } = await createRelease(deps, { set: o.set, from: o.from, message: o.message });
+        if (opts.output === 'json') printJson({ created, release: r });
+        else print(`${created ? 'created' : 'exists already:'} release ${r.id}\n\n${renderRelease(r)}`);
+      });
+    });
+  release
+    .command('list')
+    .description('list releases, newest first')
+    .option('-n, --limit <n>', 'how many', '20')
+    .addOption(outputOption())
+    .action(async (o: { limit: string }, cmd: Command) => {
+      const opts = globals(cmd);
+      const store = await openStore(opts);
+      try {
+        const list = await store.listReleases({ limit: Number(o.limit) });
+        if (opts.output === 'json') return printJson(list);
+        if (list.length === 0) return print('no releases yet: lockstep release create --set COMPONENT=VERSION …');
+        print(table(['ID', 'CREATED', 'BY', 'VERSIONS', 'MESSAGE'], list.map((r) => [shortId(r.id), r.createdAt, r.createdBy, Object.entries(r.versions).map(([c, v]) => `${c}=${v}`).join(' '), r.message ?? ''])));
+      } finally {
+        await store.close();
+      }
+    });
+  release
+    .command('show')
+    .description('show one release (id or a unique prefix of ≥ 7 characters)')
+    .argument('<release>')
+    .addOption(outputOption())
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      const store = await openStore(opts);
+      try {
+        const r = await store.getRelease(ref);
+        const promotions = await store.listPromotions({ releaseId: r.id });
+        if (opts.output === 'json') return printJson({ release: r, promotions });
+        print(renderRelease(r));
+        if (promotions.length) print('\n' + table(['PROMOTION', 'ENV', 'STATE', 'REQUESTED'], promotions.map((p) => [shortId(p.id), p.environment, p.state, p.requestedAt])));
+      } finally {
+        await store.close();
+      }
+    });
+
+  program
+    .command('plan')
+    .description('show what promoting RELEASE to ENV would do, per component, and the gates')
+    .argument('<release>')
+    .requiredOption('-t, --to <env>', 'target environment')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExample:\n  lockstep plan 3f2a1c9 --to prod --output json')
+    .action(async (ref: string, o: { to: string }, cmd: Command) => {
+      await withProject(cmd, async (deps, opts) => {
+        const r = await deps.store.getRelease(ref);
+        const planned = await planPromotion(deps, r, o.to);
+        if (opts.output === 'json') return printJson(planned.plan);
+        print(renderPlan(planned.plan, r));
+      });
+    });
+
+  program
+    .command('promote')
+    .description('promote RELEASE to ENV: runs the DAG, rolls back on failure')
+    .argument('<release>')
+    .requiredOption('-t, --to <env>', 'target environment')
+    .option('-j, --concurrency <n>', 'steps at once', '8')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExamples:\n  lockstep promote 3f2a1c9 --to staging\n  lockstep promote 3f2a1c9 --to prod --concurrency 4 --actor alice@example.com')
+    .action(async (ref: string, o: { to: string; concurrency: string }, cmd: Command) => {
+      const code = await runWithProgress(cmd, async (deps, hooks) => [
+        await promote(deps, ref, o.to, {
+          concurrency: Number(o.concurrency),
+          onRunner: hooks.onRunner,
+          onCreated: (p, planned) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)),
+        }),
+      ]);
+      throw new ReportedError(code);
+    });
+
+  program
+    .command('resume')
+    .description('continue unfinished promotions (all, or PROMOTION) after a crash or an interruption')
+    .argument('[promotion]')
+    .option('--retry-step <component>', 'interrupted: apply this step again')
+    .option('--mark-done <component>', 'interrupted: you checked, it finished; carry on')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExamples:\n  lockstep resume\n  lockstep resume 9c1e2f3 --retry-step billing')
+    .action(async (ref: string | undefined, o: { retryStep?: string; markDone?: string }, cmd: Command) => {
+      const code = await runWithProgress(cmd, async (deps, hooks) => {
+        const results = await resume(deps, ref, { retryStep: o.retryStep, markDone: o.markDone, onRunner: hooks.onRunner });
+        if (results.length === 0 && globals(cmd).output !== 'json') print('nothing to resume');
+        return results;
+      });
+      throw new ReportedError(code);
+    });
+
+  program
+    .command('rollback')
+    .description('promote the release that ran in ENV before the current one (recorded as a rollback)')
+    .requiredOption('-e, --env <env>', 'environment')
+    .option('-j, --concurrency <n>', 'steps at once', '8')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExample:\n  lockstep rollback --env prod')
+    .action(async (o: { env: string; concurrency: string }, cmd: Command) => {
+      const code = await runWithProgress(cmd, async (deps, hooks) => {
+        const { previous } = await previousRelease(deps, o.env);
+        if (globals(cmd).output !== 'json') print(`rolling ${o.env} back to release ${shortId(previous.releaseId)}`);
+        return [
+          await rollbackEnvironment(deps, o.env, {
+            concurrency: Number(o.concurrency),
+            onRunner: hooks.onRunner,
+            onCreated: (p, planned) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)),
+          }),
+        ];
+      });
+      throw new ReportedError(code);
+    });
+
+  program
+    .command('status')
+    .description('what runs where: per environment, the release, each component\'s version, the last promotion')
+    .option('-e, --env <env>', 'one environment')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExample:\n  lockstep status --env prod --output json')
+    .action(async (o: { env?: string }, cmd: Command) => {
+      await withProject(cmd, async (deps, opts) => {
+        const envs = o.env ? [o.env] : Object.keys(deps.loaded.config.environments);
+        if (o.env && !(o.env in deps.loaded.config.environments)) throw new InputError(`unknown environment ${o.env}`, '--env');
+        const result = [];
+        for (const env of envs) {
+          const components = await deps.store.environmentState(env);
+          const [last] = await deps.store.listPromotions({ environment: env, limit: 1 });
+          const [lastOk] = await deps.store.listPromotions({ environment: env, states: ['succeeded'], limit: 1 });
+          const active = await deps.store.activePromotion(env);
+          result.push({ environment: env, release: lastOk?.releaseId, lastPromotion: last, activePromotion: active, components });
+        }
+        if (opts.output === 'json') return printJson(result);
+        for (const e of result) {
+          print(`${e.environment}: ${e.release ? `release ${shortId(e.release)}` : 'nothing promoted yet'}` +
+            (e.lastPromotion ? `; last promotion ${shortId(e.lastPromotion.id)} ${e.lastPromotion.state} (${e.lastPromotion.kind}, ${e.lastPromotion.requestedAt} by ${e.lastPromotion.requestedBy})` : '') +
+            (e.activePromotion ? `; BUSY with ${shortId(e.activePromotion.id)}` : ''));
+          if (e.components.length) print(table(['  COMPONENT', 'VERSION', 'RELEASE', 'UPDATED'], e.components.map((c) => [`  ${c.component}`, c.version, shortId(c.releaseId), c.updatedAt])));
+          print('');
+        }
+      });
+    });
+
+  program
+    .command('history')
+    .description('promotions (and, with --component, their steps), newest first')
+    .option('-e, --env <env>', 'one environment')
+    .option('--component <name>', 'steps of one component')
+    .option('-n, --limit <n>', 'how many', '20')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExamples:\n  lockstep history --env prod\n  lockstep history --component api --output json')
+    .action(async (o: { env?: string; component?: string; limit: string }, cmd: Command) => {
+      const opts = globals(cmd);
+      const store = await openStore(opts);
+      try {
+        const limit = Number(o.limit);
+        if (o.component) {
+          const steps = await store.listStepHistory({ environment: o.env, component: o.component, limit });
+          if (opts.output === 'json') return printJson(steps);
+          print(table(['PROMOTION', 'ENV', 'COMPONENT', 'STATE', 'VERSION', 'STARTED', 'ERROR'], steps.map((s) => [shortId(s.promotionId), s.environment, s.component, s.state, `${s.fromVersion ?? '(none)'} → ${s.toVersion}`, s.startedAt ?? '', s.error ?? ''])));
+          return;
+        }
+        const promotions = await store.listPromotions({ environment: o.env, limit });
+        if (opts.output === 'json') {
+          const out = [];
+          for (const p of promotions) out.push({ ...p, steps: await store.listSteps(p.id) });
+          return printJson(out);
+        }
+        if (promotions.length === 0) return print('no promotions yet');
+        const rows = [];
+        for (const p of promotions) {
+          const steps = await store.listSteps(p.id);
+          const count = (st: string): number => steps.filter((s) => s.state === st).length;
+          rows.push([shortId(p.id), p.environment, p.kind, p.state, shortId(p.releaseId), p.requestedAt, p.requestedBy, `${count('succeeded')} ok, ${count('unchanged')} same, ${count('failed')} failed, ${count('rolled-back')} rolled back`]);
+        }
+        print(table(['PROMOTION', 'ENV', 'KIND', 'STATE', 'RELEASE', 'REQUESTED', 'BY', 'STEPS'], rows));
+      } finally {
+        await store.close();
+      }
+    });
+
+  const audit = program.command('audit').description('the tamper-evident audit log');
+  audit
+    .command('verify')
+    .description('check the hash chain; exits 1 naming the first bad entry')
+    .option('--head <hash>', 'also require the chain to end at this hash (detects a removed tail)')
+    .addOption(outputOption())
+    .action(async (o: { head?: string }, cmd: Command) => {
+      const opts = globals(cmd);
+      const store = await openStore(opts);
+      try {
+        const verifier = new AuditVerifier();
+        let after = 0;
+        for (;;) {
+          const page = await store.auditPage(after, 5000);
+          if (page.length === 0) break;
+          let ok = true;
+          for (const e of page) if (!verifier.push(e)) { ok = false; break; }
+          if (!ok) break;
+          after = page[page.length - 1]?.seq ?? after;
+        }
+        const result = verifier.result();
+        const headMismatch = result.ok && o.head !== undefined && result.head !== o.head;
+        if (opts.output === 'json') printJson({ ...result, ...(headMismatch ? { ok: false, reason: `the chain ends at ${result.head}, not at ${o.head}` } : {}) });
+        else if (!result.ok) print(`audit log BROKEN at entry ${result.firstBad}: ${result.reason} (${result.entries} entries before it verified)`);
+        else if (headMismatch) print(`audit log chain is intact (${result.entries} entries) but ends at ${result.head}, not at the expected ${o.head ?? ''}: entries were removed from the end`);
+        else print(`audit log intact: ${result.entries} entries, head ${result.head}`);
+        if (!result.ok || headMismatch) throw new ReportedError(EXIT.failed);
+      } finally {
+        await store.close();
+      }
+    });
+  audit
+    .command('export')
+    .description('write the audit log as JSON lines (one entry per line, with hashes: verifiable offline)')
+    .addOption(new Option('--format <format>', 'format').choices(['jsonl']).default('jsonl'))
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (o: { out?: string }, cmd: Command) => {
+      const store = await openStore(globals(cmd));
+      const sink = o.out ? createWriteStream(o.out) : process.stdout;
+      try {
+        let after = 0;
+        for (;;) {
+          const page = await store.auditPage(after, 5000);
+          if (page.length === 0) break;
+          sink.write(page.map((e) => JSON.stringify(e)).join('\n') + '\n');
+          after = page[page.length - 1]?.seq ?? after;
+        }
+      } finally {
+        if (o.out) await new Promise<void>((res) => (sink as ReturnType<typeof createWriteStream>).end(res));
+        await store.close();
+      }
+    });
+
+  return program;
+}
+
+/** Thrown by an action that has already printed its result, to set the exit code. */
+class ReportedError extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** The one top-level catch: errors become messages and exit codes here and nowhere else. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof ReportedError) return error.code;
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      return EXIT.invalid;
+    }
+    if (error instanceof ConfigError) {
+      for (const p of error.problems) process.stderr.write(`${p.file}:${p.line}:${p.column}: ${p.path || '(root)'}: ${p.message}\n`);
+      process.stderr.write(`${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}\n`);
+      return EXIT.invalid;
+    }
+    const code = exitCodeFor(error);
+    const prefix = error instanceof GateBlocked ? 'waiting' : 'error';
+    process.stderr.write(`lockstep: ${prefix}: ${errorMessage(error)}\n`);
+    if (code === EXIT.failed && !(error instanceof Error && 'retryable' in error) && process.env.LOCKSTEP_DEBUG) {
+      process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+    }
+    return code;
+  }
+}

@@ -1,0 +1,80 @@
+import type { Adapter } from '../core/adapter.js';
+import { InputError } from '../core/errors.js';
+import { renderTemplates, type EvalScope } from '../core/expression/template.js';
+import type { ProjectConfig, ReleaseRecord } from '../core/model.js';
+import type { Redactor } from '../core/redact.js';
+import type { SecretSource } from './secrets.js';
+
+/** An environment's vars with their templates (env.name, secrets) rendered. */
+export function renderEnvironmentVars(
+  config: ProjectConfig,
+  environment: string,
+  secrets: SecretSource,
+  redactor: Redactor,
+): Record<string, unknown> {
+  const env = config.environments[environment];
+  if (!env) throw new InputError(`unknown environment ${environment}`, '--to');
+  const scope: EvalScope = { values: { env: { name: environment } }, secret: (n) => secrets.get(n), redactor };
+  try {
+    return renderTemplates(env.vars, scope) as Record<string, unknown>;
+  } catch (error) {
+    throw new InputError(`environments.${environment}.vars: ${redactor.redact((error as Error).message)}`, 'config', { cause: error });
+  }
+}
+
+export interface ComponentScopeInput {
+  config: ProjectConfig;
+  environment: string;
+  vars: Record<string, unknown>;
+  release: ReleaseRecord;
+  component: string;
+  previousVersion: string | undefined;
+  /** Outputs of a component as its dependents see them, or undefined when not known. */
+  outputsOf(component: string): Record<string, unknown> | undefined;
+  secrets: SecretSource;
+  redactor: Redactor;
+}
+
+export function componentScope(input: ComponentScopeInput): EvalScope {
+  const components: Record<string, unknown> = {};
+  for (const name of Object.keys(input.config.components)) {
+    components[name] = { version: input.release.versions[name], outputs: input.outputsOf(name) ?? {} };
+  }
+  return {
+    values: {
+      env: { name: input.environment, vars: input.vars },
+      version: input.release.versions[input.component],
+      previousVersion: input.previousVersion ?? '',
+      release: { id: input.release.id, labels: input.release.labels, versions: input.release.versions },
+      components,
+    },
+    secret: (n) => input.secrets.get(n),
+    redactor: input.redactor,
+  };
+}
+
+/**
+ * Renders a component's `with` and parses it with its adapter's spec. Errors name the component and
+ * the field; they pass through the redactor so a secret never reaches a message.
+ */
+export function renderSpec(
+  adapter: Adapter<unknown>,
+  component: string,
+  withBlock: Record<string, unknown>,
+  scope: EvalScope,
+): unknown {
+  let rendered: unknown;
+  try {
+    rendered = renderTemplates(withBlock, scope);
+  } catch (error) {
+    throw new InputError(`components.${component}.with: ${scope.redactor?.redact((error as Error).message) ?? ''}`, 'config', { cause: error });
+  }
+  const parsed = adapter.spec.safeParse(rendered);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (i) => `components.${component}.with${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`,
+    );
+    throw new InputError(scope.redactor?.redact(lines.join('\n')) ?? lines.join('\n'), 'config');
+  }
+  return parsed.data;
+}

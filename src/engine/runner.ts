@@ -1,0 +1,558 @@
+import type { Adapter, AdapterCapabilities, Outputs, StepContext } from '../core/adapter.js';
+import type { AuditEventInput, AuditKind } from '../core/audit.js';
+import { ConflictError, errorMessage, StepFailure } from '../core/errors.js';
+import type { ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
+import { FINAL_PROMOTION_STATES } from '../core/model.js';
+import { checkOutputs, redactSensitiveOutputs } from '../core/outputs.js';
+import { recoverStep, type Recovery } from '../core/recovery.js';
+import { Redactor } from '../core/redact.js';
+import type { StoreChange } from '../store/store.js';
+import type { EngineDeps } from './deps.js';
+import { LEASE_RENEW_MS, newOwner, ownerIsGone, renewed } from './lease.js';
+import { componentScope, renderEnvironmentVars, renderSpec } from './render.js';
+
+const MAX_LOG_LINE = 500;
+
+/**
+ * Runs one promotion to its end (or until it must stop for a person). Every state change is committed
+ * to the store before the next action starts, so a killed process loses nothing: `resume` builds a new
+ * runner over the same records and carries on.
+ */
+export class PromotionRunner {
+  private promotion: PromotionRecord;
+  private readonly steps = new Map<string, StepRecord>();
+  /** Clear outputs (sensitive ones included) of steps finished in this process, for dependents. */
+  private readonly liveOutputs = new Map<string, Record<string, unknown>>();
+  private readonly specs = new Map<string, unknown>();
+  private readonly redactor = new Redactor();
+  private readonly controller = new AbortController();
+  private vars: Record<string, unknown> = {};
+  private states = new Map<string, ComponentState>();
+  private failed = false;
+  private leaseTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly deps: EngineDeps,
+    promotion: PromotionRecord,
+    steps: StepRecord[],
+    private readonly release: ReleaseRecord,
+    private readonly presetOwner: PromotionOwner | undefined,
+  ) {
+    this.promotion = promotion;
+    for (const s of steps) this.steps.set(s.component, s);
+  }
+
+  /** `owner`: the claim made when the promotion was created, so its creator runs it without a race. */
+  static async load(deps: EngineDeps, promotionId: string, owner?: PromotionOwner): Promise<PromotionRunner> {
+    const promotion = await deps.store.getPromotion(promotionId);
+    const steps = await deps.store.listSteps(promotion.id);
+    const release = await deps.store.getRelease(promotion.releaseId);
+    return new PromotionRunner(deps, promotion, steps, release, owner);
+  }
+
+  /** A method, not a property read, so TypeScript does not carry a narrowed state across awaits. */
+  private state(): PromotionRecord['state'] {
+    return this.promotion.state;
+  }
+
+  get record(): PromotionRecord {
+    return this.promotion;
+  }
+
+  /** Cancels running steps (their adapters kill what they started); the failure policy then applies. */
+  cancel(reason: string): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new StepFailure(reason, false));
+  }
+
+  /**
+   * Takes ownership (failing with ConflictError when a live process owns it), recovers steps that were
+   * in flight, and runs the promotion on from where it stood.
+   */
+  async run(options: { retryStep?: string; markDone?: string } = {}): Promise<PromotionRecord> {
+    if (FINAL_PROMOTION_STATES.includes(this.promotion.state)) return this.promotion;
+    await this.claim();
+    try {
+      const env = this.promotion.environment;
+      this.vars = renderEnvironmentVars(this.deps.loaded.config, env, this.deps.secrets, this.redactor);
+      this.states = new Map((await this.deps.store.environmentState(env)).map((s) => [s.component, s]));
+
+      if (this.state() === 'interrupted') await this.decide(options);
+      else if (options.retryStep || options.markDone) {
+        throw new ConflictError(`promotion ${short(this.promotion.id)} is ${this.promotion.state}, not interrupted: --retry-step and --mark-done only apply to an interrupted promotion`);
+      }
+      if (this.state() === 'interrupted') return this.promotion;
+
+      if (this.promotion.startedAt === undefined) {
+        await this.save({ promotion: { record: { ...this.promotion, state: 'running', startedAt: this.now() } } }, [
+          this.event('promotion.started', { concurrency: this.promotion.concurrency }),
+        ]);
+      }
+      const stopped = await this.recoverInFlight();
+      if (stopped) return this.promotion;
+
+      if (this.state() === 'running') {
+        await this.execute();
+        if (this.state() === 'interrupted') return this.promotion;
+        if (this.failed || this.hasFailures()) {
+          await this.skipPending();
+          if (this.promotion.onFailure === 'rollback') {
+            await this.save({ promotion: { record: { ...this.promotion, state: 'rolling-back' } } }, []);
+          }
+        }
+      }
+      if (this.state() === 'rolling-back') {
+        await this.rollBack();
+        if (this.state() === 'interrupted') return this.promotion;
+      }
+      await this.finish();
+      return this.promotion;
+    } finally {
+      this.stopLease();
+    }
+  }
+
+  // ------------------------------------------------------------------ ownership
+
+  private async claim(): Promise<void> {
+    const current = await this.deps.store.getPromotion(this.promotion.id);
+    const mine = this.presetOwner !== undefined && current.owner?.token === this.presetOwner.token;
+    if (!mine && !ownerIsGone(current, this.deps.clock.now())) {
+      throw new ConflictError(
+        `promotion ${short(current.id)} is being run by process ${current.owner?.pid ?? '?'} on ${current.owner?.host ?? '?'} (lease until ${current.owner?.leaseUntil ?? '?'})`,
+      );
+    }
+    const owner = newOwner(this.deps.clock.now());
+    if (!(await this.deps.store.claimPromotion(current.id, owner, current.owner?.token))) {
+      throw new ConflictError(`promotion ${short(current.id)} was claimed by another process just now`);
+    }
+    this.promotion = { ...current, owner };
+    this.leaseTimer = setInterval(() => void this.renewLease(), LEASE_RENEW_MS);
+    this.leaseTimer.unref();
+  }
+
+  private async renewLease(): Promise<void> {
+    const owner = this.promotion.owner;
+    if (!owner) return;
+    const next = renewed(owner, this.deps.clock.now());
+    try {
+      if (await this.deps.store.claimPromotion(this.promotion.id, next, owner.token)) {
+        this.promotion = { ...this.promotion, owner: next };
+      } else {
+        this.cancel('another process took over this promotion');
+      }
+    } catch {
+      // A failed renewal is retried at the next tick; the lease is three ticks long.
+    }
+  }
+
+  private stopLease(): void {
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+  }
+
+  // ------------------------------------------------------------------ recovery
+
+  /** Operator's decision on an interrupted promotion. */
+  private async decide(options: { retryStep?: string; markDone?: string }): Promise<void> {
+    const name = options.retryStep ?? options.markDone;
+    const step = name ? this.steps.get(name) : undefined;
+    const interrupted = [...this.steps.values()].filter((s) => s.state === 'interrupted').map((s) => s.component);
+    if (!name) {
+      throw new ConflictError(
+        `promotion ${short(this.promotion.id)} is interrupted at ${interrupted.join(', ')}: ${this.promotion.reason ?? ''}\n` +
+          `decide, then run: lockstep resume ${short(this.promotion.id)} --retry-step ${interrupted[0] ?? 'C'}   (apply it again)\n` +
+          `              or: lockstep resume ${short(this.promotion.id)} --mark-done ${interrupted[0] ?? 'C'}    (it finished; carry on)`,
+      );
+    }
+    if (!step || step.state !== 'interrupted') {
+      throw new ConflictError(`step ${name} is not interrupted (interrupted: ${interrupted.join(', ') || 'none'})`);
+    }
+    const phase = this.promotion.interruptedIn ?? 'running';
+    let next: StepRecord;
+    let kind: AuditKind;
+    if (options.retryStep) {
+      next = phase === 'rolling-back' ? { ...step, state: 'rolling-back', phase: 'rollback' } : { ...step, state: 'pending', phase: undefined };
+      kind = 'step.retried';
+    } else {
+      const declared = Object.keys(this.deps.loaded.config.components[step.component]?.outputs ?? {});
+      if (phase === 'running' && declared.length > 0) {
+        throw new ConflictError(`${step.component} declares outputs (${declared.join(', ')}) that only an apply produces: use --retry-step ${step.component}`);
+      }
+      next = phase === 'rolling-back' ? { ...step, state: 'rolled-back', finishedAt: this.now() } : { ...step, state: 'succeeded', outputs: {}, finishedAt: this.now() };
+      kind = 'step.marked-done';
+    }
+    const change: StoreChange = {
+      promotion: { record: { ...this.promotion, state: phase, reason: undefined, interruptedIn: undefined } },
+      steps: [next],
+      audit: [this.event(kind, { by: this.deps.actor }, step.component), this.event('promotion.resumed', { decision: kind, component: step.component })],
+    };
+    if (kind === 'step.marked-done') change.componentStates = phase === 'rolling-back' ? this.restoredState(step) : [this.newState(step, {})];
+    await this.save(change, []);
+  }
+
+  /** Steps that were running when the previous process died. Returns true when a person must decide. */
+  private async recoverInFlight(): Promise<boolean> {
+    const inFlight = [...this.steps.values()].filter((s) => s.state === 'running' || s.state === 'rolling-back');
+    if (inFlight.length === 0) return false;
+    const decisions: [StepRecord, Recovery][] = [];
+    for (const step of inFlight) {
+      const component = this.deps.loaded.config.components[step.component];
+      const adapter = component ? this.deps.adapters.get(component.type) : undefined;
+      let caps: AdapterCapabilities = { reversible: false, idempotentApply: false, observe: false };
+      let observed;
+      if (adapter && component) {
+        try {
+          const spec = this.spec(step.component);
+          caps = adapter.capabilities(spec);
+          if (caps.observe && adapter.observe) observed = await adapter.observe(spec, this.context(step, spec));
+        } catch (error) {
+          this.log(step.component, `observe failed: ${errorMessage(error)}`);
+        }
+      }
+      const needsOutputs = Object.keys(component?.outputs ?? {}).length > 0;
+      decisions.push([step, recoverStep({ step, capabilities: caps, observed, needsOutputs })]);
+    }
+    const stops = decisions.filter(([, r]) => r.kind === 'interrupted');
+    const steps: StepRecord[] = [];
+    const audit: AuditEventInput[] = [this.event('promotion.resumed', {
+      recovered: decisions.map(([s, r]) => ({ component: s.component, decision: r.kind, reason: r.reason })),
+    })];
+    for (const [step, r] of decisions) {
+      this.log(step.component, `recovering: ${r.reason}`);
+      switch (r.kind) {
+        case 'restart':
+        case 'reapply':
+          steps.push({ ...step, state: 'pending', phase: undefined });
+          break;
+        case 'verify':
+          steps.push({ ...step, state: 'pending', phase: 'verify' });
+          break;
+        case 'rerun-rollback':
+          break; // stays rolling-back: the rollback pass runs it again
+        case 'rolled-back':
+          steps.push({ ...step, state: 'rolled-back', finishedAt: this.now() });
+          break;
+        case 'interrupted':
+          steps.push({ ...step, state: 'interrupted', error: r.reason });
+          break;
+      }
+    }
+    if (stops.length > 0) {
+      const names = stops.map(([s]) => s.component);
+      const reason = `${stops.map(([, r]) => r.reason).join('; ')}. Check the system, then: lockstep resume ${short(this.promotion.id)} --retry-step ${names[0] ?? ''} (apply again) or --mark-done ${names[0] ?? ''} (it finished)`;
+      const phase = this.state() === 'rolling-back' ? 'rolling-back' : 'running';
+      audit.push(this.event('promotion.interrupted', { steps: names, reason }));
+      await this.save({ promotion: { record: { ...this.promotion, state: 'interrupted', interruptedIn: phase, reason } }, steps }, audit);
+      return true;
+    }
+    await this.save({ steps }, audit);
+    return false;
+  }
+
+  // ------------------------------------------------------------------ execution
+
+  private async execute(): Promise<void> {
+    const order = this.promotion.plan.levels.flat();
+    const deps = new Map(this.promotion.plan.steps.map((s) => [s.component, s.dependsOn]));
+    const running = new Map<string, Promise<void>>();
+    for (;;) {
+      if (!this.failed && !this.controller.signal.aborted) {
+        for (const name of order) {
+          if (running.size >= this.promotion.concurrency) break;
+          const step = this.steps.get(name);
+          if (!step || step.state !== 'pending' || running.has(name)) continue;
+          const ready = (deps.get(name) ?? []).every((d) => ['succeeded', 'unchanged'].includes(this.steps.get(d)?.state ?? ''));
+          if (!ready) continue;
+          const task = this.runStep(name).finally(() => running.delete(name));
+          running.set(name, task);
+        }
+      }
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+    }
+  }
+
+  private async runStep(name: string): Promise<void> {
+    let step = this.steps.get(name);
+    if (!step) return;
+    const component = this.deps.loaded.config.components[name];
+    const adapter = component ? this.deps.adapters.get(component.type) : undefined;
+    try {
+      if (step.action === 'unchanged' && step.phase !== 'verify') {
+        const recorded = this.states.get(name)?.outputs ?? {};
+        await this.save({ steps: [{ ...step, state: 'unchanged', outputs: recorded, startedAt: this.now(), finishedAt: this.now() }] }, [
+          this.event('step.unchanged', { version: step.toVersion }, name),
+        ]);
+        return;
+      }
+      if (!component || !adapter) throw new StepFailure(`component ${name} is no longer in the config`, false);
+      const resumeAtVerify = step.phase === 'verify';
+      const started: StepRecord = {
+        ...step,
+        state: 'running',
+        phase: resumeAtVerify ? 'verify' : 'plan',
+        startedAt: step.startedAt ?? this.now(),
+        attempts: step.attempts + (resumeAtVerify ? 0 : 1),
+        error: undefined,
+      };
+      await this.save({ steps: [started] }, resumeAtVerify ? [] : [this.event('step.started', { from: step.fromVersion, to: step.toVersion, attempt: started.attempts }, name)]);
+      step = started;
+      const spec = this.spec(name);
+      let outputs: Record<string, unknown>;
+      if (!resumeAtVerify) {
+        const ctx = this.context(step, spec);
+        const plan = await adapter.plan(spec, ctx);
+        if (this.controller.signal.aborted) throw this.controller.signal.reason;
+        step = await this.saveStep({ ...step, phase: 'apply', applyStarted: true });
+        const produced: Outputs = await adapter.apply(spec, plan, this.context(step, spec));
+        const checked = checkOutputs(component.outputs, produced);
+        if (checked.problems.length > 0) throw new StepFailure(`outputs: ${checked.problems.join('; ')}`, false);
+        outputs = checked.outputs;
+        for (const [k, v] of Object.entries(outputs)) if (component.outputs[k]?.sensitive) this.redactor.add(v);
+        this.liveOutputs.set(name, outputs);
+        step = await this.saveStep({ ...step, phase: 'verify', outputs: redactSensitiveOutputs(component.outputs, outputs) });
+      } else {
+        outputs = this.liveOutputs.get(name) ?? step.outputs ?? {};
+      }
+      if (adapter.verify) await adapter.verify(spec, outputs, this.context(step, spec));
+      const done: StepRecord = { ...step, state: 'succeeded', phase: undefined, finishedAt: this.now() };
+      await this.save({ steps: [done], componentStates: [this.newState(done, done.outputs ?? {})] }, [
+        this.event('step.succeeded', { version: done.toVersion, outputs: done.outputs ?? {}, durationMs: elapsed(done) }, name),
+      ]);
+    } catch (error) {
+      this.failed = true;
+      const message = this.redactor.redact(errorMessage(error));
+      const failed: StepRecord = { ...(this.steps.get(name) ?? step), state: 'failed', error: message, finishedAt: this.now() };
+      await this.save({ steps: [failed] }, [this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
+    }
+  }
+
+  private hasFailures(): boolean {
+    return [...this.steps.values()].some((s) => s.state === 'failed');
+  }
+
+  private async skipPending(): Promise<void> {
+    const pending = [...this.steps.values()].filter((s) => s.state === 'pending');
+    if (pending.length === 0) return;
+    await this.save(
+      { steps: pending.map((s) => ({ ...s, state: 'skipped' as const })) },
+      pending.map((s) => this.event('step.skipped', { reason: 'the promotion failed before this step started' }, s.component)),
+    );
+  }
+
+  // ------------------------------------------------------------------ rollback
+
+  /** Rolls back, in reverse dependency order, every reversible step of this promotion that changed something. */
+  private async rollBack(): Promise<void> {
+    const levels = [...this.promotion.plan.levels].reverse();
+    for (const level of levels) {
+      const due = level
+        .map((n) => this.steps.get(n))
+        .filter((s): s is StepRecord => s !== undefined && this.needsRollback(s));
+      await Promise.all(due.map((s) => this.rollBackStep(s)));
+      if (this.state() === 'interrupted') return;
+    }
+  }
+
+  private needsRollback(s: StepRecord): boolean {
+    if (s.state === 'rolling-back') return true;
+    return s.applyStarted && (s.state === 'succeeded' || s.state === 'failed') && s.reversible && s.previous !== undefined;
+  }
+
+  private async rollBackStep(step: StepRecord): Promise<void> {
+    const name = step.component;
+    const component = this.deps.loaded.config.components[name];
+    const adapter = component ? this.deps.adapters.get(component.type) : undefined;
+    const rolling: StepRecord = { ...step, state: 'rolling-back', phase: 'rollback' };
+    await this.save({ steps: [rolling] }, step.state === 'rolling-back' ? [] : [this.event('step.rollback-started', { from: step.toVersion, to: step.fromVersion }, name)]);
+    try {
+      if (!adapter?.rollback) throw new StepFailure(`the ${component?.type ?? '?'} adapter cannot roll back`, false);
+      const spec = this.spec(name);
+      await adapter.rollback(spec, this.context(rolling, spec));
+      const done: StepRecord = { ...rolling, state: 'rolled-back', phase: undefined, finishedAt: this.now() };
+      await this.save({ steps: [done], componentStates: this.restoredState(done) }, [
+        this.event('step.rolled-back', { version: step.fromVersion }, name),
+      ]);
+    } catch (error) {
+      const message = this.redactor.redact(errorMessage(error));
+      await this.save({ steps: [{ ...rolling, state: 'rollback-failed', error: message, finishedAt: this.now() }] }, [
+        this.event('step.rollback-failed', { error: message }, name),
+      ]);
+    }
+  }
+
+  // ------------------------------------------------------------------ the end
+
+  private async finish(): Promise<void> {
+    const steps = [...this.steps.values()];
+    const ok = steps.every((s) => s.state === 'succeeded' || s.state === 'unchanged');
+    const summary = {
+      succeeded: names(steps, 'succeeded'),
+      unchanged: names(steps, 'unchanged'),
+      failed: names(steps, 'failed'),
+      skipped: names(steps, 'skipped'),
+      rolledBack: names(steps, 'rolled-back'),
+      rollbackFailed: names(steps, 'rollback-failed'),
+      leftAtNewVersion: steps.filter((s) => s.applyStarted && s.state !== 'rolled-back' && s.state !== 'rollback-failed').filter((s) => !ok).map((s) => s.component),
+    };
+    const reason = ok ? undefined : failureReason(steps, this.promotion.onFailure);
+    const finished: PromotionRecord = { ...this.promotion, state: ok ? 'succeeded' : 'failed', finishedAt: this.now(), reason, owner: undefined };
+    await this.save({ promotion: { record: finished, releaseLock: true } }, [this.event('promotion.finished', { state: finished.state, ...summary, reason })]);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private spec(name: string): unknown {
+    const cached = this.specs.get(name);
+    if (cached !== undefined) return cached;
+    const component = this.deps.loaded.config.components[name];
+    const adapter = component ? this.deps.adapters.get(component.type) : undefined;
+    if (!component || !adapter) throw new StepFailure(`component ${name} is no longer in the config`, false);
+    const step = this.steps.get(name);
+    const scope = componentScope({
+      config: this.deps.loaded.config,
+      environment: this.promotion.environment,
+      vars: this.vars,
+      release: this.release,
+      component: name,
+      previousVersion: step?.fromVersion,
+      outputsOf: (c) => this.outputsOf(c),
+      secrets: this.deps.secrets,
+      redactor: this.redactor,
+    });
+    const spec = renderSpec(adapter, name, component.with, scope);
+    this.specs.set(name, spec);
+    return spec;
+  }
+
+  /** A component's outputs as its dependents see them: live values first, then what was recorded. */
+  private outputsOf(name: string): Record<string, unknown> | undefined {
+    const live = this.liveOutputs.get(name);
+    if (live) return live;
+    const step = this.steps.get(name);
+    const recorded = step?.state === 'succeeded' ? step.outputs : this.states.get(name)?.outputs;
+    if (!recorded) return undefined;
+    // Sensitive outputs are stored redacted; after a restart their values are gone, and a dependent
+    // must not receive the placeholder as if it were the value.
+    const declared = this.deps.loaded.config.components[name]?.outputs ?? {};
+    return Object.fromEntries(Object.entries(recorded).filter(([k]) => !declared[k]?.sensitive));
+  }
+
+  private context(step: StepRecord, _spec: unknown): StepContext {
+    return {
+      signal: this.controller.signal,
+      log: (line) => this.log(step.component, line),
+      heartbeat: () => undefined,
+      idempotencyKey: step.idempotencyKey,
+      project: this.deps.loaded.config.project,
+      projectDir: this.deps.projectDir,
+      environment: { name: this.promotion.environment, vars: this.vars },
+      release: { id: this.release.id, versions: this.release.versions },
+      promotionId: this.promotion.id,
+      component: step.component,
+      version: step.toVersion,
+      previousVersion: step.fromVersion,
+    };
+  }
+
+  private log(component: string, raw: string): void {
+    const line = this.redactor.redact(raw).slice(0, MAX_LOG_LINE);
+    const step = this.steps.get(component);
+    if (step) this.steps.set(component, { ...step, lastLog: line });
+    this.deps.observer?.log?.(component, line);
+  }
+
+  private newState(step: StepRecord, outputs: Record<string, unknown>): ComponentState {
+    const planned = this.promotion.plan.steps.find((s) => s.component === step.component);
+    return {
+      environment: this.promotion.environment,
+      component: step.component,
+      version: step.toVersion,
+      releaseId: this.promotion.releaseId,
+      promotionId: this.promotion.id,
+      configDigest: planned?.configDigest ?? '',
+      outputs,
+      updatedAt: this.now(),
+    };
+  }
+
+  private restoredState(step: StepRecord): ComponentState[] {
+    const p = step.previous;
+    if (!p) return [];
+    return [{
+      environment: this.promotion.environment,
+      component: step.component,
+      version: p.version,
+      releaseId: p.releaseId,
+      promotionId: this.promotion.id,
+      configDigest: p.configDigest,
+      outputs: p.outputs,
+      updatedAt: this.now(),
+    }];
+  }
+
+  private async saveStep(step: StepRecord): Promise<StepRecord> {
+    await this.save({ steps: [step] }, []);
+    return step;
+  }
+
+  /** Commits, then updates the in-memory copies and tells the observer. */
+  private async save(change: Omit<StoreChange, 'audit'>, audit: AuditEventInput[]): Promise<void> {
+    const steps = change.steps?.map((s) => ({ ...s, lastLog: this.steps.get(s.component)?.lastLog ?? s.lastLog }));
+    const full: StoreChange = { ...change, steps, audit: [...audit] };
+    if (change.promotion) full.promotion = { ...change.promotion, record: { ...change.promotion.record, owner: change.promotion.record.owner ?? (change.promotion.releaseLock ? undefined : this.promotion.owner) } };
+    await this.deps.store.commit(full);
+    if (full.promotion) {
+      this.promotion = full.promotion.record;
+      this.deps.observer?.promotion?.(this.promotion);
+    }
+    for (const s of steps ?? []) {
+      this.steps.set(s.component, s);
+      this.deps.observer?.step?.(s);
+    }
+    for (const c of change.componentStates ?? []) this.states.set(c.component, c);
+  }
+
+  private event(kind: AuditKind, data: Record<string, unknown>, component?: string): AuditEventInput {
+    return {
+      kind,
+      time: this.now(),
+      actor: this.deps.actor,
+      project: this.promotion.project,
+      environment: this.promotion.environment,
+      releaseId: this.promotion.releaseId,
+      promotionId: this.promotion.id,
+      component,
+      data: this.redactor.redactValue(data),
+    };
+  }
+
+  private now(): string {
+    return this.deps.clock.now().toISOString();
+  }
+}
+
+function short(id: string): string {
+  return id.slice(0, 12);
+}
+
+function names(steps: StepRecord[], state: StepRecord['state']): string[] {
+  return steps.filter((s) => s.state === state).map((s) => s.component);
+}
+
+function elapsed(step: StepRecord): number | undefined {
+  if (!step.startedAt || !step.finishedAt) return undefined;
+  return Date.parse(step.finishedAt) - Date.parse(step.startedAt);
+}
+
+function failureReason(steps: StepRecord[], onFailure: string): string {
+  const failed = steps.filter((s) => s.state === 'failed');
+  const first = failed[0];
+  const parts = [first ? `${first.component} failed: ${first.error ?? ''}` : 'the promotion failed'];
+  const rolled = names(steps, 'rolled-back');
+  if (rolled.length) parts.push(`rolled back: ${rolled.join(', ')}`);
+  const rbFailed = names(steps, 'rollback-failed');
+  if (rbFailed.length) parts.push(`rollback FAILED: ${rbFailed.join(', ')}`);
+  const forward = steps.filter((s) => s.applyStarted && ['succeeded', 'failed'].includes(s.state)).map((s) => s.component);
+  if (forward.length) parts.push(`${onFailure === 'halt' ? 'left as they are (onFailure: halt)' : 'left at the new version (forward-only)'}: ${forward.join(', ')}`);
+  return parts.join('; ');
+}
