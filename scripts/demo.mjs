@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// `npm run demo`: copies the demo project into a temporary directory and walks a release through
+// dev → staging → prod with the real CLI: plan, live progress, a failing health check that rolls back
+// automatically, a fixed release, then status, history and the audit log check.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const cli = join(here, '..', 'bin', 'lockstep.js');
+const dir = mkdtempSync(join(tmpdir(), 'lockstep-demo-'));
+cpSync(join(here, 'demo-project'), dir, { recursive: true });
+
+const env = { ...process.env, LOCKSTEP_ACTOR: process.env.LOCKSTEP_ACTOR ?? 'demo@example.com' };
+const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+
+function lockstep(args, { expect = 0, capture = false } = {}) {
+  console.log(`\n${bold(`$ lockstep ${args.join(' ')}`)}`);
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: dir, env, stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8' });
+  if (capture) process.stdout.write(r.stdout);
+  if (r.status !== expect) {
+    console.error(`\ndemo: expected exit ${expect}, got ${r.status}; the project is in ${dir}`);
+    process.exit(1);
+  }
+  return r.stdout;
+}
+
+function releaseId(json) {
+  return JSON.parse(json).release.id.slice(0, 12);
+}
+
+const versions = (overrides) => {
+  const base = { iam: 'git:4f2a1c', network: '2.1.0', queue: '1.0.3', schema: '20261101', cache: '7.2.0', api: '1.4.2', worker: '1.4.2', billing: '3.0.0', search: '0.9.1', notifier: '1.1.0', web: '5.0.0', gateway: '2.2.2', ...overrides };
+  return Object.entries(base).flatMap(([c, v]) => ['--set', `${c}=${v}`]);
+};
+
+console.log(bold(`Lockstep demo in ${dir}`));
+lockstep(['validate']);
+
+console.log(bold('\n1. A first release goes dev → staging → prod.'));
+const r1 = releaseId(lockstep(['release', 'create', ...versions({}), '--message', 'first release', '--output', 'json'], { capture: true }));
+lockstep(['promote', r1, '--to', 'prod'], { expect: 3 }); // refused: not yet through dev and staging
+for (const e of ['dev', 'staging', 'prod']) lockstep(['promote', r1, '--to', e]);
+
+console.log(bold('\n2. A new release whose billing fails its health check: automatic rollback.'));
+const r2 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.0-broken', '--set', 'schema=20261115', '--message', 'billing 3.1 (broken)', '--output', 'json'], { capture: true }));
+lockstep(['plan', r2, '--to', 'dev']);
+lockstep(['promote', r2, '--to', 'dev'], { expect: 1 });
+
+console.log(bold('\n3. The fixed release goes through.'));
+const r3 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.1', '--set', 'schema=20261115', '--message', 'billing 3.1.1 (fixed)', '--output', 'json'], { capture: true }));
+for (const e of ['dev', 'staging', 'prod']) lockstep(['promote', r3, '--to', e]);
+
+console.log(bold('\n4. Where things stand, and the record.'));
+lockstep(['status', '--env', 'prod']);
+lockstep(['history']);
+lockstep(['audit', 'verify']);
+console.log(`\nThe demo project stays in ${dir}: try \`cd ${dir} && npx lockstep status\` (with this checkout's bin on PATH) or look at systems/.`);
