@@ -1,0 +1,144 @@
+import type { SqliteDatabaseLike } from './sqlite-database.js';
+
+/**
+ * The SQLite schema, as an ordered list of migrations. A migration is never edited once released:
+ * a change is a new entry at the end. `schema_version` records which ones a database has.
+ *
+ * Records are kept whole as JSON (so reading returns exactly what was written); the other columns
+ * exist only for lookups, filters, ordering and constraints. Timestamps are ISO-8601 UTC strings,
+ * which order correctly as text.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial tables',
+    sql: `
+      CREATE TABLE releases (
+        id         TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        json       TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX releases_newest ON releases (created_at DESC, id DESC);
+
+      CREATE TABLE promotions (
+        id           TEXT PRIMARY KEY,
+        environment  TEXT NOT NULL,
+        release_id   TEXT NOT NULL REFERENCES releases (id),
+        state        TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        owner_token  TEXT,
+        json         TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX promotions_newest ON promotions (requested_at DESC, id DESC);
+      CREATE INDEX promotions_environment ON promotions (environment, requested_at DESC, id DESC);
+      CREATE INDEX promotions_release ON promotions (release_id);
+
+      -- One row per busy environment: the primary key is what keeps two promotions out of one
+      -- environment, across processes. A promotion holds at most one lock.
+      CREATE TABLE env_locks (
+        environment  TEXT PRIMARY KEY,
+        promotion_id TEXT NOT NULL UNIQUE REFERENCES promotions (id)
+      ) STRICT;
+
+      CREATE TABLE steps (
+        promotion_id TEXT NOT NULL REFERENCES promotions (id),
+        component    TEXT NOT NULL,
+        ord          INTEGER NOT NULL,
+        json         TEXT NOT NULL,
+        PRIMARY KEY (promotion_id, component)
+      ) STRICT;
+      CREATE INDEX steps_component ON steps (component);
+
+      CREATE TABLE component_states (
+        environment TEXT NOT NULL,
+        component   TEXT NOT NULL,
+        json        TEXT NOT NULL,
+        PRIMARY KEY (environment, component)
+      ) STRICT;
+
+      CREATE TABLE audit_log (
+        seq          INTEGER PRIMARY KEY,
+        hash         TEXT NOT NULL,
+        prev_hash    TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        time         TEXT NOT NULL,
+        actor        TEXT NOT NULL,
+        project      TEXT NOT NULL,
+        environment  TEXT,
+        release_id   TEXT,
+        promotion_id TEXT,
+        component    TEXT,
+        data         TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_log_promotion ON audit_log (promotion_id);
+
+      -- Append-only against our own mistakes. Not a security boundary: whoever can write the file can
+      -- drop these triggers, which is what the hash chain is for.
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    `,
+  },
+];
+
+export interface MigrationResult {
+  /** The schema version before and after. */
+  from: number;
+  to: number;
+  /** Versions applied by this call, in order (empty when the database was up to date). */
+  applied: number[];
+}
+
+/**
+ * Brings the database to the newest schema version. Idempotent, and safe when several processes
+ * migrate at once: everything runs in one `BEGIN IMMEDIATE` transaction, so a second migrator waits
+ * and then finds nothing to do. SQLite DDL is transactional, so a failing migration leaves nothing.
+ * Throws when the database is newer than this code (it was written by a newer Lockstep).
+ */
+export function migrate(db: SqliteDatabaseLike, migrations: readonly Migration[] = MIGRATIONS): MigrationResult {
+  checkOrder(migrations);
+  return db
+    .transaction((): MigrationResult => {
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS schema_version (
+          version    INTEGER PRIMARY KEY,
+          name       TEXT NOT NULL,
+          applied_at TEXT NOT NULL
+        ) STRICT`);
+      const row = db.prepare('SELECT MAX(version) AS version FROM schema_version').get() as { version: number | null };
+      const from = row.version ?? 0;
+      const newest = migrations.at(-1)?.version ?? 0;
+      if (from > newest) {
+        throw new Error(
+          `the database has schema version ${from}, newer than this Lockstep knows (${newest}): upgrade Lockstep`,
+        );
+      }
+      const applied: number[] = [];
+      for (const migration of migrations) {
+        if (migration.version <= from) continue;
+        db.exec(migration.sql);
+        db.prepare(
+          `INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`,
+        ).run(migration.version, migration.name);
+        applied.push(migration.version);
+      }
+      return { from, to: Math.max(from, newest), applied };
+    })
+    .immediate();
+}
+
+/** Versions must be 1, 2, 3, …: a gap or a reordering is a programming error, caught before any change. */
+function checkOrder(migrations: readonly Migration[]): void {
+  migrations.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new Error(`migration "${migration.name}" has version ${migration.version}, expected ${index + 1}`);
+    }
+  });
+}
