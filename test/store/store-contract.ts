@@ -1,0 +1,836 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditVerifier, GENESIS_HASH } from '../../src/core/audit.js';
+import type { AuditEntry, AuditEventInput, AuditKind } from '../../src/core/audit.js';
+import { sha256Hex } from '../../src/core/canonical-json.js';
+import { ConflictError, InputError, NotFoundError } from '../../src/core/errors.js';
+import type {
+  ComponentState,
+  PromotionOwner,
+  PromotionRecord,
+  PromotionState,
+  ReleaseRecord,
+  StepRecord,
+} from '../../src/core/model.js';
+import type { Store } from '../../src/store/store.js';
+
+/**
+ * The Store contract: every implementation (SQLite now, PostgreSQL later) runs this suite unchanged.
+ * `open` gives a fresh, empty store; the suite calls `migrate()` itself, then `close()` and
+ * `cleanup()` after each test.
+ */
+export function storeContract(name: string, open: () => Promise<{ store: Store; cleanup(): Promise<void> }>): void {
+  describe(name, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      const opened = await open();
+      store = opened.store;
+      cleanup = () => opened.cleanup();
+      await store.migrate();
+    });
+
+    afterEach(async () => {
+      await store.close();
+      await cleanup();
+    });
+
+    /** Commits a release with one audit event; returns it. */
+    async function addRelease(overrides: Partial<ReleaseRecord> & { seed?: string } = {}): Promise<ReleaseRecord> {
+      const record = release(overrides);
+      await store.commit({ release: record, audit: [event('release.created', { releaseId: record.id })] });
+      return record;
+    }
+
+    /** Commits a new promotion (and its release, if given); returns it. */
+    async function addPromotion(
+      overrides: Partial<PromotionRecord> & { releaseId: string },
+      lock = false,
+    ): Promise<PromotionRecord> {
+      const record = promotion(overrides);
+      await store.commit({
+        createPromotion: { record, lock },
+        audit: [event('promotion.requested', { promotionId: record.id, environment: record.environment })],
+      });
+      return record;
+    }
+
+    async function allAudit(): Promise<AuditEntry[]> {
+      const entries: AuditEntry[] = [];
+      for (;;) {
+        const page = await store.auditPage(entries.at(-1)?.seq ?? 0, 7);
+        if (page.length === 0) return entries;
+        entries.push(...page);
+      }
+    }
+
+    async function verifyAudit(): Promise<ReturnType<AuditVerifier['result']>> {
+      const verifier = new AuditVerifier();
+      for (const entry of await allAudit()) verifier.push(entry);
+      return verifier.result();
+    }
+
+    describe('migrate', () => {
+      it('is idempotent and keeps the data', async () => {
+        const r = await addRelease();
+        await store.migrate();
+        await store.migrate();
+        expect(await store.getRelease(r.id)).toStrictEqual(r);
+        expect((await store.auditHead())?.seq).toBe(1);
+      });
+    });
+
+    describe('releases', () => {
+      it('round-trips a release with and without its optional fields', async () => {
+        const full = await addRelease({
+          seed: 'full',
+          message: 'Billing: retry "queue" – ünïcødé ✓',
+          from: 'staging',
+          labels: { ticket: 'OPS-1', team: 'payments' },
+          versions: { api: '1.4.2', schema: '20261101', iam: 'git:4f2a1c' },
+        });
+        const bare = await addRelease({ seed: 'bare', labels: {} });
+        expect(await store.getRelease(full.id)).toStrictEqual(full);
+        expect(await store.getRelease(bare.id)).toStrictEqual(bare);
+        expect('message' in (await store.getRelease(bare.id))).toBe(false);
+      });
+
+      it('writing the same release again is a no-op, but its audit events are appended', async () => {
+        const r = await addRelease();
+        const entries = await store.commit({
+          release: { ...r },
+          audit: [event('release.created', { releaseId: r.id })],
+        });
+        expect(entries.map((e) => e.seq)).toEqual([2]);
+        expect(await store.listReleases()).toStrictEqual([r]);
+      });
+
+      it('rejects different content under an existing id and writes nothing of that commit', async () => {
+        const r = await addRelease();
+        const changed = { ...r, versions: { ...r.versions, api: '9.9.9' } };
+        const error = await rejection(
+          store.commit({ release: changed, audit: [event('release.created', { releaseId: r.id })] }),
+        );
+        expect(error).toBeInstanceOf(ConflictError);
+        expect(String(error)).toContain(r.id);
+        expect(await store.getRelease(r.id)).toStrictEqual(r);
+        expect((await store.auditHead())?.seq).toBe(1);
+      });
+
+      it('finds a release by exact id or a unique prefix of at least 7 characters, in any case', async () => {
+        const a = await addRelease({ id: idWithPrefix('abcdef11', 'a') });
+        const b = await addRelease({ id: idWithPrefix('abcdef12', 'b') });
+        const c = await addRelease({ id: idWithPrefix('abcdef2f', 'c') });
+        const d = await addRelease({ id: idWithPrefix('abcdef30', 'd') });
+        expect(await store.getRelease(a.id)).toStrictEqual(a);
+        expect(await store.getRelease('abcdef11')).toStrictEqual(a);
+        expect(await store.getRelease('abcdef12')).toStrictEqual(b);
+        expect(await store.getRelease('ABCDEF12')).toStrictEqual(b);
+        // The prefix range must include ids continuing with 'f' and exclude the next prefix.
+        expect(await store.getRelease('abcdef2')).toStrictEqual(c);
+        expect(await store.getRelease('abcdef3')).toStrictEqual(d);
+        expect(await store.getRelease(c.id.slice(0, 40))).toStrictEqual(c);
+      });
+
+      it('rejects a prefix shorter than 7 characters, even a unique one', async () => {
+        const r = await addRelease({ id: idWithPrefix('1234567', 'x') });
+        const error = await rejection(store.getRelease('123456'));
+        expect(error).toBeInstanceOf(InputError);
+        expect((error as InputError).message).toBe('a release id prefix needs at least 7 characters');
+        expect((error as InputError).field).toBe('release');
+        expect(await rejection(store.getRelease(''))).toBeInstanceOf(InputError);
+        expect(await store.getRelease('1234567')).toStrictEqual(r);
+      });
+
+      it('rejects an ambiguous prefix, listing the candidates', async () => {
+        const a = await addRelease({ id: idWithPrefix('abcdef11', 'a') });
+        const b = await addRelease({ id: idWithPrefix('abcdef12', 'b') });
+        const error = await rejection(store.getRelease('abcdef1'));
+        expect(error).toBeInstanceOf(InputError);
+        expect((error as InputError).field).toBe('release');
+        expect((error as InputError).message).toContain(a.id);
+        expect((error as InputError).message).toContain(b.id);
+      });
+
+      it('throws NotFoundError for an unknown id or prefix', async () => {
+        await addRelease({ id: idWithPrefix('abcdef11', 'a') });
+        expect(await rejection(store.getRelease('0000000'))).toBeInstanceOf(NotFoundError);
+        expect(await rejection(store.getRelease('abcdef10'))).toBeInstanceOf(NotFoundError);
+        expect(await rejection(store.getRelease(sha256Hex('nothing')))).toBeInstanceOf(NotFoundError);
+      });
+
+      it('lists newest first (ties by id, descending), with a limit', async () => {
+        const old = await addRelease({ seed: 'old', createdAt: at(1) });
+        const newest = await addRelease({ seed: 'newest', createdAt: at(3) });
+        const middle = await addRelease({ seed: 'middle', createdAt: at(2) });
+        const tieLow = await addRelease({ id: idWithPrefix('1111111', 't'), createdAt: at(2) });
+        const tieHigh = await addRelease({ id: idWithPrefix('fffffff', 't'), createdAt: at(2) });
+        const middles = [tieHigh, middle, tieLow].sort((x, y) => (x.id < y.id ? 1 : -1));
+        expect(await store.listReleases()).toStrictEqual([newest, ...middles, old]);
+        expect(await store.listReleases({ limit: 2 })).toStrictEqual([newest, middles[0]]);
+        expect(await store.listReleases({ limit: 0 })).toStrictEqual([]);
+      });
+
+      it('lists nothing from an empty store', async () => {
+        expect(await store.listReleases()).toStrictEqual([]);
+      });
+    });
+
+    describe('promotions', () => {
+      it('round-trips a promotion with every optional field', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({
+          releaseId: r.id,
+          startedAt: at(2),
+          finishedAt: at(3),
+          reason: 'gate "approvals" waits for 2 of group:sre',
+          owner: owner('tok-1'),
+          state: 'running',
+        });
+        expect(await store.getPromotion(p.id)).toStrictEqual(p);
+      });
+
+      it('replaces a promotion by id', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        const updated: PromotionRecord = { ...p, state: 'succeeded', finishedAt: at(9), reason: 'all steps succeeded' };
+        await store.commit({
+          promotion: { record: updated },
+          audit: [event('promotion.finished', { promotionId: p.id })],
+        });
+        expect(await store.getPromotion(p.id)).toStrictEqual(updated);
+        expect(await store.listPromotions({ states: ['succeeded'] })).toStrictEqual([updated]);
+      });
+
+      it('throws NotFoundError when replacing an unknown promotion', async () => {
+        const r = await addRelease();
+        const error = await rejection(
+          store.commit({ promotion: { record: promotion({ releaseId: r.id }) }, audit: [event('promotion.started')] }),
+        );
+        expect(error).toBeInstanceOf(NotFoundError);
+        expect((await store.auditHead())?.seq).toBe(1);
+      });
+
+      it('rejects a second promotion with the same id', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        const error = await rejection(addPromotion({ ...p, environment: 'other' }));
+        expect(error).toBeInstanceOf(ConflictError);
+        expect(await store.getPromotion(p.id)).toStrictEqual(p);
+        expect((await store.auditHead())?.seq).toBe(2);
+      });
+
+      it('rejects a promotion of an unknown release', async () => {
+        const error = await rejection(addPromotion({ releaseId: sha256Hex('no such release') }));
+        expect(error).toBeInstanceOf(NotFoundError);
+        expect(await store.listPromotions()).toStrictEqual([]);
+        expect(await store.auditHead()).toBeUndefined();
+      });
+
+      it('accepts a release and a promotion of it in one commit', async () => {
+        const r = release();
+        const p = promotion({ releaseId: r.id });
+        await store.commit({
+          release: r,
+          createPromotion: { record: p, lock: true },
+          audit: [event('promotion.requested')],
+        });
+        expect(await store.getRelease(r.id)).toStrictEqual(r);
+        expect(await store.activePromotion(p.environment)).toStrictEqual(p);
+      });
+
+      it('finds a promotion by exact id or unique prefix (UUID ids too)', async () => {
+        const r = await addRelease();
+        const a = await addPromotion({ releaseId: r.id, id: '3f2a1c4d-0000-4000-8000-000000000001' });
+        const b = await addPromotion({ releaseId: r.id, id: '3f2a1c4e-0000-4000-8000-000000000002' });
+        expect(await store.getPromotion(a.id)).toStrictEqual(a);
+        expect(await store.getPromotion('3f2a1c4d')).toStrictEqual(a);
+        expect(await store.getPromotion('3f2a1c4e-0000')).toStrictEqual(b);
+        const ambiguous = await rejection(store.getPromotion('3f2a1c4'));
+        expect(ambiguous).toBeInstanceOf(InputError);
+        expect((ambiguous as InputError).field).toBe('promotion');
+        expect((ambiguous as InputError).message).toContain(a.id);
+        expect((ambiguous as InputError).message).toContain(b.id);
+        const short = await rejection(store.getPromotion('3f2a1c'));
+        expect(short).toBeInstanceOf(InputError);
+        expect((short as InputError).message).toBe('a promotion id prefix needs at least 7 characters');
+        expect(await rejection(store.getPromotion('3f2a1c4f'))).toBeInstanceOf(NotFoundError);
+      });
+
+      it('lists newest first by requestedAt, then id (descending)', async () => {
+        const r = await addRelease();
+        const p1 = await addPromotion({ releaseId: r.id, id: hexId('p1'), requestedAt: at(1) });
+        const p3 = await addPromotion({ releaseId: r.id, id: hexId('p3'), requestedAt: at(3) });
+        const tieA = await addPromotion({ releaseId: r.id, id: idWithPrefix('aaaaaaa', 'p'), requestedAt: at(2) });
+        const tieB = await addPromotion({ releaseId: r.id, id: idWithPrefix('bbbbbbb', 'p'), requestedAt: at(2) });
+        expect(await store.listPromotions()).toStrictEqual([p3, tieB, tieA, p1]);
+        expect(await store.listPromotions({ limit: 3 })).toStrictEqual([p3, tieB, tieA]);
+        expect(await store.listPromotions({ limit: 0 })).toStrictEqual([]);
+      });
+
+      it('filters by environment, release and states, combined', async () => {
+        const r1 = await addRelease({ seed: 'r1' });
+        const r2 = await addRelease({ seed: 'r2' });
+        const specs: [string, ReleaseRecord, string, PromotionState][] = [
+          ['a', r1, 'staging', 'succeeded'],
+          ['b', r1, 'prod', 'failed'],
+          ['c', r2, 'staging', 'running'],
+          ['d', r2, 'prod', 'pending'],
+          ['e', r2, 'prod', 'succeeded'],
+        ];
+        const byName: Record<string, PromotionRecord> = {};
+        for (const [index, [id, r, environment, state]] of specs.entries()) {
+          byName[id] = await addPromotion({
+            id: hexId(id),
+            releaseId: r.id,
+            environment,
+            state,
+            requestedAt: at(index),
+          });
+        }
+        const names = async (filter: Parameters<Store['listPromotions']>[0]): Promise<string[]> =>
+          (await store.listPromotions(filter)).map(
+            (p) => Object.keys(byName).find((k) => byName[k]?.id === p.id) ?? '?',
+          );
+
+        expect(await names({})).toEqual(['e', 'd', 'c', 'b', 'a']);
+        expect(await names({ environment: 'prod' })).toEqual(['e', 'd', 'b']);
+        expect(await names({ releaseId: r1.id })).toEqual(['b', 'a']);
+        expect(await names({ states: ['succeeded'] })).toEqual(['e', 'a']);
+        expect(await names({ states: ['running', 'pending'] })).toEqual(['d', 'c']);
+        expect(await names({ environment: 'prod', releaseId: r2.id })).toEqual(['e', 'd']);
+        expect(await names({ environment: 'prod', states: ['succeeded', 'failed'], limit: 1 })).toEqual(['e']);
+        expect(await names({ environment: 'nowhere' })).toEqual([]);
+        expect(await names({ states: [] })).toEqual([]);
+      });
+    });
+
+    describe('environment lock', () => {
+      it('is held by a promotion created with lock: true', async () => {
+        const r = await addRelease();
+        expect(await store.activePromotion('prod')).toBeUndefined();
+        const p = await addPromotion({ releaseId: r.id, environment: 'prod' }, true);
+        expect(await store.activePromotion('prod')).toStrictEqual(p);
+        expect(await store.activePromotion('staging')).toBeUndefined();
+      });
+
+      it('makes a second locking promotion fail with ConflictError naming the holder, writing nothing', async () => {
+        const r = await addRelease();
+        const holder = await addPromotion(
+          { releaseId: r.id, environment: 'prod', requestedBy: 'alice@example.com', requestedAt: at(5) },
+          true,
+        );
+        const head = await store.auditHead();
+        const second = promotion({ releaseId: r.id, environment: 'prod', id: hexId('second') });
+        const otherRelease = release({ seed: 'written with the losing promotion' });
+
+        const error = await rejection(
+          store.commit({
+            release: otherRelease,
+            createPromotion: { record: second, lock: true },
+            steps: [step({ promotionId: second.id, component: 'api' })],
+            componentStates: [componentState({ environment: 'prod', promotionId: second.id })],
+            audit: [event('promotion.requested', { promotionId: second.id })],
+          }),
+        );
+
+        expect(error).toBeInstanceOf(ConflictError);
+        const message = (error as Error).message;
+        expect(message).toContain('prod');
+        expect(message).toContain(holder.id);
+        expect(message).toContain('alice@example.com');
+        expect(message).toContain(at(5));
+        expect(await store.auditHead()).toStrictEqual(head);
+        expect(await rejection(store.getPromotion(second.id))).toBeInstanceOf(NotFoundError);
+        expect(await rejection(store.getRelease(otherRelease.id))).toBeInstanceOf(NotFoundError);
+        expect(await store.listSteps(second.id)).toStrictEqual([]);
+        expect(await store.environmentState('prod')).toStrictEqual([]);
+        expect(await store.activePromotion('prod')).toStrictEqual(holder);
+      });
+
+      it('does not stop a locking promotion in another environment, nor a promotion without lock', async () => {
+        const r = await addRelease();
+        const prod = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('prod') }, true);
+        const staging = await addPromotion({ releaseId: r.id, environment: 'staging', id: hexId('staging') }, true);
+        const unlocked = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('unlocked') }, false);
+        expect(await store.activePromotion('prod')).toStrictEqual(prod);
+        expect(await store.activePromotion('staging')).toStrictEqual(staging);
+        expect(await store.getPromotion(unlocked.id)).toStrictEqual(unlocked);
+      });
+
+      it('is freed by releaseLock of its holder and can then be taken again', async () => {
+        const r = await addRelease();
+        const first = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('first') }, true);
+        const done: PromotionRecord = { ...first, state: 'succeeded', finishedAt: at(9) };
+        await store.commit({
+          promotion: { record: done, releaseLock: true },
+          audit: [event('promotion.finished', { promotionId: first.id })],
+        });
+        expect(await store.activePromotion('prod')).toBeUndefined();
+        expect(await store.getPromotion(first.id)).toStrictEqual(done);
+
+        const next = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('next') }, true);
+        expect(await store.activePromotion('prod')).toStrictEqual(next);
+      });
+
+      it('is not freed by releaseLock of a promotion that does not hold it', async () => {
+        const r = await addRelease();
+        const holder = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('holder') }, true);
+        const bystander = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('bystander') }, false);
+        await store.commit({
+          promotion: { record: { ...bystander, state: 'cancelled' }, releaseLock: true },
+          audit: [event('promotion.finished', { promotionId: bystander.id })],
+        });
+        expect(await store.activePromotion('prod')).toStrictEqual(holder);
+      });
+
+      it('shows the holder as last written', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id, environment: 'prod' }, true);
+        const running: PromotionRecord = { ...p, state: 'running', startedAt: at(4) };
+        await store.commit({ promotion: { record: running }, audit: [event('promotion.started')] });
+        expect(await store.activePromotion('prod')).toStrictEqual(running);
+      });
+    });
+
+    describe('steps', () => {
+      it('lists a promotion’s steps in the order first written, and upserts in place', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        const zeta = step({ promotionId: p.id, component: 'zeta' });
+        const alpha = step({ promotionId: p.id, component: 'alpha' });
+        const mid = step({ promotionId: p.id, component: 'mid' });
+        await store.commit({ steps: [zeta, alpha], audit: [] });
+        await store.commit({ steps: [mid], audit: [] });
+        expect(await store.listSteps(p.id)).toStrictEqual([zeta, alpha, mid]);
+
+        const alphaDone: StepRecord = {
+          ...alpha,
+          state: 'succeeded',
+          phase: 'verify',
+          applyStarted: true,
+          outputs: {
+            role_arn: 'arn:aws:iam::333333333333:role/api',
+            replicas: 3,
+            tags: ['a', 'b'],
+            nested: { ok: true },
+          },
+          startedAt: at(1),
+          finishedAt: at(2),
+          attempts: 2,
+          lastLog: 'rollout complete',
+        };
+        await store.commit({ steps: [alphaDone], audit: [event('step.succeeded', { component: 'alpha' })] });
+        expect(await store.listSteps(p.id)).toStrictEqual([zeta, alphaDone, mid]);
+      });
+
+      it('keeps steps of different promotions apart', async () => {
+        const r = await addRelease();
+        const p1 = await addPromotion({ releaseId: r.id, id: hexId('p1') });
+        const p2 = await addPromotion({ releaseId: r.id, id: hexId('p2') });
+        const s1 = step({ promotionId: p1.id, component: 'api' });
+        const s2 = step({ promotionId: p2.id, component: 'api', state: 'failed', error: 'timed out' });
+        await store.commit({ steps: [s1, s2], audit: [] });
+        expect(await store.listSteps(p1.id)).toStrictEqual([s1]);
+        expect(await store.listSteps(p2.id)).toStrictEqual([s2]);
+        expect(await store.listSteps(hexId('unknown'))).toStrictEqual([]);
+      });
+
+      it('rejects a step of an unknown promotion', async () => {
+        const error = await rejection(
+          store.commit({
+            steps: [step({ promotionId: hexId('ghost'), component: 'api' })],
+            audit: [event('step.started')],
+          }),
+        );
+        expect(error).toBeInstanceOf(NotFoundError);
+        expect(await store.auditHead()).toBeUndefined();
+      });
+
+      it('lists step history newest promotion first, filtered and limited', async () => {
+        const r = await addRelease();
+        const old = await addPromotion({
+          releaseId: r.id,
+          id: hexId('old'),
+          environment: 'staging',
+          requestedAt: at(1),
+        });
+        const mid = await addPromotion({ releaseId: r.id, id: hexId('mid'), environment: 'prod', requestedAt: at(2) });
+        const newest = await addPromotion({
+          releaseId: r.id,
+          id: hexId('new'),
+          environment: 'prod',
+          requestedAt: at(3),
+        });
+        const steps = (p: PromotionRecord): StepRecord[] => [
+          step({ promotionId: p.id, environment: p.environment, component: 'schema' }),
+          step({ promotionId: p.id, environment: p.environment, component: 'api' }),
+        ];
+        // Written oldest first, so the order below comes from the promotions, not from writing.
+        await store.commit({ steps: [...steps(old), ...steps(mid), ...steps(newest)], audit: [] });
+
+        expect(await store.listStepHistory()).toStrictEqual([...steps(newest), ...steps(mid), ...steps(old)]);
+        expect(await store.listStepHistory({ environment: 'prod' })).toStrictEqual([...steps(newest), ...steps(mid)]);
+        const api = (p: PromotionRecord): StepRecord => steps(p)[1] as StepRecord;
+        expect(await store.listStepHistory({ component: 'api' })).toStrictEqual([api(newest), api(mid), api(old)]);
+        expect(await store.listStepHistory({ component: 'api', environment: 'staging' })).toStrictEqual([api(old)]);
+        expect(await store.listStepHistory({ component: 'api', limit: 2 })).toStrictEqual([api(newest), api(mid)]);
+        expect(await store.listStepHistory({ component: 'nothing' })).toStrictEqual([]);
+      });
+    });
+
+    describe('component states', () => {
+      it('upserts by (environment, component) and lists per environment', async () => {
+        const apiProd = componentState({ environment: 'prod', component: 'api', version: '1.0.0' });
+        const dbProd = componentState({ environment: 'prod', component: 'db', version: '7', outputs: {} });
+        const apiStaging = componentState({ environment: 'staging', component: 'api', version: '1.1.0' });
+        await store.commit({ componentStates: [apiProd, dbProd, apiStaging], audit: [] });
+        expect(sortByComponent(await store.environmentState('prod'))).toStrictEqual([apiProd, dbProd]);
+        expect(await store.environmentState('staging')).toStrictEqual([apiStaging]);
+        expect(await store.environmentState('dev')).toStrictEqual([]);
+
+        const apiProd2 = { ...apiProd, version: '1.1.0', outputs: { url: 'https://api' }, updatedAt: at(7) };
+        await store.commit({ componentStates: [apiProd2], audit: [] });
+        expect(sortByComponent(await store.environmentState('prod'))).toStrictEqual([apiProd2, dbProd]);
+        expect(await store.environmentState('staging')).toStrictEqual([apiStaging]);
+      });
+    });
+
+    describe('audit log', () => {
+      it('is empty at first', async () => {
+        expect(await store.auditHead()).toBeUndefined();
+        expect(await store.auditPage(0, 10)).toStrictEqual([]);
+      });
+
+      it('chains the entries of a commit from the genesis hash and returns them as stored', async () => {
+        const inputs: AuditEventInput[] = [
+          event('promotion.requested', {
+            environment: 'prod',
+            releaseId: hexId('r'),
+            promotionId: hexId('p'),
+            data: {
+              plan: { steps: ['iam', 'api'], irreversible: false },
+              count: 2,
+              ratio: 0.5,
+              none: null,
+              text: 'ü ✓ "q"',
+            },
+          }),
+          event('step.started', { component: 'api', data: {} }),
+        ];
+        const entries = await store.commit({ audit: inputs });
+        expect(entries.map((e) => e.seq)).toEqual([1, 2]);
+        expect(entries[0]?.prevHash).toBe(GENESIS_HASH);
+        expect(entries[1]?.prevHash).toBe(entries[0]?.hash);
+        expect(entries[0]).toMatchObject(inputs[0] ?? {});
+        expect(entries[1]).toMatchObject(inputs[1] ?? {});
+        expect(await store.auditPage(0, 10)).toStrictEqual(entries);
+        expect(await store.auditHead()).toStrictEqual({ seq: 2, hash: entries[1]?.hash });
+        expect('environment' in (entries[1] ?? {})).toBe(false);
+      });
+
+      it('stores what it hashed when data holds non-JSON values', async () => {
+        const [entry] = await store.commit({
+          audit: [event('config.loaded', { data: { when: new Date(at(1)), gone: undefined, list: [1, undefined] } })],
+        });
+        expect(entry?.data).toStrictEqual({ when: at(1), list: [1, null] });
+        expect(await store.auditPage(0, 1)).toStrictEqual([entry]);
+        expect((await verifyAudit()).ok).toBe(true);
+      });
+
+      it('returns nothing for a commit without audit events', async () => {
+        await addRelease();
+        const head = await store.auditHead();
+        expect(await store.commit({ componentStates: [componentState()], audit: [] })).toStrictEqual([]);
+        expect(await store.auditHead()).toStrictEqual(head);
+      });
+
+      it('pages in sequence order after a given sequence number', async () => {
+        await store.commit({ audit: Array.from({ length: 25 }, (_, i) => event('step.started', { data: { i } })) });
+        const sizes: number[] = [];
+        let after = 0;
+        for (let page = await store.auditPage(after, 10); page.length > 0; page = await store.auditPage(after, 10)) {
+          sizes.push(page.length);
+          expect(page[0]?.seq).toBe(after + 1);
+          after = page.at(-1)?.seq ?? after;
+        }
+        expect(sizes).toEqual([10, 10, 5]);
+        expect((await store.auditPage(20, 100)).map((e) => e.seq)).toEqual([21, 22, 23, 24, 25]);
+        expect((await store.auditPage(12, 2)).map((e) => e.data)).toEqual([{ i: 12 }, { i: 13 }]);
+        expect(await store.auditPage(25, 10)).toStrictEqual([]);
+        expect(await store.auditPage(3, 0)).toStrictEqual([]);
+      });
+
+      it('stays one valid chain across many commits, sequential and concurrent', async () => {
+        const returned: AuditEntry[] = [];
+        for (let i = 0; i < 40; i++) {
+          const count = (i % 3) + 1;
+          returned.push(
+            ...(await store.commit({
+              audit: Array.from({ length: count }, (_, j) => event('step.started', { data: { i, j } })),
+            })),
+          );
+        }
+        const concurrent = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.commit({ audit: [event('step.succeeded', { data: { i } }), event('step.started')] }),
+          ),
+        );
+        returned.push(...concurrent.flat());
+
+        const total = 79 + 40;
+        expect(returned).toHaveLength(total);
+        const result = await verifyAudit();
+        expect(result).toMatchObject({ ok: true, entries: total });
+        const head = await store.auditHead();
+        expect(head?.seq).toBe(total);
+        expect(result.ok && result.head).toBe(head?.hash);
+        // Every commit got a distinct, contiguous run of sequence numbers.
+        expect(returned.map((e) => e.seq).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: total }, (_, i) => i + 1),
+        );
+        for (const group of concurrent) expect(group[1]?.seq).toBe((group[0]?.seq ?? 0) + 1);
+      });
+    });
+
+    describe('claimPromotion', () => {
+      it('is a compare-and-set on the owner token', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        const a = owner('token-a');
+        const b = owner('token-b');
+
+        expect(await store.claimPromotion(p.id, a, undefined)).toBe(true);
+        expect((await store.getPromotion(p.id)).owner).toStrictEqual(a);
+        // Lost races: the caller's idea of the current owner is stale.
+        expect(await store.claimPromotion(p.id, b, undefined)).toBe(false);
+        expect(await store.claimPromotion(p.id, b, 'token-x')).toBe(false);
+        expect((await store.getPromotion(p.id)).owner).toStrictEqual(a);
+
+        expect(await store.claimPromotion(p.id, b, 'token-a')).toBe(true);
+        expect(await store.getPromotion(p.id)).toStrictEqual({ ...p, owner: b });
+        expect(await store.claimPromotion(p.id, a, 'token-a')).toBe(false);
+
+        // Giving up ownership.
+        expect(await store.claimPromotion(p.id, undefined, 'token-b')).toBe(true);
+        expect(await store.getPromotion(p.id)).toStrictEqual(p);
+        expect(await store.claimPromotion(p.id, a, undefined)).toBe(true);
+      });
+
+      it('compares with the owner last written by a commit', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id, owner: owner('from-create') });
+        expect(await store.claimPromotion(p.id, owner('x'), undefined)).toBe(false);
+        const running: PromotionRecord = { ...p, state: 'running', owner: owner('from-update') };
+        await store.commit({ promotion: { record: running }, audit: [] });
+        expect(await store.claimPromotion(p.id, owner('y'), 'from-create')).toBe(false);
+        expect(await store.claimPromotion(p.id, owner('y'), 'from-update')).toBe(true);
+        expect(await store.getPromotion(p.id)).toStrictEqual({ ...running, owner: owner('y') });
+
+        const { owner: _owner, ...unowned } = running;
+        await store.commit({ promotion: { record: unowned }, audit: [] });
+        expect(await store.claimPromotion(p.id, owner('z'), 'y')).toBe(false);
+        expect(await store.claimPromotion(p.id, owner('z'), undefined)).toBe(true);
+      });
+
+      it('lets exactly one of several concurrent claimers win', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => store.claimPromotion(p.id, owner(`t${i}`), undefined)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('throws NotFoundError for an unknown promotion', async () => {
+        expect(await rejection(store.claimPromotion(hexId('ghost'), owner('t'), undefined))).toBeInstanceOf(
+          NotFoundError,
+        );
+      });
+    });
+
+    describe('atomicity', () => {
+      it('writes nothing when a later part of the commit fails (unknown promotion to replace)', async () => {
+        const r = release();
+        const p = promotion({ releaseId: r.id, environment: 'prod' });
+        const error = await rejection(
+          store.commit({
+            release: r,
+            createPromotion: { record: p, lock: true },
+            promotion: { record: promotion({ releaseId: r.id, id: hexId('not written') }) },
+            audit: [event('promotion.requested')],
+          }),
+        );
+        expect(error).toBeInstanceOf(NotFoundError);
+        expect(await store.listReleases()).toStrictEqual([]);
+        expect(await store.listPromotions()).toStrictEqual([]);
+        expect(await store.activePromotion('prod')).toBeUndefined();
+        expect(await store.auditHead()).toBeUndefined();
+      });
+
+      it('writes nothing when the audit part fails, and the chain continues after it', async () => {
+        const before = await store.commit({ audit: [event('config.loaded')] });
+        const r = release();
+        const p = promotion({ releaseId: r.id, environment: 'prod' });
+        const error = await rejection(
+          store.commit({
+            release: r,
+            createPromotion: { record: p, lock: true },
+            steps: [step({ promotionId: p.id, component: 'api' })],
+            componentStates: [componentState({ environment: 'prod', promotionId: p.id })],
+            // The second event cannot be serialised (a BigInt): the first must not stay behind either.
+            audit: [event('promotion.requested'), event('step.started', { data: { size: 10n } })],
+          }),
+        );
+        expect(error).toBeInstanceOf(Error);
+        expect(await store.listReleases()).toStrictEqual([]);
+        expect(await store.listPromotions()).toStrictEqual([]);
+        expect(await store.listSteps(p.id)).toStrictEqual([]);
+        expect(await store.environmentState('prod')).toStrictEqual([]);
+        expect(await store.activePromotion('prod')).toBeUndefined();
+        expect(await store.auditHead()).toStrictEqual({ seq: 1, hash: before[0]?.hash });
+
+        const after = await store.commit({
+          release: r,
+          createPromotion: { record: p, lock: true },
+          audit: [event('promotion.requested')],
+        });
+        expect(after[0]?.seq).toBe(2);
+        expect(after[0]?.prevHash).toBe(before[0]?.hash);
+        expect(await store.activePromotion('prod')).toStrictEqual(p);
+        expect((await verifyAudit()).ok).toBe(true);
+      });
+    });
+
+    describe('input checks', () => {
+      it('rejects a negative or fractional limit', async () => {
+        expect(await rejection(store.listReleases({ limit: -1 }))).toBeInstanceOf(InputError);
+        expect(await rejection(store.listPromotions({ limit: 1.5 }))).toBeInstanceOf(InputError);
+        expect(await rejection(store.auditPage(0, -5))).toBeInstanceOf(InputError);
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------- fixtures
+
+/** A minute past 2026-01-01T00:00Z, as the ISO string the engine writes. */
+function at(minute: number): string {
+  return new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
+}
+
+function hexId(seed: string): string {
+  return sha256Hex(seed);
+}
+
+/** A 64-hex id beginning with `prefix`. */
+function idWithPrefix(prefix: string, seed: string): string {
+  return prefix + sha256Hex(seed).slice(prefix.length);
+}
+
+function release(overrides: Partial<ReleaseRecord> & { seed?: string } = {}): ReleaseRecord {
+  const { seed = 'release', ...rest } = overrides;
+  return {
+    id: hexId(`release:${seed}`),
+    project: 'checkout',
+    versions: { api: '1.4.2', schema: '20261101' },
+    labels: {},
+    createdAt: at(0),
+    createdBy: 'carol@example.com',
+    ...rest,
+  };
+}
+
+function promotion(overrides: Partial<PromotionRecord> & { releaseId: string }): PromotionRecord {
+  const environment = overrides.environment ?? 'prod';
+  return {
+    id: hexId(`promotion:${overrides.releaseId}:${environment}`),
+    project: 'checkout',
+    environment,
+    kind: 'promotion',
+    state: 'pending',
+    requestedBy: 'bob@example.com',
+    requestedAt: at(1),
+    configDigest: hexId('config'),
+    plan: {
+      releaseId: overrides.releaseId,
+      environment,
+      steps: [
+        {
+          component: 'api',
+          type: 'gitops',
+          fromVersion: '1.4.1',
+          toVersion: '1.4.2',
+          action: 'apply',
+          reason: 'version 1.4.1 → 1.4.2',
+          reversible: true,
+          summary: 'set image tag',
+          risk: 'low',
+          dependsOn: [],
+          level: 0,
+          configDigest: hexId('api-config'),
+        },
+      ],
+      levels: [['api']],
+      gates: [{ gate: 'approvals', status: 'waiting', message: '0 of 2' }],
+      irreversible: false,
+      digest: hexId('plan'),
+    },
+    concurrency: 4,
+    onFailure: 'rollback',
+    ...overrides,
+  };
+}
+
+function step(overrides: Partial<StepRecord> & { promotionId: string }): StepRecord {
+  const component = overrides.component ?? 'api';
+  return {
+    component,
+    environment: 'prod',
+    state: 'pending',
+    action: 'apply',
+    fromVersion: '1.4.1',
+    toVersion: '1.4.2',
+    reversible: true,
+    applyStarted: false,
+    attempts: 0,
+    idempotencyKey: `${overrides.promotionId}:${component}`,
+    ...overrides,
+  };
+}
+
+function componentState(overrides: Partial<ComponentState> = {}): ComponentState {
+  return {
+    environment: 'prod',
+    component: 'api',
+    version: '1.4.2',
+    releaseId: hexId('release:release'),
+    promotionId: hexId('promotion'),
+    configDigest: hexId('api-config'),
+    outputs: { url: 'https://api.example.com' },
+    updatedAt: at(3),
+    ...overrides,
+  };
+}
+
+function owner(token: string): PromotionOwner {
+  return { token, host: 'runner-1', pid: 4242, leaseUntil: at(30) };
+}
+
+function event(kind: AuditKind, overrides: Partial<AuditEventInput> = {}): AuditEventInput {
+  return { kind, time: at(1), actor: 'bob@example.com', project: 'checkout', data: {}, ...overrides };
+}
+
+function sortByComponent(states: ComponentState[]): ComponentState[] {
+  return [...states].sort((a, b) => a.component.localeCompare(b.component));
+}
+
+/** The error a promise rejects with; fails the test when it resolves. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
