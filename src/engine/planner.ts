@@ -1,6 +1,6 @@
 import type { AdapterCapabilities, AdapterPlan, StepContext } from '../core/adapter.js';
 import { errorMessage, InputError } from '../core/errors.js';
-import { findReferences } from '../core/expression/template.js';
+import { findReferences } from '../core/expression/index.js';
 import { componentDependencies, dagLevels } from '../core/graph.js';
 import type { ComponentState, PlannedGate, PromotionPlan, ReleaseRecord } from '../core/model.js';
 import { buildPlan, componentConfigDigest, decideAction, missingPromotionPath } from '../core/plan.js';

@@ -1,6 +1,6 @@
 import type { Adapter } from '../core/adapter.js';
 import { InputError } from '../core/errors.js';
-import { renderTemplates, type EvalScope } from '../core/expression/template.js';
+import { renderTemplates, type EvalScope } from '../core/expression/index.js';
 import type { ProjectConfig, ReleaseRecord } from '../core/model.js';
 import type { Redactor } from '../core/redact.js';
 import type { SecretSource } from './secrets.js';

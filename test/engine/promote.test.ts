@@ -1,0 +1,321 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditVerifier, type AuditEntry } from '../../src/core/audit.js';
+import { ConflictError, GateBlocked, InputError } from '../../src/core/errors.js';
+import type { EngineDeps } from '../../src/engine/deps.js';
+import { createRelease, promote, rollbackEnvironment } from '../../src/engine/promote.js';
+import { planPromotion } from '../../src/engine/planner.js';
+import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
+
+const ENVS = `project: shop
+environments:
+  dev: {}
+  staging: { after: [dev] }
+  prod: { after: [staging] }
+  halted: { onFailure: halt }
+`;
+
+let project: TestProject | undefined;
+afterEach(() => project?.cleanup());
+
+async function audit(deps: EngineDeps): Promise<AuditEntry[]> {
+  return deps.store.auditPage(0, 100_000);
+}
+
+async function release(deps: EngineDeps, versions: Record<string, string>): Promise<string> {
+  const { release: r } = await createRelease(deps, { set: Object.entries(versions).map(([c, v]) => `${c}=${v}`) });
+  return r.id;
+}
+
+/** Start/end times per component, in ms, from the scripts' own timeline. */
+function timeline(p: TestProject): Map<string, { start: number; end: number }> {
+  const out = new Map<string, { start: number; end: number }>();
+  for (const line of readFileSync(join(p.dir, 'timeline.log'), 'utf8').trim().split('\n')) {
+    const [what, name, ns] = line.split(' ');
+    const t = Number(BigInt(ns ?? '0') / 1_000_000n);
+    const entry = out.get(name ?? '') ?? { start: 0, end: 0 };
+    if (what === 'start') entry.start = t;
+    else entry.end = t;
+    out.set(name ?? '', entry);
+  }
+  return out;
+}
+
+describe('promote', () => {
+  it('runs independent components in parallel and dependents only after their dependencies', async () => {
+    // a, b, c independent; d after a and b; e after d.
+    project = testProject(`${ENVS}components:
+  a:
+${commandComponent()}
+  b:
+${commandComponent()}
+  c:
+${commandComponent()}
+  d:
+${commandComponent({ dependsOn: ['a', 'b'] })}
+  e:
+${commandComponent({ dependsOn: ['d'] })}
+`);
+    const deps = await project.deps();
+    const id = await release(deps, { a: '1', b: '1', c: '1', d: '1', e: '1' });
+    process.env.STEP_SLEEP = '0.3';
+    try {
+      const result = await promote(deps, id, 'dev');
+      expect(result.state).toBe('succeeded');
+    } finally {
+      delete process.env.STEP_SLEEP;
+    }
+    const t = timeline(project);
+    const a = t.get('a')!, b = t.get('b')!, c = t.get('c')!, d = t.get('d')!, e = t.get('e')!;
+    // The three roots overlapped: each started before the others ended.
+    expect(Math.max(a.start, b.start, c.start)).toBeLessThan(Math.min(a.end, b.end, c.end));
+    // Dependents waited.
+    expect(d.start).toBeGreaterThanOrEqual(Math.max(a.end, b.end));
+    expect(e.start).toBeGreaterThanOrEqual(d.end);
+    for (const n of ['a', 'b', 'c', 'd', 'e']) expect(project.running('dev', n)).toBe('1');
+  });
+
+  it('never runs more steps at once than --concurrency', async () => {
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    project = testProject(`${ENVS}components:\n${names.map((n) => `  ${n}:\n${commandComponent()}`).join('\n')}\n`);
+    const deps = await project.deps();
+    const id = await release(deps, Object.fromEntries(names.map((n) => [n, '1'])));
+    process.env.STEP_SLEEP = '0.2';
+    try {
+      expect((await promote(deps, id, 'dev', { concurrency: 2 })).state).toBe('succeeded');
+    } finally {
+      delete process.env.STEP_SLEEP;
+    }
+    const spans = [...timeline(project).values()];
+    const maxOverlap = Math.max(...spans.map((s) => spans.filter((o) => o.start <= s.start && o.end > s.start).length));
+    expect(maxOverlap).toBeLessThanOrEqual(2);
+    expect(maxOverlap).toBe(2);
+  });
+
+  it('passes typed outputs to dependents, and recorded outputs when the producer is unchanged', async () => {
+    project = testProject(`${ENVS}components:
+  iam:
+    type: command
+    with:
+      apply: ["./iam.sh"]
+    outputs:
+      role_arn: { type: string, pattern: "^arn:aws:iam::[0-9]{12}:role/.+$" }
+  api:
+    type: command
+    with:
+      apply: ["./api.sh", "\${{ version }}"]
+      env: { ROLE_ARN: "\${{ components.iam.outputs.role_arn }}" }
+`);
+    project.write('iam.sh', '#!/bin/sh\nprintf \'{"role_arn":"arn:aws:iam::123456789012:role/shop-%s","extra":1}\' "$LOCKSTEP_ENVIRONMENT" > "$LOCKSTEP_OUTPUTS"\n', true);
+    project.write('api.sh', '#!/bin/sh\necho "$1 $ROLE_ARN" >> api.log\n', true);
+    const deps = await project.deps();
+    await promote(deps, await release(deps, { iam: '1', api: '1' }), 'dev');
+    const second = await promote(deps, await release(deps, { iam: '1', api: '2' }), 'dev');
+    expect(second.state).toBe('succeeded');
+    const steps = await deps.store.listSteps(second.id);
+    expect(steps.find((s) => s.component === 'iam')?.state).toBe('unchanged');
+    expect(readFileSync(join(project.dir, 'api.log'), 'utf8').trim().split('\n')).toEqual([
+      '1 arn:aws:iam::123456789012:role/shop-dev',
+      '2 arn:aws:iam::123456789012:role/shop-dev',
+    ]);
+    // Undeclared outputs are dropped.
+    const state = await deps.store.environmentState('dev');
+    expect(state.find((s) => s.component === 'iam')?.outputs).toEqual({ role_arn: 'arn:aws:iam::123456789012:role/shop-dev' });
+  });
+
+  it('fails a step whose output breaks its declared schema before any dependent runs', async () => {
+    project = testProject(`${ENVS}components:
+  iam:
+    type: command
+    with: { apply: ["./iam.sh"] }
+    outputs:
+      role_arn: { type: string, pattern: "^arn:aws:iam::[0-9]{12}:role/.+$" }
+  api:
+    type: command
+    with:
+      apply: ["./deploy.sh", "\${{ version }}"]
+      env: { ROLE_ARN: "\${{ components.iam.outputs.role_arn }}" }
+`);
+    project.write('iam.sh', '#!/bin/sh\necho \'{"role_arn":"not-an-arn"}\' > "$LOCKSTEP_OUTPUTS"\n', true);
+    const deps = await project.deps();
+    const result = await promote(deps, await release(deps, { iam: '1', api: '1' }), 'dev');
+    expect(result.state).toBe('failed');
+    const steps = await deps.store.listSteps(result.id);
+    expect(steps.find((s) => s.component === 'iam')?.error).toMatch(/role_arn "not-an-arn" does not match pattern/);
+    expect(steps.find((s) => s.component === 'api')?.state).toBe('skipped');
+    expect(project.applies()).toEqual([]);
+  });
+
+  it('on failure rolls back every reversible step that changed, dependents first, and names forward-only ones', async () => {
+    project = testProject(`${ENVS}components:
+  schema:
+${commandComponent({ rollback: false })}
+  api:
+${commandComponent({ dependsOn: ['schema'] })}
+  web:
+${commandComponent({ dependsOn: ['api'] })}
+  billing:
+${commandComponent({ dependsOn: ['schema'] })}
+`);
+    const deps = await project.deps();
+    await promote(deps, await release(deps, { schema: '1', api: '1', web: '1', billing: '1' }), 'dev');
+    const bad = await promote(deps, await release(deps, { schema: '2', api: '2', web: '2', billing: '2-broken' }), 'dev', { concurrency: 1 });
+    expect(bad.state).toBe('failed');
+    const steps = new Map((await deps.store.listSteps(bad.id)).map((s) => [s.component, s]));
+    expect(steps.get('billing')?.state).toBe('rolled-back');
+    expect(steps.get('schema')?.state).toBe('succeeded'); // forward-only: left at the new version
+    expect(bad.reason).toMatch(/left at the new version \(forward-only\): .*schema/);
+    expect(project.running('dev', 'billing')).toBe('1');
+    expect(project.running('dev', 'schema')).toBe('2');
+    // Whatever ran of api/web before the failure was rolled back, web before api.
+    const events = (await audit(deps)).filter((e) => e.promotionId === bad.id && e.kind === 'step.rolled-back').map((e) => e.component);
+    if (events.includes('web') && events.includes('api')) expect(events.indexOf('web')).toBeLessThan(events.indexOf('api'));
+    for (const c of ['api', 'web']) {
+      const s = steps.get(c);
+      if (s?.applyStarted) expect(s.state).toBe('rolled-back');
+      else expect(s?.state).toBe('skipped');
+      expect(project.running('dev', c)).toBe('1');
+    }
+    // The recorded state is back at the old versions for what was rolled back.
+    const state = new Map((await deps.store.environmentState('dev')).map((s) => [s.component, s.version]));
+    expect(state.get('billing')).toBe('1');
+    expect(state.get('schema')).toBe('2');
+  });
+
+  it('with onFailure: halt leaves everything as it is', async () => {
+    project = testProject(`${ENVS}components:
+  api:
+${commandComponent()}
+  billing:
+${commandComponent()}
+`);
+    const deps = await project.deps();
+    await promote(deps, await release(deps, { api: '1', billing: '1' }), 'halted');
+    const bad = await promote(deps, await release(deps, { api: '2', billing: '2-broken' }), 'halted');
+    expect(bad.state).toBe('failed');
+    expect(project.running('halted', 'billing')).toBe('2-broken');
+    expect(project.running('halted', 'api')).toBe('2');
+    expect((await deps.store.listSteps(bad.id)).map((s) => s.state).sort()).toEqual(['failed', 'succeeded']);
+  });
+
+  it('refuses a release that has not succeeded in every `after` environment, naming them', async () => {
+    project = testProject(`${ENVS}components:\n  api:\n${commandComponent()}\n`);
+    const deps = await project.deps();
+    const id = await release(deps, { api: '1' });
+    await expect(promote(deps, id, 'staging')).rejects.toThrow(GateBlocked);
+    await expect(promote(deps, id, 'prod')).rejects.toThrow(/not succeeded in staging/);
+    await promote(deps, id, 'dev');
+    expect((await promote(deps, id, 'staging')).state).toBe('succeeded');
+    expect(await deps.store.listPromotions({ environment: 'prod' })).toEqual([]);
+  });
+
+  it('refuses a second promotion to a busy environment, naming the running one', async () => {
+    project = testProject(`${ENVS}components:\n  api:\n${commandComponent()}\n`);
+    const deps = await project.deps({ actor: 'alice@example.com' });
+    const other = await project.deps({ actor: 'bob@example.com' }); // a second connection, as another process would have
+    const id = await release(deps, { api: '1' });
+    process.env.STEP_SLEEP = '0.5';
+    try {
+      let started!: () => void;
+      const running = new Promise<void>((r) => (started = r));
+      const first = promote(deps, id, 'dev', { onCreated: () => started() });
+      await running;
+      const error = await promote(other, id, 'dev').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConflictError);
+      expect((error as Error).message).toMatch(/environment dev is busy: promotion [0-9a-f]{12} .*started by alice@example.com at \d{4}-/);
+      expect((await first).state).toBe('succeeded');
+    } finally {
+      delete process.env.STEP_SLEEP;
+    }
+  });
+
+  it('plans per component: current → target, apply or unchanged, reversibility, dependencies and levels', async () => {
+    project = testProject(`${ENVS}components:
+  schema:
+${commandComponent({ rollback: false })}
+  api:
+${commandComponent({ dependsOn: ['schema'] })}
+`);
+    const deps = await project.deps();
+    await promote(deps, await release(deps, { schema: '1', api: '1' }), 'dev');
+    const r = await deps.store.getRelease(await release(deps, { schema: '2', api: '1' }));
+    const { plan } = await planPromotion(deps, r, 'dev');
+    expect(plan.levels).toEqual([['schema'], ['api']]);
+    const [schema, api] = plan.steps;
+    expect(schema).toMatchObject({ component: 'schema', fromVersion: '1', toVersion: '2', action: 'apply', reversible: false, level: 0 });
+    expect(api).toMatchObject({ component: 'api', fromVersion: '1', toVersion: '1', action: 'unchanged', dependsOn: ['schema'], level: 1 });
+    expect(plan.irreversible).toBe(true);
+    expect(plan.digest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('rollback --env promotes the release that ran before, recorded as a rollback', async () => {
+    project = testProject(`${ENVS}components:\n  api:\n${commandComponent()}\n`);
+    const deps = await project.deps();
+    const r1 = await release(deps, { api: '1' });
+    const r2 = await release(deps, { api: '2' });
+    const p1 = await promote(deps, r1, 'dev');
+    const p2 = await promote(deps, r2, 'dev');
+    const rb = await rollbackEnvironment(deps, 'dev');
+    expect(rb).toMatchObject({ kind: 'rollback', releaseId: r1, state: 'succeeded', rollbackOf: p2.id });
+    expect(p1.releaseId).toBe(r1);
+    expect(project.running('dev', 'api')).toBe('1');
+  });
+
+  it('keeps secrets out of the store, the audit log and error messages', async () => {
+    project = testProject(`${ENVS}components:
+  api:
+    type: command
+    with:
+      apply: ["./leak.sh", "\${{ secrets.DB_PASSWORD }}"]
+`);
+    project.write('leak.sh', '#!/bin/sh\necho "connecting with $1"\necho "{\\"dsn\\": \\"postgres://u:$1@db\\"}" > "$LOCKSTEP_OUTPUTS"\necho "failed with password $1" >&2\nexit 3\n', true);
+    const secret = 's3cr3t-Value-42';
+    const lines: string[] = [];
+    const deps = await project.deps({ env: { DB_PASSWORD: secret }, observer: { log: (_c, l) => lines.push(l) } });
+    const result = await promote(deps, await release(deps, { api: '1' }), 'dev');
+    expect(result.state).toBe('failed');
+    expect(lines.join('\n')).toContain('connecting with ***');
+    const everything = JSON.stringify([await audit(deps), await deps.store.listSteps(result.id), result]);
+    expect(everything).toContain('failed with password ***');
+    expect(everything).not.toContain(secret);
+    const db = readFileSync(join(project.dir, '.lockstep', 'state.db'));
+    expect(db.includes(Buffer.from(secret))).toBe(false);
+  });
+
+  it('an unset secret is an error at plan time naming it, and nothing is recorded', async () => {
+    project = testProject(`${ENVS}components:
+  api:
+    type: command
+    with: { apply: ["./deploy.sh", "\${{ secrets.API_TOKEN }}"] }
+`);
+    const deps = await project.deps();
+    const id = await release(deps, { api: '1' });
+    const before = (await audit(deps)).length;
+    await expect(promote(deps, id, 'dev')).rejects.toThrow(InputError);
+    await expect(promote(deps, id, 'dev')).rejects.toThrow(/API_TOKEN is not set/);
+    expect((await audit(deps)).length).toBe(before);
+    expect(await deps.store.listPromotions()).toEqual([]);
+  });
+
+  it('writes an intact audit chain covering the whole promotion', async () => {
+    project = testProject(`${ENVS}components:\n  api:\n${commandComponent()}\n  web:\n${commandComponent({ dependsOn: ['api'] })}\n`);
+    const deps = await project.deps();
+    const p = await promote(deps, await release(deps, { api: '1', web: '1' }), 'dev');
+    const entries = await audit(deps);
+    const v = new AuditVerifier();
+    for (const e of entries) v.push(e);
+    expect(v.result().ok).toBe(true);
+    expect(entries.filter((e) => e.promotionId === p.id).map((e) => `${e.kind}${e.component ? ' ' + e.component : ''}`)).toEqual([
+      'promotion.requested',
+      'promotion.started',
+      'step.started api',
+      'step.succeeded api',
+      'step.started web',
+      'step.succeeded web',
+      'promotion.finished',
+    ]);
+    expect(entries.map((e) => e.kind)).toContain('config.loaded');
+    expect(entries.every((e) => e.actor === 'tester@example.com')).toBe(true);
+  });
+});
