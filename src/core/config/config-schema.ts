@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import type { Adapter } from '../adapter.js';
+import { ON_FAILURE, VALUE_TYPES } from '../model.js';
+
+/** The adapters a config may use, by type (src/adapters/registry.ts builds it). */
+export type AdapterSet = ReadonlyMap<string, Adapter<unknown>>;
+
+/** Names of environments and components. */
+export const NAME_PATTERN = /^[a-z][a-z0-9-_]*$/;
+const NAME_RULE = 'must start with a lower-case letter and hold only a-z, 0-9, - and _';
+
+const name = (what: string) => z.string().regex(NAME_PATTERN, { error: `${what} name ${NAME_RULE}` });
+
+/**
+ * `outputs.<name>` of a component. `items` and `pattern` are checked against `type` by a rule
+ * (rules.ts), so all problems are reported in one pass.
+ */
+export const outputSchema = z.strictObject({
+  type: z.enum(VALUE_TYPES).describe('The value type; checked before any dependent sees the value.'),
+  pattern: z.string().optional().describe('For strings: a regular expression the value must match.'),
+  enum: z.array(z.unknown()).optional().describe('The allowed values.'),
+  items: z.enum(VALUE_TYPES).optional().describe('For arrays: the type of the elements.'),
+  sensitive: z
+    .boolean()
+    .default(false)
+    .describe('A secret: redacted everywhere, never stored in clear, passed on only to inputs.'),
+  description: z.string().optional(),
+});
+
+export const environmentSchema = z.strictObject({
+  description: z.string().optional(),
+  after: z
+    .array(z.string())
+    .default([])
+    .describe('Environments a release must have succeeded in before it may enter this one.'),
+  vars: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .describe(
+      'Binds this environment to each system (account, cluster, database). May use ${{ env.name }} and ${{ secrets.NAME }}.',
+    ),
+  onFailure: z
+    .enum(ON_FAILURE)
+    .default('rollback')
+    .describe('What a failed promotion does: roll back, or halt where it stands.'),
+  gates: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('What must hold before a promotion into this environment runs.'),
+});
+
+export const componentSchema = z.strictObject({
+  type: z.string().min(1, { error: 'the component type must not be empty' }).describe('The adapter that deploys it.'),
+  description: z.string().optional(),
+  dependsOn: z
+    .array(z.string())
+    .default([])
+    .describe('Components deployed before this one (references to their outputs add to these).'),
+  with: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .describe("The adapter's settings; strings may hold ${{ }} expressions."),
+  outputs: z.record(z.string(), outputSchema).default({}).describe('Values this component produces, with their types.'),
+});
+
+/**
+ * The whole `lockstep.yaml`. The loader validates with it, and `configJsonSchema` is generated from
+ * it, so editors and `lockstep validate` agree. Adapter specs (`with:`) are checked separately,
+ * over typed placeholders for the templates (see spec-check.ts).
+ */
+export const projectSchema = z.strictObject({
+  project: z.string().min(1, { error: 'the project name must not be empty' }).describe('The project name.'),
+  groups: z
+    .record(z.string(), z.array(z.string()))
+    .default({})
+    .describe('Named lists of people (for approvals: group:<name>).'),
+  environments: z
+    .record(name('an environment'), environmentSchema)
+    .refine((r) => Object.keys(r).length > 0, { error: 'at least one environment is needed' })
+    .meta({ minProperties: 1 })
+    .describe('The stages a release moves through.'),
+  components: z
+    .record(name('a component'), componentSchema)
+    .refine((r) => Object.keys(r).length > 0, { error: 'at least one component is needed' })
+    .meta({ minProperties: 1 })
+    .describe('The deployable parts of the system.'),
+});
+
+export type ProjectInput = z.input<typeof projectSchema>;
+export type ProjectOutput = z.output<typeof projectSchema>;
+
+/** Matches a string that is one whole `${{ }}`: such a string may stand for a value of any type. */
+const WHOLE_TEMPLATE = '^\\s*\\$\\{\\{[\\s\\S]*\\}\\}\\s*$';
+
+/**
+ * The JSON Schema (draft 2020-12) of `lockstep.yaml`, for editors: generated from `projectSchema`,
+ * with each component's `with` checked by its adapter's spec (if/then on `type`). Since a field of
+ * any type may hold a whole `${{ }}`, every non-string schema inside `with` also accepts one. Pure.
+ */
+export function configJsonSchema(adapters: AdapterSet): Record<string, unknown> {
+  const schema = z.toJSONSchema(projectSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  const defs: Record<string, unknown> = { template: { type: 'string', pattern: WHOLE_TEMPLATE } };
+  const component = componentJsonSchema(schema);
+  const types = [...adapters.keys()].sort();
+  if (component && types.length > 0) {
+    const properties = component.properties as Record<string, Record<string, unknown>>;
+    properties.type = { ...properties.type, enum: types };
+    component.allOf = types.map((type) => {
+      const adapter = adapters.get(type) as Adapter<unknown>;
+      const spec = z.toJSONSchema(adapter.spec, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' });
+      const withSchema = allowTemplates(hoistDefinitions(spec, type, defs), false) as Record<string, unknown>;
+      return {
+        if: { properties: { type: { const: type } }, required: ['type'] },
+        then: { properties: { with: { ...withSchema, description: adapter.description } } },
+      };
+    });
+  }
+  return {
+    ...schema,
+    $id: 'https://lockstep.dev/schema/lockstep.json',
+    title: 'lockstep.yaml',
+    $defs: { ...(schema.$defs ?? {}), ...defs },
+  };
+}
+
+function componentJsonSchema(schema: Record<string, unknown>): Record<string, unknown> | undefined {
+  const properties = schema.properties as Record<string, Record<string, unknown>> | undefined;
+  const component = properties?.components?.additionalProperties;
+  return component !== null && typeof component === 'object' ? (component as Record<string, unknown>) : undefined;
+}
+
+/** Moves a sub-schema's `$defs` to the root under `<type>.<name>`, rewriting its `$ref`s to match. */
+function hoistDefinitions(spec: Record<string, unknown>, type: string, defs: Record<string, unknown>): unknown {
+  const { $schema: _schema, $defs: local, ...rest } = spec;
+  if (local === null || typeof local !== 'object') return rest;
+  const rename = (ref: string): string => ref.replace(/^#\/\$defs\//, `#/$defs/${type}.`);
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' ? rename(v) : rewrite(v)]),
+    );
+  };
+  for (const [key, value] of Object.entries(local)) defs[`${type}.${key}`] = rewrite(value);
+  return rewrite(rest);
+}
+
+// Not `if`, `not` or `propertyNames`: those test a value's shape rather than describe a field.
+const SUBSCHEMA_KEYS = ['additionalProperties', 'items', 'then', 'else'];
+
+/**
+ * Lets every typed, non-string schema below `value` also be a whole `${{ }}` string. `wrap` is false
+ * for `with` itself (it must be a mapping), for the branches of a `oneOf` (a template would match
+ * several) and for the branches of an `anyOf` that takes strings already.
+ */
+function allowTemplates(value: unknown, wrap: boolean): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const node: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  if (node.properties !== null && typeof node.properties === 'object') {
+    node.properties = Object.fromEntries(Object.entries(node.properties).map(([k, v]) => [k, allowTemplates(v, true)]));
+  }
+  for (const key of SUBSCHEMA_KEYS) if (key in node) node[key] = allowTemplates(node[key], true);
+  if (Array.isArray(node.prefixItems)) node.prefixItems = node.prefixItems.map((v) => allowTemplates(v, true));
+  if (Array.isArray(node.allOf)) node.allOf = node.allOf.map((v) => allowTemplates(v, wrap));
+  if (Array.isArray(node.oneOf)) node.oneOf = node.oneOf.map((v) => allowTemplates(v, false));
+  if (Array.isArray(node.anyOf)) {
+    const takesStrings = node.anyOf.some((v) => typesOf(v).includes('string'));
+    node.anyOf = node.anyOf.map((v) => allowTemplates(v, wrap && !takesStrings));
+  }
+  const types = typesOf(node);
+  if (!wrap || types.length === 0 || types.includes('string')) return node;
+  return { anyOf: [node, { $ref: '#/$defs/template' }] };
+}
+
+function typesOf(schema: unknown): unknown[] {
+  if (schema === null || typeof schema !== 'object') return [];
+  const type = (schema as Record<string, unknown>).type;
+  return Array.isArray(type) ? type : type === undefined ? [] : [type];
+}

@@ -1,0 +1,149 @@
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { sha256Hex } from '../canonical-json.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import type { ComponentConfig, EnvironmentConfig, ProjectConfig } from '../model.js';
+import { projectSchema, type AdapterSet } from './config-schema.js';
+import { draftConfig } from './draft-config.js';
+import { dotted, issueFindings, type Finding } from './findings.js';
+import { SourcePositions, type Position } from './positions.js';
+import { referencesResolve } from './references.js';
+import type { Rule } from './rule.js';
+import {
+  afterNamesExist,
+  componentsHaveNoCycles,
+  componentTypesAreKnown,
+  dependenciesExist,
+  environmentsHaveNoCycles,
+  outputDeclarationsAreValid,
+  runRules,
+} from './rules.js';
+import { adapterSpecsAccept } from './spec-check.js';
+import { fieldsAt } from './zod-fields.js';
+
+export type { AdapterSet } from './config-schema.js';
+
+/** A checked config and where it came from. */
+export interface LoadedConfig {
+  config: ProjectConfig;
+  /** sha256 hex of the source text. */
+  digest: string;
+  file: string;
+  source: string;
+  /** Line and column (1-based) of the value at a path in the parsed config, or of its nearest ancestor. */
+  locate(path: (string | number)[]): { line: number; column: number };
+}
+
+/** The checks that run after the schema, in no particular order: problems are sorted by position. */
+export const CONFIG_RULES: readonly Rule[] = [
+  componentTypesAreKnown,
+  dependenciesExist,
+  componentsHaveNoCycles,
+  afterNamesExist,
+  environmentsHaveNoCycles,
+  outputDeclarationsAreValid,
+  referencesResolve,
+  adapterSpecsAccept,
+];
+
+/**
+ * Parses and checks a `lockstep.yaml`. Collects every problem (YAML errors and duplicate keys, the
+ * schema, unknown types, adapter specs, references, typed handoffs, cycles) and throws one
+ * ConfigError holding all of them, sorted by line and column. After a YAML syntax error only the
+ * syntax errors are reported: the rest of the document cannot be trusted. Pure.
+ */
+export function loadConfig(source: string, file: string, adapters: AdapterSet): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, keepSourceTokens: true, prettyErrors: false, merge: true });
+  const positions = new SourcePositions(doc, lineCounter, source);
+  const problems: ConfigProblem[] = [];
+  const report = (f: Finding): void => {
+    problems.push({ file, path: dotted(f.path), message: f.message, ...position(positions, f) });
+  };
+
+  for (const error of doc.errors) problems.push(yamlProblem(error, positions, file));
+  // After a syntax error the document is a guess; duplicate keys still leave a usable one.
+  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) throw new ConfigError(sortProblems(problems));
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    // Alias bombs and the like.
+    report({ path: [], message: `cannot read the YAML: ${error instanceof Error ? error.message : String(error)}` });
+    throw new ConfigError(sortProblems(problems), { cause: error });
+  }
+
+  if (raw === null || raw === undefined) {
+    report({ path: [], message: 'the config is empty: it needs project, environments and components' });
+    throw new ConfigError(sortProblems(problems));
+  }
+
+  const parsed = projectSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const f of issueFindings(parsed.error.issues, raw, [], (p) => fieldsAt(projectSchema, p)))
+      report(rootMessage(f));
+  }
+  const draft = draftConfig(raw);
+  for (const f of runRules(CONFIG_RULES, { config: draft.config, adapters, unusableWith: draft.unusableWith })) {
+    report(f);
+  }
+
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(sortProblems(problems));
+
+  const data = parsed.data;
+  const environments: Record<string, EnvironmentConfig> = {};
+  for (const [name, env] of Object.entries(data.environments)) environments[name] = { name, ...env };
+  const components: Record<string, ComponentConfig> = {};
+  for (const [name, component] of Object.entries(data.components)) components[name] = { name, ...component };
+  return {
+    config: { project: data.project, groups: data.groups, environments, components },
+    digest: sha256Hex(source),
+    file,
+    source,
+    locate: (path) => positions.value(path),
+  };
+}
+
+function position(positions: SourcePositions, f: Finding): Position {
+  if (f.offset !== undefined) return positions.inString(f.path, f.offset);
+  if (f.target === 'key') return positions.key(f.path);
+  if (f.target === 'parent') {
+    const parent = f.path.slice(0, -1);
+    return parent.length === 0 ? positions.value([]) : positions.key(parent);
+  }
+  return positions.value(f.path);
+}
+
+function yamlProblem(error: YAMLError, positions: SourcePositions, file: string): ConfigProblem {
+  const offset = error.pos[0];
+  const path = positions.pathAt(offset);
+  const message =
+    error.code === 'DUPLICATE_KEY'
+      ? `duplicate key ${String(path.at(-1) ?? '')}: a key may appear only once in a mapping`
+      : `YAML: ${error.message.split('\n')[0] ?? error.message}`;
+  return { file, path: dotted(path), message, ...positions.atOffset(offset) };
+}
+
+/** The root has no key to point at; say what a config needs instead of zod's "expected object". */
+function rootMessage(f: Finding): Finding {
+  if (f.path.length === 0 && f.message.startsWith('expected a mapping')) {
+    return { ...f, message: `the config must be a mapping with project, environments and components (${f.message})` };
+  }
+  return f;
+}
+
+export function sortProblems(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return [...problems]
+    .filter((p) => {
+      const k = `${p.line}:${p.column}:${p.path}:${p.message}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    })
+    .sort((a, b) => a.line - b.line || a.column - b.column || cmp(a.path, b.path) || cmp(a.message, b.message));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,148 @@
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+
+/** A 1-based position in the source. */
+export interface Position {
+  line: number;
+  column: number;
+}
+
+export type Path = readonly (string | number)[];
+
+/**
+ * Maps paths in the parsed value (`['components', 'api', 'with', 'apply', 1]`) back to positions
+ * in the YAML source. Paths that do not exist (a missing field, a key merged in with `<<`) fall
+ * back to the nearest ancestor that does. Aliases are followed to their anchor.
+ */
+export class SourcePositions {
+  constructor(
+    private readonly doc: Document,
+    private readonly lineCounter: LineCounter,
+    private readonly source: string,
+  ) {}
+
+  /** Where the value at `path` starts; for `key:` with nothing after it, where the key is. */
+  value(path: Path): Position {
+    const found = this.find(path);
+    const node = found.node;
+    const empty = found.complete && isScalar(node) && node.value === null && node.range?.[0] === node.range?.[1];
+    if (empty && found.keyOffset !== undefined) return this.at(found.keyOffset);
+    return this.at(node?.range?.[0] ?? this.rootOffset());
+  }
+
+  /** Where the key of the field at `path` is (for an array item: the item). */
+  key(path: Path): Position {
+    const found = this.find(path);
+    return this.at(found.keyOffset ?? found.node?.range?.[0] ?? this.rootOffset());
+  }
+
+  /**
+   * Where the `${{` at `offset` of the string at `path` is. Found by counting `${{` in the raw
+   * scalar, so quotes, escapes and folded lines before it do not throw the column off; falls back to
+   * the scalar's start when the raw text and the value do not match.
+   */
+  inString(path: Path, offset: number): Position {
+    const found = this.find(path);
+    const node = found.complete ? found.node : undefined;
+    if (!node || !isScalar(node) || typeof node.value !== 'string' || !node.range) return this.value(path);
+    const [start, end] = node.range;
+    const raw = this.source.slice(start, end);
+    const nth = countOpenings(node.value.slice(0, offset));
+    if (countOpenings(raw) !== countOpenings(node.value)) return this.at(start);
+    let index = -1;
+    for (let i = 0; i <= nth; i++) {
+      index = raw.indexOf('${{', index + 1);
+      if (index === -1) return this.at(start);
+    }
+    return this.at(start + index);
+  }
+
+  /** The path of the innermost node holding `offset`: for YAML errors, which come with an offset only. */
+  pathAt(offset: number): (string | number)[] {
+    const path: (string | number)[] = [];
+    let node: unknown = this.doc.contents;
+    for (;;) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => {
+          const k = p.key as Node | null;
+          const v = p.value as Node | null;
+          const from = k?.range?.[0] ?? v?.range?.[0];
+          const to = v?.range?.[2] ?? k?.range?.[2];
+          return from !== undefined && to !== undefined && from <= offset && offset < Math.max(to, from + 1);
+        });
+        if (!pair) return path;
+        path.push(keyName(pair.key));
+        const key = pair.key as Node | null;
+        if (key?.range && offset < key.range[2]) return path;
+        node = pair.value;
+      } else if (isSeq(node)) {
+        const index = node.items.findIndex((item) => {
+          const range = (item as Node | null)?.range;
+          return range !== undefined && range !== null && range[0] <= offset && offset < range[2];
+        });
+        if (index === -1) return path;
+        path.push(index);
+        node = node.items[index];
+      } else {
+        return path;
+      }
+    }
+  }
+
+  /** The position of an offset in the source. */
+  atOffset(offset: number): Position {
+    return this.at(offset);
+  }
+
+  private at(offset: number): Position {
+    const { line, col } = this.lineCounter.linePos(offset);
+    return { line, column: col };
+  }
+
+  private rootOffset(): number {
+    return this.doc.contents?.range?.[0] ?? 0;
+  }
+
+  /** Follows `path` as far as it goes. */
+  private find(path: Path): { node: Node | undefined; keyOffset: number | undefined; complete: boolean } {
+    let node = this.resolve(this.doc.contents);
+    let keyOffset: number | undefined;
+    for (const segment of path) {
+      let next: unknown;
+      let nextKey: number | undefined;
+      if (isMap(node)) {
+        // The last one: with a duplicate key (reported as such), the last value is the one read.
+        const pair = node.items.findLast((p) => isPair(p) && keyName(p.key) === String(segment));
+        if (pair) {
+          next = pair.value ?? undefined;
+          nextKey = (pair.key as Node | null)?.range?.[0];
+          // `key:` with no value: the key is the best place to point at.
+          if (next === undefined || next === null) return { node: undefined, keyOffset: nextKey, complete: false };
+        }
+      } else if (isSeq(node) && typeof segment === 'number') {
+        next = node.items[segment];
+        nextKey = (next as Node | undefined)?.range?.[0];
+      }
+      const resolved = this.resolve(next);
+      if (!resolved) return { node, keyOffset, complete: false };
+      node = resolved;
+      keyOffset = nextKey;
+    }
+    return { node, keyOffset, complete: true };
+  }
+
+  private resolve(value: unknown): Node | undefined {
+    let node = value;
+    // Bounded, in case of alias loops (the parser reports those).
+    for (let i = 0; i < 32 && isAlias(node); i++) node = node.resolve(this.doc);
+    return node !== null && typeof node === 'object' && 'range' in node ? (node as Node) : undefined;
+  }
+}
+
+function keyName(key: unknown): string {
+  if (isScalar(key)) return String(key.value);
+  return String(key);
+}
+
+function countOpenings(text: string): number {
+  return text.split('${{').length - 1;
+}
