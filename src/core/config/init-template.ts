@@ -1,0 +1,86 @@
+/**
+ * The `lockstep.yaml` that `lockstep init` writes: a small, commented, valid project that shows
+ * each concept once. test/core/config/init-template.test.ts loads it with a `command` adapter, so
+ * it stays valid as the schema changes.
+ */
+export function initTemplate(): string {
+  return TEMPLATE;
+}
+
+const TEMPLATE = `# lockstep.yaml: what your system is made of and how a release moves through it.
+# Check it with \`lockstep validate\`; \`lockstep schema\` prints a JSON Schema for your editor.
+project: shop
+
+# People, by group; gates refer to them as group:<name>.
+groups:
+  sre: [alice@example.com, bob@example.com]
+
+# The path a release takes: dev, then staging, then prod. \`vars\` bind each environment to what
+# every system calls it (an account, a region, a database), so "prod" means one thing everywhere.
+# Vars may use \${{ env.name }} and \${{ secrets.NAME }}; secrets are never stored or logged.
+environments:
+  dev:
+    vars:
+      region: eu-central-1
+      replicas: 1
+      database_url: "\${{ secrets.DEV_DATABASE_URL }}"
+  staging:
+    after: [dev]                # a release must have succeeded in dev first
+    vars:
+      region: eu-central-1
+      replicas: 2
+      database_url: "\${{ secrets.STAGING_DATABASE_URL }}"
+  prod:
+    after: [staging]
+    description: customers use this one
+    onFailure: rollback         # or halt: stop where it failed and let a person decide
+    vars:
+      region: eu-west-1
+      replicas: 4
+      database_url: "\${{ secrets.PROD_DATABASE_URL }}"
+    gates:
+      approvals: { count: 2, from: [group:sre] }
+      soak: 30m                 # the release must have run healthy in staging for 30 minutes
+
+# The parts of your system. Each has a type (how it is deployed) and settings under \`with\`.
+# A \`command\` component runs programs with arguments (no shell); strings may hold
+# \${{ }} expressions: env.name, env.vars.<name>, version (this component's version in the
+# release), previousVersion, release.id, components.<name>.version,
+# components.<name>.outputs.<output> and secrets.<NAME>. \`lockstep schema\` lists every field
+# each type takes.
+components:
+  infra:
+    type: command
+    description: network and queues; prints its outputs for the components that need them
+    with:
+      apply: ["./scripts/infra.sh", "apply", "\${{ env.name }}", "\${{ env.vars.region }}"]
+      timeout: 20m
+    outputs:
+      # Outputs are typed: \`lockstep validate\` checks that every use fits the type, and each
+      # value is checked against it before any other component sees it.
+      queue_url: { type: string, pattern: "^https://" }
+
+  schema:
+    type: command
+    description: database migrations
+    with:
+      apply: ["./scripts/migrate.sh", "--to", "\${{ version }}"]
+      env:
+        DATABASE_URL: "\${{ env.vars.database_url }}"
+
+  api:
+    type: command
+    dependsOn: [schema]         # infra is a dependency already, through the reference below
+    with:
+      apply: ["./scripts/deploy.sh", "api", "\${{ version }}"]
+      env:
+        QUEUE_URL: "\${{ components.infra.outputs.queue_url }}"
+        REPLICAS: "\${{ env.vars.replicas }}"
+
+  worker:
+    type: command
+    with:
+      apply: ["./scripts/deploy.sh", "worker", "\${{ version }}"]
+      env:
+        QUEUE_URL: "\${{ components.infra.outputs.queue_url }}"
+`;
