@@ -181,7 +181,8 @@ export function describeExpected(expected: string): string {
 export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
+  if (ArrayBuffer.isView(value)) return 'binary data';
+  if (typeof value === 'object') return isPlainObject(value) ? 'a mapping' : 'an unsupported value';
   if (typeof value === 'number' && Number.isInteger(value)) return 'an integer';
   return `a ${typeof value}`;
 }

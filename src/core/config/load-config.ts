@@ -1,11 +1,12 @@
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { sha256Hex } from '../canonical-json.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { isPlainObject } from '../expression/template.js';
 import type { ComponentConfig, EnvironmentConfig, ProjectConfig } from '../model.js';
 import { projectSchema, type AdapterSet } from './config-schema.js';
 import { draftConfig } from './draft-config.js';
-import { dotted, issueFindings, type Finding } from './findings.js';
-import { SourcePositions, type Position } from './positions.js';
+import { describeValue, dotted, issueFindings, type Finding } from './findings.js';
+import { SourcePositions, type Path, type Position } from './positions.js';
 import { referencesResolve } from './references.js';
 import type { Rule } from './rule.js';
 import {
@@ -45,6 +46,8 @@ export const CONFIG_RULES: readonly Rule[] = [
   adapterSpecsAccept,
 ];
 
+const NEEDS = 'project, environments and components';
+
 /**
  * Parses and checks a `lockstep.yaml`. Collects every problem (YAML errors and duplicate keys, the
  * schema, unknown types, adapter specs, references, typed handoffs, cycles) and throws one
@@ -53,16 +56,28 @@ export const CONFIG_RULES: readonly Rule[] = [
  */
 export function loadConfig(source: string, file: string, adapters: AdapterSet): LoadedConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, keepSourceTokens: true, prettyErrors: false, merge: true });
+  const doc = parseDocument(source, {
+    lineCounter,
+    keepSourceTokens: true,
+    prettyErrors: false,
+    merge: true,
+    // Keys are names: `[a, b]: 1` is an error, not a key made into text.
+    stringKeys: true,
+    // Core does no I/O: problems are returned, never printed as process warnings.
+    logLevel: 'error',
+  });
   const positions = new SourcePositions(doc, lineCounter, source);
   const problems: ConfigProblem[] = [];
   const report = (f: Finding): void => {
     problems.push({ file, path: dotted(f.path), message: f.message, ...position(positions, f) });
   };
+  const fail = (options?: { cause?: unknown }): never => {
+    throw new ConfigError(sortProblems(problems), options);
+  };
 
   for (const error of doc.errors) problems.push(yamlProblem(error, positions, file));
   // After a syntax error the document is a guess; duplicate keys still leave a usable one.
-  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) throw new ConfigError(sortProblems(problems));
+  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) fail();
 
   let raw: unknown;
   try {
@@ -70,25 +85,34 @@ export function loadConfig(source: string, file: string, adapters: AdapterSet): 
   } catch (error) {
     // Alias bombs and the like.
     report({ path: [], message: `cannot read the YAML: ${error instanceof Error ? error.message : String(error)}` });
-    throw new ConfigError(sortProblems(problems), { cause: error });
+    fail({ cause: error });
   }
-
   if (raw === null || raw === undefined) {
-    report({ path: [], message: 'the config is empty: it needs project, environments and components' });
-    throw new ConfigError(sortProblems(problems));
+    report({ path: [], message: `the config is empty: it needs ${NEEDS}` });
+    fail();
+  }
+  if (!isPlainObject(raw)) {
+    report({ path: [], message: `the config must be a mapping with ${NEEDS}, not ${describeValue(raw)}` });
+    return fail();
+  }
+  const loop = circularPath(raw, []);
+  if (loop !== undefined) {
+    report({
+      path: loop,
+      message: 'this YAML alias refers to a mapping or list that contains it: a config cannot nest itself',
+    });
+    fail();
   }
 
   const parsed = projectSchema.safeParse(raw);
   if (!parsed.success) {
-    for (const f of issueFindings(parsed.error.issues, raw, [], (p) => fieldsAt(projectSchema, p)))
-      report(rootMessage(f));
+    for (const f of issueFindings(parsed.error.issues, raw, [], (p) => fieldsAt(projectSchema, p))) report(f);
   }
   const draft = draftConfig(raw);
   for (const f of runRules(CONFIG_RULES, { config: draft.config, adapters, unusableWith: draft.unusableWith })) {
     report(f);
   }
-
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(sortProblems(problems));
+  if (problems.length > 0 || !parsed.success) return fail();
 
   const data = parsed.data;
   const environments: Record<string, EnvironmentConfig> = {};
@@ -117,21 +141,32 @@ function position(positions: SourcePositions, f: Finding): Position {
 function yamlProblem(error: YAMLError, positions: SourcePositions, file: string): ConfigProblem {
   const offset = error.pos[0];
   const path = positions.pathAt(offset);
-  const message =
-    error.code === 'DUPLICATE_KEY'
-      ? `duplicate key ${String(path.at(-1) ?? '')}: a key may appear only once in a mapping`
-      : `YAML: ${error.message.split('\n')[0] ?? error.message}`;
+  let message = `YAML: ${error.message.split('\n')[0] ?? error.message}`;
+  if (error.code === 'DUPLICATE_KEY') {
+    message = `duplicate key ${String(path.at(-1) ?? '')}: a key may appear only once in a mapping`;
+  } else if (error.code === 'MULTIPLE_DOCS') {
+    message = 'a config is one YAML document: remove the second ---';
+  }
   return { file, path: dotted(path), message, ...positions.atOffset(offset) };
 }
 
-/** The root has no key to point at; say what a config needs instead of zod's "expected object". */
-function rootMessage(f: Finding): Finding {
-  if (f.path.length === 0 && f.message.startsWith('expected a mapping')) {
-    return { ...f, message: `the config must be a mapping with project, environments and components (${f.message})` };
+/** Where a value contains itself (an alias to an ancestor); the checks walk values and would not end. */
+function circularPath(value: unknown, path: (string | number)[], ancestors = new Set<unknown>()): Path | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (ancestors.has(value)) return path;
+  ancestors.add(value);
+  const children: [string | number, unknown][] = Array.isArray(value)
+    ? value.map((v, i): [number, unknown] => [i, v])
+    : Object.entries(value);
+  for (const [k, v] of children) {
+    const found = circularPath(v, [...path, k], ancestors);
+    if (found) return found;
   }
-  return f;
+  ancestors.delete(value);
+  return undefined;
 }
 
+/** Sorted by line, column, path and message; exact duplicates dropped. */
 export function sortProblems(problems: readonly ConfigProblem[]): ConfigProblem[] {
   const seen = new Set<string>();
   return [...problems]

@@ -23,6 +23,8 @@ export class SourcePositions {
   /** Where the value at `path` starts; for `key:` with nothing after it, where the key is. */
   value(path: Path): Position {
     const found = this.find(path);
+    // An alias is pointed at where it is used, not at its anchor.
+    if (found.complete && found.alias?.range) return this.at(found.alias.range[0]);
     const node = found.node;
     const empty = found.complete && isScalar(node) && node.value === null && node.range?.[0] === node.range?.[1];
     if (empty && found.keyOffset !== undefined) return this.at(found.keyOffset);
@@ -103,9 +105,16 @@ export class SourcePositions {
   }
 
   /** Follows `path` as far as it goes. */
-  private find(path: Path): { node: Node | undefined; keyOffset: number | undefined; complete: boolean } {
+  private find(path: Path): {
+    node: Node | undefined;
+    keyOffset: number | undefined;
+    complete: boolean;
+    /** The alias node, when the last step led through one. */
+    alias?: Node;
+  } {
     let node = this.resolve(this.doc.contents);
     let keyOffset: number | undefined;
+    let alias: Node | undefined;
     for (const segment of path) {
       let next: unknown;
       let nextKey: number | undefined;
@@ -124,10 +133,11 @@ export class SourcePositions {
       }
       const resolved = this.resolve(next);
       if (!resolved) return { node, keyOffset, complete: false };
+      alias = isAlias(next) ? next : undefined;
       node = resolved;
       keyOffset = nextKey;
     }
-    return { node, keyOffset, complete: true };
+    return { node, keyOffset, complete: true, ...(alias ? { alias } : {}) };
   }
 
   private resolve(value: unknown): Node | undefined {

@@ -150,7 +150,27 @@ describe('loadConfig: YAML problems', () => {
       'lockstep.yaml:1:1: (root): the config is empty: it needs project, environments and components',
     ]);
     expect(problems('- a\n- b\n')).toEqual([
-      'lockstep.yaml:1:1: (root): the config must be a mapping with project, environments and components (expected a mapping, got a list)',
+      'lockstep.yaml:1:1: (root): the config must be a mapping with project, environments and components, not a list',
+    ]);
+    expect(problems('!!binary aGVsbG8=\n')).toEqual([
+      'lockstep.yaml:1:10: (root): the config must be a mapping with project, environments and components, not binary data',
+    ]);
+  });
+
+  it('refuses several documents and keys that are not names', () => {
+    expect(problems('project: a\n---\nproject: b\n')).toEqual([
+      'lockstep.yaml:2:1: (root): a config is one YAML document: remove the second ---',
+    ]);
+    expect(problems('project: a\n[x, y]: 1\n')).toEqual([
+      'lockstep.yaml:2:1: ["x","y"]: YAML: With stringKeys, all keys must be strings',
+    ]);
+  });
+
+  it('refuses an alias that nests a mapping in itself, at the alias', () => {
+    expect(
+      problems(withComponents('  a:', '    type: command', '    with: &w', '      apply: [x]', '      self: *w')),
+    ).toEqual([
+      'lockstep.yaml:13:13: components.a.with.self: this YAML alias refers to a mapping or list that contains it: a config cannot nest itself',
     ]);
   });
 });
