@@ -18,6 +18,10 @@ import { Progress } from './progress.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
@@ -164,7 +168,7 @@ Examples:
   release
     .command('create')
     .description('create an immutable release pinning a version for every component')
-    .option('-s, --set <component=version>', 'a component version (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('-s, --set <component=version>', 'a component version (repeatable)', collect, [] as string[])
     .option('--from <env>', 'take versions not given with --set from what ENV runs')
     .option('-m, --message <text>', 'a message for people')
     .addOption(outputOption())
@@ -251,11 +255,11 @@ Examples:
     .command('resume')
     .description('continue unfinished promotions (all, or PROMOTION) after a crash or an interruption')
     .argument('[promotion]')
-    .option('--retry-step <component>', 'interrupted: apply this step again')
-    .option('--mark-done <component>', 'interrupted: you checked, it finished; carry on')
+    .option('--retry-step <component>', 'interrupted: apply this step again (repeatable)', collect, [] as string[])
+    .option('--mark-done <component>', 'interrupted: you checked, it finished; carry on (repeatable)', collect, [] as string[])
     .addOption(outputOption())
     .addHelpText('after', '\nExamples:\n  lockstep resume\n  lockstep resume 9c1e2f3 --retry-step billing')
-    .action(async (ref: string | undefined, o: { retryStep?: string; markDone?: string }, cmd: Command) => {
+    .action(async (ref: string | undefined, o: { retryStep: string[]; markDone: string[] }, cmd: Command) => {
       const code = await runWithProgress(cmd, async (deps, hooks) => {
         const results = await resume(deps, ref, { retryStep: o.retryStep, markDone: o.markDone, onRunner: hooks.onRunner });
         if (results.length === 0 && globals(cmd).output !== 'json') print('nothing to resume');

@@ -190,8 +190,8 @@ function busy(environment: string, holder: PromotionRecord): ConflictError {
 }
 
 export interface ResumeOptions {
-  retryStep?: string;
-  markDone?: string;
+  retryStep?: string[];
+  markDone?: string[];
   onRunner?(runner: PromotionRunner): void;
 }
 
@@ -201,7 +201,7 @@ export async function resume(deps: EngineDeps, promotionRef: string | undefined,
   if (promotionRef !== undefined) {
     ids = [(await deps.store.getPromotion(promotionRef)).id];
   } else {
-    if (options.retryStep || options.markDone) throw new InputError('--retry-step and --mark-done need a PROMOTION', 'promotion');
+    if ((options.retryStep?.length ?? 0) + (options.markDone?.length ?? 0) > 0) throw new InputError('--retry-step and --mark-done need a PROMOTION', 'promotion');
     const open = await deps.store.listPromotions({ states: ['running', 'rolling-back'] });
     ids = open.map((p) => p.id).reverse();
   }

@@ -13,6 +13,12 @@ import { componentScope, renderEnvironmentVars, renderSpec } from './render.js';
 
 const MAX_LOG_LINE = 500;
 
+/** What a person decided for the steps of an interrupted promotion. */
+export interface Decision {
+  retryStep: string[];
+  markDone: string[];
+}
+
 /**
  * Runs one promotion to its end (or until it must stop for a person). Every state change is committed
  * to the store before the next action starts, so a killed process loses nothing: `resume` builds a new
@@ -68,7 +74,8 @@ export class PromotionRunner {
    * Takes ownership (failing with ConflictError when a live process owns it), recovers steps that were
    * in flight, and runs the promotion on from where it stood.
    */
-  async run(options: { retryStep?: string; markDone?: string } = {}): Promise<PromotionRecord> {
+  async run(options: Partial<Decision> = {}): Promise<PromotionRecord> {
+    const decision: Decision = { retryStep: options.retryStep ?? [], markDone: options.markDone ?? [] };
     if (FINAL_PROMOTION_STATES.includes(this.promotion.state)) return this.promotion;
     await this.claim();
     try {
@@ -76,8 +83,8 @@ export class PromotionRunner {
       this.vars = renderEnvironmentVars(this.deps.loaded.config, env, this.deps.secrets, this.redactor);
       this.states = new Map((await this.deps.store.environmentState(env)).map((s) => [s.component, s]));
 
-      if (this.state() === 'interrupted') await this.decide(options);
-      else if (options.retryStep || options.markDone) {
+      if (this.state() === 'interrupted') await this.decide(decision);
+      else if (decision.retryStep.length + decision.markDone.length > 0) {
         throw new ConflictError(`promotion ${short(this.promotion.id)} is ${this.promotion.state}, not interrupted: --retry-step and --mark-done only apply to an interrupted promotion`);
       }
       if (this.state() === 'interrupted') return this.promotion;
@@ -151,42 +158,62 @@ export class PromotionRunner {
 
   // ------------------------------------------------------------------ recovery
 
-  /** Operator's decision on an interrupted promotion. */
-  private async decide(options: { retryStep?: string; markDone?: string }): Promise<void> {
-    const name = options.retryStep ?? options.markDone;
-    const step = name ? this.steps.get(name) : undefined;
-    const interrupted = [...this.steps.values()].filter((s) => s.state === 'interrupted').map((s) => s.component);
-    if (!name) {
+  /**
+   * A person's decision on an interrupted promotion: each named step is applied again (retry) or taken
+   * as finished (mark done). The promotion carries on only once no step is left interrupted.
+   */
+  private async decide(decision: Decision): Promise<void> {
+    const interrupted = () => [...this.steps.values()].filter((s) => s.state === 'interrupted').map((s) => s.component);
+    const named = [...decision.retryStep, ...decision.markDone];
+    const id = short(this.promotion.id);
+    if (named.length === 0) {
+      const first = interrupted()[0] ?? 'COMPONENT';
       throw new ConflictError(
-        `promotion ${short(this.promotion.id)} is interrupted at ${interrupted.join(', ')}: ${this.promotion.reason ?? ''}\n` +
-          `decide, then run: lockstep resume ${short(this.promotion.id)} --retry-step ${interrupted[0] ?? 'C'}   (apply it again)\n` +
-          `              or: lockstep resume ${short(this.promotion.id)} --mark-done ${interrupted[0] ?? 'C'}    (it finished; carry on)`,
+        `promotion ${id} is interrupted at ${interrupted().join(', ')}: ${this.promotion.reason ?? ''}\n` +
+          `decide, then run: lockstep resume ${id} --retry-step ${first}   (apply it again)\n` +
+          `              or: lockstep resume ${id} --mark-done ${first}    (it finished; carry on)`,
       );
     }
-    if (!step || step.state !== 'interrupted') {
-      throw new ConflictError(`step ${name} is not interrupted (interrupted: ${interrupted.join(', ') || 'none'})`);
-    }
     const phase = this.promotion.interruptedIn ?? 'running';
-    let next: StepRecord;
-    let kind: AuditKind;
-    if (options.retryStep) {
-      next = phase === 'rolling-back' ? { ...step, state: 'rolling-back', phase: 'rollback' } : { ...step, state: 'pending', phase: undefined };
-      kind = 'step.retried';
-    } else {
-      const declared = Object.keys(this.deps.loaded.config.components[step.component]?.outputs ?? {});
-      if (phase === 'running' && declared.length > 0) {
-        throw new ConflictError(`${step.component} declares outputs (${declared.join(', ')}) that only an apply produces: use --retry-step ${step.component}`);
-      }
-      next = phase === 'rolling-back' ? { ...step, state: 'rolled-back', finishedAt: this.now() } : { ...step, state: 'succeeded', outputs: {}, finishedAt: this.now() };
-      kind = 'step.marked-done';
+    const problems: string[] = [];
+    for (const name of named) {
+      if (this.steps.get(name)?.state !== 'interrupted') problems.push(`step ${name} is not interrupted (interrupted: ${interrupted().join(', ') || 'none'})`);
     }
-    const change: StoreChange = {
-      promotion: { record: { ...this.promotion, state: phase, reason: undefined, interruptedIn: undefined } },
-      steps: [next],
-      audit: [this.event(kind, { by: this.deps.actor }, step.component), this.event('promotion.resumed', { decision: kind, component: step.component })],
-    };
-    if (kind === 'step.marked-done') change.componentStates = phase === 'rolling-back' ? this.restoredState(step) : [this.newState(step, {})];
-    await this.save(change, []);
+    for (const name of decision.markDone) {
+      const declared = Object.keys(this.deps.loaded.config.components[name]?.outputs ?? {});
+      if (phase === 'running' && declared.length > 0) {
+        problems.push(`${name} declares outputs (${declared.join(', ')}) that only an apply produces: use --retry-step ${name}`);
+      }
+    }
+    if (problems.length > 0) throw new ConflictError(problems.join('\n'));
+
+    const steps: StepRecord[] = [];
+    const componentStates: ComponentState[] = [];
+    const audit: AuditEventInput[] = [];
+    for (const name of decision.retryStep) {
+      const step = this.steps.get(name) as StepRecord;
+      steps.push(phase === 'rolling-back' ? { ...step, state: 'rolling-back', phase: 'rollback' } : { ...step, state: 'pending', phase: undefined });
+      audit.push(this.event('step.retried', { by: this.deps.actor }, name));
+    }
+    for (const name of decision.markDone) {
+      const step = this.steps.get(name) as StepRecord;
+      if (phase === 'rolling-back') {
+        steps.push({ ...step, state: 'rolled-back', finishedAt: this.now() });
+        componentStates.push(...this.restoredState(step));
+      } else {
+        const done: StepRecord = { ...step, state: 'succeeded', outputs: {}, finishedAt: this.now() };
+        steps.push(done);
+        componentStates.push(this.newState(done, {}));
+      }
+      audit.push(this.event('step.marked-done', { by: this.deps.actor }, name));
+    }
+    const left = interrupted().filter((n) => !named.includes(n));
+    const promotion: PromotionRecord =
+      left.length > 0
+        ? { ...this.promotion, reason: `still interrupted: ${left.join(', ')}` }
+        : { ...this.promotion, state: phase, reason: undefined, interruptedIn: undefined };
+    audit.push(this.event('promotion.resumed', { retried: decision.retryStep, markedDone: decision.markDone, stillInterrupted: left }));
+    await this.save({ promotion: { record: promotion }, steps, componentStates }, audit);
   }
 
   /** Steps that were running when the previous process died. Returns true when a person must decide. */
