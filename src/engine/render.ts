@@ -16,9 +16,9 @@ export function renderEnvironmentVars(
   if (!env) throw new InputError(`unknown environment ${environment}`, '--to');
   const scope: EvalScope = { values: { env: { name: environment } }, secret: (n) => secrets.get(n), redactor };
   try {
-    return renderTemplates(env.vars, scope) as Record<string, unknown>;
+    return renderTemplates(env.vars, scope, { path: ['environments', environment, 'vars'] }) as Record<string, unknown>;
   } catch (error) {
-    throw new InputError(`environments.${environment}.vars: ${redactor.redact((error as Error).message)}`, 'config', { cause: error });
+    throw new InputError(redactor.redact((error as Error).message), 'config', { cause: error });
   }
 }
 
@@ -65,9 +65,10 @@ export function renderSpec(
 ): unknown {
   let rendered: unknown;
   try {
-    rendered = renderTemplates(withBlock, scope);
+    rendered = renderTemplates(withBlock, scope, { path: ['components', component, 'with'] });
   } catch (error) {
-    throw new InputError(`components.${component}.with: ${scope.redactor?.redact((error as Error).message) ?? ''}`, 'config', { cause: error });
+    const message = (error as Error).message;
+    throw new InputError(scope.redactor?.redact(message) ?? message, 'config', { cause: error });
   }
   const parsed = adapter.spec.safeParse(rendered);
   if (!parsed.success) {

@@ -525,7 +525,8 @@ export class PromotionRunner {
   /** Commits, then updates the in-memory copies and tells the observer. */
   private async save(change: Omit<StoreChange, 'audit'>, audit: AuditEventInput[]): Promise<void> {
     const steps = change.steps?.map((s) => ({ ...s, lastLog: this.steps.get(s.component)?.lastLog ?? s.lastLog }));
-    const full: StoreChange = { ...change, steps, audit: [...audit] };
+    const token = this.promotion.owner?.token;
+    const full: StoreChange = { ...change, steps, audit: [...audit], fence: token ? { promotionId: this.promotion.id, ownerToken: token } : undefined };
     if (change.promotion) full.promotion = { ...change.promotion, record: { ...change.promotion.record, owner: change.promotion.record.owner ?? (change.promotion.releaseLock ? undefined : this.promotion.owner) } };
     await this.deps.store.commit(full);
     if (full.promotion) {

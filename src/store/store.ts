@@ -65,6 +65,12 @@ export interface PromotionFilter {
 
 /** One atomic write. Every field is optional but `audit`; the parts are applied in the order listed. */
 export interface StoreChange {
+  /**
+   * Fencing: the commit applies only while `promotionId` is still owned by `ownerToken`; otherwise it
+   * fails with ConflictError and writes nothing. A process that lost its claim (its lease expired and
+   * another process took the promotion over) can then never overwrite the new owner's records.
+   */
+  fence?: { promotionId: string; ownerToken: string };
   release?: ReleaseRecord;
   /**
    * A new promotion. With `lock: true` it takes the environment's lock in the same transaction and

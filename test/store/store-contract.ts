@@ -633,6 +633,24 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.claimPromotion(p.id, owner('z'), undefined)).toBe(true);
       });
 
+      it('fences commits: a process that lost its claim writes nothing', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        expect(await store.claimPromotion(p.id, owner('old'), undefined)).toBe(true);
+        expect(await store.claimPromotion(p.id, owner('new'), 'old')).toBe(true);
+        const before = (await store.auditHead())?.seq ?? 0;
+        const stale: PromotionRecord = { ...p, state: 'failed', owner: owner('old') };
+        const error = await rejection(
+          store.commit({ fence: { promotionId: p.id, ownerToken: 'old' }, promotion: { record: stale }, audit: [event('promotion.finished')] }),
+        );
+        expect(error).toBeInstanceOf(ConflictError);
+        expect((await store.getPromotion(p.id)).owner?.token).toBe('new');
+        expect((await store.getPromotion(p.id)).state).toBe(p.state);
+        expect((await store.auditHead())?.seq ?? 0).toBe(before);
+        await store.commit({ fence: { promotionId: p.id, ownerToken: 'new' }, audit: [event('step.started')] });
+        expect((await store.auditHead())?.seq).toBe(before + 1);
+      });
+
       it('lets exactly one of several concurrent claimers win', async () => {
         const r = await addRelease();
         const p = await addPromotion({ releaseId: r.id });

@@ -116,12 +116,21 @@ export class SqliteStore implements Store {
 
   /** Runs inside the commit's transaction: any throw rolls the whole change back. */
   private apply(change: StoreChange): AuditEntry[] {
+    if (change.fence) this.checkFence(change.fence);
     if (change.release) this.putRelease(change.release);
     if (change.createPromotion) this.insertPromotion(change.createPromotion.record, change.createPromotion.lock);
     if (change.promotion) this.replacePromotion(change.promotion.record, change.promotion.releaseLock ?? false);
     for (const step of change.steps ?? []) this.upsertStep(step);
     for (const state of change.componentStates ?? []) this.upsertComponentState(state);
     return this.appendAudit(change.audit);
+  }
+
+  private checkFence(fence: { promotionId: string; ownerToken: string }): void {
+    const row = this.get<{ owner_token: string | null }>('SELECT owner_token FROM promotions WHERE id = ?', fence.promotionId);
+    if (row === undefined) throw new NotFoundError(`promotion ${fence.promotionId} not found`);
+    if (row.owner_token !== fence.ownerToken) {
+      throw new ConflictError(`promotion ${fence.promotionId} is no longer owned by this process (another process took it over)`);
+    }
   }
 
   private putRelease(release: ReleaseRecord): void {
