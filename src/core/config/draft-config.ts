@@ -33,6 +33,7 @@ export function draftConfig(raw: unknown): DraftConfig {
       after: strings(env.after),
       vars: isPlainObject(env.vars) ? env.vars : {},
       onFailure: (ON_FAILURE as readonly unknown[]).includes(env.onFailure) ? (env.onFailure as OnFailure) : 'rollback',
+      gates: isPlainObject(env.gates) ? env.gates : undefined,
     };
   }
   const components: Record<string, ComponentConfig> = {};

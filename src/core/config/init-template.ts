@@ -38,9 +38,6 @@ environments:
       region: eu-west-1
       replicas: 4
       database_url: "\${{ secrets.PROD_DATABASE_URL }}"
-    gates:
-      approvals: { count: 2, from: [group:sre] }
-      soak: 30m                 # the release must have run healthy in staging for 30 minutes
 
 # The parts of your system. Each has a type (how it is deployed) and settings under \`with\`.
 # A \`command\` component runs programs with arguments (no shell); strings may hold
@@ -62,7 +59,7 @@ components:
 
   schema:
     type: command
-    description: database migrations
+    description: database migrations; no rollback command, so Lockstep treats it as forward-only
     with:
       apply: ["./scripts/migrate.sh", "--to", "\${{ version }}"]
       env:
@@ -73,6 +70,10 @@ components:
     dependsOn: [schema]         # infra is a dependency already, through the reference below
     with:
       apply: ["./scripts/deploy.sh", "api", "\${{ version }}"]
+      verify: ["./scripts/healthcheck.sh", "api"]                          # exit 0 = healthy
+      rollback: ["./scripts/deploy.sh", "api", "\${{ previousVersion }}"]  # makes it reversible
+      observe: ["./scripts/running-version.sh", "api"]                     # prints what runs now
+      idempotent: true          # deploying the same version twice is safe: may re-run after a crash
       env:
         QUEUE_URL: "\${{ components.infra.outputs.queue_url }}"
         REPLICAS: "\${{ env.vars.replicas }}"

@@ -15,6 +15,7 @@ import {
   componentTypesAreKnown,
   dependenciesExist,
   environmentsHaveNoCycles,
+  gatesAreNotYetEnforced,
   outputDeclarationsAreValid,
   runRules,
 } from './rules.js';
@@ -44,6 +45,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   outputDeclarationsAreValid,
   referencesResolve,
   adapterSpecsAccept,
+  gatesAreNotYetEnforced,
 ];
 
 const NEEDS = 'project, environments and components';
