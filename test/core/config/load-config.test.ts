@@ -80,7 +80,7 @@ describe('loadConfig: a valid config', () => {
     expect(loaded.locate(['components', 'api', 'with', 'apply', 1])).toEqual({ line: 21, column: 30 });
     expect(loaded.locate(['environments', 'prod', 'onFailure'])).toEqual({ line: 8, column: 16 });
     // A missing path falls back to the nearest ancestor.
-    expect(loaded.locate(['components', 'api', 'outputs', 'x'])).toEqual({ line: 19, column: 5 });
+    expect(loaded.locate(['components', 'api', 'outputs', 'x'])).toEqual({ line: 18, column: 5 });
   });
 
   it('follows YAML anchors and merge keys', () => {
