@@ -49,10 +49,15 @@ async function withProject<T>(cmd: Command, fn: (deps: EngineDeps, opts: GlobalO
   }
 }
 
+interface RunHooks {
+  onRunner: (runner: PromotionRunner) => void;
+  onCreated: (promotion: PromotionRecord, planText?: string) => void;
+}
+
 /** Runs a promotion-like action with live progress and Ctrl-C handling; returns the exit code. */
 async function runWithProgress(
   cmd: Command,
-  action: (deps: EngineDeps, hooks: { onRunner(r: PromotionRunner): void; onCreated(p: PromotionRecord, planText?: string): void }) => Promise<PromotionRecord[]>,
+  action: (deps: EngineDeps, hooks: RunHooks) => Promise<PromotionRecord[]>,
 ): Promise<number> {
   const opts = globals(cmd);
   const json = opts.output === 'json';

@@ -1,4 +1,4 @@
-import type { Adapter, AdapterCapabilities, Outputs, StepContext } from '../core/adapter.js';
+import type { AdapterCapabilities, Outputs, StepContext } from '../core/adapter.js';
 import type { AuditEventInput, AuditKind } from '../core/audit.js';
 import { ConflictError, errorMessage, StepFailure } from '../core/errors.js';
 import type { ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
@@ -419,7 +419,7 @@ export class PromotionRunner {
       skipped: names(steps, 'skipped'),
       rolledBack: names(steps, 'rolled-back'),
       rollbackFailed: names(steps, 'rollback-failed'),
-      leftAtNewVersion: steps.filter((s) => s.applyStarted && s.state !== 'rolled-back' && s.state !== 'rollback-failed').filter((s) => !ok).map((s) => s.component),
+      leftAtNewVersion: ok ? [] : steps.filter((s) => s.applyStarted && s.state !== 'rolled-back' && s.state !== 'rollback-failed').map((s) => s.component),
     };
     const reason = ok ? undefined : failureReason(steps, this.promotion.onFailure);
     const finished: PromotionRecord = { ...this.promotion, state: ok ? 'succeeded' : 'failed', finishedAt: this.now(), reason, owner: undefined };
