@@ -68,8 +68,10 @@ async function runWithProgress(
   const onSigint = (): void => {
     interrupts++;
     if (interrupts === 1 && runner) {
-      process.stderr.write('\ncancelling: running steps are stopped, then the failure policy applies (Ctrl-C again to exit at once; `lockstep resume` continues)\n');
+      process.stderr.write('\ncancelling: running steps are stopped, then the failure policy applies (Ctrl-C again stops the rollback too; a third time exits at once, and `lockstep resume` continues)\n');
       runner.cancel('cancelled by the user (Ctrl-C)');
+    } else if (interrupts === 2 && runner) {
+      runner.cancel('rollback cancelled by the user (Ctrl-C)');
     } else {
       process.exit(130);
     }

@@ -24,6 +24,7 @@ export class Progress implements RunObserver {
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
   private width = 20;
+  private stopped = false;
 
   constructor(
     private readonly out: NodeJS.WriteStream,
@@ -40,9 +41,12 @@ export class Progress implements RunObserver {
     }
   }
 
+  /** Draws the final state once; later calls do nothing, so a summary printed after it stays last. */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.live) this.draw();
+    if (this.live && this.rows.size > 0) this.draw();
   }
 
   promotion(p: PromotionRecord): void {

@@ -32,6 +32,9 @@ export class PromotionRunner {
   private readonly specs = new Map<string, unknown>();
   private readonly redactor = new Redactor();
   private readonly controller = new AbortController();
+  /** Rollback has its own signal: cancelling a promotion must not cancel the rollback it triggers. */
+  private readonly rollbackController = new AbortController();
+  private rollingBack = false;
   private vars: Record<string, unknown> = {};
   private states = new Map<string, ComponentState>();
   private failed = false;
@@ -65,9 +68,13 @@ export class PromotionRunner {
     return this.promotion;
   }
 
-  /** Cancels running steps (their adapters kill what they started); the failure policy then applies. */
+  /**
+   * Cancels running steps (their adapters kill what they started); the failure policy then applies.
+   * Cancelling again, or cancelling during the rollback, stops the rollback too.
+   */
   cancel(reason: string): void {
     if (!this.controller.signal.aborted) this.controller.abort(new StepFailure(reason, false));
+    else if (!this.rollbackController.signal.aborted) this.rollbackController.abort(new StepFailure(reason, false));
   }
 
   /**
@@ -370,6 +377,7 @@ export class PromotionRunner {
 
   /** Rolls back, in reverse dependency order, every reversible step of this promotion that changed something. */
   private async rollBack(): Promise<void> {
+    this.rollingBack = true;
     const levels = [...this.promotion.plan.levels].reverse();
     for (const level of levels) {
       const due = level
@@ -466,7 +474,7 @@ export class PromotionRunner {
 
   private context(step: StepRecord, _spec: unknown): StepContext {
     return {
-      signal: this.controller.signal,
+      signal: this.rollingBack ? this.rollbackController.signal : this.controller.signal,
       log: (line) => this.log(step.component, line),
       heartbeat: () => undefined,
       idempotencyKey: step.idempotencyKey,
@@ -573,8 +581,8 @@ function elapsed(step: StepRecord): number | undefined {
 }
 
 function failureReason(steps: StepRecord[], onFailure: string): string {
-  const failed = steps.filter((s) => s.state === 'failed');
-  const first = failed[0];
+  // A failed step that was then rolled back keeps its error: name the first one either way.
+  const first = steps.find((s) => s.state === 'failed') ?? steps.find((s) => s.error !== undefined && s.applyStarted);
   const parts = [first ? `${first.component} failed: ${first.error ?? ''}` : 'the promotion failed'];
   const rolled = names(steps, 'rolled-back');
   if (rolled.length) parts.push(`rolled back: ${rolled.join(', ')}`);
