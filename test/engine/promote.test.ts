@@ -183,6 +183,27 @@ ${commandComponent({ dependsOn: ['schema'] })}
     expect(state.get('schema')).toBe('2');
   });
 
+  it('cancelling stops running steps, and the rollback it triggers still runs', async () => {
+    project = testProject(`${ENVS}components:\n  api:\n${commandComponent()}\n  web:\n${commandComponent({ dependsOn: ['api'] })}\n`);
+    const deps = await project.deps();
+    await promote(deps, await release(deps, { api: '1', web: '1' }), 'dev');
+    process.env.STEP_SLEEP = '5';
+    let result;
+    try {
+      result = await promote(deps, await release(deps, { api: '2', web: '2' }), 'dev', {
+        onRunner: (runner) => setTimeout(() => runner.cancel('cancelled by the test'), 400),
+      });
+    } finally {
+      delete process.env.STEP_SLEEP;
+    }
+    expect(result.state).toBe('failed');
+    const steps = new Map((await deps.store.listSteps(result.id)).map((s) => [s.component, s]));
+    expect(steps.get('api')).toMatchObject({ state: 'rolled-back', error: 'cancelled by the test' });
+    expect(steps.get('web')?.state).toBe('skipped');
+    expect(project.running('dev', 'api')).toBe('1');
+    expect(result.reason).toMatch(/^api failed: cancelled by the test; rolled back: api/);
+  });
+
   it('with onFailure: halt leaves everything as it is', async () => {
     project = testProject(`${ENVS}components:
   api:
