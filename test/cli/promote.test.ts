@@ -143,7 +143,8 @@ describe('lockstep plan', () => {
 
     // staging comes after dev, where r2 has not run: the plan shows the gate blocked.
     const toStaging = json<PromotionPlan>(p, ['plan', r2.id, '--to', 'staging']);
-    expect(toStaging.gates).toEqual([{ gate: 'promotion-path', status: 'blocked', message: expect.stringContaining('dev') }]);
+    expect(toStaging.gates.map((g) => [g.gate, g.status])).toEqual([['promotion-path', 'blocked']]);
+    expect(toStaging.gates[0]?.message).toMatch(/\bdev\b/);
     expect(toStaging.steps.every((s) => s.action === 'apply' && s.fromVersion === undefined)).toBe(true);
     const passed = json<PromotionPlan>(p, ['plan', r1.id, '--to', 'staging']);
     expect(passed.gates.map((g) => [g.gate, g.status])).toEqual([['promotion-path', 'passed']]);
