@@ -364,6 +364,27 @@ Examples:
       }
     });
 
+  program
+    .command('logs')
+    .description("what a promotion's steps printed (secrets redacted)")
+    .argument('<promotion>', 'promotion id or a unique prefix (≥ 7 characters)')
+    .option('--component <name>', 'one component')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExamples:\n  lockstep logs 9c1e2f3\n  lockstep logs 9c1e2f3 --component billing --output json')
+    .action(async (ref: string, o: { component?: string }, cmd: Command) => {
+      const opts = globals(cmd);
+      const store = await openStore(opts);
+      try {
+        const promotion = await store.getPromotion(ref);
+        const lines = await store.stepLogs(promotion.id, o.component);
+        if (opts.output === 'json') return printJson(lines);
+        const width = Math.max(0, ...lines.map((l) => l.component.length));
+        for (const l of lines) print(`${l.time.slice(11, 23)} ${l.component.padEnd(width)} | ${l.line}`);
+      } finally {
+        await store.close();
+      }
+    });
+
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit
     .command('verify')

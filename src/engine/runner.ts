@@ -6,12 +6,13 @@ import { FINAL_PROMOTION_STATES } from '../core/model.js';
 import { checkOutputs, redactSensitiveOutputs } from '../core/outputs.js';
 import { recoverStep, type Recovery } from '../core/recovery.js';
 import { Redactor } from '../core/redact.js';
-import type { StoreChange } from '../store/store.js';
+import type { StepLogLine, StoreChange } from '../store/store.js';
 import type { EngineDeps } from './deps.js';
 import { LEASE_RENEW_MS, newOwner, ownerIsGone, renewed } from './lease.js';
 import { componentScope, renderEnvironmentVars, renderSpec } from './render.js';
 
-const MAX_LOG_LINE = 500;
+const MAX_LOG_LINE = 2000;
+const LOG_FLUSH_MS = 1000;
 
 /** What a person decided for the steps of an interrupted promotion. */
 export interface Decision {
@@ -39,6 +40,9 @@ export class PromotionRunner {
   private states = new Map<string, ComponentState>();
   private failed = false;
   private leaseTimer: NodeJS.Timeout | undefined;
+  private logTimer: NodeJS.Timeout | undefined;
+  /** Log lines not yet written; they go out with the next commit, or within LOG_FLUSH_MS. */
+  private pendingLogs: StepLogLine[] = [];
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -142,6 +146,8 @@ export class PromotionRunner {
     this.promotion = { ...current, owner };
     this.leaseTimer = setInterval(() => void this.renewLease(), LEASE_RENEW_MS);
     this.leaseTimer.unref();
+    this.logTimer = setInterval(() => void this.flushLogs(), LOG_FLUSH_MS);
+    this.logTimer.unref();
   }
 
   private async renewLease(): Promise<void> {
@@ -161,6 +167,16 @@ export class PromotionRunner {
 
   private stopLease(): void {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.logTimer) clearInterval(this.logTimer);
+  }
+
+  private async flushLogs(): Promise<void> {
+    if (this.pendingLogs.length === 0) return;
+    try {
+      await this.save({}, []);
+    } catch {
+      // The lines stay buffered for the next commit; a lost lease is handled by renewLease.
+    }
   }
 
   // ------------------------------------------------------------------ recovery
@@ -491,6 +507,7 @@ export class PromotionRunner {
 
   private log(component: string, raw: string): void {
     const line = this.redactor.redact(raw).slice(0, MAX_LOG_LINE);
+    this.pendingLogs.push({ promotionId: this.promotion.id, component, time: this.now(), line });
     const step = this.steps.get(component);
     if (step) this.steps.set(component, { ...step, lastLog: line });
     this.deps.observer?.log?.(component, line);
@@ -534,9 +551,16 @@ export class PromotionRunner {
   private async save(change: Omit<StoreChange, 'audit'>, audit: AuditEventInput[]): Promise<void> {
     const steps = change.steps?.map((s) => ({ ...s, lastLog: this.steps.get(s.component)?.lastLog ?? s.lastLog }));
     const token = this.promotion.owner?.token;
-    const full: StoreChange = { ...change, steps, audit: [...audit], fence: token ? { promotionId: this.promotion.id, ownerToken: token } : undefined };
+    const logs = this.pendingLogs;
+    this.pendingLogs = [];
+    const full: StoreChange = { ...change, steps, logs, audit: [...audit], fence: token ? { promotionId: this.promotion.id, ownerToken: token } : undefined };
     if (change.promotion) full.promotion = { ...change.promotion, record: { ...change.promotion.record, owner: change.promotion.record.owner ?? (change.promotion.releaseLock ? undefined : this.promotion.owner) } };
-    await this.deps.store.commit(full);
+    try {
+      await this.deps.store.commit(full);
+    } catch (error) {
+      this.pendingLogs = [...logs, ...this.pendingLogs];
+      throw error;
+    }
     if (full.promotion) {
       this.promotion = full.promotion.record;
       this.deps.observer?.promotion?.(this.promotion);

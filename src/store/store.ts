@@ -50,6 +50,9 @@ export interface Store {
   /** What runs in an environment, per component. */
   environmentState(environment: string): Promise<ComponentState[]>;
 
+  /** A promotion's step log lines, oldest first; of one component, or of all. */
+  stepLogs(promotionId: string, component?: string): Promise<StepLogLine[]>;
+
   /** Audit entries in sequence order, from `afterSeq` (exclusive), in pages of at most `limit`. */
   auditPage(afterSeq: number, limit: number): Promise<AuditEntry[]>;
   /** The last entry's sequence number and hash, if any. */
@@ -83,5 +86,15 @@ export interface StoreChange {
   steps?: StepRecord[];
   /** Upserts, matched by (environment, component). */
   componentStates?: ComponentState[];
+  /** Appended to the step logs (already redacted by the caller). */
+  logs?: StepLogLine[];
   audit: AuditEventInput[];
+}
+
+/** One line of what a step's commands printed. */
+export interface StepLogLine {
+  promotionId: string;
+  component: string;
+  time: string;
+  line: string;
 }

@@ -297,7 +297,9 @@ ${commandComponent({ dependsOn: ['schema'] })}
     const result = await promote(deps, await release(deps, { api: '1' }), 'dev');
     expect(result.state).toBe('failed');
     expect(lines.join('\n')).toContain('connecting with ***');
-    const everything = JSON.stringify([await audit(deps), await deps.store.listSteps(result.id), result]);
+    const logs = await deps.store.stepLogs(result.id, 'api');
+    expect(logs.map((l) => l.line).sort()).toEqual(['connecting with ***', 'failed with password ***']);
+    const everything = JSON.stringify([await audit(deps), await deps.store.listSteps(result.id), result, logs]);
     expect(everything).toContain('failed with password ***');
     expect(everything).not.toContain(secret);
     const db = readFileSync(join(project.dir, '.lockstep', 'state.db'));

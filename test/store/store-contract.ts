@@ -651,6 +651,20 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect((await store.auditHead())?.seq).toBe(before + 1);
       });
 
+      it('keeps step logs in order, per promotion and component, written with the commit', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        const line = (component: string, text: string) => ({ promotionId: p.id, component, time: '2026-11-24T10:00:00.000Z', line: text });
+        await store.commit({ logs: [line('api', 'one'), line('web', 'two')], audit: [] });
+        await store.commit({ logs: [line('api', 'three')], audit: [] });
+        expect((await store.stepLogs(p.id)).map((l) => l.line)).toEqual(['one', 'two', 'three']);
+        expect(await store.stepLogs(p.id, 'api')).toEqual([line('api', 'one'), line('api', 'three')]);
+        expect(await store.stepLogs(p.id, 'nope')).toEqual([]);
+        const failing = store.commit({ logs: [line('api', 'never')], promotion: { record: { ...p, id: hexId('ghost') } }, audit: [] });
+        expect(await rejection(failing)).toBeInstanceOf(NotFoundError);
+        expect((await store.stepLogs(p.id)).map((l) => l.line)).toEqual(['one', 'two', 'three']);
+      });
+
       it('lets exactly one of several concurrent claimers win', async () => {
         const r = await addRelease();
         const p = await addPromotion({ releaseId: r.id });

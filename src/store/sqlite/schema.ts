@@ -86,6 +86,20 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     `,
   },
+  {
+    version: 2,
+    name: 'step logs',
+    sql: `
+      CREATE TABLE step_logs (
+        id           INTEGER PRIMARY KEY,
+        promotion_id TEXT NOT NULL REFERENCES promotions (id),
+        component    TEXT NOT NULL,
+        time         TEXT NOT NULL,
+        line         TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX step_logs_promotion ON step_logs (promotion_id, component, id);
+    `,
+  },
 ];
 
 export interface MigrationResult {

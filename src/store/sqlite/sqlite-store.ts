@@ -7,7 +7,7 @@ import type { AuditEntry, AuditEventInput, AuditKind } from '../../core/audit.js
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../../core/model.js';
-import type { PromotionFilter, Store, StoreChange } from '../store.js';
+import type { PromotionFilter, StepLogLine, Store, StoreChange } from '../store.js';
 import { migrate } from './schema.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 
@@ -122,6 +122,9 @@ export class SqliteStore implements Store {
     if (change.promotion) this.replacePromotion(change.promotion.record, change.promotion.releaseLock ?? false);
     for (const step of change.steps ?? []) this.upsertStep(step);
     for (const state of change.componentStates ?? []) this.upsertComponentState(state);
+    for (const log of change.logs ?? []) {
+      this.run('INSERT INTO step_logs (promotion_id, component, time, line) VALUES (?, ?, ?, ?)', log.promotionId, log.component, log.time, log.line);
+    }
     return this.appendAudit(change.audit);
   }
 
@@ -342,6 +345,14 @@ export class SqliteStore implements Store {
     return rows.map(entryFromRow);
   }
 
+  async stepLogs(promotionId: string, component?: string): Promise<StepLogLine[]> {
+    const rows =
+      component === undefined
+        ? this.all<LogRow>('SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = ? ORDER BY id', promotionId)
+        : this.all<LogRow>('SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = ? AND component = ? ORDER BY id', promotionId, component);
+    return rows.map((r) => ({ promotionId: r.promotion_id, component: r.component, time: r.time, line: r.line }));
+  }
+
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
     return this.readHead();
   }
@@ -408,6 +419,13 @@ export class SqliteStore implements Store {
   private all<Row>(sql: string, ...params: unknown[]): Row[] {
     return this.statement(sql).all(...params) as Row[];
   }
+}
+
+interface LogRow {
+  promotion_id: string;
+  component: string;
+  time: string;
+  line: string;
 }
 
 /**
