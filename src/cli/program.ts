@@ -96,7 +96,10 @@ async function runWithProgress(
       for (const p of results) {
         const steps = await deps.store.listSteps(p.id);
         if (json) out.push({ promotion: p, steps });
-        else print('\n' + renderSummary(p, steps));
+        else {
+          print('\n' + renderSummary(p, steps));
+          if (p.state !== 'succeeded') print(`What the steps printed: lockstep logs ${shortId(p.id)}${p.state === 'interrupted' ? `\nTo continue: lockstep resume ${shortId(p.id)} --retry-step C | --mark-done C` : ''}`);
+        }
       }
       if (json) printJson(out.length === 1 ? out[0] : out);
       if (results.some((p) => p.state === 'interrupted')) return EXIT.failed;
