@@ -62,7 +62,8 @@ async function runWithProgress(
   const opts = globals(cmd);
   const json = opts.output === 'json';
   const live = !json && process.stdout.isTTY === true && process.env.CI === undefined;
-  const progress = new Progress(process.stdout, live);
+  // With --output json, stdout carries one JSON document; progress goes to stderr.
+  const progress = new Progress(json ? process.stderr : process.stdout, live);
   let runner: PromotionRunner | undefined;
   let interrupts = 0;
   const onSigint = (): void => {
@@ -316,11 +317,16 @@ Examples:
           const [last] = await deps.store.listPromotions({ environment: env, limit: 1 });
           const [lastOk] = await deps.store.listPromotions({ environment: env, states: ['succeeded'], limit: 1 });
           const active = await deps.store.activePromotion(env);
-          result.push({ environment: env, release: lastOk?.releaseId, lastPromotion: last, activePromotion: active, components });
+          // The last release that fully succeeded here, and the components that no longer run its version
+          // (a later failed promotion may have left forward-only components at newer versions).
+          const versions = lastOk ? (await deps.store.getRelease(lastOk.releaseId)).versions : {};
+          const differing = lastOk ? components.filter((c) => versions[c.component] !== c.version).map((c) => c.component) : [];
+          result.push({ environment: env, release: lastOk?.releaseId, differsFromRelease: differing, lastPromotion: last, activePromotion: active, components });
         }
         if (opts.output === 'json') return printJson(result);
         for (const e of result) {
-          print(`${e.environment}: ${e.release ? `release ${shortId(e.release)}` : 'nothing promoted yet'}` +
+          const mixed = e.differsFromRelease.length > 0 ? ` (but ${e.differsFromRelease.join(', ')} run${e.differsFromRelease.length === 1 ? 's' : ''} other versions)` : '';
+          print(`${e.environment}: ${e.release ? `release ${shortId(e.release)}${mixed}` : 'nothing promoted yet'}` +
             (e.lastPromotion ? `; last promotion ${shortId(e.lastPromotion.id)} ${e.lastPromotion.state} (${e.lastPromotion.kind}, ${e.lastPromotion.requestedAt} by ${e.lastPromotion.requestedBy})` : '') +
             (e.activePromotion ? `; BUSY with ${shortId(e.activePromotion.id)}` : ''));
           if (e.components.length) print(table(['  COMPONENT', 'VERSION', 'RELEASE', 'UPDATED'], e.components.map((c) => [`  ${c.component}`, c.version, shortId(c.releaseId), c.updatedAt])));

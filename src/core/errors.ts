@@ -77,12 +77,18 @@ export class GateBlocked extends Error {
  */
 export class StepFailure extends Error {
   override readonly name = 'StepFailure';
+  /**
+   * True when the adapter knows the system was not touched (the program could not even start): the
+   * step then needs no rollback and is not reported as left at the new version.
+   */
+  readonly untouched: boolean;
   constructor(
     message: string,
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; untouched?: boolean },
   ) {
     super(message, options);
+    this.untouched = options?.untouched ?? false;
   }
 }
 

@@ -371,7 +371,10 @@ export class PromotionRunner {
     } catch (error) {
       this.failed = true;
       const message = this.redactor.redact(errorMessage(error));
-      const failed: StepRecord = { ...(this.steps.get(name) ?? step), state: 'failed', error: message, finishedAt: this.now() };
+      const latest = this.steps.get(name) ?? step;
+      // An apply that provably never touched the system needs no rollback and changed nothing.
+      const untouched = error instanceof StepFailure && error.untouched && latest.phase === 'apply';
+      const failed: StepRecord = { ...latest, state: 'failed', error: message, finishedAt: this.now(), applyStarted: untouched ? false : latest.applyStarted };
       await this.save({ steps: [failed] }, [this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
     }
   }

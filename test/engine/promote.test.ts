@@ -204,6 +204,17 @@ ${commandComponent({ dependsOn: ['schema'] })}
     expect(result.reason).toMatch(/^api failed: cancelled by the test; rolled back: api/);
   });
 
+  it('a step whose program cannot even start changed nothing: no rollback, not reported as left behind', async () => {
+    project = testProject(`${ENVS}components:\n  api:\n    type: command\n    with: { apply: ["./missing.sh"] }\n`);
+    const deps = await project.deps();
+    const result = await promote(deps, await release(deps, { api: '1' }), 'dev');
+    expect(result.state).toBe('failed');
+    const [step] = await deps.store.listSteps(result.id);
+    expect(step).toMatchObject({ state: 'failed', applyStarted: false });
+    expect(step?.error).toMatch(/not found: \.\/missing\.sh/);
+    expect(result.reason).not.toMatch(/left at the new version/);
+  });
+
   it('with onFailure: halt leaves everything as it is', async () => {
     project = testProject(`${ENVS}components:
   api:

@@ -179,16 +179,16 @@ function spawnFailure(error: NodeJS.ErrnoException, { kind, file, cwd }: RunLabe
       return new StepFailure(
         `${kind}: not found: ${file} (${where}); check the path, or give it relative to the project directory or with cwd`,
         false,
-        { cause: error },
+        { cause: error, untouched: true },
       );
     case 'EACCES':
       return new StepFailure(
         `${kind}: permission denied: ${file} (${where}); make it an executable file (chmod +x ${file})`,
         false,
-        { cause: error },
+        { cause: error, untouched: true },
       );
     default:
-      return new StepFailure(`${kind}: could not start ${file} (${where}): ${error.message}`, false, { cause: error });
+      return new StepFailure(`${kind}: could not start ${file} (${where}): ${error.message}`, false, { cause: error, untouched: true });
   }
 }
 
