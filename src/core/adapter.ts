@@ -50,7 +50,11 @@ export interface AdapterPlan {
   /** True when this apply cannot be undone (drops a column, deletes a resource). */
   irreversible?: boolean;
   risk?: Risk;
-  /** Adapter-private data handed back to apply (a saved plan file's path, a change set id). */
+  /**
+   * Adapter-private data handed back to apply (a saved plan file's path, a change set id). It is
+   * stored with the promotion's plan, so it must be JSON and hold no secret. The engine applies the
+   * plan that was shown at promote time when it has data; otherwise it plans again inside the step.
+   */
   data?: unknown;
 }
 
@@ -59,6 +63,10 @@ export type Outputs = Record<string, unknown>;
 export interface Observed {
   /** The version the system runs now, if the adapter can tell. */
   version?: string;
+  /** Where the system disagrees with itself (hosts on different versions, a value changed by hand). */
+  drift?: string[];
+  /** Anything else worth showing (per-host versions, the revision an Application runs). No secrets. */
+  details?: Record<string, unknown>;
 }
 
 export interface StepLogger {

@@ -210,6 +210,8 @@ export interface PlannedStep {
   /** DAG level: 0 for components without dependencies. */
   level: number;
   configDigest: string;
+  /** The adapter's own plan data (see AdapterPlan.data): what apply applies when the step first runs. */
+  data?: unknown;
 }
 
 export interface PlannedGate {

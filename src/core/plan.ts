@@ -83,6 +83,7 @@ export function buildPlan(input: PlanInput): PromotionPlan {
         dependsOn: [...(input.dependencies.get(component) ?? [])],
         level: levelOf.get(component) ?? 0,
         configDigest,
+        data: action === 'unchanged' ? undefined : adapterPlan?.data,
       });
     }
   }

@@ -1,4 +1,4 @@
-import type { AdapterCapabilities, Outputs, StepContext } from '../core/adapter.js';
+import type { AdapterCapabilities, AdapterPlan, Outputs, StepContext } from '../core/adapter.js';
 import type { AuditEventInput, AuditKind } from '../core/audit.js';
 import { ConflictError, errorMessage, StepFailure } from '../core/errors.js';
 import type { ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
@@ -350,7 +350,13 @@ export class PromotionRunner {
       let outputs: Record<string, unknown>;
       if (!resumeAtVerify) {
         const ctx = this.context(step, spec);
-        const plan = await adapter.plan(spec, ctx);
+        // The first attempt applies the plan shown (and recorded) at promote time when the adapter
+        // keeps one (a saved Terraform plan); a retry, or an adapter without plan data, plans again.
+        const shown = this.promotion.plan.steps.find((s) => s.component === name);
+        const plan: AdapterPlan =
+          shown?.data !== undefined && step.attempts === 1
+            ? { summary: shown.summary, details: shown.details, irreversible: !shown.reversible, risk: shown.risk, data: shown.data }
+            : await adapter.plan(spec, ctx);
         if (this.controller.signal.aborted) throw this.controller.signal.reason;
         step = await this.saveStep({ ...step, phase: 'apply', applyStarted: true });
         const produced: Outputs = await adapter.apply(spec, plan, this.context(step, spec));
