@@ -60,6 +60,7 @@ export async function openProject(options: GlobalOptions, observer?: RunObserver
     clock: systemClock,
     loaded,
     projectDir,
+    cacheDir: join(dirname(statePath(options)), 'cache'),
     secrets: secretSource(process.env, options.secretsFile ?? process.env.LOCKSTEP_SECRETS_FILE),
     actor: resolveActor(options.actor, process.env, projectDir),
     observer,

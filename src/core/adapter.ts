@@ -83,6 +83,11 @@ export interface StepContext {
   readonly idempotencyKey: string;
   readonly project: string;
   readonly projectDir: string;
+  /**
+   * A directory the adapter may keep caches in (a git clone cache, downloaded artifacts), shared by
+   * every promotion of this project on this machine. Adapters lock what they share inside it.
+   */
+  readonly cacheDir: string;
   readonly environment: { readonly name: string; readonly vars: Readonly<Record<string, unknown>> };
   readonly release: { readonly id: string; readonly versions: Readonly<Record<string, string>> };
   readonly promotionId: string;

@@ -13,6 +13,8 @@ export interface EngineDeps {
   loaded: LoadedConfig;
   /** The directory holding lockstep.yaml: relative paths in specs resolve against it. */
   projectDir: string;
+  /** Where adapters keep caches: `cache/` in the state directory. */
+  cacheDir: string;
   secrets: SecretSource;
   actor: string;
   observer?: RunObserver;

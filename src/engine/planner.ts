@@ -170,6 +170,7 @@ function planContext(
     idempotencyKey: `plan:${release.id}:${environment}:${component}`,
     project: deps.loaded.config.project,
     projectDir: deps.projectDir,
+    cacheDir: deps.cacheDir,
     environment: { name: environment, vars },
     release: { id: release.id, versions: release.versions },
     promotionId: '',

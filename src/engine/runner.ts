@@ -505,6 +505,7 @@ export class PromotionRunner {
       idempotencyKey: step.idempotencyKey,
       project: this.deps.loaded.config.project,
       projectDir: this.deps.projectDir,
+      cacheDir: this.deps.cacheDir,
       environment: { name: this.promotion.environment, vars: this.vars },
       release: { id: this.release.id, versions: this.release.versions },
       promotionId: this.promotion.id,

@@ -74,6 +74,7 @@ export function testProject(config: string): TestProject {
         clock: systemClock,
         loaded,
         projectDir: dir,
+        cacheDir: join(dir, '.lockstep', 'cache'),
         secrets: secretSource(options.env ?? {}),
         actor: options.actor ?? 'tester@example.com',
         observer: options.observer,

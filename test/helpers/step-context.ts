@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { StepContext } from '../../src/core/adapter.js';
 
 /** A StepContext for adapter tests, with what the adapter logged and how often it heartbeat. */
@@ -20,6 +22,7 @@ export function stepContext(overrides: Partial<StepContext> = {}): TestStepConte
     idempotencyKey: 'idem-key-1',
     project: 'checkout',
     projectDir: process.cwd(),
+    cacheDir: join(tmpdir(), 'lockstep-test-cache'),
     environment: { name: 'staging', vars: {} },
     release: { id: 'rel-0123abcd', versions: { billing: '1.4.2' } },
     promotionId: 'promo-42',
