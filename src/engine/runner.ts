@@ -301,6 +301,8 @@ export class PromotionRunner {
   // ------------------------------------------------------------------ execution
 
   private async execute(): Promise<void> {
+    // A step that failed before a restart still means: no new steps start.
+    if (this.hasFailures()) this.failed = true;
     const order = this.promotion.plan.levels.flat();
     const deps = new Map(this.promotion.plan.steps.map((s) => [s.component, s.dependsOn]));
     const running = new Map<string, Promise<void>>();
