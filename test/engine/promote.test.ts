@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuditVerifier, type AuditEntry } from '../../src/core/audit.js';
 import { ConflictError, GateBlocked, InputError } from '../../src/core/errors.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
-import { createRelease, promote, rollbackEnvironment } from '../../src/engine/promote.js';
+import { createRelease, promote, resume, rollbackEnvironment } from '../../src/engine/promote.js';
 import { planPromotion } from '../../src/engine/planner.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
@@ -351,5 +351,48 @@ ${commandComponent({ dependsOn: ['schema'] })}
     ]);
     expect(entries.map((e) => e.kind)).toContain('config.loaded');
     expect(entries.every((e) => e.actor === 'tester@example.com')).toBe(true);
+  });
+});
+
+describe('resume', () => {
+  it('after a restart with a step already failed, starts no new step and rolls back what changed', async () => {
+    project = testProject(`${ENVS}components:\n  a:\n${commandComponent()}\n  b:\n${commandComponent()}\n`);
+    const deps = await project.deps();
+    await promote(deps, await release(deps, { a: '1', b: '1' }), 'dev');
+    // The state a process leaves when it dies right after recording a's failure: a failed (it had
+    // started applying and the system runs 2), b still pending, the promotion still running.
+    const r2 = await release(deps, { a: '2', b: '2' });
+    const planned = await planPromotion(deps, await deps.store.getRelease(r2), 'dev');
+    const current = new Map(planned.current.map((c) => [c.component, c]));
+    const id = 'f'.repeat(32);
+    const now = new Date().toISOString();
+    await deps.store.commit({
+      createPromotion: {
+        lock: true,
+        record: {
+          id, project: 'shop', releaseId: r2, environment: 'dev', kind: 'promotion', state: 'running',
+          requestedBy: 'tester@example.com', requestedAt: now, startedAt: now, configDigest: deps.loaded.digest,
+          plan: planned.plan, concurrency: 8, onFailure: 'rollback',
+        },
+      },
+      steps: ['a', 'b'].map((c) => {
+        const cur = current.get(c)!;
+        return {
+          promotionId: id, component: c, environment: 'dev', state: c === 'a' ? 'failed' : 'pending', action: 'apply',
+          fromVersion: '1', toVersion: '2', reversible: true, applyStarted: c === 'a', attempts: c === 'a' ? 1 : 0,
+          idempotencyKey: `${id}:${c}`, error: c === 'a' ? 'verify failed' : undefined,
+          previous: { version: cur.version, releaseId: cur.releaseId, configDigest: cur.configDigest, outputs: cur.outputs },
+        } as const;
+      }),
+      audit: [],
+    });
+    project.write('systems/dev/a', '2\n');
+    const [result] = await resume(deps, undefined);
+    expect(result?.state).toBe('failed');
+    const steps = new Map((await deps.store.listSteps(id)).map((s) => [s.component, s.state]));
+    expect(steps.get('a')).toBe('rolled-back');
+    expect(steps.get('b')).toBe('skipped');
+    expect(project.running('dev', 'a')).toBe('1');
+    expect(project.applies().filter((l) => l.includes(' b 2 '))).toEqual([]);
   });
 });
