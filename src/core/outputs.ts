@@ -31,7 +31,7 @@ export function checkOutputs(
         continue;
       }
     }
-    if (decl.pattern !== undefined && typeof value === 'string' && !new RegExp(decl.pattern).test(value)) {
+    if (decl.pattern !== undefined && typeof value === 'string' && !new RegExp(decl.pattern, 'u').test(value)) {
       problems.push(`output ${name} ${shown} does not match pattern ${decl.pattern}`);
       continue;
     }

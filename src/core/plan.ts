@@ -1,5 +1,6 @@
 import type { AdapterCapabilities, AdapterPlan } from './adapter.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
+import { findReferences } from './expression/index.js';
 import type {
   ComponentState,
   PlannedGate,
@@ -12,14 +13,40 @@ import type {
 
 /**
  * Digest of what a component is configured to do in one environment: its type, its `with`, its
- * declared outputs, and the (unrendered) environment vars. A component is re-applied when its version
- * *or* this digest changes. Secrets stay as their `${{ secrets.X }}` text, so no secret reaches it.
+ * declared outputs, and the (unrendered) environment vars it references. A component is re-applied
+ * when its version *or* this digest changes. Secrets stay as their `${{ secrets.X }}` text, so no
+ * secret reaches it.
  */
 export function componentConfigDigest(config: ProjectConfig, environment: string, component: string): string {
   const c = config.components[component];
   const env = config.environments[environment];
   if (!c || !env) throw new Error(`unknown component ${component} or environment ${environment}`);
-  return sha256Hex(canonicalJson({ type: c.type, with: c.with, outputs: c.outputs, vars: env.vars }));
+  const used = new Set(
+    findReferences(c.with)
+      .refs.filter((r) => r.path[0] === 'env' && r.path[1] === 'vars' && r.path[2] !== undefined)
+      .map((r) => r.path[2] as string),
+  );
+  // A reference to env.vars as a whole uses all of them.
+  const wholeVars = findReferences(c.with).refs.some((r) => r.path[0] === 'env' && (r.path.length === 1 || (r.path[1] === 'vars' && r.path.length === 2)));
+  const vars = wholeVars ? env.vars : Object.fromEntries(Object.entries(env.vars).filter(([k]) => used.has(k)));
+  return sha256Hex(canonicalJson({ type: c.type, with: c.with, outputs: c.outputs, vars }));
+}
+
+/**
+ * The outputs of other components that a component's `with` references: producer → output names.
+ * Pure.
+ */
+export function referencedOutputs(config: ProjectConfig, component: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const ref of findReferences(config.components[component]?.with ?? {}).refs) {
+    const [root, producer, kind, output] = ref.path;
+    if (root !== 'components' || kind !== 'outputs' || producer === undefined) continue;
+    const names = out.get(producer) ?? new Set<string>();
+    // A reference to all outputs (components.x.outputs) is written as '*'.
+    names.add(output ?? '*');
+    out.set(producer, names);
+  }
+  return out;
 }
 
 /** Why a component is applied or left alone. Pure. */

@@ -3,7 +3,9 @@ import type { AuditEventInput, AuditKind } from '../core/audit.js';
 import { ConflictError, errorMessage, StepFailure } from '../core/errors.js';
 import type { ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
 import { FINAL_PROMOTION_STATES } from '../core/model.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { checkOutputs, redactSensitiveOutputs } from '../core/outputs.js';
+import { referencedOutputs } from '../core/plan.js';
 import { recoverStep, type Recovery } from '../core/recovery.js';
 import { Redactor } from '../core/redact.js';
 import type { StepLogLine, StoreChange } from '../store/store.js';
@@ -329,6 +331,13 @@ export class PromotionRunner {
     const component = this.deps.loaded.config.components[name];
     const adapter = component ? this.deps.adapters.get(component.type) : undefined;
     try {
+      const changedInputs = step.action === 'unchanged' ? this.changedInputs(name) : [];
+      if (changedInputs.length > 0) {
+        // Same version and configuration, but an output it consumes changed in this promotion: the
+        // component must be applied again, or it would keep running with the old value.
+        step = { ...step, action: 'apply' };
+        this.log(name, `re-applying: ${changedInputs.join(', ')} changed in this promotion`);
+      }
       if (step.action === 'unchanged' && step.phase !== 'verify') {
         const recorded = this.states.get(name)?.outputs ?? {};
         await this.save({ steps: [{ ...step, state: 'unchanged', outputs: recorded, startedAt: this.now(), finishedAt: this.now() }] }, [
@@ -346,7 +355,7 @@ export class PromotionRunner {
         attempts: step.attempts + (resumeAtVerify ? 0 : 1),
         error: undefined,
       };
-      await this.save({ steps: [started] }, resumeAtVerify ? [] : [this.event('step.started', { from: step.fromVersion, to: step.toVersion, attempt: started.attempts }, name)]);
+      await this.save({ steps: [started] }, resumeAtVerify ? [] : [this.event('step.started', { from: step.fromVersion, to: step.toVersion, attempt: started.attempts, inputsChanged: changedInputs.length ? changedInputs : undefined }, name)]);
       step = started;
       const spec = this.spec(name);
       let outputs: Record<string, unknown>;
@@ -385,6 +394,26 @@ export class PromotionRunner {
       const failed: StepRecord = { ...latest, state: 'failed', error: message, finishedAt: this.now(), applyStarted: untouched ? false : latest.applyStarted };
       await this.save({ steps: [failed] }, [this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
     }
+  }
+
+  /** Outputs this component consumes whose value changed in this promotion (`iam.outputs.role_arn`). */
+  private changedInputs(name: string): string[] {
+    const changed: string[] = [];
+    for (const [producer, outputs] of referencedOutputs(this.deps.loaded.config, name)) {
+      const step = this.steps.get(producer);
+      if (step?.state !== 'succeeded' || !step.applyStarted) continue;
+      const declared = this.deps.loaded.config.components[producer]?.outputs ?? {};
+      const before = step.previous?.outputs ?? {};
+      const after = this.liveOutputs.get(producer) ?? step.outputs ?? {};
+      const names = outputs.has('*') ? Object.keys(declared) : [...outputs];
+      for (const o of names) {
+        // A sensitive output is stored redacted, so its old value is unknown: count it as changed.
+        if (declared[o]?.sensitive || canonicalJson(before[o] ?? null) !== canonicalJson(after[o] ?? null)) {
+          changed.push(`${producer}.outputs.${o}`);
+        }
+      }
+    }
+    return changed;
   }
 
   private hasFailures(): boolean {

@@ -396,3 +396,40 @@ describe('resume', () => {
     expect(project.applies().filter((l) => l.includes(' b 2 '))).toEqual([]);
   });
 });
+
+describe('typed handoffs at run time', () => {
+  it('re-applies an unchanged consumer when an output it consumes changed in the same promotion', async () => {
+    project = testProject(`${ENVS}components:
+  infra:
+    type: command
+    with: { apply: ["./infra.sh", "\${{ version }}"] }
+    outputs:
+      url: { type: string }
+  api:
+    type: command
+    with:
+      apply: ["./api.sh", "\${{ version }}"]
+      env: { URL: "\${{ components.infra.outputs.url }}" }
+  web:
+    type: command
+    with: { apply: ["./api.sh", "\${{ version }}"] }
+`);
+    project.write('infra.sh', '#!/bin/sh\nprintf \'{"url":"https://infra-%s.example.com"}\' "$1" > "$LOCKSTEP_OUTPUTS"\n', true);
+    project.write('api.sh', '#!/bin/sh\necho "$LOCKSTEP_COMPONENT $1 ${URL:-}" >> api.log\n', true);
+    const deps = await project.deps();
+    await promote(deps, await release(deps, { infra: '1', api: '1', web: '1' }), 'dev');
+    const p2 = await promote(deps, await release(deps, { infra: '2', api: '1', web: '1' }), 'dev');
+    expect(p2.state).toBe('succeeded');
+    const steps = new Map((await deps.store.listSteps(p2.id)).map((s) => [s.component, s]));
+    expect(steps.get('api')).toMatchObject({ state: 'succeeded', action: 'apply' });
+    expect(steps.get('web')?.state).toBe('unchanged');
+    expect(readFileSync(join(project.dir, 'api.log'), 'utf8').trim().split('\n')).toEqual([
+      expect.stringMatching(/^(api 1 https:\/\/infra-1\.example\.com|web 1 )$/),
+      expect.stringMatching(/^(api 1 https:\/\/infra-1\.example\.com|web 1 )$/),
+      'api 1 https://infra-2.example.com',
+    ]);
+    // Same output value again: nothing to do for api.
+    const p3 = await promote(deps, await release(deps, { infra: '2', api: '1', web: '2' }), 'dev');
+    expect((await deps.store.listSteps(p3.id)).find((s) => s.component === 'api')?.state).toBe('unchanged');
+  });
+});
