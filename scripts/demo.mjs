@@ -57,4 +57,4 @@ console.log(bold('\n4. Where things stand, and the record.'));
 lockstep(['status', '--env', 'prod']);
 lockstep(['history']);
 lockstep(['audit', 'verify']);
-console.log(`\nThe demo project stays in ${dir}: try \`cd ${dir} && npx lockstep status\` (with this checkout's bin on PATH) or look at systems/.`);
+console.log(`\nThe demo project stays in ${dir}: look around with \`node ${cli} --config ${join(dir, 'lockstep.yaml')} status\`, or at ${join(dir, 'systems')}/.`);

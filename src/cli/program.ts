@@ -364,8 +364,9 @@ Examples:
         const rows = [];
         for (const p of promotions) {
           const steps = await store.listSteps(p.id);
-          const count = (st: string): number => steps.filter((s) => s.state === st).length;
-          rows.push([shortId(p.id), p.environment, p.kind, p.state, shortId(p.releaseId), p.requestedAt, p.requestedBy, `${count('succeeded')} ok, ${count('unchanged')} same, ${count('failed')} failed, ${count('rolled-back')} rolled back`]);
+          const counts = new Map<string, number>();
+          for (const s of steps) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
+          rows.push([shortId(p.id), p.environment, p.kind, p.state, shortId(p.releaseId), p.requestedAt, p.requestedBy, [...counts].map(([st, n]) => `${n} ${st}`).join(', ')]);
         }
         print(table(['PROMOTION', 'ENV', 'KIND', 'STATE', 'RELEASE', 'REQUESTED', 'BY', 'STEPS'], rows));
       } finally {
@@ -398,7 +399,7 @@ Examples:
   audit
     .command('verify')
     .description('check the hash chain; exits 1 naming the first bad entry')
-    .option('--head <hash>', 'also require the chain to end at this hash (detects a removed tail)')
+    .option('--head <hash>', 'a head hash recorded earlier: the chain must still contain it (detects a removed tail)')
     .addOption(outputOption())
     .action(async (o: { head?: string }, cmd: Command) => {
       const opts = globals(cmd);
@@ -406,21 +407,30 @@ Examples:
       try {
         const verifier = new AuditVerifier();
         let after = 0;
+        let headSeen = false;
         for (;;) {
           const page = await store.auditPage(after, 5000);
           if (page.length === 0) break;
           let ok = true;
-          for (const e of page) if (!verifier.push(e)) { ok = false; break; }
+          for (const e of page) {
+            if (!verifier.push(e)) {
+              ok = false;
+              break;
+            }
+            if (e.hash === o.head) headSeen = true;
+          }
           if (!ok) break;
           after = page[page.length - 1]?.seq ?? after;
         }
         const result = verifier.result();
-        const headMismatch = result.ok && o.head !== undefined && result.head !== o.head;
-        if (opts.output === 'json') printJson({ ...result, ...(headMismatch ? { ok: false, reason: `the chain ends at ${result.head}, not at ${o.head}` } : {}) });
+        // A head recorded earlier must still be in the chain: entries appended since are fine, a
+        // removed tail (or a rewritten chain) is not.
+        const headMissing = result.ok && o.head !== undefined && !headSeen;
+        if (opts.output === 'json') printJson({ ...result, ...(headMissing ? { ok: false, reason: `the chain does not contain the expected head ${o.head ?? ''}` } : {}) });
         else if (!result.ok) print(`audit log BROKEN at entry ${result.firstBad}: ${result.reason} (${result.entries} entries before it verified)`);
-        else if (headMismatch) print(`audit log chain is intact (${result.entries} entries) but ends at ${result.head}, not at the expected ${o.head ?? ''}: entries were removed from the end`);
+        else if (headMissing) print(`audit log chain is intact (${result.entries} entries) but does not contain the expected head ${o.head ?? ''}: entries were removed from the end, or the log was rewritten`);
         else print(`audit log intact: ${result.entries} entries, head ${result.head}`);
-        if (!result.ok || headMismatch) throw new ReportedError(EXIT.failed);
+        if (!result.ok || headMissing) throw new ReportedError(EXIT.failed);
       } finally {
         await store.close();
       }
@@ -459,6 +469,11 @@ class ReportedError extends Error {
 
 /** The one top-level catch: errors become messages and exit codes here and nowhere else. */
 export async function runCli(argv: readonly string[]): Promise<number> {
+  // `lockstep status | head -1`: a closed pipe ends the output, not the process with a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -2,7 +2,7 @@ import type { AdapterCapabilities, AdapterPlan, StepContext } from '../core/adap
 import { errorMessage, InputError } from '../core/errors.js';
 import { findReferences } from '../core/expression/index.js';
 import { componentDependencies, dagLevels } from '../core/graph.js';
-import type { ComponentState, PlannedGate, PromotionPlan, ReleaseRecord } from '../core/model.js';
+import type { ComponentState, OutputDeclaration, PlannedGate, PromotionPlan, ReleaseRecord, ValueType } from '../core/model.js';
 import { buildPlan, componentConfigDigest, decideAction, missingPromotionPath } from '../core/plan.js';
 import { Redactor } from '../core/redact.js';
 import type { EngineDeps } from './deps.js';
@@ -94,7 +94,9 @@ export async function planPromotion(
         release,
         component: name,
         previousVersion: currentBy.get(name)?.version,
-        outputsOf: (c) => currentBy.get(c)?.outputs,
+        // Producers applied in this promotion: stand-ins of each output's declared type, so the spec
+        // renders and its capabilities (reversible?) are known; the real values come at run time.
+        outputsOf: (c) => (applying.has(c) ? placeholderOutputs(config.components[c]?.outputs ?? {}) : currentBy.get(c)?.outputs),
         secrets: deps.secrets,
         redactor,
       });
@@ -105,7 +107,8 @@ export async function planPromotion(
           const spec = renderSpec(adapter, name, component.with, scope);
           capabilities.set(name, adapter.capabilities(spec));
         } catch (error) {
-          if (!/is not available/.test(errorMessage(error))) problems.push(errorMessage(error));
+          // A stand-in may not satisfy a format check (a URL field): only then is it not a problem.
+          if (!/known after apply|is not available/.test(errorMessage(error))) problems.push(errorMessage(error));
         }
         const producers = [...applying].filter((p) => (dependencies.get(name) ?? []).includes(p));
         adapterPlans.set(name, { summary: `planned at run time, after ${producers.join(', ')} (their outputs are inputs here)` });
@@ -152,6 +155,20 @@ export async function planPromotion(
 
   const plan = buildPlan({ config, environment, release, current, dependencies, levels, adapterPlans, capabilities, gates });
   return { release, plan, current, missingPath };
+}
+
+const PLACEHOLDER: Record<ValueType, unknown> = {
+  string: '(known after apply)',
+  number: 0,
+  integer: 0,
+  boolean: false,
+  object: {},
+  array: [],
+  any: '(known after apply)',
+};
+
+function placeholderOutputs(declared: Record<string, OutputDeclaration>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(declared).map(([k, d]) => [k, PLACEHOLDER[d.type]]));
 }
 
 function planContext(

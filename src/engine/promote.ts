@@ -202,12 +202,17 @@ export async function resume(deps: EngineDeps, promotionRef: string | undefined,
     ids = [(await deps.store.getPromotion(promotionRef)).id];
   } else {
     if ((options.retryStep?.length ?? 0) + (options.markDone?.length ?? 0) > 0) throw new InputError('--retry-step and --mark-done need a PROMOTION', 'promotion');
-    const open = await deps.store.listPromotions({ states: ['running', 'rolling-back'] });
+    // Interrupted ones are included: they are not run (a person decides), but reported.
+    const open = await deps.store.listPromotions({ states: ['running', 'rolling-back', 'interrupted'] });
     ids = open.map((p) => p.id).reverse();
   }
   const results: PromotionRecord[] = [];
   for (const id of ids) {
     const runner = await PromotionRunner.load(deps, id);
+    if (promotionRef === undefined && runner.record.state === 'interrupted') {
+      results.push(runner.record);
+      continue;
+    }
     options.onRunner?.(runner);
     results.push(await runner.run(options));
   }

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { parseDuration } from '../../core/duration.js';
+import { urlProblem } from './database-url.js';
+
+export const DEFAULT_TABLE = 'lockstep_migrations';
+export const DEFAULT_LOCK_TIMEOUT = '1m';
+
+/** `name` or `schema.name`: letters, digits and `_`, so it can be quoted the same way everywhere. */
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(?:\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
+
+/**
+ * `with:` of a `sql-migrations` component. Templates are rendered by the engine before the adapter
+ * sees it. Messages about `url` never quote it: it usually holds a password.
+ */
+export const migrationsSpec = z.strictObject({
+  url: z
+    .string({ error: 'expected a database URL string, such as "${{ env.vars.db }}"' })
+    .superRefine((url, ctx) => {
+      const problem = urlProblem(url);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .describe('postgres://…, postgresql://…, mysql://… (MySQL and MariaDB) or sqlite:PATH (relative to the project directory).'),
+  dir: z
+    .string({ error: 'expected the migrations directory, such as db/migrations' })
+    .min(1, { error: 'expected the migrations directory, such as db/migrations' })
+    .describe('The directory of VERSION_title.up.sql / .down.sql files, relative to the project directory.'),
+  table: z
+    .string()
+    .regex(TABLE_NAME, {
+      error: 'expected a table name (letters, digits and _, not starting with a digit), optionally schema.table',
+    })
+    .default(DEFAULT_TABLE)
+    .describe('The history table Lockstep keeps in the database.'),
+  lockTimeout: z
+    .string()
+    .refine((text) => (parseDuration(text) ?? 0) > 0, { error: 'expected a duration such as 30s, 1m or 5m' })
+    .default(DEFAULT_LOCK_TIMEOUT)
+    .describe('How long to wait for another runner migrating the same database.'),
+});
+
+export type MigrationsSpec = z.output<typeof migrationsSpec>;
