@@ -2,20 +2,19 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandAdapter } from '../../src/adapters/command/command-adapter.js';
-import type { Adapter } from '../../src/core/adapter.js';
 import { adapterContract } from './adapter-contract.js';
 
 // The `command` adapter against a real "system": a directory whose `running` file holds the version.
-adapterContract('command', async () => {
+adapterContract('command', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-command-contract-'));
   writeFileSync(join(dir, 'deploy.sh'), '#!/bin/sh\nset -eu\nprintf "%s" "$1" > running\n');
   writeFileSync(join(dir, 'current.sh'), '#!/bin/sh\ncat running 2>/dev/null || true\n');
   chmodSync(join(dir, 'deploy.sh'), 0o755);
   chmodSync(join(dir, 'current.sh'), 0o755);
-  return {
-    adapter: commandAdapter as Adapter<unknown>,
+  return Promise.resolve({
+    adapter: commandAdapter,
     spec: (version, previous) => ({ apply: ['./deploy.sh', version], rollback: ['./deploy.sh', previous ?? ''], observe: ['./current.sh'], idempotent: true }),
-    running: async () => (existsSync(join(dir, 'running')) ? readFileSync(join(dir, 'running'), 'utf8') : undefined),
+    running: () => Promise.resolve(existsSync(join(dir, 'running')) ? readFileSync(join(dir, 'running'), 'utf8') : undefined),
     invalid: [
       { with: {}, path: ['apply'] },
       { with: { apply: [] }, path: ['apply'] },
@@ -23,6 +22,6 @@ adapterContract('command', async () => {
       { with: { apply: ['x'], colour: 'red' }, path: [] },
     ],
     context: () => ({ projectDir: dir }),
-    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-  };
+    cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
+  });
 });
