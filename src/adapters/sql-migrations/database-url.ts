@@ -23,19 +23,25 @@ const MYSQL_SCHEMES = ['mysql:', 'mariadb:'];
 const SQLITE_SCHEMES = ['sqlite:', 'sqlite3:'];
 const MYSQL_PARAMS = ['ssl'];
 
-export const URL_FORMS = 'postgres://USER:PASSWORD@HOST:5432/DATABASE, mysql://USER:PASSWORD@HOST:3306/DATABASE (MySQL and MariaDB) or sqlite:PATH';
+export const URL_FORMS =
+  'postgres://USER:PASSWORD@HOST:5432/DATABASE, mysql://USER:PASSWORD@HOST:3306/DATABASE (MySQL and MariaDB) or sqlite:PATH';
 
 /**
  * What is wrong with `url`, or undefined when it is usable. The answer never quotes the URL: it may
  * hold a password.
  */
 export function urlProblem(url: string): string | undefined {
+  // While planning, the engine stands this text in for an output of a component not applied yet; the
+  // URL is then checked at run time. Saying so lets the planner tell it from a real mistake.
+  if (url.trim() === '(known after apply)') return 'the URL is known after apply';
   const scheme = schemeOf(url);
   if (scheme === undefined || ![...POSTGRES_SCHEMES, ...MYSQL_SCHEMES, ...SQLITE_SCHEMES].includes(scheme)) {
     return `expected a database URL: ${URL_FORMS}`;
   }
   if (SQLITE_SCHEMES.includes(scheme)) {
-    return sqlitePath(url) === '' ? 'expected sqlite:PATH, such as sqlite:db/dev.db (relative to the project directory)' : undefined;
+    return sqlitePath(url) === ''
+      ? 'expected sqlite:PATH, such as sqlite:db/dev.db (relative to the project directory)'
+      : undefined;
   }
   let parsed: URL;
   try {
@@ -47,7 +53,8 @@ export function urlProblem(url: string): string | undefined {
     if (parsed.hostname === '') return 'a MySQL URL needs a host: mysql://USER:PASSWORD@HOST:3306/DATABASE';
     if (databaseOf(parsed) === '') return 'a MySQL URL needs a database name: mysql://USER:PASSWORD@HOST:3306/DATABASE';
     const unknown = [...parsed.searchParams.keys()].filter((k) => !MYSQL_PARAMS.includes(k));
-    if (unknown.length > 0) return `unknown parameter ${unknown.join(', ')} in the MySQL URL (supported: ${MYSQL_PARAMS.join(', ')})`;
+    if (unknown.length > 0)
+      return `unknown parameter ${unknown.join(', ')} in the MySQL URL (supported: ${MYSQL_PARAMS.join(', ')})`;
     const ssl = parsed.searchParams.get('ssl');
     if (ssl !== null && ssl !== 'true' && ssl !== 'false') return 'ssl in a MySQL URL is true or false';
   }

@@ -29,7 +29,11 @@ const FILE_NAME = /^(\d+(?:\.\d+)*)(?:_(.*))?\.(up|down)\.sql$/;
 export class MigrationDirectoryError extends Error {
   override readonly name = 'MigrationDirectoryError';
   constructor(readonly problems: readonly string[]) {
-    super(problems.length === 1 ? (problems[0] ?? '') : `problems in the migrations directory:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      problems.length === 1
+        ? (problems[0] ?? '')
+        : `problems in the migrations directory:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
 }
 
@@ -53,7 +57,9 @@ export async function readMigrations(dir: string, shownDir: string): Promise<Mig
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new MigrationDirectoryError([`the migrations directory ${shownDir} does not exist (dir is relative to the project directory)`]);
+      throw new MigrationDirectoryError([
+        `the migrations directory ${shownDir} does not exist (dir is relative to the project directory)`,
+      ]);
     }
     if (code === 'ENOTDIR') throw new MigrationDirectoryError([`${shownDir} is not a directory`]);
     throw error;
@@ -76,7 +82,9 @@ export async function readMigrations(dir: string, shownDir: string): Promise<Mig
     const slot = found.get(version.key) ?? { version };
     const other = slot[direction];
     if (other !== undefined) {
-      problems.push(`${path.posix.join(shownDir, other)} and ${shown} are both the ${direction} migration of version ${version.key}: give one of them another version`);
+      problems.push(
+        `${path.posix.join(shownDir, other)} and ${shown} are both the ${direction} migration of version ${version.key}: give one of them another version`,
+      );
       continue;
     }
     slot[direction] = entry.name;
@@ -87,12 +95,16 @@ export async function readMigrations(dir: string, shownDir: string): Promise<Mig
   const migrations: MigrationFile[] = [];
   for (const slot of slots) {
     if (slot.up === undefined) {
-      problems.push(`${path.posix.join(shownDir, slot.down ?? '')} has no up migration: add ${upName(slot.down ?? '')}, or remove the down file`);
+      problems.push(
+        `${path.posix.join(shownDir, slot.down ?? '')} has no up migration: add ${upName(slot.down ?? '')}, or remove the down file`,
+      );
       continue;
     }
     const name = slot.up.slice(0, -'.up.sql'.length);
     if (slot.down !== undefined && slot.down !== `${name}.down.sql`) {
-      problems.push(`${path.posix.join(shownDir, slot.down)} does not match ${path.posix.join(shownDir, slot.up)}: name the down file ${name}.down.sql`);
+      problems.push(
+        `${path.posix.join(shownDir, slot.down)} does not match ${path.posix.join(shownDir, slot.up)}: name the down file ${name}.down.sql`,
+      );
       continue;
     }
     const upSql = await readFile(path.join(dir, slot.up), 'utf8');

@@ -67,7 +67,9 @@ export function resolveTarget(version: string, files: readonly MigrationFile[], 
   const first = files[0];
   if (first === undefined || compareVersions(wanted, first.version) < 0) {
     if (wanted.key === '0' || first !== undefined) return { version, count: 0 };
-    throw new Error(`version ${version} matches no migration: ${where.dir} has no migration files yet (use version 0 until it does)`);
+    throw new Error(
+      `version ${version} matches no migration: ${where.dir} has no migration files yet (use version 0 until it does)`,
+    );
   }
   const index = files.findIndex((f) => compareVersions(f.version, wanted) === 0);
   if (index === -1) {
@@ -76,7 +78,7 @@ export function resolveTarget(version: string, files: readonly MigrationFile[], 
     throw new Error(
       `version ${version} matches no migration in ${where.dir}` +
         ` (the nearest below is ${nearby?.name ?? first.name}; the newest is ${newest?.name ?? first.name}): ` +
-        'check this component\'s version in the release, or add the migration file',
+        "check this component's version in the release, or add the migration file",
     );
   }
   return { version, count: index + 1 };
@@ -86,7 +88,11 @@ export function resolveTarget(version: string, files: readonly MigrationFile[], 
  * Every way the history table disagrees with the directory, all at once. Applied migrations must be
  * exactly the first N files, each unchanged since it ran.
  */
-export function checkHistory(files: readonly MigrationFile[], rows: readonly HistoryRow[], where: Where): HistoryProblem[] {
+export function checkHistory(
+  files: readonly MigrationFile[],
+  rows: readonly HistoryRow[],
+  where: Where,
+): HistoryProblem[] {
   const problems: HistoryProblem[] = [];
   const byKey = new Map(files.map((f) => [f.version.key, f]));
   const newest = files[files.length - 1];
@@ -169,7 +175,8 @@ export function checkHistory(files: readonly MigrationFile[], rows: readonly His
  * first, or downs newest first. Only meaningful when checkHistory found nothing.
  */
 export function migrationSteps(files: readonly MigrationFile[], applied: number, target: Target): MigrationStep[] {
-  if (target.count > applied) return files.slice(applied, target.count).map((migration) => ({ direction: 'up', migration }));
+  if (target.count > applied)
+    return files.slice(applied, target.count).map((migration) => ({ direction: 'up', migration }));
   return files
     .slice(target.count, applied)
     .reverse()
@@ -230,7 +237,12 @@ export function describePlan(input: {
 }): AdapterPlan {
   const { steps, from, to, database } = input;
   if (steps.length === 0) {
-    return { action: 'unchanged', summary: `${database} is at migration version ${from} already`, risk: 'low', data: { target: to.version, steps: [] } };
+    return {
+      action: 'unchanged',
+      summary: `${database} is at migration version ${from} already`,
+      risk: 'low',
+      data: { target: to.version, steps: [] },
+    };
   }
   const direction = steps[0]?.direction ?? 'up';
   const withoutDown = steps.filter((s) => s.direction === 'up' && s.migration.downSql === undefined);
@@ -238,7 +250,9 @@ export function describePlan(input: {
   const summary =
     direction === 'up'
       ? `apply ${count} to ${database}: version ${from} → ${to.version}` +
-        (withoutDown.length > 0 ? ` (irreversible: no down file for ${withoutDown.map((s) => s.migration.name).join(', ')})` : '')
+        (withoutDown.length > 0
+          ? ` (irreversible: no down file for ${withoutDown.map((s) => s.migration.name).join(', ')})`
+          : '')
       : `revert ${count} on ${database}: version ${from} → ${to.version} (down migrations; data they drop is not restored by a later up)`;
   const details = [
     ...input.notes,
@@ -257,7 +271,11 @@ export function describePlan(input: {
   ].join('\n');
   const data: PlanData = {
     target: to.version,
-    steps: steps.map((s) => ({ direction: s.direction, version: s.migration.version.text, checksum: stepSql(s)?.checksum ?? '' })),
+    steps: steps.map((s) => ({
+      direction: s.direction,
+      version: s.migration.version.text,
+      checksum: stepSql(s)?.checksum ?? '',
+    })),
   };
   return {
     summary,

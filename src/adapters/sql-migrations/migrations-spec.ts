@@ -19,7 +19,9 @@ export const migrationsSpec = z.strictObject({
       const problem = urlProblem(url);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
     })
-    .describe('postgres://…, postgresql://…, mysql://… (MySQL and MariaDB) or sqlite:PATH (relative to the project directory).'),
+    .describe(
+      'postgres://…, postgresql://…, mysql://… (MySQL and MariaDB) or sqlite:PATH (relative to the project directory).',
+    ),
   dir: z
     .string({ error: 'expected the migrations directory, such as db/migrations' })
     .min(1, { error: 'expected the migrations directory, such as db/migrations' })
