@@ -1,0 +1,360 @@
+import path from 'node:path';
+import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
+import { parseDuration } from '../../core/duration.js';
+import { errorMessage, StepFailure } from '../../core/errors.js';
+import { credentialScrubber, parseDatabaseUrl } from './database-url.js';
+import type { DatabaseTarget } from './database-url.js';
+import { MigrationDirectoryError, readMigrations } from './migration-files.js';
+import type { MigrationFile } from './migration-files.js';
+import {
+  checkHistory,
+  describePlan,
+  isPlanData,
+  migrationSteps,
+  missingDowns,
+  resolveTarget,
+  versionAt,
+} from './migration-plan.js';
+import type { HistoryRow, Target, Where } from './migration-plan.js';
+import { compareVersions, parseVersion } from './migration-version.js';
+import { migrate } from './migrator.js';
+import type { MigrationBatch, MigrateRequest } from './migrator.js';
+import { migrationsSpec } from './migrations-spec.js';
+import type { MigrationsSpec } from './migrations-spec.js';
+import { mysqlDialect } from './mysql.js';
+import { postgresDialect } from './postgres.js';
+import { history, tableName } from './sql-dialect.js';
+import type { Dialect, DialectConnection, TableName } from './sql-dialect.js';
+import { sqliteDialect } from './sqlite.js';
+
+/**
+ * The `sql-migrations` component type: the component's version is the migration version the
+ * database must be at. Plan lists the migrations up or down with their SQL; apply runs them under a
+ * database-level lock, one transaction each where DDL is transactional; rollback moves the database
+ * back to the previous version; observe reads the history table.
+ *
+ * Nothing the adapter logs or throws holds the URL's credentials: every message passes through a
+ * scrubber built from the URL, since drivers put connection strings in their errors.
+ */
+export const sqlMigrationsAdapter: Adapter<MigrationsSpec> = {
+  type: 'sql-migrations',
+  description:
+    'Moves a PostgreSQL, MySQL/MariaDB or SQLite database to a migration version with VERSION_title.up.sql / .down.sql files, under a database lock.',
+  spec: migrationsSpec,
+
+  capabilities() {
+    // Rollback runs down files; a plan with an up that has none says irreversible, which wins per promotion.
+    return { reversible: true, idempotentApply: true, observe: true };
+  },
+
+  plan(spec, ctx) {
+    return guarded(spec, ctx, 'plan', async (job) => {
+      const target = job.resolve(ctx.version);
+      const conn = await job.connect('read');
+      const notes: string[] = [];
+      let rows: HistoryRow[] = [];
+      if (conn === undefined) {
+        notes.push(`-- ${job.database} does not exist yet: apply creates it, with the history table ${spec.table}\n`);
+      } else {
+        try {
+          const read = await history.read(conn, job.table);
+          if (read === undefined)
+            notes.push(`-- the history table ${spec.table} does not exist yet: apply creates it\n`);
+          rows = read ?? [];
+        } finally {
+          await conn.close().catch(() => undefined);
+        }
+      }
+      const problems = checkHistory(job.files, rows, job.where);
+      if (problems.length > 0) throw refused(problems.map((p) => p.message));
+      const from = versionAt(job.files, rows.length);
+      const steps = migrationSteps(job.files, rows.length, target);
+      const missing = missingDowns(steps);
+      if (missing.length > 0) {
+        throw refused([
+          `cannot move ${job.database} down from version ${from} to ${target.version}: no down migration ` +
+            `${missing.map((s) => `${spec.dir}/${s.migration.name}.down.sql`).join(', ')} (those migrations are forward-only). ` +
+            'Add the down file, or promote a version at or above them',
+        ]);
+      }
+      return describePlan({ steps, from, to: target, database: job.database, notes });
+    });
+  },
+
+  apply(spec, plan: AdapterPlan, ctx): Promise<Outputs> {
+    return guarded(spec, ctx, 'apply', async (job) => {
+      const target = job.resolve(ctx.version);
+      const batch = await job.migrate(target, isPlanData(plan.data) ? plan.data : undefined);
+      return outputs(batch, target, job);
+    });
+  },
+
+  rollback(spec, ctx) {
+    return guarded(spec, ctx, 'rollback', async (job) => {
+      if (ctx.previousVersion === undefined) {
+        throw new StepFailure(`rollback: there is no previous version of ${ctx.component} to go back to`, false, {
+          untouched: true,
+        });
+      }
+      const target = job.resolve(ctx.previousVersion);
+      job.log(`rolling back ${job.database} to migration version ${target.version}`);
+      outputs(await job.migrate(target, undefined), target, job);
+    });
+  },
+
+  observe(spec, ctx): Promise<Observed> {
+    return guarded(spec, ctx, 'observe', async (job) => {
+      const conn = await job.connect('read');
+      let rows: HistoryRow[] = [];
+      if (conn !== undefined) {
+        try {
+          rows = (await history.read(conn, job.table)) ?? [];
+        } finally {
+          await conn.close().catch(() => undefined);
+        }
+      }
+      const problems = checkHistory(job.files, rows, job.where);
+      const highest = highestRow(rows);
+      return {
+        version: observedVersion(job, rows, highest, problems.length === 0, ctx),
+        drift: problems.map((p) => p.message),
+        details: {
+          database: job.database,
+          table: spec.table,
+          applied: rows.length,
+          files: job.files.length,
+          ...(highest === undefined
+            ? {}
+            : { latest: { name: highest.name, appliedAt: highest.appliedAt, appliedBy: highest.appliedBy } }),
+        },
+      };
+    });
+  },
+};
+
+type Operation = 'plan' | 'apply' | 'rollback' | 'observe';
+
+/** What every operation needs: the files, the dialect, and scrubbed logging. */
+interface Job {
+  readonly files: readonly MigrationFile[];
+  readonly where: Where;
+  readonly table: TableName;
+  readonly database: string;
+  readonly log: (line: string) => void;
+  resolve(version: string): Target;
+  connect(mode: 'read' | 'write'): Promise<DialectConnection | undefined>;
+  migrate(target: Target, planned: MigrateRequest['planned']): Promise<MigrationBatch>;
+}
+
+/**
+ * Runs one operation and turns every failure into a StepFailure whose message holds no credential.
+ * The abort reason passes through as it is (it is the engine's own).
+ */
+async function guarded<T>(
+  spec: MigrationsSpec,
+  ctx: StepContext,
+  operation: Operation,
+  run: (job: Job) => Promise<T>,
+): Promise<T> {
+  const scrub = credentialScrubber(spec.url);
+  if (ctx.signal.aborted) throw abortError(ctx.signal.reason, operation);
+  try {
+    const job = await prepare(spec, ctx, scrub);
+    return await run(job);
+  } catch (error) {
+    if (ctx.signal.aborted && error === ctx.signal.reason) throw error;
+    if (error instanceof StepFailure) {
+      throw new StepFailure(scrub(error.message), error.retryable, { untouched: error.untouched });
+    }
+    if (error instanceof MigrationDirectoryError)
+      throw new StepFailure(scrub(error.message), false, { untouched: true });
+    // Unknown: not retryable, and not known to have left the database alone. The driver's error is
+    // not kept as the cause, since it may carry the connection string.
+    throw new StepFailure(`${operation}: ${scrub(describeError(error))}`, false);
+  }
+}
+
+async function prepare(spec: MigrationsSpec, ctx: StepContext, scrub: (text: string) => string): Promise<Job> {
+  const target = parseDatabaseUrl(spec.url, ctx.projectDir);
+  const dialect = dialectFor(target);
+  const where: Where = { dir: spec.dir, table: spec.table };
+  const files = await readMigrations(path.resolve(ctx.projectDir, spec.dir), spec.dir);
+  const table = tableName(spec.table);
+  const log = (line: string): void => ctx.log(scrub(line));
+  const lockTimeoutMs = parseDuration(spec.lockTimeout);
+  if (lockTimeoutMs === undefined)
+    throw new Error(`lockTimeout ${spec.lockTimeout} is not a duration: the spec was not parsed`);
+
+  const connect = async (mode: 'read' | 'write'): Promise<DialectConnection | undefined> => {
+    try {
+      return await dialect.connect(mode);
+    } catch (error) {
+      throw connectFailure(error, target.display, scrub);
+    }
+  };
+  return {
+    files,
+    where,
+    table,
+    database: target.display,
+    log,
+    resolve(version) {
+      try {
+        return resolveTarget(version, files, where);
+      } catch (error) {
+        throw new StepFailure(errorMessage(error), false, { untouched: true });
+      }
+    },
+    connect,
+    async migrate(to, planned) {
+      const conn = await connect('write');
+      if (conn === undefined)
+        throw new StepFailure(`could not open ${target.display} for writing`, false, { untouched: true });
+      try {
+        return await migrate(conn, {
+          dialect,
+          table,
+          where,
+          database: target.display,
+          files,
+          target: to,
+          lockTimeoutMs,
+          lockTimeout: spec.lockTimeout,
+          signal: ctx.signal,
+          log,
+          heartbeat: ctx.heartbeat,
+          appliedBy: ctx.promotionId,
+          planned,
+        });
+      } finally {
+        await conn.close().catch(() => undefined);
+      }
+    },
+  };
+}
+
+function dialectFor(target: DatabaseTarget): Dialect {
+  switch (target.kind) {
+    case 'postgres':
+      return postgresDialect(target.connectionString);
+    case 'mysql':
+      return mysqlDialect(target);
+    case 'sqlite':
+      return sqliteDialect(target.file, target.display);
+  }
+}
+
+/** The step's outputs when the batch ran to its end; otherwise the StepFailure that says how far it got. */
+function outputs(batch: MigrationBatch, target: Target, job: Job): Outputs {
+  const ran = batch.done.map((d) => `${d.step.direction} ${d.step.migration.name}`);
+  const stopped = batch.stopped;
+  if (stopped === undefined) return { version: target.version, migrations: ran };
+  const before = ran.length === 0 ? '' : `; the migrations before it stay applied: ${ran.join(', ')}`;
+  switch (stopped.kind) {
+    case 'refused':
+      throw new StepFailure(stopped.message, false, { untouched: true });
+    case 'lock-timeout':
+      throw new StepFailure(stopped.message, true, { untouched: true });
+    case 'failed':
+      throw new StepFailure(
+        `${stopped.step.direction} ${stopped.step.migration.name} failed: ${stopped.message}${before}`,
+        false,
+        {
+          untouched: ran.length === 0 && !stopped.partial,
+        },
+      );
+    case 'cancelled': {
+      const during =
+        stopped.during === undefined
+          ? ''
+          : ` (${stopped.during.direction} ${stopped.during.migration.name} was stopped and undone)`;
+      const at = batch.from === undefined ? '' : `; ${job.database} is at version ${versionAfter(batch)}`;
+      throw new StepFailure(`${errorMessage(stopped.reason)}${during}${before}${at}`, false, {
+        cause: stopped.reason,
+        untouched: ran.length === 0,
+      });
+    }
+  }
+}
+
+function versionAfter(batch: MigrationBatch): string {
+  const last = batch.done[batch.done.length - 1];
+  if (last === undefined) return batch.from ?? '0';
+  return last.step.direction === 'up' ? last.step.migration.version.text : `below ${last.step.migration.version.text}`;
+}
+
+function highestRow(rows: readonly HistoryRow[]): HistoryRow | undefined {
+  let best: { row: HistoryRow; version: NonNullable<ReturnType<typeof parseVersion>> } | undefined;
+  for (const row of rows) {
+    const version = parseVersion(row.version);
+    if (version !== undefined && (best === undefined || compareVersions(version, best.version) > 0))
+      best = { row, version };
+  }
+  return best?.row;
+}
+
+/**
+ * The version the database is at, spelled as the release spells it when it is the same version
+ * (`2.0.0` for the file `2_add_orders`), so the engine's comparison of strings holds.
+ */
+function observedVersion(
+  job: Job,
+  rows: readonly HistoryRow[],
+  highest: HistoryRow | undefined,
+  consistent: boolean,
+  ctx: StepContext,
+): string {
+  const raw = highest?.version ?? '0';
+  if (!consistent) return raw;
+  for (const candidate of [ctx.version, ctx.previousVersion]) {
+    if (candidate === undefined) continue;
+    try {
+      if (resolveTarget(candidate, job.files, job.where).count === rows.length) return candidate;
+    } catch {
+      // Not a version of these files: it cannot be the one that runs.
+    }
+  }
+  return raw;
+}
+
+function refused(messages: readonly string[]): StepFailure {
+  const message =
+    messages.length === 1
+      ? (messages[0] ?? '')
+      : `the history table and the migration files disagree:\n${messages.map((m) => `  - ${m}`).join('\n')}`;
+  return new StepFailure(message, false, { untouched: true });
+}
+
+/** Network failures that may pass; everything else about connecting (auth, a missing database) will not. */
+const TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  '57P03',
+  'PROTOCOL_CONNECTION_LOST',
+]);
+
+function connectFailure(error: unknown, display: string, scrub: (text: string) => string): StepFailure {
+  if (error instanceof StepFailure) return error;
+  const code = (error as { code?: unknown }).code;
+  const transient = typeof code === 'string' && TRANSIENT.has(code);
+  const timedOut = /timeout/i.test(errorMessage(error));
+  return new StepFailure(`could not connect to ${display}: ${scrub(describeError(error))}`, transient || timedOut, {
+    untouched: true,
+  });
+}
+
+/** A driver error's message with its code, when it has one. */
+function describeError(error: unknown): string {
+  const message = errorMessage(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code !== '' && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+function abortError(reason: unknown, operation: Operation): Error {
+  if (reason instanceof Error) return reason;
+  return new StepFailure(`${operation}: cancelled`, false, { cause: reason, untouched: true });
+}
