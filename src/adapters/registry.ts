@@ -1,5 +1,6 @@
 import type { Adapter } from '../core/adapter.js';
 import { commandAdapter } from './command/command-adapter.js';
+import { sshAdapter } from './ssh/ssh-adapter.js';
 import { sqlMigrationsAdapter } from './sql-migrations/migrations-adapter.js';
 
 /** Component type names as users write them in `type:`. */
@@ -12,6 +13,7 @@ const TYPE_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 export function builtinAdapters(): ReadonlyMap<string, Adapter<unknown>> {
   return adapterSet([
     commandAdapter,
+    sshAdapter,
     sqlMigrationsAdapter,
     // Add new adapters here.
   ]);
