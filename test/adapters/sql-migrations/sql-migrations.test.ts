@@ -1,4 +1,4 @@
-import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -102,11 +102,11 @@ for (const server of servers) {
       version: string,
       previous: string | undefined,
       s = spec(),
-    ): Promise<{ plan: AdapterPlan; lines: string[] }> {
-      const { ctx, lines } = context(version, previous);
+    ): Promise<{ plan: AdapterPlan; lines: string[]; heartbeats: number }> {
+      const { ctx, lines, heartbeats } = context(version, previous);
       const plan = await sqlMigrationsAdapter.plan(s, ctx);
       await sqlMigrationsAdapter.apply(s, plan, ctx);
-      return { plan, lines };
+      return { plan, lines, heartbeats: heartbeats() };
     }
 
     async function history(): Promise<{ version: string; name: string; applied_by: string; failure: unknown }[]> {
@@ -148,6 +148,8 @@ for (const server of servers) {
       expect(JSON.parse(JSON.stringify(plan.data))).toEqual(plan.data);
       expect(await db.schema()).toBe(before);
       expect(await db.tables()).toEqual([]);
+      // Not even an empty SQLite file is created by planning.
+      if (server.name === 'SQLite') expect(existsSync(path.join(projectDir, 'data', 'app.db'))).toBe(false);
 
       const reversible = await sqlMigrationsAdapter.plan(spec(), context('2', undefined).ctx);
       expect(reversible.irreversible).toBe(false);
@@ -155,7 +157,8 @@ for (const server of servers) {
     });
 
     it('moves up to the version, then down to it, recording each migration; applying again changes nothing', async () => {
-      const { lines } = await promote('2', undefined);
+      const { lines, heartbeats } = await promote('2', undefined);
+      expect(heartbeats).toBeGreaterThanOrEqual(2);
       expect((await db.tables()).sort()).toEqual(['lockstep_migrations', 'orders', 'users']);
       expect(await history()).toEqual([
         { version: '1', name: '1_create_users', applied_by: 'promo-7', failure: null },
