@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqlMigrationsAdapter } from '../../../src/adapters/sql-migrations/migrations-adapter.js';
 import { migrationsSpec } from '../../../src/adapters/sql-migrations/migrations-spec.js';
 import type { MigrationsSpec } from '../../../src/adapters/sql-migrations/migrations-spec.js';
@@ -51,21 +51,26 @@ for (const server of servers) {
   describe(`sql-migrations on ${server.name}`, () => {
     let projectDir: string;
     let db: TestDatabase;
+    /** The database this test made, dropped after it (unset when making it failed). */
+    let created: TestDatabase | undefined;
 
-    beforeAll(async () => {
-      await server.connect();
-    });
+    // Connected once, but awaited by every test: an unreachable server fails each test with how to
+    // start it, instead of leaving them skipped.
+    let reachable: Promise<void> | undefined;
     afterAll(async () => {
-      await server.close();
+      await reachable?.then(() => server.close()).catch(() => undefined);
     });
     beforeEach(async () => {
+      await (reachable ??= server.connect());
       projectDir = await mkdtemp(path.join(tmpdir(), 'lockstep-sql-'));
       db = await server.create(projectDir);
+      created = db;
       writeMigrations(BASE);
     });
     afterEach(async () => {
-      await db.drop();
-      await rm(projectDir, { recursive: true, force: true });
+      await created?.drop();
+      created = undefined;
+      if (projectDir !== undefined) await rm(projectDir, { recursive: true, force: true });
     });
 
     function writeMigrations(files: Record<string, string>): void {
