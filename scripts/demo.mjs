@@ -27,8 +27,11 @@ function lockstep(args, { expect = 0, capture = false } = {}) {
   return r.stdout;
 }
 
-function releaseId(json) {
-  return JSON.parse(json).release.id.slice(0, 12);
+/** The id that `release create` printed on its first line ("created release <id>"). */
+function releaseId(text) {
+  const match = /release ([0-9a-f]{64})/.exec(text);
+  if (!match) throw new Error(`demo: no release id in:\n${text}`);
+  return match[1].slice(0, 12);
 }
 
 const versions = (overrides) => {
@@ -40,17 +43,17 @@ console.log(bold(`Lockstep demo in ${dir}`));
 lockstep(['validate']);
 
 console.log(bold('\n1. A first release goes dev → staging → prod.'));
-const r1 = releaseId(lockstep(['release', 'create', ...versions({}), '--message', 'first release', '--output', 'json'], { capture: true }));
+const r1 = releaseId(lockstep(['release', 'create', ...versions({}), '--message', 'first release'], { capture: true }));
 lockstep(['promote', r1, '--to', 'prod'], { expect: 3 }); // refused: not yet through dev and staging
 for (const e of ['dev', 'staging', 'prod']) lockstep(['promote', r1, '--to', e]);
 
 console.log(bold('\n2. A new release whose billing fails its health check: automatic rollback.'));
-const r2 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.0-broken', '--set', 'schema=20261115', '--message', 'billing 3.1 (broken)', '--output', 'json'], { capture: true }));
+const r2 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.0-broken', '--set', 'schema=20261115', '--message', 'billing 3.1 (broken)'], { capture: true }));
 lockstep(['plan', r2, '--to', 'dev']);
 lockstep(['promote', r2, '--to', 'dev'], { expect: 1 });
 
 console.log(bold('\n3. The fixed release goes through.'));
-const r3 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.1', '--set', 'schema=20261115', '--message', 'billing 3.1.1 (fixed)', '--output', 'json'], { capture: true }));
+const r3 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.1', '--set', 'schema=20261115', '--message', 'billing 3.1.1 (fixed)'], { capture: true }));
 for (const e of ['dev', 'staging', 'prod']) lockstep(['promote', r3, '--to', e]);
 
 console.log(bold('\n4. Where things stand, and the record.'));
