@@ -190,7 +190,8 @@ export class HostRelease {
               },
               timeoutMs: attemptMs + 5_000,
             })
-          : await this.command(health.command ?? '', path.posix.join(this.o.dir, 'current'), version, previous, attemptMs);
+          : // Not streamed: a check repeated every second would flood the log; its last line is in the messages.
+            await this.command(health.command ?? '', path.posix.join(this.o.dir, 'current'), version, previous, { timeoutMs: attemptMs, quiet: true });
       this.o.heartbeat();
       if (result.kind === 'exited' && result.code === 0) {
         this.o.log(`healthy: ${what} (attempt ${attempt}, ${((Date.now() - started) / 1000).toFixed(1)}s)`);
@@ -237,7 +238,13 @@ export class HostRelease {
   }
 
   /** A user command (hook, restart, health) in `cwd`, with the LOCKSTEP_ variables exported. */
-  private command(command: SshCommand, cwd: string, version: string, previous: string | undefined, timeoutMs?: number): Promise<RunResult> {
+  private command(
+    command: SshCommand,
+    cwd: string,
+    version: string,
+    previous: string | undefined,
+    options: { timeoutMs?: number; quiet?: boolean } = {},
+  ): Promise<RunResult> {
     const script = [
       `cd ${quote(this.o.dir)} || exit 1`,
       'LOCKSTEP_DIR=$(pwd -P); export LOCKSTEP_DIR',
@@ -252,8 +259,8 @@ export class HostRelease {
       commandText(command),
     ].join('\n');
     return this.script(script, {
-      onLine: (line) => this.o.log(`  ${line}`),
-      timeoutMs: timeoutMs ?? this.o.timeoutMs,
+      ...(options.quiet ? {} : { onLine: (line: string) => this.o.log(`  ${line}`) }),
+      timeoutMs: options.timeoutMs ?? this.o.timeoutMs,
     });
   }
 
