@@ -63,7 +63,11 @@ async function failure(promise: Promise<unknown>): Promise<StepFailure> {
 /** Runs `fn` with PATH holding only the named programs (each linked from /usr/bin or /bin). */
 async function withPath<T>(programs: string[], fn: () => Promise<T>): Promise<T> {
   const bin = mkdtempSync(join(tmpdir(), 'lockstep-path-'));
-  for (const p of programs) symlinkSync(existsSync(`/usr/bin/${p}`) ? `/usr/bin/${p}` : `/bin/${p}`, join(bin, p));
+  for (const p of programs) {
+    const found = [`/usr/bin/${p}`, `/bin/${p}`].find((f) => existsSync(f));
+    if (found === undefined) throw new Error(`${p} is missing: apt-get install -y --no-install-recommends ${p}`);
+    symlinkSync(found, join(bin, p));
+  }
   const saved = process.env.PATH;
   process.env.PATH = bin;
   try {

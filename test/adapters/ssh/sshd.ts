@@ -72,10 +72,10 @@ export async function startSshdLab(count: number): Promise<SshdLab> {
     for (let i = 1; i <= count; i++) {
       const user = `lockstep-${suffix}-${i}`;
       const home = join(dir, `home-${i}`);
-      execFileSync('useradd', ['--no-create-home', '--home-dir', home, '--shell', '/bin/sh', user], { stdio: 'pipe' });
+      await withPasswdLock(() => execFileSync('useradd', ['--no-create-home', '--home-dir', home, '--shell', '/bin/sh', user], { stdio: 'pipe' }));
       users.push(user);
       // useradd locks the account, and sshd refuses even keys for a locked account.
-      execFileSync('usermod', ['-p', '*', user], { stdio: 'pipe' });
+      await withPasswdLock(() => execFileSync('usermod', ['-p', '*', user], { stdio: 'pipe' }));
       mkdirSync(home);
       execFileSync('chown', [user, home]);
 
@@ -125,6 +125,23 @@ export async function startSshdLab(count: number): Promise<SshdLab> {
   } catch (error) {
     stop();
     throw error;
+  }
+}
+
+/**
+ * Test files run in parallel, and useradd/usermod give up when another one holds the lock on
+ * /etc/passwd: try again a few times.
+ */
+async function withPasswdLock(run: () => unknown): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      run();
+      return;
+    } catch (error) {
+      const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
+      if (attempt >= 20 || !/lock/i.test(stderr)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
   }
 }
 
