@@ -1,5 +1,6 @@
 import type { Adapter } from '../core/adapter.js';
 import { commandAdapter } from './command/command-adapter.js';
+import { gitopsAdapter } from './gitops/gitops-adapter.js';
 import { sshAdapter } from './ssh/ssh-adapter.js';
 import { sqlMigrationsAdapter } from './sql-migrations/migrations-adapter.js';
 
@@ -13,6 +14,7 @@ const TYPE_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 export function builtinAdapters(): ReadonlyMap<string, Adapter<unknown>> {
   return adapterSet([
     commandAdapter,
+    gitopsAdapter,
     sshAdapter,
     sqlMigrationsAdapter,
     // Add new adapters here.

@@ -1,0 +1,255 @@
+import { z } from 'zod';
+import { stripCredentials } from './git-remote.js';
+
+/**
+ * A small client for the Argo CD REST API (the subset Lockstep uses), on the platform's fetch.
+ * Server errors (5xx, 429) and network failures are retried with backoff; anything else fails at once
+ * with Argo CD's own message. The token is only ever sent in the Authorization header; it is never
+ * part of a message.
+ */
+
+/** The endpoints this client calls, as the API description names them (checked by a conformance test). */
+export const ARGOCD_ENDPOINTS = [
+  { method: 'post', path: '/api/v1/session', body: ['username', 'password'], query: [] },
+  { method: 'get', path: '/api/v1/applications/{name}', body: [], query: ['refresh', 'appNamespace'] },
+  { method: 'post', path: '/api/v1/applications/{name}/sync', body: ['name', 'appNamespace', 'prune'], query: [] },
+] as const;
+
+const text = z.string().optional().catch(undefined);
+const health = z.looseObject({ status: text, message: text }).optional().catch(undefined);
+
+/**
+ * The fields of a v1alpha1Application this client reads. Everything is optional and a field of an
+ * unexpected type reads as absent: an Argo CD version that drops a field must not crash the wait.
+ */
+export const argoApplication = z.looseObject({
+  metadata: z.looseObject({ name: text, namespace: text }).optional().catch(undefined),
+  spec: z
+    .looseObject({
+      syncPolicy: z
+        .looseObject({ automated: z.looseObject({ enabled: z.boolean().optional().catch(undefined) }).nullish().catch(undefined) })
+        .nullish()
+        .catch(undefined),
+    })
+    .optional()
+    .catch(undefined),
+  status: z
+    .looseObject({
+      sync: z
+        .looseObject({ status: text, revision: text, revisions: z.array(z.string()).optional().catch(undefined) })
+        .optional()
+        .catch(undefined),
+      health,
+      operationState: z
+        .looseObject({
+          phase: text,
+          message: text,
+          startedAt: text,
+          finishedAt: text,
+          syncResult: z
+            .looseObject({ revision: text, revisions: z.array(z.string()).optional().catch(undefined) })
+            .optional()
+            .catch(undefined),
+        })
+        .optional()
+        .catch(undefined),
+      conditions: z
+        .array(z.looseObject({ type: text, message: text }))
+        .optional()
+        .catch(undefined),
+      resources: z
+        .array(z.looseObject({ kind: text, name: text, namespace: text, health }))
+        .optional()
+        .catch(undefined),
+    })
+    .optional()
+    .catch(undefined),
+});
+
+export type ArgoApplication = z.output<typeof argoApplication>;
+
+export class ArgoCdError extends Error {
+  override readonly name = 'ArgoCdError';
+  constructor(
+    message: string,
+    /** undefined: no answer at all (network). */
+    readonly status: number | undefined,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface ArgoCdClientOptions {
+  server: string;
+  token?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+  appNamespace?: string | undefined;
+  signal: AbortSignal;
+  /** Told about each retry, for the step log. */
+  onRetry?: (message: string) => void;
+  maxAttempts?: number;
+  /** First backoff; doubles each retry (with jitter), capped at 10 s. */
+  retryDelayMs?: number;
+  requestTimeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+interface RuntimeError {
+  error?: string;
+  message?: string;
+}
+
+export class ArgoCdClient {
+  private sessionToken: string | undefined;
+  private readonly base: string;
+
+  constructor(private readonly options: ArgoCdClientOptions) {
+    this.base = options.server.replace(/\/+$/, '');
+  }
+
+  /** The Application; `refresh` asks Argo CD to compare with Git again first. */
+  async getApplication(name: string, refresh?: 'normal' | 'hard'): Promise<ArgoApplication> {
+    const query = new URLSearchParams();
+    if (refresh) query.set('refresh', refresh);
+    if (this.options.appNamespace) query.set('appNamespace', this.options.appNamespace);
+    const body = await this.call('GET', `/api/v1/applications/${encodeURIComponent(name)}`, query, undefined);
+    return argoApplication.parse(body ?? {});
+  }
+
+  /** Starts a sync to the Application's target revision. */
+  async sync(name: string, options: { prune: boolean }): Promise<void> {
+    const body: Record<string, unknown> = { name, prune: options.prune };
+    if (this.options.appNamespace) body.appNamespace = this.options.appNamespace;
+    await this.call('POST', `/api/v1/applications/${encodeURIComponent(name)}/sync`, new URLSearchParams(), body);
+  }
+
+  private async authorization(): Promise<string | undefined> {
+    if (this.options.token) return `Bearer ${this.options.token}`;
+    if (this.options.username === undefined || this.options.password === undefined) return undefined;
+    if (this.sessionToken === undefined) {
+      const body = await this.request('POST', '/api/v1/session', new URLSearchParams(), {
+        username: this.options.username,
+        password: this.options.password,
+      }, undefined);
+      const token = (body as { token?: unknown } | undefined)?.token;
+      if (typeof token !== 'string' || token === '') throw new ArgoCdError('Argo CD answered the login without a token', 200, false);
+      this.sessionToken = token;
+    }
+    return `Bearer ${this.sessionToken}`;
+  }
+
+  private async call(method: string, path: string, query: URLSearchParams, body: unknown): Promise<unknown> {
+    try {
+      return await this.request(method, path, query, body, await this.authorization());
+    } catch (error) {
+      // A session token can expire during a long wait: log in again, once.
+      if (error instanceof ArgoCdError && error.status === 401 && this.sessionToken !== undefined) {
+        this.sessionToken = undefined;
+        return this.request(method, path, query, body, await this.authorization());
+      }
+      throw error;
+    }
+  }
+
+  private async request(method: string, path: string, query: URLSearchParams, body: unknown, authorization: string | undefined): Promise<unknown> {
+    const attempts = this.options.maxAttempts ?? 5;
+    const url = `${this.base}${path}${query.size > 0 ? `?${query.toString()}` : ''}`;
+    const shown = `${method} ${stripCredentials(url)}`;
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.once(method, url, body, authorization);
+      if (result.ok) return result.body;
+      const error = result.error;
+      if (!error.retryable || attempt >= attempts || this.options.signal.aborted) {
+        if (error.retryable && attempt >= attempts) {
+          throw new ArgoCdError(`${error.message} (gave up after ${attempts} attempts)`, error.status, true, { cause: error });
+        }
+        throw error;
+      }
+      const delay = Math.min((this.options.retryDelayMs ?? 500) * 2 ** (attempt - 1), 10_000) * (0.75 + Math.random() / 2);
+      this.options.onRetry?.(`${shown}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${attempts})`);
+      await sleep(delay, this.options.signal);
+    }
+  }
+
+  private async once(
+    method: string,
+    url: string,
+    body: unknown,
+    authorization: string | undefined,
+  ): Promise<{ ok: true; body: unknown } | { ok: false; error: ArgoCdError }> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (authorization) headers.Authorization = authorization;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const signal = AbortSignal.any([this.options.signal, AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000)]);
+    let response: Response;
+    try {
+      response = await (this.options.fetch ?? fetch)(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+        redirect: 'error',
+      });
+    } catch (error) {
+      if (this.options.signal.aborted) throw abortReason(this.options.signal);
+      const why = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+      return { ok: false, error: new ArgoCdError(`Argo CD at ${stripCredentials(this.base)} could not be reached: ${stripCredentials(why)}`, undefined, true, { cause: error }) };
+    }
+    const raw = await response.text().catch(() => '');
+    let parsed: unknown;
+    try {
+      parsed = raw === '' ? undefined : JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    if (response.ok) return { ok: true, body: parsed };
+    const said = describeError(parsed, raw, response.statusText);
+    const status = response.status;
+    const retryable = status >= 500 || status === 429;
+    const prefix =
+      status === 401
+        ? 'Argo CD refused the credentials (401)'
+        : status === 403
+          ? 'Argo CD denied access (403): the Application does not exist, or the account may not see it'
+          : status === 404
+            ? 'Argo CD has no such Application (404)'
+            : `Argo CD answered ${status}`;
+    return { ok: false, error: new ArgoCdError(said ? `${prefix}: ${said}` : prefix, status, retryable) };
+  }
+}
+
+/** Argo CD's own words from a runtimeError body, else a short piece of the body. */
+function describeError(parsed: unknown, raw: string, statusText: string): string {
+  if (parsed && typeof parsed === 'object') {
+    const e = parsed as RuntimeError;
+    const message = typeof e.message === 'string' && e.message !== '' ? e.message : typeof e.error === 'string' ? e.error : '';
+    if (message !== '') return message;
+  }
+  const short = raw.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return short !== '' && !short.startsWith('<') ? short : statusText;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal));
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error('cancelled');
+}
+
+export { sleep as abortableSleep };
