@@ -59,7 +59,8 @@ export async function startSshdLab(count: number): Promise<SshdLab> {
     for (const server of servers) server.kill('SIGTERM');
     for (const user of users) {
       try {
-        execFileSync('userdel', [user], { stdio: 'ignore' });
+        // -f: a command a test cancelled may still be running as this user.
+        execFileSync('userdel', ['-f', user], { stdio: 'ignore' });
       } catch {
         // Already gone.
       }
