@@ -1,0 +1,61 @@
+import {
+  CreateAliasCommand,
+  GetAliasCommand,
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  ListVersionsByFunctionCommand,
+  PublishVersionCommand,
+  UpdateAliasCommand,
+  UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import type {
+  AliasConfiguration,
+  FunctionConfiguration,
+  ListVersionsByFunctionCommandOutput,
+} from '@aws-sdk/client-lambda';
+import type { LambdaSpec } from './lambda-spec.js';
+
+/** Per-call options: every call can be cancelled. */
+export interface CallOptions {
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * The part of the AWS SDK's LambdaClient the adapter uses, so that what we depend on is visible and a
+ * test can pass any object with these calls. The real `LambdaClient` satisfies it.
+ */
+export interface LambdaClientLike {
+  send(command: GetAliasCommand, options?: CallOptions): Promise<AliasConfiguration>;
+  send(command: CreateAliasCommand, options?: CallOptions): Promise<AliasConfiguration>;
+  send(command: UpdateAliasCommand, options?: CallOptions): Promise<AliasConfiguration>;
+  send(command: GetFunctionConfigurationCommand, options?: CallOptions): Promise<FunctionConfiguration>;
+  send(command: UpdateFunctionConfigurationCommand, options?: CallOptions): Promise<FunctionConfiguration>;
+  send(command: UpdateFunctionCodeCommand, options?: CallOptions): Promise<FunctionConfiguration>;
+  send(command: PublishVersionCommand, options?: CallOptions): Promise<FunctionConfiguration>;
+  send(command: ListVersionsByFunctionCommand, options?: CallOptions): Promise<ListVersionsByFunctionCommandOutput>;
+}
+
+/**
+ * Makes the client for one spec. Credentials come from the SDK's default chain (environment, shared
+ * config and profiles, web identity, container and instance roles): Lockstep never holds AWS keys.
+ * `maxAttempts` covers throttling (429) with the SDK's own backoff.
+ */
+export function defaultLambdaClient(spec: LambdaSpec): LambdaClientLike {
+  return new LambdaClient({
+    ...(spec.region === undefined ? {} : { region: spec.region }),
+    ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
+    maxAttempts: 5,
+  });
+}
+
+export {
+  CreateAliasCommand,
+  GetAliasCommand,
+  GetFunctionConfigurationCommand,
+  ListVersionsByFunctionCommand,
+  PublishVersionCommand,
+  UpdateAliasCommand,
+  UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
+};
