@@ -3,7 +3,7 @@
 // dev → staging → prod with the real CLI: plan, live progress, a failing health check that rolls back
 // automatically, a fixed release, then status, history and the audit log check.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,7 @@ console.log(bold('\n2. A new release whose billing fails its health check: autom
 const r2 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.0-broken', '--set', 'schema=20261115', '--message', 'billing 3.1 (broken)'], { capture: true }));
 lockstep(['plan', r2, '--to', 'dev']);
 lockstep(['promote', r2, '--to', 'dev'], { expect: 1 });
+console.log(`\nbilling's \`current\` symlink in dev points back at ${readlinkSync(join(dir, 'systems', 'dev', 'billing', 'current'))}`);
 
 console.log(bold('\n3. The fixed release goes through.'));
 const r3 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.1', '--set', 'schema=20261115', '--message', 'billing 3.1.1 (fixed)'], { capture: true }));
