@@ -1,0 +1,265 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLambdaAdapter } from '../../../src/adapters/aws-lambda/lambda-adapter.js';
+import { lambdaSpec } from '../../../src/adapters/aws-lambda/lambda-spec.js';
+import type { LambdaSpec } from '../../../src/adapters/aws-lambda/lambda-spec.js';
+import type { StepContext } from '../../../src/core/adapter.js';
+import { StepFailure } from '../../../src/core/errors.js';
+import { stepContext } from '../../helpers/step-context.js';
+import { FakeLambda, sha256 } from './fake-lambda.js';
+
+// Every test drives the real @aws-sdk/client-lambda client against a FAKE Lambda API server (see
+// fake-lambda.ts for the calls and shapes it implements). The keys below are throwaway: the fake does
+// not check signatures.
+process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKEFAKEFAKE';
+process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret';
+
+const SECRET = 'pa55-very-secret-value';
+const adapter = createLambdaAdapter({ pollMs: 5 });
+let fake: FakeLambda;
+let dir: string;
+
+beforeEach(async () => {
+  fake = new FakeLambda();
+  await fake.start();
+  fake.addFunction('worker', 's3://artifacts/initial.zip', { DB_PASSWORD: 'old' });
+  dir = await mkdtemp(path.join(tmpdir(), 'lockstep-lambda-test-'));
+});
+
+afterEach(async () => {
+  await fake.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function spec(version: string, extra: Record<string, unknown> = {}): LambdaSpec {
+  return lambdaSpec.parse({
+    function: 'worker',
+    region: 'eu-west-1',
+    alias: 'live',
+    code: { s3Bucket: 'artifacts', s3Key: `worker/${version}.zip` },
+    environment: { DB_PASSWORD: SECRET, MODE: 'prod' },
+    endpoint: fake.endpoint,
+    ...extra,
+  });
+}
+
+function context(version: string, previous: string | undefined, overrides: Partial<StepContext> = {}): ReturnType<typeof stepContext> {
+  return stepContext({ version, previousVersion: previous, component: 'worker', projectDir: dir, ...overrides });
+}
+
+async function deploy(version: string, previous: string | undefined, extra: Record<string, unknown> = {}): Promise<ReturnType<typeof stepContext>> {
+  const s = spec(version, extra);
+  const c = context(version, previous);
+  await adapter.apply(s, await adapter.plan(s, c.ctx), c.ctx);
+  return c;
+}
+
+async function failure(promise: Promise<unknown>): Promise<StepFailure> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StepFailure);
+  return error as StepFailure;
+}
+
+const writes = (): string[] => fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path.replace('/2015-03-31/functions/worker', '')}`);
+const alias = (): { FunctionVersion: string; weights: Record<string, number> } | undefined => fake.functions.get('worker')?.aliases.get('live');
+
+describe('aws-lambda against a FAKE Lambda API', () => {
+  it('deploys: environment, code, a version guarded by CodeSha256, then the alias; outputs name the version and alias', async () => {
+    const s = spec('1.0.0');
+    const c = context('1.0.0', undefined);
+    const plan = await adapter.plan(s, c.ctx);
+    expect(plan.action).toBe('apply');
+    expect(plan.summary).toContain('environment: add MODE; change DB_PASSWORD');
+    expect(plan.summary).toContain('code from s3://artifacts/worker/1.0.0.zip');
+    expect(writes()).toEqual([]);
+
+    const outputs = await adapter.apply(s, plan, c.ctx);
+    expect(writes()).toEqual(['PUT /configuration', 'PUT /code', 'POST /versions', 'POST /aliases']);
+    const publish = fake.requests.find((r) => r.method === 'POST' && r.path.endsWith('/versions'));
+    expect(publish?.body.CodeSha256).toBe(sha256('s3://artifacts/worker/1.0.0.zip'));
+    expect(outputs).toMatchObject({
+      functionVersion: '2',
+      aliasArn: 'arn:aws:lambda:eu-west-1:123456789012:function:worker:live',
+      codeSha256: sha256('s3://artifacts/worker/1.0.0.zip'),
+    });
+    expect(fake.aliasVersion('worker', 'live')?.Variables).toEqual({ DB_PASSWORD: SECRET, MODE: 'prod' });
+  });
+
+  it('changes nothing when the alias already runs the target code and configuration', async () => {
+    await deploy('1.0.0', undefined);
+    fake.requests.length = 0;
+    const s = spec('1.0.0');
+    const c = context('1.0.0', undefined);
+    const plan = await adapter.plan(s, c.ctx);
+    expect(plan.action).toBe('unchanged');
+    const outputs = await adapter.apply(s, plan, c.ctx);
+    expect(writes()).toEqual([]);
+    expect(outputs.functionVersion).toBe('2');
+    expect(c.lines.join('\n')).toContain('nothing to do');
+  });
+
+  it('re-runs after a crash between publishing and moving the alias by reusing the published version', async () => {
+    await deploy('1.0.0', undefined);
+    const fn = fake.functions.get('worker');
+    await deploy('2.0.0', '1.0.0');
+    // As if the alias move of 2.0.0 never happened.
+    fn?.aliases.set('live', { FunctionVersion: '2', Description: 'lockstep worker@1.0.0', weights: {} });
+    fake.requests.length = 0;
+    const c = await deploy('2.0.0', '1.0.0');
+    expect(writes()).toEqual(['PUT /aliases/live']);
+    expect(alias()?.FunctionVersion).toBe('3');
+    expect(c.lines.join('\n')).toContain('version 3 already holds this code');
+  });
+
+  it('walks the canary steps and ends with all traffic on the new version and no routing', async () => {
+    await deploy('1.0.0', undefined);
+    fake.requests.length = 0;
+    const c = await deploy('2.0.0', '1.0.0', { traffic: [10, 50], interval: '20ms' });
+    const routings = fake.requests
+      .filter((r) => r.method === 'PUT' && r.path.endsWith('/aliases/live'))
+      .map((r) => [r.body.FunctionVersion, r.body.RoutingConfig]);
+    expect(routings).toEqual([
+      ['2', { AdditionalVersionWeights: { '3': 0.1 } }],
+      ['2', { AdditionalVersionWeights: { '3': 0.5 } }],
+      ['3', { AdditionalVersionWeights: {} }],
+    ]);
+    expect(alias()).toMatchObject({ FunctionVersion: '3', weights: {} });
+    expect(c.heartbeats()).toBeGreaterThan(0);
+  });
+
+  it('a canary that fails at 10 % ends with the alias fully on the old version, with no routing config', async () => {
+    await deploy('1.0.0', undefined);
+    fake.failVersionOnRouting = 'the image could not be pulled';
+    const s = spec('2.0.0', { traffic: [10, 50, 100], interval: '10ms' });
+    const c = context('2.0.0', '1.0.0');
+    const error = await failure(adapter.apply(s, await adapter.plan(s, c.ctx), c.ctx));
+    expect(error.message).toMatch(/canary at 10 %: version 3 of worker is Failed \(the image could not be pulled\)/);
+    expect(error.retryable).toBe(false);
+    expect(alias()).toEqual(expect.objectContaining({ FunctionVersion: '2', weights: {} }));
+    const weights = fake.requests.map((r) => JSON.stringify(r.body.RoutingConfig ?? null));
+    expect(weights).not.toContain(JSON.stringify({ AdditionalVersionWeights: { '3': 0.5 } }));
+    expect(c.lines.join('\n')).toContain('back to version 2 with no routing');
+  });
+
+  it('a canary cancelled mid-way still puts the alias back on the old version', async () => {
+    await deploy('1.0.0', undefined);
+    const controller = new AbortController();
+    const s = spec('2.0.0', { traffic: [10], interval: '5s' });
+    const c = context('2.0.0', '1.0.0', { signal: controller.signal });
+    const running = adapter.apply(s, await adapter.plan(s, c.ctx), c.ctx);
+    setTimeout(() => controller.abort(new StepFailure('cancelled by the test', false)), 200);
+    await expect(running).rejects.toThrow('cancelled by the test');
+    expect(alias()).toEqual(expect.objectContaining({ FunctionVersion: '2', weights: {} }));
+  });
+
+  it('rolls the alias back to the version the previous release published', async () => {
+    await deploy('1.0.0', undefined);
+    await deploy('2.0.0', '1.0.0');
+    expect(alias()?.FunctionVersion).toBe('3');
+    const c = context('2.0.0', '1.0.0');
+    await adapter.rollback?.(spec('2.0.0'), c.ctx);
+    expect(alias()).toMatchObject({ FunctionVersion: '2', weights: {} });
+    // Rolling back again changes nothing.
+    fake.requests.length = 0;
+    await adapter.rollback?.(spec('2.0.0'), c.ctx);
+    expect(writes()).toEqual([]);
+  });
+
+  it('rolls back to a version deployed before Lockstep, recorded on the alias when it was moved', async () => {
+    fake.functions.get('worker')?.aliases.set('live', { FunctionVersion: '1', Description: 'by hand', weights: {} });
+    await deploy('2.0.0', '0.9.0');
+    expect(alias()?.FunctionVersion).toBe('2');
+    await adapter.rollback?.(spec('2.0.0'), context('2.0.0', '0.9.0').ctx);
+    expect(alias()?.FunctionVersion).toBe('1');
+  });
+
+  it('refuses to roll back when it cannot tell which version ran before', async () => {
+    fake.functions.get('worker')?.aliases.set('live', { FunctionVersion: '1', Description: 'by hand', weights: {} });
+    const error = await failure(adapter.rollback?.(spec('2.0.0'), context('2.0.0', '0.9.0').ctx) ?? Promise.resolve());
+    expect(error.message).toContain('no version of worker is recorded as worker@0.9.0');
+    expect(alias()?.FunctionVersion).toBe('1');
+  });
+
+  it('observes the alias version, its weights and the code SHA, and reports a canary left mid-way as drift', async () => {
+    await deploy('1.0.0', undefined);
+    const c = context('1.0.0', undefined);
+    expect(await adapter.observe?.(spec('1.0.0'), c.ctx)).toEqual({
+      version: '1.0.0',
+      details: { functionVersion: '2', weights: {}, codeSha256: sha256('s3://artifacts/worker/1.0.0.zip') },
+    });
+    const a = alias();
+    if (a) a.weights = { '1': 0.25 };
+    const observed = await adapter.observe?.(spec('1.0.0'), c.ctx);
+    expect(observed?.drift).toEqual(['alias live sends 25 % to version 1 (a canary that did not finish?)']);
+  });
+
+  it('rides out throttling (429) through the SDK retries', async () => {
+    fake.throttleNext = 2;
+    await deploy('1.0.0', undefined);
+    expect(alias()?.FunctionVersion).toBe('2');
+    expect(fake.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/aliases/live')).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('waits out an update in progress (ResourceConflictException) and tries again', async () => {
+    fake.conflictNext = 1;
+    fake.updatePolls = 2;
+    const c = await deploy('1.0.0', undefined);
+    expect(alias()?.FunctionVersion).toBe('2');
+    expect(c.lines.join('\n')).toContain('another update of worker is in progress');
+  });
+
+  it('deploys a zip from the project directory and recognises it again by its CodeSha256', async () => {
+    const bytes = Buffer.from('PK\u0003\u0004 not really a zip');
+    await writeFile(path.join(dir, 'worker.zip'), bytes);
+    const extra = { code: { zipFile: 'worker.zip' } };
+    await deploy('1.0.0', undefined, extra);
+    expect(fake.aliasVersion('worker', 'live')?.CodeSha256).toBe(sha256(bytes));
+    fake.requests.length = 0;
+    await deploy('1.0.0', undefined, extra);
+    expect(writes()).toEqual([]);
+  });
+
+  it('names what is wrong: a missing function, a missing zip file; neither touched anything', async () => {
+    const missing = await failure(adapter.apply(spec('1.0.0', { function: 'nope' }), { summary: '' }, context('1.0.0', undefined).ctx));
+    expect(missing.message).toMatch(/^GetAlias live of nope: not found \(Function not found: .*\); check the function name, alias and region$/);
+    expect(missing.untouched).toBe(true);
+    const noZip = await failure(adapter.apply(spec('1.0.0', { code: { zipFile: 'dist/none.zip' } }), { summary: '' }, context('1.0.0', undefined).ctx));
+    expect(noZip.message).toBe('code.zipFile: cannot read dist/none.zip (relative to the project directory): ENOENT');
+    expect(noZip.untouched).toBe(true);
+    expect(writes()).toEqual([]);
+  });
+
+  it('never puts environment values in the log, the plan or an error', async () => {
+    const first = await deploy('1.0.0', undefined);
+    const s = spec('2.0.0', { environment: { DB_PASSWORD: `${SECRET}-2` }, traffic: [10], interval: '1ms' });
+    const c = context('2.0.0', '1.0.0');
+    const plan = await adapter.plan(s, c.ctx);
+    fake.failVersionOnRouting = 'broken';
+    const error = await failure(adapter.apply(s, plan, c.ctx));
+    const everything = [...first.lines, ...c.lines, plan.summary, plan.details ?? '', error.message].join('\n');
+    expect(everything).toContain('DB_PASSWORD');
+    expect(everything).not.toContain(SECRET);
+  });
+});
+
+describe('aws-lambda spec', () => {
+  const base = { function: 'worker', alias: 'live', code: { s3Bucket: 'a', s3Key: 'b.zip' } };
+  it('ends the canary at 100 % and defaults the interval', () => {
+    expect(lambdaSpec.parse({ ...base, traffic: [10, 50] })).toMatchObject({ traffic: [10, 50, 100], interval: '1m' });
+  });
+  it('reports a mix of code sources and a bad region on their fields', () => {
+    const parsed = lambdaSpec.safeParse({ ...base, code: { s3Bucket: 'a', s3Key: 'b', imageUri: 'i' }, region: 'Ireland' });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual(
+      expect.arrayContaining([
+        ['region', 'expected an AWS region such as eu-west-1'],
+        ['code', 'give only one code source, not s3 and imageUri'],
+      ]),
+    );
+  });
+});
