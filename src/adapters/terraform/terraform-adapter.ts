@@ -1,0 +1,331 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
+import { errorMessage, StepFailure } from '../../core/errors.js';
+import { checkoutModule, projectModule } from './module-source.js';
+import type { ModuleSource } from './module-source.js';
+import { runTerraform } from './terraform-cli.js';
+import {
+  describePlan,
+  destroys,
+  effectiveChanges,
+  parseOutputs,
+  parsePlan,
+  summarizePlan,
+  TerraformFormatError,
+} from './terraform-plan.js';
+import type { TerraformPlan } from './terraform-plan.js';
+import { terraformSpec } from './terraform-spec.js';
+import type { TerraformSpec } from './terraform-spec.js';
+
+/**
+ * The `terraform` component type (OpenTofu too: `binary: tofu`). Plan runs `init`, selects the
+ * workspace, saves a plan file under the cache and reads it with `show -json`; apply applies exactly
+ * that file, never a fresh plan; outputs come from `output -json`.
+ *
+ * Not idempotent for crash recovery: re-running an interrupted apply means applying a plan nobody was
+ * shown, so the engine asks a person (observe tells it whether the apply finished).
+ */
+export const terraformAdapter: Adapter<TerraformSpec> = {
+  type: 'terraform',
+  description:
+    'Plans and applies a Terraform or OpenTofu root module: applies exactly the saved plan that was shown, refuses destructive plans unless allowed, and passes outputs on with their types.',
+  spec: terraformSpec,
+
+  capabilities(spec) {
+    return { reversible: spec.rollback === 'reapply-previous', idempotentApply: false, observe: true };
+  },
+
+  async plan(spec, ctx) {
+    return (await planVersion(spec, ctx, ctx.version, 'plan')).plan;
+  },
+
+  async apply(spec, plan: AdapterPlan, ctx): Promise<Outputs> {
+    throwIfAborted(ctx.signal, 'apply');
+    // Without plan data (the engine had none to hand back) plan now; the plan is logged.
+    const data = planData(plan.data) ?? (await planVersion(spec, ctx, ctx.version, 'apply')).data;
+    return applyPlan(spec, data, ctx);
+  },
+
+  async rollback(spec, ctx) {
+    if (spec.rollback !== 'reapply-previous') {
+      throw new StepFailure('rollback: this terraform component is forward-only (set rollback: reapply-previous)', false);
+    }
+    if (ctx.previousVersion === undefined) {
+      throw new StepFailure('rollback: there is no previous version to re-apply', false, { untouched: true });
+    }
+    ctx.log(`rollback: planning the previous version ${ctx.previousVersion}`);
+    const { plan, data } = await planVersion(spec, ctx, ctx.previousVersion, 'rollback');
+    ctx.log(`rollback plan: ${plan.summary}`);
+    for (const line of (plan.details ?? '').split('\n')) ctx.log(`  ${line}`);
+    await applyPlan(spec, data, ctx);
+  },
+
+  async observe(spec, ctx): Promise<Observed> {
+    throwIfAborted(ctx.signal, 'observe');
+    const source = await moduleFor(spec, ctx, ctx.version);
+    const scratch = await privateDir(ctx, 'observe');
+    try {
+      await prepare(spec, source, ctx, 'observe');
+      const planFile = path.join(scratch, 'observe.tfplan');
+      const varFile = await writeVarFile(spec, scratch, ctx.version);
+      // -lock=false: observing must never hold up (or be held up by) a running apply.
+      const { code } = await runTerraform(
+        spec,
+        {
+          args: ['plan', '-input=false', '-no-color', '-lock=false', '-detailed-exitcode', `-out=${planFile}`, ...varArgs(spec, varFile)],
+          cwd: source.dir,
+          okCodes: [0, 2],
+          log: true,
+          phase: 'observe',
+        },
+        ctx,
+      );
+      if (code === 0) return { version: ctx.version, details: detailsOf(source) };
+      const shown = await showPlan(spec, source, planFile, ctx, 'observe');
+      const drift = effectiveChanges(shown).map((c) => `${c.address} would ${c.kind}${c.reason === undefined ? '' : ` (${c.reason})`}`);
+      return { drift: drift.length > 0 ? drift : [summarizePlan(shown)], details: detailsOf(source) };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  },
+};
+
+/** What plan hands to apply through the stored promotion plan. Paths and a commit: no secrets. */
+interface TerraformPlanData {
+  kind: 'terraform-plan';
+  /** The saved plan file, under the cache directory. */
+  planFile: string;
+  /** The version the plan was made for. */
+  version: string;
+  /** The commit of the module (git mode). */
+  commit?: string;
+  /** Whether plan exited 2: without changes there is nothing to apply, only outputs to read. */
+  changes: boolean;
+}
+
+function planData(value: unknown): TerraformPlanData | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const data = value as Partial<TerraformPlanData>;
+  if (data.kind !== 'terraform-plan' || typeof data.planFile !== 'string' || typeof data.version !== 'string') return undefined;
+  return {
+    kind: 'terraform-plan',
+    planFile: data.planFile,
+    version: data.version,
+    changes: data.changes !== false,
+    ...(typeof data.commit === 'string' ? { commit: data.commit } : {}),
+  };
+}
+
+/** Saved plans older than this are left-overs of plans never applied (`lockstep plan`, refused gates). */
+const STALE_PLAN_MS = 7 * 24 * 3_600_000;
+
+async function planVersion(
+  spec: TerraformSpec,
+  ctx: StepContext,
+  version: string,
+  phase: string,
+): Promise<{ plan: AdapterPlan; data: TerraformPlanData }> {
+  throwIfAborted(ctx.signal, phase);
+  const source = await moduleFor(spec, ctx, version);
+  await prepare(spec, source, ctx, phase);
+  const plansDir = path.join(ctx.cacheDir, 'terraform', 'plans');
+  await mkdir(plansDir, { recursive: true, mode: 0o700 });
+  // A saved plan holds variable values in clear, as Terraform writes them: only the owner may read it.
+  await chmod(plansDir, 0o700);
+  await removeStalePlans(plansDir);
+  const name = `${safeName(ctx.component)}-${safeName(ctx.environment.name)}-${randomBytes(6).toString('hex')}.tfplan`;
+  const planFile = path.join(plansDir, name);
+  const scratch = await privateDir(ctx, phase);
+  let code: number;
+  try {
+    const varFile = await writeVarFile(spec, scratch, version);
+    ({ code } = await runTerraform(
+      spec,
+      {
+        args: ['plan', '-input=false', '-no-color', '-detailed-exitcode', `-out=${planFile}`, ...varArgs(spec, varFile)],
+        cwd: source.dir,
+        okCodes: [0, 2],
+        log: true,
+        phase,
+      },
+      ctx,
+    ));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const shown = await showPlan(spec, source, planFile, ctx, phase).catch(async (error: unknown) => {
+    await rm(planFile, { force: true });
+    throw error;
+  });
+  const destroyed = shown.changes.filter(destroys);
+  if (destroyed.length > 0 && !spec.allowDestroy) {
+    await rm(planFile, { force: true });
+    throw new StepFailure(
+      `${phase}: the plan destroys ${destroyed.map((c) => `${c.address} (${c.kind}${c.reason === undefined ? '' : `: ${c.reason}`})`).join(', ')}; ` +
+        'refused because allowDestroy is false. Change the module so nothing is deleted or replaced, or set allowDestroy: true for this component',
+      false,
+      { untouched: true },
+    );
+  }
+  const changes = code === 2;
+  const data: TerraformPlanData = {
+    kind: 'terraform-plan',
+    planFile,
+    version,
+    changes,
+    ...(source.commit === undefined ? {} : { commit: source.commit }),
+  };
+  const where = source.commit === undefined ? '' : ` at ${source.commit.slice(0, 12)}`;
+  const plan: AdapterPlan = {
+    summary: `${changes ? summarizePlan(shown) : 'no changes'}${where}`,
+    details: describePlan(shown),
+    irreversible: destroyed.length > 0,
+    risk: destroyed.length > 0 ? 'high' : effectiveChanges(shown).length > 0 ? 'medium' : 'low',
+    data,
+  };
+  return { plan, data };
+}
+
+async function applyPlan(spec: TerraformSpec, data: TerraformPlanData, ctx: StepContext): Promise<Outputs> {
+  if (!existsSync(data.planFile)) {
+    // Planning afresh here would apply something nobody was shown.
+    throw new StepFailure(
+      `apply: the saved plan ${data.planFile} is gone (the cache directory was cleared, or this runs on another machine); ` +
+        'Lockstep applies only the plan that was shown, so it does not plan again here: retry the step to plan and show a new one',
+      false,
+      { untouched: true },
+    );
+  }
+  const source = await moduleFor(spec, ctx, data.commit ?? data.version);
+  if (data.changes) {
+    await selectWorkspace(spec, source, ctx, 'apply');
+    try {
+      await runTerraform(spec, { args: ['apply', '-input=false', '-no-color', data.planFile], cwd: source.dir, log: true, phase: 'apply' }, ctx);
+    } catch (error) {
+      throw staleOrFailed(error);
+    }
+  } else {
+    ctx.log('apply: the plan has no changes; reading outputs');
+  }
+  await rm(data.planFile, { force: true });
+  return readOutputs(spec, source, ctx);
+}
+
+/** A stale saved plan is refused by Terraform before it changes anything: say so, and how to go on. */
+function staleOrFailed(error: unknown): unknown {
+  if (error instanceof StepFailure && /stale/i.test(error.message)) {
+    return new StepFailure(
+      `${error.message}. The state changed after the plan was shown; retry the step to plan again`,
+      false,
+      { cause: error, untouched: true },
+    );
+  }
+  return error;
+}
+
+async function readOutputs(spec: TerraformSpec, source: ModuleSource, ctx: StepContext): Promise<Outputs> {
+  const { output } = await runTerraform(spec, { args: ['output', '-json', '-no-color'], cwd: source.dir, log: false, phase: 'outputs' }, ctx);
+  let parsed;
+  try {
+    parsed = parseOutputs(output.stdout);
+  } catch (error) {
+    throw new StepFailure(`outputs: ${errorMessage(error)}`, false, { cause: error });
+  }
+  const names = Object.keys(parsed);
+  const sensitive = names.filter((n) => parsed[n]?.sensitive === true);
+  ctx.log(`outputs: ${names.length === 0 ? '(none)' : names.join(', ')}`);
+  if (sensitive.length > 0) {
+    // Lockstep redacts what the config declares sensitive; say which ones Terraform marks, by name only.
+    ctx.log(`outputs marked sensitive by Terraform: ${sensitive.join(', ')} (declare them sensitive: true in lockstep.yaml)`);
+  }
+  return Object.fromEntries(names.map((n) => [n, parsed[n]?.value]));
+}
+
+async function showPlan(spec: TerraformSpec, source: ModuleSource, planFile: string, ctx: StepContext, phase: string): Promise<TerraformPlan> {
+  const { output } = await runTerraform(spec, { args: ['show', '-json', '-no-color', planFile], cwd: source.dir, log: false, phase }, ctx);
+  try {
+    return parsePlan(output.stdout);
+  } catch (error) {
+    if (error instanceof TerraformFormatError) throw new StepFailure(`${phase}: ${error.message}`, false, { cause: error, untouched: true });
+    throw error;
+  }
+}
+
+/** `init` and the workspace: what every plan needs first. */
+async function prepare(spec: TerraformSpec, source: ModuleSource, ctx: StepContext, phase: string): Promise<void> {
+  const backend = Object.entries(spec.backendConfig).map(([k, v]) => `-backend-config=${k}=${String(v)}`);
+  await runTerraform(spec, { args: ['init', '-input=false', '-no-color', ...backend], cwd: source.dir, log: true, phase }, ctx);
+  await selectWorkspace(spec, source, ctx, phase, true);
+}
+
+async function selectWorkspace(spec: TerraformSpec, source: ModuleSource, ctx: StepContext, phase: string, create = false): Promise<void> {
+  if (spec.workspace === undefined) return;
+  const selected = await runTerraform(
+    spec,
+    { args: ['workspace', 'select', '-no-color', spec.workspace], cwd: source.dir, okCodes: [0, 1], log: true, phase },
+    ctx,
+  );
+  if (selected.code === 0) return;
+  if (!create) throw new StepFailure(`${phase}: workspace ${spec.workspace} does not exist`, false, { untouched: true });
+  await runTerraform(spec, { args: ['workspace', 'new', '-no-color', spec.workspace], cwd: source.dir, log: true, phase }, ctx);
+}
+
+async function moduleFor(spec: TerraformSpec, ctx: StepContext, version: string): Promise<ModuleSource> {
+  if (spec.versionVariable !== undefined) return projectModule(ctx.projectDir, spec.dir);
+  return checkoutModule({
+    projectDir: ctx.projectDir,
+    dir: spec.dir,
+    ref: version,
+    workRoot: path.join(ctx.cacheDir, 'terraform'),
+    key: path.join(safeName(ctx.project), safeName(ctx.component), safeName(ctx.environment.name)),
+    signal: ctx.signal,
+    heartbeat: ctx.heartbeat,
+  });
+}
+
+/** `vars` (and the version variable) go in a private JSON var file, never on the command line: they may be secrets. */
+async function writeVarFile(spec: TerraformSpec, dir: string, version: string): Promise<string> {
+  const vars: Record<string, unknown> = { ...spec.vars };
+  if (spec.versionVariable !== undefined) vars[spec.versionVariable] = version;
+  const file = path.join(dir, 'lockstep.auto.tfvars.json');
+  await writeFile(file, JSON.stringify(vars), { mode: 0o600 });
+  return file;
+}
+
+function varArgs(spec: TerraformSpec, varFile: string): string[] {
+  // The user's files first, then ours: later files win, and the config's `vars` are the most specific.
+  return [...spec.varFiles.map((f) => `-var-file=${f}`), `-var-file=${varFile}`];
+}
+
+async function privateDir(ctx: StepContext, phase: string): Promise<string> {
+  const root = path.join(ctx.cacheDir, 'terraform', 'tmp');
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  return mkdtemp(path.join(root, `${phase}-`));
+}
+
+async function removeStalePlans(dir: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await readdir(dir)) {
+    if (!name.endsWith('.tfplan')) continue;
+    const file = path.join(dir, name);
+    const info = await stat(file).catch(() => undefined);
+    if (info && now - info.mtimeMs > STALE_PLAN_MS) await rm(file, { force: true });
+  }
+}
+
+function detailsOf(source: ModuleSource): Record<string, unknown> {
+  return source.commit === undefined ? {} : { commit: source.commit };
+}
+
+function safeName(name: string): string {
+  return encodeURIComponent(name === '' ? '_' : name);
+}
+
+function throwIfAborted(signal: AbortSignal, phase: string): void {
+  if (!signal.aborted) return;
+  const reason: unknown = signal.reason;
+  throw reason instanceof Error ? reason : new StepFailure(`${phase}: cancelled`, false, { cause: reason });
+}
