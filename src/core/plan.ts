@@ -12,6 +12,12 @@ import type {
 } from './model.js';
 
 /**
+ * What a string output of a producer applied in the same promotion stands as while planning: its
+ * value is known only at run time. An adapter whose spec checks a format may recognise it.
+ */
+export const KNOWN_AFTER_APPLY = '(known after apply)';
+
+/**
  * Digest of what a component is configured to do in one environment: its type, its `with`, its
  * declared outputs, and the (unrendered) environment vars it references. A component is re-applied
  * when its version *or* this digest changes. Secrets stay as their `${{ secrets.X }}` text, so no

@@ -3,7 +3,7 @@ import { errorMessage, InputError } from '../core/errors.js';
 import { findReferences } from '../core/expression/index.js';
 import { componentDependencies, dagLevels } from '../core/graph.js';
 import type { ComponentState, OutputDeclaration, PlannedGate, PromotionPlan, ReleaseRecord, ValueType } from '../core/model.js';
-import { buildPlan, componentConfigDigest, decideAction, missingPromotionPath } from '../core/plan.js';
+import { buildPlan, componentConfigDigest, decideAction, KNOWN_AFTER_APPLY, missingPromotionPath } from '../core/plan.js';
 import { Redactor } from '../core/redact.js';
 import type { EngineDeps } from './deps.js';
 import { componentScope, renderEnvironmentVars, renderSpec } from './render.js';
@@ -108,7 +108,8 @@ export async function planPromotion(
           capabilities.set(name, adapter.capabilities(spec));
         } catch (error) {
           // A stand-in may not satisfy a format check (a URL field): only then is it not a problem.
-          if (!/known after apply|is not available/.test(errorMessage(error))) problems.push(errorMessage(error));
+          const message = errorMessage(error);
+          if (!message.includes(KNOWN_AFTER_APPLY.slice(1, -1)) && !message.includes('is not available')) problems.push(message);
         }
         const producers = [...applying].filter((p) => (dependencies.get(name) ?? []).includes(p));
         adapterPlans.set(name, { summary: `planned at run time, after ${producers.join(', ')} (their outputs are inputs here)` });
@@ -158,13 +159,13 @@ export async function planPromotion(
 }
 
 const PLACEHOLDER: Record<ValueType, unknown> = {
-  string: '(known after apply)',
+  string: KNOWN_AFTER_APPLY,
   number: 0,
   integer: 0,
   boolean: false,
   object: {},
   array: [],
-  any: '(known after apply)',
+  any: KNOWN_AFTER_APPLY,
 };
 
 function placeholderOutputs(declared: Record<string, OutputDeclaration>): Record<string, unknown> {

@@ -1,3 +1,4 @@
+import { KNOWN_AFTER_APPLY } from '../../core/plan.js';
 import path from 'node:path';
 
 /**
@@ -33,7 +34,7 @@ export const URL_FORMS =
 export function urlProblem(url: string): string | undefined {
   // While planning, the engine stands this text in for an output of a component not applied yet; the
   // URL is then checked at run time. Saying so lets the planner tell it from a real mistake.
-  if (url.trim() === '(known after apply)') return 'the URL is known after apply';
+  if (url.trim() === KNOWN_AFTER_APPLY) return 'the URL is known after apply';
   const scheme = schemeOf(url);
   if (scheme === undefined || ![...POSTGRES_SCHEMES, ...MYSQL_SCHEMES, ...SQLITE_SCHEMES].includes(scheme)) {
     return `expected a database URL: ${URL_FORMS}`;
