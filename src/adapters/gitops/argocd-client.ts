@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { abortReason, sleep } from './abort.js';
 import { stripCredentials } from './git-remote.js';
 
 /**
@@ -231,25 +232,3 @@ function describeError(parsed: unknown, raw: string, statusText: string): string
   const short = raw.replace(/\s+/g, ' ').trim().slice(0, 200);
   return short !== '' && !short.startsWith('<') ? short : statusText;
 }
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortReason(signal));
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error('cancelled');
-}
-
-export { sleep as abortableSleep };

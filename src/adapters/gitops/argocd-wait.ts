@@ -1,5 +1,6 @@
 import { StepFailure } from '../../core/errors.js';
-import { abortableSleep, ArgoCdError, type ArgoApplication, type ArgoCdClient } from './argocd-client.js';
+import { sleep } from './abort.js';
+import { ArgoCdError, type ArgoApplication, type ArgoCdClient } from './argocd-client.js';
 
 /**
  * Waits until Argo CD runs a commit: `status.sync.revision` is that commit or a descendant of it,
@@ -78,7 +79,7 @@ export async function waitForArgoCd(w: ArgoWait): Promise<ArgoApplication> {
         true,
       );
     }
-    await abortableSleep(Math.min(w.intervalMs, Math.max(w.timeoutMs - (Date.now() - started), 0) + 1), w.signal);
+    await sleep(Math.min(w.intervalMs, Math.max(w.timeoutMs - (Date.now() - started), 0) + 1), w.signal);
     const refresh = !ours && Date.now() - lastRefresh >= REFRESH_EVERY_MS ? w.refresh : undefined;
     if (refresh) lastRefresh = Date.now();
     app = await get(w, refresh);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { abortReason, sleep } from './abort.js';
 
 /**
  * An exclusive lock shared by every Lockstep process on this machine: a file created with O_EXCL
@@ -54,10 +55,10 @@ export async function withFileLock<T>(lockPath: string, options: LockOptions, fn
 }
 
 async function waitInProcess(previous: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) throw abortError(signal);
+  if (signal.aborted) throw abortReason(signal);
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(abortError(signal));
+    onAbort = () => reject(abortReason(signal));
     signal.addEventListener('abort', onAbort, { once: true });
   });
   aborted.catch(() => undefined);
@@ -75,7 +76,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<string> 
   let delay = 20;
   let told = false;
   for (;;) {
-    if (options.signal.aborted) throw abortError(options.signal);
+    if (options.signal.aborted) throw abortReason(options.signal);
     try {
       const handle = await open(lockPath, 'wx', 0o644);
       try {
@@ -163,23 +164,4 @@ async function breakLock(lockPath: string, holder: Owner | undefined): Promise<v
 async function releaseFile(lockPath: string, token: string): Promise<void> {
   const holder = await readOwner(lockPath);
   if (holder?.token === token) await unlink(lockPath).catch(() => undefined);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortError(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error('cancelled');
 }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { abortReason } from './abort.js';
 import { stripCredentials, type GitRemote } from './git-remote.js';
 
 /**
@@ -92,11 +93,6 @@ export function runGit(args: readonly string[], run: GitRun): Promise<GitOutput>
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(run.input ?? '');
   });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error('cancelled');
 }
 
 /** The last few lines git wrote to stderr, without hints and credentials: what a person needs. */

@@ -1,7 +1,8 @@
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
-import { ArgoCdClient, abortableSleep } from './argocd-client.js';
+import { sleep, throwIfAborted } from './abort.js';
+import { ArgoCdClient } from './argocd-client.js';
 import { asStepFailure, waitForArgoCd } from './argocd-wait.js';
 import { computeEdits, describeEntry, normaliseDir, readEntry, type Base, type CurrentValue, type FileEdit } from './change-set.js';
 import { cloneCache, type CloneCache } from './clone-cache.js';
@@ -276,7 +277,7 @@ async function pushChange(s: Session, entries: readonly SetEntry[], options: Lan
       );
     }
     ctx.log(`push to ${branch} rejected (${outcome.reason}): someone pushed first; fetching and applying the edits again (attempt ${attempt + 1} of ${attempts})`);
-    await abortableSleep(50 + Math.random() * 150 * attempt, ctx.signal);
+    await sleep(50 + Math.random() * 150 * attempt, ctx.signal);
   }
 }
 
@@ -380,7 +381,7 @@ async function waitForMerge(s: Session, commit: string, prBranch: string, entrie
       throw new StepFailure(`${branch} did not receive the change from ${prBranch} within ${timeout}`, true, { untouched: true });
     }
     ctx.heartbeat();
-    await abortableSleep(Math.min(intervalMs, Math.max(deadline - Date.now(), 0)), ctx.signal);
+    await sleep(Math.min(intervalMs, Math.max(deadline - Date.now(), 0)), ctx.signal);
   }
 }
 
@@ -631,10 +632,4 @@ async function waitForArgo(s: Session, commit: string): Promise<void> {
 
 function short(sha: string): string {
   return sha.slice(0, 12);
-}
-
-function throwIfAborted(signal: AbortSignal): void {
-  if (!signal.aborted) return;
-  const reason: unknown = signal.reason;
-  throw reason instanceof Error ? reason : new StepFailure('cancelled', false);
 }
