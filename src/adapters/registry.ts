@@ -1,4 +1,5 @@
 import type { Adapter } from '../core/adapter.js';
+import { lambdaAdapter } from './aws-lambda/lambda-adapter.js';
 import { commandAdapter } from './command/command-adapter.js';
 import { gitopsAdapter } from './gitops/gitops-adapter.js';
 import { sshAdapter } from './ssh/ssh-adapter.js';
@@ -17,6 +18,7 @@ export function builtinAdapters(): ReadonlyMap<string, Adapter<unknown>> {
     gitopsAdapter,
     sshAdapter,
     sqlMigrationsAdapter,
+    lambdaAdapter,
     // Add new adapters here.
   ]);
 }
