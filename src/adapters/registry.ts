@@ -4,6 +4,7 @@ import { commandAdapter } from './command/command-adapter.js';
 import { gitopsAdapter } from './gitops/gitops-adapter.js';
 import { sshAdapter } from './ssh/ssh-adapter.js';
 import { sqlMigrationsAdapter } from './sql-migrations/migrations-adapter.js';
+import { terraformAdapter } from './terraform/terraform-adapter.js';
 
 /** Component type names as users write them in `type:`. */
 const TYPE_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
@@ -18,6 +19,7 @@ export function builtinAdapters(): ReadonlyMap<string, Adapter<unknown>> {
     gitopsAdapter,
     sshAdapter,
     sqlMigrationsAdapter,
+    terraformAdapter,
     lambdaAdapter,
     // Add new adapters here.
   ]);

@@ -6,6 +6,7 @@ import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../..
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { checkoutModule, projectModule } from './module-source.js';
 import type { ModuleSource } from './module-source.js';
+import type { ProcessOutput } from '../command/run-process.js';
 import { runTerraform } from './terraform-cli.js';
 import {
   describePlan,
@@ -202,11 +203,12 @@ async function applyPlan(spec: TerraformSpec, data: TerraformPlanData, ctx: Step
   const source = await moduleFor(spec, ctx, data.commit ?? data.version);
   if (data.changes) {
     await selectWorkspace(spec, source, ctx, 'apply');
-    try {
-      await runTerraform(spec, { args: ['apply', '-input=false', '-no-color', data.planFile], cwd: source.dir, log: true, phase: 'apply' }, ctx);
-    } catch (error) {
-      throw staleOrFailed(error);
-    }
+    const applied = await runTerraform(
+      spec,
+      { args: ['apply', '-input=false', '-no-color', data.planFile], cwd: source.dir, okCodes: [0, 1], log: true, phase: 'apply' },
+      ctx,
+    );
+    if (applied.code !== 0) throw applyFailure(spec, applied.output);
   } else {
     ctx.log('apply: the plan has no changes; reading outputs');
   }
@@ -214,16 +216,21 @@ async function applyPlan(spec: TerraformSpec, data: TerraformPlanData, ctx: Step
   return readOutputs(spec, source, ctx);
 }
 
-/** A stale saved plan is refused by Terraform before it changes anything: say so, and how to go on. */
-function staleOrFailed(error: unknown): unknown {
-  if (error instanceof StepFailure && /stale/i.test(error.message)) {
+/**
+ * Why apply failed. A stale saved plan is refused by Terraform before it changes anything: say so, and
+ * how to go on. Anything else may have changed part of the infrastructure.
+ */
+function applyFailure(spec: TerraformSpec, output: ProcessOutput): StepFailure {
+  const last = output.lastStderrLine ?? output.lastStdoutLine;
+  const message = `apply: ${spec.binary} apply exited with code 1${last === undefined ? '' : `: ${last.trim()}`}`;
+  if (output.tail.some((line) => /Saved plan is stale/i.test(line))) {
     return new StepFailure(
-      `${error.message}. The state changed after the plan was shown; retry the step to plan again`,
+      `apply: Terraform refused the saved plan: Saved plan is stale (the state changed after the plan was shown); retry the step to plan again`,
       false,
-      { cause: error, untouched: true },
+      { untouched: true },
     );
   }
-  return error;
+  return new StepFailure(message, false);
 }
 
 async function readOutputs(spec: TerraformSpec, source: ModuleSource, ctx: StepContext): Promise<Outputs> {
