@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, type ExecFileOptionsWithStringEncoding } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -58,27 +58,30 @@ function gitEnv(extra: Readonly<Record<string, string>> | undefined): NodeJS.Pro
   env.GIT_TERMINAL_PROMPT = '0';
   env.GCM_INTERACTIVE = 'never';
   env.LC_ALL = 'C';
-  // A host key prompt or a passphrase prompt would hang the step; fail instead.
-  env.GIT_SSH_COMMAND ??= 'ssh -o BatchMode=yes';
   return { ...env, ...extra };
 }
 
 /** Runs git; resolves with the exit code (never rejects for git's own failures), rejects on abort. */
 export function runGit(args: readonly string[], run: GitRun): Promise<GitOutput> {
   if (run.signal.aborted) return Promise.reject(abortReason(run.signal));
+  // `detached` is passed on to spawn (execFile's types leave it out): without a controlling terminal,
+  // ssh cannot stop a step to ask about a host key or a passphrase. It fails instead, and the
+  // user's own ssh settings still apply.
+  const options: ExecFileOptionsWithStringEncoding & { detached: boolean } = {
+    cwd: run.cwd,
+    env: gitEnv(run.env),
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+    timeout: run.timeoutMs ?? LOCAL_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+    signal: run.signal,
+    detached: true,
+  };
   return new Promise((resolve, reject) => {
     const child = execFile(
       'git',
       [...args],
-      {
-        cwd: run.cwd,
-        env: gitEnv(run.env),
-        encoding: 'utf8',
-        maxBuffer: 512 * 1024 * 1024,
-        timeout: run.timeoutMs ?? LOCAL_TIMEOUT_MS,
-        killSignal: 'SIGKILL',
-        signal: run.signal,
-      },
+      options,
       (error, stdout, stderr) => {
         if (run.signal.aborted) return reject(abortReason(run.signal));
         if (error === null) return resolve({ code: 0, stdout, stderr });
@@ -270,7 +273,9 @@ export class GitRepo {
         const blob = (await this.check(['hash-object', '-w', '--stdin'], { input: change.text })).trim();
         await this.check(['update-index', '--add', '--cacheinfo', `${change.mode},${blob},${change.path}`], { env });
       }
-      const tree = (await this.check(['write-tree'], { env })).trim();
+      // --missing-ok: in a blobless clone the files we never read have no blob here, and need none;
+      // without it git would fetch every one of them to check they exist.
+      const tree = (await this.check(['write-tree', '--missing-ok'], { env })).trim();
       const args = ['commit-tree', tree, '-p', request.parent, '-F', '-', request.sign ? '-S' : '--no-gpg-sign'];
       const who = {
         GIT_AUTHOR_NAME: request.author.name,

@@ -194,6 +194,18 @@ describe('gitops apply', () => {
     expect(existsSync(join(cacheDir, 'gitops', `${clones[0] ?? ''}.lock`))).toBe(false);
   });
 
+  it('works from a blobless clone when the server allows it, reading only the blobs it needs', async () => {
+    fx.git(fx.remote, 'config', 'uploadpack.allowFilter', 'true');
+    await applied(spec());
+    const clone = readdirSync(join(cacheDir, 'gitops')).find((f) => f.endsWith('.git')) ?? '';
+    const git = (...args: string[]) => fx.git(join(cacheDir, 'gitops', clone), ...args);
+    expect(git('config', 'remote.origin.promisor').trim()).toBe('true');
+    // The base overlay and the README were never read, so their contents were never fetched.
+    const missing = git('rev-list', '--objects', '--missing=print', 'refs/remotes/origin/main').split('\n').filter((l) => l.startsWith('?'));
+    expect(missing.length).toBeGreaterThanOrEqual(3);
+    expect(fx.show(`${PROD}/kustomization.yaml`)).toBe(overlay('prod', '1.4.2'));
+  });
+
   it('lands both commits when two components edit the same repository in parallel', async () => {
     const web = gitopsSpec.parse({ repo: fx.remote, path: PROD, set: [{ kustomizeImage: 'acme/web', tag: '5.1.0' }] });
     const [api, webOut] = await Promise.all([
