@@ -5,6 +5,7 @@ import type { AliasConfiguration, FunctionConfiguration } from '@aws-sdk/client-
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
+import { pause as pauseStep, throwIfAborted as throwIfCancelled } from '../aws-common/step-wait.js';
 import {
   CreateAliasCommand,
   defaultLambdaClient,
@@ -34,7 +35,6 @@ const DEFAULT_POLL_MS = 2_000;
 const DEFAULT_UPDATE_TIMEOUT_MS = 15 * 60_000;
 /** How many times a call refused with ResourceConflictException (an update in progress) is tried again. */
 const CONFLICT_RETRIES = 5;
-const HEARTBEAT_MS = 2_000;
 
 /**
  * Deploys a Lambda function's code and environment, publishes an immutable version and moves an alias
@@ -558,31 +558,10 @@ async function call<T>(s: Session, what: string, run: (o: CallOptions) => Promis
   }
 }
 
-/** Waits `ms`, heartbeating, and stops at once when the step is cancelled. */
-async function pause(s: Session, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    throwIfAborted(s.ctx.signal);
-    await sleep(Math.min(HEARTBEAT_MS, end - Date.now()), s.ctx.signal);
-    s.ctx.heartbeat();
-  }
-  throwIfAborted(s.ctx.signal);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+function pause(s: Session, ms: number): Promise<void> {
+  return pauseStep(s.ctx, ms, 'aws-lambda');
 }
 
 function throwIfAborted(signal: AbortSignal): void {
-  if (!signal.aborted) return;
-  const reason: unknown = signal.reason;
-  throw reason instanceof Error ? reason : new StepFailure('aws-lambda: cancelled', false, { cause: reason });
+  throwIfCancelled(signal, 'aws-lambda');
 }
