@@ -1,4 +1,6 @@
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { gitopsAdapter } from '../../../src/adapters/gitops/gitops-adapter.js';
@@ -379,6 +381,66 @@ describe('gitops pull-request mode', () => {
     expect(fx.show(`${PROD}/kustomization.yaml`)).toBe(overlay('prod', '1.4.2'));
     expect(fx.git(fx.remote, 'log', '-1', '--format=%(trailers:key=Lockstep-Promotion,valueonly)', proposed).trim()).toBe('promo-1');
     expect(c.lines.join('\n')).toMatch(/waiting for lockstep\/prod\/api to be merged into main/);
+  });
+
+  it('opens the pull request through a FAKE GitHub API (and reuses one already open)', async () => {
+    const received: { method: string; url: string; auth: string | undefined; body: unknown }[] = [];
+    const api = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString()));
+      req.on('end', () => {
+        received.push({ method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization, body: raw ? JSON.parse(raw) : undefined });
+        res.setHeader('Content-Type', 'application/json');
+        if (req.method === 'POST' && received.filter((r) => r.method === 'POST').length === 1) {
+          res.writeHead(201).end(JSON.stringify({ number: 7, html_url: 'https://github.example.com/acme/deploy/pull/7' }));
+        } else if (req.method === 'POST') {
+          res.writeHead(422).end(JSON.stringify({ message: 'Validation Failed', errors: [{ message: 'A pull request already exists for acme:lockstep/prod/api.' }] }));
+        } else {
+          res.writeHead(200).end(JSON.stringify([{ html_url: 'https://github.example.com/acme/deploy/pull/7', head: { ref: 'lockstep/prod/api' }, base: { ref: 'main' } }]));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      const forge = { type: 'github', api: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, token: 'ghs_forgetoken', repository: 'acme/deploy' };
+      /** Merges the proposal branch once it holds a commit other than `previous`, as a reviewer would. */
+      const mergeWhenProposed = async (previous?: string): Promise<void> => {
+        let sha = await waitForBranch('lockstep/prod/api');
+        while (sha === previous) {
+          await new Promise((r) => setTimeout(r, 25));
+          sha = await waitForBranch('lockstep/prod/api');
+        }
+        const work = fx.clone();
+        await fx.gitAsync(work, 'merge', '--quiet', '--no-ff', '-m', 'Merge pull request #7', sha);
+        await fx.gitAsync(work, 'push', '--quiet', 'origin', 'main');
+      };
+      const c = context();
+      const [outputs] = await Promise.all([applied(prSpec({ forge }), c), mergeWhenProposed()]);
+      expect(outputs.pullRequest).toBe('https://github.example.com/acme/deploy/pull/7');
+      expect(c.lines).toContain('opened pull request https://github.example.com/acme/deploy/pull/7');
+      expect(received[0]).toMatchObject({
+        method: 'POST',
+        url: '/repos/acme/deploy/pulls',
+        auth: 'token ghs_forgetoken',
+        body: { title: 'Deploy api 1.4.2 to prod', head: 'lockstep/prod/api', base: 'main' },
+      });
+      expect((received[0]?.body as { body: string }).body).toContain('Lockstep promotes release `rel-0123abcd` to **prod** (promotion `promo-1`)');
+
+      // The next proposal while the forge still lists one as open: it answers 422, and that one is used.
+      const proposed = fx.git(fx.remote, 'rev-parse', 'lockstep/prod/api').trim();
+      const again = context({ version: '1.4.3' });
+      const next = spec({ mode: 'pull-request', pullRequest: { interval: '50ms', timeout: '20s', forge } }, '1.4.3');
+      const [second] = await Promise.all([applied(next, again), mergeWhenProposed(proposed)]);
+      expect(second.pullRequest).toBe('https://github.example.com/acme/deploy/pull/7');
+      expect(again.lines).toContain('found the open pull request https://github.example.com/acme/deploy/pull/7');
+      expect(received.map((r) => `${r.method} ${r.url.split('?')[0] ?? ''}`)).toEqual([
+        'POST /repos/acme/deploy/pulls',
+        'POST /repos/acme/deploy/pulls',
+        'GET /repos/acme/deploy/pulls',
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
   });
 
   it('recognises a squash merge by content', async () => {
