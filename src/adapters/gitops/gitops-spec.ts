@@ -253,7 +253,12 @@ const pullRequestSpec = z.strictObject({
 
 /** `with:` of a `gitops` component. Templates are rendered by the engine before the adapter sees it. */
 export const gitopsSpec = z.strictObject({
-  repo: z.string().min(1, { error: 'expected a git URL (https, ssh, file://) or a path to a repository' }),
+  repo: z
+    .string()
+    .min(1, { error: 'expected a git URL (https, ssh, file://) or a path to a repository' })
+    .refine((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || URL.canParse(s), {
+      error: 'not a valid URL; expected https://host/owner/repo.git, ssh://git@host/owner/repo.git, file:///path or a path',
+    }),
   branch: z
     .string()
     .min(1, { error: 'expected a branch name, such as main' })

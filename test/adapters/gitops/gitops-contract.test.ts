@@ -18,6 +18,7 @@ adapterContract('gitops', () => {
     running: () => Promise.resolve(readKustomizeImage(fx.show('apps/api/overlays/staging/kustomization.yaml'), 'acme/api')?.newTag),
     invalid: [
       { with: {}, path: ['repo'] },
+      { with: { repo: 'https://exa mple.com/x.git', set: [{ kustomizeImage: 'a', tag: '1' }] }, path: ['repo'] },
       { with: { repo: fx.remote }, path: ['set'] },
       { with: { repo: fx.remote, set: [] }, path: ['set'] },
       { with: { repo: fx.remote, set: [{ kustomizeImage: 'acme/api' }] }, path: ['set', 0, 'kustomizeImage'] },
