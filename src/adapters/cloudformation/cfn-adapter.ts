@@ -1,0 +1,373 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Change, DescribeChangeSetCommandOutput, Stack } from '@aws-sdk/client-cloudformation';
+import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
+import type { Risk } from '../../core/model.js';
+import { parseDuration } from '../../core/duration.js';
+import { errorMessage, StepFailure } from '../../core/errors.js';
+import { pause, throwIfAborted } from '../aws-common/step-wait.js';
+import {
+  CreateChangeSetCommand,
+  defaultCloudFormationClient,
+  DeleteChangeSetCommand,
+  DescribeChangeSetCommand,
+  DescribeStackEventsCommand,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+} from './cfn-client.js';
+import type { CallOptions, CloudFormationClientLike } from './cfn-client.js';
+import { cfnSpec } from './cfn-spec.js';
+import type { CfnSpec } from './cfn-spec.js';
+
+export interface CloudFormationAdapterOptions {
+  /** Makes the client for a spec; the default is the SDK's client with the default credential chain. */
+  client?: (spec: CfnSpec) => CloudFormationClientLike;
+  /** How often to poll a change set or a stack that is still working. */
+  pollMs?: number;
+}
+
+const DEFAULT_POLL_MS = 5_000;
+const WHAT = 'cloudformation';
+
+/** What plan hands to apply (stored with the promotion's plan: names only, no parameter values). */
+export interface CfnPlanData {
+  changeSetName: string;
+  changeSetId: string;
+  stackId: string;
+}
+
+/**
+ * CloudFormation's own plan and apply: plan creates a change set and describes it; apply executes
+ * exactly that change set and waits for the stack to settle. A failed update is rolled back by
+ * CloudFormation itself, and reported with the reasons from the stack's events.
+ *
+ * Forward-only: rolling a stack back to an earlier template is a new change, planned and shown like
+ * any other, so it is left to a promotion of the previous release.
+ */
+export function createCloudFormationAdapter(options: CloudFormationAdapterOptions = {}): Adapter<CfnSpec> {
+  const makeClient = options.client ?? defaultCloudFormationClient;
+  const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+  const session = (spec: CfnSpec, ctx: StepContext): Session => ({ spec, ctx, client: makeClient(spec), pollMs });
+
+  return {
+    type: 'cloudformation',
+    description: 'Deploys an AWS CloudFormation stack through a change set: the plan shown is the change set executed.',
+    spec: cfnSpec,
+
+    capabilities() {
+      return { reversible: false, idempotentApply: true, observe: true };
+    },
+
+    async plan(spec, ctx) {
+      throwIfAborted(ctx.signal, WHAT);
+      return planChangeSet(session(spec, ctx));
+    },
+
+    async apply(spec, plan, ctx) {
+      throwIfAborted(ctx.signal, WHAT);
+      const s = session(spec, ctx);
+      const shown = planData(plan.data);
+      const planned = shown === undefined ? await planChangeSet(s) : plan;
+      const data = planData(planned.data);
+      if (data === undefined) {
+        ctx.log(`stack ${spec.stack}: no changes`);
+        return stackOutputs(await requireStack(s));
+      }
+      return execute(s, data);
+    },
+
+    async observe(spec, ctx): Promise<Observed> {
+      throwIfAborted(ctx.signal, WHAT);
+      const stack = await describeStack(session(spec, ctx));
+      if (stack === undefined) return { drift: [`stack ${spec.stack} does not exist`] };
+      const release = stack.Tags?.find((t) => t.Key === VERSION_TAG)?.Value;
+      return {
+        ...(release === undefined ? {} : { version: release }),
+        details: { status: stack.StackStatus, outputs: stackOutputs(stack) },
+      };
+    },
+  };
+}
+
+export const cloudFormationAdapter: Adapter<CfnSpec> = createCloudFormationAdapter();
+
+/** The tag Lockstep puts on the stack: the component's version in the release that was applied. */
+const VERSION_TAG = 'lockstep:version';
+
+interface Session {
+  spec: CfnSpec;
+  ctx: StepContext;
+  client: CloudFormationClientLike;
+  pollMs: number;
+}
+
+// ------------------------------------------------------------------ plan
+
+async function planChangeSet(s: Session): Promise<AdapterPlan> {
+  const { spec, ctx, client } = s;
+  const stack = await describeStack(s);
+  if (stack?.StackStatus?.endsWith('_IN_PROGRESS')) {
+    throw new StepFailure(`stack ${spec.stack} is ${stack.StackStatus}; wait for it to finish and try again`, true, { untouched: true });
+  }
+  if (stack?.StackStatus === 'ROLLBACK_COMPLETE' || stack?.StackStatus === 'ROLLBACK_FAILED') {
+    throw new StepFailure(
+      `stack ${spec.stack} is ${stack.StackStatus} (its creation failed) and cannot be updated; delete it, then promote again`,
+      false,
+      { untouched: true },
+    );
+  }
+  const exists = stack !== undefined && stack.StackStatus !== 'REVIEW_IN_PROGRESS';
+  const template = await templateSource(s);
+  const changeSetName = `lockstep-${createHash('sha256').update(`${ctx.idempotencyKey} ${Date.now()} ${Math.random()}`).digest('hex').slice(0, 16)}`;
+  const created = await call(s, `CreateChangeSet for stack ${spec.stack}`, (o) =>
+    client.send(
+      new CreateChangeSetCommand({
+        StackName: spec.stack,
+        ChangeSetName: changeSetName,
+        ChangeSetType: exists ? 'UPDATE' : 'CREATE',
+        ...template,
+        Parameters: Object.entries(spec.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+        Capabilities: spec.capabilities,
+        Tags: [...Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value })), { Key: VERSION_TAG, Value: ctx.version }],
+        Description: `lockstep ${ctx.component}@${ctx.version}`.slice(0, 1024),
+      }),
+      o,
+    ),
+  );
+  const data: CfnPlanData = { changeSetName, changeSetId: created.Id ?? changeSetName, stackId: created.StackId ?? spec.stack };
+  const described = await waitForChangeSet(s, data);
+  if (described === 'no-changes') {
+    await deleteChangeSet(s, data);
+    return { action: 'unchanged', summary: `stack ${spec.stack}: no changes`, risk: 'low' };
+  }
+  return describeChanges(spec.stack, exists, described.Changes ?? [], data);
+}
+
+/** The change set as a plan: counts in the summary, one line per resource in the details. */
+function describeChanges(stack: string, exists: boolean, changes: Change[], data: CfnPlanData): AdapterPlan {
+  const counts = { Add: 0, Modify: 0, Remove: 0, Import: 0, Dynamic: 0 };
+  let replaced = 0;
+  let conditional = 0;
+  const lines: string[] = [];
+  for (const change of changes) {
+    const r = change.ResourceChange;
+    if (r === undefined) continue;
+    const action = r.Action ?? 'Modify';
+    if (action in counts) counts[action as keyof typeof counts] += 1;
+    if (r.Replacement === 'True') replaced += 1;
+    if (r.Replacement === 'Conditional') conditional += 1;
+    const replacement = action === 'Modify' && r.Replacement !== undefined && r.Replacement !== 'False' ? ` (replacement: ${r.Replacement})` : '';
+    lines.push(`${action} ${r.LogicalResourceId ?? '?'} (${r.ResourceType ?? '?'})${replacement}`);
+  }
+  const parts = [`${counts.Add} to add`, `${counts.Modify} to modify`, `${counts.Remove} to remove`];
+  if (counts.Import > 0) parts.push(`${counts.Import} to import`);
+  if (replaced > 0) parts.push(`${replaced} replaced`);
+  if (conditional > 0) parts.push(`${conditional} maybe replaced`);
+  const destructive = counts.Remove > 0 || replaced > 0;
+  const risk: Risk = destructive || conditional > 0 ? 'high' : counts.Modify > 0 ? 'medium' : 'low';
+  return {
+    action: 'apply',
+    summary: `${exists ? 'update' : 'create'} stack ${stack}: ${parts.join(', ')}${destructive ? ' (destroys resources)' : ''}`,
+    details: lines.join('\n'),
+    irreversible: destructive,
+    risk,
+    data,
+  };
+}
+
+async function waitForChangeSet(s: Session, data: CfnPlanData): Promise<DescribeChangeSetCommandOutput | 'no-changes'> {
+  const deadline = Date.now() + timeoutMs(s.spec);
+  for (;;) {
+    const described = await describeChangeSet(s, data);
+    if (described.Status === 'CREATE_COMPLETE') return described;
+    if (described.Status === 'FAILED') {
+      const reason = described.StatusReason ?? '';
+      // CloudFormation's two wordings of "this change set would change nothing".
+      if (/didn't contain changes|No updates are to be performed/i.test(reason)) return 'no-changes';
+      await deleteChangeSet(s, data).catch(() => undefined);
+      throw new StepFailure(`change set for stack ${s.spec.stack} failed: ${reason || 'no reason given'}`, false, { untouched: true });
+    }
+    if (Date.now() > deadline) throw new StepFailure(`change set for stack ${s.spec.stack} still ${described.Status ?? '?'} after ${s.spec.timeout}`, true, { untouched: true });
+    await pause(s.ctx, s.pollMs, WHAT);
+  }
+}
+
+// ------------------------------------------------------------------ apply
+
+/**
+ * Executes the change set plan made, unless it ran already (a re-run after a crash), and waits for the
+ * stack to settle.
+ */
+async function execute(s: Session, data: CfnPlanData): Promise<Outputs> {
+  const { spec, ctx, client } = s;
+  const changeSet = await describeChangeSet(s, data);
+  const started = new Date();
+  switch (changeSet.ExecutionStatus) {
+    case 'AVAILABLE':
+      ctx.log(`stack ${spec.stack}: executing change set ${data.changeSetName}`);
+      await call(s, `ExecuteChangeSet ${data.changeSetName} of stack ${spec.stack}`, (o) =>
+        client.send(
+          new ExecuteChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName, ClientRequestToken: clientToken(ctx) }),
+          o,
+        ),
+      );
+      break;
+    case 'EXECUTE_IN_PROGRESS':
+    case 'EXECUTE_COMPLETE':
+    case 'EXECUTE_FAILED':
+      ctx.log(`stack ${spec.stack}: change set ${data.changeSetName} was executed already; waiting for the stack`);
+      break;
+    default:
+      throw new StepFailure(
+        `change set ${data.changeSetName} of stack ${spec.stack} can no longer be executed (${changeSet.ExecutionStatus ?? '?'}: ${changeSet.StatusReason ?? 'the stack changed since the plan'}); plan again`,
+        true,
+        { untouched: true },
+      );
+  }
+  const stack = await waitForStack(s, data, started);
+  return stackOutputs(stack);
+}
+
+const SUCCEEDED = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
+
+async function waitForStack(s: Session, data: CfnPlanData, started: Date): Promise<Stack> {
+  const { spec } = s;
+  const deadline = Date.now() + timeoutMs(spec);
+  for (;;) {
+    const stack = await requireStack(s, data.stackId);
+    const status = stack.StackStatus ?? '';
+    if (!status.endsWith('_IN_PROGRESS')) {
+      if (SUCCEEDED.has(status)) {
+        s.ctx.log(`stack ${spec.stack}: ${status}`);
+        return stack;
+      }
+      const reasons = await failureReasons(s, data.stackId, started);
+      const rolledBack = status === 'UPDATE_ROLLBACK_COMPLETE' || status === 'ROLLBACK_COMPLETE';
+      throw new StepFailure(
+        `stack ${spec.stack} ${rolledBack ? 'failed and CloudFormation rolled it back' : 'failed'} (${status})` +
+          (reasons.length > 0 ? `: ${reasons.join('; ')}` : `: ${stack.StackStatusReason ?? 'no reason given'}`),
+        false,
+      );
+    }
+    if (Date.now() > deadline) {
+      throw new StepFailure(`stack ${spec.stack} still ${status} after ${spec.timeout}; it keeps going in CloudFormation`, false);
+    }
+    s.ctx.heartbeat();
+    await pause(s.ctx, s.pollMs, WHAT);
+  }
+}
+
+/** The reasons of the resources that failed since `since`, oldest first: the first is usually the cause. */
+async function failureReasons(s: Session, stackId: string, since: Date): Promise<string[]> {
+  try {
+    const events = await call(s, `DescribeStackEvents of stack ${s.spec.stack}`, (o) =>
+      s.client.send(new DescribeStackEventsCommand({ StackName: stackId }), o),
+    );
+    return (events.StackEvents ?? [])
+      .filter((e) => (e.Timestamp === undefined || e.Timestamp >= new Date(since.getTime() - 1000)) && (e.ResourceStatus ?? '').endsWith('_FAILED'))
+      .reverse()
+      .map((e) => `${e.LogicalResourceId ?? '?'} (${e.ResourceType ?? '?'}) ${e.ResourceStatus ?? ''}: ${e.ResourceStatusReason ?? 'no reason given'}`)
+      .slice(0, 5);
+  } catch (error) {
+    return [`the stack events could not be read: ${errorMessage(error)}`];
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+function stackOutputs(stack: Stack): Outputs {
+  const outputs: Outputs = {};
+  for (const o of stack.Outputs ?? []) if (o.OutputKey !== undefined) outputs[o.OutputKey] = o.OutputValue;
+  return outputs;
+}
+
+async function templateSource(s: Session): Promise<{ TemplateBody: string } | { TemplateURL: string }> {
+  const { spec, ctx } = s;
+  if (spec.templateUrl !== undefined) return { TemplateURL: spec.templateUrl };
+  const file = path.resolve(ctx.projectDir, spec.template ?? '');
+  try {
+    return { TemplateBody: await readFile(file, 'utf8') };
+  } catch (error) {
+    throw new StepFailure(
+      `template: cannot read ${spec.template ?? ''} (relative to the project directory): ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`,
+      false,
+      { cause: error, untouched: true },
+    );
+  }
+}
+
+function planData(data: unknown): CfnPlanData | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const d = data as Partial<CfnPlanData>;
+  if (typeof d.changeSetName !== 'string' || typeof d.stackId !== 'string') return undefined;
+  return { changeSetName: d.changeSetName, changeSetId: d.changeSetId ?? d.changeSetName, stackId: d.stackId };
+}
+
+/** Stable across retries of the step, so CloudFormation ignores a repeated ExecuteChangeSet. */
+function clientToken(ctx: StepContext): string {
+  return `lockstep-${createHash('sha256').update(ctx.idempotencyKey).digest('hex').slice(0, 40)}`;
+}
+
+function timeoutMs(spec: CfnSpec): number {
+  return parseDuration(spec.timeout) ?? 30 * 60_000;
+}
+
+async function describeStack(s: Session, name = s.spec.stack): Promise<Stack | undefined> {
+  try {
+    const out = await s.client.send(new DescribeStacksCommand({ StackName: name }), { abortSignal: s.ctx.signal });
+    return out.Stacks?.[0];
+  } catch (error) {
+    // CloudFormation answers a missing stack with ValidationError "Stack with id X does not exist".
+    if (/does not exist/.test(errorMessage(error))) return undefined;
+    throw cfnFailure(`DescribeStacks ${s.spec.stack}`, error, s.ctx.signal);
+  }
+}
+
+async function requireStack(s: Session, name = s.spec.stack): Promise<Stack> {
+  const stack = await describeStack(s, name);
+  if (stack === undefined) throw new StepFailure(`stack ${s.spec.stack} does not exist`, false);
+  return stack;
+}
+
+function describeChangeSet(s: Session, data: CfnPlanData): Promise<DescribeChangeSetCommandOutput> {
+  return call(s, `DescribeChangeSet ${data.changeSetName} of stack ${s.spec.stack}`, (o) =>
+    s.client.send(new DescribeChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName }), o),
+  );
+}
+
+async function deleteChangeSet(s: Session, data: CfnPlanData): Promise<void> {
+  await call(s, `DeleteChangeSet ${data.changeSetName} of stack ${s.spec.stack}`, (o) =>
+    s.client.send(new DeleteChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName }), o),
+  );
+}
+
+async function call<T>(s: Session, what: string, run: (o: CallOptions) => Promise<T>): Promise<T> {
+  try {
+    return await run({ abortSignal: s.ctx.signal });
+  } catch (error) {
+    throw cfnFailure(what, error, s.ctx.signal);
+  }
+}
+
+const RETRYABLE = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'ServiceUnavailable', 'InternalFailure']);
+
+/** A failed CloudFormation call as a StepFailure naming the call; cancellation passes the engine's reason. */
+function cfnFailure(what: string, error: unknown, signal: AbortSignal): Error {
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    return reason instanceof Error ? reason : new StepFailure(`${what}: cancelled`, false, { cause: reason });
+  }
+  const name = error instanceof Error ? error.name : 'Error';
+  const message = errorMessage(error);
+  if (name === 'CredentialsProviderError') {
+    return new StepFailure(`${what}: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with a role`, false, { cause: error });
+  }
+  if (name === 'ChangeSetNotFoundException' || name === 'ChangeSetNotFound') {
+    return new StepFailure(`${what}: the change set is gone (${message}); plan again`, true, { cause: error, untouched: true });
+  }
+  if (name === 'InsufficientCapabilitiesException' || /Requires capabilities/.test(message)) {
+    return new StepFailure(`${what}: ${message}; add it to capabilities if you accept what the template does`, false, { cause: error });
+  }
+  return new StepFailure(`${what}: ${name}: ${message}`, RETRYABLE.has(name), { cause: error });
+}
