@@ -1,0 +1,192 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createCloudFormationAdapter } from '../../../src/adapters/cloudformation/cfn-adapter.js';
+import { cfnSpec } from '../../../src/adapters/cloudformation/cfn-spec.js';
+import type { CfnSpec } from '../../../src/adapters/cloudformation/cfn-spec.js';
+import type { AdapterPlan } from '../../../src/core/adapter.js';
+import { StepFailure } from '../../../src/core/errors.js';
+import { stepContext } from '../../helpers/step-context.js';
+import { FakeCloudFormation } from './fake-cloudformation.js';
+import { QUEUE_TEMPLATE } from './templates.js';
+
+// Every test drives the real @aws-sdk/client-cloudformation client against a FAKE CloudFormation API
+// server speaking the Query protocol (see fake-cloudformation.ts). The keys are throwaway.
+process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKEFAKEFAKE';
+process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret';
+
+const adapter = createCloudFormationAdapter({ pollMs: 5 });
+let fake: FakeCloudFormation;
+let dir: string;
+
+beforeEach(async () => {
+  fake = new FakeCloudFormation();
+  await fake.start();
+  dir = await mkdtemp(path.join(tmpdir(), 'lockstep-cfn-test-'));
+  await template('queue.json', QUEUE_TEMPLATE);
+});
+
+afterEach(async () => {
+  await fake.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function template(name: string, body: unknown): Promise<void> {
+  await writeFile(path.join(dir, name), JSON.stringify(body));
+}
+
+function spec(version: string, extra: Record<string, unknown> = {}): CfnSpec {
+  return cfnSpec.parse({ stack: 'orders-prod', region: 'eu-west-1', template: 'queue.json', parameters: { Release: version }, endpoint: fake.endpoint, ...extra });
+}
+
+function context(version: string): ReturnType<typeof stepContext> {
+  return stepContext({ version, component: 'orders', projectDir: dir });
+}
+
+async function planAndApply(version: string, extra: Record<string, unknown> = {}): Promise<{ plan: AdapterPlan; outputs: Record<string, unknown> }> {
+  const s = spec(version, extra);
+  const c = context(version);
+  const plan = await adapter.plan(s, c.ctx);
+  return { plan, outputs: await adapter.apply(s, plan, c.ctx) };
+}
+
+async function failure(promise: Promise<unknown>): Promise<StepFailure> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StepFailure);
+  return error as StepFailure;
+}
+
+const actions = (): string[] => fake.requests.map((r) => r.action);
+
+describe('cloudformation against a FAKE CloudFormation API', () => {
+  it('creates a stack: the plan is a change set, apply executes exactly that one, outputs come from the stack', async () => {
+    const s = spec('1.0.0', { tags: { team: 'payments' }, capabilities: ['CAPABILITY_IAM'] });
+    const c = context('1.0.0');
+    const plan = await adapter.plan(s, c.ctx);
+    expect(plan).toMatchObject({ action: 'apply', summary: 'create stack orders-prod: 1 to add, 0 to modify, 0 to remove', risk: 'low', irreversible: false });
+    expect(plan.details).toBe('Add Queue (AWS::SQS::Queue)');
+    const created = fake.requests.find((r) => r.action === 'CreateChangeSet')?.params ?? {};
+    expect(created).toMatchObject({ ChangeSetType: 'CREATE', 'Capabilities.member.1': 'CAPABILITY_IAM', 'Tags.member.1.Key': 'team', 'Tags.member.1.Value': 'payments' });
+    expect(fake.stacks.get('orders-prod')?.status).toBe('REVIEW_IN_PROGRESS');
+
+    fake.requests.length = 0;
+    const outputs = await adapter.apply(s, plan, c.ctx);
+    expect(actions()).not.toContain('CreateChangeSet');
+    const executed = fake.requests.find((r) => r.action === 'ExecuteChangeSet')?.params.ChangeSetName;
+    expect(executed).toBe((plan.data as { changeSetName: string }).changeSetName);
+    expect(outputs).toEqual({ QueueUrl: 'orders-prod-Queue' });
+    expect(fake.stacks.get('orders-prod')?.status).toBe('CREATE_COMPLETE');
+  });
+
+  it('plans "unchanged" when the change set has no changes, deletes it, and apply only reads the outputs', async () => {
+    await planAndApply('1.0.0');
+    fake.requests.length = 0;
+    const { plan, outputs } = await planAndApply('1.0.0');
+    expect(plan).toMatchObject({ action: 'unchanged', summary: 'stack orders-prod: no changes' });
+    expect(actions()).toContain('DeleteChangeSet');
+    expect(actions()).not.toContain('ExecuteChangeSet');
+    expect(outputs).toEqual({ QueueUrl: 'orders-prod-Queue' });
+  });
+
+  it('marks a replacement or a removal as destroying resources: irreversible and high risk', async () => {
+    const named = {
+      Parameters: { Release: { Type: 'String' }, QueueName: { Type: 'String' } },
+      Resources: {
+        Queue: { Type: 'AWS::SQS::Queue', Properties: { Name: { Ref: 'QueueName' } } },
+        Topic: { Type: 'AWS::SNS::Topic', Properties: {} },
+      },
+    };
+    await template('named.json', named);
+    await planAndApply('1.0.0', { template: 'named.json', parameters: { Release: '1.0.0', QueueName: 'orders' } });
+    await template('named.json', { ...named, Resources: { Queue: named.Resources.Queue } });
+    const plan = await adapter.plan(spec('2.0.0', { template: 'named.json', parameters: { Release: '2.0.0', QueueName: 'orders-v2' } }), context('2.0.0').ctx);
+    expect(plan).toMatchObject({
+      summary: 'update stack orders-prod: 0 to add, 1 to modify, 1 to remove, 1 replaced (destroys resources)',
+      irreversible: true,
+      risk: 'high',
+    });
+    expect(plan.details?.split('\n')).toEqual(['Modify Queue (AWS::SQS::Queue) (replacement: True)', 'Remove Topic (AWS::SNS::Topic)']);
+  });
+
+  it('reports a failed update that CloudFormation rolled back with the reasons from the stack events', async () => {
+    await planAndApply('1.0.0');
+    const broken = structuredClone(QUEUE_TEMPLATE) as typeof QUEUE_TEMPLATE & { Resources: { Queue: { Properties: Record<string, unknown> } } };
+    broken.Resources.Queue.Properties.FailWith = 'Resource handler returned message: "Queue orders already exists"';
+    await template('queue.json', broken);
+    const s = spec('2.0.0');
+    const c = context('2.0.0');
+    const error = await failure(adapter.apply(s, await adapter.plan(s, c.ctx), c.ctx));
+    expect(error.message).toBe(
+      'stack orders-prod failed and CloudFormation rolled it back (UPDATE_ROLLBACK_COMPLETE): ' +
+        'Queue (AWS::SQS::Queue) UPDATE_FAILED: Resource handler returned message: "Queue orders already exists"',
+    );
+    expect(error.retryable).toBe(false);
+    expect(fake.stacks.get('orders-prod')?.tags['lockstep:version']).toBe('1.0.0');
+  });
+
+  it('a failed creation is ROLLBACK_COMPLETE, and the next plan says to delete the stack', async () => {
+    await template('queue.json', { Resources: { Queue: { Type: 'AWS::SQS::Queue', Properties: { FailWith: 'quota reached' } } } });
+    const error = await failure(planAndApply('1.0.0'));
+    expect(error.message).toMatch(/^stack orders-prod failed and CloudFormation rolled it back \(ROLLBACK_COMPLETE\): Queue \(AWS::SQS::Queue\) CREATE_FAILED: quota reached$/);
+    const again = await failure(adapter.plan(spec('1.0.0'), context('1.0.0').ctx));
+    expect(again.message).toContain('ROLLBACK_COMPLETE (its creation failed) and cannot be updated; delete it');
+    expect(again.untouched).toBe(true);
+  });
+
+  it('re-running apply with the same plan after a crash waits for the execution instead of executing twice', async () => {
+    const s = spec('1.0.0');
+    const c = context('1.0.0');
+    const plan = await adapter.plan(s, c.ctx);
+    await adapter.apply(s, plan, c.ctx);
+    fake.requests.length = 0;
+    expect(await adapter.apply(s, plan, c.ctx)).toEqual({ QueueUrl: 'orders-prod-Queue' });
+    expect(actions()).not.toContain('ExecuteChangeSet');
+    expect(c.lines.join('\n')).toContain('was executed already');
+  });
+
+  it('refuses a change set made stale by another update: retryable, so the retry plans again', async () => {
+    await planAndApply('1.0.0');
+    const stale = await adapter.plan(spec('2.0.0'), context('2.0.0').ctx);
+    await planAndApply('3.0.0');
+    const error = await failure(adapter.apply(spec('2.0.0'), stale, context('2.0.0').ctx));
+    expect(error.message).toMatch(/can no longer be executed \(OBSOLETE: .*\); plan again$/);
+    expect(error.retryable).toBe(true);
+    expect(error.untouched).toBe(true);
+  });
+
+  it('names a missing capability and a missing template file', async () => {
+    await template('iam.json', { Resources: { Role: { Type: 'AWS::IAM::Role', Properties: {} } } });
+    const caps = await failure(adapter.plan(spec('1.0.0', { template: 'iam.json' }), context('1.0.0').ctx));
+    expect(caps.message).toBe(
+      'CreateChangeSet for stack orders-prod: Requires capabilities : [CAPABILITY_IAM]; add it to capabilities if you accept what the template does',
+    );
+    const missing = await failure(adapter.plan(spec('1.0.0', { template: 'infra/none.yaml' }), context('1.0.0').ctx));
+    expect(missing.message).toBe('template: cannot read infra/none.yaml (relative to the project directory): ENOENT');
+  });
+
+  it('rides out throttling through the SDK retries', async () => {
+    fake.throttleNext = 2;
+    const { outputs } = await planAndApply('1.0.0');
+    expect(outputs).toEqual({ QueueUrl: 'orders-prod-Queue' });
+  });
+
+  it('observes the release version applied, the status and the outputs', async () => {
+    await planAndApply('1.0.0');
+    expect(await adapter.observe?.(spec('1.0.0'), context('1.0.0').ctx)).toEqual({
+      version: '1.0.0',
+      details: { status: 'CREATE_COMPLETE', outputs: { QueueUrl: 'orders-prod-Queue' } },
+    });
+  });
+
+  it('never logs or plans parameter values, which may be secrets', async () => {
+    const c = context('1.0.0');
+    const s = spec('1.0.0', { parameters: { Release: 'top-secret-value' } });
+    const plan = await adapter.plan(s, c.ctx);
+    await adapter.apply(s, plan, c.ctx);
+    expect([...c.lines, plan.summary, plan.details ?? '', JSON.stringify(plan.data)].join('\n')).not.toContain('top-secret-value');
+  });
+});
