@@ -1,7 +1,9 @@
 import type { Adapter } from '../core/adapter.js';
 import { lambdaAdapter } from './aws-lambda/lambda-adapter.js';
+import { cloudFormationAdapter } from './cloudformation/cfn-adapter.js';
 import { commandAdapter } from './command/command-adapter.js';
 import { gitopsAdapter } from './gitops/gitops-adapter.js';
+import { httpAdapter } from './http/http-adapter.js';
 import { sshAdapter } from './ssh/ssh-adapter.js';
 import { sqlMigrationsAdapter } from './sql-migrations/migrations-adapter.js';
 import { terraformAdapter } from './terraform/terraform-adapter.js';
@@ -20,7 +22,9 @@ export function builtinAdapters(): ReadonlyMap<string, Adapter<unknown>> {
     sshAdapter,
     sqlMigrationsAdapter,
     terraformAdapter,
+    httpAdapter,
     lambdaAdapter,
+    cloudFormationAdapter,
     // Add new adapters here.
   ]);
 }
