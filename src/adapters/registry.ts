@@ -1,5 +1,6 @@
 import type { Adapter } from '../core/adapter.js';
 import { lambdaAdapter } from './aws-lambda/lambda-adapter.js';
+import { cloudFormationAdapter } from './cloudformation/cfn-adapter.js';
 import { commandAdapter } from './command/command-adapter.js';
 import { gitopsAdapter } from './gitops/gitops-adapter.js';
 import { httpAdapter } from './http/http-adapter.js';
@@ -23,6 +24,7 @@ export function builtinAdapters(): ReadonlyMap<string, Adapter<unknown>> {
     terraformAdapter,
     httpAdapter,
     lambdaAdapter,
+    cloudFormationAdapter,
     // Add new adapters here.
   ]);
 }
