@@ -235,6 +235,17 @@ function newCommit(s: Session, parent: string, files: readonly FileEdit[], messa
   };
 }
 
+/** Builds the commit; a failure here (signing, most likely) happens before anything is pushed. */
+async function makeCommit(repo: GitRepo, request: NewCommit): Promise<{ sha: string; tree: string }> {
+  try {
+    return await repo.commit(request);
+  } catch (error) {
+    if (!(error instanceof GitError)) throw error;
+    const hint = request.sign ? ' (commit.sign is on: is a signing key set up in git config?)' : '';
+    throw new StepFailure(`could not create the commit: ${error.message}${hint}`, false, { cause: error, untouched: true });
+  }
+}
+
 /**
  * Commits on the branch head and pushes. The clone lock is held from fetch to push, so steps on this
  * machine never race each other; a push rejected because someone elsewhere pushed first is retried
@@ -249,7 +260,7 @@ async function pushChange(s: Session, entries: readonly SetEntry[], options: Lan
       const head = await fetchBranch(s, repo);
       const files = await computeEdits(baseAt(s, repo, head), entries);
       if (files.length === 0) return { kind: 'landed', landed: { commit: head, changed: false, pullRequest: '' }, files };
-      const { sha } = await repo.commit(newCommit(s, head, files, options.message(files)));
+      const { sha } = await makeCommit(repo, newCommit(s, head, files, options.message(files)));
       const pushed = await repo.push(sha, branch);
       if (pushed.ok) {
         await repo.updateRef(`refs/remotes/origin/${branch}`, sha);
@@ -295,7 +306,7 @@ async function proposeChange(s: Session, entries: readonly SetEntry[], options: 
     const head = await fetchBranch(s, repo);
     const files = await computeEdits(baseAt(s, repo, head), entries);
     if (files.length === 0) return { head };
-    const { sha, tree } = await repo.commit(newCommit(s, head, files, options.message(files)));
+    const { sha, tree } = await makeCommit(repo, newCommit(s, head, files, options.message(files)));
     // A re-run finds its branch already holding this very change on this base: keep it (and its review).
     let commit = sha;
     if ((await repo.remoteHeads([prBranch])).has(prBranch)) {

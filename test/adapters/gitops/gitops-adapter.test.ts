@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -181,6 +182,39 @@ describe('gitops apply', () => {
       spec({ commit: { author: { name: 'Release Bot', email: 'bot@example.com' }, committer: { name: 'CI', email: 'ci@example.com' } } }),
     );
     expect(fx.git(fx.remote, 'log', '-1', '--format=%an <%ae>|%cn <%ce>').trim()).toBe('Release Bot <bot@example.com>|CI <ci@example.com>');
+  });
+
+  it('signs only when asked (with the signing set up in git config), and a signing failure pushes nothing', async () => {
+    await applied(spec());
+    expect(fx.git(fx.remote, 'cat-file', 'commit', 'main')).not.toContain('gpgsig');
+    // The user's git config, as git reads it from the environment: SSH signing with a fresh key.
+    const key = join(fx.root, 'signing-key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'release-bot', '-f', key]);
+    const withConfig = async <T>(config: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
+      const vars: Record<string, string> = { GIT_CONFIG_COUNT: String(Object.keys(config).length) };
+      Object.entries(config).forEach(([k, v], i) => {
+        vars[`GIT_CONFIG_KEY_${i}`] = k;
+        vars[`GIT_CONFIG_VALUE_${i}`] = v;
+      });
+      const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, vars);
+      try {
+        return await fn();
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
+    };
+    await withConfig({ 'gpg.format': 'ssh', 'user.signingKey': key }, () => applied(spec({ commit: { sign: true } }, '1.4.3'), context({ version: '1.4.3' })));
+    expect(fx.git(fx.remote, 'cat-file', 'commit', 'main')).toContain('gpgsig -----BEGIN SSH SIGNATURE-----');
+
+    const before = fx.head();
+    const error = await withConfig({ 'gpg.program': 'false' }, () => failure(applied(spec({ commit: { sign: true } }, '1.4.4'), context({ version: '1.4.4' }))));
+    expect(error.message).toMatch(/^could not create the commit: git commit-tree failed .*\(commit\.sign is on: is a signing key set up in git config\?\)$/);
+    expect(error.untouched).toBe(true);
+    expect(fx.head()).toBe(before);
   });
 
   it('creates a missing file or key only with create: true', async () => {
