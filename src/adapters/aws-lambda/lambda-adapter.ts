@@ -310,7 +310,9 @@ async function restoreAlias(s: Session, old: string, description: string): Promi
       }),
     );
   } catch (error) {
-    throw awsFailure(`canary abort: could not put alias ${spec.alias} back on version ${old}`, error, new AbortController().signal);
+    throw awsFailure(`canary abort: could not put alias ${spec.alias} back on version ${old}`, error, new AbortController().signal, {
+      secrets: secretsOf(s),
+    });
   }
 }
 
@@ -475,7 +477,7 @@ async function getAlias(s: Session): Promise<AliasConfiguration | undefined> {
     // A missing alias is normal before the first deploy; a missing function says so on the next call.
     // Lambda says "Alias not found: arn:…" or "Function not found: arn:…".
     if (errorName(error) === 'ResourceNotFoundException' && !/function not found/i.test((error as Error).message)) return undefined;
-    throw awsFailure(`GetAlias ${s.spec.alias} of ${s.spec.function}`, error, s.ctx.signal, true);
+    throw awsFailure(`GetAlias ${s.spec.alias} of ${s.spec.function}`, error, s.ctx.signal, { untouched: true, secrets: secretsOf(s) });
   }
 }
 
@@ -542,7 +544,7 @@ async function withConflictRetry<T>(s: Session, what: string, run: (o: CallOptio
       return await run({ abortSignal: s.ctx.signal });
     } catch (error) {
       if (errorName(error) !== 'ResourceConflictException' || attempt > CONFLICT_RETRIES || s.ctx.signal.aborted) {
-        throw awsFailure(`${what} ${s.spec.function}`, error, s.ctx.signal);
+        throw awsFailure(`${what} ${s.spec.function}`, error, s.ctx.signal, { secrets: secretsOf(s) });
       }
       s.ctx.log(`${what}: another update of ${s.spec.function} is in progress; waiting for it (attempt ${attempt})`);
       await waitUntilUpdated(s, 'while another update ran');
@@ -554,7 +556,7 @@ async function call<T>(s: Session, what: string, run: (o: CallOptions) => Promis
   try {
     return await run({ abortSignal: s.ctx.signal });
   } catch (error) {
-    throw awsFailure(what, error, s.ctx.signal);
+    throw awsFailure(what, error, s.ctx.signal, { secrets: secretsOf(s) });
   }
 }
 
@@ -564,4 +566,9 @@ function pause(s: Session, ms: number): Promise<void> {
 
 function throwIfAborted(signal: AbortSignal): void {
   throwIfCancelled(signal, 'aws-lambda');
+}
+
+/** The environment values of the spec: kept out of every error message. */
+function secretsOf(s: Session): string[] {
+  return Object.values(s.spec.environment ?? {});
 }

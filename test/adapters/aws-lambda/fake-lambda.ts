@@ -18,7 +18,8 @@ import type { AddressInfo } from 'node:net';
  *   PUT  /2015-03-31/functions/{name}/aliases/{alias}  {FunctionVersion?, Description?, RoutingConfig?}
  *
  * Errors are a status code, the `x-amzn-errortype` header and `{"Type","Message"}`, as Lambda sends them:
- * 404 ResourceNotFoundException, 409 ResourceConflictException (an update is in progress), 412
+ * 400 InvalidParameterValueException (environment over 4 KB, quoting it as Lambda does), 404
+ * ResourceNotFoundException, 409 ResourceConflictException (an update is in progress), 412
  * PreconditionFailedException (CodeSha256 guard), 429 TooManyRequestsException (throttled; the SDK
  * retries it). After an update, $LATEST reports LastUpdateStatus InProgress for `updatePolls` reads.
  *
@@ -138,10 +139,20 @@ export class FakeLambda {
     switch (key) {
       case 'GET configuration':
         return [200, this.getConfiguration(fn, url.searchParams.get('Qualifier'))];
-      case 'PUT configuration':
+      case 'PUT configuration': {
+        const variables = (body.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {};
+        if (JSON.stringify(variables).length > 4096) {
+          // Lambda's own wording, which quotes the variables it refused.
+          throw new LambdaError(
+            400,
+            'InvalidParameterValueException',
+            `Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: ${JSON.stringify(variables)}`,
+          );
+        }
         this.startUpdate(fn);
-        fn.latest.Variables = { ...((body.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {}) };
+        fn.latest.Variables = { ...variables };
         return [200, this.latestConfig(fn)];
+      }
       case 'PUT code':
         this.startUpdate(fn);
         fn.latest.CodeSha256 = codeSha(body);

@@ -247,6 +247,18 @@ describe('aws-lambda against a FAKE Lambda API', () => {
   });
 });
 
+describe('aws-lambda error messages against a FAKE Lambda API', () => {
+  it('withholds the environment Lambda quotes when it refuses it', async () => {
+    const s = spec('1.0.0', { environment: { DB_PASSWORD: SECRET, BLOB: 'x'.repeat(5000) } });
+    const c = context('1.0.0', undefined);
+    const error = await failure(adapter.apply(s, { summary: '' }, c.ctx));
+    expect(error.message).toContain('UpdateFunctionConfiguration worker: InvalidParameterValueException: ');
+    expect(error.message).toContain('exceeded the 4KB limit. String measured: (withheld');
+    expect(error.message).not.toContain(SECRET);
+    expect(c.lines.join('\n')).not.toContain(SECRET);
+  });
+});
+
 describe('aws-lambda spec', () => {
   const base = { function: 'worker', alias: 'live', code: { s3Bucket: 'a', s3Key: 'b.zip' } };
   it('ends the canary at 100 % and defaults the interval', () => {
