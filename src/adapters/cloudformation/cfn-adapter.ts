@@ -208,7 +208,7 @@ async function execute(s: Session, data: CfnPlanData): Promise<Outputs> {
       ctx.log(`stack ${spec.stack}: executing change set ${data.changeSetName}`);
       await call(s, `ExecuteChangeSet ${data.changeSetName} of stack ${spec.stack}`, (o) =>
         client.send(
-          new ExecuteChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName, ClientRequestToken: clientToken(ctx) }),
+          new ExecuteChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName, ClientRequestToken: clientToken(ctx, data) }),
           o,
         ),
       );
@@ -304,9 +304,13 @@ function planData(data: unknown): CfnPlanData | undefined {
   return { changeSetName: d.changeSetName, changeSetId: d.changeSetId ?? d.changeSetName, stackId: d.stackId };
 }
 
-/** Stable across retries of the step, so CloudFormation ignores a repeated ExecuteChangeSet. */
-function clientToken(ctx: StepContext): string {
-  return `lockstep-${createHash('sha256').update(ctx.idempotencyKey).digest('hex').slice(0, 40)}`;
+/**
+ * The same for the same step and change set, so CloudFormation ignores a repeated ExecuteChangeSet of
+ * it; a retry that planned a new change set gets a new token, or its execution could be taken for the
+ * earlier one.
+ */
+function clientToken(ctx: StepContext, data: CfnPlanData): string {
+  return `lockstep-${createHash('sha256').update(`${ctx.idempotencyKey} ${data.changeSetId}`).digest('hex').slice(0, 40)}`;
 }
 
 function timeoutMs(spec: CfnSpec): number {

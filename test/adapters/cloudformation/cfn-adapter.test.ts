@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -146,6 +146,20 @@ describe('cloudformation against a FAKE CloudFormation API', () => {
     expect(await adapter.apply(s, plan, c.ctx)).toEqual({ QueueUrl: 'orders-prod-Queue' });
     expect(actions()).not.toContain('ExecuteChangeSet');
     expect(c.lines.join('\n')).toContain('was executed already');
+  });
+
+  it('a retry after a rolled-back update executes its new change set (the request token is per change set)', async () => {
+    await planAndApply('1.0.0');
+    const good = await readFile(path.join(dir, 'queue.json'), 'utf8');
+    const broken = structuredClone(QUEUE_TEMPLATE) as typeof QUEUE_TEMPLATE & { Resources: { Queue: { Properties: Record<string, unknown> } } };
+    broken.Resources.Queue.Properties.FailWith = 'throttled by SQS';
+    await template('queue.json', broken);
+    const s = spec('2.0.0');
+    const c = context('2.0.0');
+    await failure(adapter.apply(s, await adapter.plan(s, c.ctx), c.ctx));
+    await writeFile(path.join(dir, 'queue.json'), good);
+    await adapter.apply(s, await adapter.plan(s, c.ctx), c.ctx);
+    expect(fake.stacks.get('orders-prod')).toMatchObject({ status: 'UPDATE_COMPLETE', tags: { 'lockstep:version': '2.0.0' } });
   });
 
   it('refuses a change set made stale by another update: retryable, so the retry plans again', async () => {

@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
  * - a resource with `Properties.FailWith: "reason"` fails to create or update: the stack then rolls
  *   back (UPDATE_ROLLBACK_COMPLETE, or ROLLBACK_COMPLETE on creation) with an event carrying the reason;
  * - change sets and executions take `polls` Describe calls to finish (…_IN_PROGRESS until then);
+ * - an ExecuteChangeSet repeating a ClientRequestToken already seen for the stack does nothing;
  * - `throttleNext` requests get `400 Throttling` (the SDK retries them).
  */
 export interface FakeStack {
@@ -31,6 +32,8 @@ export interface FakeStack {
   resources: Record<string, { type: string; properties: unknown }>;
   outputs: Record<string, string>;
   events: StackEvent[];
+  /** ClientRequestTokens of ExecuteChangeSet calls seen. */
+  tokens: Set<string>;
   pending?: { changeSet: FakeChangeSet; polls: number };
 }
 
@@ -157,6 +160,10 @@ export class FakeCloudFormation {
         if (cs.executionStatus !== 'AVAILABLE') {
           throw new QueryError('InvalidChangeSetStatus', `ChangeSet [${cs.id}] cannot be executed in its current status of [${cs.executionStatus}]`);
         }
+        // As CloudFormation: a token it has seen for this stack marks a repeated request, which does nothing.
+        const token = p.ClientRequestToken;
+        if (token !== undefined && cs.stack.tokens.has(token)) return {};
+        if (token !== undefined) cs.stack.tokens.add(token);
         cs.executionStatus = 'EXECUTE_IN_PROGRESS';
         cs.stack.status = cs.type === 'CREATE' ? 'CREATE_IN_PROGRESS' : 'UPDATE_IN_PROGRESS';
         cs.stack.pending = { changeSet: cs, polls: this.polls };
@@ -197,6 +204,7 @@ export class FakeCloudFormation {
       resources: {},
       outputs: {},
       events: [],
+      tokens: new Set(),
     };
     this.stacks.set(name, stack);
     const cs: FakeChangeSet = {
