@@ -202,7 +202,7 @@ async function applyPlan(spec: TerraformSpec, data: TerraformPlanData, ctx: Step
   }
   const source = await moduleFor(spec, ctx, data.commit ?? data.version);
   if (data.changes) {
-    await selectWorkspace(spec, source, ctx, 'apply');
+    // The workspace selected at plan time is still selected: the data directory is this environment's own.
     const applied = await runTerraform(
       spec,
       { args: ['apply', '-input=false', '-no-color', data.planFile], cwd: source.dir, okCodes: [0, 1], log: true, phase: 'apply' },
@@ -265,10 +265,11 @@ async function showPlan(spec: TerraformSpec, source: ModuleSource, planFile: str
 async function prepare(spec: TerraformSpec, source: ModuleSource, ctx: StepContext, phase: string): Promise<void> {
   const backend = Object.entries(spec.backendConfig).map(([k, v]) => `-backend-config=${k}=${String(v)}`);
   await runTerraform(spec, { args: ['init', '-input=false', '-no-color', ...backend], cwd: source.dir, log: true, phase }, ctx);
-  await selectWorkspace(spec, source, ctx, phase, true);
+  await selectWorkspace(spec, source, ctx, phase);
 }
 
-async function selectWorkspace(spec: TerraformSpec, source: ModuleSource, ctx: StepContext, phase: string, create = false): Promise<void> {
+/** Selects the workspace, creating it when it does not exist yet. */
+async function selectWorkspace(spec: TerraformSpec, source: ModuleSource, ctx: StepContext, phase: string): Promise<void> {
   if (spec.workspace === undefined) return;
   const selected = await runTerraform(
     spec,
@@ -276,7 +277,6 @@ async function selectWorkspace(spec: TerraformSpec, source: ModuleSource, ctx: S
     ctx,
   );
   if (selected.code === 0) return;
-  if (!create) throw new StepFailure(`${phase}: workspace ${spec.workspace} does not exist`, false, { untouched: true });
   await runTerraform(spec, { args: ['workspace', 'new', '-no-color', spec.workspace], cwd: source.dir, log: true, phase }, ctx);
 }
 

@@ -31,11 +31,20 @@ export interface TerraformResult {
   output: ProcessOutput;
 }
 
+/** Terraform's data directory for this component in this environment. */
+export function dataDir(ctx: StepContext): string {
+  const safe = (name: string): string => encodeURIComponent(name === '' ? '_' : name);
+  return path.join(ctx.cacheDir, 'terraform', 'data', safe(ctx.project), safe(ctx.component), safe(ctx.environment.name));
+}
+
 export async function runTerraform(spec: TerraformSpec, run: TerraformRun, ctx: StepContext): Promise<TerraformResult> {
   const timeoutMs = parseDuration(spec.timeout);
   if (timeoutMs === undefined) throw new Error(`timeout ${spec.timeout} is not a duration: the spec was not parsed`);
   const file = spec.binary.includes('/') ? path.resolve(ctx.projectDir, spec.binary) : spec.binary;
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Terraform keeps the initialised backend and the selected workspace in its data directory (normally
+  // `.terraform` in the module). One per component and environment, under the cache, so environments
+  // with different backend settings or workspaces never share, or race on, one.
+  const env: NodeJS.ProcessEnv = { ...process.env, TF_DATA_DIR: dataDir(ctx) };
   for (const [name, value] of Object.entries(spec.env)) env[name] = String(value);
   // Terraform's documented switches for running without a person: no prompts, no "next steps" hints.
   env.TF_IN_AUTOMATION = '1';

@@ -8,6 +8,7 @@
 //     "outputs":   { "<name>": { "value": "text with ${var.x} or ${res.<address>}", "type": <cty>, "sensitive": bool } } }
 // State: one JSON file per backend, FAKE_TERRAFORM_STATE (default terraform.tfstate.json in cwd):
 //   { "workspaces": { "<ws>": { "serial": n, "resources": { addr: value }, "outputs": { name: {value,type,sensitive} } } } }
+// TF_DATA_DIR is honoured as Terraform documents it (where init and the selected workspace are kept).
 // Knobs (environment): FAKE_TERRAFORM_LOG (append one JSON line of argv per call),
 //   FAKE_TERRAFORM_APPLY_DELAY_MS (a slow apply, printing progress), FAKE_TERRAFORM_FAIL_APPLY=1,
 //   FAKE_TERRAFORM_FORMAT_VERSION (what `show -json` claims), FAKE_TERRAFORM_OUTPUTS_JSON (printed
@@ -21,7 +22,7 @@ if (env.FAKE_TERRAFORM_LOG) appendFileSync(env.FAKE_TERRAFORM_LOG, JSON.stringif
 
 const cwd = process.cwd();
 const stateFile = env.FAKE_TERRAFORM_STATE ?? path.join(cwd, 'terraform.tfstate.json');
-const dotDir = path.join(cwd, '.terraform');
+const dotDir = env.TF_DATA_DIR ?? path.join(cwd, '.terraform');
 
 function fail(message, code = 1) {
   process.stderr.write(`\nError: ${message}\n`);
@@ -108,7 +109,12 @@ switch (command) {
     if (flags.get('input') !== 'false') fail('the fake expects -input=false');
     const backend = args.filter((a) => a.startsWith('-backend-config=')).map((a) => a.slice('-backend-config='.length));
     mkdirSync(dotDir, { recursive: true });
-    writeFileSync(path.join(dotDir, 'backend.json'), JSON.stringify(backend));
+    const backendFile = path.join(dotDir, 'backend.json');
+    if (existsSync(backendFile) && readFileSync(backendFile, 'utf8') !== JSON.stringify(backend) && !flags.has('reconfigure')) {
+      // As Terraform does: a data directory initialised for one backend refuses another.
+      fail('Backend configuration changed\n\nA change in the backend configuration has been detected, which may require migrating existing state.');
+    }
+    writeFileSync(backendFile, JSON.stringify(backend));
     if (rest.length > 0) fail(`Too many command line arguments: ${rest.join(' ')}`);
     console.log('Initializing the backend...');
     console.log('Terraform has been successfully initialized!');

@@ -83,7 +83,6 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
       'workspace new',
       'plan -input=false',
       'show -json',
-      'workspace select',
       'apply -input=false',
       'output -json',
     ]);
@@ -91,6 +90,21 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     expect(p.calls()).toContainEqual(['apply', '-input=false', '-no-color', planFile]);
     // Applied and removed: a saved plan is applied once.
     expect(existsSync(planFile)).toBe(false);
+  });
+
+  it('keeps each environment\'s backend and workspace apart, even when their plans interleave', async () => {
+    p.writeModule('infra/iam', ROLE);
+    const s = (env: string): TerraformSpec => spec({ workspace: env, backendConfig: { key: `iam/${env}.tfstate` } });
+    const staging = context({ environment: { name: 'staging', vars: {} } }).ctx;
+    const prod = context({ environment: { name: 'prod', vars: {} }, version: '2.0.0' }).ctx;
+    const stagingPlan = await terraformAdapter.plan(s('staging'), staging);
+    const prodPlan = await terraformAdapter.plan(s('prod'), prod);
+    await terraformAdapter.apply(s('staging'), stagingPlan, staging);
+    await terraformAdapter.apply(s('prod'), prodPlan, prod);
+    expect(p.state('staging')?.resources['aws_iam_role.app']).toBe('role-123456789012-1.0.0');
+    expect(p.state('prod')?.resources['aws_iam_role.app']).toBe('role-123456789012-2.0.0');
+    // Nothing of Terraform's own lands in the project's module directory.
+    expect(existsSync(path.join(p.dir, 'infra/iam/.terraform'))).toBe(false);
   });
 
   it('keeps variable values off the command line and sensitive outputs out of the log', async () => {
