@@ -339,8 +339,14 @@ export class PromotionRunner {
         this.log(name, `re-applying: ${changedInputs.join(', ')} changed in this promotion`);
       }
       if (step.action === 'unchanged' && step.phase !== 'verify') {
-        const recorded = this.states.get(name)?.outputs ?? {};
-        await this.save({ steps: [{ ...step, state: 'unchanged', outputs: recorded, startedAt: this.now(), finishedAt: this.now() }] }, [
+        const current = this.states.get(name);
+        const recorded = current?.outputs ?? {};
+        const done: StepRecord = { ...step, state: 'unchanged', outputs: recorded, startedAt: this.now(), finishedAt: this.now() };
+        // The adapter may have found the system already at the target (the files already hold the
+        // values): then what Lockstep records moves to the target too, or status would lag behind.
+        const planned = this.promotion.plan.steps.find((s) => s.component === name);
+        const moved = current === undefined || current.version !== step.toVersion || current.configDigest !== planned?.configDigest;
+        await this.save({ steps: [done], componentStates: moved ? [this.newState(done, recorded)] : undefined }, [
           this.event('step.unchanged', { version: step.toVersion }, name),
         ]);
         return;

@@ -433,3 +433,28 @@ describe('typed handoffs at run time', () => {
     expect((await deps.store.listSteps(p3.id)).find((s) => s.component === 'api')?.state).toBe('unchanged');
   });
 });
+
+describe('when the adapter finds the system already at the target', () => {
+  it('records the component at the target version, though nothing was applied', async () => {
+    // dev and staging share one SQLite database: after dev migrated it, staging's plan finds it
+    // already at the target version.
+    project = testProject(`project: shop
+environments:
+  dev: {}
+  staging: {}
+components:
+  schema:
+    type: sql-migrations
+    with: { url: "sqlite:shared.db", dir: migrations }
+`);
+    project.write('migrations/1_orders.up.sql', 'CREATE TABLE orders (id INTEGER PRIMARY KEY);\n');
+    project.write('migrations/1_orders.down.sql', 'DROP TABLE orders;\n');
+    const deps = await project.deps();
+    const id = await release(deps, { schema: '1' });
+    expect((await promote(deps, id, 'dev')).state).toBe('succeeded');
+    const staging = await promote(deps, id, 'staging');
+    expect(staging.state).toBe('succeeded');
+    expect((await deps.store.listSteps(staging.id))[0]?.state).toBe('unchanged');
+    expect((await deps.store.environmentState('staging')).map((s) => [s.component, s.version])).toEqual([['schema', '1']]);
+  });
+});
