@@ -11,6 +11,7 @@ import {
   defaultLambdaClient,
   GetAliasCommand,
   GetFunctionConfigurationCommand,
+  InvokeCommand,
   ListVersionsByFunctionCommand,
   PublishVersionCommand,
   UpdateAliasCommand,
@@ -18,7 +19,7 @@ import {
   UpdateFunctionConfigurationCommand,
 } from './lambda-client.js';
 import type { CallOptions, LambdaClientLike } from './lambda-client.js';
-import { awsFailure, errorName } from './lambda-failure.js';
+import { awsFailure, errorName, withoutSecrets } from './lambda-failure.js';
 import { lambdaSpec } from './lambda-spec.js';
 import type { LambdaCode, LambdaSpec } from './lambda-spec.js';
 
@@ -274,8 +275,10 @@ async function moveAlias(s: Session, alias: AliasConfiguration | undefined, vers
 
 /**
  * The adapter's own health check between canary steps: the new version is still Active and its last
- * update did not fail, and the alias is still as we left it (nobody else moved it). Checks of the
- * application itself belong in the component's verify, which the engine runs after apply.
+ * update did not fail, the alias is still as we left it (nobody else moved it), and, when the spec has
+ * a `check`, an invocation of the new version returns without a function error. Checks of the whole
+ * application belong in the component's verify, which the engine runs after apply: the Adapter port
+ * has no way to run it between steps.
  */
 async function checkCanary(s: Session, old: string, target: string, weight: number, percent: number): Promise<void> {
   const { spec } = s;
@@ -293,6 +296,33 @@ async function checkCanary(s: Session, old: string, target: string, weight: numb
       false,
     );
   }
+  if (spec.check !== undefined) await invokeCheck(s, target, where);
+}
+
+/** Invokes `version` itself (not the alias, which would reach it only for its share of calls). */
+async function invokeCheck(s: Session, version: string, where: string): Promise<void> {
+  const { spec, ctx } = s;
+  const payload = new TextEncoder().encode(JSON.stringify(spec.check?.payload ?? {}));
+  const result = await call(s, `${where}: Invoke ${spec.function}:${version}`, (o) =>
+    s.client.send(new InvokeCommand({ FunctionName: spec.function, Qualifier: version, InvocationType: 'RequestResponse', Payload: payload }), o),
+  );
+  if (result.FunctionError === undefined) {
+    ctx.log(`${where}: version ${version} answered the check invocation`);
+    return;
+  }
+  // The function's own error report: its type and message, cut short. The payload is never logged.
+  const body = new TextDecoder().decode(result.Payload ?? new Uint8Array());
+  let detail = '';
+  try {
+    const parsed = JSON.parse(body) as { errorType?: unknown; errorMessage?: unknown };
+    detail = [parsed.errorType, parsed.errorMessage].filter((x): x is string => typeof x === 'string').join(': ');
+  } catch {
+    detail = '';
+  }
+  // An error message may quote the configuration ("cannot connect to postgres://user:password@…").
+  const clean = withoutSecrets(detail, secretsOf(s));
+  const short = clean.length > 200 ? `${clean.slice(0, 199)}…` : clean;
+  throw new StepFailure(`${where}: version ${version} failed the check invocation (${result.FunctionError}${short === '' ? '' : `: ${short}`})`, false);
 }
 
 /** Puts the alias fully back on `old`. Not cancellable: a cancelled canary must still be undone. */

@@ -2,6 +2,7 @@ import {
   CreateAliasCommand,
   GetAliasCommand,
   GetFunctionConfigurationCommand,
+  InvokeCommand,
   LambdaClient,
   ListVersionsByFunctionCommand,
   PublishVersionCommand,
@@ -12,6 +13,7 @@ import {
 import type {
   AliasConfiguration,
   FunctionConfiguration,
+  InvokeCommandOutput,
   ListVersionsByFunctionCommandOutput,
 } from '@aws-sdk/client-lambda';
 import type { LambdaSpec } from './lambda-spec.js';
@@ -34,6 +36,7 @@ export interface LambdaClientLike {
   send(command: UpdateFunctionCodeCommand, options?: CallOptions): Promise<FunctionConfiguration>;
   send(command: PublishVersionCommand, options?: CallOptions): Promise<FunctionConfiguration>;
   send(command: ListVersionsByFunctionCommand, options?: CallOptions): Promise<ListVersionsByFunctionCommandOutput>;
+  send(command: InvokeCommand, options?: CallOptions): Promise<InvokeCommandOutput>;
 }
 
 /**
@@ -53,6 +56,7 @@ export {
   CreateAliasCommand,
   GetAliasCommand,
   GetFunctionConfigurationCommand,
+  InvokeCommand,
   ListVersionsByFunctionCommand,
   PublishVersionCommand,
   UpdateAliasCommand,

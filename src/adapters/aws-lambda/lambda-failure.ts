@@ -26,7 +26,7 @@ export interface FailureOptions {
  * message is cut there, and any value we sent is replaced by ***. Values shorter than 4 characters
  * are left: replacing "1" or "on" everywhere would garble the message and protect nothing.
  */
-function withoutSecrets(message: string, secrets: readonly string[]): string {
+export function withoutSecrets(message: string, secrets: readonly string[]): string {
   let text = message.replace(/String measured:[\s\S]*$/i, 'String measured: (withheld, it holds the environment values)');
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret.length >= 4) text = text.replaceAll(secret, '***');

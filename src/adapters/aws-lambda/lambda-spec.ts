@@ -83,6 +83,15 @@ export const lambdaSpec = z.strictObject({
     .transform((vars) => Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)])))
     .optional(),
   traffic: traffic.optional(),
+  /**
+   * Between canary steps, invoke the new version directly with this payload; a function error stops
+   * the canary. Left out, nothing is invoked.
+   */
+  check: z
+    .strictObject({
+      payload: z.json().default({}),
+    })
+    .optional(),
   /** Time on each canary step before the next. */
   interval: z
     .string()

@@ -15,6 +15,8 @@ import type { AddressInfo } from 'node:net';
  *   GET  /2015-03-31/functions/{name}/versions[?Marker=&MaxItems=]  → {Versions, NextMarker?}
  *   POST /2015-03-31/functions/{name}/aliases  {Name, FunctionVersion, Description?, RoutingConfig?}  → 201
  *   GET  /2015-03-31/functions/{name}/aliases/{alias}  → AliasConfiguration
+ *   POST /2015-03-31/functions/{name}/invocations?Qualifier=N  (payload)  → the function's response,
+ *        with `X-Amz-Function-Error: Unhandled` and {errorType, errorMessage} when `invokeError` is set
  *   PUT  /2015-03-31/functions/{name}/aliases/{alias}  {FunctionVersion?, Description?, RoutingConfig?}
  *
  * Errors are a status code, the `x-amzn-errortype` header and `{"Type","Message"}`, as Lambda sends them:
@@ -66,6 +68,8 @@ export class FakeLambda {
   throttleNext = 0;
   /** The next update call is answered 409 ResourceConflictException, as if someone else's update ran. */
   conflictNext = 0;
+  /** Invocations answer with this function error (`X-Amz-Function-Error: Unhandled`) when set. */
+  invokeError: string | undefined;
   /** When an alias first routes weight to a version, that version turns Failed with this reason. */
   failVersionOnRouting: string | undefined;
   private server: Server | undefined;
@@ -119,8 +123,8 @@ export class FakeLambda {
         this.throttleNext -= 1;
         throw new LambdaError(429, 'TooManyRequestsException', 'Rate exceeded');
       }
-      const [status, payload] = this.route(method, url, body);
-      res.writeHead(status, { 'content-type': 'application/json' });
+      const [status, payload, headers] = this.route(method, url, body);
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(payload));
     } catch (error) {
       const e = error instanceof LambdaError ? error : new LambdaError(500, 'ServiceException', String(error));
@@ -129,8 +133,8 @@ export class FakeLambda {
     }
   }
 
-  private route(method: string, url: URL, body: Record<string, unknown>): [number, unknown] {
-    const match = /^\/2015-03-31\/functions\/([^/]+)\/(configuration|code|versions|aliases)(?:\/([^/]+))?$/.exec(url.pathname);
+  private route(method: string, url: URL, body: Record<string, unknown>): [number, unknown, Record<string, string>?] {
+    const match = /^\/2015-03-31\/functions\/([^/]+)\/(configuration|code|versions|aliases|invocations)(?:\/([^/]+))?$/.exec(url.pathname);
     if (!match) throw new LambdaError(404, 'UnknownOperationException', `no route ${method} ${url.pathname}`);
     const fn = this.fn(decodeURIComponent(match[1] ?? ''));
     const what = match[2];
@@ -157,6 +161,11 @@ export class FakeLambda {
         this.startUpdate(fn);
         fn.latest.CodeSha256 = codeSha(body);
         return [200, this.latestConfig(fn)];
+      case 'POST invocations': {
+        this.version(fn, url.searchParams.get('Qualifier') ?? '');
+        if (this.invokeError === undefined) return [200, { ok: true }];
+        return [200, { errorType: 'Error', errorMessage: this.invokeError }, { 'X-Amz-Function-Error': 'Unhandled' }];
+      }
       case 'POST versions':
         return [201, this.publish(fn, body)];
       case 'GET versions':

@@ -146,6 +146,25 @@ describe('aws-lambda against a FAKE Lambda API', () => {
     expect(c.lines.join('\n')).toContain('back to version 2 with no routing');
   });
 
+  it('with a check, invokes the new version between steps and stops the canary on a function error', async () => {
+    await deploy('1.0.0', undefined);
+    fake.invokeError = `cannot reach the database with ${SECRET}`;
+    const s = spec('2.0.0', { traffic: [10, 50], interval: '1ms', check: { payload: { ping: true } } });
+    const c = context('2.0.0', '1.0.0');
+    const error = await failure(adapter.apply(s, await adapter.plan(s, c.ctx), c.ctx));
+    expect(error.message).toBe('canary at 10 %: version 3 failed the check invocation (Unhandled: Error: cannot reach the database with ***)');
+    const invoked = fake.requests.filter((r) => r.path.endsWith('/invocations'));
+    expect(invoked.map((r) => r.body)).toEqual([{ ping: true }]);
+    expect(alias()).toEqual(expect.objectContaining({ FunctionVersion: '2', weights: {} }));
+  });
+
+  it('with a check that passes, walks every step', async () => {
+    await deploy('1.0.0', undefined);
+    await deploy('2.0.0', '1.0.0', { traffic: [10, 50], interval: '1ms', check: {} });
+    expect(fake.requests.filter((r) => r.path.endsWith('/invocations'))).toHaveLength(2);
+    expect(alias()).toMatchObject({ FunctionVersion: '3', weights: {} });
+  });
+
   it('a canary cancelled mid-way still puts the alias back on the old version', async () => {
     await deploy('1.0.0', undefined);
     const controller = new AbortController();
