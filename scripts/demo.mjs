@@ -13,6 +13,19 @@ const cli = join(here, '..', 'bin', 'lockstep.js');
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-demo-'));
 cpSync(join(here, 'demo-project'), dir, { recursive: true });
 
+// The GitOps repository the frontend is deployed through: a local bare repository, seeded with
+// kustomize overlays per environment.
+const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.com' };
+function git(cwd, ...args) {
+  const r = spawnSync('git', args, { cwd, env: gitEnv, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`demo: git ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+git(join(dir, 'deploy-repo'), 'init', '--quiet', '--initial-branch=main');
+git(join(dir, 'deploy-repo'), 'add', '.');
+git(join(dir, 'deploy-repo'), 'commit', '--quiet', '-m', 'The frontend overlays');
+git(dir, 'clone', '--quiet', '--bare', 'deploy-repo', 'deploy.git');
+
 const env = { ...process.env, LOCKSTEP_ACTOR: process.env.LOCKSTEP_ACTOR ?? 'demo@example.com' };
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
@@ -35,7 +48,7 @@ function releaseId(text) {
 }
 
 const versions = (overrides) => {
-  const base = { iam: 'git:4f2a1c', network: '2.1.0', queue: '1.0.3', schema: '20261101', cache: '7.2.0', api: '1.4.2', worker: '1.4.2', billing: '3.0.0', search: '0.9.1', notifier: '1.1.0', web: '5.0.0', gateway: '2.2.2', ...overrides };
+  const base = { iam: 'git:4f2a1c', network: '2.1.0', queue: '1.0.3', schema: '20261101', cache: '7.2.0', api: '1.4.2', worker: '1.4.2', billing: '3.0.0', search: '0.9.1', notifier: '1.1.0', web: '5.0.0', gateway: '2.2.2', frontend: '2.0.0', ...overrides };
   return Object.entries(base).flatMap(([c, v]) => ['--set', `${c}=${v}`]);
 };
 
@@ -48,7 +61,7 @@ lockstep(['promote', r1, '--to', 'prod'], { expect: 3 }); // refused: not yet th
 for (const e of ['dev', 'staging', 'prod']) lockstep(['promote', r1, '--to', e]);
 
 console.log(bold('\n2. A new release whose billing fails its health check: automatic rollback.'));
-const r2 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.0-broken', '--set', 'schema=20261115', '--message', 'billing 3.1 (broken)'], { capture: true }));
+const r2 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.0-broken', '--set', 'schema=20261115', '--set', 'frontend=2.1.0', '--message', 'billing 3.1 (broken)'], { capture: true }));
 lockstep(['plan', r2, '--to', 'dev']);
 lockstep(['promote', r2, '--to', 'dev'], { expect: 1 });
 console.log(`\nbilling's \`current\` symlink in dev points back at ${readlinkSync(join(dir, 'systems', 'dev', 'billing', 'current'))}`);
@@ -61,4 +74,6 @@ console.log(bold('\n4. Where things stand, and the record.'));
 lockstep(['status', '--env', 'prod']);
 lockstep(['history']);
 lockstep(['audit', 'verify']);
+console.log(bold('\n$ git -C deploy.git log  (every GitOps commit names its promotion)'));
+process.stdout.write(git(dir, '-C', 'deploy.git', 'log', '--format=%h %s  [%(trailers:key=Lockstep-Promotion,valueonly,separator=)]'));
 console.log(`\nThe demo project stays in ${dir}: look around with \`node ${cli} --config ${join(dir, 'lockstep.yaml')} status\`, or at ${join(dir, 'systems')}/.`);
