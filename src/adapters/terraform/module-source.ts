@@ -54,7 +54,9 @@ export async function checkoutModule(request: CheckoutRequest): Promise<ModuleSo
   });
   const ref = request.ref.startsWith('git:') ? request.ref.slice(4) : request.ref;
   if (ref === '' || ref.startsWith('-')) {
-    throw new StepFailure(`terraform: version ${JSON.stringify(request.ref)} is not a git ref`, false, { untouched: true });
+    throw new StepFailure(`terraform: version ${JSON.stringify(request.ref)} is not a git ref`, false, {
+      untouched: true,
+    });
   }
   const commit = await git(top, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], request).catch(
     (error: unknown) => {
@@ -76,14 +78,29 @@ export async function checkoutModule(request: CheckoutRequest): Promise<ModuleSo
   // Remove files the previous version had but this one does not; keep Terraform's own (ignored or not).
   await git(
     work,
-    ['clean', '-fdq', '-e', '.terraform/', '-e', 'terraform.tfstate', '-e', 'terraform.tfstate.*', '-e', 'terraform.tfstate.d/'],
+    [
+      'clean',
+      '-fdq',
+      '-e',
+      '.terraform/',
+      '-e',
+      'terraform.tfstate',
+      '-e',
+      'terraform.tfstate.*',
+      '-e',
+      'terraform.tfstate.d/',
+    ],
     request,
   );
   const relative = path.relative(top, moduleDir);
   return { dir: path.join(work, relative), commit };
 }
 
-async function git(cwd: string, args: string[], request: { signal: AbortSignal; heartbeat: () => void }): Promise<string> {
+async function git(
+  cwd: string,
+  args: string[],
+  request: { signal: AbortSignal; heartbeat: () => void },
+): Promise<string> {
   const result = await runProcess({
     file: 'git',
     args,
@@ -94,7 +111,8 @@ async function git(cwd: string, args: string[], request: { signal: AbortSignal; 
     onLine: () => undefined,
     onAlive: request.heartbeat,
   });
-  if (result.kind === 'aborted') throw result.reason instanceof Error ? result.reason : new StepFailure('terraform: cancelled', false);
+  if (result.kind === 'aborted')
+    throw result.reason instanceof Error ? result.reason : new StepFailure('terraform: cancelled', false);
   if (result.kind === 'exited' && result.code === 0) return result.output.stdout.trim();
   const detail =
     result.kind === 'spawn-failed'
@@ -111,6 +129,8 @@ async function requireDirectory(dir: string, written: string): Promise<void> {
     () => false,
   );
   if (!isDirectory) {
-    throw new StepFailure(`terraform: dir ${written} (${dir}) does not exist or is not a directory`, false, { untouched: true });
+    throw new StepFailure(`terraform: dir ${written} (${dir}) does not exist or is not a directory`, false, {
+      untouched: true,
+    });
   }
 }

@@ -19,6 +19,7 @@ import {
 } from './terraform-plan.js';
 import type { TerraformPlan } from './terraform-plan.js';
 import { terraformSpec } from './terraform-spec.js';
+import { withWorkLock } from './work-lock.js';
 import type { TerraformSpec } from './terraform-spec.js';
 
 /**
@@ -40,59 +41,97 @@ export const terraformAdapter: Adapter<TerraformSpec> = {
   },
 
   async plan(spec, ctx) {
-    return (await planVersion(spec, ctx, ctx.version, 'plan')).plan;
+    return locked(ctx, async () => (await planVersion(spec, ctx, ctx.version, 'plan')).plan);
   },
 
   async apply(spec, plan: AdapterPlan, ctx): Promise<Outputs> {
     throwIfAborted(ctx.signal, 'apply');
     // Without plan data (the engine had none to hand back) plan now; the plan is logged.
-    const data = planData(plan.data) ?? (await planVersion(spec, ctx, ctx.version, 'apply')).data;
-    return applyPlan(spec, data, ctx);
+    return locked(ctx, async () => {
+      const data = planData(plan.data) ?? (await planVersion(spec, ctx, ctx.version, 'apply')).data;
+      return applyPlan(spec, data, ctx);
+    });
   },
 
   async rollback(spec, ctx) {
     if (spec.rollback !== 'reapply-previous') {
-      throw new StepFailure('rollback: this terraform component is forward-only (set rollback: reapply-previous)', false);
+      throw new StepFailure(
+        'rollback: this terraform component is forward-only (set rollback: reapply-previous)',
+        false,
+      );
     }
     if (ctx.previousVersion === undefined) {
       throw new StepFailure('rollback: there is no previous version to re-apply', false, { untouched: true });
     }
-    ctx.log(`rollback: planning the previous version ${ctx.previousVersion}`);
-    const { plan, data } = await planVersion(spec, ctx, ctx.previousVersion, 'rollback');
-    ctx.log(`rollback plan: ${plan.summary}`);
-    for (const line of (plan.details ?? '').split('\n')) ctx.log(`  ${line}`);
-    await applyPlan(spec, data, ctx);
+    const previous = ctx.previousVersion;
+    await locked(ctx, async () => {
+      ctx.log(`rollback: planning the previous version ${previous}`);
+      const { plan, data } = await planVersion(spec, ctx, previous, 'rollback');
+      ctx.log(`rollback plan: ${plan.summary}`);
+      for (const line of (plan.details ?? '').split('\n')) ctx.log(`  ${line}`);
+      await applyPlan(spec, data, ctx);
+    });
   },
 
   async observe(spec, ctx): Promise<Observed> {
     throwIfAborted(ctx.signal, 'observe');
-    const source = await moduleFor(spec, ctx, ctx.version);
-    const scratch = await privateDir(ctx, 'observe');
-    try {
-      await prepare(spec, source, ctx, 'observe');
-      const planFile = path.join(scratch, 'observe.tfplan');
-      const varFile = await writeVarFile(spec, scratch, ctx.version);
-      // -lock=false: observing must never hold up (or be held up by) a running apply.
-      const { code } = await runTerraform(
-        spec,
-        {
-          args: ['plan', '-input=false', '-no-color', '-lock=false', '-detailed-exitcode', `-out=${planFile}`, ...varArgs(spec, varFile)],
-          cwd: source.dir,
-          okCodes: [0, 2],
-          log: true,
-          phase: 'observe',
-        },
-        ctx,
-      );
-      if (code === 0) return { version: ctx.version, details: detailsOf(source) };
-      const shown = await showPlan(spec, source, planFile, ctx, 'observe');
-      const drift = effectiveChanges(shown).map((c) => `${c.address} would ${c.kind}${c.reason === undefined ? '' : ` (${c.reason})`}`);
-      return { drift: drift.length > 0 ? drift : [summarizePlan(shown)], details: detailsOf(source) };
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
+    return locked(ctx, () => observeVersion(spec, ctx));
   },
 };
+
+async function observeVersion(spec: TerraformSpec, ctx: StepContext): Promise<Observed> {
+  const source = await moduleFor(spec, ctx, ctx.version);
+  const scratch = await privateDir(ctx, 'observe');
+  try {
+    // Observing changes nothing: a missing workspace is reported, not created.
+    if (!(await prepare(spec, source, ctx, 'observe', { create: false }))) {
+      return { drift: [`workspace ${spec.workspace ?? ''} does not exist`], details: detailsOf(source) };
+    }
+    const planFile = path.join(scratch, 'observe.tfplan');
+    const varFile = await writeVarFile(spec, scratch, ctx.version);
+    // -lock=false: observing must never hold up (or be held up by) a running apply.
+    const { code } = await runTerraform(
+      spec,
+      {
+        args: [
+          'plan',
+          '-input=false',
+          '-no-color',
+          '-lock=false',
+          '-detailed-exitcode',
+          `-out=${planFile}`,
+          ...varArgs(spec, varFile),
+        ],
+        cwd: source.dir,
+        okCodes: [0, 2],
+        log: true,
+        phase: 'observe',
+      },
+      ctx,
+    );
+    if (code === 0) return { version: ctx.version, details: detailsOf(source) };
+    const shown = await showPlan(spec, source, planFile, ctx, 'observe');
+    const drift = effectiveChanges(shown).map(
+      (c) => `${c.address} would ${c.kind}${c.reason === undefined ? '' : ` (${c.reason})`}`,
+    );
+    return { drift: drift.length > 0 ? drift : [summarizePlan(shown)], details: detailsOf(source) };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Runs `fn` holding this component's lock for this environment (its work and data directories). */
+function locked<T>(ctx: StepContext, fn: () => Promise<T>): Promise<T> {
+  const lockDir = path.join(
+    ctx.cacheDir,
+    'terraform',
+    'locks',
+    safeName(ctx.project),
+    safeName(ctx.component),
+    `${safeName(ctx.environment.name)}.lock`,
+  );
+  return withWorkLock(lockDir, ctx, fn);
+}
 
 /** What plan hands to apply through the stored promotion plan. Paths and a commit: no secrets. */
 interface TerraformPlanData {
@@ -110,7 +149,8 @@ interface TerraformPlanData {
 function planData(value: unknown): TerraformPlanData | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const data = value as Partial<TerraformPlanData>;
-  if (data.kind !== 'terraform-plan' || typeof data.planFile !== 'string' || typeof data.version !== 'string') return undefined;
+  if (data.kind !== 'terraform-plan' || typeof data.planFile !== 'string' || typeof data.version !== 'string')
+    return undefined;
   return {
     kind: 'terraform-plan',
     planFile: data.planFile,
@@ -146,7 +186,14 @@ async function planVersion(
     ({ code } = await runTerraform(
       spec,
       {
-        args: ['plan', '-input=false', '-no-color', '-detailed-exitcode', `-out=${planFile}`, ...varArgs(spec, varFile)],
+        args: [
+          'plan',
+          '-input=false',
+          '-no-color',
+          '-detailed-exitcode',
+          `-out=${planFile}`,
+          ...varArgs(spec, varFile),
+        ],
         cwd: source.dir,
         okCodes: [0, 2],
         log: true,
@@ -205,7 +252,13 @@ async function applyPlan(spec: TerraformSpec, data: TerraformPlanData, ctx: Step
     // The workspace selected at plan time is still selected: the data directory is this environment's own.
     const applied = await runTerraform(
       spec,
-      { args: ['apply', '-input=false', '-no-color', data.planFile], cwd: source.dir, okCodes: [0, 1], log: true, phase: 'apply' },
+      {
+        args: ['apply', '-input=false', '-no-color', data.planFile],
+        cwd: source.dir,
+        okCodes: [0, 1],
+        log: true,
+        phase: 'apply',
+      },
       ctx,
     );
     if (applied.code !== 0) throw applyFailure(spec, applied.output);
@@ -234,7 +287,11 @@ function applyFailure(spec: TerraformSpec, output: ProcessOutput): StepFailure {
 }
 
 async function readOutputs(spec: TerraformSpec, source: ModuleSource, ctx: StepContext): Promise<Outputs> {
-  const { output } = await runTerraform(spec, { args: ['output', '-json', '-no-color'], cwd: source.dir, log: false, phase: 'outputs' }, ctx);
+  const { output } = await runTerraform(
+    spec,
+    { args: ['output', '-json', '-no-color'], cwd: source.dir, log: false, phase: 'outputs' },
+    ctx,
+  );
   let parsed;
   try {
     parsed = parseOutputs(output.stdout);
@@ -246,38 +303,76 @@ async function readOutputs(spec: TerraformSpec, source: ModuleSource, ctx: StepC
   ctx.log(`outputs: ${names.length === 0 ? '(none)' : names.join(', ')}`);
   if (sensitive.length > 0) {
     // Lockstep redacts what the config declares sensitive; say which ones Terraform marks, by name only.
-    ctx.log(`outputs marked sensitive by Terraform: ${sensitive.join(', ')} (declare them sensitive: true in lockstep.yaml)`);
+    ctx.log(
+      `outputs marked sensitive by Terraform: ${sensitive.join(', ')} (declare them sensitive: true in lockstep.yaml)`,
+    );
   }
   return Object.fromEntries(names.map((n) => [n, parsed[n]?.value]));
 }
 
-async function showPlan(spec: TerraformSpec, source: ModuleSource, planFile: string, ctx: StepContext, phase: string): Promise<TerraformPlan> {
-  const { output } = await runTerraform(spec, { args: ['show', '-json', '-no-color', planFile], cwd: source.dir, log: false, phase }, ctx);
+async function showPlan(
+  spec: TerraformSpec,
+  source: ModuleSource,
+  planFile: string,
+  ctx: StepContext,
+  phase: string,
+): Promise<TerraformPlan> {
+  const { output } = await runTerraform(
+    spec,
+    { args: ['show', '-json', '-no-color', planFile], cwd: source.dir, log: false, phase },
+    ctx,
+  );
   try {
     return parsePlan(output.stdout);
   } catch (error) {
-    if (error instanceof TerraformFormatError) throw new StepFailure(`${phase}: ${error.message}`, false, { cause: error, untouched: true });
+    if (error instanceof TerraformFormatError)
+      throw new StepFailure(`${phase}: ${error.message}`, false, { cause: error, untouched: true });
     throw error;
   }
 }
 
-/** `init` and the workspace: what every plan needs first. */
-async function prepare(spec: TerraformSpec, source: ModuleSource, ctx: StepContext, phase: string): Promise<void> {
+/**
+ * `init` and the workspace: what every plan needs first. With `create: false` a missing workspace is
+ * not created, and false is returned.
+ */
+async function prepare(
+  spec: TerraformSpec,
+  source: ModuleSource,
+  ctx: StepContext,
+  phase: string,
+  options: { create: boolean } = { create: true },
+): Promise<boolean> {
   const backend = Object.entries(spec.backendConfig).map(([k, v]) => `-backend-config=${k}=${String(v)}`);
-  await runTerraform(spec, { args: ['init', '-input=false', '-no-color', ...backend], cwd: source.dir, log: true, phase }, ctx);
-  await selectWorkspace(spec, source, ctx, phase);
+  await runTerraform(
+    spec,
+    { args: ['init', '-input=false', '-no-color', ...backend], cwd: source.dir, log: true, phase },
+    ctx,
+  );
+  return selectWorkspace(spec, source, ctx, phase, options.create);
 }
 
-/** Selects the workspace, creating it when it does not exist yet. */
-async function selectWorkspace(spec: TerraformSpec, source: ModuleSource, ctx: StepContext, phase: string): Promise<void> {
-  if (spec.workspace === undefined) return;
+/** Selects the workspace, creating it when it does not exist yet (if `create`). False when it is missing. */
+async function selectWorkspace(
+  spec: TerraformSpec,
+  source: ModuleSource,
+  ctx: StepContext,
+  phase: string,
+  create: boolean,
+): Promise<boolean> {
+  if (spec.workspace === undefined) return true;
   const selected = await runTerraform(
     spec,
     { args: ['workspace', 'select', '-no-color', spec.workspace], cwd: source.dir, okCodes: [0, 1], log: true, phase },
     ctx,
   );
-  if (selected.code === 0) return;
-  await runTerraform(spec, { args: ['workspace', 'new', '-no-color', spec.workspace], cwd: source.dir, log: true, phase }, ctx);
+  if (selected.code === 0) return true;
+  if (!create) return false;
+  await runTerraform(
+    spec,
+    { args: ['workspace', 'new', '-no-color', spec.workspace], cwd: source.dir, log: true, phase },
+    ctx,
+  );
+  return true;
 }
 
 async function moduleFor(spec: TerraformSpec, ctx: StepContext, version: string): Promise<ModuleSource> {

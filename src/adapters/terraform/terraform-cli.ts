@@ -34,7 +34,14 @@ export interface TerraformResult {
 /** Terraform's data directory for this component in this environment. */
 export function dataDir(ctx: StepContext): string {
   const safe = (name: string): string => encodeURIComponent(name === '' ? '_' : name);
-  return path.join(ctx.cacheDir, 'terraform', 'data', safe(ctx.project), safe(ctx.component), safe(ctx.environment.name));
+  return path.join(
+    ctx.cacheDir,
+    'terraform',
+    'data',
+    safe(ctx.project),
+    safe(ctx.component),
+    safe(ctx.environment.name),
+  );
 }
 
 export async function runTerraform(spec: TerraformSpec, run: TerraformRun, ctx: StepContext): Promise<TerraformResult> {
@@ -70,20 +77,28 @@ export async function runTerraform(spec: TerraformSpec, run: TerraformRun, ctx: 
       if (ok.includes(result.code)) return { code: result.code, output: result.output };
       // The last stderr line is Terraform's error summary; stdout of the JSON commands may hold values.
       const last = result.output.lastStderrLine ?? (run.log ? result.output.lastStdoutLine : undefined);
-      throw new StepFailure(`${what} exited with code ${result.code}${last === undefined ? '' : `: ${last.trim()}`}`, false);
+      throw new StepFailure(
+        `${what} exited with code ${result.code}${last === undefined ? '' : `: ${last.trim()}`}`,
+        false,
+      );
     }
     case 'signalled':
       throw new StepFailure(`${what} was killed by signal ${result.signal}`, false);
     case 'timed-out':
       throw new StepFailure(`${what} timed out after ${spec.timeout}`, false);
     case 'aborted':
-      throw result.reason instanceof Error ? result.reason : new StepFailure(`${run.phase}: cancelled`, false, { cause: result.reason });
+      throw result.reason instanceof Error
+        ? result.reason
+        : new StepFailure(`${run.phase}: cancelled`, false, { cause: result.reason });
     case 'spawn-failed': {
       const hint =
         result.error.code === 'ENOENT'
           ? `not found (${file.includes('/') ? 'a path' : 'searched on PATH'}); install Terraform or OpenTofu, or set binary`
           : result.error.message;
-      throw new StepFailure(`${run.phase}: could not start ${spec.binary}: ${hint}`, false, { cause: result.error, untouched: true });
+      throw new StepFailure(`${run.phase}: could not start ${spec.binary}: ${hint}`, false, {
+        cause: result.error,
+        untouched: true,
+      });
     }
   }
 }

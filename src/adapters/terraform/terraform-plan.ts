@@ -78,7 +78,9 @@ export function parsePlan(input: unknown, what = 'the plan (terraform show -json
   const formatVersion = checkFormatVersion(doc, what);
   const plan = doc as Record<string, unknown>;
   if (!isPlanDocument(plan)) {
-    throw new TerraformFormatError(`${what} is not a plan: it has none of resource_changes, planned_values, output_changes`);
+    throw new TerraformFormatError(
+      `${what} is not a plan: it has none of resource_changes, planned_values, output_changes`,
+    );
   }
   const raw = plan.resource_changes ?? [];
   if (!Array.isArray(raw)) throw new TerraformFormatError(`${what}: resource_changes must be an array`);
@@ -102,7 +104,9 @@ function resourceChange(entry: unknown, where: string): ResourceChange {
   if (typeof address !== 'string' || address === '') throw new TerraformFormatError(`${where} has no address`);
   const actions = actionsOf(entry, `${where} (${address})`);
   const reason = typeof entry.action_reason === 'string' ? entry.action_reason : undefined;
-  return reason === undefined ? { address, actions, kind: kindOf(actions) } : { address, actions, kind: kindOf(actions), reason };
+  return reason === undefined
+    ? { address, actions, kind: kindOf(actions) }
+    : { address, actions, kind: kindOf(actions), reason };
 }
 
 function actionsOf(entry: unknown, where: string): TerraformAction[] {
@@ -188,7 +192,9 @@ export function parseOutputs(text: string): Record<string, TerraformOutput> {
     const sensitive = entry.sensitive === true;
     const problem = entry.type === undefined ? undefined : ctyMismatch(entry.type, entry.value);
     if (problem !== undefined) {
-      throw new TerraformFormatError(`terraform output -json: output ${name} is not the ${ctyName(entry.type)} Terraform says it is (${problem})`);
+      throw new TerraformFormatError(
+        `terraform output -json: output ${name} is not the ${ctyName(entry.type)} Terraform says it is (${problem})`,
+      );
     }
     out[name] = { value: entry.value, sensitive, type: entry.type };
   }
@@ -230,7 +236,9 @@ export function ctyMismatch(type: unknown, value: unknown): string | undefined {
       return firstProblem(Object.entries(value).map(([k, v]) => [k, ctyMismatch(inner, v)]));
     case 'object':
       if (!isObject(value) || !isObject(inner)) return `expected an object, got ${jsonType(value)}`;
-      return firstProblem(Object.entries(inner).map(([k, t]) => [k, k in value ? ctyMismatch(t, value[k]) : `missing ${k}`]));
+      return firstProblem(
+        Object.entries(inner).map(([k, t]) => [k, k in value ? ctyMismatch(t, value[k]) : `missing ${k}`]),
+      );
     default:
       return `unknown type ${kind}`;
   }

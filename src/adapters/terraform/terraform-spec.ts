@@ -41,7 +41,9 @@ export const terraformSpec = z.strictObject({
   versionVariable: z.string().regex(VARIABLE_NAME, { error: 'a Terraform variable name' }).optional(),
   env: z
     .record(
-      z.string().regex(ENV_NAME, { error: 'an environment variable name: letters, digits and _, not starting with a digit' }),
+      z
+        .string()
+        .regex(ENV_NAME, { error: 'an environment variable name: letters, digits and _, not starting with a digit' }),
       scalar,
     )
     .default({}),

@@ -29,7 +29,9 @@ function fail(message, code = 1) {
   process.exit(code);
 }
 function readState() {
-  return existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : { workspaces: { default: { serial: 0, resources: {}, outputs: {} } } };
+  return existsSync(stateFile)
+    ? JSON.parse(readFileSync(stateFile, 'utf8'))
+    : { workspaces: { default: { serial: 0, resources: {}, outputs: {} } } };
 }
 function writeState(state) {
   writeFileSync(stateFile, JSON.stringify(state, null, 2));
@@ -110,9 +112,15 @@ switch (command) {
     const backend = args.filter((a) => a.startsWith('-backend-config=')).map((a) => a.slice('-backend-config='.length));
     mkdirSync(dotDir, { recursive: true });
     const backendFile = path.join(dotDir, 'backend.json');
-    if (existsSync(backendFile) && readFileSync(backendFile, 'utf8') !== JSON.stringify(backend) && !flags.has('reconfigure')) {
+    if (
+      existsSync(backendFile) &&
+      readFileSync(backendFile, 'utf8') !== JSON.stringify(backend) &&
+      !flags.has('reconfigure')
+    ) {
       // As Terraform does: a data directory initialised for one backend refuses another.
-      fail('Backend configuration changed\n\nA change in the backend configuration has been detected, which may require migrating existing state.');
+      fail(
+        'Backend configuration changed\n\nA change in the backend configuration has been detected, which may require migrating existing state.',
+      );
     }
     writeFileSync(backendFile, JSON.stringify(backend));
     if (rest.length > 0) fail(`Too many command line arguments: ${rest.join(' ')}`);
@@ -127,7 +135,8 @@ switch (command) {
     const name = options(wsArgs).rest[0];
     const state = readState();
     if (sub === 'select') {
-      if (!state.workspaces[name]) fail(`Workspace "${name}" doesn't exist.\n\nYou can create this workspace with the "new" subcommand.`);
+      if (!state.workspaces[name])
+        fail(`Workspace "${name}" doesn't exist.\n\nYou can create this workspace with the "new" subcommand.`);
     } else if (sub === 'new') {
       if (state.workspaces[name]) fail(`Workspace "${name}" already exists`);
       state.workspaces[name] = { serial: 0, resources: {}, outputs: {} };
@@ -156,19 +165,40 @@ switch (command) {
       else if (current.resources[addr] !== value) {
         changes.push(
           want.forceNew[addr]
-            ? { addr, actions: ['delete', 'create'], before: current.resources[addr], after: value, reason: 'replace_because_cannot_update' }
+            ? {
+                addr,
+                actions: ['delete', 'create'],
+                before: current.resources[addr],
+                after: value,
+                reason: 'replace_because_cannot_update',
+              }
             : { addr, actions: ['update'], before: current.resources[addr], after: value },
         );
       } else changes.push({ addr, actions: ['no-op'], before: value, after: value });
     }
     for (const addr of Object.keys(current.resources)) {
-      if (!(addr in want.resources)) changes.push({ addr, actions: ['delete'], before: current.resources[addr], after: null, reason: 'delete_because_no_resource_config' });
+      if (!(addr in want.resources))
+        changes.push({
+          addr,
+          actions: ['delete'],
+          before: current.resources[addr],
+          after: null,
+          reason: 'delete_because_no_resource_config',
+        });
     }
     const outputsChange = JSON.stringify(want.outputs) !== JSON.stringify(current.outputs);
     const hasChanges = changes.some((c) => c.actions[0] !== 'no-op') || outputsChange;
     for (const c of changes) if (c.actions[0] !== 'no-op') console.log(`  # ${c.addr} will be ${c.actions.join('/')}d`);
-    console.log(hasChanges ? `Plan: ${changes.filter((c) => c.actions[0] !== 'no-op').length} changes.` : 'No changes. Your infrastructure matches the configuration.');
-    if (out) writeFileSync(out, JSON.stringify({ fakePlan: true, workspace: ws, serial: current.serial, stateFile, changes, want, vars: vals }));
+    console.log(
+      hasChanges
+        ? `Plan: ${changes.filter((c) => c.actions[0] !== 'no-op').length} changes.`
+        : 'No changes. Your infrastructure matches the configuration.',
+    );
+    if (out)
+      writeFileSync(
+        out,
+        JSON.stringify({ fakePlan: true, workspace: ws, serial: current.serial, stateFile, changes, want, vars: vals }),
+      );
     if (flags.has('detailed-exitcode')) process.exit(hasChanges ? 2 : 0);
     break;
   }
@@ -193,11 +223,21 @@ switch (command) {
           type,
           name,
           provider_name: 'registry.terraform.io/hashicorp/fake',
-          change: { actions: c.actions, before: c.before === null ? null : { value: c.before }, after: c.after === null ? null : { value: c.after }, after_unknown: {} },
+          change: {
+            actions: c.actions,
+            before: c.before === null ? null : { value: c.before },
+            after: c.after === null ? null : { value: c.after },
+            after_unknown: {},
+          },
           ...(c.reason ? { action_reason: c.reason } : {}),
         };
       }),
-      output_changes: Object.fromEntries(Object.entries(plan.want.outputs).map(([k]) => [k, { actions: ['update'], before: null, after: null, after_unknown: false }])),
+      output_changes: Object.fromEntries(
+        Object.entries(plan.want.outputs).map(([k]) => [
+          k,
+          { actions: ['update'], before: null, after: null, after_unknown: false },
+        ]),
+      ),
       timestamp: new Date().toISOString(),
       a_key_from_a_future_minor: { anything: true },
     };
@@ -216,7 +256,9 @@ switch (command) {
     const state = readState();
     const current = state.workspaces[plan.workspace];
     if (!current || current.serial !== plan.serial) {
-      fail('Saved plan is stale\n\nThe given plan file can no longer be applied because the state was changed by another operation after the plan was created.');
+      fail(
+        'Saved plan is stale\n\nThe given plan file can no longer be applied because the state was changed by another operation after the plan was created.',
+      );
     }
     const delay = Number(env.FAKE_TERRAFORM_APPLY_DELAY_MS ?? 0);
     if (delay > 0) {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { terraformAdapter } from '../../../src/adapters/terraform/terraform-adapter.js';
@@ -43,7 +43,14 @@ function spec(input: Record<string, unknown> = {}): TerraformSpec {
 }
 
 function context(overrides: Partial<StepContext> = {}): ReturnType<typeof stepContext> {
-  return stepContext({ projectDir: p.dir, cacheDir: p.cacheDir, component: 'iam', version: '1.0.0', previousVersion: undefined, ...overrides });
+  return stepContext({
+    projectDir: p.dir,
+    cacheDir: p.cacheDir,
+    component: 'iam',
+    version: '1.0.0',
+    previousVersion: undefined,
+    ...overrides,
+  });
 }
 
 async function failure(promise: Promise<unknown>): Promise<StepFailure> {
@@ -92,7 +99,7 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     expect(existsSync(planFile)).toBe(false);
   });
 
-  it('keeps each environment\'s backend and workspace apart, even when their plans interleave', async () => {
+  it("keeps each environment's backend and workspace apart, even when their plans interleave", async () => {
     p.writeModule('infra/iam', ROLE);
     const s = (env: string): TerraformSpec => spec({ workspace: env, backendConfig: { key: `iam/${env}.tfstate` } });
     const staging = context({ environment: { name: 'staging', vars: {} } }).ctx;
@@ -107,6 +114,26 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     expect(existsSync(path.join(p.dir, 'infra/iam/.terraform'))).toBe(false);
   });
 
+  it("waits for another process holding the environment's lock, and takes over one left by a dead process", async () => {
+    p.writeModule('infra/iam', ROLE);
+    const lockDir = path.join(p.cacheDir, 'terraform', 'locks', 'checkout', 'iam', 'staging.lock');
+    mkdirSync(lockDir, { recursive: true });
+    writeFileSync(path.join(lockDir, 'pid'), String(process.pid));
+    const { ctx, lines } = context();
+    const started = Date.now();
+    setTimeout(() => rmSync(lockDir, { recursive: true, force: true }), 700);
+    await terraformAdapter.plan(spec(), ctx);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(lines[0]).toBe(
+      `waiting for another Lockstep process (pid ${process.pid}) using this component's Terraform directory`,
+    );
+
+    mkdirSync(lockDir, { recursive: true });
+    writeFileSync(path.join(lockDir, 'pid'), '999999999');
+    await terraformAdapter.plan(spec(), context().ctx);
+    expect(existsSync(lockDir)).toBe(false);
+  });
+
   it('keeps variable values off the command line and sensitive outputs out of the log', async () => {
     p.writeModule('infra/iam', ROLE);
     const s = spec({ vars: { account: '123456789012', api_token: 'token-very-secret-2' } });
@@ -116,14 +143,23 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     expect(JSON.stringify(p.calls())).not.toContain('token-very-secret-2');
     expect(lines.join('\n')).not.toContain('pw-very-secret-1');
     expect(lines.join('\n')).not.toContain('token-very-secret-2');
-    expect(lines).toContain('outputs marked sensitive by Terraform: db_password (declare them sensitive: true in lockstep.yaml)');
+    expect(lines).toContain(
+      'outputs marked sensitive by Terraform: db_password (declare them sensitive: true in lockstep.yaml)',
+    );
   });
 
   it('refuses a plan that replaces or deletes anything unless allowDestroy is true', async () => {
-    p.writeModule('infra/iam', { resources: { 'aws_db_instance.main': { value: 'db-${var.app_version}', forceNew: true }, 'aws_s3_bucket.logs': { value: 'logs' } } });
+    p.writeModule('infra/iam', {
+      resources: {
+        'aws_db_instance.main': { value: 'db-${var.app_version}', forceNew: true },
+        'aws_s3_bucket.logs': { value: 'logs' },
+      },
+    });
     const first = context();
     await terraformAdapter.apply(spec(), await terraformAdapter.plan(spec(), first.ctx), first.ctx);
-    p.writeModule('infra/iam', { resources: { 'aws_db_instance.main': { value: 'db-${var.app_version}', forceNew: true } } });
+    p.writeModule('infra/iam', {
+      resources: { 'aws_db_instance.main': { value: 'db-${var.app_version}', forceNew: true } },
+    });
     const { ctx } = context({ version: '2.0.0', previousVersion: '1.0.0' });
 
     const refused = await failure(terraformAdapter.plan(spec(), ctx));
@@ -137,7 +173,9 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     const allowed = await terraformAdapter.plan(spec({ allowDestroy: true }), ctx);
     expect(allowed.irreversible).toBe(true);
     expect(allowed.risk).toBe('high');
-    expect(allowed.summary).toContain('1 to replace (aws_db_instance.main: replace_because_cannot_update), 1 to delete (aws_s3_bucket.logs');
+    expect(allowed.summary).toContain(
+      '1 to replace (aws_db_instance.main: replace_because_cannot_update), 1 to delete (aws_s3_bucket.logs',
+    );
   });
 
   it('fails clearly, without planning again, when the saved plan file is gone', async () => {
@@ -163,12 +201,14 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     expect(error.untouched).toBe(true);
   });
 
-  it('reports a failing apply with Terraform\'s error', async () => {
+  it("reports a failing apply with Terraform's error", async () => {
     p.writeModule('infra/iam', ROLE);
     const s = spec({ env: { FAKE_TERRAFORM_STATE: p.stateFile, FAKE_TERRAFORM_FAIL_APPLY: '1' } });
     const { ctx } = context();
     const error = await failure(terraformAdapter.apply(s, await terraformAdapter.plan(s, ctx), ctx));
-    expect(error.message).toBe(`apply: ${FAKE_TERRAFORM} apply exited with code 1: Error: creating fake resource: AccessDenied: the fake refused`);
+    expect(error.message).toBe(
+      `apply: ${FAKE_TERRAFORM} apply exited with code 1: Error: creating fake resource: AccessDenied: the fake refused`,
+    );
     expect(error.retryable).toBe(false);
     expect(error.untouched).toBe(false);
   });
@@ -193,22 +233,30 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     p.writeModule('infra/iam', ROLE);
     const s = spec({ env: { FAKE_TERRAFORM_STATE: p.stateFile, FAKE_TERRAFORM_FORMAT_VERSION: '2.0' } });
     const error = await failure(terraformAdapter.plan(s, context().ctx));
-    expect(error.message).toMatch(/^plan: the plan \(terraform show -json\) has format_version 2.0; Lockstep reads majors 0 and 1 only/);
+    expect(error.message).toMatch(
+      /^plan: the plan \(terraform show -json\) has format_version 2.0; Lockstep reads majors 0 and 1 only/,
+    );
   });
 
   it('refuses outputs whose values contradict their Terraform type, quoting no value', async () => {
     p.writeModule('infra/iam', ROLE);
-    const outputs = JSON.stringify({ token: { sensitive: true, type: ['list', 'string'], value: 'tok-very-secret-3' } });
+    const outputs = JSON.stringify({
+      token: { sensitive: true, type: ['list', 'string'], value: 'tok-very-secret-3' },
+    });
     const s = spec({ env: { FAKE_TERRAFORM_STATE: p.stateFile, FAKE_TERRAFORM_OUTPUTS_JSON: outputs } });
     const { ctx } = context();
     const error = await failure(terraformAdapter.apply(s, await terraformAdapter.plan(s, ctx), ctx));
-    expect(error.message).toBe('outputs: terraform output -json: output token is not the ["list","string"] Terraform says it is (expected a list, got a string)');
+    expect(error.message).toBe(
+      'outputs: terraform output -json: output token is not the ["list","string"] Terraform says it is (expected a list, got a string)',
+    );
   });
 
   it('says so when the binary cannot be found', async () => {
     p.writeModule('infra/iam', ROLE);
     const error = await failure(terraformAdapter.plan(spec({ binary: 'no-such-terraform' }), context().ctx));
-    expect(error.message).toBe('plan: could not start no-such-terraform: not found (searched on PATH); install Terraform or OpenTofu, or set binary');
+    expect(error.message).toBe(
+      'plan: could not start no-such-terraform: not found (searched on PATH); install Terraform or OpenTofu, or set binary',
+    );
     expect(error.untouched).toBe(true);
   });
 });
@@ -220,13 +268,22 @@ describe('terraform adapter (fake terraform CLI): observe and rollback', () => {
     await terraformAdapter.apply(spec(), await terraformAdapter.plan(spec(), ctx), ctx);
     expect(await terraformAdapter.observe?.(spec(), ctx)).toEqual({ version: '1.0.0', details: {} });
 
-    const state = JSON.parse(readFileSync(p.stateFile, 'utf8')) as { workspaces: { default: { resources: Record<string, string> } } };
+    const state = JSON.parse(readFileSync(p.stateFile, 'utf8')) as {
+      workspaces: { default: { resources: Record<string, string> } };
+    };
     state.workspaces.default.resources['aws_iam_role.app'] = 'changed by hand';
     writeFileSync(p.stateFile, JSON.stringify(state));
     const observed = await terraformAdapter.observe?.(spec(), ctx);
     expect(observed?.version).toBeUndefined();
     expect(observed?.drift).toEqual(['aws_iam_role.app would update']);
     expect(readFileSync(p.stateFile, 'utf8')).toContain('changed by hand');
+  });
+
+  it('observe reports a missing workspace without creating it', async () => {
+    p.writeModule('infra/iam', ROLE);
+    const observed = await terraformAdapter.observe?.(spec({ workspace: 'prod' }), context().ctx);
+    expect(observed?.drift).toEqual(['workspace prod does not exist']);
+    expect(p.calls().some((c) => c[0] === 'workspace' && c[1] === 'new')).toBe(false);
   });
 
   it('is forward-only by default; reapply-previous plans the previous version, logs the plan and applies it', async () => {
@@ -254,11 +311,17 @@ describe('terraform adapter (fake terraform CLI): the version as a git ref', () 
     git('init', '--quiet');
     git('config', 'user.email', 'test@example.com');
     git('config', 'user.name', 'test');
-    p.writeModule('infra/iam', { resources: { 'aws_iam_role.app': { value: 'role-v1' } }, outputs: { role: { value: '${res.aws_iam_role.app}' } } });
+    p.writeModule('infra/iam', {
+      resources: { 'aws_iam_role.app': { value: 'role-v1' } },
+      outputs: { role: { value: '${res.aws_iam_role.app}' } },
+    });
     git('add', '.');
     git('commit', '--quiet', '-m', 'v1');
     git('tag', 'v1');
-    p.writeModule('infra/iam', { resources: { 'aws_iam_role.app': { value: 'role-v2' } }, outputs: { role: { value: '${res.aws_iam_role.app}' } } });
+    p.writeModule('infra/iam', {
+      resources: { 'aws_iam_role.app': { value: 'role-v2' } },
+      outputs: { role: { value: '${res.aws_iam_role.app}' } },
+    });
     git('commit', '--quiet', '-am', 'v2');
     git('tag', 'v2');
     // The project's own checkout moves on; the release pins the module.
@@ -278,8 +341,13 @@ describe('terraform adapter (fake terraform CLI): the version as a git ref', () 
     expect(await terraformAdapter.apply(s, plan, ctx)).toEqual({ role: 'role-v1' });
 
     const second = context({ version: 'git:v2', previousVersion: 'v1' });
-    expect(await terraformAdapter.apply(s, await terraformAdapter.plan(s, second.ctx), second.ctx)).toEqual({ role: 'role-v2' });
-    expect(await terraformAdapter.observe?.(s, second.ctx)).toEqual({ version: 'git:v2', details: { commit: git('rev-parse', 'v2') } });
+    expect(await terraformAdapter.apply(s, await terraformAdapter.plan(s, second.ctx), second.ctx)).toEqual({
+      role: 'role-v2',
+    });
+    expect(await terraformAdapter.observe?.(s, second.ctx)).toEqual({
+      version: 'git:v2',
+      details: { commit: git('rev-parse', 'v2') },
+    });
     await terraformAdapter.rollback?.(s, second.ctx);
     expect(p.state()?.resources['aws_iam_role.app']).toBe('role-v1');
 

@@ -9,7 +9,10 @@ import {
 } from '../../../src/adapters/terraform/terraform-plan.js';
 
 // Plan documents written by us from the documented `terraform show -json` format.
-function planDoc(changes: { address: string; actions: string[]; action_reason?: string }[], extra: Record<string, unknown> = {}): string {
+function planDoc(
+  changes: { address: string; actions: string[]; action_reason?: string }[],
+  extra: Record<string, unknown> = {},
+): string {
   return JSON.stringify({
     format_version: '1.2',
     terraform_version: '1.9.0',
@@ -39,13 +42,25 @@ describe('parsePlan', () => {
         { address: 'aws_sqs_queue.q', actions: ['no-op'] },
       ]),
     );
-    expect(plan.changes.map((c) => c.kind)).toEqual(['create', 'update', 'replace', 'replace', 'delete', 'read', 'no-op']);
+    expect(plan.changes.map((c) => c.kind)).toEqual([
+      'create',
+      'update',
+      'replace',
+      'replace',
+      'delete',
+      'read',
+      'no-op',
+    ]);
     expect(summarizePlan(plan)).toBe(
       '1 to create (aws_iam_role.app), 1 to update (aws_iam_policy.p), ' +
         '2 to replace (aws_instance.a: replace_because_cannot_update, aws_instance.b: replace_by_request), ' +
         '1 to delete (aws_s3_bucket.old: delete_because_no_resource_config)',
     );
-    expect(plan.changes.filter(destroys).map((c) => c.address)).toEqual(['aws_instance.a', 'aws_instance.b', 'aws_s3_bucket.old']);
+    expect(plan.changes.filter(destroys).map((c) => c.address)).toEqual([
+      'aws_instance.a',
+      'aws_instance.b',
+      'aws_s3_bucket.old',
+    ]);
   });
 
   it('reads forget as a change that destroys nothing', () => {
@@ -61,11 +76,19 @@ describe('parsePlan', () => {
   });
 
   it('refuses an unknown major, an unknown action and a document that is not a plan', () => {
-    expect(() => parsePlan(planDoc([], { format_version: '2.0' }))).toThrow(/format_version 2.0; Lockstep reads majors 0 and 1/);
-    expect(() => parsePlan(planDoc([{ address: 'a.b', actions: ['obliterate'] }]))).toThrow(/unknown action "obliterate"/);
+    expect(() => parsePlan(planDoc([], { format_version: '2.0' }))).toThrow(
+      /format_version 2.0; Lockstep reads majors 0 and 1/,
+    );
+    expect(() => parsePlan(planDoc([{ address: 'a.b', actions: ['obliterate'] }]))).toThrow(
+      /unknown action "obliterate"/,
+    );
     expect(() => parsePlan(JSON.stringify({ format_version: '1.0', values: {} }))).toThrow(/is not a plan/);
-    expect(() => parsePlan('{"format_version": "1.0", "variables": {"pw": {"value": "hunter22"}}')).toThrow(TerraformFormatError);
-    expect(() => parsePlan('{"format_version": "1.0", "variables": {"pw": {"value": "hunter22"}}')).not.toThrow(/hunter22/);
+    expect(() => parsePlan('{"format_version": "1.0", "variables": {"pw": {"value": "hunter22"}}')).toThrow(
+      TerraformFormatError,
+    );
+    expect(() => parsePlan('{"format_version": "1.0", "variables": {"pw": {"value": "hunter22"}}')).not.toThrow(
+      /hunter22/,
+    );
   });
 });
 
@@ -76,7 +99,11 @@ describe('parseOutputs', () => {
         role_arn: { sensitive: false, type: 'string', value: 'arn:aws:iam::123456789012:role/app' },
         password: { sensitive: true, type: 'string', value: 's3cret-value' },
         subnets: { sensitive: false, type: ['list', 'string'], value: ['a', 'b'] },
-        settings: { sensitive: false, type: ['object', { port: 'number', tls: 'bool' }], value: { port: 443, tls: true } },
+        settings: {
+          sensitive: false,
+          type: ['object', { port: 'number', tls: 'bool' }],
+          value: { port: 443, tls: true },
+        },
       }),
     );
     expect(outputs.password).toEqual({ value: 's3cret-value', sensitive: true, type: 'string' });
@@ -85,7 +112,9 @@ describe('parseOutputs', () => {
 
   it('refuses a value that contradicts its type, without quoting it', () => {
     const text = JSON.stringify({ password: { sensitive: true, type: 'number', value: 's3cret-value' } });
-    expect(() => parseOutputs(text)).toThrow(/output password is not the number Terraform says it is \(expected a number, got a string\)/);
+    expect(() => parseOutputs(text)).toThrow(
+      /output password is not the number Terraform says it is \(expected a number, got a string\)/,
+    );
     expect(() => parseOutputs(text)).not.toThrow(/s3cret/);
   });
 

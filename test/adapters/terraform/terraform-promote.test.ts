@@ -53,7 +53,10 @@ function calls(): string[][] {
   // The fake runs in the module directory, so relative knob paths land there.
   const file = join(project.dir, 'infra/iam/calls.jsonl');
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { argv: string[] }).argv);
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { argv: string[] }).argv);
 }
 
 async function release(deps: EngineDeps, versions: string[]): Promise<string> {
@@ -93,7 +96,10 @@ describe('terraform component in a promotion (fake terraform CLI)', () => {
     expect((await promote(deps, await release(deps, ['iam=1.0.0', 'api=1']), 'prod')).state).toBe('succeeded');
     project.write(
       'infra/iam/fake.tf.json',
-      JSON.stringify({ resources: {}, outputs: { ...MODULE.outputs, role_arn: { value: 'arn:aws:iam::123456789012:role/kept', type: 'string' } } }),
+      JSON.stringify({
+        resources: {},
+        outputs: { ...MODULE.outputs, role_arn: { value: 'arn:aws:iam::123456789012:role/kept', type: 'string' } },
+      }),
     );
     await expect(promote(deps, await release(deps, ['iam=2.0.0', 'api=2']), 'prod')).rejects.toThrow(
       /components\.iam: plan failed: plan: the plan destroys aws_iam_role\.app \(delete: delete_because_no_resource_config\); refused because allowDestroy is false/,
