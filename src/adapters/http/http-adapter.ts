@@ -96,19 +96,29 @@ async function send(spec: HttpSpec, ctx: StepContext): Promise<Reply> {
       await wait(backoff(attempt), ctx);
       continue;
     }
-    throw new StepFailure(`request: ${label} failed: ${why}`, result.notSent, { cause: result.error, untouched: result.notSent });
+    throw new StepFailure(`request: ${label} failed: ${why}`, result.notSent, {
+      cause: result.error,
+      untouched: result.notSent,
+    });
   }
 }
 
-async function poll(spec: HttpSpec, poll: NonNullable<HttpSpec['poll']>, trigger: Reply, ctx: StepContext): Promise<Reply> {
+async function poll(
+  spec: HttpSpec,
+  poll: NonNullable<HttpSpec['poll']>,
+  trigger: Reply,
+  ctx: StepContext,
+): Promise<Reply> {
   let url: string;
   try {
     url = renderUrlTemplate(poll.url, scopeOf(trigger, trigger));
   } catch (error) {
-    if (error instanceof ExpressionError) throw new StepFailure(`poll.url: ${error.message} in the trigger's response`, false, { cause: error });
+    if (error instanceof ExpressionError)
+      throw new StepFailure(`poll.url: ${error.message} in the trigger's response`, false, { cause: error });
     throw error;
   }
-  if (!/^https?:\/\/\S+$/.test(url)) throw new StepFailure(`poll.url: the trigger's response gave no http(s) URL`, false);
+  if (!/^https?:\/\/\S+$/.test(url))
+    throw new StepFailure(`poll.url: the trigger's response gave no http(s) URL`, false);
   const headers = { accept: 'application/json', ...lowerKeys(poll.headers ?? spec.request.headers) };
   const intervalMs = durationMs(poll.interval);
   // Each poll may take as long as the trigger may (request.timeout).
@@ -241,7 +251,9 @@ function backoff(attempt: number, reply?: Reply): number {
   const exponential = Math.min(MAX_BACKOFF_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
   const jittered = exponential / 2 + Math.random() * (exponential / 2);
   const retryAfter = Number(reply?.headers['retry-after']);
-  return Number.isFinite(retryAfter) && retryAfter > 0 ? Math.max(jittered, Math.min(retryAfter * 1000, MAX_BACKOFF_MS)) : jittered;
+  return Number.isFinite(retryAfter) && retryAfter > 0
+    ? Math.max(jittered, Math.min(retryAfter * 1000, MAX_BACKOFF_MS))
+    : jittered;
 }
 
 /** Sleeps, heartbeating, and stops at once when the step is cancelled. */

@@ -46,7 +46,10 @@ export const httpSpec = z.strictObject({
      */
     idempotent: z.boolean().default(false),
     /** A header to send the step's idempotency key in (stable across retries), such as `Idempotency-Key`. */
-    idempotencyHeader: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'a header name' }).optional(),
+    idempotencyHeader: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'a header name' })
+      .optional(),
   }),
   poll: z
     .strictObject({
@@ -64,7 +67,9 @@ export const httpSpec = z.strictObject({
     })
     .optional(),
   /** Output name → expression over the last response. */
-  outputs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, { error: 'an output name' }), responseExpression).default({}),
+  outputs: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, { error: 'an output name' }), responseExpression)
+    .default({}),
 });
 
 export type HttpSpec = z.output<typeof httpSpec>;
@@ -75,7 +80,8 @@ export function expressionProblem(text: string): string | undefined {
   try {
     expr = parseExpression(text);
   } catch (error) {
-    if (error instanceof ExpressionError) return `${error.message} at offset ${error.offset} of ${JSON.stringify(text)}`;
+    if (error instanceof ExpressionError)
+      return `${error.message} at offset ${error.offset} of ${JSON.stringify(text)}`;
     throw error;
   }
   for (const path of referencesIn(expr)) {

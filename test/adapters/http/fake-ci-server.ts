@@ -55,7 +55,8 @@ export async function startFakeCiServer(): Promise<FakeCiServer> {
       if (req.method === 'POST' && trigger) {
         const error = state.triggerErrors.shift();
         if (error !== undefined) return json(res, error, { message: 'trigger error' }, { 'retry-after': '0' });
-        if (req.headers.authorization !== 'Bearer ci-token-very-secret') return json(res, 401, { message: 'Bad credentials' });
+        if (req.headers.authorization !== 'Bearer ci-token-very-secret')
+          return json(res, 401, { message: 'Bad credentials' });
         const { ref } = JSON.parse(body) as { ref: string };
         const id = `run-${next++}`;
         runs.set(id, { ref, polls: 0 });

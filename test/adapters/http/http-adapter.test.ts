@@ -24,7 +24,13 @@ afterEach(async () => {
 
 const TOKEN = 'Bearer ci-token-very-secret';
 
-function spec(overrides: { request?: Record<string, unknown>; poll?: Record<string, unknown> | null; outputs?: Record<string, string> } = {}): HttpSpec {
+function spec(
+  overrides: {
+    request?: Record<string, unknown>;
+    poll?: Record<string, unknown> | null;
+    outputs?: Record<string, string>;
+  } = {},
+): HttpSpec {
   const poll =
     overrides.poll === null
       ? undefined
@@ -82,14 +88,18 @@ describe('http adapter (fake CI server)', () => {
 
   it('plans without sending anything', async () => {
     const plan = await httpAdapter.plan(spec(), context().ctx);
-    expect(plan.summary).toBe(`POST ${ci.url}/api/jobs/deploy/runs, then poll until response.status == 'completed' && response.conclusion == 'success'`);
+    expect(plan.summary).toBe(
+      `POST ${ci.url}/api/jobs/deploy/runs, then poll until response.status == 'completed' && response.conclusion == 'success'`,
+    );
     expect(ci.requests).toEqual([]);
   });
 
   it('fails the step when the failure expression holds', async () => {
     ci.conclusion = 'failure';
     const error = await failure(httpAdapter.apply(spec(), { summary: '' }, context().ctx));
-    expect(error.message).toBe("poll: the job failed (poll.failure is true: response.status == 'completed' && response.conclusion != 'success')");
+    expect(error.message).toBe(
+      "poll: the job failed (poll.failure is true: response.status == 'completed' && response.conclusion != 'success')",
+    );
   });
 
   it('retries polls on 5xx and 429 with backoff', async () => {
@@ -122,21 +132,35 @@ describe('http adapter (fake CI server)', () => {
   it('retries a trigger whose connection was refused (nothing was sent) and says so when it gives up', async () => {
     const closed = await freePort();
     const { ctx, lines } = context();
-    const error = await failure(httpAdapter.apply(spec({ request: { url: `http://127.0.0.1:${closed}/api/jobs/deploy/runs` }, poll: null }), { summary: '' }, ctx));
+    const error = await failure(
+      httpAdapter.apply(
+        spec({ request: { url: `http://127.0.0.1:${closed}/api/jobs/deploy/runs` }, poll: null }),
+        { summary: '' },
+        ctx,
+      ),
+    );
     expect(error.message).toBe(`request: POST http://127.0.0.1:${closed}/api/jobs/deploy/runs failed: ECONNREFUSED`);
     expect(error.untouched).toBe(true);
     expect(lines.filter((l) => l.includes('retrying'))).toHaveLength(4);
   });
 
   it('refuses a 4xx answer at once, untouched', async () => {
-    const error = await failure(httpAdapter.apply(spec({ request: { headers: { Authorization: 'Bearer wrong' } } }), { summary: '' }, context().ctx));
+    const error = await failure(
+      httpAdapter.apply(
+        spec({ request: { headers: { Authorization: 'Bearer wrong' } } }),
+        { summary: '' },
+        context().ctx,
+      ),
+    );
     expect(error.message).toBe(`request: POST ${ci.url}/api/jobs/deploy/runs answered 401`);
     expect(error.untouched).toBe(true);
   });
 
   it('gives up when the run does not finish within poll.timeout', async () => {
     ci.pollsUntilDone = 1_000;
-    const error = await failure(httpAdapter.apply(spec({ poll: { timeout: '300ms', interval: '50ms' } }), { summary: '' }, context().ctx));
+    const error = await failure(
+      httpAdapter.apply(spec({ poll: { timeout: '300ms', interval: '50ms' } }), { summary: '' }, context().ctx),
+    );
     expect(error.message).toBe('poll: not finished after 300ms (last: running)');
   });
 
@@ -153,24 +177,39 @@ describe('http adapter (fake CI server)', () => {
   });
 
   it('takes the whole poll URL from the response when it is one {{ }}', async () => {
-    const outputs = await httpAdapter.apply(spec({ poll: { url: '{{ headers.location }}' } }), { summary: '' }, context().ctx);
+    const outputs = await httpAdapter.apply(
+      spec({ poll: { url: '{{ headers.location }}' } }),
+      { summary: '' },
+      context().ctx,
+    );
     expect(outputs.artifact).toBe('app-1.4.2.tar.gz');
   });
 
   it('without poll, succeeds on a 2xx and picks outputs from the trigger response', async () => {
-    const outputs = await httpAdapter.apply(spec({ poll: null, outputs: { run: 'response.id', code: 'status' } }), { summary: '' }, context().ctx);
+    const outputs = await httpAdapter.apply(
+      spec({ poll: null, outputs: { run: 'response.id', code: 'status' } }),
+      { summary: '' },
+      context().ctx,
+    );
     expect(outputs).toEqual({ run: 'run-1', code: 201 });
   });
 
   it('leaves out an output whose field is missing, so the engine reports it as not produced', async () => {
-    const outputs = await httpAdapter.apply(spec({ poll: null, outputs: { missing: 'response.nope' } }), { summary: '' }, context().ctx);
+    const outputs = await httpAdapter.apply(
+      spec({ poll: null, outputs: { missing: 'response.nope' } }),
+      { summary: '' },
+      context().ctx,
+    );
     expect(outputs).toEqual({});
   });
 });
 
 describe('http spec', () => {
   it('refuses ${{ }}-only references in response expressions and explains the {{ }} form', () => {
-    const parsed = httpSpec.safeParse({ request: { url: 'http://x' }, poll: { url: 'http://x/{{ env.name }}', success: 'true' } });
+    const parsed = httpSpec.safeParse({
+      request: { url: 'http://x' },
+      poll: { url: 'http://x/{{ env.name }}', success: 'true' },
+    });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.message).toBe(
       'unknown reference env.name: these expressions read response, status, headers, trigger (use ${{ }} for config values)',
