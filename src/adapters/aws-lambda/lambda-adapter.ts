@@ -253,7 +253,8 @@ async function moveAlias(s: Session, alias: AliasConfiguration | undefined, vers
         await checkCanary(s, old, target, weight, percent);
       }
     } catch (error) {
-      await restoreAlias(s, old, description(before));
+      // The alias description it had: the canary never took the alias over.
+      await restoreAlias(s, old, alias.Description ?? '');
       throw error;
     }
   }

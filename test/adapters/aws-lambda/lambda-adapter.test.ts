@@ -144,6 +144,7 @@ describe('aws-lambda against a FAKE Lambda API', () => {
     const weights = fake.requests.map((r) => JSON.stringify(r.body.RoutingConfig ?? null));
     expect(weights).not.toContain(JSON.stringify({ AdditionalVersionWeights: { '3': 0.5 } }));
     expect(c.lines.join('\n')).toContain('back to version 2 with no routing');
+    expect(fake.functions.get('worker')?.aliases.get('live')?.Description).toBe('lockstep worker@1.0.0');
   });
 
   it('with a check, invokes the new version between steps and stops the canary on a function error', async () => {
