@@ -242,7 +242,7 @@ async function applyPlan(spec: TerraformSpec, data: TerraformPlanData, ctx: Step
     // Planning afresh here would apply something nobody was shown.
     throw new StepFailure(
       `apply: the saved plan ${data.planFile} is gone (the cache directory was cleared, or this runs on another machine); ` +
-        'Lockstep applies only the plan that was shown, so it does not plan again here: retry the step to plan and show a new one',
+        'Lockstep applies only the plan that was shown, so it does not plan again here: promote the release again to plan and show a new one',
       false,
       { untouched: true },
     );
@@ -278,7 +278,7 @@ function applyFailure(spec: TerraformSpec, output: ProcessOutput): StepFailure {
   const message = `apply: ${spec.binary} apply exited with code 1${last === undefined ? '' : `: ${last.trim()}`}`;
   if (output.tail.some((line) => /Saved plan is stale/i.test(line))) {
     return new StepFailure(
-      `apply: Terraform refused the saved plan: Saved plan is stale (the state changed after the plan was shown); retry the step to plan again`,
+      `apply: Terraform refused the saved plan: Saved plan is stale (the state changed after the plan was shown); promote the release again to plan again`,
       false,
       { untouched: true },
     );

@@ -186,7 +186,9 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     writeFileSync(planFileOf(plan), '');
     execFileSync('rm', [planFileOf(plan)]);
     const error = await failure(terraformAdapter.apply(spec(), plan, ctx));
-    expect(error.message).toMatch(/^apply: the saved plan .* is gone .* retry the step to plan and show a new one$/);
+    expect(error.message).toMatch(
+      /^apply: the saved plan .* is gone .* promote the release again to plan and show a new one$/,
+    );
     expect(error.untouched).toBe(true);
     expect(p.calls().length).toBe(before);
   });
@@ -197,7 +199,7 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     const stale = await terraformAdapter.plan(spec(), ctx);
     await terraformAdapter.apply(spec(), await terraformAdapter.plan(spec(), ctx), ctx);
     const error = await failure(terraformAdapter.apply(spec(), stale, ctx));
-    expect(error.message).toMatch(/Saved plan is stale.*retry the step to plan again/);
+    expect(error.message).toMatch(/Saved plan is stale.*promote the release again to plan again/);
     expect(error.untouched).toBe(true);
   });
 
