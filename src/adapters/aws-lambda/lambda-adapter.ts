@@ -205,7 +205,15 @@ async function publishNewVersion(s: Session, target: Target): Promise<FunctionCo
   const published = await withConflictRetry(s, 'PublishVersion', (o) =>
     client.send(new PublishVersionCommand({ FunctionName: name, CodeSha256: codeSha256, Description: target.description }), o),
   );
-  ctx.log(`published version ${published.Version ?? '?'} (code ${published.CodeSha256 ?? '?'})`);
+  if (published.Description !== target.description) {
+    // Lambda publishes nothing when code and configuration equal the latest version, and returns that
+    // version with its own description: this release then runs on it, and observe reports the other.
+    ctx.log(
+      `version ${published.Version ?? '?'} already had this exact code and configuration (${published.Description ?? 'no description'}); Lambda returned it instead of publishing a new one`,
+    );
+  } else {
+    ctx.log(`published version ${published.Version ?? '?'} (code ${published.CodeSha256 ?? '?'})`);
+  }
   return published;
 }
 

@@ -116,6 +116,13 @@ describe('aws-lambda against a FAKE Lambda API', () => {
     expect(c.lines.join('\n')).toContain('version 3 already holds this code');
   });
 
+  it('a release whose code and configuration equal the running version ends on that version, saying why', async () => {
+    await deploy('1.0.0', undefined);
+    const c = await deploy('1.0.1', '1.0.0', { code: { s3Bucket: 'artifacts', s3Key: 'worker/1.0.0.zip' } });
+    expect(alias()?.FunctionVersion).toBe('2');
+    expect(c.lines.join('\n')).toContain('version 2 already had this exact code and configuration (lockstep worker@1.0.0');
+  });
+
   it('walks the canary steps and ends with all traffic on the new version and no routing', async () => {
     await deploy('1.0.0', undefined);
     fake.requests.length = 0;
@@ -276,6 +283,27 @@ describe('aws-lambda error messages against a FAKE Lambda API', () => {
     expect(error.message).toContain('exceeded the 4KB limit. String measured: (withheld');
     expect(error.message).not.toContain(SECRET);
     expect(c.lines.join('\n')).not.toContain(SECRET);
+  });
+});
+
+describe('aws-lambda without credentials', () => {
+  it('says how to give the SDK credentials, and changes nothing', async () => {
+    const saved = { ...process.env };
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete process.env[name];
+    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+    process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(dir, 'no-credentials');
+    process.env.AWS_CONFIG_FILE = path.join(dir, 'no-config');
+    try {
+      const error = await failure(adapter.apply(spec('1.0.0'), { summary: '' }, context('1.0.0', undefined).ctx));
+      expect(error.message).toBe(
+        'GetAlias live of worker: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with a role',
+      );
+      expect(error.untouched).toBe(true);
+      expect(fake.requests).toEqual([]);
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
   });
 });
 
