@@ -135,12 +135,12 @@ async function planDeploy(s: Session): Promise<AdapterPlan> {
   } else {
     changes.push(`reuse published version ${published.Version ?? '?'}`);
   }
-  const from = alias === undefined ? 'create alias' : `move alias ${spec.alias} from version ${alias.FunctionVersion ?? '?'}`;
+  const from = alias === undefined ? `create alias ${spec.alias}` : `move alias ${spec.alias} from version ${alias.FunctionVersion ?? '?'}`;
   const how =
     alias !== undefined && spec.traffic !== undefined && spec.traffic.length > 1
       ? ` through ${spec.traffic.map((p) => `${p} %`).join(', ')} every ${spec.interval}`
       : '';
-  changes.push(`${from} to the new version${how}`);
+  changes.push(`${from} ${alias === undefined ? 'on' : 'to'} the new version${how}`);
   return {
     action: 'apply',
     summary: `${spec.function}: ${changes.join('; ')}`,

@@ -33,7 +33,17 @@ export const cfnSpec = z
     capabilities: z
       .array(z.enum(CAPABILITIES, { error: `expected one of ${CAPABILITIES.join(', ')}` }))
       .default([]),
-    tags: z.record(z.string().min(1).max(128), scalar).transform(asStrings).default({}),
+    tags: z
+      .record(
+        z
+          .string()
+          .min(1)
+          .max(128)
+          .refine((key) => key !== 'lockstep:version', { error: 'lockstep:version is set by Lockstep on every stack' }),
+        scalar,
+      )
+      .transform(asStrings)
+      .default({}),
     /** The longest a change set may take to create or a stack to settle. */
     timeout: z
       .string()

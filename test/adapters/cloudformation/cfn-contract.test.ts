@@ -35,6 +35,7 @@ adapterContract('cloudformation (against a FAKE CloudFormation API)', async () =
       { with: { stack: 'orders', template: 'a.json', templateUrl: 'https://bucket.s3.amazonaws.com/a.json' }, path: ['templateUrl'] },
       { with: { stack: 'orders', template: 'a.json', capabilities: ['CAPABILITY_EVERYTHING'] }, path: ['capabilities', 0] },
       { with: { stack: '1orders', template: 'a.json' }, path: ['stack'] },
+      { with: { stack: 'orders', template: 'a.json', tags: { 'lockstep:version': '1' } }, path: ['tags', 'lockstep:version'] },
     ],
     context: () => ({ projectDir: dir }),
     cleanup: async () => {
