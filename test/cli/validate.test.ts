@@ -104,7 +104,7 @@ components:
     with: {}
 `);
     expect(v.status).toBe(2);
-    expect(v.problems).toEqual(['lockstep.yaml:6:11: components.api.type: unknown component type helm (known types: command)']);
+    expect(v.problems).toEqual(['lockstep.yaml:6:11: components.api.type: unknown component type helm (known types: aws-lambda, cloudformation, command, gitops, http, sql-migrations, ssh, terraform)']);
   });
 
   it('a missing required adapter field (with.apply), at the with: key', () => {
