@@ -20,6 +20,13 @@ export interface Adapter<Spec = unknown> {
   readonly description: string;
   /** Schema of `with:`; errors carry the dotted path below `with`. */
   readonly spec: z.ZodType<Spec>;
+  /**
+   * Templates the adapter renders itself, at run time, because their values exist only then (an
+   * http poll URL reading `${{ response.id }}` of the trigger's response). In these fields (paths
+   * below `with`, matched as prefixes), expressions that reference only these roots are left as
+   * written by the engine and accepted by `validate`.
+   */
+  readonly lateBound?: LateBound;
   /** What this adapter can do for this spec: capabilities are data, never `type === …` checks. */
   capabilities(spec: Spec): AdapterCapabilities;
   plan(spec: Spec, ctx: StepContext): Promise<AdapterPlan>;
@@ -29,6 +36,18 @@ export interface Adapter<Spec = unknown> {
   rollback?(spec: Spec, ctx: StepContext): Promise<void>;
   /** What runs now; used after a crash to decide whether an in-flight step finished. */
   observe?(spec: Spec, ctx: StepContext): Promise<Observed>;
+}
+
+export interface LateBound {
+  fields: readonly (readonly string[])[];
+  roots: readonly string[];
+}
+
+/** Whether an expression at `at` (below `with`) referencing `refs` is the adapter's to render. */
+export function isLateBound(late: LateBound | undefined, at: readonly (string | number)[], refs: readonly (readonly string[])[]): boolean {
+  if (!late || refs.length === 0) return false;
+  const inField = late.fields.some((f) => f.every((key, i) => at[i] === key));
+  return inField && refs.every((r) => late.roots.includes(r[0] ?? ''));
 }
 
 export interface AdapterCapabilities {

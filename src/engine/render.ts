@@ -1,4 +1,4 @@
-import type { Adapter } from '../core/adapter.js';
+import { isLateBound, type Adapter } from '../core/adapter.js';
 import { InputError } from '../core/errors.js';
 import { renderTemplates, type EvalScope } from '../core/expression/index.js';
 import type { ProjectConfig, ReleaseRecord } from '../core/model.js';
@@ -65,7 +65,10 @@ export function renderSpec(
 ): unknown {
   let rendered: unknown;
   try {
-    rendered = renderTemplates(withBlock, scope, { path: ['components', component, 'with'] });
+    rendered = renderTemplates(withBlock, scope, {
+      path: ['components', component, 'with'],
+      keep: (at, refs) => isLateBound(adapter.lateBound, at, refs),
+    });
   } catch (error) {
     const message = (error as Error).message;
     throw new InputError(scope.redactor?.redact(message) ?? message, 'config', { cause: error });

@@ -458,3 +458,32 @@ components:
     expect((await deps.store.environmentState('staging')).map((s) => [s.component, s.version])).toEqual([['schema', '1']]);
   });
 });
+
+describe('late-bound templates', () => {
+  it("leaves an http poll URL's ${{ response.* }} for the adapter, and validates the rest", async () => {
+    const config = (root: string): string => `project: shop
+environments:
+  dev: { vars: { ci: "http://127.0.0.1:9" } }
+components:
+  job:
+    type: http
+    with:
+      request: { method: POST, url: "\${{ env.vars.ci }}/runs" }
+      poll: { url: "\${{ env.vars.ci }}/runs/\${{ ${root}.id }}", success: "response.done" }
+`;
+    project = testProject(config('response'));
+    const deps = await project.deps();
+    const { renderSpec, componentScope } = await import('../../src/engine/render.js');
+    const { Redactor } = await import('../../src/core/redact.js');
+    const r = await deps.store.getRelease(await release(deps, { job: '1' }));
+    const scope = componentScope({
+      config: deps.loaded.config, environment: 'dev', vars: { ci: 'http://127.0.0.1:9' }, release: r, component: 'job',
+      previousVersion: undefined, outputsOf: () => undefined, secrets: deps.secrets, redactor: new Redactor(),
+    });
+    const spec = renderSpec(deps.adapters.get('http')!, 'job', deps.loaded.config.components.job!.with, scope) as { poll: { url: string } };
+    expect(spec.poll.url).toBe('http://127.0.0.1:9/runs/${{ response.id }}');
+    // Anything else in that field is still a config reference, checked by validate.
+    const { loadConfig } = await import('../../src/core/config/load-config.js');
+    expect(() => loadConfig(config('responze'), 'lockstep.yaml', deps.adapters)).toThrow(/responze/);
+  });
+});

@@ -3,7 +3,7 @@ import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { evaluate, ExpressionError, parseExpression, truthy } from '../../core/expression/index.js';
 import type { EvalScope } from '../../core/expression/index.js';
-import { httpSpec } from './http-spec.js';
+import { httpSpec, RESPONSE_ROOTS } from './http-spec.js';
 import type { HttpSpec } from './http-spec.js';
 import { renderUrlTemplate } from './url-template.js';
 
@@ -21,6 +21,8 @@ export const httpAdapter: Adapter<HttpSpec> = {
   description:
     'Triggers a job over HTTP (a CI pipeline, a platform API) and polls its status URL until an expression over the JSON response says success or failure.',
   spec: httpSpec,
+  // The poll URL reads the trigger's response: `${{ response.id }}` there is ours to render.
+  lateBound: { fields: [['poll', 'url']], roots: RESPONSE_ROOTS },
 
   capabilities(spec) {
     return { reversible: false, idempotentApply: spec.request.idempotent, observe: false };

@@ -6,7 +6,7 @@ import { parseUrlTemplate } from './url-template.js';
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /**
- * What the adapter's own expressions (`success`, `failure`, `outputs`, `{{ }}` in `poll.url`) can read:
+ * What the adapter's own expressions (`success`, `failure`, `outputs`, `${{ }}` in `poll.url`) can read:
  * the JSON body of the response, its HTTP status and headers (names in lower case), and in polls and
  * outputs the trigger's response.
  */
@@ -53,7 +53,7 @@ export const httpSpec = z.strictObject({
   }),
   poll: z
     .strictObject({
-      /** May hold `{{ EXPR }}` over the trigger's response (`{{ response.id }}`), filled in after the trigger. */
+      /** May hold `${{ EXPR }}` over the trigger's response (`${{ response.id }}`), filled in after the trigger. */
       url: z.string().superRefine((text, ctx) => {
         const problem = urlTemplateProblem(text);
         if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
@@ -87,7 +87,7 @@ export function expressionProblem(text: string): string | undefined {
   for (const path of referencesIn(expr)) {
     const root = path[0] ?? '';
     if (!(RESPONSE_ROOTS as readonly string[]).includes(root)) {
-      return `unknown reference ${path.join('.')}: these expressions read ${RESPONSE_ROOTS.join(', ')} (use \${{ }} for config values)`;
+      return `unknown reference ${path.join('.')}: these expressions read ${RESPONSE_ROOTS.join(', ')} (config values such as env.vars are not available in these expressions)`;
     }
   }
   return undefined;

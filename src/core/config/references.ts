@@ -1,3 +1,4 @@
+import { isLateBound } from '../adapter.js';
 import { findReferences, type TemplateRef } from '../expression/template.js';
 import type { ProjectConfig } from '../model.js';
 import type { Finding } from './findings.js';
@@ -23,7 +24,7 @@ export const ENVIRONMENT_REFERENCES = ['env.name', 'secrets.<NAME>'] as const;
  * names something that exists: env vars defined in every environment, declared outputs of other
  * components. Secrets are not checked here: they exist only where the promotion runs.
  */
-export const referencesResolve: Rule = ({ config }) => {
+export const referencesResolve: Rule = ({ config, adapters }) => {
   const out: Finding[] = [];
   for (const env of Object.values(config.environments)) {
     const base = ['environments', env.name, 'vars'];
@@ -37,8 +38,11 @@ export const referencesResolve: Rule = ({ config }) => {
   for (const component of Object.values(config.components)) {
     const base = ['components', component.name, 'with'];
     const { refs, errors } = findReferences(component.with);
+    const late = adapters.get(component.type)?.lateBound;
     for (const e of errors) out.push({ path: [...base, ...e.at], offset: e.offset, message: e.message });
     for (const ref of refs) {
+      // The adapter renders these itself at run time (`${{ response.id }}` in an http poll URL).
+      if (isLateBound(late, ref.at, [ref.path])) continue;
       const message = componentReferenceProblem(ref, component.name, config);
       if (message !== undefined) out.push({ path: [...base, ...ref.at], offset: ref.offset, message });
     }

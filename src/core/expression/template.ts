@@ -248,6 +248,11 @@ export class RenderError extends ExpressionError {
 export interface RenderOptions {
   /** Prefix for the dotted paths in errors (`['components', 'api', 'with']`). */
   path?: readonly (string | number)[];
+  /**
+   * Expressions to leave as written (`${{ … }}`), for someone else to render later: called with the
+   * field's location (below `path`) and the references of the expression.
+   */
+  keep?: (at: readonly (string | number)[], refs: readonly (readonly string[])[]) => boolean;
 }
 
 /**
@@ -257,19 +262,24 @@ export interface RenderOptions {
  * available"); messages never hold secret values.
  */
 export function renderTemplates<T = unknown>(value: T, scope: EvalScope, options: RenderOptions = {}): unknown {
-  return render(value, [...(options.path ?? [])], scope);
+  const prefix = options.path?.length ?? 0;
+  const keep = options.keep;
+  const kept = keep ? (at: (string | number)[], expr: Expr) => keep(at.slice(prefix), referencesIn(expr)) : undefined;
+  return render(value, [...(options.path ?? [])], scope, kept);
 }
 
-function render(value: unknown, at: (string | number)[], scope: EvalScope): unknown {
-  if (typeof value === 'string') return isTemplate(value) ? renderString(value, at, scope) : value;
-  if (Array.isArray(value)) return value.map((item, i) => render(item, [...at, i], scope));
+type Kept = ((at: (string | number)[], expr: Expr) => boolean) | undefined;
+
+function render(value: unknown, at: (string | number)[], scope: EvalScope, kept: Kept): unknown {
+  if (typeof value === 'string') return isTemplate(value) ? renderString(value, at, scope, kept) : value;
+  if (Array.isArray(value)) return value.map((item, i) => render(item, [...at, i], scope, kept));
   if (isPlainObject(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v, [...at, k], scope)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v, [...at, k], scope, kept)]));
   }
   return value;
 }
 
-function renderString(text: string, at: (string | number)[], scope: EvalScope): unknown {
+function renderString(text: string, at: (string | number)[], scope: EvalScope, kept: Kept): unknown {
   const path = at.join('.');
   let template: Template;
   try {
@@ -282,6 +292,11 @@ function renderString(text: string, at: (string | number)[], scope: EvalScope): 
   for (const part of template.parts) {
     if (part.kind === 'text') {
       out += part.text;
+      continue;
+    }
+    if (kept?.(at, part.expr)) {
+      if (template.whole) return text;
+      out += `\${{${part.source}}}`;
       continue;
     }
     try {

@@ -35,7 +35,7 @@ function spec(
     overrides.poll === null
       ? undefined
       : {
-          url: `${ci.url}/api/runs/{{ response.id }}`,
+          url: `${ci.url}/api/runs/\${{ response.id }}`,
           interval: '20ms',
           timeout: '10s',
           success: "response.status == 'completed' && response.conclusion == 'success'",
@@ -178,7 +178,7 @@ describe('http adapter (fake CI server)', () => {
 
   it('takes the whole poll URL from the response when it is one {{ }}', async () => {
     const outputs = await httpAdapter.apply(
-      spec({ poll: { url: '{{ headers.location }}' } }),
+      spec({ poll: { url: '${{ headers.location }}' } }),
       { summary: '' },
       context().ctx,
     );
@@ -205,14 +205,14 @@ describe('http adapter (fake CI server)', () => {
 });
 
 describe('http spec', () => {
-  it('refuses ${{ }}-only references in response expressions and explains the {{ }} form', () => {
+  it('refuses references other than the response in the poll URL it renders itself', () => {
     const parsed = httpSpec.safeParse({
       request: { url: 'http://x' },
-      poll: { url: 'http://x/{{ env.name }}', success: 'true' },
+      poll: { url: 'http://x/${{ env.name }}', success: 'true' },
     });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.message).toBe(
-      'unknown reference env.name: these expressions read response, status, headers, trigger (use ${{ }} for config values)',
+      'unknown reference env.name: these expressions read response, status, headers, trigger (config values such as env.vars are not available in these expressions)',
     );
   });
 });

@@ -15,7 +15,7 @@ adapterContract('http (fake CI server)', async () => {
         body: { ref: version },
       },
       poll: {
-        url: `${ci.url}/api/runs/{{ response.id }}`,
+        url: `${ci.url}/api/runs/\${{ response.id }}`,
         interval: '50ms',
         timeout: '10s',
         success: "response.status == 'completed'",
@@ -27,7 +27,7 @@ adapterContract('http (fake CI server)', async () => {
       { with: { request: { url: 'ftp://x' } }, path: ['request', 'url'] },
       { with: { request: { url: 'http://x', method: 'FETCH' } }, path: ['request', 'method'] },
       {
-        with: { request: { url: 'http://x' }, poll: { url: 'http://x/{{ response.id', success: 'true' } },
+        with: { request: { url: 'http://x' }, poll: { url: 'http://x/${{ response.id', success: 'true' } },
         path: ['poll', 'url'],
       },
       {

@@ -7,7 +7,7 @@ import { startFakeCiServer } from './fake-ci-server.js';
 import type { FakeCiServer } from './fake-ci-server.js';
 
 // A whole promotion through the engine: an http component triggers a run on the FAKE CI server,
-// polls it with `{{ response.id }}`, and its typed output reaches a command component.
+// polls it with `${{ response.id }}`, and its typed output reaches a command component.
 
 let ci: FakeCiServer;
 let project: TestProject;
@@ -27,7 +27,7 @@ components:
         headers: { Authorization: "Bearer \${{ secrets.CI_TOKEN }}" }
         body: { ref: "\${{ version }}", environment: "\${{ env.name }}" }
       poll:
-        url: "\${{ env.vars.ci }}/api/runs/{{ response.id }}"
+        url: "\${{ env.vars.ci }}/api/runs/\${{ response.id }}"
         interval: 20ms
         timeout: 10s
         success: "response.status == 'completed' && response.conclusion == 'success'"
