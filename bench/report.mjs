@@ -1,0 +1,192 @@
+// Renders bench/results/latest.md from the results object: one table per benchmark and the
+// issue's targets with how far each figure is from it.
+
+function table(headers, rows) {
+  return [
+    `| ${headers.join(' | ')} |`,
+    `|${headers.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+function target(name, value, limit, unit, lowerIsBetter = true) {
+  if (value === undefined || value === null || Number.isNaN(value))
+    return [name, 'not measured', `${limit} ${unit}`, '-'];
+  const met = lowerIsBetter ? value <= limit : value >= limit;
+  return [
+    name,
+    `${value} ${unit}`,
+    `${lowerIsBetter ? '≤' : '≥'} ${limit} ${unit}`,
+    met ? 'met' : `missed (${(value / limit).toFixed(2)}× the target)`,
+  ];
+}
+
+export function targets(results) {
+  const b = results.benchmarks;
+  const dag = b.dag?.result ?? [];
+  const sleep200 = dag.find((r) => r.components === 200 && r.work.startsWith('sleep'));
+  const true200 = dag.find((r) => r.components === 200 && r.work === 'true');
+  const vp = (b.validatePlan?.result ?? []).find((r) => r.components === 5000);
+  const million = (b.audit?.result?.verify ?? []).find((r) => r.entries === 1_000_000);
+  const hundredK = (b.audit?.result?.verify ?? []).find((r) => r.entries === 100_000);
+  const rows = [
+    target('DAG 200 sleeping steps vs make -j8', sleep200?.vsMake, 1.1, '×'),
+    target('DAG 200 sleeping steps: speed-up over sequential', sleep200?.speedupVsSequential, 5, '×', false),
+    target('engine overhead per zero-work step (200 steps, vs make)', true200?.overheadPerStepVsMakeMs, 5, 'ms'),
+    target('validate + plan of 5,000 components: time', vp?.validatePlusPlanS, 2, 's'),
+    target('validate + plan of 5,000 components: peak memory', vp?.peakMb, 300, 'MB'),
+    target('promote to first step started, p50', b.throughput?.result?.firstStepP50Ms, 100, 'ms'),
+    million
+      ? target('audit verify of 1,000,000 entries', million.verifyS, 10, 's')
+      : target(
+          'audit verify of 1,000,000 entries (extrapolated ×10 from 100,000)',
+          hundredK ? Math.round(hundredK.verifyS * 100) / 10 : undefined,
+          10,
+          's',
+        ),
+    target('gitops warm vs bare git', b.gitops?.result?.warmVsGit, 1.3, '×'),
+  ];
+  return rows;
+}
+
+export function renderMarkdown(results) {
+  const b = results.benchmarks;
+  const parts = [
+    `# Lockstep benchmarks, ${results.startedAt}`,
+    '',
+    `Machine: ${results.machine.cpus} CPUs (${results.machine.cpuModel}), ${results.machine.memoryGB} GB, Node ${results.machine.node}. ` +
+      `Medians of ${results.runs} runs${results.full ? ' (BENCH_FULL)' : ''}; total ${results.totalSeconds} s.`,
+    '',
+    '## Targets',
+    '',
+    table(['target', 'measured', 'goal', 'status'], targets(results)),
+    '',
+  ];
+  if (b.dag?.result) {
+    parts.push(
+      '## 1. DAG overhead (layered DAG, width 20, concurrency 8)',
+      '',
+      table(
+        [
+          'steps',
+          'work',
+          'lower bound s',
+          'lockstep s',
+          'make -j8 s',
+          'sequential s',
+          'lockstep / make',
+          'speed-up vs sequential',
+          'overhead per step vs make, ms',
+        ],
+        b.dag.result.map((r) => [
+          r.components,
+          `\`${r.work}\``,
+          r.lowerBoundS,
+          r.lockstepS,
+          r.makeS,
+          r.sequentialS,
+          `${r.vsMake}×`,
+          `${r.speedupVsSequential}×`,
+          r.overheadPerStepVsMakeMs,
+        ]),
+      ),
+      '',
+    );
+  }
+  if (b.validatePlan?.result) {
+    parts.push(
+      '## 2. validate and plan at scale',
+      '',
+      table(
+        [
+          'components',
+          'environments',
+          'validate s',
+          'validate MB',
+          'plan s',
+          'plan MB',
+          'validate + plan s',
+          'peak MB',
+          'node --version s (start-up)',
+        ],
+        b.validatePlan.result.map((r) => [
+          r.components,
+          r.environments,
+          r.validateS,
+          r.validateMb,
+          r.planS,
+          r.planMb,
+          r.validatePlusPlanS,
+          r.peakMb,
+          r.nodeStartS,
+        ]),
+      ),
+      '',
+    );
+  }
+  if (b.throughput?.result) {
+    const r = b.throughput.result;
+    parts.push(
+      '## 3. Engine throughput (in-process, 5 zero-work steps each)',
+      '',
+      table(
+        [
+          'promotions',
+          'promotions/s',
+          'first step p50 ms',
+          'first step p99 ms',
+          'promotion p50 ms',
+          'promotion p99 ms',
+        ],
+        [[r.promotions, r.promotionsPerS, r.firstStepP50Ms, r.firstStepP99Ms, r.promotionP50Ms, r.promotionP99Ms]],
+      ),
+      '',
+    );
+  }
+  if (b.audit?.result) {
+    const a = b.audit.result;
+    parts.push(
+      '## 4. Audit log',
+      '',
+      `Append: ${a.append.durableCommitPerEntry.perS}/s with one durable commit per entry (${a.append.durableCommitPerEntry.msEach} ms each); ` +
+        `${a.append.batchedCommits.perS}/s in commits of ${a.append.batchedCommits.batchSize}.`,
+      '',
+      table(
+        ['entries', 'exported MB', 'audit verify s', 'sha256sum s', 'verify / sha256sum', 'entries/s'],
+        a.verify.map((r) => [
+          r.entries,
+          r.exportedMB,
+          r.verifyS,
+          r.sha256sumS,
+          `${r.vsSha256sum}×`,
+          r.verifyEntriesPerS,
+        ]),
+      ),
+      '',
+    );
+  }
+  if (b.gitops?.result) {
+    const g = b.gitops.result;
+    parts.push(
+      '## 5. GitOps tag bump on a big repository',
+      '',
+      `Repository: ${g.files} files, ${g.commits} commits.`,
+      '',
+      table(
+        ['case', 'seconds'],
+        [
+          ['lockstep promote, warm clone cache', g.warmS],
+          ['lockstep promote, cold clone cache', g.coldS],
+          ['bare git, warm (fetch, sed, commit, push)', g.gitWarmS],
+          ['bare git, cold (clone, sed, commit, push)', g.gitColdS],
+          ['warm / bare git warm', `${g.warmVsGit}×`],
+          ['cold / bare git cold', `${g.coldVsGit}×`],
+        ],
+      ),
+      '',
+    );
+  }
+  for (const [name, entry] of Object.entries(b))
+    if (entry.error) parts.push(`**${name} did not run:** ${entry.error}`, '');
+  return parts.join('\n') + '\n';
+}
