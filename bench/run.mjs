@@ -10,6 +10,7 @@ const BENCHMARKS = [
   ['dag', async () => (await import('./dag.mjs')).benchDag()],
   ['throughput', async () => (await import('./throughput.mjs')).benchThroughput()],
   ['audit', async () => (await import('./audit.mjs')).benchAudit()],
+  ['validatePlan', async () => (await import('./validate-plan.mjs')).benchValidatePlan()],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',');

@@ -1,0 +1,83 @@
+// Benchmark 2: `validate` and `plan` of generated configs with thousands of components and several
+// environments, each through the CLI as a user runs it: wall time and peak memory of the process.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, RUNS, lockstep, log, median, must, removeDir, round, tempDir, timed } from './lib.mjs';
+
+const ENVIRONMENTS = ['dev', 'staging', 'prod-eu', 'prod-us'];
+const WIDTH = 20;
+
+function writeConfig(dir, count) {
+  const lines = ['project: bench', 'environments:'];
+  lines.push('  dev:', '    vars: { replicas: 1 }');
+  lines.push('  staging:', '    after: [dev]', '    vars: { replicas: 2 }');
+  lines.push('  prod-eu:', '    after: [staging]', '    onFailure: rollback', '    vars: { replicas: 3 }');
+  lines.push('  prod-us:', '    after: [staging]', '    onFailure: rollback', '    vars: { replicas: 3 }');
+  lines.push('components:');
+  for (let i = 0; i < count; i++) {
+    lines.push(`  c${i}:`, '    type: command');
+    if (i >= WIDTH) lines.push(`    dependsOn: [c${i - WIDTH}]`);
+    lines.push(
+      '    with:',
+      `      apply: ["./deploy.sh", "c${i}", "\${{ version }}"]`,
+      `      rollback: ["./deploy.sh", "c${i}", "\${{ previousVersion }}"]`,
+      '      env:',
+      '        REPLICAS: "${{ env.vars.replicas }}"',
+    );
+  }
+  writeFileSync(join(dir, 'lockstep.yaml'), lines.join('\n') + '\n');
+  writeFileSync(join(dir, 'deploy.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+}
+
+async function measure(count) {
+  const dir = tempDir(`plan-${count}`);
+  try {
+    writeConfig(dir, count);
+    const state = join(dir, 'state.db');
+    const sets = Array.from({ length: count }, (_, i) => ['--set', `c${i}=1.0.${i}`]).flat();
+    const created = must(process.execPath, [CLI, '--state', state, 'release', 'create', ...sets, '--output', 'json'], {
+      cwd: dir,
+    });
+    const releaseId = JSON.parse(created).release.id;
+    const validate = [];
+    const plan = [];
+    const nodeStart = [];
+    for (let run = 0; run < RUNS; run++) {
+      validate.push(await lockstep(['--state', state, 'validate'], { cwd: dir, memory: true }));
+      plan.push(
+        await lockstep(['--state', state, 'plan', releaseId, '--to', 'dev', '--output', 'json'], {
+          cwd: dir,
+          memory: true,
+        }),
+      );
+      nodeStart.push((await timed(process.execPath, ['-e', '0'])).seconds);
+    }
+    const v = median(validate.map((r) => r.seconds));
+    const p = median(plan.map((r) => r.seconds));
+    const vMb = Math.max(...validate.map((r) => r.maxRssMb ?? NaN));
+    const pMb = Math.max(...plan.map((r) => r.maxRssMb ?? NaN));
+    return {
+      components: count,
+      environments: ENVIRONMENTS.length,
+      validateS: round(v, 3),
+      validateMb: round(vMb, 0),
+      planS: round(p, 3),
+      planMb: round(pMb, 0),
+      validatePlusPlanS: round(v + p, 3),
+      peakMb: round(Math.max(vMb, pMb), 0),
+      nodeStartS: round(median(nodeStart), 3),
+    };
+  } finally {
+    removeDir(dir);
+  }
+}
+
+export async function benchValidatePlan() {
+  const results = [];
+  for (const count of [1000, 5000]) {
+    log(`validate/plan: ${count} components`);
+    results.push(await measure(count));
+    log(`  -> ${JSON.stringify(results.at(-1))}`);
+  }
+  return results;
+}
