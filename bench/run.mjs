@@ -11,6 +11,7 @@ const BENCHMARKS = [
   ['throughput', async () => (await import('./throughput.mjs')).benchThroughput()],
   ['audit', async () => (await import('./audit.mjs')).benchAudit()],
   ['validatePlan', async () => (await import('./validate-plan.mjs')).benchValidatePlan()],
+  ['gitops', async () => (await import('./gitops.mjs')).benchGitops()],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',');
