@@ -134,5 +134,19 @@ export async function benchDag() {
       log(`  -> ${JSON.stringify(results.at(-1))}`);
     }
   }
+  // The slope between sizes: the cost of one more step, without the fixed start-up (node, config, plan).
+  for (const result of results) {
+    const smaller = results.filter((r) => r.work === result.work && r.components < result.components).at(-1);
+    if (smaller) {
+      result.marginalMsPerStep = round(
+        ((result.lockstepS - smaller.lockstepS) * 1000) / (result.components - smaller.components),
+        2,
+      );
+      result.marginalMakeMsPerStep = round(
+        ((result.makeS - smaller.makeS) * 1000) / (result.components - smaller.components),
+        2,
+      );
+    }
+  }
   return results;
 }

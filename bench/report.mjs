@@ -77,6 +77,7 @@ export function renderMarkdown(results) {
           'lockstep / make',
           'speed-up vs sequential',
           'overhead per step vs make, ms',
+          'marginal ms per step, lockstep / make',
         ],
         b.dag.result.map((r) => [
           r.components,
@@ -88,6 +89,7 @@ export function renderMarkdown(results) {
           `${r.vsMake}×`,
           `${r.speedupVsSequential}×`,
           r.overheadPerStepVsMakeMs,
+          r.marginalMsPerStep === undefined ? '-' : `${r.marginalMsPerStep} / ${r.marginalMakeMsPerStep}`,
         ]),
       ),
       '',
