@@ -157,7 +157,9 @@ export async function benchGitops() {
       gitColdS: round(gc, 3),
       warmVsGit: round(w / gw, 2),
       coldVsGit: round(c / gc, 2),
-      all: [warm, cold, gitWarm, gitCold].map((list) => list.map((x) => round(x, 3))),
+      all: Object.fromEntries(
+        Object.entries({ warm, cold, gitWarm, gitCold }).map(([name, list]) => [name, list.map((x) => round(x, 3))]),
+      ),
     };
   } finally {
     removeDir(dir);

@@ -109,7 +109,7 @@ export function renderMarkdown(results) {
           'plan MB',
           'validate + plan s',
           'peak MB',
-          'node --version s (start-up)',
+          'node -e 0 s (start-up)',
         ],
         b.validatePlan.result.map((r) => [
           r.components,
