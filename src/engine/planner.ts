@@ -6,7 +6,7 @@ import type { ComponentState, OutputDeclaration, PlannedGate, PromotionPlan, Rel
 import { buildPlan, componentConfigDigest, decideAction, KNOWN_AFTER_APPLY, missingPromotionPath } from '../core/plan.js';
 import { Redactor } from '../core/redact.js';
 import type { EngineDeps } from './deps.js';
-import { componentScope, renderEnvironmentVars, renderSpec } from './render.js';
+import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
 
 export interface PlannedPromotion {
   release: ReleaseRecord;
@@ -79,6 +79,11 @@ export async function planPromotion(
   }
   const waitsForOutputs = outputConsumers(deps, applying);
 
+  // Producers applied in this promotion: stand-ins of each output's declared type, so specs render
+  // and their capabilities (reversible?) are known; the real values come at run time.
+  const components = componentsScope(config, release, (c) =>
+    applying.has(c) ? placeholderOutputs(config.components[c]?.outputs ?? {}) : currentBy.get(c)?.outputs,
+  );
   const adapterPlans = new Map<string, AdapterPlan>();
   const capabilities = new Map<string, AdapterCapabilities>();
   const signal = options.signal ?? new AbortController().signal;
@@ -88,15 +93,12 @@ export async function planPromotion(
       const adapter = component ? deps.adapters.get(component.type) : undefined;
       if (!component || !adapter) continue;
       const scope = componentScope({
-        config,
         environment,
         vars,
         release,
         component: name,
         previousVersion: currentBy.get(name)?.version,
-        // Producers applied in this promotion: stand-ins of each output's declared type, so the spec
-        // renders and its capabilities (reversible?) are known; the real values come at run time.
-        outputsOf: (c) => (applying.has(c) ? placeholderOutputs(config.components[c]?.outputs ?? {}) : currentBy.get(c)?.outputs),
+        components,
         secrets: deps.secrets,
         redactor,
       });

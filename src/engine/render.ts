@@ -22,31 +22,45 @@ export function renderEnvironmentVars(
   }
 }
 
+/**
+ * What `components.<name>` reads in expressions: each component's version in the release, and its
+ * outputs, looked up only when an expression reads them. Built once per plan or run: building it per
+ * component would make planning quadratic in the number of components.
+ */
+export function componentsScope(
+  config: ProjectConfig,
+  release: ReleaseRecord,
+  outputsOf: (component: string) => Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const components: Record<string, unknown> = {};
+  for (const name of Object.keys(config.components)) {
+    const entry: Record<string, unknown> = { version: release.versions[name] };
+    Object.defineProperty(entry, 'outputs', { enumerable: true, get: () => outputsOf(name) ?? {} });
+    components[name] = entry;
+  }
+  return components;
+}
+
 export interface ComponentScopeInput {
-  config: ProjectConfig;
   environment: string;
   vars: Record<string, unknown>;
   release: ReleaseRecord;
   component: string;
   previousVersion: string | undefined;
-  /** Outputs of a component as its dependents see them, or undefined when not known. */
-  outputsOf(component: string): Record<string, unknown> | undefined;
+  /** From componentsScope, shared by every component of the plan or run. */
+  components: Record<string, unknown>;
   secrets: SecretSource;
   redactor: Redactor;
 }
 
 export function componentScope(input: ComponentScopeInput): EvalScope {
-  const components: Record<string, unknown> = {};
-  for (const name of Object.keys(input.config.components)) {
-    components[name] = { version: input.release.versions[name], outputs: input.outputsOf(name) ?? {} };
-  }
   return {
     values: {
       env: { name: input.environment, vars: input.vars },
       version: input.release.versions[input.component],
       previousVersion: input.previousVersion ?? '',
       release: { id: input.release.id, labels: input.release.labels, versions: input.release.versions },
-      components,
+      components: input.components,
     },
     secret: (n) => input.secrets.get(n),
     redactor: input.redactor,

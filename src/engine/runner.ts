@@ -11,7 +11,7 @@ import { Redactor } from '../core/redact.js';
 import type { StepLogLine, StoreChange } from '../store/store.js';
 import type { EngineDeps } from './deps.js';
 import { LEASE_RENEW_MS, newOwner, ownerIsGone, renewed } from './lease.js';
-import { componentScope, renderEnvironmentVars, renderSpec } from './render.js';
+import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
 
 const MAX_LOG_LINE = 2000;
 const LOG_FLUSH_MS = 1000;
@@ -39,6 +39,8 @@ export class PromotionRunner {
   private readonly rollbackController = new AbortController();
   private rollingBack = false;
   private vars: Record<string, unknown> = {};
+  /** What `components.<name>` reads in this run's specs (outputs looked up live). */
+  private components: Record<string, unknown> | undefined;
   private states = new Map<string, ComponentState>();
   private failed = false;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -505,14 +507,14 @@ export class PromotionRunner {
     const adapter = component ? this.deps.adapters.get(component.type) : undefined;
     if (!component || !adapter) throw new StepFailure(`component ${name} is no longer in the config`, false);
     const step = this.steps.get(name);
+    this.components ??= componentsScope(this.deps.loaded.config, this.release, (c) => this.outputsOf(c));
     const scope = componentScope({
-      config: this.deps.loaded.config,
       environment: this.promotion.environment,
       vars: this.vars,
       release: this.release,
       component: name,
       previousVersion: step?.fromVersion,
-      outputsOf: (c) => this.outputsOf(c),
+      components: this.components,
       secrets: this.deps.secrets,
       redactor: this.redactor,
     });

@@ -473,12 +473,12 @@ components:
 `;
     project = testProject(config('response'));
     const deps = await project.deps();
-    const { renderSpec, componentScope } = await import('../../src/engine/render.js');
+    const { renderSpec, componentScope, componentsScope } = await import('../../src/engine/render.js');
     const { Redactor } = await import('../../src/core/redact.js');
     const r = await deps.store.getRelease(await release(deps, { job: '1' }));
     const scope = componentScope({
-      config: deps.loaded.config, environment: 'dev', vars: { ci: 'http://127.0.0.1:9' }, release: r, component: 'job',
-      previousVersion: undefined, outputsOf: () => undefined, secrets: deps.secrets, redactor: new Redactor(),
+      environment: 'dev', vars: { ci: 'http://127.0.0.1:9' }, release: r, component: 'job', previousVersion: undefined,
+      components: componentsScope(deps.loaded.config, r, () => undefined), secrets: deps.secrets, redactor: new Redactor(),
     });
     const spec = renderSpec(deps.adapters.get('http')!, 'job', deps.loaded.config.components.job!.with, scope) as { poll: { url: string } };
     expect(spec.poll.url).toBe('http://127.0.0.1:9/runs/${{ response.id }}');
