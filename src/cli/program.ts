@@ -1,14 +1,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
-import { ConfigError, errorMessage, GateBlocked, InputError } from '../core/errors.js';
+import { ConfigError, errorMessage, formatProblem, GateBlocked, InputError } from '../core/errors.js';
 import { configJsonSchema } from '../core/config/config-schema.js';
 import { initTemplate } from '../core/config/init-template.js';
 import { AuditVerifier } from '../core/audit.js';
 import type { PromotionRecord } from '../core/model.js';
 import { builtinAdapters } from '../adapters/registry.js';
 import { planPromotion } from '../engine/planner.js';
-import { createRelease, promote, resume, rollbackEnvironment, previousRelease } from '../engine/promote.js';
+import { createRelease, promote, resume, rollbackEnvironment } from '../engine/promote.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions } from './context.js';
@@ -287,17 +287,16 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  lockstep rollback --env prod')
     .action(async (o: { env: string; concurrency: string }, cmd: Command) => {
-      const code = await runWithProgress(cmd, async (deps, hooks) => {
-        const { previous } = await previousRelease(deps, o.env);
-        if (globals(cmd).output !== 'json') print(`rolling ${o.env} back to release ${shortId(previous.releaseId)}`);
-        return [
-          await rollbackEnvironment(deps, o.env, {
-            concurrency: Number(o.concurrency),
-            onRunner: hooks.onRunner,
-            onCreated: (p, planned) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)),
-          }),
-        ];
-      });
+      const code = await runWithProgress(cmd, async (deps, hooks) => [
+        await rollbackEnvironment(deps, o.env, {
+          concurrency: Number(o.concurrency),
+          onRunner: hooks.onRunner,
+          onCreated: (p, planned) => {
+            if (globals(cmd).output !== 'json') print(`rolling ${o.env} back to release ${shortId(p.releaseId)}`);
+            hooks.onCreated(p, renderPlan(planned.plan, planned.release));
+          },
+        }),
+      ]);
       throw new ReportedError(code);
     });
 
@@ -485,7 +484,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return EXIT.invalid;
     }
     if (error instanceof ConfigError) {
-      for (const p of error.problems) process.stderr.write(`${p.file}:${p.line}:${p.column}: ${p.path || '(root)'}: ${p.message}\n`);
+      for (const p of error.problems) process.stderr.write(`${formatProblem(p)}\n`);
       process.stderr.write(`${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}\n`);
       return EXIT.invalid;
     }

@@ -257,7 +257,7 @@ export class PromotionRunner {
         try {
           const spec = this.spec(step.component);
           caps = adapter.capabilities(spec);
-          if (caps.observe && adapter.observe) observed = await adapter.observe(spec, this.context(step, spec));
+          if (caps.observe && adapter.observe) observed = await adapter.observe(spec, this.context(step));
         } catch (error) {
           this.log(step.component, `observe failed: ${errorMessage(error)}`);
         }
@@ -368,7 +368,7 @@ export class PromotionRunner {
       const spec = this.spec(name);
       let outputs: Record<string, unknown>;
       if (!resumeAtVerify) {
-        const ctx = this.context(step, spec);
+        const ctx = this.context(step);
         // The first attempt applies the plan shown (and recorded) at promote time when the adapter
         // keeps one (a saved Terraform plan); a retry, or an adapter without plan data, plans again.
         const shown = this.promotion.plan.steps.find((s) => s.component === name);
@@ -378,7 +378,7 @@ export class PromotionRunner {
             : await adapter.plan(spec, ctx);
         if (this.controller.signal.aborted) throw this.controller.signal.reason;
         step = await this.saveStep({ ...step, phase: 'apply', applyStarted: true });
-        const produced: Outputs = await adapter.apply(spec, plan, this.context(step, spec));
+        const produced: Outputs = await adapter.apply(spec, plan, this.context(step));
         const checked = checkOutputs(component.outputs, produced);
         if (checked.problems.length > 0) throw new StepFailure(`outputs: ${checked.problems.join('; ')}`, false);
         outputs = checked.outputs;
@@ -388,7 +388,7 @@ export class PromotionRunner {
       } else {
         outputs = this.liveOutputs.get(name) ?? step.outputs ?? {};
       }
-      if (adapter.verify) await adapter.verify(spec, outputs, this.context(step, spec));
+      if (adapter.verify) await adapter.verify(spec, outputs, this.context(step));
       const done: StepRecord = { ...step, state: 'succeeded', phase: undefined, finishedAt: this.now() };
       await this.save({ steps: [done], componentStates: [this.newState(done, done.outputs ?? {})] }, [
         this.event('step.succeeded', { version: done.toVersion, outputs: done.outputs ?? {}, durationMs: elapsed(done) }, name),
@@ -466,7 +466,7 @@ export class PromotionRunner {
     try {
       if (!adapter?.rollback) throw new StepFailure(`the ${component?.type ?? '?'} adapter cannot roll back`, false);
       const spec = this.spec(name);
-      await adapter.rollback(spec, this.context(rolling, spec));
+      await adapter.rollback(spec, this.context(rolling));
       const done: StepRecord = { ...rolling, state: 'rolled-back', phase: undefined, finishedAt: this.now() };
       await this.save({ steps: [done], componentStates: this.restoredState(done) }, [
         this.event('step.rolled-back', { version: step.fromVersion }, name),
@@ -536,7 +536,7 @@ export class PromotionRunner {
     return Object.fromEntries(Object.entries(recorded).filter(([k]) => !declared[k]?.sensitive));
   }
 
-  private context(step: StepRecord, _spec: unknown): StepContext {
+  private context(step: StepRecord): StepContext {
     return {
       signal: this.rollingBack ? this.rollbackController.signal : this.controller.signal,
       log: (line) => this.log(step.component, line),
