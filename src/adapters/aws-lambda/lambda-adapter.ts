@@ -6,26 +6,15 @@ import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../..
 import { parseDuration } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
 import { pause as pauseStep, throwIfAborted as throwIfCancelled } from '../aws-common/step-wait.js';
-import {
-  CreateAliasCommand,
-  defaultLambdaClient,
-  GetAliasCommand,
-  GetFunctionConfigurationCommand,
-  InvokeCommand,
-  ListVersionsByFunctionCommand,
-  PublishVersionCommand,
-  UpdateAliasCommand,
-  UpdateFunctionCodeCommand,
-  UpdateFunctionConfigurationCommand,
-} from './lambda-client.js';
-import type { CallOptions, LambdaClientLike } from './lambda-client.js';
+import { defaultLambdaClient, loadLambdaSdk } from './lambda-client.js';
+import type { CallOptions, LambdaClientLike, LambdaCommands } from './lambda-client.js';
 import { awsFailure, errorName, withoutSecrets } from './lambda-failure.js';
 import { lambdaSpec } from './lambda-spec.js';
 import type { LambdaCode, LambdaSpec } from './lambda-spec.js';
 
 export interface LambdaAdapterOptions {
   /** Makes the client for a spec; the default is the SDK's LambdaClient with the default credential chain. */
-  client?: (spec: LambdaSpec) => LambdaClientLike;
+  client?: (spec: LambdaSpec) => LambdaClientLike | Promise<LambdaClientLike>;
   /** How often to poll while Lambda applies an update. */
   pollMs?: number;
   /** Give up waiting for one update after this long. */
@@ -52,7 +41,14 @@ export function createLambdaAdapter(options: LambdaAdapterOptions = {}): Adapter
     pollMs: options.pollMs ?? DEFAULT_POLL_MS,
     updateTimeoutMs: options.updateTimeoutMs ?? DEFAULT_UPDATE_TIMEOUT_MS,
   };
-  const session = (spec: LambdaSpec, ctx: StepContext): Session => ({ spec, ctx, client: makeClient(spec), timing });
+  // The SDK is loaded here, by the first call that talks to Lambda, never when the adapter is registered.
+  const session = async (spec: LambdaSpec, ctx: StepContext): Promise<Session> => ({
+    spec,
+    ctx,
+    client: await makeClient(spec),
+    sdk: await loadLambdaSdk(),
+    timing,
+  });
 
   return {
     type: 'aws-lambda',
@@ -66,22 +62,22 @@ export function createLambdaAdapter(options: LambdaAdapterOptions = {}): Adapter
 
     async plan(spec, ctx): Promise<AdapterPlan> {
       throwIfAborted(ctx.signal);
-      return planDeploy(session(spec, ctx));
+      return planDeploy(await session(spec, ctx));
     },
 
     async apply(spec, _plan, ctx): Promise<Outputs> {
       throwIfAborted(ctx.signal);
-      return deploy(session(spec, ctx));
+      return deploy(await session(spec, ctx));
     },
 
     async rollback(spec, ctx): Promise<void> {
       throwIfAborted(ctx.signal);
-      await rollBack(session(spec, ctx));
+      await rollBack(await session(spec, ctx));
     },
 
     async observe(spec, ctx): Promise<Observed> {
       throwIfAborted(ctx.signal);
-      return observeAlias(session(spec, ctx));
+      return observeAlias(await session(spec, ctx));
     },
   };
 }
@@ -97,6 +93,7 @@ interface Session {
   spec: LambdaSpec;
   ctx: StepContext;
   client: LambdaClientLike;
+  sdk: LambdaCommands;
   timing: Timing;
 }
 
@@ -182,7 +179,10 @@ async function publishNewVersion(s: Session, target: Target): Promise<FunctionCo
       ctx.log(`updating the environment of ${name}: ${changes}`);
       const Variables = spec.environment;
       await withConflictRetry(s, 'UpdateFunctionConfiguration', (o) =>
-        client.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Environment: { Variables } }), o),
+        client.send(
+          new s.sdk.UpdateFunctionConfigurationCommand({ FunctionName: name, Environment: { Variables } }),
+          o,
+        ),
       );
       latest = await waitUntilUpdated(s, 'after the configuration update');
     }
@@ -190,7 +190,7 @@ async function publishNewVersion(s: Session, target: Target): Promise<FunctionCo
 
   ctx.log(`updating the code of ${name} from ${describeCode(spec.code)}`);
   const updated = await withConflictRetry(s, 'UpdateFunctionCode', (o) =>
-    client.send(new UpdateFunctionCodeCommand({ FunctionName: name, ...codeRequest(spec.code, target) }), o),
+    client.send(new s.sdk.UpdateFunctionCodeCommand({ FunctionName: name, ...codeRequest(spec.code, target) }), o),
   );
   latest = await waitUntilUpdated(s, 'after the code update');
   const codeSha256 = updated.CodeSha256 ?? latest.CodeSha256;
@@ -203,7 +203,7 @@ async function publishNewVersion(s: Session, target: Target): Promise<FunctionCo
 
   // The CodeSha256 guard makes Lambda refuse to publish if someone else changed the code meanwhile.
   const published = await withConflictRetry(s, 'PublishVersion', (o) =>
-    client.send(new PublishVersionCommand({ FunctionName: name, CodeSha256: codeSha256, Description: target.description }), o),
+    client.send(new s.sdk.PublishVersionCommand({ FunctionName: name, CodeSha256: codeSha256, Description: target.description }), o),
   );
   if (published.Description !== target.description) {
     // Lambda publishes nothing when code and configuration equal the latest version, and returns that
@@ -232,7 +232,7 @@ async function moveAlias(s: Session, alias: AliasConfiguration | undefined, vers
   if (alias === undefined) {
     ctx.log(`creating alias ${spec.alias} on version ${target}`);
     return call(s, `CreateAlias ${spec.alias} of ${name}`, (o) =>
-      client.send(new CreateAliasCommand({ FunctionName: name, Name: spec.alias, FunctionVersion: target, Description: description(undefined) }), o),
+      client.send(new s.sdk.CreateAliasCommand({ FunctionName: name, Name: spec.alias, FunctionVersion: target, Description: description(undefined) }), o),
     );
   }
   const old = alias.FunctionVersion;
@@ -247,7 +247,7 @@ async function moveAlias(s: Session, alias: AliasConfiguration | undefined, vers
         ctx.log(`alias ${spec.alias}: ${percent} % to version ${target}, ${100 - percent} % on version ${old}`);
         await call(s, `UpdateAlias ${spec.alias} of ${name}`, (o) =>
           client.send(
-            new UpdateAliasCommand({
+            new s.sdk.UpdateAliasCommand({
               FunctionName: name,
               Name: spec.alias,
               FunctionVersion: old,
@@ -270,7 +270,7 @@ async function moveAlias(s: Session, alias: AliasConfiguration | undefined, vers
   ctx.log(`alias ${spec.alias}: all traffic to version ${target}`);
   return call(s, `UpdateAlias ${spec.alias} of ${name}`, (o) =>
     client.send(
-      new UpdateAliasCommand({
+      new s.sdk.UpdateAliasCommand({
         FunctionName: name,
         Name: spec.alias,
         FunctionVersion: target,
@@ -313,7 +313,7 @@ async function invokeCheck(s: Session, version: string, where: string): Promise<
   const { spec, ctx } = s;
   const payload = new TextEncoder().encode(JSON.stringify(spec.check?.payload ?? {}));
   const result = await call(s, `${where}: Invoke ${spec.function}:${version}`, (o) =>
-    s.client.send(new InvokeCommand({ FunctionName: spec.function, Qualifier: version, InvocationType: 'RequestResponse', Payload: payload }), o),
+    s.client.send(new s.sdk.InvokeCommand({ FunctionName: spec.function, Qualifier: version, InvocationType: 'RequestResponse', Payload: payload }), o),
   );
   if (result.FunctionError === undefined) {
     ctx.log(`${where}: version ${version} answered the check invocation`);
@@ -340,7 +340,7 @@ async function restoreAlias(s: Session, old: string, description: string): Promi
   ctx.log(`alias ${spec.alias}: back to version ${old} with no routing`);
   try {
     await client.send(
-      new UpdateAliasCommand({
+      new s.sdk.UpdateAliasCommand({
         FunctionName: spec.function,
         Name: spec.alias,
         FunctionVersion: old,
@@ -385,7 +385,7 @@ async function rollBack(s: Session): Promise<void> {
   ctx.log(`alias ${spec.alias}: back to version ${target} (${ctx.component}@${previous})`);
   await call(s, `UpdateAlias ${spec.alias} of ${spec.function}`, (o) =>
     client.send(
-      new UpdateAliasCommand({
+      new s.sdk.UpdateAliasCommand({
         FunctionName: spec.function,
         Name: spec.alias,
         FunctionVersion: target,
@@ -511,7 +511,7 @@ function requireVersion(config: FunctionConfiguration): string {
 
 async function getAlias(s: Session): Promise<AliasConfiguration | undefined> {
   try {
-    return await s.client.send(new GetAliasCommand({ FunctionName: s.spec.function, Name: s.spec.alias }), { abortSignal: s.ctx.signal });
+    return await s.client.send(new s.sdk.GetAliasCommand({ FunctionName: s.spec.function, Name: s.spec.alias }), { abortSignal: s.ctx.signal });
   } catch (error) {
     // A missing alias is normal before the first deploy; a missing function says so on the next call.
     // Lambda says "Alias not found: arn:…" or "Function not found: arn:…".
@@ -526,7 +526,7 @@ async function getConfiguration(s: Session, qualifier: string | undefined): Prom
     `GetFunctionConfiguration ${s.spec.function}${qualifier === undefined ? '' : `:${qualifier}`}`,
     (o) =>
       s.client.send(
-        new GetFunctionConfigurationCommand({ FunctionName: s.spec.function, ...(qualifier === undefined ? {} : { Qualifier: qualifier }) }),
+        new s.sdk.GetFunctionConfigurationCommand({ FunctionName: s.spec.function, ...(qualifier === undefined ? {} : { Qualifier: qualifier }) }),
         o,
       ),
   );
@@ -542,7 +542,7 @@ async function newestVersion(s: Session, accept: (c: FunctionConfiguration) => b
   let marker: string | undefined;
   do {
     const page = await call(s, `ListVersionsByFunction ${s.spec.function}`, (o) =>
-      s.client.send(new ListVersionsByFunctionCommand({ FunctionName: s.spec.function, Marker: marker, MaxItems: 50 }), o),
+      s.client.send(new s.sdk.ListVersionsByFunctionCommand({ FunctionName: s.spec.function, Marker: marker, MaxItems: 50 }), o),
     );
     for (const config of page.Versions ?? []) {
       if (config.Version === undefined || config.Version === '$LATEST' || !accept(config)) continue;

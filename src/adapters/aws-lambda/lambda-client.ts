@@ -1,20 +1,18 @@
-import {
+import type * as LambdaSdk from '@aws-sdk/client-lambda';
+import type {
+  AliasConfiguration,
   CreateAliasCommand,
+  FunctionConfiguration,
   GetAliasCommand,
   GetFunctionConfigurationCommand,
   InvokeCommand,
-  LambdaClient,
+  InvokeCommandOutput,
   ListVersionsByFunctionCommand,
+  ListVersionsByFunctionCommandOutput,
   PublishVersionCommand,
   UpdateAliasCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
-} from '@aws-sdk/client-lambda';
-import type {
-  AliasConfiguration,
-  FunctionConfiguration,
-  InvokeCommandOutput,
-  ListVersionsByFunctionCommandOutput,
 } from '@aws-sdk/client-lambda';
 import type { LambdaSpec } from './lambda-spec.js';
 
@@ -39,27 +37,39 @@ export interface LambdaClientLike {
   send(command: InvokeCommand, options?: CallOptions): Promise<InvokeCommandOutput>;
 }
 
+/** The SDK's command classes the adapter builds its requests with. */
+export type LambdaCommands = Pick<
+  typeof LambdaSdk,
+  | 'CreateAliasCommand'
+  | 'GetAliasCommand'
+  | 'GetFunctionConfigurationCommand'
+  | 'InvokeCommand'
+  | 'ListVersionsByFunctionCommand'
+  | 'PublishVersionCommand'
+  | 'UpdateAliasCommand'
+  | 'UpdateFunctionCodeCommand'
+  | 'UpdateFunctionConfigurationCommand'
+>;
+
+/**
+ * The SDK, loaded when a step first talks to Lambda: loading it takes about 0.1 s, which every other
+ * command (`validate`, `schema`, a promotion without Lambda components) must not pay. Node keeps the
+ * module once loaded, so later calls cost nothing.
+ */
+export function loadLambdaSdk(): Promise<typeof LambdaSdk> {
+  return import('@aws-sdk/client-lambda');
+}
+
 /**
  * Makes the client for one spec. Credentials come from the SDK's default chain (environment, shared
  * config and profiles, web identity, container and instance roles): Lockstep never holds AWS keys.
  * `maxAttempts` covers throttling (429) with the SDK's own backoff.
  */
-export function defaultLambdaClient(spec: LambdaSpec): LambdaClientLike {
+export async function defaultLambdaClient(spec: LambdaSpec): Promise<LambdaClientLike> {
+  const { LambdaClient } = await loadLambdaSdk();
   return new LambdaClient({
     ...(spec.region === undefined ? {} : { region: spec.region }),
     ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
     maxAttempts: 5,
   });
 }
-
-export {
-  CreateAliasCommand,
-  GetAliasCommand,
-  GetFunctionConfigurationCommand,
-  InvokeCommand,
-  ListVersionsByFunctionCommand,
-  PublishVersionCommand,
-  UpdateAliasCommand,
-  UpdateFunctionCodeCommand,
-  UpdateFunctionConfigurationCommand,
-};

@@ -7,22 +7,14 @@ import type { Risk } from '../../core/model.js';
 import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { pause, throwIfAborted } from '../aws-common/step-wait.js';
-import {
-  CreateChangeSetCommand,
-  defaultCloudFormationClient,
-  DeleteChangeSetCommand,
-  DescribeChangeSetCommand,
-  DescribeStackEventsCommand,
-  DescribeStacksCommand,
-  ExecuteChangeSetCommand,
-} from './cfn-client.js';
-import type { CallOptions, CloudFormationClientLike } from './cfn-client.js';
+import { defaultCloudFormationClient, loadCloudFormationSdk } from './cfn-client.js';
+import type { CallOptions, CloudFormationClientLike, CloudFormationCommands } from './cfn-client.js';
 import { cfnSpec } from './cfn-spec.js';
 import type { CfnSpec } from './cfn-spec.js';
 
 export interface CloudFormationAdapterOptions {
   /** Makes the client for a spec; the default is the SDK's client with the default credential chain. */
-  client?: (spec: CfnSpec) => CloudFormationClientLike;
+  client?: (spec: CfnSpec) => CloudFormationClientLike | Promise<CloudFormationClientLike>;
   /** How often to poll a change set or a stack that is still working. */
   pollMs?: number;
 }
@@ -48,7 +40,14 @@ export interface CfnPlanData {
 export function createCloudFormationAdapter(options: CloudFormationAdapterOptions = {}): Adapter<CfnSpec> {
   const makeClient = options.client ?? defaultCloudFormationClient;
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
-  const session = (spec: CfnSpec, ctx: StepContext): Session => ({ spec, ctx, client: makeClient(spec), pollMs });
+  // The SDK is loaded here, by the first call that talks to CloudFormation, never when the adapter is registered.
+  const session = async (spec: CfnSpec, ctx: StepContext): Promise<Session> => ({
+    spec,
+    ctx,
+    client: await makeClient(spec),
+    sdk: await loadCloudFormationSdk(),
+    pollMs,
+  });
 
   return {
     type: 'cloudformation',
@@ -61,12 +60,12 @@ export function createCloudFormationAdapter(options: CloudFormationAdapterOption
 
     async plan(spec, ctx) {
       throwIfAborted(ctx.signal, WHAT);
-      return planChangeSet(session(spec, ctx));
+      return planChangeSet(await session(spec, ctx));
     },
 
     async apply(spec, plan, ctx) {
       throwIfAborted(ctx.signal, WHAT);
-      const s = session(spec, ctx);
+      const s = await session(spec, ctx);
       const shown = planData(plan.data);
       const planned = shown === undefined ? await planChangeSet(s) : plan;
       const data = planData(planned.data);
@@ -79,7 +78,7 @@ export function createCloudFormationAdapter(options: CloudFormationAdapterOption
 
     async observe(spec, ctx): Promise<Observed> {
       throwIfAborted(ctx.signal, WHAT);
-      const stack = await describeStack(session(spec, ctx));
+      const stack = await describeStack(await session(spec, ctx));
       if (stack === undefined) return { drift: [`stack ${spec.stack} does not exist`] };
       const release = stack.Tags?.find((t) => t.Key === VERSION_TAG)?.Value;
       return {
@@ -99,6 +98,7 @@ interface Session {
   spec: CfnSpec;
   ctx: StepContext;
   client: CloudFormationClientLike;
+  sdk: CloudFormationCommands;
   pollMs: number;
 }
 
@@ -122,7 +122,7 @@ async function planChangeSet(s: Session): Promise<AdapterPlan> {
   const changeSetName = `lockstep-${createHash('sha256').update(`${ctx.idempotencyKey} ${Date.now()} ${Math.random()}`).digest('hex').slice(0, 16)}`;
   const created = await call(s, `CreateChangeSet for stack ${spec.stack}`, (o) =>
     client.send(
-      new CreateChangeSetCommand({
+      new s.sdk.CreateChangeSetCommand({
         StackName: spec.stack,
         ChangeSetName: changeSetName,
         ChangeSetType: exists ? 'UPDATE' : 'CREATE',
@@ -208,7 +208,7 @@ async function execute(s: Session, data: CfnPlanData): Promise<Outputs> {
       ctx.log(`stack ${spec.stack}: executing change set ${data.changeSetName}`);
       await call(s, `ExecuteChangeSet ${data.changeSetName} of stack ${spec.stack}`, (o) =>
         client.send(
-          new ExecuteChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName, ClientRequestToken: clientToken(ctx, data) }),
+          new s.sdk.ExecuteChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName, ClientRequestToken: clientToken(ctx, data) }),
           o,
         ),
       );
@@ -262,7 +262,7 @@ async function waitForStack(s: Session, data: CfnPlanData, started: Date): Promi
 async function failureReasons(s: Session, stackId: string, since: Date): Promise<string[]> {
   try {
     const events = await call(s, `DescribeStackEvents of stack ${s.spec.stack}`, (o) =>
-      s.client.send(new DescribeStackEventsCommand({ StackName: stackId }), o),
+      s.client.send(new s.sdk.DescribeStackEventsCommand({ StackName: stackId }), o),
     );
     return (events.StackEvents ?? [])
       .filter((e) => (e.Timestamp === undefined || e.Timestamp >= new Date(since.getTime() - 1000)) && (e.ResourceStatus ?? '').endsWith('_FAILED'))
@@ -319,7 +319,9 @@ function timeoutMs(spec: CfnSpec): number {
 
 async function describeStack(s: Session, name = s.spec.stack): Promise<Stack | undefined> {
   try {
-    const out = await s.client.send(new DescribeStacksCommand({ StackName: name }), { abortSignal: s.ctx.signal });
+    const out = await s.client.send(new s.sdk.DescribeStacksCommand({ StackName: name }), {
+      abortSignal: s.ctx.signal,
+    });
     return out.Stacks?.[0];
   } catch (error) {
     // CloudFormation answers a missing stack with ValidationError "Stack with id X does not exist".
@@ -336,13 +338,16 @@ async function requireStack(s: Session, name = s.spec.stack): Promise<Stack> {
 
 function describeChangeSet(s: Session, data: CfnPlanData): Promise<DescribeChangeSetCommandOutput> {
   return call(s, `DescribeChangeSet ${data.changeSetName} of stack ${s.spec.stack}`, (o) =>
-    s.client.send(new DescribeChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName }), o),
+    s.client.send(
+      new s.sdk.DescribeChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName }),
+      o,
+    ),
   );
 }
 
 async function deleteChangeSet(s: Session, data: CfnPlanData): Promise<void> {
   await call(s, `DeleteChangeSet ${data.changeSetName} of stack ${s.spec.stack}`, (o) =>
-    s.client.send(new DeleteChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName }), o),
+    s.client.send(new s.sdk.DeleteChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName }), o),
   );
 }
 

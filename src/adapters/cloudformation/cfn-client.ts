@@ -1,18 +1,16 @@
-import {
-  CloudFormationClient,
-  CreateChangeSetCommand,
-  DeleteChangeSetCommand,
-  DescribeChangeSetCommand,
-  DescribeStackEventsCommand,
-  DescribeStacksCommand,
-  ExecuteChangeSetCommand,
-} from '@aws-sdk/client-cloudformation';
+import type * as CloudFormationSdk from '@aws-sdk/client-cloudformation';
 import type {
+  CreateChangeSetCommand,
   CreateChangeSetCommandOutput,
+  DeleteChangeSetCommand,
   DeleteChangeSetCommandOutput,
+  DescribeChangeSetCommand,
   DescribeChangeSetCommandOutput,
+  DescribeStackEventsCommand,
   DescribeStackEventsCommandOutput,
+  DescribeStacksCommand,
   DescribeStacksCommandOutput,
+  ExecuteChangeSetCommand,
   ExecuteChangeSetCommandOutput,
 } from '@aws-sdk/client-cloudformation';
 import type { CfnSpec } from './cfn-spec.js';
@@ -35,23 +33,35 @@ export interface CloudFormationClientLike {
   send(command: DescribeStackEventsCommand, options?: CallOptions): Promise<DescribeStackEventsCommandOutput>;
 }
 
+/** The SDK's command classes the adapter builds its requests with. */
+export type CloudFormationCommands = Pick<
+  typeof CloudFormationSdk,
+  | 'CreateChangeSetCommand'
+  | 'DeleteChangeSetCommand'
+  | 'DescribeChangeSetCommand'
+  | 'DescribeStackEventsCommand'
+  | 'DescribeStacksCommand'
+  | 'ExecuteChangeSetCommand'
+>;
+
+/**
+ * The SDK, loaded when a step first talks to CloudFormation: loading it takes about 0.1 s, which every
+ * other command (`validate`, `schema`, a promotion without stacks) must not pay. Node keeps the module
+ * once loaded, so later calls cost nothing.
+ */
+export function loadCloudFormationSdk(): Promise<typeof CloudFormationSdk> {
+  return import('@aws-sdk/client-cloudformation');
+}
+
 /**
  * The client for one spec. Credentials come from the SDK's default chain (environment, profiles, web
  * identity, container and instance roles). `maxAttempts` covers throttling with the SDK's backoff.
  */
-export function defaultCloudFormationClient(spec: CfnSpec): CloudFormationClientLike {
+export async function defaultCloudFormationClient(spec: CfnSpec): Promise<CloudFormationClientLike> {
+  const { CloudFormationClient } = await loadCloudFormationSdk();
   return new CloudFormationClient({
     ...(spec.region === undefined ? {} : { region: spec.region }),
     ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
     maxAttempts: 5,
   });
 }
-
-export {
-  CreateChangeSetCommand,
-  DeleteChangeSetCommand,
-  DescribeChangeSetCommand,
-  DescribeStackEventsCommand,
-  DescribeStacksCommand,
-  ExecuteChangeSetCommand,
-};
