@@ -4,7 +4,6 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { create as createTar } from 'tar';
 import type { StepContext } from '../../core/adapter.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import type { ArtifactSpec } from './ssh-spec.js';
@@ -94,6 +93,8 @@ async function localFile(source: ArtifactSource, ctx: StepContext, log: (line: s
     const packed = path.join(ctx.cacheDir, 'ssh', `packed-${randomBytes(8).toString('hex')}.tar.gz`);
     await mkdir(path.dirname(packed), { recursive: true });
     log(`packing directory ${source.location}`);
+    // Loaded here, the one place that packs: most commands never do.
+    const { create: createTar } = await import('tar');
     // portable: no owner names or ids, so the files belong to the deploy user on the host.
     await createTar({ gzip: true, file: packed, cwd: full, portable: true }, ['.']);
     return {

@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { Client } from 'ssh2';
-import type { ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper } from 'ssh2';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { checkHostKey, knownHostsName, pinnedKeyTypes } from './known-hosts.js';
 import type { HostKeyCheck, KnownHosts } from './known-hosts.js';
@@ -51,6 +50,10 @@ const SFTP_NO_SUCH_FILE = 2;
 const SFTP_NOT_A_LINK = [4, 5];
 
 export async function connectSsh(host: HostTarget, options: SshConnectOptions): Promise<Transport> {
+  // Loaded by the first connection, not with the adapter: ssh2 takes about 40 ms to load, which
+  // commands that never open a connection (`validate`, `schema`, local hosts) must not pay.
+  const { Client } = await import('ssh2');
+  // After the import: the abort listener below would never hear of an abort that came during it.
   if (options.signal.aborted) throw options.signal.reason;
   const client = new Client();
   const knownName = knownHostsName(host.host, host.port);
