@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import mysql from 'mysql2/promise';
 import { ScriptError } from './sql-dialect.js';
 import type { Dialect, DialectConnection, TableName } from './sql-dialect.js';
 import { splitStatements, statementPreview } from './sql-statements.js';
@@ -58,7 +57,9 @@ export function mysqlDialect(
   };
 }
 
+/** Loads mysql2 on the first connection, not with the adapter: it takes about 50 ms, which `validate` must not pay. */
 async function defaultConnection(options: MysqlOptions): Promise<MysqlConnectionLike> {
+  const { default: mysql } = await import('mysql2/promise');
   return mysql.createConnection({
     host: options.host,
     port: options.port,

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { ScriptError } from './sql-dialect.js';
 import type { Dialect, DialectConnection, TableName } from './sql-dialect.js';
 
@@ -31,13 +30,13 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export function postgresDialect(
   connectionString: string,
-  newClient: () => PgClientLike = () => defaultClient(connectionString),
+  newClient: () => Promise<PgClientLike> = () => defaultClient(connectionString),
 ): Dialect {
   return {
     name: 'PostgreSQL',
     transactionalDdl: true,
     async connect(mode) {
-      const client = newClient();
+      const client = await newClient();
       // Without a listener a dropped connection would crash the process; the next query reports it.
       client.on('error', () => undefined);
       try {
@@ -54,7 +53,9 @@ export function postgresDialect(
   };
 }
 
-function defaultClient(connectionString: string): PgClientLike {
+/** Loads pg on the first connection, not with the adapter: it takes about 50 ms, which `validate` must not pay. */
+async function defaultClient(connectionString: string): Promise<PgClientLike> {
+  const { default: pg } = await import('pg');
   return new pg.Client({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'lockstep' });
 }
 
@@ -71,7 +72,7 @@ class PostgresConnection implements DialectConnection {
   constructor(
     private readonly client: PgClientLike,
     private readonly pid: number,
-    private readonly newClient: () => PgClientLike,
+    private readonly newClient: () => Promise<PgClientLike>,
   ) {}
 
   async query(sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
@@ -141,7 +142,7 @@ class PostgresConnection implements DialectConnection {
 
   /** pg_cancel_backend from a second connection: the running statement fails and its transaction rolls back. */
   async cancel(): Promise<void> {
-    const other = this.newClient();
+    const other = await this.newClient();
     other.on('error', () => undefined);
     try {
       await other.connect();

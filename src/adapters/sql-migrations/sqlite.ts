@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { ScriptError } from './sql-dialect.js';
 import type { Dialect, DialectConnection, TableName } from './sql-dialect.js';
 
@@ -34,23 +34,28 @@ export function sqliteDialect(file: string, display: string): Dialect {
   return {
     name: 'SQLite',
     transactionalDdl: true,
-    connect(mode) {
+    async connect(mode) {
       if (mode === 'read') {
         // A database that does not exist has no migrations; opening it would create the file.
-        if (!existsSync(file)) return Promise.resolve(undefined);
-        return Promise.resolve(open(new Database(file, { readonly: true, fileMustExist: true })));
+        if (!existsSync(file)) return undefined;
+        const Database = await loadDriver();
+        return open(new Database(file, { readonly: true, fileMustExist: true }));
       }
       const dir = path.dirname(file);
       if (!isDirectory(dir)) {
-        return Promise.reject(
-          new Error(
-            `the directory of ${display} does not exist (${path.basename(file)} is created on the first apply, its directory is not)`,
-          ),
+        throw new Error(
+          `the directory of ${display} does not exist (${path.basename(file)} is created on the first apply, its directory is not)`,
         );
       }
-      return Promise.resolve(open(new Database(file)));
+      const Database = await loadDriver();
+      return open(new Database(file));
     },
   };
+}
+
+/** better-sqlite3, loaded by the first connection rather than with the adapter, like the other drivers. */
+async function loadDriver(): Promise<typeof Database> {
+  return (await import('better-sqlite3')).default;
 }
 
 function open(db: SqliteDatabaseLike): SqliteConnection {
