@@ -1,5 +1,5 @@
 import { formatDuration } from '../core/duration.js';
-import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
+import type { PlannedGate, PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
 
 /** Left-aligned columns, two spaces apart. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -42,7 +42,7 @@ export function renderPlan(plan: PromotionPlan, release: ReleaseRecord): string 
   }
   lines.push('');
   lines.push(`Order: ${plan.levels.map((l, i) => `[${i}] ${l.join(' ')}`).join('  →  ')}`);
-  lines.push(`Gates: ${plan.gates.length === 0 ? 'none' : plan.gates.map((g) => `${g.gate}: ${g.status} (${g.message})`).join('; ')}`);
+  lines.push(plan.gates.length === 0 ? 'Gates: none' : `Gates:\n${renderGates(plan.gates)}`);
   lines.push(`Plan digest: ${plan.digest}`);
   return lines.join('\n');
 }
@@ -77,5 +77,29 @@ export function renderRelease(r: ReleaseRecord): string {
   if (r.message) lines.push(`message: ${r.message}`);
   lines.push('');
   lines.push(table(['COMPONENT', 'VERSION'], Object.entries(r.versions).map(([c, v]) => [c, v])));
+  return lines.join('\n');
+}
+
+/** One row per gate, indented: its status and what it is waiting for. */
+export function renderGates(gates: readonly PlannedGate[]): string {
+  return table(
+    ['  GATE', 'STATUS', 'DETAIL'],
+    gates.map((g) => [`  ${g.gate}`, g.status === 'passed' ? 'passed' : g.status.toUpperCase(), g.message]),
+  );
+}
+
+/** A promotion that did not run: pending on gates (what is missing, what to do) or rejected by them. */
+export function renderWaiting(p: PromotionRecord): string {
+  const lines = [`Promotion ${shortId(p.id)} ${p.state.toUpperCase()}: release ${shortId(p.releaseId)} → ${p.environment}, requested by ${p.requestedBy}`];
+  if (p.plan.gates.length > 0) lines.push(renderGates(p.plan.gates));
+  if (p.state === 'pending') {
+    lines.push('');
+    const who = p.plan.gates.find((g) => g.status === 'waiting' && g.who !== undefined)?.who;
+    if (who) lines.push(`To approve (as one of ${who.join(', ')}): lockstep approve ${shortId(p.id)} --comment "…"   (to reject: --reject --comment "why")`);
+    const until = p.plan.gates.filter((g) => g.status === 'waiting' && g.until !== undefined).map((g) => g.until as string).sort().at(-1);
+    if (until) lines.push(`Time-bound gates pass at ${until}; then: lockstep resume ${shortId(p.id)} (or lockstep tick)`);
+  } else if (p.reason) {
+    lines.push(`Reason: ${p.reason}`);
+  }
   return lines.join('\n');
 }

@@ -8,12 +8,16 @@ import { AuditVerifier } from '../core/audit.js';
 import type { PromotionRecord } from '../core/model.js';
 import { builtinAdapters } from '../adapters/registry.js';
 import { planPromotion } from '../engine/planner.js';
+import { approve } from '../engine/approve.js';
+import { evaluatePromotionGates } from '../engine/gates.js';
+import type { PlannedPromotion } from '../engine/planner.js';
 import { createRelease, promote, resume, rollbackEnvironment } from '../engine/promote.js';
+import { rejectRelease, tick, waitWhilePending } from '../engine/tick.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { renderPlan, renderRelease, renderSummary, shortId, table } from './format.js';
+import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, table } from './format.js';
 import { Progress } from './progress.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -55,9 +59,17 @@ interface RunHooks {
 }
 
 /** Runs a promotion-like action with live progress and Ctrl-C handling; returns the exit code. */
+/** 1 when a promotion failed or needs a decision; 3 when one waits on (or was refused by) its gates; else 0. */
+function exitFor(results: readonly PromotionRecord[]): number {
+  if (results.some((p) => p.state === 'failed' || p.state === 'interrupted' || p.state === 'cancelled')) return EXIT.failed;
+  if (results.some((p) => p.state === 'pending' || p.state === 'rejected')) return EXIT.waiting;
+  return results.every((p) => p.state === 'succeeded') ? EXIT.ok : EXIT.failed;
+}
+
 async function runWithProgress(
   cmd: Command,
   action: (deps: EngineDeps, hooks: RunHooks) => Promise<PromotionRecord[]>,
+  many = false,
 ): Promise<number> {
   const opts = globals(cmd);
   const json = opts.output === 'json';
@@ -88,7 +100,7 @@ async function runWithProgress(
         onCreated: (p, planText) => {
           if (!json) {
             if (planText) print(planText + '\n');
-            print(`Promotion ${shortId(p.id)}: release ${shortId(p.releaseId)} → ${p.environment} (concurrency ${p.concurrency}, on failure: ${p.onFailure})`);
+            if (p.state === 'running') print(`Promotion ${shortId(p.id)}: release ${shortId(p.releaseId)} → ${p.environment} (concurrency ${p.concurrency}, on failure: ${p.onFailure})`);
           }
         },
       });
@@ -97,18 +109,46 @@ async function runWithProgress(
       for (const p of results) {
         const steps = await deps.store.listSteps(p.id);
         if (json) out.push({ promotion: p, steps });
-        else {
+        else if (p.state === 'pending' || (p.state === 'rejected' && p.startedAt === undefined)) {
+          print('\n' + renderWaiting(p));
+        } else {
           print('\n' + renderSummary(p, steps));
           if (p.state !== 'succeeded') print(`What the steps printed: lockstep logs ${shortId(p.id)}${p.state === 'interrupted' ? `\nTo continue: lockstep resume ${shortId(p.id)} --retry-step C | --mark-done C` : ''}`);
         }
       }
-      if (json) printJson(out.length === 1 ? out[0] : out);
-      if (results.some((p) => p.state === 'interrupted')) return EXIT.failed;
-      return results.every((p) => p.state === 'succeeded') ? EXIT.ok : EXIT.failed;
+      if (json) printJson(out.length === 1 && !many ? out[0] : out);
+      return exitFor(results);
     }, progress);
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
+  }
+}
+
+function overrideOption(o: { overrideWindow?: boolean; reason?: string }): { reason: string } | undefined {
+  if (!o.overrideWindow) {
+    if (o.reason !== undefined) throw new InputError('--reason goes with --override-window', '--reason');
+    return undefined;
+  }
+  if (o.reason === undefined || o.reason.trim() === '') throw new InputError('--override-window needs --reason: say why this cannot wait for the window', '--reason');
+  return { reason: o.reason };
+}
+
+/** `promote --wait`: prints what the promotion waits for whenever that changes; Ctrl-C stops waiting (it stays pending). */
+async function waitForGates(deps: EngineDeps, pending: PromotionRecord, hooks: RunHooks, json: boolean): Promise<PromotionRecord> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  try {
+    const out = json ? process.stderr : process.stdout;
+    return await waitWhilePending(deps, pending, {
+      signal: controller.signal,
+      onRunner: hooks.onRunner,
+      onCreated: (p) => hooks.onCreated(p),
+      onWaiting: (p) => out.write(`${new Date().toISOString()} waiting: ${p.reason ?? ''}\n`),
+    });
+  } finally {
+    process.off('SIGINT', stop);
   }
 }
 
@@ -192,6 +232,21 @@ Examples:
       });
     });
   release
+    .command('reject')
+    .description('mark a release known-bad: it can never be promoted again, anywhere')
+    .argument('<release>')
+    .requiredOption('-r, --reason <text>', 'what is wrong with it (recorded in the audit log)')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExample:\n  lockstep release reject 3f2a1c9 --reason "corrupts invoices, see INC-4711"')
+    .action(async (ref: string, o: { reason: string }, cmd: Command) => {
+      await withProject(cmd, async (deps, opts) => {
+        const result = await rejectRelease(deps, ref, o.reason);
+        if (opts.output === 'json') return printJson(result);
+        print(`release ${result.release.id} rejected: ${o.reason}`);
+        for (const p of result.rejectedPromotions) print(`  pending promotion ${shortId(p.id)} to ${p.environment}: ${p.state}`);
+      });
+    });
+  release
     .command('list')
     .description('list releases, newest first')
     .option('-n, --limit <n>', 'how many', '20')
@@ -203,7 +258,7 @@ Examples:
         const list = await store.listReleases({ limit: Number(o.limit) });
         if (opts.output === 'json') return printJson(list);
         if (list.length === 0) return print('no releases yet: lockstep release create --set COMPONENT=VERSION …');
-        print(table(['ID', 'CREATED', 'BY', 'VERSIONS', 'MESSAGE'], list.map((r) => [shortId(r.id), r.createdAt, r.createdBy, Object.entries(r.versions).map(([c, v]) => `${c}=${v}`).join(' '), r.message ?? ''])));
+        print(table(['ID', 'CREATED', 'BY', 'VERSIONS', 'MESSAGE'], list.map((r) => [shortId(r.id) + (r.rejected ? ' REJECTED' : ''), r.createdAt, r.createdBy, Object.entries(r.versions).map(([c, v]) => `${c}=${v}`).join(' '), r.message ?? ''])));
       } finally {
         await store.close();
       }
@@ -238,8 +293,11 @@ Examples:
       await withProject(cmd, async (deps, opts) => {
         const r = await deps.store.getRelease(ref);
         const planned = await planPromotion(deps, r, o.to);
-        if (opts.output === 'json') return printJson(planned.plan);
-        print(renderPlan(planned.plan, r));
+        // The gates as they would stand if the current actor promoted now (no approvals yet).
+        const evaluation = await evaluatePromotionGates(deps, { environment: o.to, kind: 'promotion', plan: planned.plan, requestedBy: deps.actor }, r);
+        const plan = { ...planned.plan, gates: evaluation.gates };
+        if (opts.output === 'json') return printJson(plan);
+        print(renderPlan(plan, r));
       });
     });
 
@@ -249,12 +307,39 @@ Examples:
     .argument('<release>')
     .requiredOption('-t, --to <env>', 'target environment')
     .option('-j, --concurrency <n>', 'steps at once', '8')
+    .option('--wait', 'when gates are pending, wait for them (approvals, soak, window) instead of exiting 3')
+    .option('--override-window', 'emergency: promote outside the change windows (only people in gates.overrideBy; needs --reason)')
+    .option('--reason <text>', 'why the override cannot wait (recorded in the audit log)')
     .addOption(outputOption())
-    .addHelpText('after', '\nExamples:\n  lockstep promote 3f2a1c9 --to staging\n  lockstep promote 3f2a1c9 --to prod --concurrency 4 --actor alice@example.com')
-    .action(async (ref: string, o: { to: string; concurrency: string }, cmd: Command) => {
-      const code = await runWithProgress(cmd, async (deps, hooks) => [
-        await promote(deps, ref, o.to, {
+    .addHelpText('after', '\nExamples:\n  lockstep promote 3f2a1c9 --to staging\n  lockstep promote 3f2a1c9 --to prod --concurrency 4 --actor alice@example.com\n  lockstep promote 3f2a1c9 --to prod --override-window --reason "INC-123: payment outage fix"')
+    .action(async (ref: string, o: { to: string; concurrency: string; wait?: boolean; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
+      const code = await runWithProgress(cmd, async (deps, hooks) => {
+        const options = {
           concurrency: Number(o.concurrency),
+          overrideWindow: overrideOption(o),
+          onRunner: hooks.onRunner,
+          onCreated: (p: PromotionRecord, planned: PlannedPromotion) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)),
+        };
+        const result = await promote(deps, ref, o.to, options);
+        if (!o.wait || result.state !== 'pending') return [result];
+        return [await waitForGates(deps, result, hooks, globals(cmd).output === 'json')];
+      });
+      throw new ReportedError(code);
+    });
+
+  program
+    .command('approve')
+    .description('approve (or --reject) a pending promotion; the approval binds to the plan as it stands')
+    .argument('<promotion>', 'promotion id or a unique prefix (≥ 7 characters)')
+    .option('-m, --comment <text>', 'why (required with --reject)')
+    .option('--reject', 'reject instead: the promotion ends')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExamples:\n  lockstep approve 9c1e2f3 --comment "plan reviewed" --actor bob@example.com\n  lockstep approve 9c1e2f3 --reject --comment "drops the orders table"')
+    .action(async (ref: string, o: { comment?: string; reject?: boolean }, cmd: Command) => {
+      const code = await runWithProgress(cmd, async (deps, hooks) => [
+        await approve(deps, ref, {
+          comment: o.comment,
+          reject: o.reject,
           onRunner: hooks.onRunner,
           onCreated: (p, planned) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)),
         }),
@@ -263,16 +348,38 @@ Examples:
     });
 
   program
+    .command('tick')
+    .description('one round of background work: re-evaluate pending promotions (run those whose gates pass) and start auto-promotions')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExample (every minute from cron or a CI schedule):\n  lockstep tick --output json')
+    .action(async (_o: unknown, cmd: Command) => {
+      const code = await runWithProgress(
+        cmd,
+        async (deps, hooks) => {
+          const result = await tick(deps, { onRunner: hooks.onRunner, onCreated: (p, planned) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)) });
+          const all = [...result.pending, ...result.automatic];
+          if (all.length === 0 && globals(cmd).output !== 'json') print('nothing to do: no pending promotion, no auto-promotion due');
+          return all;
+        },
+        true,
+      );
+      // A tick that leaves promotions waiting did its job: only a failure is an error.
+      throw new ReportedError(code === EXIT.waiting ? EXIT.ok : code);
+    });
+
+  program
     .command('resume')
     .description('continue unfinished promotions (all, or PROMOTION) after a crash or an interruption')
     .argument('[promotion]')
     .option('--retry-step <component>', 'interrupted: apply this step again (repeatable)', collect, [] as string[])
     .option('--mark-done <component>', 'interrupted: you checked, it finished; carry on (repeatable)', collect, [] as string[])
+    .option('--override-window', 'pending: run it outside the change windows (only people in gates.overrideBy; needs --reason)')
+    .option('--reason <text>', 'why the override cannot wait')
     .addOption(outputOption())
-    .addHelpText('after', '\nExamples:\n  lockstep resume\n  lockstep resume 9c1e2f3 --retry-step billing')
-    .action(async (ref: string | undefined, o: { retryStep: string[]; markDone: string[] }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  lockstep resume\n  lockstep resume 9c1e2f3 --retry-step billing\n  lockstep resume 9c1e2f3          # a pending promotion: evaluate its gates again')
+    .action(async (ref: string | undefined, o: { retryStep: string[]; markDone: string[]; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
       const code = await runWithProgress(cmd, async (deps, hooks) => {
-        const results = await resume(deps, ref, { retryStep: o.retryStep, markDone: o.markDone, onRunner: hooks.onRunner });
+        const results = await resume(deps, ref, { retryStep: o.retryStep, markDone: o.markDone, overrideWindow: overrideOption(o), onRunner: hooks.onRunner });
         if (results.length === 0 && globals(cmd).output !== 'json') print('nothing to resume');
         return results;
       });
@@ -320,7 +427,13 @@ Examples:
           // (a later failed promotion may have left forward-only components at newer versions).
           const versions = lastOk ? (await deps.store.getRelease(lastOk.releaseId)).versions : {};
           const differing = lastOk ? components.filter((c) => versions[c.component] !== c.version).map((c) => c.component) : [];
-          result.push({ environment: env, release: lastOk?.releaseId, differsFromRelease: differing, lastPromotion: last, activePromotion: active, components });
+          // Pending promotions with their gates as they stand now (read-only: nothing is re-planned or recorded).
+          const pending = [];
+          for (const p of await deps.store.listPromotions({ environment: env, states: ['pending'] })) {
+            const evaluation = await evaluatePromotionGates(deps, p, await deps.store.getRelease(p.releaseId));
+            pending.push({ promotion: { ...p, plan: { ...p.plan, gates: evaluation.gates } }, gates: evaluation.gates, summary: evaluation.summary });
+          }
+          result.push({ environment: env, release: lastOk?.releaseId, differsFromRelease: differing, lastPromotion: last, activePromotion: active, pending, components });
         }
         if (opts.output === 'json') return printJson(result);
         for (const e of result) {
@@ -329,6 +442,10 @@ Examples:
             (e.lastPromotion ? `; last promotion ${shortId(e.lastPromotion.id)} ${e.lastPromotion.state} (${e.lastPromotion.kind}, ${e.lastPromotion.requestedAt} by ${e.lastPromotion.requestedBy})` : '') +
             (e.activePromotion ? `; BUSY with ${shortId(e.activePromotion.id)}` : ''));
           if (e.components.length) print(table(['  COMPONENT', 'VERSION', 'RELEASE', 'UPDATED'], e.components.map((c) => [`  ${c.component}`, c.version, shortId(c.releaseId), c.updatedAt])));
+          for (const p of e.pending) {
+            print(`  PENDING promotion ${shortId(p.promotion.id)} of release ${shortId(p.promotion.releaseId)}, requested by ${p.promotion.requestedBy} at ${p.promotion.requestedAt}:`);
+            print(renderGates(p.gates).replace(/^/gm, '  '));
+          }
           print('');
         }
       });

@@ -23,6 +23,17 @@ export const AUDIT_KINDS = [
   'step.rollback-failed',
   'step.marked-done',
   'step.retried',
+  'gate.waiting',
+  'gate.passed',
+  'gate.blocked',
+  'gate.overridden',
+  'approval.given',
+  'approval.rejected',
+  'approval.refused',
+  'approval.expired',
+  'approval.invalidated',
+  'verification.started',
+  'verification.finished',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

@@ -59,6 +59,14 @@ export class ConflictError extends Error {
   }
 }
 
+/** The actor may not do this (an approval outside `from`, a self-approval, an override). Exit code 2. */
+export class NotAllowedError extends Error {
+  override readonly name = 'NotAllowedError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** A gate does not pass (yet). `waiting` is true when a person or time can still satisfy it. Exit code 3. */
 export class GateBlocked extends Error {
   override readonly name = 'GateBlocked';

@@ -33,9 +33,57 @@ export interface EnvironmentConfig {
   /** Binds this environment to each system's own notion of it. Values may hold `${{ }}` (env.name, secrets). */
   vars: Record<string, unknown>;
   onFailure: OnFailure;
-  /** Gates, kept as written; evaluated by a later module. */
-  gates?: Record<string, unknown>;
+  /** What must hold before a promotion into this environment runs, and the checks after it. */
+  gates?: GatesConfig;
   description?: string;
+}
+
+/** `gates.approvals`: N-of-M approvals, bound to the plan digest. */
+export interface ApprovalGateConfig {
+  count: number;
+  /** People (`alice@example.com`) and groups (`group:sre`) who may approve. */
+  from: string[];
+  /** The requester and the release's author cannot approve. */
+  separationOfDuties: boolean;
+  /** How long an approval counts (a duration, e.g. `24h`); absent: until the promotion runs. */
+  expires?: string;
+}
+
+/** One change window as written: `allow` or `deny`, a weekly or absolute expression, in a time zone. */
+export interface WindowConfig {
+  allow?: string;
+  deny?: string;
+  timezone?: string;
+  reason?: string;
+}
+
+export interface PolicyConfig {
+  /** A CEL expression of type bool over release, plan, env, approvals and now. */
+  expr: string;
+  message?: string;
+}
+
+/** A check run on the environment after a promotion; a failure fails the promotion. */
+export interface VerifyConfig {
+  http?: { url: string; method: string; headers: Record<string, string>; body?: string; expect?: string; timeout: string };
+  command?: { run: string[] };
+  interval: string;
+  count: number;
+  failureLimit: number;
+  initialDelay: string;
+}
+
+export interface GatesConfig {
+  approvals?: ApprovalGateConfig;
+  /** Every `after` environment ran this release, verified healthy, at least this long (a duration). */
+  soak?: string;
+  windows: WindowConfig[];
+  policy: PolicyConfig[];
+  verify: VerifyConfig[];
+  /** Promote automatically (`lockstep tick`) once the release succeeded upstream and every gate passes. */
+  auto: boolean;
+  /** People and groups allowed to promote outside the change windows (`--override-window --reason`). */
+  overrideBy: string[];
 }
 
 export interface ComponentConfig {
@@ -69,6 +117,27 @@ export interface ReleaseRecord {
   createdBy: string;
   /** Environment the missing versions were taken from, if any. */
   from?: string;
+  /** Set by `lockstep release reject`: a known-bad release is promoted nowhere again. */
+  rejected?: ReleaseRejection;
+}
+
+export interface ReleaseRejection {
+  by: string;
+  reason: string;
+  at: string;
+}
+
+/** A person's decision on a pending promotion, bound to the plan they saw. */
+export interface ApprovalRecord {
+  promotionId: string;
+  actor: string;
+  decision: 'approve' | 'reject';
+  comment?: string;
+  /** The plan digest approved; a changed plan makes the approval count no more. */
+  planDigest: string;
+  at: string;
+  /** When the approval stops counting (from `approvals.expires`). */
+  expiresAt?: string;
 }
 
 export const PROMOTION_STATES = [
@@ -119,6 +188,22 @@ export interface PromotionRecord {
   rollbackOf?: string;
   /** Set while interrupted: the phase to continue in once a person has decided. */
   interruptedIn?: 'running' | 'rolling-back';
+  /** An emergency promotion outside the change windows, by someone in `overrideBy`. */
+  windowOverride?: { by: string; reason: string; at: string };
+  /** The post-promotion checks (`gates.verify`) and their outcome. */
+  verification?: VerificationRecord;
+  /** When the environment was last known healthy with this release: verification passed (or, without checks, the run succeeded). Soak counts from here. */
+  verifiedAt?: string;
+  /** Keys of gate events already in the audit log (an approval expired or invalidated), so each is recorded once. */
+  gateEvents?: string[];
+}
+
+export interface VerificationRecord {
+  state: 'running' | 'passed' | 'failed' | 'cancelled';
+  startedAt: string;
+  finishedAt?: string;
+  message?: string;
+  checks: { name: string; state: string; failures: number; measurements: number; message: string }[];
 }
 
 export const STEP_STATES = [
@@ -214,10 +299,21 @@ export interface PlannedStep {
   data?: unknown;
 }
 
+export const GATE_STATUSES = ['passed', 'waiting', 'blocked'] as const;
+export type GateStatus = (typeof GATE_STATUSES)[number];
+
+/**
+ * One gate's state. `waiting`: a person (approvals) or time (soak, a window) can still satisfy it;
+ * `blocked`: nothing can (a policy is false, the release was rejected).
+ */
 export interface PlannedGate {
   gate: string;
-  status: 'passed' | 'blocked' | 'waiting';
+  status: GateStatus;
   message: string;
+  /** Waiting on time: the earliest instant it may pass. */
+  until?: string;
+  /** Waiting on people: who may act. */
+  who?: string[];
 }
 
 export interface PromotionPlan {

@@ -136,10 +136,14 @@ function defaultRisk(reversible: boolean): Risk {
   return reversible ? 'low' : 'medium';
 }
 
-/** The digest approvals bind to: everything the plan says except the gates' own status. */
+/**
+ * The digest approvals bind to: everything the plan says it will do, without the gates' own status
+ * and without each adapter's `data` (where it keeps the saved plan it applies, named afresh by every
+ * planning run). A changed plan — a Terraform plan that now destroys something — changes the digest.
+ */
 export function planDigest(plan: Omit<PromotionPlan, 'digest'>): string {
-  const { gates: _gates, ...rest } = plan;
-  return sha256Hex(canonicalJson(rest));
+  const { gates: _gates, steps, ...rest } = plan;
+  return sha256Hex(canonicalJson({ ...rest, steps: steps.map(({ data: _data, ...step }) => step) }));
 }
 
 /** Environments in `after` that have not run this release successfully. Pure. */
@@ -150,4 +154,28 @@ export function missingPromotionPath(
 ): string[] {
   const env = config.environments[environment];
   return (env?.after ?? []).filter((e) => !succeededIn.has(e));
+}
+
+/** What differs between two plans of the same promotion, one line per component: why approvals of the old one no longer count. Pure. */
+export function planChanges(before: PromotionPlan, after: PromotionPlan): string[] {
+  const old = new Map(before.steps.map((s) => [s.component, s]));
+  const now = new Map(after.steps.map((s) => [s.component, s]));
+  const out: string[] = [];
+  for (const name of new Set([...old.keys(), ...now.keys()])) {
+    const a = old.get(name);
+    const b = now.get(name);
+    if (!a || !b) {
+      out.push(`${name}: ${a ? 'no longer in the plan' : 'new in the plan'}`);
+      continue;
+    }
+    const fields = ['action', 'fromVersion', 'toVersion', 'reversible', 'risk', 'summary', 'details'] as const;
+    const differ = fields.filter((f) => a[f] !== b[f]);
+    if (differ.length === 0 && a.configDigest === b.configDigest) continue;
+    const shown = differ.filter((f) => f !== 'details').map((f) => `${f} ${String(a[f] ?? '(none)')} → ${String(b[f] ?? '(none)')}`);
+    if (differ.includes('details')) shown.push('details changed');
+    if (a.configDigest !== b.configDigest) shown.push('configuration changed');
+    out.push(`${name}: ${shown.join('; ')}`);
+  }
+  if (out.length === 0 && before.irreversible !== after.irreversible) out.push(`irreversible ${String(before.irreversible)} → ${String(after.irreversible)}`);
+  return out;
 }

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { AuditEventInput } from '../core/audit.js';
-import { ConflictError, GateBlocked, InputError, NotFoundError } from '../core/errors.js';
-import type { PromotionKind, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
+import type { AuditEventInput, AuditKind } from '../core/audit.js';
+import { expandPeople } from '../core/config/gate-rules.js';
+import { ConflictError, GateBlocked, InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
+import type { PromotionKind, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
+import { planChanges } from '../core/plan.js';
 import { parseVersionAssignments, releaseId } from '../core/release.js';
 import type { EngineDeps } from './deps.js';
-import { newOwner } from './lease.js';
+import { ACTOR_PROOF, evaluatePromotionGates, gateDecisionEvents } from './gates.js';
+import { newOwner, ownerIsGone } from './lease.js';
 import { planPromotion, type PlannedPromotion } from './planner.js';
 import { PromotionRunner } from './runner.js';
 
@@ -85,6 +88,8 @@ export interface PromoteOptions {
   concurrency?: number;
   kind?: PromotionKind;
   rollbackOf?: string;
+  /** An emergency promotion outside the change windows; only people in `gates.overrideBy` may. */
+  overrideWindow?: { reason: string };
   /** Called once the promotion is recorded, before any step runs (the CLI prints the plan and id). */
   onCreated?(promotion: PromotionRecord, planned: PlannedPromotion): void;
   /** Called with the runner so the caller can cancel it (Ctrl-C). */
@@ -92,18 +97,29 @@ export interface PromoteOptions {
 }
 
 /**
- * Promotes a release into an environment: checks the promotion path (GateBlocked, exit 3), takes the
- * environment's lock (ConflictError naming the holder, exit 4), records the plan, and runs the DAG.
+ * Promotes a release into an environment: checks the promotion path (GateBlocked, exit 3), evaluates
+ * the environment's gates against the plan and records the promotion. When every gate passes it takes
+ * the environment's lock (ConflictError naming the holder, exit 4) and runs the DAG; when a person or
+ * time can still satisfy a gate it is recorded `pending`; when nothing can, `rejected`. The record
+ * returned says which. Promoting a release that is already pending for the environment re-evaluates
+ * that promotion; a pending promotion of another release is superseded (cancelled).
  */
 export async function promote(deps: EngineDeps, releaseRef: string, environment: string, options: PromoteOptions = {}): Promise<PromotionRecord> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new InputError('--concurrency must be a whole number ≥ 1', '--concurrency');
   const release = await deps.store.getRelease(releaseRef);
   const kind = options.kind ?? 'promotion';
+  const env = deps.loaded.config.environments[environment];
+  if (options.overrideWindow && env) checkOverride(deps, environment, options.overrideWindow.reason);
+
+  const pending = await deps.store.listPromotions({ environment, states: ['pending'] });
+  const same = pending.find((p) => p.releaseId === release.id && p.kind === kind);
+  if (same) return advancePending(deps, same.id, { ...options, overrideWindow: options.overrideWindow });
+
   const planned = await planPromotion(deps, release, environment, { skipPathCheck: kind === 'rollback' });
   if (planned.missingPath.length > 0) {
     throw new GateBlocked(
-      `release ${release.id.slice(0, 12)} has not succeeded in ${planned.missingPath.join(', ')} yet; ${environment} comes after ${deps.loaded.config.environments[environment]?.after.join(', ') ?? ''}`,
+      `release ${release.id.slice(0, 12)} has not succeeded in ${planned.missingPath.join(', ')} yet; ${environment} comes after ${env?.after.join(', ') ?? ''}`,
       false,
     );
   }
@@ -112,26 +128,76 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
 
   const now = deps.clock.now();
   const id = randomBytes(16).toString('hex');
-  const owner = newOwner(now);
-  const env = deps.loaded.config.environments[environment];
-  const record: PromotionRecord = {
+  const windowOverride = options.overrideWindow ? { by: deps.actor, reason: options.overrideWindow.reason, at: now.toISOString() } : undefined;
+  const evaluation = await evaluatePromotionGates(deps, { environment, kind, plan: planned.plan, requestedBy: deps.actor, windowOverride }, release);
+  const state = evaluation.verdict === 'passed' ? 'running' : evaluation.verdict === 'waiting' ? 'pending' : 'rejected';
+  const owner = state === 'running' ? newOwner(now) : undefined;
+  const requestedAt = now.toISOString();
+  const base: PromotionRecord = {
     id,
     project: deps.loaded.config.project,
     releaseId: release.id,
     environment,
     kind,
-    state: 'running',
+    state,
     requestedBy: deps.actor,
-    requestedAt: now.toISOString(),
+    requestedAt,
     configDigest: deps.loaded.digest,
-    plan: planned.plan,
+    plan: { ...planned.plan, gates: evaluation.gates },
     concurrency,
     onFailure: env?.onFailure ?? 'rollback',
     owner,
     rollbackOf: options.rollbackOf,
+    windowOverride,
+    reason: state === 'running' ? undefined : evaluation.summary,
+    finishedAt: state === 'rejected' ? requestedAt : undefined,
   };
+  const decisions = gateDecisionEvents(deps, base, [], evaluation);
+  const record: PromotionRecord = { ...base, gateEvents: decisions.gateEvents };
+  const event = { actor: deps.actor, project: record.project, environment, releaseId: release.id, promotionId: id, time: requestedAt };
+  for (const older of pending) await supersede(deps, older, record);
+  try {
+    await deps.store.commit({
+      createPromotion: { record, lock: state === 'running' },
+      steps: stepRecords(id, environment, planned),
+      audit: [
+        configLoaded(deps, requestedAt),
+        {
+          ...event,
+          kind: 'promotion.requested',
+          data: {
+            kind,
+            planDigest: planned.plan.digest,
+            concurrency,
+            onFailure: record.onFailure,
+            rollbackOf: options.rollbackOf,
+            steps: planned.plan.steps.map((s) => ({ component: s.component, from: s.fromVersion, to: s.toVersion, action: s.action, reversible: s.reversible })),
+            gates: evaluation.verdict,
+          },
+        },
+        ...(windowOverride ? [overrideEvent(event, windowOverride)] : []),
+        ...decisions.events,
+        ...(state === 'rejected' ? [{ ...event, kind: 'promotion.finished' as const, data: { state, reason: record.reason } }] : []),
+      ],
+    });
+  } catch (error) {
+    if (error instanceof ConflictError) {
+      const holder = await deps.store.activePromotion(environment);
+      if (holder) throw busy(environment, holder);
+    }
+    throw error;
+  }
+  options.onCreated?.(record, planned);
+  if (state !== 'running') return record;
+  const runner = await PromotionRunner.load(deps, id, owner);
+  options.onRunner?.(runner);
+  return runner.run();
+}
+
+/** The promotion's steps, from a fresh plan: `previous` is what runs now, which a rollback restores. */
+function stepRecords(id: string, environment: string, planned: PlannedPromotion): StepRecord[] {
   const currentBy = new Map(planned.current.map((s) => [s.component, s]));
-  const steps: StepRecord[] = planned.plan.steps.map((p) => {
+  return planned.plan.steps.map((p) => {
     const cur = currentBy.get(p.component);
     return {
       promotionId: id,
@@ -148,38 +214,136 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
       previous: cur ? { version: cur.version, releaseId: cur.releaseId, configDigest: cur.configDigest, outputs: cur.outputs } : undefined,
     };
   });
-  const base = { actor: deps.actor, project: record.project, environment, releaseId: release.id, promotionId: id, time: record.requestedAt };
-  try {
-    await deps.store.commit({
-      createPromotion: { record, lock: true },
-      steps,
-      audit: [
-        configLoaded(deps, record.requestedAt),
-        {
-          ...base,
-          kind: 'promotion.requested',
-          data: {
-            kind,
-            planDigest: planned.plan.digest,
-            concurrency,
-            onFailure: record.onFailure,
-            rollbackOf: options.rollbackOf,
-            steps: planned.plan.steps.map((s) => ({ component: s.component, from: s.fromVersion, to: s.toVersion, action: s.action, reversible: s.reversible })),
-          },
-        },
-      ],
-    });
-  } catch (error) {
-    if (error instanceof ConflictError) {
-      const holder = await deps.store.activePromotion(environment);
-      if (holder) throw busy(environment, holder);
-    }
-    throw error;
+}
+
+/** Only people in the environment's `gates.overrideBy` may promote outside its change windows, and they must say why. */
+export function checkOverride(deps: EngineDeps, environment: string, reason: string): void {
+  const gates = deps.loaded.config.environments[environment]?.gates;
+  if (reason.trim() === '') throw new InputError('--override-window needs --reason: say why this cannot wait for the window', '--reason');
+  const allowed = expandPeople(gates?.overrideBy ?? [], deps.loaded.config.groups);
+  if (!allowed.has(deps.actor.toLowerCase())) {
+    throw new NotAllowedError(
+      allowed.size === 0
+        ? `nobody may override the change windows of ${environment}: its gates name no overrideBy`
+        : `${deps.actor} may not override the change windows of ${environment} (overrideBy: ${(gates?.overrideBy ?? []).join(', ')})`,
+    );
   }
-  options.onCreated?.(record, planned);
-  const runner = await PromotionRunner.load(deps, id, owner);
-  options.onRunner?.(runner);
-  return runner.run();
+}
+
+function overrideEvent(base: Omit<AuditEventInput, 'kind' | 'data'>, override: NonNullable<PromotionRecord['windowOverride']>): AuditEventInput {
+  return { ...base, kind: 'gate.overridden', data: { gate: 'windows', by: override.by, reason: override.reason, identity: ACTOR_PROOF, emergency: true } };
+}
+
+async function supersede(deps: EngineDeps, older: PromotionRecord, newer: PromotionRecord): Promise<void> {
+  await withPendingClaim(deps, older, async (claimed, owner) => {
+    const reason = `superseded by promotion ${newer.id.slice(0, 12)} of release ${newer.releaseId.slice(0, 12)}, requested by ${newer.requestedBy}`;
+    await deps.store.commit({
+      fence: { promotionId: claimed.id, ownerToken: owner.token },
+      promotion: { record: { ...claimed, state: 'cancelled', reason, finishedAt: deps.clock.now().toISOString(), owner: undefined } },
+      audit: [promotionEvent(deps, claimed, 'promotion.finished', { state: 'cancelled', reason })],
+    });
+  });
+}
+
+function promotionEvent(deps: EngineDeps, p: PromotionRecord, kind: AuditKind, data: Record<string, unknown>): AuditEventInput {
+  return { kind, time: deps.clock.now().toISOString(), actor: deps.actor, project: p.project, environment: p.environment, releaseId: p.releaseId, promotionId: p.id, data };
+}
+
+/**
+ * Runs `work` while holding the claim on a pending promotion, so two processes (two approvers, a tick)
+ * never decide on it at once. Returns undefined when another live process holds it. The claim is
+ * released afterwards unless `work` handed the promotion to a runner (it then owns the claim).
+ */
+async function withPendingClaim<T>(
+  deps: EngineDeps,
+  promotion: PromotionRecord,
+  work: (claimed: PromotionRecord, owner: PromotionOwner) => Promise<T>,
+): Promise<T | undefined> {
+  const now = deps.clock.now();
+  if (promotion.owner && !ownerIsGone(promotion, now)) return undefined;
+  const owner = newOwner(now);
+  if (!(await deps.store.claimPromotion(promotion.id, owner, promotion.owner?.token))) return undefined;
+  try {
+    return await work({ ...promotion, owner }, owner);
+  } finally {
+    const after = await deps.store.getPromotion(promotion.id);
+    if (after.owner?.token === owner.token && after.state === 'pending') await deps.store.claimPromotion(promotion.id, undefined, owner.token);
+  }
+}
+
+export interface AdvanceOptions {
+  overrideWindow?: { reason: string };
+  onCreated?(promotion: PromotionRecord, planned: PlannedPromotion): void;
+  onRunner?(runner: PromotionRunner): void;
+}
+
+/**
+ * Re-evaluates a pending promotion's gates (after an approval, once its soak time or window has come)
+ * and runs it when all pass. Before running, the plan is made again: when it differs from the one the
+ * approvals were given for, they no longer count, the new plan is recorded and the promotion stays
+ * pending (the audit log says what changed). Returns the promotion as it stands afterwards.
+ */
+export async function advancePending(deps: EngineDeps, promotionId: string, options: AdvanceOptions = {}): Promise<PromotionRecord> {
+  const promotion = await deps.store.getPromotion(promotionId);
+  if (promotion.state !== 'pending') return promotion;
+  if (options.overrideWindow) checkOverride(deps, promotion.environment, options.overrideWindow.reason);
+  const ran = await withPendingClaim(deps, promotion, async (claimed, owner) => {
+    const release = await deps.store.getRelease(claimed.releaseId);
+    const fence = { promotionId: claimed.id, ownerToken: owner.token };
+    const audit: AuditEventInput[] = [];
+    let record = claimed;
+    if (options.overrideWindow) {
+      record = { ...record, windowOverride: { by: deps.actor, reason: options.overrideWindow.reason, at: deps.clock.now().toISOString() } };
+      audit.push(overrideEvent({ time: deps.clock.now().toISOString(), actor: deps.actor, project: record.project, environment: record.environment, releaseId: record.releaseId, promotionId: record.id }, record.windowOverride as NonNullable<PromotionRecord['windowOverride']>));
+    }
+    let evaluation = await evaluatePromotionGates(deps, record, release);
+    let steps: StepRecord[] | undefined;
+    let planned: PlannedPromotion | undefined;
+    if (evaluation.verdict === 'passed') {
+      // Plan again: what runs must be what was approved.
+      planned = await planPromotion(deps, release, record.environment, { skipPathCheck: record.kind === 'rollback' });
+      steps = stepRecords(record.id, record.environment, planned);
+      const changed = planned.plan.digest !== record.plan.digest;
+      const changes = changed ? planChanges(record.plan, planned.plan) : [];
+      const previousGates = record.plan.gates;
+      record = { ...record, plan: { ...planned.plan, gates: previousGates }, configDigest: deps.loaded.digest };
+      if (changed) evaluation = await evaluatePromotionGates(deps, record, release);
+      const decisions = gateDecisionEvents(deps, record, previousGates, evaluation, { planChanges: changes });
+      audit.push(...decisions.events);
+      record = { ...record, gateEvents: decisions.gateEvents };
+    } else {
+      const decisions = gateDecisionEvents(deps, record, record.plan.gates, evaluation);
+      audit.push(...decisions.events);
+      record = { ...record, gateEvents: decisions.gateEvents };
+    }
+    record = { ...record, plan: { ...record.plan, gates: evaluation.gates } };
+
+    if (evaluation.verdict === 'blocked') {
+      const finished: PromotionRecord = { ...record, state: 'rejected', reason: evaluation.summary, finishedAt: deps.clock.now().toISOString(), owner: undefined };
+      await deps.store.commit({ fence, promotion: { record: finished }, audit: [...audit, promotionEvent(deps, finished, 'promotion.finished', { state: 'rejected', reason: finished.reason })] });
+      return finished;
+    }
+    if (evaluation.verdict === 'waiting') {
+      const waiting: PromotionRecord = { ...record, reason: evaluation.summary };
+      await deps.store.commit({ fence, promotion: { record: waiting }, replaceSteps: steps ? record.id : undefined, steps, audit });
+      return waiting;
+    }
+    const running: PromotionRecord = { ...record, state: 'running', reason: undefined, owner };
+    try {
+      await deps.store.commit({ fence, promotion: { record: running, takeLock: true }, replaceSteps: record.id, steps, audit });
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      const holder = await deps.store.activePromotion(record.environment);
+      const waiting: PromotionRecord = { ...record, reason: holder ? `waiting for ${record.environment}: ${busy(record.environment, holder).message}` : evaluation.summary };
+      await deps.store.commit({ fence, promotion: { record: waiting }, audit });
+      return waiting;
+    }
+    if (planned) options.onCreated?.(running, planned);
+    const runner = await PromotionRunner.load(deps, record.id, owner);
+    options.onRunner?.(runner);
+    return runner.run();
+  });
+  return ran ?? (await deps.store.getPromotion(promotionId));
 }
 
 function busy(environment: string, holder: PromotionRecord): ConflictError {
@@ -190,12 +354,16 @@ function busy(environment: string, holder: PromotionRecord): ConflictError {
 }
 
 export interface ResumeOptions {
+  overrideWindow?: { reason: string };
   retryStep?: string[];
   markDone?: string[];
   onRunner?(runner: PromotionRunner): void;
 }
 
-/** Continues one promotion, or every unfinished one (those a person must decide on are reported, not run). */
+/**
+ * Continues one promotion, or every unfinished one (those a person must decide on are reported, not
+ * run). A pending promotion named here has its gates evaluated again and runs when they pass.
+ */
 export async function resume(deps: EngineDeps, promotionRef: string | undefined, options: ResumeOptions = {}): Promise<PromotionRecord[]> {
   let ids: string[];
   if (promotionRef !== undefined) {
@@ -208,6 +376,14 @@ export async function resume(deps: EngineDeps, promotionRef: string | undefined,
   }
   const results: PromotionRecord[] = [];
   for (const id of ids) {
+    const promotion = await deps.store.getPromotion(id);
+    if (promotion.state === 'pending') {
+      if ((options.retryStep?.length ?? 0) + (options.markDone?.length ?? 0) > 0) {
+        throw new ConflictError(`promotion ${id.slice(0, 12)} is pending, not interrupted: --retry-step and --mark-done only apply to an interrupted promotion`);
+      }
+      results.push(await advancePending(deps, id, { overrideWindow: options.overrideWindow, onRunner: (r) => options.onRunner?.(r) }));
+      continue;
+    }
     const runner = await PromotionRunner.load(deps, id);
     if (promotionRef === undefined && runner.record.state === 'interrupted') {
       results.push(runner.record);

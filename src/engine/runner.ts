@@ -1,7 +1,10 @@
 import type { AdapterCapabilities, AdapterPlan, Outputs, StepContext } from '../core/adapter.js';
 import type { AuditEventInput, AuditKind } from '../core/audit.js';
 import { ConflictError, errorMessage, StepFailure } from '../core/errors.js';
-import type { ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
+import { parseDuration } from '../core/duration.js';
+import { renderTemplates, type EvalScope } from '../core/expression/index.js';
+import { compileCel } from '../core/gates/cel.js';
+import type { ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord, VerificationRecord, VerifyConfig } from '../core/model.js';
 import { FINAL_PROMOTION_STATES } from '../core/model.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { checkOutputs, redactSensitiveOutputs } from '../core/outputs.js';
@@ -12,8 +15,11 @@ import type { StepLogLine, StoreChange } from '../store/store.js';
 import type { EngineDeps } from './deps.js';
 import { LEASE_RENEW_MS, newOwner, ownerIsGone, renewed } from './lease.js';
 import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
+import { runVerification, type VerifyCheck } from './verification.js';
 
 const MAX_LOG_LINE = 2000;
+/** The step-log name of the verification's lines (`lockstep logs PROMOTION --component @verify`); not a valid component name. */
+export const VERIFY_LOG = '@verify';
 const LOG_FLUSH_MS = 1000;
 
 /** What a person decided for the steps of an interrupted promotion. */
@@ -120,6 +126,8 @@ export class PromotionRunner {
           if (this.promotion.onFailure === 'rollback') {
             await this.save({ promotion: { record: { ...this.promotion, state: 'rolling-back' } } }, []);
           }
+        } else {
+          await this.verify();
         }
       }
       if (this.state() === 'rolling-back') {
@@ -437,6 +445,67 @@ export class PromotionRunner {
     );
   }
 
+  // ------------------------------------------------------------------ verification
+
+  /**
+   * Runs the environment's `gates.verify` checks once every step is done. Read-only, so after a
+   * restart they simply run again. A failed verification fails the promotion: with onFailure
+   * rollback, every reversible step is rolled back.
+   */
+  private async verify(): Promise<void> {
+    const configs = this.deps.loaded.config.environments[this.promotion.environment]?.gates?.verify ?? [];
+    if (configs.length === 0 || this.promotion.verification?.state === 'passed') return;
+    let checks: VerifyCheck[];
+    try {
+      checks = configs.map((c, i) => verifyCheck(c, i, this.verifyScope()));
+    } catch (error) {
+      await this.verificationFailed({ state: 'failed', startedAt: this.now(), finishedAt: this.now(), message: this.redactor.redact(errorMessage(error)), checks: [] });
+      return;
+    }
+    const startedAt = this.now();
+    await this.save({ promotion: { record: { ...this.promotion, verification: { state: 'running', startedAt, checks: [] } } } }, [
+      this.event('verification.started', { checks: checks.map((c) => c.name) }),
+    ]);
+    const result = await runVerification(checks, {
+      signal: this.controller.signal,
+      cwd: this.deps.projectDir,
+      env: process.env,
+      now: () => this.deps.clock.now(),
+      log: (check, line) => this.log(VERIFY_LOG, `${check}: ${line}`),
+    });
+    const record: VerificationRecord = {
+      state: result.passed ? 'passed' : result.checks.every((c) => c.state !== 'failed') ? 'cancelled' : 'failed',
+      startedAt,
+      finishedAt: this.now(),
+      message: this.redactor.redact(result.message),
+      checks: result.checks.map((c) => ({ name: c.name, state: c.state, failures: c.failures, measurements: c.measurements.length, message: this.redactor.redact(c.message) })),
+    };
+    if (!result.passed) {
+      await this.verificationFailed(record);
+      return;
+    }
+    await this.save({ promotion: { record: { ...this.promotion, verification: record, verifiedAt: record.finishedAt } } }, [
+      this.event('verification.finished', { state: record.state, message: record.message, checks: record.checks }),
+    ]);
+  }
+
+  private async verificationFailed(record: VerificationRecord): Promise<void> {
+    this.failed = true;
+    const next = this.promotion.onFailure === 'rollback' ? 'rolling-back' : this.promotion.state;
+    await this.save({ promotion: { record: { ...this.promotion, verification: record, state: next } } }, [
+      this.event('verification.finished', { state: record.state, message: record.message, checks: record.checks }),
+    ]);
+  }
+
+  /** What a verify check's templates see: the environment, the release id, secrets. */
+  private verifyScope(): EvalScope {
+    return {
+      values: { env: { name: this.promotion.environment, vars: this.vars }, release: { id: this.release.id } },
+      secret: (n) => this.deps.secrets.get(n),
+      redactor: this.redactor,
+    };
+  }
+
   // ------------------------------------------------------------------ rollback
 
   /** Rolls back, in reverse dependency order, every reversible step of this promotion that changed something. */
@@ -483,7 +552,9 @@ export class PromotionRunner {
 
   private async finish(): Promise<void> {
     const steps = [...this.steps.values()];
-    const ok = steps.every((s) => s.state === 'succeeded' || s.state === 'unchanged');
+    const verification = this.promotion.verification;
+    const verified = verification === undefined || verification.state === 'passed';
+    const ok = verified && steps.every((s) => s.state === 'succeeded' || s.state === 'unchanged');
     const summary = {
       succeeded: names(steps, 'succeeded'),
       unchanged: names(steps, 'unchanged'),
@@ -493,8 +564,17 @@ export class PromotionRunner {
       rollbackFailed: names(steps, 'rollback-failed'),
       leftAtNewVersion: ok ? [] : steps.filter((s) => s.applyStarted && s.state !== 'rolled-back' && s.state !== 'rollback-failed').map((s) => s.component),
     };
-    const reason = ok ? undefined : failureReason(steps, this.promotion.onFailure);
-    const finished: PromotionRecord = { ...this.promotion, state: ok ? 'succeeded' : 'failed', finishedAt: this.now(), reason, owner: undefined };
+    const reason = ok ? undefined : failureReason(steps, this.promotion.onFailure, verified ? undefined : verification?.message);
+    const finishedAt = this.now();
+    const finished: PromotionRecord = {
+      ...this.promotion,
+      state: ok ? 'succeeded' : 'failed',
+      finishedAt,
+      reason,
+      owner: undefined,
+      // Soak time counts from here: the checks passed, or there were none.
+      verifiedAt: ok ? (this.promotion.verifiedAt ?? finishedAt) : undefined,
+    };
     await this.save({ promotion: { record: finished, releaseLock: true } }, [this.event('promotion.finished', { state: finished.state, ...summary, reason })]);
   }
 
@@ -653,15 +733,40 @@ function elapsed(step: StepRecord): number | undefined {
   return Date.parse(step.finishedAt) - Date.parse(step.startedAt);
 }
 
-function failureReason(steps: StepRecord[], onFailure: string): string {
+function failureReason(steps: StepRecord[], onFailure: string, verification: string | undefined): string {
   // A failed step that was then rolled back keeps its error: name the first one either way.
   const first = steps.find((s) => s.state === 'failed') ?? steps.find((s) => s.error !== undefined && s.applyStarted);
-  const parts = [first ? `${first.component} failed: ${first.error ?? ''}` : 'the promotion failed'];
+  const parts = [verification !== undefined ? `verification failed: ${verification}` : first ? `${first.component} failed: ${first.error ?? ''}` : 'the promotion failed'];
   const rolled = names(steps, 'rolled-back');
   if (rolled.length) parts.push(`rolled back: ${rolled.join(', ')}`);
   const rbFailed = names(steps, 'rollback-failed');
   if (rbFailed.length) parts.push(`rollback FAILED: ${rbFailed.join(', ')}`);
   const forward = steps.filter((s) => s.applyStarted && ['succeeded', 'failed'].includes(s.state)).map((s) => s.component);
-  if (forward.length) parts.push(`${onFailure === 'halt' ? 'left as they are (onFailure: halt)' : 'left at the new version (forward-only)'}: ${forward.join(', ')}`);
+  if (forward.length && verification !== undefined && onFailure === 'halt') parts.push(`left as they are (onFailure: halt): ${forward.join(', ')}`);
+  else if (forward.length) parts.push(`${onFailure === 'halt' ? 'left as they are (onFailure: halt)' : 'left at the new version (forward-only)'}: ${forward.join(', ')}`);
   return parts.join('; ');
+}
+
+/** A `gates.verify` entry made runnable: templates rendered (secrets redacted in messages), the CEL expectation compiled. */
+function verifyCheck(config: VerifyConfig, index: number, scope: EvalScope): VerifyCheck {
+  const rendered = renderTemplates({ http: config.http ? { ...config.http, expect: undefined } : undefined, command: config.command }, scope, {
+    path: ['gates', 'verify', index],
+  }) as Pick<VerifyConfig, 'http' | 'command'>;
+  const timing = {
+    intervalMs: parseDuration(config.interval) ?? 10_000,
+    count: config.count,
+    failureLimit: config.failureLimit,
+    initialDelayMs: parseDuration(config.initialDelay) ?? 0,
+  };
+  if (rendered.command) return { name: `verify[${index}] ${rendered.command.run[0] ?? ''}`, command: { argv: rendered.command.run }, ...timing };
+  const http = rendered.http;
+  if (!http) throw new StepFailure(`gates.verify[${index}] has neither http nor command`, false);
+  const expect = config.http?.expect === undefined ? undefined : compileCel('verify', config.http.expect);
+  const url = new URL(http.url);
+  return {
+    name: `verify[${index}] ${http.method} ${url.origin}${url.pathname}`,
+    http: { url: http.url, method: http.method, headers: http.headers, body: http.body, timeoutMs: parseDuration(http.timeout) ?? 10_000 },
+    expect: expect ? (response) => expect.evaluate({ response }) : undefined,
+    ...timing,
+  };
 }

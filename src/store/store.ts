@@ -1,6 +1,8 @@
 import type { AuditEntry, AuditEventInput } from '../core/audit.js';
 import type {
+  ApprovalRecord,
   ComponentState,
+  ReleaseRejection,
   PromotionOwner,
   PromotionRecord,
   PromotionState,
@@ -30,7 +32,7 @@ export interface Store {
    */
   claimPromotion(promotionId: string, owner: PromotionOwner | undefined, expectedToken: string | undefined): Promise<boolean>;
 
-  /** Exact id or a unique prefix of at least 7 characters. NotFoundError; InputError when ambiguous or too short. */
+  /** Exact id or a unique prefix of at least 7 characters, with its rejection if any. NotFoundError; InputError when ambiguous or too short. */
   getRelease(idOrPrefix: string): Promise<ReleaseRecord>;
   /** Newest first. */
   listReleases(options?: { limit?: number }): Promise<ReleaseRecord[]>;
@@ -41,6 +43,9 @@ export interface Store {
   listPromotions(filter?: PromotionFilter): Promise<PromotionRecord[]>;
   /** The promotion holding the environment's lock, if any. */
   activePromotion(environment: string): Promise<PromotionRecord | undefined>;
+
+  /** A promotion's approvals and rejections, oldest first. */
+  listApprovals(promotionId: string): Promise<ApprovalRecord[]>;
 
   /** In the promotion's plan order (as written). */
   listSteps(promotionId: string): Promise<StepRecord[]>;
@@ -80,10 +85,19 @@ export interface StoreChange {
    * the commit fails with ConflictError (naming the holder) when another promotion holds it.
    */
   createPromotion?: { record: PromotionRecord; lock: boolean };
-  /** Replaces the promotion record (matched by id). `releaseLock` frees its environment. */
-  promotion?: { record: PromotionRecord; releaseLock?: boolean };
+  /**
+   * Replaces the promotion record (matched by id). `releaseLock` frees its environment; `takeLock`
+   * takes it (a pending promotion whose gates passed), failing with ConflictError when it is held.
+   */
+  promotion?: { record: PromotionRecord; releaseLock?: boolean; takeLock?: boolean };
+  /** Deletes the promotion's steps before `steps` are written: a re-planned pending promotion. */
+  replaceSteps?: string;
   /** Upserts, matched by (promotionId, component). */
   steps?: StepRecord[];
+  /** Appended; approvals are never changed or deleted. */
+  approvals?: ApprovalRecord[];
+  /** Marks a release known-bad (once; a second rejection is a ConflictError). */
+  releaseRejection?: { releaseId: string; rejection: ReleaseRejection };
   /** Upserts, matched by (environment, component). */
   componentStates?: ComponentState[];
   /** Appended to the step logs (already redacted by the caller). */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinAdapters } from '../../src/adapters/registry.js';
 import { loadConfig } from '../../src/core/config/load-config.js';
-import { systemClock } from '../../src/engine/clock.js';
+import { systemClock, type Clock } from '../../src/engine/clock.js';
 import type { EngineDeps, RunObserver } from '../../src/engine/deps.js';
 import { secretSource } from '../../src/engine/secrets.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -16,7 +16,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 export interface TestProject {
   dir: string;
   write(path: string, text: string, executable?: boolean): void;
-  deps(options?: { observer?: RunObserver; env?: NodeJS.ProcessEnv; actor?: string }): Promise<EngineDeps>;
+  deps(options?: { observer?: RunObserver; env?: NodeJS.ProcessEnv; actor?: string; clock?: Clock }): Promise<EngineDeps>;
   running(env: string, component: string): string | undefined;
   applies(): string[];
   cleanup(): void;
@@ -71,7 +71,7 @@ export function testProject(config: string): TestProject {
       return {
         store,
         adapters: builtinAdapters(),
-        clock: systemClock,
+        clock: options.clock ?? systemClock,
         loaded,
         projectDir: dir,
         cacheDir: join(dir, '.lockstep', 'cache'),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Adapter } from '../adapter.js';
+import { parseDuration } from '../duration.js';
 import { ON_FAILURE, VALUE_TYPES } from '../model.js';
 
 /** The adapters a config may use, by type (src/adapters/registry.ts builds it). */
@@ -27,6 +28,69 @@ export const outputSchema = z.strictObject({
   description: z.string().optional(),
 });
 
+const duration = (what: string) =>
+  z.string().refine((v) => parseDuration(v) !== undefined, {
+    error: `${what} must be a duration such as 30s, 10m, 1h30m or 2d`,
+  });
+
+const people = z.array(z.string().min(1, { error: 'a name must not be empty' }));
+
+export const approvalsSchema = z.strictObject({
+  count: z.int().min(1, { error: 'count must be at least 1' }).describe('How many different people must approve.'),
+  from: people
+    .min(1, { error: 'from needs at least one person or group:<name>' })
+    .describe('Who may approve: people (alice@example.com) and groups (group:sre).'),
+  separationOfDuties: z
+    .boolean()
+    .default(true)
+    .describe("The requester and the release's author cannot approve (default true)."),
+  expires: duration('expires').optional().describe('How long an approval counts, e.g. 24h.'),
+});
+
+export const windowSchema = z
+  .strictObject({
+    allow: z.string().optional().describe('When promotions may run: "Mon-Thu 09:00-16:00" or "2026-12-01 .. 2026-12-03".'),
+    deny: z.string().optional().describe('When they may not (beats allow): "2026-12-20 .. 2027-01-04", "Fri 15:00-24:00".'),
+    timezone: z.string().optional().describe('An IANA time zone such as Europe/Berlin (default UTC); DST is handled.'),
+    reason: z.string().optional().describe('Shown when the window holds a promotion back.'),
+  })
+  .describe('A change window: allow or deny.');
+
+export const policySchema = z.strictObject({
+  expr: z.string().min(1, { error: 'expr must not be empty' }).describe('A CEL expression of type bool over release, plan, env, approvals and now.'),
+  message: z.string().optional().describe('Shown when the expression is false.'),
+});
+
+export const verifySchema = z.strictObject({
+  http: z
+    .strictObject({
+      url: z.string().min(1).describe('May use ${{ env.* }}, ${{ release.* }} and ${{ secrets.NAME }}.'),
+      method: z.string().default('GET'),
+      headers: z.record(z.string(), z.string()).default({}),
+      body: z.string().optional(),
+      expect: z.string().optional().describe('A CEL expression over response.status, response.headers and response.body; default: a 2xx status.'),
+      timeout: duration('timeout').default('10s'),
+    })
+    .optional(),
+  command: z
+    .strictObject({ run: z.array(z.string()).min(1, { error: 'run needs the program and its arguments' }).describe('Program and arguments, no shell; exit 0 passes.') })
+    .optional(),
+  interval: duration('interval').default('10s').describe('Between two measurements.'),
+  count: z.int().min(1).default(1).describe('How many measurements to take.'),
+  failureLimit: z.int().min(0).default(0).describe('Failed measurements tolerated; one more fails the promotion.'),
+  initialDelay: duration('initialDelay').default('0s').describe('Wait before the first measurement.'),
+});
+
+export const gatesSchema = z.strictObject({
+  approvals: approvalsSchema.optional(),
+  soak: duration('soak').optional().describe('Every `after` environment ran this release, verified, at least this long.'),
+  windows: z.array(windowSchema).default([]).describe('Change windows; deny beats allow.'),
+  policy: z.array(policySchema).default([]).describe('CEL policies that must all be true.'),
+  verify: z.array(verifySchema).default([]).describe('Checks run on the environment after a promotion.'),
+  auto: z.boolean().default(false).describe('Promote automatically (lockstep tick) once every gate passes.'),
+  overrideBy: people.default([]).describe('Who may promote outside the change windows with --override-window --reason.'),
+});
+
 export const environmentSchema = z.strictObject({
   description: z.string().optional(),
   after: z
@@ -43,10 +107,7 @@ export const environmentSchema = z.strictObject({
     .enum(ON_FAILURE)
     .default('rollback')
     .describe('What a failed promotion does: roll back, or halt where it stands.'),
-  gates: z
-    .record(z.string(), z.unknown())
-    .optional()
-    .describe('What must hold before a promotion into this environment runs.'),
+  gates: gatesSchema.optional().describe('What must hold before a promotion into this environment runs, and the checks after it.'),
 });
 
 export const componentSchema = z.strictObject({

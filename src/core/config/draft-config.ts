@@ -4,6 +4,7 @@ import {
   VALUE_TYPES,
   type ComponentConfig,
   type EnvironmentConfig,
+  type GatesConfig,
   type OnFailure,
   type OutputDeclaration,
   type ProjectConfig,
@@ -33,7 +34,8 @@ export function draftConfig(raw: unknown): DraftConfig {
       after: strings(env.after),
       vars: isPlainObject(env.vars) ? env.vars : {},
       onFailure: (ON_FAILURE as readonly unknown[]).includes(env.onFailure) ? (env.onFailure as OnFailure) : 'rollback',
-      gates: isPlainObject(env.gates) ? env.gates : undefined,
+      // Raw: the gate rules read it defensively (see gate-rules.ts).
+      gates: isPlainObject(env.gates) ? (env.gates as unknown as GatesConfig) : undefined,
     };
   }
   const components: Record<string, ComponentConfig> = {};
@@ -49,7 +51,7 @@ export function draftConfig(raw: unknown): DraftConfig {
     };
   }
   return {
-    config: { project: typeof root.project === 'string' ? root.project : '', environments, components, groups: {} },
+    config: { project: typeof root.project === 'string' ? root.project : '', environments, components, groups: groups(root.groups) },
     unusableWith,
   };
 }
@@ -78,5 +80,11 @@ function outputs(value: unknown): Record<string, OutputDeclaration> {
       ...(items !== undefined ? { items } : {}),
     };
   }
+  return out;
+}
+
+function groups(value: unknown): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, members] of entries(value)) out[name] = strings(members);
   return out;
 }

@@ -12,6 +12,8 @@ export interface Finding {
   message: string;
   target?: 'value' | 'key' | 'parent';
   offset?: number;
+  /** A character offset into a string value (a CEL expression): the position points at it. */
+  character?: number;
 }
 
 /**

@@ -5,6 +5,7 @@ import { isPlainObject } from '../expression/template.js';
 import type { ComponentConfig, EnvironmentConfig, ProjectConfig } from '../model.js';
 import { projectSchema, type AdapterSet } from './config-schema.js';
 import { draftConfig } from './draft-config.js';
+import { gatesAreValid } from './gate-rules.js';
 import { describeValue, dotted, issueFindings, type Finding } from './findings.js';
 import { SourcePositions, type Path, type Position } from './positions.js';
 import { referencesResolve } from './references.js';
@@ -15,7 +16,6 @@ import {
   componentTypesAreKnown,
   dependenciesExist,
   environmentsHaveNoCycles,
-  gatesAreNotYetEnforced,
   outputDeclarationsAreValid,
   runRules,
 } from './rules.js';
@@ -45,7 +45,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   outputDeclarationsAreValid,
   referencesResolve,
   adapterSpecsAccept,
-  gatesAreNotYetEnforced,
+  gatesAreValid,
 ];
 
 const NEEDS = 'project, environments and components';
@@ -132,6 +132,7 @@ export function loadConfig(source: string, file: string, adapters: AdapterSet): 
 
 function position(positions: SourcePositions, f: Finding): Position {
   if (f.offset !== undefined) return positions.inString(f.path, f.offset);
+  if (f.character !== undefined) return positions.atCharacter(f.path, f.character);
   if (f.target === 'key') return positions.key(f.path);
   if (f.target === 'parent') {
     const parent = f.path.slice(0, -1);

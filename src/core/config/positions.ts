@@ -58,6 +58,22 @@ export class SourcePositions {
     return this.at(start + index);
   }
 
+  /**
+   * The position of character `offset` of a string value (a CEL expression), when the string is
+   * written as is (plain, or quoted without escapes); otherwise the start of the value.
+   */
+  atCharacter(path: Path, offset: number): Position {
+    const found = this.find(path);
+    const node = found.complete ? found.node : undefined;
+    if (!node || !isScalar(node) || typeof node.value !== 'string' || !node.range) return this.value(path);
+    const [start, end] = node.range;
+    const raw = this.source.slice(start, end);
+    if (raw === node.value) return this.at(start + offset);
+    const quoted = raw.length >= 2 && (raw[0] === '"' || raw[0] === "'") && raw.endsWith(raw[0]);
+    if (quoted && raw.slice(1, -1) === node.value) return this.at(start + 1 + offset);
+    return this.at(start);
+  }
+
   /** The path of the innermost node holding `offset`: for YAML errors, which come with an offset only. */
   pathAt(offset: number): (string | number)[] {
     const path: (string | number)[] = [];

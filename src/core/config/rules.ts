@@ -105,17 +105,3 @@ export const outputDeclarationsAreValid: Rule = ({ config }) => {
 export function runRules(rules: readonly Rule[], ctx: RuleContext): Finding[] {
   return rules.flatMap((rule) => rule(ctx));
 }
-
-/**
- * Gates are part of the config model, but this version does not enforce them yet. Accepting them
- * silently would let a user believe prod is protected by approvals that nobody checks.
- */
-export const gatesAreNotYetEnforced: Rule = ({ config }) =>
-  Object.values(config.environments)
-    .filter((env) => env.gates !== undefined && Object.keys(env.gates).length > 0)
-    .map((env) => ({
-      path: ['environments', env.name, 'gates'],
-      target: 'key' as const,
-      message:
-        'gates (approvals, soak, windows, policy) are not enforced by this version of Lockstep yet; remove them so nobody relies on them (the promotion path, `after:`, is enforced)',
-    }));

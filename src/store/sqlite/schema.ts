@@ -100,6 +100,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX step_logs_promotion ON step_logs (promotion_id, component, id);
     `,
   },
+  {
+    version: 3,
+    name: 'approvals and release rejections',
+    sql: `
+      CREATE TABLE approvals (
+        id           INTEGER PRIMARY KEY,
+        promotion_id TEXT NOT NULL REFERENCES promotions (id),
+        json         TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX approvals_promotion ON approvals (promotion_id, id);
+      CREATE TRIGGER approvals_no_update BEFORE UPDATE ON approvals
+        BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+      CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals
+        BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+
+      CREATE TABLE release_rejections (
+        release_id TEXT PRIMARY KEY REFERENCES releases (id),
+        json       TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export interface MigrationResult {

@@ -6,7 +6,7 @@ import { chainEntry } from '../../core/audit.js';
 import type { AuditEntry, AuditEventInput, AuditKind } from '../../core/audit.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
-import type { ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../../core/model.js';
+import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
 import type { PromotionFilter, StepLogLine, Store, StoreChange } from '../store.js';
 import { migrate } from './schema.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
@@ -119,8 +119,16 @@ export class SqliteStore implements Store {
     if (change.fence) this.checkFence(change.fence);
     if (change.release) this.putRelease(change.release);
     if (change.createPromotion) this.insertPromotion(change.createPromotion.record, change.createPromotion.lock);
-    if (change.promotion) this.replacePromotion(change.promotion.record, change.promotion.releaseLock ?? false);
+    if (change.releaseRejection) this.rejectRelease(change.releaseRejection.releaseId, change.releaseRejection.rejection);
+    if (change.promotion) this.replacePromotion(change.promotion.record, change.promotion.releaseLock ?? false, change.promotion.takeLock ?? false);
+    if (change.replaceSteps !== undefined) this.run('DELETE FROM steps WHERE promotion_id = ?', change.replaceSteps);
     for (const step of change.steps ?? []) this.upsertStep(step);
+    for (const approval of change.approvals ?? []) {
+      if (this.get('SELECT 1 FROM promotions WHERE id = ?', approval.promotionId) === undefined) {
+        throw new NotFoundError(`an approval names promotion ${approval.promotionId}, which does not exist`);
+      }
+      this.run('INSERT INTO approvals (promotion_id, json) VALUES (?, ?)', approval.promotionId, JSON.stringify(approval));
+    }
     for (const state of change.componentStates ?? []) this.upsertComponentState(state);
     for (const log of change.logs ?? []) {
       this.run('INSERT INTO step_logs (promotion_id, component, time, line) VALUES (?, ?, ?, ?)', log.promotionId, log.component, log.time, log.line);
@@ -136,7 +144,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  private putRelease(release: ReleaseRecord): void {
+  private putRelease(withRejection: ReleaseRecord): void {
+    // A rejection is kept apart (release_rejections): the release itself never changes.
+    const { rejected: _rejected, ...release } = withRejection;
     const existing = this.get<JsonRow>('SELECT json FROM releases WHERE id = ?', release.id);
     const json = JSON.stringify(release);
     if (existing !== undefined) {
@@ -147,21 +157,34 @@ export class SqliteStore implements Store {
     this.run('INSERT INTO releases (id, created_at, json) VALUES (?, ?, ?)', release.id, release.createdAt, json);
   }
 
+  private rejectRelease(releaseId: string, rejection: ReleaseRejection): void {
+    if (this.get('SELECT 1 FROM releases WHERE id = ?', releaseId) === undefined) throw new NotFoundError(`release ${releaseId} not found`);
+    const existing = this.get<JsonRow>('SELECT json FROM release_rejections WHERE release_id = ?', releaseId);
+    if (existing !== undefined) {
+      const earlier = JSON.parse(existing.json) as ReleaseRejection;
+      throw new ConflictError(`release ${releaseId.slice(0, 12)} was already rejected by ${earlier.by} at ${earlier.at}: ${earlier.reason}`);
+    }
+    this.run('INSERT INTO release_rejections (release_id, json) VALUES (?, ?)', releaseId, JSON.stringify(rejection));
+  }
+
+  private lockEnvironment(record: PromotionRecord): void {
+    const holder = this.lockHolder(record.environment);
+    if (holder !== undefined && holder.id === record.id) return;
+    if (holder !== undefined) {
+      throw new ConflictError(
+        `environment ${record.environment} is busy: promotion ${holder.id} ` +
+          `(requested by ${holder.requestedBy} at ${holder.requestedAt})`,
+      );
+    }
+    this.run('INSERT INTO env_locks (environment, promotion_id) VALUES (?, ?)', record.environment, record.id);
+  }
+
   private insertPromotion(record: PromotionRecord, lock: boolean): void {
     if (this.get('SELECT 1 FROM releases WHERE id = ?', record.releaseId) === undefined) {
       throw new NotFoundError(`promotion ${record.id} names release ${record.releaseId}, which does not exist`);
     }
     if (this.get('SELECT 1 FROM promotions WHERE id = ?', record.id) !== undefined) {
       throw new ConflictError(`promotion ${record.id} already exists`);
-    }
-    if (lock) {
-      const holder = this.lockHolder(record.environment);
-      if (holder !== undefined) {
-        throw new ConflictError(
-          `environment ${record.environment} is busy: promotion ${holder.id} ` +
-            `(requested by ${holder.requestedBy} at ${holder.requestedAt})`,
-        );
-      }
     }
     this.run(
       `INSERT INTO promotions (id, environment, release_id, state, requested_at, owner_token, json)
@@ -174,12 +197,10 @@ export class SqliteStore implements Store {
       record.owner?.token ?? null,
       JSON.stringify(record),
     );
-    if (lock) {
-      this.run('INSERT INTO env_locks (environment, promotion_id) VALUES (?, ?)', record.environment, record.id);
-    }
+    if (lock) this.lockEnvironment(record);
   }
 
-  private replacePromotion(record: PromotionRecord, releaseLock: boolean): void {
+  private replacePromotion(record: PromotionRecord, releaseLock: boolean, takeLock: boolean): void {
     const result = this.run(
       `UPDATE promotions
           SET environment = ?, release_id = ?, state = ?, requested_at = ?, owner_token = ?, json = ?
@@ -195,6 +216,7 @@ export class SqliteStore implements Store {
     if (result.changes === 0) throw new NotFoundError(`promotion ${record.id} not found`);
     // Only the holder's own lock: a promotion that never held it must not free someone else's.
     if (releaseLock) this.run('DELETE FROM env_locks WHERE promotion_id = ?', record.id);
+    if (takeLock) this.lockEnvironment(record);
   }
 
   private upsertStep(step: StepRecord): void {
@@ -255,7 +277,16 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- reads
 
   async getRelease(idOrPrefix: string): Promise<ReleaseRecord> {
-    return JSON.parse(this.resolve('releases', 'release', idOrPrefix)) as ReleaseRecord;
+    return this.withRejection(JSON.parse(this.resolve('releases', 'release', idOrPrefix)) as ReleaseRecord);
+  }
+
+  private withRejection(release: ReleaseRecord): ReleaseRecord {
+    const row = this.get<JsonRow>('SELECT json FROM release_rejections WHERE release_id = ?', release.id);
+    return row === undefined ? release : { ...release, rejected: JSON.parse(row.json) as ReleaseRejection };
+  }
+
+  async listApprovals(promotionId: string): Promise<ApprovalRecord[]> {
+    return this.all<JsonRow>('SELECT json FROM approvals WHERE promotion_id = ? ORDER BY id', promotionId).map((row) => JSON.parse(row.json) as ApprovalRecord);
   }
 
   async listReleases(options: { limit?: number } = {}): Promise<ReleaseRecord[]> {
@@ -263,7 +294,7 @@ export class SqliteStore implements Store {
       'SELECT json FROM releases ORDER BY created_at DESC, id DESC LIMIT ?',
       sqlLimit(options.limit),
     );
-    return rows.map((row) => JSON.parse(row.json) as ReleaseRecord);
+    return rows.map((row) => this.withRejection(JSON.parse(row.json) as ReleaseRecord));
   }
 
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {

@@ -186,13 +186,46 @@ describe('loadConfig: schema problems', () => {
     ]);
   });
 
-  it('refuses gates while they are not enforced, rather than letting a user rely on them', () => {
+  it('checks gates: groups, reachable counts, windows, CEL policies and verify checks, each at its line', () => {
     expect(
       problems(
-        yaml('project: shop', 'environments:', '  prod:', '    gates: { approvals: { count: 2 } }', 'components:', '  api: { type: command, with: { apply: [a] } }'),
+        yaml(
+          'project: shop',
+          'groups:',
+          '  sre: [bob@example.com]',
+          'environments:',
+          '  staging: { vars: { host: staging.example.com } }',
+          '  prod:',
+          '    after: [staging]',
+          '    gates:',
+          '      approvals: { count: 3, from: [group:sre, alice@example.com] }',
+          '      soak: 30 minutes',
+          '      overrideBy: [group:oncall]',
+          '      windows:',
+          '        - { allow: "Mon-Thr 09:00-16:00", timezone: Europe/Berlin }',
+          '        - { deny: "2026-12-20 .. 2027-01-04", timezone: Mars/Olympus }',
+          '      policy:',
+          '        - expr: "!plan.irreversibel || approvals.count >= 3"',
+          '        - expr: "approvals.count"',
+          '      verify:',
+          '        - http: { url: "https://${{ env.vars.hostname }}/healthz", expect: "response.status == \'200\'" }',
+          '        - interval: 5s',
+          'components:',
+          '  api: { type: command, with: { apply: [a] } }',
+        ),
       ),
     ).toEqual([
-      'lockstep.yaml:4:5: environments.prod.gates: gates (approvals, soak, windows, policy) are not enforced by this version of Lockstep yet; remove them so nobody relies on them (the promotion path, `after:`, is enforced)',
+      'lockstep.yaml:9:27: environments.prod.gates.approvals.count: count is 3 but only 2 people may approve (bob@example.com, alice@example.com): no promotion could ever pass',
+      'lockstep.yaml:10:13: environments.prod.gates.soak: soak must be a duration such as 30s, 10m, 1h30m or 2d',
+      'lockstep.yaml:11:20: environments.prod.gates.overrideBy.0: unknown group oncall: groups are sre',
+      expect.stringMatching(/^lockstep\.yaml:13:20: environments\.prod\.gates\.windows\.0\.allow: .*Thr/),
+      expect.stringMatching(/^lockstep\.yaml:14:57: environments\.prod\.gates\.windows\.1\.timezone: .*Mars\/Olympus/),
+      // The column points into the expression: at the unknown field, at the start of the non-bool one.
+      'lockstep.yaml:16:24: environments.prod.gates.policy.0.expr: CEL: No such key: irreversibel',
+      'lockstep.yaml:17:18: environments.prod.gates.policy.1.expr: CEL: the expression must be of type bool, got int',
+      'lockstep.yaml:19:33: environments.prod.gates.verify.0.http.url: env.vars.hostname is not defined in environment prod',
+      'lockstep.yaml:19:77: environments.prod.gates.verify.0.http.expect: CEL: no such overload: int == string',
+      'lockstep.yaml:20:11: environments.prod.gates.verify.1: a verify check needs http or command',
     ]);
   });
 

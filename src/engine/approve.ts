@@ -1,0 +1,104 @@
+import type { AuditEventInput } from '../core/audit.js';
+import { expandPeople } from '../core/config/gate-rules.js';
+import { parseDuration } from '../core/duration.js';
+import { ConflictError, InputError, NotAllowedError } from '../core/errors.js';
+import { approvalRefusal } from '../core/gates/evaluate.js';
+import type { ApprovalRecord, PromotionRecord, ReleaseRecord } from '../core/model.js';
+import type { EngineDeps } from './deps.js';
+import { ACTOR_PROOF } from './gates.js';
+import { newOwner, ownerIsGone } from './lease.js';
+import { advancePending, type AdvanceOptions } from './promote.js';
+
+export interface ApproveOptions extends AdvanceOptions {
+  comment?: string;
+  /** Reject instead: the promotion ends (`rejected`). Needs a comment. */
+  reject?: boolean;
+}
+
+/**
+ * Records the actor's approval (bound to the digest of the plan as it stands) or rejection of a
+ * pending promotion. Refusals (not in `from`, the requester or release author under separation of
+ * duties, a second approval by the same person) are audited and thrown as NotAllowedError. An
+ * approval that completes the gates runs the promotion in this process.
+ */
+export async function approve(deps: EngineDeps, promotionRef: string, options: ApproveOptions = {}): Promise<PromotionRecord> {
+  const promotion = await deps.store.getPromotion(promotionRef);
+  if (promotion.state !== 'pending') {
+    throw new ConflictError(`promotion ${promotion.id.slice(0, 12)} is ${promotion.state}: only a pending promotion can be approved or rejected`);
+  }
+  const env = deps.loaded.config.environments[promotion.environment];
+  const release = await deps.store.getRelease(promotion.releaseId);
+  const now = deps.clock.now();
+  const base = { time: now.toISOString(), actor: deps.actor, project: promotion.project, environment: promotion.environment, releaseId: promotion.releaseId, promotionId: promotion.id };
+  const decision = options.reject ? 'reject' : 'approve';
+  const comment = options.comment?.trim() || undefined;
+  if (options.reject && comment === undefined) throw new InputError('a rejection needs --comment saying why', '--comment');
+
+  const refusal = options.reject ? rejectionRefusal(deps, promotion) : await approvalProblem(deps, promotion, release);
+  if (refusal !== undefined) {
+    await deps.store.commit({ audit: [{ ...base, kind: 'approval.refused', data: { decision, reason: refusal, identity: ACTOR_PROOF } }] });
+    throw new NotAllowedError(refusal);
+  }
+  const expires = env?.gates?.approvals?.expires;
+  const approval: ApprovalRecord = {
+    promotionId: promotion.id,
+    actor: deps.actor,
+    decision,
+    comment,
+    planDigest: promotion.plan.digest,
+    at: now.toISOString(),
+    expiresAt: !options.reject && expires !== undefined ? new Date(now.getTime() + (parseDuration(expires) ?? 0)).toISOString() : undefined,
+  };
+  const event: AuditEventInput = {
+    ...base,
+    kind: options.reject ? 'approval.rejected' : 'approval.given',
+    data: { comment, planDigest: approval.planDigest, expiresAt: approval.expiresAt, identity: ACTOR_PROOF },
+  };
+  if (!options.reject) {
+    await deps.store.commit({ approvals: [approval], audit: [event] });
+    return advancePending(deps, promotion.id, options);
+  }
+
+  // A rejection ends the promotion: claimed first, so it cannot start running meanwhile.
+  if (promotion.owner && !ownerIsGone(promotion, now)) throw new ConflictError(`promotion ${promotion.id.slice(0, 12)} is being evaluated by another process; try again`);
+  const owner = newOwner(now);
+  if (!(await deps.store.claimPromotion(promotion.id, owner, promotion.owner?.token))) {
+    throw new ConflictError(`promotion ${promotion.id.slice(0, 12)} changed meanwhile; try again`);
+  }
+  const reason = `rejected by ${deps.actor}: ${comment ?? ''}`;
+  const rejected: PromotionRecord = { ...promotion, state: 'rejected', reason, finishedAt: now.toISOString(), owner: undefined };
+  await deps.store.commit({
+    fence: { promotionId: promotion.id, ownerToken: owner.token },
+    approvals: [approval],
+    promotion: { record: rejected },
+    audit: [event, { ...base, kind: 'promotion.finished', data: { state: 'rejected', reason } }],
+  });
+  return rejected;
+}
+
+async function approvalProblem(deps: EngineDeps, promotion: PromotionRecord, release: ReleaseRecord): Promise<string | undefined> {
+  const env = deps.loaded.config.environments[promotion.environment];
+  if (!env) return `environment ${promotion.environment} is no longer in the config`;
+  const refusal = approvalRefusal({ environment: env, groups: deps.loaded.config.groups, release, requestedBy: promotion.requestedBy }, deps.actor);
+  if (refusal !== undefined) return refusal;
+  const now = deps.clock.now().getTime();
+  const earlier = (await deps.store.listApprovals(promotion.id)).find(
+    (a) =>
+      a.decision === 'approve' &&
+      a.actor.toLowerCase() === deps.actor.toLowerCase() &&
+      a.planDigest === promotion.plan.digest &&
+      (a.expiresAt === undefined || Date.parse(a.expiresAt) > now),
+  );
+  if (earlier) return `${deps.actor} already approved this plan at ${earlier.at}: each person counts once`;
+  return undefined;
+}
+
+/** Who may reject: anyone who may approve (separation of duties does not stop a "no"), and the requester. */
+function rejectionRefusal(deps: EngineDeps, promotion: PromotionRecord): string | undefined {
+  const env = deps.loaded.config.environments[promotion.environment];
+  const who = deps.actor.toLowerCase();
+  if (who === promotion.requestedBy.toLowerCase()) return undefined;
+  const from = env?.gates?.approvals?.from ?? [];
+  if (expandPeople(from, deps.loaded.config.groups).has(who)) return undefined;
+  return `${deps.actor} may not reject promotions to ${promotion.environment}: only its approvers (${from.join(', ') || 'none'}) and the requester may`;
+}
