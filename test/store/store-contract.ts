@@ -305,6 +305,57 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
       });
     });
 
+    describe('gates: approvals, release rejections, a pending promotion taking the lock', () => {
+      it('appends approvals per promotion, oldest first, and refuses one for an unknown promotion', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id, environment: 'prod', state: 'pending' });
+        const bob = { promotionId: p.id, actor: 'bob@example.com', decision: 'approve' as const, planDigest: 'd1', at: at(1), expiresAt: at(9) };
+        const carol = { promotionId: p.id, actor: 'carol@example.com', decision: 'reject' as const, comment: 'no', planDigest: 'd1', at: at(2) };
+        await store.commit({ approvals: [bob], audit: [event('approval.given', { promotionId: p.id })] });
+        await store.commit({ approvals: [carol], audit: [event('approval.rejected', { promotionId: p.id })] });
+        expect(await store.listApprovals(p.id)).toStrictEqual([bob, carol]);
+        expect(await store.listApprovals('0'.repeat(32))).toStrictEqual([]);
+        const error = await rejection(store.commit({ approvals: [{ ...bob, promotionId: hexId('ghost') }], audit: [event('approval.given')] }));
+        expect(error).toBeInstanceOf(NotFoundError);
+      });
+
+      it('records a release rejection once, returns it with the release, and keeps the release itself unchanged', async () => {
+        const r = await addRelease();
+        const rejection1 = { by: 'alice@example.com', reason: 'corrupts invoices', at: at(3) };
+        await store.commit({ releaseRejection: { releaseId: r.id, rejection: rejection1 }, audit: [event('release.rejected', { releaseId: r.id })] });
+        expect(await store.getRelease(r.id)).toStrictEqual({ ...r, rejected: rejection1 });
+        expect((await store.listReleases())[0]).toStrictEqual({ ...r, rejected: rejection1 });
+        // Writing the release again (as read, with its rejection) is still the same immutable release.
+        await store.commit({ release: await store.getRelease(r.id), audit: [event('release.created', { releaseId: r.id })] });
+        const again = await rejection(store.commit({ releaseRejection: { releaseId: r.id, rejection: { ...rejection1, by: 'bob@example.com' } }, audit: [event('release.rejected')] }));
+        expect(again).toBeInstanceOf(ConflictError);
+        expect((again as Error).message).toContain('alice@example.com');
+        expect((await store.getRelease(r.id)).rejected).toStrictEqual(rejection1);
+      });
+
+      it('lets a pending promotion take the free lock, and refuses it while another holds the lock', async () => {
+        const r = await addRelease();
+        const pending = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('pending'), state: 'pending' });
+        const holder = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('holder') }, true);
+        const running: PromotionRecord = { ...pending, state: 'running' };
+        const busy = await rejection(store.commit({ promotion: { record: running, takeLock: true }, audit: [event('promotion.started')] }));
+        expect(busy).toBeInstanceOf(ConflictError);
+        expect(await store.getPromotion(pending.id)).toStrictEqual(pending);
+        await store.commit({ promotion: { record: { ...holder, state: 'succeeded' }, releaseLock: true }, audit: [event('promotion.finished')] });
+        await store.commit({ promotion: { record: running, takeLock: true }, audit: [event('promotion.started')] });
+        expect(await store.activePromotion('prod')).toStrictEqual(running);
+      });
+
+      it('replaces a promotion\'s steps with replaceSteps', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id, environment: 'prod', state: 'pending' });
+        await store.commit({ steps: [step({ promotionId: p.id, component: 'api' }), step({ promotionId: p.id, component: 'old' })], audit: [event('promotion.requested')] });
+        const fresh = [step({ promotionId: p.id, component: 'web' }), step({ promotionId: p.id, component: 'api', toVersion: '2.0.0' })];
+        await store.commit({ replaceSteps: p.id, steps: fresh, audit: [event('gate.passed')] });
+        expect(await store.listSteps(p.id)).toStrictEqual(fresh);
+      });
+    });
+
     describe('environment lock', () => {
       it('is held by a promotion created with lock: true', async () => {
         const r = await addRelease();
