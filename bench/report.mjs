@@ -188,6 +188,24 @@ export function renderMarkdown(results) {
       '',
     );
   }
+  if (b.startup?.result) {
+    const s = b.startup.result;
+    parts.push(
+      '## 6. CLI start-up (one-component project)',
+      '',
+      table(
+        ['command', 'median s', 'peak MB', 'vs node -e 0'],
+        [
+          ['`node -e 0`', s.nodeS, s.nodeMb, '1×'],
+          ['`lockstep --version`', s.versionS, s.versionMb, `${s.versionVsNode}×`],
+          ['`lockstep validate`', s.validateS, s.validateMb, `${s.validateVsNode}×`],
+        ],
+      ),
+      '',
+      `Medians of ${s.samples} interleaved samples.`,
+      '',
+    );
+  }
   for (const [name, entry] of Object.entries(b))
     if (entry.error) parts.push(`**${name} did not run:** ${entry.error}`, '');
   return parts.join('\n') + '\n';

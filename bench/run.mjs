@@ -7,6 +7,7 @@ import { FULL, ROOT, RUNS, log } from './lib.mjs';
 import { renderMarkdown } from './report.mjs';
 
 const BENCHMARKS = [
+  ['startup', async () => (await import('./startup.mjs')).benchStartup()],
   ['dag', async () => (await import('./dag.mjs')).benchDag()],
   ['throughput', async () => (await import('./throughput.mjs')).benchThroughput()],
   ['audit', async () => (await import('./audit.mjs')).benchAudit()],
