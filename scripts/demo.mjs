@@ -47,6 +47,13 @@ function releaseId(text) {
   return match[1].slice(0, 12);
 }
 
+/** The id of the promotion that `promote` printed as pending ("Promotion <id> PENDING"). */
+function promotionId(text) {
+  const match = /Promotion ([0-9a-f]{12}) PENDING/.exec(text);
+  if (!match) throw new Error(`demo: no pending promotion in:\n${text}`);
+  return match[1];
+}
+
 const versions = (overrides) => {
   const base = { iam: 'git:4f2a1c', network: '2.1.0', queue: '1.0.3', schema: '20261101', cache: '7.2.0', api: '1.4.2', worker: '1.4.2', billing: '3.0.0', search: '0.9.1', notifier: '1.1.0', web: '5.0.0', gateway: '2.2.2', frontend: '2.0.0', ...overrides };
   return Object.entries(base).flatMap(([c, v]) => ['--set', `${c}=${v}`]);
@@ -58,7 +65,13 @@ lockstep(['validate']);
 console.log(bold('\n1. A first release goes dev → staging → prod.'));
 const r1 = releaseId(lockstep(['release', 'create', ...versions({}), '--message', 'first release'], { capture: true }));
 lockstep(['promote', r1, '--to', 'prod'], { expect: 3 }); // refused: not yet through dev and staging
-for (const e of ['dev', 'staging', 'prod']) lockstep(['promote', r1, '--to', e]);
+for (const e of ['dev', 'staging']) lockstep(['promote', r1, '--to', e]);
+
+console.log(bold('\n   prod needs two approvals from group:sre; the requester cannot approve their own promotion.'));
+const p1 = promotionId(lockstep(['promote', r1, '--to', 'prod'], { expect: 3, capture: true }));
+lockstep(['approve', p1, '--comment', 'looks fine to me'], { expect: 2 }); // refused: separation of duties
+lockstep(['approve', p1, '--actor', 'bob@example.com', '--comment', 'plan reviewed'], { expect: 3 }); // 1 of 2
+lockstep(['approve', p1, '--actor', 'carol@example.com', '--comment', 'ok'], { expect: 0 }); // 2 of 2: it runs, then verifies
 
 console.log(bold('\n2. A new release whose billing fails its health check: automatic rollback.'));
 const r2 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.0-broken', '--set', 'schema=20261115', '--set', 'frontend=2.1.0', '--message', 'billing 3.1 (broken)'], { capture: true }));
@@ -68,7 +81,10 @@ console.log(`\nbilling's \`current\` symlink in dev points back at ${readlinkSyn
 
 console.log(bold('\n3. The fixed release goes through.'));
 const r3 = releaseId(lockstep(['release', 'create', '--from', 'dev', '--set', 'api=1.5.0', '--set', 'billing=3.1.1', '--set', 'schema=20261115', '--message', 'billing 3.1.1 (fixed)'], { capture: true }));
-for (const e of ['dev', 'staging', 'prod']) lockstep(['promote', r3, '--to', e]);
+for (const e of ['dev', 'staging']) lockstep(['promote', r3, '--to', e]);
+const p3 = promotionId(lockstep(['promote', r3, '--to', 'prod'], { expect: 3, capture: true }));
+lockstep(['approve', p3, '--actor', 'bob@example.com'], { expect: 3 });
+lockstep(['approve', p3, '--actor', 'carol@example.com']);
 
 console.log(bold('\n4. Where things stand, and the record.'));
 lockstep(['status', '--env', 'prod']);

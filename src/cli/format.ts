@@ -68,6 +68,8 @@ export function renderSummary(promotion: PromotionRecord, steps: readonly StepRe
     ),
   );
   lines.push('');
+  const v = promotion.verification;
+  if (v) lines.push(`Verification ${v.state.toUpperCase()}: ${v.message ?? ''}${v.checks.map((c) => `\n  ${c.name}: ${c.state}, ${c.measurements} measurement(s), ${c.failures} failed`).join('')}`);
   lines.push(`Promotion ${shortId(promotion.id)} ${promotion.state.toUpperCase()}${promotion.reason ? `: ${promotion.reason}` : ''}`);
   return lines.join('\n');
 }

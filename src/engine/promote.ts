@@ -187,7 +187,8 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
     }
     throw error;
   }
-  options.onCreated?.(record, planned);
+  // The plan as evaluated: with every gate's state, not only the promotion path the planner knows.
+  options.onCreated?.(record, { ...planned, plan: record.plan });
   if (state !== 'running') return record;
   const runner = await PromotionRunner.load(deps, id, owner);
   options.onRunner?.(runner);
@@ -338,7 +339,7 @@ export async function advancePending(deps: EngineDeps, promotionId: string, opti
       await deps.store.commit({ fence, promotion: { record: waiting }, audit });
       return waiting;
     }
-    if (planned) options.onCreated?.(running, planned);
+    if (planned) options.onCreated?.(running, { ...planned, plan: running.plan });
     const runner = await PromotionRunner.load(deps, record.id, owner);
     options.onRunner?.(runner);
     return runner.run();
