@@ -391,12 +391,15 @@ Examples:
     .description('promote the release that ran in ENV before the current one (recorded as a rollback)')
     .requiredOption('-e, --env <env>', 'environment')
     .option('-j, --concurrency <n>', 'steps at once', '8')
+    .option('--override-window', 'emergency: roll back outside the change windows (only people in gates.overrideBy; needs --reason)')
+    .option('--reason <text>', 'why the override cannot wait')
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  lockstep rollback --env prod')
-    .action(async (o: { env: string; concurrency: string }, cmd: Command) => {
+    .action(async (o: { env: string; concurrency: string; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
       const code = await runWithProgress(cmd, async (deps, hooks) => [
         await rollbackEnvironment(deps, o.env, {
           concurrency: Number(o.concurrency),
+          overrideWindow: overrideOption(o),
           onRunner: hooks.onRunner,
           onCreated: (p, planned) => {
             if (globals(cmd).output !== 'json') print(`rolling ${o.env} back to release ${shortId(p.releaseId)}`);

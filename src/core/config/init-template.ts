@@ -13,7 +13,7 @@ project: shop
 
 # People, by group; gates refer to them as group:<name>.
 groups:
-  sre: [alice@example.com, bob@example.com]
+  sre: [alice@example.com, bob@example.com, carol@example.com]
 
 # The path a release takes: dev, then staging, then prod. \`vars\` bind each environment to what
 # every system calls it (an account, a region, a database), so "prod" means one thing everywhere.
@@ -38,6 +38,21 @@ environments:
       region: eu-west-1
       replicas: 4
       database_url: "\${{ secrets.PROD_DATABASE_URL }}"
+    # What must hold before a promotion runs here (see docs/gates.md): two people of the sre
+    # group, neither the requester nor the release's author; the release ran in staging for an
+    # hour; not on Fridays; and a check of the environment afterwards.
+    gates:
+      approvals: { count: 2, from: [group:sre], expires: 24h }
+      soak: 1h
+      windows:
+        - { deny: "Fri-Sun", timezone: Europe/Berlin, reason: "no weekend deploys" }
+      policy:
+        - expr: "!plan.irreversible || approvals.count >= 2"
+          message: "irreversible changes need two approvals"
+      verify:
+        - command: { run: ["./scripts/smoke-test.sh", "\${{ env.name }}"] }
+          interval: 30s
+          count: 3
 
 # The parts of your system. Each has a type (how it is deployed) and settings under \`with\`.
 # A \`command\` component runs programs with arguments (no shell); strings may hold
