@@ -264,10 +264,8 @@ describe('lockstep release reject', () => {
     expect(list).toMatch(new RegExp(`^${release.id.slice(0, 12)} REJECTED\\s`, 'm'));
   });
 
-  // Known bug: `promote` prints the plan with the gates the planner made (only the promotion path),
-  // not the ones it then evaluated, so it says "Gates: none" right above "REJECTED … release
-  // BLOCKED". The same happens for a promotion pending on approvals, and for the plan `approve`
-  // prints when the last approval runs it. `lockstep plan` shows them right.
+  // The plan promote prints must carry the gates it was evaluated against, not only the promotion
+  // path the planner knows (it once printed "Gates: none" right above "REJECTED … release BLOCKED").
   it('the plan printed by promote lists the gates the promotion was evaluated against', () => {
     const p = newProject();
     const release = createRelease(p, '1');
