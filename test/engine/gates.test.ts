@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/core/audit.js';
@@ -123,6 +125,7 @@ describe('approvals', () => {
     expect(after.state).toBe('pending');
     expect(after.plan.digest).not.toBe(pending.plan.digest);
     expect(gate(after, 'approvals')?.message).toContain('0 of 2 approvals');
+    expect(gate(after, 'approvals')?.message).toContain('no longer counting: bob@example.com (the plan changed since), carol@example.com (the plan changed since)');
     expect(p.applies()).toEqual([]);
 
     const invalidated = (await audit(deps, pending.id)).filter((e) => e.kind === 'approval.invalidated');
@@ -278,6 +281,55 @@ describe('verification', () => {
     expect(p.running('prod', 'api')).toBe('1.0.0'); // rolled back
     expect(Number(readFileSync(join(p.dir, 'probes'), 'utf8'))).toBe(3); // measurements 4 and 5 never ran
     expect(kinds(await audit(deps, first.id))).toEqual(expect.arrayContaining(['verification.started', 'verification.finished', 'step.rolled-back']));
+  });
+});
+
+describe('verification over HTTP', () => {
+  it('checks the environment with a CEL expectation over the JSON body, sending a secret header that is stored nowhere', async () => {
+    const seen: { path?: string; auth?: string }[] = [];
+    let healthy = true;
+    const server = createServer((req, res) => {
+      seen.push({ path: req.url, auth: req.headers.authorization });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ ok: healthy, version: '1.0.0' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      project = testProject(`project: shop
+environments:
+  prod:
+    vars: { base: "http://127.0.0.1:${port}" }
+    gates:
+      verify:
+        - http:
+            url: "\${{ env.vars.base }}/healthz?release=\${{ release.id }}"
+            headers: { Authorization: "Bearer \${{ secrets.HEALTH_TOKEN }}" }
+            expect: "response.status == 200 && response.body.ok == true"
+          interval: 10ms
+          count: 2
+components:
+  api:
+${commandComponent()}
+`);
+      const deps = await project.deps({ env: { HEALTH_TOKEN: 's3cr3t-token-value' } });
+      const id = await newRelease(deps, '1.0.0');
+      const ok = await promote(deps, id, 'prod');
+      expect(ok).toMatchObject({ state: 'succeeded', verification: { state: 'passed' } });
+      expect(seen).toEqual([
+        { path: `/healthz?release=${id}`, auth: 'Bearer s3cr3t-token-value' },
+        { path: `/healthz?release=${id}`, auth: 'Bearer s3cr3t-token-value' },
+      ]);
+      healthy = false;
+      const bad = await promote(deps, await newRelease(deps, '1.1.0'), 'prod');
+      expect(bad.state).toBe('failed');
+      expect(bad.reason).toContain('expect was false');
+      expect(project.running('prod', 'api')).toBe('1.0.0');
+      const stored = JSON.stringify([await audit(deps), await deps.store.listPromotions(), await deps.store.stepLogs(bad.id)]);
+      expect(stored).not.toContain('s3cr3t-token-value');
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -129,6 +129,9 @@ function approvalGate(input: GateInput, tally: ApprovalTally): PlannedGate {
   const config = input.environment.gates?.approvals;
   const count = config?.count ?? 0;
   const by = tally.counted.map((a) => a.actor);
+  // Approvals that stopped counting, and why: their givers are told here, and in the audit log.
+  const lapsed = tally.ignored.filter((i) => i.why === 'plan-changed' || i.why === 'expired');
+  const lapsedNote = lapsed.length > 0 ? `; no longer counting: ${lapsed.map((i) => `${i.approval.actor} (${i.why === 'expired' ? 'expired' : 'the plan changed since'})`).join(', ')}` : '';
   const have = `${by.length} of ${count} approvals${by.length > 0 ? ` (${by.join(', ')})` : ''}`;
   if (by.length >= count) return { gate: 'approvals', status: 'passed', message: have };
   const needed = count - by.length;
@@ -136,7 +139,7 @@ function approvalGate(input: GateInput, tally: ApprovalTally): PlannedGate {
   return {
     gate: 'approvals',
     status: 'waiting',
-    message: `${have}; ${needed} more from: ${tally.mayApprove.join(', ') || 'nobody'}${short}`,
+    message: `${have}; ${needed} more from: ${tally.mayApprove.join(', ') || 'nobody'}${short}${lapsedNote}`,
     who: tally.mayApprove,
   };
 }
