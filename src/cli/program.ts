@@ -353,18 +353,21 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExample (every minute from cron or a CI schedule):\n  lockstep tick --output json')
     .action(async (_o: unknown, cmd: Command) => {
+      let tickFailed = false;
       const code = await runWithProgress(
         cmd,
         async (deps, hooks) => {
           const result = await tick(deps, { onRunner: hooks.onRunner, onCreated: (p, planned) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)) });
           const all = [...result.pending, ...result.automatic];
-          if (all.length === 0 && globals(cmd).output !== 'json') print('nothing to do: no pending promotion, no auto-promotion due');
+          for (const e of result.errors) process.stderr.write(`lockstep: error: tick: ${e.environment}${e.promotionId ? ` (promotion ${shortId(e.promotionId)})` : ''}: ${e.message}\n`);
+          tickFailed = result.errors.length > 0;
+          if (all.length === 0 && result.errors.length === 0 && globals(cmd).output !== 'json') print('nothing to do: no pending promotion, no auto-promotion due');
           return all;
         },
         true,
       );
       // A tick that leaves promotions waiting did its job: only a failure is an error.
-      throw new ReportedError(code === EXIT.waiting ? EXIT.ok : code);
+      throw new ReportedError(tickFailed ? EXIT.failed : code === EXIT.waiting ? EXIT.ok : code);
     });
 
   program

@@ -123,14 +123,14 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
       false,
     );
   }
-  const active = await deps.store.activePromotion(environment);
-  if (active) throw busy(environment, active);
-
   const now = deps.clock.now();
   const id = randomBytes(16).toString('hex');
   const windowOverride = options.overrideWindow ? { by: deps.actor, reason: options.overrideWindow.reason, at: now.toISOString() } : undefined;
   const evaluation = await evaluatePromotionGates(deps, { environment, kind, plan: planned.plan, requestedBy: deps.actor, windowOverride }, release);
   const state = evaluation.verdict === 'passed' ? 'running' : evaluation.verdict === 'waiting' ? 'pending' : 'rejected';
+  // Only a promotion about to run needs the environment; a pending one waits beside a running one.
+  const active = state === 'running' ? await deps.store.activePromotion(environment) : undefined;
+  if (active) throw busy(environment, active);
   const owner = state === 'running' ? newOwner(now) : undefined;
   const requestedAt = now.toISOString();
   const base: PromotionRecord = {
@@ -155,7 +155,6 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
   const decisions = gateDecisionEvents(deps, base, [], evaluation);
   const record: PromotionRecord = { ...base, gateEvents: decisions.gateEvents };
   const event = { actor: deps.actor, project: record.project, environment, releaseId: release.id, promotionId: id, time: requestedAt };
-  for (const older of pending) await supersede(deps, older, record);
   try {
     await deps.store.commit({
       createPromotion: { record, lock: state === 'running' },
@@ -187,6 +186,7 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
     }
     throw error;
   }
+  for (const older of pending) await supersede(deps, older, record);
   // The plan as evaluated: with every gate's state, not only the promotion path the planner knows.
   options.onCreated?.(record, { ...planned, plan: record.plan });
   if (state !== 'running') return record;

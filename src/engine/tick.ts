@@ -1,4 +1,4 @@
-import { InputError } from '../core/errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import type { EnvironmentConfig, PromotionRecord, ReleaseRecord } from '../core/model.js';
 import type { EngineDeps } from './deps.js';
 import { ACTOR_PROOF } from './gates.js';
@@ -12,6 +12,8 @@ export interface TickResult {
   pending: PromotionRecord[];
   /** Promotions started by `auto: true` environments. */
   automatic: PromotionRecord[];
+  /** What could not be done (a plan that failed, a busy environment), one per promotion or environment; the rest went on. */
+  errors: { promotionId?: string; environment: string; message: string }[];
 }
 
 /**
@@ -21,9 +23,16 @@ export interface TickResult {
  * environment that is busy or has a promotion pending is left alone.
  */
 export async function tick(deps: EngineDeps, options: Pick<PromoteOptions, 'onCreated' | 'onRunner'> = {}): Promise<TickResult> {
-  const result: TickResult = { pending: [], automatic: [] };
+  const result: TickResult = { pending: [], automatic: [], errors: [] };
   const waiting = (await deps.store.listPromotions({ states: ['pending'] })).reverse();
-  for (const p of waiting) result.pending.push(await advancePending(deps, p.id, options));
+  for (const p of waiting) {
+    try {
+      result.pending.push(await advancePending(deps, p.id, options));
+    } catch (error) {
+      // One promotion whose plan fails (a missing secret, an unreachable system) must not stop the others.
+      result.errors.push({ promotionId: p.id, environment: p.environment, message: errorMessage(error) });
+    }
+  }
 
   const auto: EngineDeps = { ...deps, actor: AUTO_ACTOR };
   for (const env of promotionOrder(deps.loaded.config.environments)) {
@@ -45,7 +54,11 @@ export async function tick(deps: EngineDeps, options: Pick<PromoteOptions, 'onCr
         },
       ],
     });
-    result.automatic.push(await promote(auto, candidate.id, env.name, options));
+    try {
+      result.automatic.push(await promote(auto, candidate.id, env.name, options));
+    } catch (error) {
+      result.errors.push({ environment: env.name, message: errorMessage(error) });
+    }
   }
   return result;
 }

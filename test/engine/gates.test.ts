@@ -333,6 +333,38 @@ ${commandComponent()}
   });
 });
 
+describe('tick', () => {
+  it('goes on with the other pending promotions when one cannot be planned any more', async () => {
+    const clock = new TestClock(new Date('2026-11-28T10:00:00Z')); // a Saturday
+    const window = '      windows:\n        - { allow: "Mon-Fri" }';
+    project = testProject(`project: shop
+environments:
+  eu:
+    gates:
+${window}
+  us:
+    gates:
+${window}
+components:
+  api:
+${commandComponent()}
+      plan: ["./plan.sh", "\${{ env.name }}"]
+`);
+    project.write('plan.sh', '#!/bin/sh\n[ ! -f "broken-$1" ] || { echo "cannot reach the $1 API" >&2; exit 1; }\necho "update api"\n', true);
+    const deps = await project.deps({ clock });
+    const id = await newRelease(deps, '1.0.0');
+    const eu = await promote(deps, id, 'eu');
+    const us = await promote(deps, id, 'us');
+    expect([eu.state, us.state]).toEqual(['pending', 'pending']);
+    project.write('broken-eu', '');
+    clock.set('2026-11-30T00:00:00Z');
+    const result = await tick(deps);
+    expect(result.errors).toEqual([{ promotionId: eu.id, environment: 'eu', message: expect.stringContaining('cannot reach the eu API') as unknown }]);
+    expect(result.pending.map((p) => [p.environment, p.state])).toEqual([['us', 'succeeded']]);
+    expect((await deps.store.getPromotion(eu.id)).state).toBe('pending');
+  });
+});
+
 describe('auto-promotion and rejected releases', () => {
   it('promotes a new release through three environments in one tick, and never a rejected one', async () => {
     project = testProject(`project: shop
