@@ -60,12 +60,40 @@ export interface AuditEntry extends AuditEventInput {
 /** The `prevHash` of the first entry. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** The hash of an entry: SHA-256 of the canonical JSON of everything but `hash` itself. */
+/**
+ * The members an entry's hash covers (all but `hash`), in the order canonical JSON writes them: sorted
+ * by code unit. A test checks this list against the sort.
+ */
+export const HASHED_AUDIT_FIELDS = [
+  'actor',
+  'component',
+  'data',
+  'environment',
+  'kind',
+  'prevHash',
+  'project',
+  'promotionId',
+  'releaseId',
+  'seq',
+  'time',
+] as const satisfies readonly (keyof Omit<AuditEntry, 'hash'>)[];
+
+/**
+ * The hash of an entry: SHA-256 of the canonical JSON of everything but `hash` itself.
+ *
+ * The text is exactly `canonicalJson` of those members, written out for the entry's fixed shape:
+ * the generic sort-and-join per entry was a quarter of `audit verify`. Only `data`, whose shape is
+ * free, goes through `canonicalJson`.
+ */
 export function auditEntryHash(entry: Omit<AuditEntry, 'hash'>): string {
-  const { seq, kind, time, actor, project, environment, releaseId, promotionId, component, data, prevHash } = entry;
-  return sha256Hex(
-    canonicalJson({ seq, kind, time, actor, project, environment, releaseId, promotionId, component, data, prevHash }),
-  );
+  let text = '';
+  for (const field of HASHED_AUDIT_FIELDS) {
+    const value: unknown = entry[field];
+    if (value === undefined) continue;
+    // A string's canonical JSON is JSON.stringify's; asking canonicalJson costs more per field.
+    text += `${text === '' ? '{' : ','}"${field}":${typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value)}`;
+  }
+  return sha256Hex(text === '' ? '{}' : `${text}}`);
 }
 
 /** Builds the next entry of a chain whose last entry is `previous` (undefined for the first). */
