@@ -351,6 +351,8 @@ export class PromotionRunner {
     if (!step) return;
     const component = this.deps.loaded.config.components[name];
     const adapter = component ? this.deps.adapters.get(component.type) : undefined;
+    /** The step.started event while it is not yet committed (during planning). */
+    let startEvent: AuditEventInput | undefined;
     try {
       const changedInputs = step.action === 'unchanged' ? this.changedInputs(name) : [];
       if (changedInputs.length > 0) {
@@ -382,7 +384,14 @@ export class PromotionRunner {
         attempts: step.attempts + (resumeAtVerify ? 0 : 1),
         error: undefined,
       };
-      await this.save({ steps: [started] }, resumeAtVerify ? [] : [this.event('step.started', { from: step.fromVersion, to: step.toVersion, attempt: started.attempts, inputsChanged: changedInputs.length ? changedInputs : undefined }, name)]);
+      if (resumeAtVerify) await this.save({ steps: [started] }, []);
+      else {
+        // Planning is read-only, so it needs no commit of its own: a crash while planning leaves the
+        // step pending on disk, and a pending step starts again, which is what recovery does with a
+        // step in phase plan. The start is committed with the apply phase below, before apply runs.
+        startEvent = this.event('step.started', { from: step.fromVersion, to: step.toVersion, attempt: started.attempts, inputsChanged: changedInputs.length ? changedInputs : undefined }, name);
+        this.show(started);
+      }
       step = started;
       const spec = this.spec(name);
       let outputs: Record<string, unknown>;
@@ -396,7 +405,12 @@ export class PromotionRunner {
             ? { summary: shown.summary, details: shown.details, irreversible: !shown.reversible, risk: shown.risk, data: shown.data }
             : await adapter.plan(spec, ctx);
         if (this.controller.signal.aborted) throw this.controller.signal.reason;
-        step = await this.saveStep({ ...step, phase: 'apply', applyStarted: true });
+        // Invariant: before apply starts, the store durably says the step is running with applyStarted,
+        // so a crash from here on is seen as an apply in flight.
+        const applying: StepRecord = { ...step, phase: 'apply', applyStarted: true };
+        await this.save({ steps: [applying] }, startEvent ? [startEvent] : []);
+        startEvent = undefined;
+        step = applying;
         const produced: Outputs = await adapter.apply(spec, plan, this.context(step));
         const checked = checkOutputs(component.outputs, produced);
         if (checked.problems.length > 0) throw new StepFailure(`outputs: ${checked.problems.join('; ')}`, false);
@@ -419,7 +433,7 @@ export class PromotionRunner {
       // An apply that provably never touched the system needs no rollback and changed nothing.
       const untouched = error instanceof StepFailure && error.untouched && latest.phase === 'apply';
       const failed: StepRecord = { ...latest, state: 'failed', error: message, finishedAt: this.now(), applyStarted: untouched ? false : latest.applyStarted };
-      await this.save({ steps: [failed] }, [this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
+      await this.save({ steps: [failed] }, [...(startEvent ? [startEvent] : []), this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
     }
   }
 
@@ -680,6 +694,13 @@ export class PromotionRunner {
       outputs: p.outputs,
       updatedAt: this.now(),
     }];
+  }
+
+  /** Shows a step's state to the observer (and this runner) without committing it. */
+  private show(step: StepRecord): void {
+    const shown = { ...step, lastLog: this.steps.get(step.component)?.lastLog ?? step.lastLog };
+    this.steps.set(step.component, shown);
+    this.deps.observer?.step?.(shown);
   }
 
   private async saveStep(step: StepRecord): Promise<StepRecord> {
