@@ -114,7 +114,7 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
 
   const pending = await deps.store.listPromotions({ environment, states: ['pending'] });
   const same = pending.find((p) => p.releaseId === release.id && p.kind === kind);
-  if (same) return advancePending(deps, same.id, { ...options, overrideWindow: options.overrideWindow });
+  if (same) return advancePending(deps, same.id, options);
 
   const planned = await planPromotion(deps, release, environment, { skipPathCheck: kind === 'rollback' });
   if (planned.missingPath.length > 0) {
