@@ -16,6 +16,8 @@ export interface FileEdit {
   path: string;
   /** undefined: the file is new (an entry with create: true). */
   before: string | undefined;
+  /** The blob `before` was read from (undefined for a new file). */
+  beforeBlob: string | undefined;
   after: string;
   mode: string;
   /** What changed, without values (they may be secrets): `images[acme/api].newTag`, `image.tag`. */
@@ -55,7 +57,7 @@ export async function computeEdits(base: Base, entries: readonly SetEntry[]): Pr
     if (known) return known;
     const found = await readAt(base, file);
     if (!found) return undefined;
-    const edit: FileEdit = { path: file, before: found.text, after: found.text, mode: found.mode, edits: [] };
+    const edit: FileEdit = { path: file, before: found.text, beforeBlob: found.blob, after: found.text, mode: found.mode, edits: [] };
     files.set(file, edit);
     return edit;
   };
@@ -70,7 +72,7 @@ export async function computeEdits(base: Base, entries: readonly SetEntry[]): Pr
           { untouched: true },
         );
       }
-      edit = { path: file, before: undefined, after: '', mode: '100644', edits: [] };
+      edit = { path: file, before: undefined, beforeBlob: undefined, after: '', mode: '100644', edits: [] };
       files.set(file, edit);
     }
     const next = editText(edit.after, entry, file, base);
@@ -155,7 +157,7 @@ function editFailure(error: unknown, file: string, base: Base, what?: string): u
   return error;
 }
 
-async function readAt(base: Base, file: string): Promise<{ text: string; mode: string } | undefined> {
+async function readAt(base: Base, file: string): Promise<{ text: string; mode: string; blob: string } | undefined> {
   try {
     return await base.repo.readFile(base.commit, file);
   } catch (error) {

@@ -234,8 +234,8 @@ export class GitRepo {
     return out.code === 0 ? out.stdout.trim() : undefined;
   }
 
-  /** The file at `commit`, or undefined when there is none. A directory there is an error. */
-  async readFile(commit: string, file: string): Promise<{ text: string; mode: string } | undefined> {
+  /** The file at `commit` (with its blob's id), or undefined when there is none. A directory there is an error. */
+  async readFile(commit: string, file: string): Promise<{ text: string; mode: string; blob: string } | undefined> {
     const entry = (await this.check(['ls-tree', '-z', commit, '--', file])).split('\0')[0] ?? '';
     if (entry === '') return undefined;
     const [info = ''] = entry.split('\t');
@@ -243,7 +243,7 @@ export class GitRepo {
     if (type !== 'blob') throw new GitError(`${file} is a ${type === 'tree' ? 'directory' : type}, not a file`, null, '');
     if (mode === '120000') throw new GitError(`${file} is a symbolic link; point the config at the file it links to`, null, '');
     const text = await this.check(['cat-file', 'blob', sha], { network: true });
-    return { text, mode };
+    return { text, mode, blob: sha };
   }
 
   /** Whether `ancestor` is `descendant` or one of its ancestors. Both must be known commits. */
@@ -305,9 +305,12 @@ export class GitRepo {
     return { ok: false, race, reason: stripCredentials(reason) };
   }
 
-  /** A unified diff of one file (`before` undefined: a new file), with the file's own name in the headers. */
-  async unifiedDiff(file: string, before: string | undefined, after: string): Promise<string> {
-    const a = (await this.check(['hash-object', '-w', '--stdin'], { input: before ?? '' })).trim();
+  /**
+   * A unified diff of one file (`before` undefined: a new file), with the file's own name in the
+   * headers. `beforeBlob`, the blob `before` was read from, saves hashing it again.
+   */
+  async unifiedDiff(file: string, before: string | undefined, after: string, beforeBlob?: string): Promise<string> {
+    const a = beforeBlob ?? (await this.check(['hash-object', '-w', '--stdin'], { input: before ?? '' })).trim();
     const b = (await this.check(['hash-object', '-w', '--stdin'], { input: after })).trim();
     const out = await this.check(['diff', '--no-color', '--no-ext-diff', '--no-textconv', '-U3', a, b]);
     const start = out.startsWith('@@') ? 0 : out.indexOf('\n@@') + 1;
@@ -329,6 +332,11 @@ export class GitRepo {
 
   async updateRef(ref: string, sha: string): Promise<void> {
     await this.check(['update-ref', ref, sha]);
+  }
+
+  /** Sets several refs in one git process (and one transaction). */
+  async updateRefs(refs: readonly (readonly [ref: string, sha: string])[]): Promise<void> {
+    await this.check(['update-ref', '--stdin'], { input: refs.map(([ref, sha]) => `update ${ref} ${sha}\n`).join('') });
   }
 
   /**

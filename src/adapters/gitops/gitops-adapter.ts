@@ -45,13 +45,16 @@ export const gitopsAdapter: Adapter<GitopsSpec> = {
         const head = await fetchBranch(s, repo);
         const files = await computeEdits(baseAt(s, repo, head), spec.set);
         const where = `${s.dir || 'the repository root'} in ${s.remote.display} (${s.branch} at ${short(head)})`;
-        if (files.length === 0) return { action: 'unchanged', summary: `${where} already holds the target values` };
+        // With data, the engine applies this plan in the step instead of planning (and fetching)
+        // again. Apply does not trust the head blindly: see pushChange.
+        const data: GitopsPlanData = { head };
+        if (files.length === 0) return { action: 'unchanged', summary: `${where} already holds the target values`, data };
         const count = files.reduce((n, f) => n + f.edits.length, 0);
         const verb = spec.mode === 'push' ? 'commit' : 'open a pull request with';
         const then = spec.argocd ? `, then wait for Argo CD ${spec.argocd.app}` : '';
         const diffs: string[] = [];
-        for (const f of files) diffs.push(await repo.unifiedDiff(f.path, f.before, f.after));
-        return { summary: `${verb} ${count} edit${count === 1 ? '' : 's'} to ${where}${then}`, details: diffs.join('') };
+        for (const f of files) diffs.push(await repo.unifiedDiff(f.path, f.before, f.after, f.beforeBlob));
+        return { summary: `${verb} ${count} edit${count === 1 ? '' : 's'} to ${where}${then}`, details: diffs.join(''), data };
       }),
     );
   },
@@ -174,6 +177,17 @@ function session(spec: GitopsSpec, ctx: StepContext): Session {
   return { spec, ctx, remote, cache: cloneCache(ctx, remote), dir: normaliseDir(spec.path), branch: spec.branch };
 }
 
+/** What a plan hands to apply: the branch head it was computed on. */
+interface GitopsPlanData {
+  head: string;
+}
+
+/**
+ * How old a head this process fetched (for the step's plan, moments before) may be and still be
+ * built on without fetching again. Past this, apply fetches first.
+ */
+const FRESH_HEAD_MS = 30_000;
+
 function baseAt(s: Session, repo: GitRepo, commit: string): Base {
   return { repo, commit, label: `${s.branch} (${short(commit)})`, dir: s.dir };
 }
@@ -190,6 +204,7 @@ async function fetchBranch(s: Session, repo: GitRepo, branch = s.branch): Promis
   if (head === undefined) {
     throw new StepFailure(`${s.remote.display} has no branch ${branch}`, false, { untouched: true });
   }
+  s.cache.noteHead(branch, head);
   return head;
 }
 
@@ -250,21 +265,44 @@ async function makeCommit(repo: GitRepo, request: NewCommit): Promise<{ sha: str
  * Commits on the branch head and pushes. The clone lock is held from fetch to push, so steps on this
  * machine never race each other; a push rejected because someone elsewhere pushed first is retried
  * on the new head, re-applying the edits there (they are computed again, never rebased blindly).
+ *
+ * The first round builds on the head this process fetched moments ago (the step's plan) instead of
+ * fetching again, which is what makes a warm promotion cost one fetch. A stale head is caught: its
+ * push is refused as a race like any other (and retried as one), and "nothing to change" or a missing
+ * file is only believed from a fresh fetch, so then the round starts again with one, uncounted: it
+ * pushed nothing.
  */
 async function pushChange(s: Session, entries: readonly SetEntry[], options: LandOptions): Promise<Landed> {
   const { ctx, branch } = s;
   const attempts = s.spec.pushAttempts;
+  let guessed = s.cache.recentHead(branch, FRESH_HEAD_MS);
   for (let attempt = 1; ; attempt++) {
-    type Outcome = { kind: 'landed'; landed: Landed; files: FileEdit[] } | { kind: 'rejected'; reason: string };
+    type Outcome =
+      | { kind: 'landed'; landed: Landed; files: FileEdit[] }
+      | { kind: 'rejected'; reason: string }
+      | { kind: 'stale' };
     const outcome = await s.cache.locked(async (repo): Promise<Outcome> => {
-      const head = await fetchBranch(s, repo);
-      const files = await computeEdits(baseAt(s, repo, head), entries);
-      if (files.length === 0) return { kind: 'landed', landed: { commit: head, changed: false, pullRequest: '' }, files };
+      const fromGuess = guessed !== undefined;
+      const head = guessed ?? (await fetchBranch(s, repo));
+      let files: FileEdit[];
+      try {
+        files = await computeEdits(baseAt(s, repo, head), entries);
+      } catch (error) {
+        // A file missing at a guessed head may be there now: only a fresh fetch can say.
+        if (fromGuess && error instanceof StepFailure) return { kind: 'stale' };
+        throw error;
+      }
+      if (files.length === 0) {
+        if (fromGuess) return { kind: 'stale' };
+        return { kind: 'landed', landed: { commit: head, changed: false, pullRequest: '' }, files };
+      }
       const { sha } = await makeCommit(repo, newCommit(s, head, files, options.message(files)));
       const pushed = await repo.push(sha, branch);
       if (pushed.ok) {
-        await repo.updateRef(`refs/remotes/origin/${branch}`, sha);
-        if (options.record) await repo.updateRef(appliedRef(ctx), sha);
+        const refs: [string, string][] = [[`refs/remotes/origin/${branch}`, sha]];
+        if (options.record) refs.push([appliedRef(ctx), sha]);
+        await repo.updateRefs(refs);
+        s.cache.noteHead(branch, sha);
         return { kind: 'landed', landed: { commit: sha, changed: true, pullRequest: '' }, files };
       }
       if (!pushed.race) {
@@ -274,6 +312,11 @@ async function pushChange(s: Session, entries: readonly SetEntry[], options: Lan
       }
       return { kind: 'rejected', reason: pushed.reason };
     });
+    guessed = undefined;
+    if (outcome.kind === 'stale') {
+      attempt--;
+      continue;
+    }
     if (outcome.kind === 'landed') {
       const { landed, files } = outcome;
       if (landed.changed) ctx.log(`pushed ${short(landed.commit)} to ${branch} of ${s.remote.display}: ${editSummary(files)}`);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -290,6 +290,50 @@ exit 0
     expect(fx.git(fx.remote, 'log', '--format=%s', '-2').trim().split('\n')).toEqual(['Deploy api 1.4.2 to prod', 'a person edits the README']);
     expect(fx.show('README.md')).toBe('# deploy\nchanged by a person\n');
     expect(fx.show(`${PROD}/kustomization.yaml`)).toBe(overlay('prod', '1.4.2'));
+  });
+
+  it('applies right after its plan without fetching again, and hands the planned head to the engine', async () => {
+    const s = spec();
+    const c = context();
+    const plan = await gitopsAdapter.plan(s, c.ctx);
+    expect(plan.data).toEqual({ head: fx.head() });
+    // A fetch would fail now: apply builds on the head the plan fetched a moment ago.
+    const hidden = `${fx.remote}-moved`;
+    renameSync(fx.remote, hidden);
+    const error = await gitopsAdapter.apply(s, plan, c.ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    renameSync(hidden, fx.remote);
+    // It got as far as the push (the only network step left), so it did not fetch first.
+    expect(error).toBeInstanceOf(StepFailure);
+    expect((error as StepFailure).message).toMatch(/refused the push to main/);
+  });
+
+  it('re-applies on the new head when the branch moved between plan and apply', async () => {
+    const s = spec();
+    const c = context();
+    const plan = await gitopsAdapter.plan(s, c.ctx);
+    await fx.commitOutside({ 'README.md': '# deploy\nchanged after the plan\n' }, 'a person edits the README');
+    const outputs = await gitopsAdapter.apply(s, plan, c.ctx);
+    expect(outputs.changed).toBe(true);
+    expect(outputs.commit).toBe(fx.head());
+    expect(fx.git(fx.remote, 'log', '--format=%s', '-2').trim().split('\n')).toEqual(['Deploy api 1.4.2 to prod', 'a person edits the README']);
+    expect(fx.show('README.md')).toBe('# deploy\nchanged after the plan\n');
+    expect(fx.show(`${PROD}/kustomization.yaml`)).toBe(overlay('prod', '1.4.2'));
+  });
+
+  it('believes "nothing to change" only from a fresh fetch', async () => {
+    const s = spec();
+    const c = context();
+    const plan = await gitopsAdapter.plan(s, c.ctx);
+    // Someone else lands exactly this change after the plan: apply must find the branch as it is now.
+    const theirs = await fx.commitOutside(
+      { [`${PROD}/kustomization.yaml`]: overlay('prod', '1.4.2'), [`${PROD}/values.yaml`]: VALUES.replace('1.4.1', '1.4.2') },
+      'someone deploys 1.4.2 by hand',
+    );
+    const outputs = await gitopsAdapter.apply(s, plan, c.ctx);
+    expect(outputs).toMatchObject({ changed: false, commit: theirs });
   });
 
   it('fails without retrying when the remote refuses the push for another reason', async () => {
