@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
@@ -87,9 +87,10 @@ async function runCommand(
   await checkDirectory(cwd, kind, spec.cwd);
 
   const tempDir = await mkdtemp(path.join(tmpdir(), 'lockstep-command-'));
+  const outputsFile = path.join(tempDir, 'outputs.json');
   try {
-    const outputsFile = path.join(tempDir, 'outputs.json');
-    await writeFile(outputsFile, '', { mode: 0o600 });
+    // Created empty and closed: one open and one close, where writeFile('') also writes.
+    await (await open(outputsFile, 'wx', 0o600)).close();
     const { file, args } = toArgv(command, spec.shell);
     const result = await runProcess({
       file,
@@ -105,6 +106,20 @@ async function runCommand(
     const outputs = kind === 'apply' ? await readOutputs(outputsFile) : {};
     return { output, outputs };
   } finally {
+    await removeTempDir(tempDir, outputsFile);
+  }
+}
+
+/**
+ * Removes the run's temp dir. Usually it holds just the outputs file: unlink and rmdir are two calls,
+ * where a recursive rm makes four (lstat, readdir, unlink, rmdir), and every command pays them. A
+ * command that left more files there (or removed the outputs file) gets the recursive rm.
+ */
+async function removeTempDir(tempDir: string, outputsFile: string): Promise<void> {
+  try {
+    await unlink(outputsFile);
+    await rmdir(tempDir);
+  } catch {
     await rm(tempDir, { recursive: true, force: true });
   }
 }
