@@ -140,6 +140,14 @@ export interface CommitInfo {
   trailers: Record<string, string>;
 }
 
+/** Names the latest commit `commit()` built (fast-import needs a ref to write a commit to). */
+const LAST_COMMIT_REF = 'refs/lockstep/last-commit';
+
+/** A path as fast-import reads it: C-style quoted, so spaces, quotes and line breaks survive. */
+function quotePath(file: string): string {
+  return `"${file.replace(/[\\"\n\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\t': '\\t' })[c] ?? c)}"`;
+}
+
 /**
  * A bare repository in the clone cache, with the remote as `origin`. No work tree: files are read
  * from objects and commits are built with a throwaway index, so a repository with many thousands of
@@ -263,8 +271,48 @@ export class GitRepo {
     return out.code === 0 ? out.stdout.trim() : undefined;
   }
 
-  /** Builds a commit on `parent` with the changed files, in a throwaway index; returns its id. */
+  /**
+   * Builds a commit on `parent` with the changed files; returns its id and tree. Nothing is checked
+   * out and no branch moves (only refs/lockstep/last-commit, which names the latest commit built).
+   *
+   * One `git fast-import` writes the blobs, the trees along the changed paths and the commit: the
+   * index way reads the parent's whole tree into an index first, which on a repository of 20,000
+   * files was most of a warm promotion's git time. fast-import cannot sign, so a signed commit goes
+   * the index way. Both make the same commit, byte for byte (a test checks).
+   */
   async commit(request: NewCommit): Promise<{ sha: string; tree: string }> {
+    return request.sign ? this.commitThroughIndex(request) : this.commitFastImport(request);
+  }
+
+  private async commitFastImport(request: NewCommit): Promise<{ sha: string; tree: string }> {
+    // Each line below ends with the join's line feed; after a `data` block that is the optional one.
+    const data = (text: string): string => `data ${Buffer.byteLength(text, 'utf8')}\n${text}`;
+    const lines = [
+      'feature done',
+      `commit ${LAST_COMMIT_REF}`,
+      'mark :1',
+      `author ${request.author.name} <${request.author.email}> now`,
+      `committer ${request.committer.name} <${request.committer.email}> now`,
+      data(request.message),
+      `from ${request.parent}`,
+      ...request.changes.map((change) => `M ${change.mode} inline ${quotePath(change.path)}\n${data(change.text)}`),
+      'get-mark :1',
+      // The root tree of the commit: `ls` with an empty path.
+      'ls :1 ""',
+      'done',
+    ];
+    // --force: the ref is only a name for the latest commit built; it moves to unrelated commits.
+    const out = await this.check(['fast-import', '--quiet', '--force', '--date-format=now'], { input: lines.join('\n') + '\n' });
+    const [sha = '', listed = ''] = out.split('\n');
+    const tree = /^040000 tree ([0-9a-f]+)\t$/.exec(listed)?.[1];
+    if (!/^[0-9a-f]{40,64}$/.test(sha) || tree === undefined) {
+      throw new GitError(`git fast-import gave no commit: ${JSON.stringify(out.slice(0, 200))}`, null, out);
+    }
+    return { sha, tree };
+  }
+
+  /** The index way: a throwaway index read from `parent`, updated, written as a tree; commit-tree can sign. */
+  private async commitThroughIndex(request: NewCommit): Promise<{ sha: string; tree: string }> {
     const index = path.join(this.dir, `lockstep-index-${randomBytes(6).toString('hex')}`);
     const env = { GIT_INDEX_FILE: index };
     try {
