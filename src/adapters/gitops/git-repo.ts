@@ -140,6 +140,10 @@ export interface CommitInfo {
   trailers: Record<string, string>;
 }
 
+/** Files read, per clone, commit and path (oldest dropped first past READ_FILES_KEPT). */
+const readFiles = new Map<string, { text: string; mode: string; blob: string }>();
+const READ_FILES_KEPT = 256;
+
 /** Names the latest commit `commit()` built (fast-import needs a ref to write a commit to). */
 const LAST_COMMIT_REF = 'refs/lockstep/last-commit';
 
@@ -242,8 +246,26 @@ export class GitRepo {
     return out.code === 0 ? out.stdout.trim() : undefined;
   }
 
-  /** The file at `commit` (with its blob's id), or undefined when there is none. A directory there is an error. */
+  /**
+   * The file at `commit` (with its blob's id), or undefined when there is none. A directory there is
+   * an error. A commit never changes, so what was read is kept for this process: a step's apply
+   * reads the files its plan read moments before.
+   */
   async readFile(commit: string, file: string): Promise<{ text: string; mode: string; blob: string } | undefined> {
+    // Only a commit id names fixed content; a ref may move.
+    if (!/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(commit)) return this.readFileFromGit(commit, file);
+    const key = `${this.dir}\0${commit}\0${file}`;
+    const known = readFiles.get(key);
+    if (known !== undefined) return known;
+    const read = await this.readFileFromGit(commit, file);
+    if (read !== undefined) {
+      if (readFiles.size >= READ_FILES_KEPT) readFiles.delete(readFiles.keys().next().value ?? '');
+      readFiles.set(key, read);
+    }
+    return read;
+  }
+
+  private async readFileFromGit(commit: string, file: string): Promise<{ text: string; mode: string; blob: string } | undefined> {
     const entry = (await this.check(['ls-tree', '-z', commit, '--', file])).split('\0')[0] ?? '';
     if (entry === '') return undefined;
     const [info = ''] = entry.split('\t');
