@@ -353,6 +353,8 @@ export class PromotionRunner {
     const adapter = component ? this.deps.adapters.get(component.type) : undefined;
     /** The step.started event while it is not yet committed (during planning). */
     let startEvent: AuditEventInput | undefined;
+    /** The commit of the verify phase, while verify runs. */
+    let verifying: Promise<void> = Promise.resolve();
     try {
       const changedInputs = step.action === 'unchanged' ? this.changedInputs(name) : [];
       if (changedInputs.length > 0) {
@@ -417,15 +419,23 @@ export class PromotionRunner {
         outputs = checked.outputs;
         for (const [k, v] of Object.entries(outputs)) if (component.outputs[k]?.sensitive) this.redactor.add(v);
         this.liveOutputs.set(name, outputs);
-        step = await this.saveStep({ ...step, phase: 'verify', outputs: redactSensitiveOutputs(component.outputs, outputs) });
+        step = { ...step, phase: 'verify', outputs: redactSensitiveOutputs(component.outputs, outputs) };
+        // Not awaited before verify: verify is read-only, so the record that apply finished needs no
+        // fsync of its own before it. A verify that returns at once (none configured) saves success in
+        // the same turn, so both land in one transaction; a longer one finds the record committed a
+        // turn after it started.
+        verifying = this.save({ steps: [step] }, []);
+        verifying.catch(() => undefined); // awaited below; this only stops an early rejection being reported as unhandled
+        this.show(step);
       } else {
         outputs = this.liveOutputs.get(name) ?? step.outputs ?? {};
       }
       if (adapter.verify) await adapter.verify(spec, outputs, this.context(step));
       const done: StepRecord = { ...step, state: 'succeeded', phase: undefined, finishedAt: this.now() };
-      await this.save({ steps: [done], componentStates: [this.newState(done, done.outputs ?? {})] }, [
+      const succeeded = this.save({ steps: [done], componentStates: [this.newState(done, done.outputs ?? {})] }, [
         this.event('step.succeeded', { version: done.toVersion, outputs: done.outputs ?? {}, durationMs: elapsed(done) }, name),
       ]);
+      await Promise.all([verifying, succeeded]);
     } catch (error) {
       this.failed = true;
       const message = this.redactor.redact(errorMessage(error));
@@ -701,11 +711,6 @@ export class PromotionRunner {
     const shown = { ...step, lastLog: this.steps.get(step.component)?.lastLog ?? step.lastLog };
     this.steps.set(step.component, shown);
     this.deps.observer?.step?.(shown);
-  }
-
-  private async saveStep(step: StepRecord): Promise<StepRecord> {
-    await this.save({ steps: [step] }, []);
-    return step;
   }
 
   /**
