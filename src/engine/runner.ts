@@ -37,9 +37,10 @@ export interface Decision {
 }
 
 /**
- * Runs one promotion to its end (or until it must stop for a person). Every state change is committed
- * to the store before the next action starts, so a killed process loses nothing: `resume` builds a new
- * runner over the same records and carries on.
+ * Runs one promotion to its end (or until it must stop for a person). Every state change that recovery
+ * depends on is committed to the store before the action it guards starts (apply, a dependent step),
+ * so a killed process loses nothing: `resume` builds a new runner over the same records and carries on.
+ * Read-only phases (plan, verify) are not waited for: losing them only means doing them again.
  */
 export class PromotionRunner {
   private promotion: PromotionRecord;
