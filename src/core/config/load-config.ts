@@ -60,7 +60,6 @@ export function loadConfig(source: string, file: string, adapters: AdapterSet): 
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, {
     lineCounter,
-    keepSourceTokens: true,
     prettyErrors: false,
     merge: true,
     // Keys are names: `[a, b]: 1` is an error, not a key made into text.
