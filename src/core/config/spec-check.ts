@@ -71,9 +71,15 @@ function checkComponent(
   const prefix = ['components', component, 'with'];
   const seen = new Set<string>();
   const out: Finding[] = [];
+  // Runs whose placeholders and subjects are all the same as an earlier run's give the same
+  // findings, which the filter below would drop: most environments type their vars alike.
+  const runsDone = new Set<string>();
   for (const env of runs) {
     const resolved = new Map<string, Resolved>();
     for (const slot of slots) resolved.set(key(slot.at), resolveSlot(slot, config, env));
+    const signature = JSON.stringify([...resolved]);
+    if (runsDone.has(signature)) continue;
+    runsDone.add(signature);
     const input = substitute(withBlock, [], resolved);
     const result = adapter.spec.safeParse(input);
     if (result.success) continue;
