@@ -66,6 +66,24 @@ export interface TemplateProblem {
  * template then holds only the parts that parsed.
  */
 export function scanTemplate(text: string): { template: Template; errors: TemplateProblem[] } {
+  const cached = scanned.get(text);
+  if (cached !== undefined) return cached;
+  const result = scanUncached(text);
+  if (scanned.size >= SCAN_CACHE_LIMIT) scanned.clear();
+  scanned.set(text, result);
+  return result;
+}
+
+/**
+ * Scans by template text. A config repeats the same few templates across its components
+ * (`\${{ version }}`), and validating and planning read each component's templates several times:
+ * parsing each once keeps that linear in the size of the config. The results are shared, so they
+ * are never changed after they are made. Bounded, for a long-running server.
+ */
+const scanned = new Map<string, { template: Template; errors: TemplateProblem[] }>();
+const SCAN_CACHE_LIMIT = 10_000;
+
+function scanUncached(text: string): { template: Template; errors: TemplateProblem[] } {
   const parts: TemplatePart[] = [];
   const errors: TemplateProblem[] = [];
   let closedAll = true;
