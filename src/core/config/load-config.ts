@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { isNode, isScalar, LineCounter, parseDocument, visit, YAMLParseError, type Document, type YAMLError } from 'yaml';
 import { sha256Hex } from '../canonical-json.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { isPlainObject } from '../expression/template.js';
@@ -66,6 +66,9 @@ export function loadConfig(source: string, file: string, adapters: AdapterSet): 
     stringKeys: true,
     // Core does no I/O: problems are returned, never printed as process warnings.
     logLevel: 'error',
+    // The parser's own check compares each key with every key before it in its mapping, which is
+    // quadratic in the number of components; duplicateKeys does the same check with a set.
+    uniqueKeys: false,
   });
   const positions = new SourcePositions(doc, lineCounter, source);
   const problems: ConfigProblem[] = [];
@@ -76,7 +79,7 @@ export function loadConfig(source: string, file: string, adapters: AdapterSet): 
     throw new ConfigError(sortProblems(problems), options);
   };
 
-  for (const error of doc.errors) problems.push(yamlProblem(error, positions, file));
+  for (const error of [...doc.errors, ...duplicateKeys(doc)]) problems.push(yamlProblem(error, positions, file));
   // After a syntax error the document is a guess; duplicate keys still leave a usable one.
   if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) fail();
 
@@ -150,6 +153,32 @@ function yamlProblem(error: YAMLError, positions: SourcePositions, file: string)
     message = 'a config is one YAML document: remove the second ---';
   }
   return { file, path: dotted(path), message, ...positions.atOffset(offset) };
+}
+
+/**
+ * Every key equal to an earlier key of its mapping, as the parser reports them with its own check
+ * on: the same code, message and offset, equality of scalar keys by value and of other keys by
+ * identity.
+ */
+function duplicateKeys(doc: Document): YAMLError[] {
+  const errors: YAMLError[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key: unknown = pair.key;
+        // Compared as the parser does (===), so NaN equals nothing.
+        const value = isScalar(key) ? key.value : key;
+        if (typeof value === 'number' && Number.isNaN(value)) continue;
+        if (seen.has(value)) {
+          const offset = isNode(key) ? (key.range?.[0] ?? 0) : 0;
+          errors.push(new YAMLParseError([offset, offset + 1], 'DUPLICATE_KEY', 'Map keys must be unique'));
+        }
+        seen.add(value);
+      }
+    },
+  });
+  return errors;
 }
 
 /** Where a value contains itself (an alias to an ancestor); the checks walk values and would not end. */
