@@ -78,6 +78,8 @@ export interface PlanInput {
   adapterPlans: ReadonlyMap<string, AdapterPlan>;
   capabilities: ReadonlyMap<string, AdapterCapabilities>;
   gates: readonly PlannedGate[];
+  /** componentConfigDigest per component, when the caller computed them already (they are not cheap). */
+  configDigests?: ReadonlyMap<string, string>;
 }
 
 /** Assembles a promotion plan from the parts gathered by the engine. Pure. */
@@ -92,7 +94,7 @@ export function buildPlan(input: PlanInput): PromotionPlan {
       const c = input.config.components[component];
       const toVersion = input.release.versions[component];
       if (!c || toVersion === undefined) continue;
-      const configDigest = componentConfigDigest(input.config, input.environment, component);
+      const configDigest = input.configDigests?.get(component) ?? componentConfigDigest(input.config, input.environment, component);
       const current = currentBy.get(component);
       let { action, reason } = decideAction(current, toVersion, configDigest);
       const adapterPlan = input.adapterPlans.get(component);

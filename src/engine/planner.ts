@@ -72,9 +72,11 @@ export async function planPromotion(
   }
 
   const applying = new Set<string>();
+  const configDigests = new Map<string, string>();
   for (const name of names) {
     const toVersion = release.versions[name] ?? '';
     const digest = componentConfigDigest(config, environment, name);
+    configDigests.set(name, digest);
     if (decideAction(currentBy.get(name), toVersion, digest).action === 'apply') applying.add(name);
   }
   const waitsForOutputs = outputConsumers(deps, applying);
@@ -156,7 +158,7 @@ export async function planPromotion(
     );
   }
 
-  const plan = buildPlan({ config, environment, release, current, dependencies, levels, adapterPlans, capabilities, gates });
+  const plan = buildPlan({ config, environment, release, current, dependencies, levels, adapterPlans, capabilities, gates, configDigests });
   return { release, plan, current, missingPath };
 }
 
