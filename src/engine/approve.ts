@@ -6,8 +6,7 @@ import { approvalRefusal } from '../core/gates/evaluate.js';
 import type { ApprovalRecord, PromotionRecord, ReleaseRecord } from '../core/model.js';
 import type { EngineDeps } from './deps.js';
 import { ACTOR_PROOF } from './gates.js';
-import { newOwner, ownerIsGone } from './lease.js';
-import { advancePending, type AdvanceOptions } from './promote.js';
+import { advancePending, withPendingClaim, type AdvanceOptions } from './promote.js';
 
 export interface ApproveOptions extends AdvanceOptions {
   comment?: string;
@@ -60,19 +59,18 @@ export async function approve(deps: EngineDeps, promotionRef: string, options: A
   }
 
   // A rejection ends the promotion: claimed first, so it cannot start running meanwhile.
-  if (promotion.owner && !ownerIsGone(promotion, now)) throw new ConflictError(`promotion ${promotion.id.slice(0, 12)} is being evaluated by another process; try again`);
-  const owner = newOwner(now);
-  if (!(await deps.store.claimPromotion(promotion.id, owner, promotion.owner?.token))) {
-    throw new ConflictError(`promotion ${promotion.id.slice(0, 12)} changed meanwhile; try again`);
-  }
-  const reason = `rejected by ${deps.actor}: ${comment ?? ''}`;
-  const rejected: PromotionRecord = { ...promotion, state: 'rejected', reason, finishedAt: now.toISOString(), owner: undefined };
-  await deps.store.commit({
-    fence: { promotionId: promotion.id, ownerToken: owner.token },
-    approvals: [approval],
-    promotion: { record: rejected },
-    audit: [event, { ...base, kind: 'promotion.finished', data: { state: 'rejected', reason } }],
+  const rejected = await withPendingClaim(deps, promotion, async (claimed, owner) => {
+    const reason = `rejected by ${deps.actor}: ${comment ?? ''}`;
+    const record: PromotionRecord = { ...claimed, state: 'rejected', reason, finishedAt: now.toISOString(), owner: undefined };
+    await deps.store.commit({
+      fence: { promotionId: promotion.id, ownerToken: owner.token },
+      approvals: [approval],
+      promotion: { record },
+      audit: [event, { ...base, kind: 'promotion.finished', data: { state: 'rejected', reason } }],
+    });
+    return record;
   });
+  if (!rejected) throw new ConflictError(`promotion ${promotion.id.slice(0, 12)} is being evaluated by another process; try again`);
   return rejected;
 }
 

@@ -255,7 +255,7 @@ function promotionEvent(deps: EngineDeps, p: PromotionRecord, kind: AuditKind, d
  * never decide on it at once. Returns undefined when another live process holds it. The claim is
  * released afterwards unless `work` handed the promotion to a runner (it then owns the claim).
  */
-async function withPendingClaim<T>(
+export async function withPendingClaim<T>(
   deps: EngineDeps,
   promotion: PromotionRecord,
   work: (claimed: PromotionRecord, owner: PromotionOwner) => Promise<T>,

@@ -43,13 +43,11 @@ export class SourcePositions {
    * the scalar's start when the raw text and the value do not match.
    */
   inString(path: Path, offset: number): Position {
-    const found = this.find(path);
-    const node = found.complete ? found.node : undefined;
-    if (!node || !isScalar(node) || typeof node.value !== 'string' || !node.range) return this.value(path);
-    const [start, end] = node.range;
-    const raw = this.source.slice(start, end);
-    const nth = countOpenings(node.value.slice(0, offset));
-    if (countOpenings(raw) !== countOpenings(node.value)) return this.at(start);
+    const scalar = this.stringScalar(path);
+    if (!scalar) return this.value(path);
+    const { start, raw, value } = scalar;
+    const nth = countOpenings(value.slice(0, offset));
+    if (countOpenings(raw) !== countOpenings(value)) return this.at(start);
     let index = -1;
     for (let i = 0; i <= nth; i++) {
       index = raw.indexOf('${{', index + 1);
@@ -63,15 +61,22 @@ export class SourcePositions {
    * written as is (plain, or quoted without escapes); otherwise the start of the value.
    */
   atCharacter(path: Path, offset: number): Position {
+    const scalar = this.stringScalar(path);
+    if (!scalar) return this.value(path);
+    const { start, raw, value } = scalar;
+    if (raw === value) return this.at(start + offset);
+    const quoted = raw.length >= 2 && (raw[0] === '"' || raw[0] === "'") && raw.endsWith(raw[0]);
+    if (quoted && raw.slice(1, -1) === value) return this.at(start + 1 + offset);
+    return this.at(start);
+  }
+
+  /** The string scalar at `path`: where it starts, its source text and its value; undefined for anything else. */
+  private stringScalar(path: Path): { start: number; raw: string; value: string } | undefined {
     const found = this.find(path);
     const node = found.complete ? found.node : undefined;
-    if (!node || !isScalar(node) || typeof node.value !== 'string' || !node.range) return this.value(path);
+    if (!node || !isScalar(node) || typeof node.value !== 'string' || !node.range) return undefined;
     const [start, end] = node.range;
-    const raw = this.source.slice(start, end);
-    if (raw === node.value) return this.at(start + offset);
-    const quoted = raw.length >= 2 && (raw[0] === '"' || raw[0] === "'") && raw.endsWith(raw[0]);
-    if (quoted && raw.slice(1, -1) === node.value) return this.at(start + 1 + offset);
-    return this.at(start);
+    return { start, raw: this.source.slice(start, end), value: node.value };
   }
 
   /** The path of the innermost node holding `offset`: for YAML errors, which come with an offset only. */

@@ -294,11 +294,16 @@ export class SqliteStore implements Store {
   }
 
   async listReleases(options: { limit?: number } = {}): Promise<ReleaseRecord[]> {
-    const rows = this.all<JsonRow>(
-      'SELECT json FROM releases ORDER BY created_at DESC, id DESC LIMIT ?',
+    // One query, rejections joined: a release list is read on every tick.
+    const rows = this.all<JsonRow & { rejection: string | null }>(
+      `SELECT r.json, j.json AS rejection FROM releases r LEFT JOIN release_rejections j ON j.release_id = r.id
+        ORDER BY r.created_at DESC, r.id DESC LIMIT ?`,
       sqlLimit(options.limit),
     );
-    return rows.map((row) => this.withRejection(JSON.parse(row.json) as ReleaseRecord));
+    return rows.map((row) => {
+      const release = JSON.parse(row.json) as ReleaseRecord;
+      return row.rejection === null ? release : { ...release, rejected: JSON.parse(row.rejection) as ReleaseRejection };
+    });
   }
 
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {
