@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -123,10 +123,11 @@ echo "outputs path: $LOCKSTEP_OUTPUTS"`,
         'LOCKSTEP_PROJECT=checkout',
       ]);
       expect(lines).toContain('outputs file: empty');
-      // The temp dir holding the outputs file is removed after the run.
+      // The outputs file is removed after the run; its directory is private to this user.
       const outputsPath = lines.find((l) => l.startsWith('outputs path: '))?.slice('outputs path: '.length);
       expect(outputsPath).toMatch(/outputs/);
-      expect(existsSync(path.dirname(outputsPath ?? ''))).toBe(false);
+      expect(existsSync(outputsPath ?? '')).toBe(false);
+      expect(statSync(path.dirname(outputsPath ?? '')).mode & 0o777).toBe(0o700);
     } finally {
       delete process.env.LOCKSTEP_TEST_FROM_PARENT;
     }

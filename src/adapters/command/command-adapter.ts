@@ -1,4 +1,4 @@
-import { mkdtemp, open, readFile, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
@@ -72,7 +72,7 @@ interface CommandRun {
 
 /**
  * Runs one of the spec's commands to success, or throws StepFailure (or the abort reason). Every run
- * gets its own empty outputs file in a fresh temp dir, removed afterwards whatever happened.
+ * gets its own empty outputs file, removed afterwards whatever happened.
  */
 async function runCommand(
   spec: CommandSpec,
@@ -84,13 +84,9 @@ async function runCommand(
   const timeoutMs = parseDuration(spec.timeout);
   if (timeoutMs === undefined) throw new Error(`timeout ${spec.timeout} is not a duration: the spec was not parsed`);
   const cwd = path.resolve(ctx.projectDir, spec.cwd ?? '.');
-  await checkDirectory(cwd, kind, spec.cwd);
 
-  const tempDir = await mkdtemp(path.join(tmpdir(), 'lockstep-command-'));
-  const outputsFile = path.join(tempDir, 'outputs.json');
+  const outputsFile = createOutputsFile();
   try {
-    // Created empty and closed: one open and one close, where writeFile('') also writes.
-    await (await open(outputsFile, 'wx', 0o600)).close();
     const { file, args } = toArgv(command, spec.shell);
     const result = await runProcess({
       file,
@@ -102,25 +98,54 @@ async function runCommand(
       onLine: (line) => ctx.log(line),
       onAlive: ctx.heartbeat,
     });
+    // Spawn reports a missing cwd as ENOENT, which would read as "program not found".
+    if (result.kind === 'spawn-failed' && ['ENOENT', 'ENOTDIR'].includes(result.error.code ?? ''))
+      checkDirectory(cwd, kind, spec.cwd);
     const output = checkResult(result, { kind, name: commandName(command), file, cwd, timeout: spec.timeout });
-    const outputs = kind === 'apply' ? await readOutputs(outputsFile) : {};
+    const outputs = kind === 'apply' ? readOutputs(outputsFile) : {};
     return { output, outputs };
   } finally {
-    await removeTempDir(tempDir, outputsFile);
+    removeOutputsFile(outputsFile);
   }
 }
 
 /**
- * Removes the run's temp dir. Usually it holds just the outputs file: unlink and rmdir are two calls,
- * where a recursive rm makes four (lstat, readdir, unlink, rmdir), and every command pays them. A
- * command that left more files there (or removed the outputs file) gets the recursive rm.
+ * The outputs files live in one private directory per process (mode 0700, from mkdtemp), removed when
+ * the process exits: one directory per run cost a mkdtemp and a rmdir on every command.
+ *
+ * The file operations here are synchronous: they touch one small file in the temp directory, and each
+ * asynchronous call was a round trip through the thread pool that a step waited for (half a
+ * millisecond or more per step while other steps were finishing; docs/performance.md, Known gaps 3).
  */
-async function removeTempDir(tempDir: string, outputsFile: string): Promise<void> {
+let outputsDir: string | undefined;
+let outputsCount = 0;
+
+function createOutputsFile(): string {
+  for (let attempt = 1; ; attempt++) {
+    outputsDir ??= makeOutputsDir();
+    const file = path.join(outputsDir, `outputs-${++outputsCount}.json`);
+    try {
+      closeSync(openSync(file, 'wx', 0o600));
+      return file;
+    } catch (error) {
+      // Removed under us (a temp cleaner, in a long-running process): make a new one, once.
+      if (attempt > 1 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      outputsDir = undefined;
+    }
+  }
+}
+
+function makeOutputsDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lockstep-command-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function removeOutputsFile(file: string): void {
   try {
-    await unlink(outputsFile);
-    await rmdir(tempDir);
+    unlinkSync(file);
   } catch {
-    await rm(tempDir, { recursive: true, force: true });
+    // The command removed it itself.
   }
 }
 
@@ -203,7 +228,10 @@ function spawnFailure(error: NodeJS.ErrnoException, { kind, file, cwd }: RunLabe
         { cause: error, untouched: true },
       );
     default:
-      return new StepFailure(`${kind}: could not start ${file} (${where}): ${error.message}`, false, { cause: error, untouched: true });
+      return new StepFailure(`${kind}: could not start ${file} (${where}): ${error.message}`, false, {
+        cause: error,
+        untouched: true,
+      });
   }
 }
 
@@ -217,12 +245,13 @@ function throwIfAborted(signal: AbortSignal, kind: CommandKind): void {
   if (signal.aborted) throw abortError(signal.reason, kind);
 }
 
-async function checkDirectory(cwd: string, kind: CommandKind, written: string | undefined): Promise<void> {
-  // Checked here because spawn reports a missing cwd as ENOENT, which would read as "program not found".
-  const isDirectory = await stat(cwd).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
+function checkDirectory(cwd: string, kind: CommandKind, written: string | undefined): void {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(cwd).isDirectory();
+  } catch {
+    // Missing: reported below.
+  }
   if (isDirectory) return;
   const from = written === undefined ? 'the project directory' : `cwd: ${written}, relative to the project directory`;
   throw new StepFailure(`${kind}: working directory ${cwd} (${from}) does not exist or is not a directory`, false);
@@ -233,8 +262,8 @@ async function checkDirectory(cwd: string, kind: CommandKind, written: string | 
  * must be one JSON object. The content is never put in the message: outputs may be secrets, and the
  * engine cannot redact values it never learned.
  */
-async function readOutputs(file: string): Promise<Outputs> {
-  const text = await readFile(file, 'utf8');
+function readOutputs(file: string): Outputs {
+  const text = readFileSync(file, 'utf8');
   if (text.trim() === '') return {};
   let value: unknown;
   try {
