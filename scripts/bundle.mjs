@@ -1,16 +1,23 @@
 #!/usr/bin/env node
-// Second half of `npm run build`: bundles the CLI that tsc compiled (dist/cli/main.js) into one ES
-// module, dist/bundle/lockstep.js, which bin/lockstep.js runs. Loading one file instead of about
-// 300 modules cuts every command's start-up by about a third (docs/performance.md, Known gaps 2).
+// Second half of `npm run build`: bundles the CLI that tsc compiled (dist/cli/program.js) into one
+// CommonJS file, dist/bundle/lockstep.cjs, then writes V8's code cache for it (scripts/code-cache.mjs).
+// bin/lockstep.js compiles the bundle with that cache (bin/load-cli.js). Loading one file instead of
+// about 300 modules cut every command's start-up by about a third, and the code cache cuts what is
+// left by another third (docs/performance.md, Known gaps 2).
+//
+// CommonJS, because Node 20 can only hand a code cache to a script (vm.Script), not to an ES module.
 //
 // Left external, so they load from node_modules as before:
 // - native packages, which cannot be bundled: better-sqlite3, ssh2 (and its optional cpu-features);
 // - the clients the adapters import lazily, with `import()` when a step first talks to its system:
-//   bundling them would either make them load at start again or only move them around.
+//   bundling them would either make them load at start again or only move them around. In the
+//   bundle those `import()` calls become `require()` inside a promise (a script compiled by vm cannot
+//   call `import()` in Node 20 without a flag); every one of these packages ships CommonJS.
 //
-// The bundle stays two folders below the package root, like dist/cli/main.js, because the CLI reads
+// The bundle stays two folders below the package root, like dist/cli/program.js, because the CLI reads
 // its version from `new URL('../../package.json', import.meta.url)`.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -19,18 +26,24 @@ const EXTERNAL = ['better-sqlite3', 'ssh2', 'cpu-features', 'tar', 'pg', 'mysql2
 
 await build({
   absWorkingDir: root,
-  entryPoints: ['dist/cli/main.js'],
-  outfile: 'dist/bundle/lockstep.js',
+  entryPoints: ['dist/cli/program.js'],
+  outfile: 'dist/bundle/lockstep.cjs',
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
+  supported: { 'dynamic-import': false },
   external: EXTERNAL,
-  // Bundled CommonJS code (commander, yaml's Node build) calls `require` for Node's built-in
-  // modules, which an ES module does not have.
-  banner: {
-    js: "import { createRequire as __lockstepCreateRequire } from 'node:module';\nconst require = __lockstepCreateRequire(import.meta.url);",
-  },
+  define: { 'import.meta.url': '__lockstepBundleUrl' },
+  banner: { js: "const __lockstepBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   sourcemap: true,
   logLevel: 'warning',
 });
+
+const cache = spawnSync(process.execPath, [fileURLToPath(new URL('code-cache.mjs', import.meta.url))], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+if (cache.status !== 0) {
+  process.stderr.write('bundle: writing the code cache failed (the CLI works without it, only slower to start)\n');
+  process.exit(1);
+}
