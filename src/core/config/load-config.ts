@@ -3,10 +3,11 @@ import { sha256Hex } from '../canonical-json.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { isPlainObject } from '../expression/template.js';
 import type { ComponentConfig, EnvironmentConfig, ProjectConfig } from '../model.js';
-import { projectSchema, type AdapterSet } from './config-schema.js';
+import { projectSchema, type AdapterSet, type ProjectOutput } from './config-schema.js';
 import { draftConfig } from './draft-config.js';
 import { gatesAreValid } from './gate-rules.js';
 import { describeValue, dotted, issueFindings, type Finding } from './findings.js';
+import { readPlainYaml } from './plain-yaml.js';
 import { SourcePositions, type Path, type Position } from './positions.js';
 import { referencesResolve } from './references.js';
 import type { Rule } from './rule.js';
@@ -57,20 +58,32 @@ const NEEDS = 'project, environments and components';
  * syntax errors are reported: the rest of the document cannot be trusted. Pure.
  */
 export function loadConfig(source: string, file: string, adapters: AdapterSet): LoadedConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(source, {
-    lineCounter,
-    prettyErrors: false,
-    merge: true,
-    // Keys are names: `[a, b]: 1` is an error, not a key made into text.
-    stringKeys: true,
-    // Core does no I/O: problems are returned, never printed as process warnings.
-    logLevel: 'error',
-    // The parser's own check compares each key with every key before it in its mapping, which is
-    // quadratic in the number of components; duplicateKeys does the same check with a set.
-    uniqueKeys: false,
-  });
-  const positions = new SourcePositions(doc, lineCounter, source);
+  return loadPlainConfig(source, file, adapters) ?? loadFullConfig(source, file, adapters);
+}
+
+/**
+ * The fast path: a config in plain YAML (see readPlainYaml) that has no problems is checked
+ * without building `yaml`'s Document, which is most of the time a large config takes. Undefined
+ * when the YAML is not plain or there is any problem: the full path then finds every problem with
+ * its position, exactly as if this path did not exist.
+ */
+function loadPlainConfig(source: string, file: string, adapters: AdapterSet): LoadedConfig | undefined {
+  const read = readPlainYaml(source);
+  if (read === undefined || !isPlainObject(read.value)) return undefined;
+  const raw = read.value;
+  const parsed = projectSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const draft = draftConfig(raw);
+  if (runRules(CONFIG_RULES, { config: draft.config, adapters, unusableWith: draft.unusableWith }).length > 0) {
+    return undefined;
+  }
+  let positions: SourcePositions | undefined;
+  // Positions need the Document: built only if someone asks.
+  return loadedConfig(parsed.data, source, file, (path) => (positions ??= parseYaml(source).positions).value(path));
+}
+
+function loadFullConfig(source: string, file: string, adapters: AdapterSet): LoadedConfig {
+  const { doc, positions } = parseYaml(source);
   const problems: ConfigProblem[] = [];
   const report = (f: Finding): void => {
     problems.push({ file, path: dotted(f.path), message: f.message, ...position(positions, f) });
@@ -117,8 +130,27 @@ export function loadConfig(source: string, file: string, adapters: AdapterSet): 
     report(f);
   }
   if (problems.length > 0 || !parsed.success) return fail();
+  return loadedConfig(parsed.data, source, file, (path) => positions.value(path));
+}
 
-  const data = parsed.data;
+function parseYaml(source: string): { doc: Document; positions: SourcePositions } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, {
+    lineCounter,
+    prettyErrors: false,
+    merge: true,
+    // Keys are names: `[a, b]: 1` is an error, not a key made into text.
+    stringKeys: true,
+    // Core does no I/O: problems are returned, never printed as process warnings.
+    logLevel: 'error',
+    // The parser's own check compares each key with every key before it in its mapping, which is
+    // quadratic in the number of components; duplicateKeys does the same check with a set.
+    uniqueKeys: false,
+  });
+  return { doc, positions: new SourcePositions(doc, lineCounter, source) };
+}
+
+function loadedConfig(data: ProjectOutput, source: string, file: string, locate: LoadedConfig['locate']): LoadedConfig {
   const environments: Record<string, EnvironmentConfig> = {};
   for (const [name, env] of Object.entries(data.environments)) environments[name] = { name, ...env };
   const components: Record<string, ComponentConfig> = {};
@@ -128,7 +160,7 @@ export function loadConfig(source: string, file: string, adapters: AdapterSet): 
     digest: sha256Hex(source),
     file,
     source,
-    locate: (path) => positions.value(path),
+    locate,
   };
 }
 

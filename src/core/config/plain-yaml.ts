@@ -1,0 +1,177 @@
+import { load, Schema, Type, type State } from 'js-yaml';
+
+/**
+ * A fast reader for the common `lockstep.yaml`: plain mappings, sequences and scalars, nothing
+ * else. js-yaml parses a large config about twenty times faster than the `yaml` library builds its
+ * Document, which the loader needs only for positions (to report problems) and for the YAML
+ * features below. So this reader either gives exactly the value `yaml`'s `toJS` would give, or
+ * declines (undefined), and the loader takes its full path.
+ *
+ * It declines when js-yaml throws (a syntax error, a duplicate key, an explicit tag such as
+ * `!!str`: the schema below knows no tags by name) and when the document uses anything outside the
+ * plain subset: anchors and aliases, tags (`!`, `!<…>`), directives, merge keys (`<<`), keys that
+ * are not strings (`[a, b]: 1`, `1: a`, `null: a`, explicit keys `? a`; `yaml` with `stringKeys` keeps their source
+ * text where js-yaml would print the value), implicit keys over 1024 characters (an error in
+ * `yaml`), tabs in indentation, empty nodes (`a:`, `- `), a comment right after a quoted scalar or a flow collection (an error in `yaml`), an
+ * empty document, and any js-yaml warning. Pure.
+ */
+export function readPlainYaml(source: string): { value: unknown } | undefined {
+  // The verbatim tag `!<?>` asks for implicit typing of any scalar; `!<…>` may also name a tag of
+  // the schema below. Neither belongs in a config, so a text that holds one is not checked further.
+  if (source.includes('!<')) return undefined;
+  // A tab in the indentation is an error in `yaml` wherever it is, in js-yaml only in some places.
+  if (TAB_INDENT.test(source)) return undefined;
+  let plain = true;
+  // The nodes being read, innermost last: where each starts and how many nodes it holds so far.
+  const open: { start: number; children: number }[] = [];
+  const listener = (event: 'open' | 'close', state: State): void => {
+    const s = state as unknown as ListenerState;
+    if (event === 'open') {
+      open.push({ start: s.position, children: 0 });
+      // An explicit key (`? [a]`, `? a: 1`): it may be a collection with no `:` after it.
+      if (afterQuestionMark(s.input, s.position)) plain = false;
+      return;
+    }
+    const { start, children } = open.pop() ?? { start: 0, children: 0 };
+    const parent = open.at(-1);
+    if (parent) parent.children++;
+    if (!plain) return;
+    if (s.anchor !== null && s.anchor !== undefined) plain = false;
+    else if (s.tag !== null && s.tag !== undefined && s.tag !== '?' && !CORE_TAGS.has(s.tag)) plain = false;
+    else if (s.version !== null || Object.keys(s.tagMap).length > 0) plain = false;
+    // An empty node (`a:`): never part of a valid config, and where js-yaml is least like `yaml`.
+    else if (s.kind === null || s.kind === undefined) plain = false;
+    // js-yaml adds an empty block sequence entry without reading a node for it, and misreads the
+    // compact `- -` followed by `- x`: x goes into the inner sequence. A sequence with more entries
+    // than nodes read has an empty entry.
+    else if (Array.isArray(s.result) && s.result.length > children) plain = false;
+    // `"a"#b`: `yaml` wants white space before a comment, js-yaml does not.
+    else if (s.input.charCodeAt(s.position) === 0x23 /* # */ && !isSpace(s.input.charCodeAt(s.position - 1)))
+      plain = false;
+    else if (followedByColon(s.input, s.position) && (typeof s.result !== 'string' || s.position - start > 1024)) {
+      // A key (or an error): a node that is not a string, or too long for an implicit key.
+      plain = false;
+    }
+  };
+  let value: unknown;
+  try {
+    value = load(source, {
+      schema: CORE_SCHEMA,
+      listener,
+      onWarning: () => {
+        plain = false;
+      },
+    });
+  } catch {
+    return undefined;
+  }
+  // An empty document: js-yaml gives undefined, `yaml` null.
+  if (!plain || value === undefined || hasMergeKey(value)) return undefined;
+  return { value };
+}
+
+const TAB_INDENT = /^[ ]*\t/m;
+
+/** The part of js-yaml's parser state the listener reads (its typings leave out tag and anchor). */
+interface ListenerState {
+  input: string;
+  position: number;
+  tag: string | null | undefined;
+  anchor: string | null | undefined;
+  kind: string | null | undefined;
+  result: unknown;
+  version: string | null;
+  tagMap: Record<string, string>;
+}
+
+/**
+ * Whether the next character after a node, past white space, line breaks and comments, is `:`:
+ * then the node is a key (implicit, or explicit with `? `). Skipping line breaks and comments
+ * errs towards declining, which is always safe.
+ */
+function followedByColon(input: string, position: number): boolean {
+  let i = position;
+  while (i < input.length) {
+    const c = input.charCodeAt(i);
+    if (isSpace(c)) {
+      i++;
+    } else if (c === 0x23 /* # */) {
+      while (i < input.length && input.charCodeAt(i) !== 0x0a && input.charCodeAt(i) !== 0x0d) i++;
+    } else {
+      return c === 0x3a; /* : */
+    }
+  }
+  return false;
+}
+
+/** Whether the last character before `position`, past spaces and tabs, is `?`. */
+function afterQuestionMark(input: string, position: number): boolean {
+  let i = position - 1;
+  while (i >= 0 && (input.charCodeAt(i) === 0x20 || input.charCodeAt(i) === 0x09)) i--;
+  return i >= 0 && input.charCodeAt(i) === 0x3f; /* ? */
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+function hasMergeKey(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasMergeKey);
+  if (value === null || typeof value !== 'object') return false;
+  for (const [key, child] of Object.entries(value)) {
+    if (key === '<<' || hasMergeKey(child)) return true;
+  }
+  return false;
+}
+
+/*
+ * The YAML 1.2 core schema exactly as `yaml` (2.x, default options) resolves plain scalars: the
+ * same patterns and the same conversions (parseInt and parseFloat, so `+1` is 1, `012` is 12 and
+ * `-0` is -0). Anything else stays a string: `1_000`, `0b1`, `Yes`, `0o8`, `1e`, `.`.
+ */
+const NULL = new Type('tag:lockstep.dev,2026:core-null', {
+  kind: 'scalar',
+  resolve: (s: string) => /^(?:~|[Nn]ull|NULL)?$/.test(s),
+  construct: () => null,
+});
+const BOOL = new Type('tag:lockstep.dev,2026:core-bool', {
+  kind: 'scalar',
+  resolve: (s: string) => /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s),
+  construct: (s: string) => s[0] === 't' || s[0] === 'T',
+});
+const INT_OCT = new Type('tag:lockstep.dev,2026:core-int-oct', {
+  kind: 'scalar',
+  resolve: (s: string) => /^0o[0-7]+$/.test(s),
+  construct: (s: string) => parseInt(s.substring(2), 8),
+});
+const INT = new Type('tag:lockstep.dev,2026:core-int', {
+  kind: 'scalar',
+  resolve: (s: string) => /^[-+]?[0-9]+$/.test(s),
+  construct: (s: string) => parseInt(s, 10),
+});
+const INT_HEX = new Type('tag:lockstep.dev,2026:core-int-hex', {
+  kind: 'scalar',
+  resolve: (s: string) => /^0x[0-9a-fA-F]+$/.test(s),
+  construct: (s: string) => parseInt(s.substring(2), 16),
+});
+const FLOAT_NAN = new Type('tag:lockstep.dev,2026:core-float-nan', {
+  kind: 'scalar',
+  resolve: (s: string) => /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(s),
+  construct: (s: string) =>
+    s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+});
+const FLOAT_EXP = new Type('tag:lockstep.dev,2026:core-float-exp', {
+  kind: 'scalar',
+  resolve: (s: string) => /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(s),
+  construct: (s: string) => parseFloat(s),
+});
+const FLOAT = new Type('tag:lockstep.dev,2026:core-float', {
+  kind: 'scalar',
+  resolve: (s: string) => /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(s),
+  construct: (s: string) => parseFloat(s),
+});
+
+const CORE_TYPES = [NULL, BOOL, INT_OCT, INT, INT_HEX, FLOAT_NAN, FLOAT_EXP, FLOAT];
+const CORE_TAGS: ReadonlySet<string> = new Set(CORE_TYPES.map((t) => (t as unknown as { tag: string }).tag));
+// Implicit types only: no explicit ones, not even str, seq and map, so every explicit tag throws.
+const CORE_SCHEMA = new Schema({ implicit: CORE_TYPES, explicit: [] });
