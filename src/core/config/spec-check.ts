@@ -24,10 +24,11 @@ import { fieldsAt } from './zod-fields.js';
  */
 export const adapterSpecsAccept: Rule = ({ config, adapters, unusableWith }) => {
   const out: Finding[] = [];
+  const memo: Memo = { templates: new Map(), resolved: new Map() };
   for (const component of Object.values(config.components)) {
     const adapter = adapters.get(component.type);
     if (!adapter || unusableWith.has(component.name)) continue;
-    out.push(...checkComponent(adapter, component.name, component.with, config));
+    out.push(...checkComponent(adapter, component.name, component.with, config, memo));
   }
   return out;
 };
@@ -38,21 +39,39 @@ interface Typed {
   items?: ValueType;
 }
 
-/** One template string in `with`. */
-interface Slot {
-  at: (string | number)[];
+/** What one template string holds, wherever it stands: a config repeats the same few templates. */
+interface TemplateInfo {
   /** Offset of the first `${{` in the string. */
   offset: number;
   /** The whole expression, when the string is exactly one `${{ }}`; undefined for text with `${{ }}` in it. */
   expr?: Expr;
   /** The string does not parse (the reference rule reports it): anything goes. */
   broken: boolean;
+  /** It reads `env.vars`, whose types may differ between environments. */
+  readsEnvVars: boolean;
+}
+
+/** One template string in `with`. */
+interface Slot extends TemplateInfo {
+  text: string;
+  at: (string | number)[];
 }
 
 /** What a slot holds in one run: its placeholder and how to describe its type in a message. */
 interface Resolved {
   typed?: Typed;
   subject: string;
+  /** Equal for two Resolved that give the same placeholder and the same messages. */
+  signature: string;
+}
+
+/**
+ * Work shared by the components of one check: template texts, and what each text resolves to in
+ * each environment (both depend only on the config, which the check does not change).
+ */
+interface Memo {
+  templates: Map<string, TemplateInfo>;
+  resolved: Map<EnvironmentConfig | undefined, Map<string, Resolved>>;
 }
 
 function checkComponent(
@@ -60,11 +79,10 @@ function checkComponent(
   component: string,
   withBlock: Record<string, unknown>,
   config: ProjectConfig,
+  memo: Memo,
 ): Finding[] {
-  const slots = templateSlots(withBlock);
-  const usesEnvVars = slots.some(
-    (s) => s.expr !== undefined && referencesIn(s.expr).some((p) => p[0] === 'env' && p[1] === 'vars'),
-  );
+  const slots = templateSlots(withBlock, memo);
+  const usesEnvVars = slots.some((s) => s.readsEnvVars);
   const environments = Object.values(config.environments);
   const runs: (EnvironmentConfig | undefined)[] = usesEnvVars && environments.length > 0 ? environments : [undefined];
 
@@ -75,24 +93,24 @@ function checkComponent(
   // findings, which the filter below would drop: most environments type their vars alike.
   const runsDone = new Set<string>();
   for (const env of runs) {
-    const resolved = new Map<string, Resolved>();
-    for (const slot of slots) resolved.set(key(slot.at), resolveSlot(slot, config, env));
-    const signature = JSON.stringify([...resolved]);
+    const resolved = slots.map((slot) => resolveSlotOnce(slot, config, env, memo));
+    const signature = resolved.map((r) => r.signature).join('\n');
     if (runsDone.has(signature)) continue;
     runsDone.add(signature);
-    const input = substitute(withBlock, [], resolved);
+    const input = substitute(withBlock, slots, resolved);
     const result = adapter.spec.safeParse(input);
     if (result.success) continue;
 
     const ordinary: typeof result.error.issues = [];
     for (const issue of result.error.issues) {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-      const slot = slotFor(slots, path);
+      const index = slotFor(slots, path);
+      const slot = slots[index];
       if (!slot) {
         ordinary.push(issue);
         continue;
       }
-      const r = resolved.get(key(slot.at));
+      const r = resolved[index];
       if (!r?.typed) continue;
       const rest = path.slice(slot.at.length);
       let expected: string[] | undefined;
@@ -120,24 +138,55 @@ function checkComponent(
   });
 }
 
-function templateSlots(value: unknown): Slot[] {
+function templateSlots(value: unknown, memo: Memo): Slot[] {
   const slots: Slot[] = [];
   forEachString(value, [], (text, at) => {
     if (!isTemplate(text)) return;
-    const { template, errors } = scanTemplate(text);
-    const first = template.parts.find((p) => p.kind === 'expression');
-    const only = template.whole ? first : undefined;
-    slots.push({
-      at,
-      offset: errors[0]?.offset ?? (first?.kind === 'expression' ? first.offset : 0),
-      expr: only?.kind === 'expression' ? only.expr : undefined,
-      broken: errors.length > 0,
-    });
+    let info = memo.templates.get(text);
+    if (info === undefined) {
+      info = templateInfo(text);
+      memo.templates.set(text, info);
+    }
+    slots.push({ ...info, text, at });
   });
   return slots;
 }
 
-function resolveSlot(slot: Slot, config: ProjectConfig, env: EnvironmentConfig | undefined): Resolved {
+function templateInfo(text: string): TemplateInfo {
+  const { template, errors } = scanTemplate(text);
+  const first = template.parts.find((p) => p.kind === 'expression');
+  const only = template.whole ? first : undefined;
+  const expr = only?.kind === 'expression' ? only.expr : undefined;
+  return {
+    offset: errors[0]?.offset ?? (first?.kind === 'expression' ? first.offset : 0),
+    expr,
+    broken: errors.length > 0,
+    readsEnvVars: expr !== undefined && referencesIn(expr).some((p) => p[0] === 'env' && p[1] === 'vars'),
+  };
+}
+
+/** resolveSlot, once per template text and environment. */
+function resolveSlotOnce(slot: Slot, config: ProjectConfig, env: EnvironmentConfig | undefined, memo: Memo): Resolved {
+  let byText = memo.resolved.get(env);
+  if (byText === undefined) {
+    byText = new Map();
+    memo.resolved.set(env, byText);
+  }
+  let r = byText.get(slot.text);
+  if (r === undefined) {
+    const { typed, subject } = resolveSlot(slot, config, env);
+    const signature = `${typed === undefined ? '' : `${typed.type}/${typed.items ?? ''}`}\n${subject}`;
+    r = typed === undefined ? { subject, signature } : { typed, subject, signature };
+    byText.set(slot.text, r);
+  }
+  return r;
+}
+
+function resolveSlot(
+  slot: TemplateInfo,
+  config: ProjectConfig,
+  env: EnvironmentConfig | undefined,
+): { typed?: Typed; subject: string } {
   if (slot.broken) return { subject: '' };
   if (slot.expr === undefined) {
     return { typed: { type: 'string' }, subject: 'text with ${{ }} in it is always a string' };
@@ -307,15 +356,25 @@ function placeholder(t: Typed | undefined): unknown {
   }
 }
 
-function substitute(value: unknown, at: Path, resolved: ReadonlyMap<string, Resolved>): unknown {
-  if (typeof value === 'string') {
-    const r = resolved.get(key(at));
-    return r ? placeholder(r.typed) : value;
-  }
-  if (Array.isArray(value)) return value.map((v, i) => substitute(v, [...at, i], resolved));
-  if (isPlainObject(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, [...at, k], resolved)]));
-  }
+/** A copy of `with` with each template string replaced by the placeholder of its slot. */
+function substitute(
+  withBlock: Record<string, unknown>,
+  slots: readonly Slot[],
+  resolved: readonly Resolved[],
+): unknown {
+  const input = copy(withBlock) as Record<string | number, unknown>;
+  slots.forEach((slot, i) => {
+    let parent: unknown = input;
+    for (const step of slot.at.slice(0, -1)) parent = (parent as Record<string | number, unknown>)[step];
+    (parent as Record<string | number, unknown>)[slot.at.at(-1) as string | number] = placeholder(resolved[i]?.typed);
+  });
+  return input;
+}
+
+function copy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copy);
+  // Object.fromEntries makes `__proto__` an own key, as it is in the parsed YAML.
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v)]));
   return value;
 }
 
@@ -348,8 +407,9 @@ function replaceAt(value: unknown, path: Path, replacement: unknown): unknown {
   return value;
 }
 
-function slotFor(slots: readonly Slot[], path: Path): Slot | undefined {
-  return slots.find((s) => s.at.length <= path.length && s.at.every((p, i) => p === path[i]));
+/** The index of the slot at or above `path`, or -1. */
+function slotFor(slots: readonly Slot[], path: Path): number {
+  return slots.findIndex((s) => s.at.length <= path.length && s.at.every((p, i) => p === path[i]));
 }
 
 function key(path: Path): string {
