@@ -170,6 +170,23 @@ export interface TemplateSyntaxProblem {
  * the key (`a.b[c.d]` → `a.b`, `c.d`), so a validator sees each root that could be read.
  */
 export function findReferences(value: unknown): { refs: TemplateRef[]; errors: TemplateSyntaxProblem[] } {
+  if (value === null || typeof value !== 'object') return findReferencesUncached(value);
+  const cached = found.get(value);
+  if (cached !== undefined) return cached;
+  const result = findReferencesUncached(value);
+  found.set(value, result);
+  return result;
+}
+
+/**
+ * findReferences by the object searched. Validating and planning look for the references of each
+ * component's `with` several times (the cycle check, the reference check, the planner, the config
+ * digest); a config is never changed after it is loaded, so each is searched once. The results are
+ * shared, so they are never changed after they are made. Entries go with their objects.
+ */
+const found = new WeakMap<object, { refs: TemplateRef[]; errors: TemplateSyntaxProblem[] }>();
+
+function findReferencesUncached(value: unknown): { refs: TemplateRef[]; errors: TemplateSyntaxProblem[] } {
   const refs: TemplateRef[] = [];
   const errors: TemplateSyntaxProblem[] = [];
   forEachString(value, [], (text, at) => {
