@@ -5,15 +5,19 @@ import { load, Schema, Type, type State } from 'js-yaml';
  * else. js-yaml parses a large config about twenty times faster than the `yaml` library builds its
  * Document, which the loader needs only for positions (to report problems) and for the YAML
  * features below. So this reader either gives exactly the value `yaml`'s `toJS` would give, or
- * declines (undefined), and the loader takes its full path.
+ * declines (undefined), and the loader takes its full path. It declines:
  *
- * It declines when js-yaml throws (a syntax error, a duplicate key, an explicit tag such as
- * `!!str`: the schema below knows no tags by name) and when the document uses anything outside the
- * plain subset: anchors and aliases, tags (`!`, `!<…>`), directives, merge keys (`<<`), keys that
- * are not strings (`[a, b]: 1`, `1: a`, `null: a`, explicit keys `? a`; `yaml` with `stringKeys` keeps their source
- * text where js-yaml would print the value), implicit keys over 1024 characters (an error in
- * `yaml`), tabs in indentation, empty nodes (`a:`, `- `), a comment right after a quoted scalar or a flow collection (an error in `yaml`), an
- * empty document, and any js-yaml warning. Pure.
+ * - when js-yaml throws: a syntax error, a duplicate key, an explicit tag such as `!!str` (the
+ *   schema below knows no tags by name), more than one document;
+ * - on anchors and aliases, tags (`!`, `!<…>`), directives, merge keys (`<<`), any js-yaml warning;
+ * - on keys that are not strings (`[a, b]: 1`, `1: a`, `null: a`: `yaml` with `stringKeys` keeps
+ *   their source text where js-yaml would print the value) and explicit keys (`? a`);
+ * - on what `yaml` rejects and js-yaml does not: implicit keys over 1024 characters, tabs in
+ *   indentation, a comment right after a quoted scalar or a flow collection (`"a"#b`);
+ * - where js-yaml reads differently or the check below could not see: empty nodes (`a:`, `- `),
+ *   pairs in flow sequences (`[a: b]`), an empty document.
+ *
+ * Pure.
  */
 export function readPlainYaml(source: string): { value: unknown } | undefined {
   // The verbatim tag `!<?>` asks for implicit typing of any scalar; `!<…>` may also name a tag of
@@ -41,10 +45,12 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
     else if (s.version !== null || Object.keys(s.tagMap).length > 0) plain = false;
     // An empty node (`a:`): never part of a valid config, and where js-yaml is least like `yaml`.
     else if (s.kind === null || s.kind === undefined) plain = false;
-    // js-yaml adds an empty block sequence entry without reading a node for it, and misreads the
-    // compact `- -` followed by `- x`: x goes into the inner sequence. A sequence with more entries
-    // than nodes read has an empty entry.
-    else if (Array.isArray(s.result) && s.result.length > children) plain = false;
+    // A sequence has one node read per entry, unless it has an empty block entry, which js-yaml adds
+    // without reading a node (and misreads in the compact `- -` followed by `- x`: x goes into the
+    // inner sequence), or a flow pair (`[a: b]`, two nodes for a one-pair mapping that is not read
+    // as a node, so the check for merge keys below would not see it).
+    else if (Array.isArray(s.result) && s.result.length !== children) plain = false;
+    else if (s.kind === 'mapping' && Object.hasOwn(s.result as object, '<<')) plain = false;
     // `"a"#b`: `yaml` wants white space before a comment, js-yaml does not.
     else if (s.input.charCodeAt(s.position) === 0x23 /* # */ && !isSpace(s.input.charCodeAt(s.position - 1)))
       plain = false;
@@ -66,7 +72,7 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
     return undefined;
   }
   // An empty document: js-yaml gives undefined, `yaml` null.
-  if (!plain || value === undefined || hasMergeKey(value)) return undefined;
+  if (!plain || value === undefined) return undefined;
   return { value };
 }
 
@@ -113,15 +119,6 @@ function afterQuestionMark(input: string, position: number): boolean {
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-}
-
-function hasMergeKey(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(hasMergeKey);
-  if (value === null || typeof value !== 'object') return false;
-  for (const [key, child] of Object.entries(value)) {
-    if (key === '<<' || hasMergeKey(child)) return true;
-  }
-  return false;
 }
 
 /*

@@ -52,9 +52,10 @@ interface TemplateInfo {
 }
 
 /** One template string in `with`. */
-interface Slot extends TemplateInfo {
+interface Slot {
   text: string;
   at: (string | number)[];
+  info: TemplateInfo;
 }
 
 /** What a slot holds in one run: its placeholder and how to describe its type in a message. */
@@ -82,7 +83,7 @@ function checkComponent(
   memo: Memo,
 ): Finding[] {
   const slots = templateSlots(withBlock, memo);
-  const usesEnvVars = slots.some((s) => s.readsEnvVars);
+  const usesEnvVars = slots.some((s) => s.info.readsEnvVars);
   const environments = Object.values(config.environments);
   const runs: (EnvironmentConfig | undefined)[] = usesEnvVars && environments.length > 0 ? environments : [undefined];
 
@@ -124,7 +125,7 @@ function checkComponent(
       else if (rest.length > 0) continue;
       out.push({
         path: [...prefix, ...slot.at],
-        offset: slot.offset,
+        offset: slot.info.offset,
         message: `type mismatch: ${r.subject}, but this field expects ${wants}`,
       });
     }
@@ -147,7 +148,7 @@ function templateSlots(value: unknown, memo: Memo): Slot[] {
       info = templateInfo(text);
       memo.templates.set(text, info);
     }
-    slots.push({ ...info, text, at });
+    slots.push({ text, at, info });
   });
   return slots;
 }
@@ -174,7 +175,7 @@ function resolveSlotOnce(slot: Slot, config: ProjectConfig, env: EnvironmentConf
   }
   let r = byText.get(slot.text);
   if (r === undefined) {
-    const { typed, subject } = resolveSlot(slot, config, env);
+    const { typed, subject } = resolveSlot(slot.info, config, env);
     const signature = `${typed === undefined ? '' : `${typed.type}/${typed.items ?? ''}`}\n${subject}`;
     r = typed === undefined ? { subject, signature } : { typed, subject, signature };
     byText.set(slot.text, r);

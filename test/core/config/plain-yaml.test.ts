@@ -492,6 +492,8 @@ describe('readPlainYaml gives what yaml gives, or declines', () => {
     ['the non-specific tag', 'a: ! 1\n'],
     ['a verbatim tag', 'a: !<?> 1\n'],
     ['a merge key', 'b: {<<: {a: 1}}\n'],
+    ['a merge key in a flow pair', 'b: [<<: {a: 1}]\n'],
+    ['a pair in a flow sequence', 'a: [b: c]\n'],
     ['a quoted << key, read as a merge key by neither parser but declined all the same', '"<<": 1\n'],
     ['a number key', '1: a\n'],
     ['a null key', '~: a\n'],
