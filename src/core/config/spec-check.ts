@@ -24,7 +24,7 @@ import { fieldsAt } from './zod-fields.js';
  */
 export const adapterSpecsAccept: Rule = ({ config, adapters, unusableWith }) => {
   const out: Finding[] = [];
-  const memo: Memo = { templates: new Map(), resolved: new Map() };
+  const memo: Memo = { templates: new Map(), resolved: new Map(), bySignature: new Map() };
   for (const component of Object.values(config.components)) {
     const adapter = adapters.get(component.type);
     if (!adapter || unusableWith.has(component.name)) continue;
@@ -58,12 +58,14 @@ interface Slot {
   info: TemplateInfo;
 }
 
-/** What a slot holds in one run: its placeholder and how to describe its type in a message. */
+/**
+ * What a slot holds in one run: its placeholder and how to describe its type in a message. Made
+ * once per content (see resolveSlotOnce), so two runs resolve alike when their Resolved are the
+ * same objects.
+ */
 interface Resolved {
   typed?: Typed;
   subject: string;
-  /** Equal for two Resolved that give the same placeholder and the same messages. */
-  signature: string;
 }
 
 /**
@@ -73,6 +75,8 @@ interface Resolved {
 interface Memo {
   templates: Map<string, TemplateInfo>;
   resolved: Map<EnvironmentConfig | undefined, Map<string, Resolved>>;
+  /** One Resolved per type and subject. */
+  bySignature: Map<string, Resolved>;
 }
 
 function checkComponent(
@@ -92,12 +96,11 @@ function checkComponent(
   const out: Finding[] = [];
   // Runs whose placeholders and subjects are all the same as an earlier run's give the same
   // findings, which the filter below would drop: most environments type their vars alike.
-  const runsDone = new Set<string>();
+  const runsDone: Resolved[][] = [];
   for (const env of runs) {
     const resolved = slots.map((slot) => resolveSlotOnce(slot, config, env, memo));
-    const signature = resolved.map((r) => r.signature).join('\n');
-    if (runsDone.has(signature)) continue;
-    runsDone.add(signature);
+    if (runsDone.some((done) => done.every((r, i) => r === resolved[i]))) continue;
+    runsDone.push(resolved);
     const input = substitute(withBlock, slots, resolved);
     const result = adapter.spec.safeParse(input);
     if (result.success) continue;
@@ -177,7 +180,11 @@ function resolveSlotOnce(slot: Slot, config: ProjectConfig, env: EnvironmentConf
   if (r === undefined) {
     const { typed, subject } = resolveSlot(slot.info, config, env);
     const signature = `${typed === undefined ? '' : `${typed.type}/${typed.items ?? ''}`}\n${subject}`;
-    r = typed === undefined ? { subject, signature } : { typed, subject, signature };
+    r = memo.bySignature.get(signature);
+    if (r === undefined) {
+      r = typed === undefined ? { subject } : { typed, subject };
+      memo.bySignature.set(signature, r);
+    }
     byText.set(slot.text, r);
   }
   return r;
@@ -374,9 +381,15 @@ function substitute(
 
 function copy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(copy);
-  // Object.fromEntries makes `__proto__` an own key, as it is in the parsed YAML.
-  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v)]));
-  return value;
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    // An own `__proto__` key, as in the parsed YAML, not a prototype.
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: copy(v), enumerable: true, writable: true, configurable: true });
+    else out[k] = copy(v);
+  }
+  return out;
 }
 
 /**
