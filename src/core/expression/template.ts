@@ -252,9 +252,26 @@ export function forEachString(
   at: (string | number)[],
   fn: (text: string, at: (string | number)[]) => void,
 ): void {
-  if (typeof value === 'string') fn(value, at);
-  else if (Array.isArray(value)) value.forEach((item, i) => forEachString(item, [...at, i], fn));
-  else if (isPlainObject(value)) for (const [k, v] of Object.entries(value)) forEachString(v, [...at, k], fn);
+  // One path, grown and shrunk on the way down and up; each string gets its own copy.
+  const path = [...at];
+  const visit = (v: unknown): void => {
+    if (typeof v === 'string') {
+      fn(v, [...path]);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        visit(v[i]);
+        path.pop();
+      }
+    } else if (isPlainObject(v)) {
+      for (const [k, item] of Object.entries(v)) {
+        path.push(k);
+        visit(item);
+        path.pop();
+      }
+    }
+  };
+  visit(value);
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
