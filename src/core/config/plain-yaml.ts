@@ -27,29 +27,33 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
   if (TAB_INDENT.test(source)) return undefined;
   let plain = true;
   // The nodes being read, innermost last: where each starts and how many nodes it holds so far.
-  const open: { start: number; children: number }[] = [];
+  const starts: number[] = [];
+  const children: number[] = [];
   const listener = (event: 'open' | 'close', state: State): void => {
     const s = state as unknown as ListenerState;
     if (event === 'open') {
-      open.push({ start: s.position, children: 0 });
+      // The root node: the directives, if any, have been read.
+      if (starts.length === 0 && (s.version !== null || Object.keys(s.tagMap).length > 0)) plain = false;
       // An explicit key (`? [a]`, `? a: 1`): it may be a collection with no `:` after it.
       if (afterQuestionMark(s.input, s.position)) plain = false;
+      starts.push(s.position);
+      children.push(0);
       return;
     }
-    const { start, children } = open.pop() ?? { start: 0, children: 0 };
-    const parent = open.at(-1);
-    if (parent) parent.children++;
+    const start = starts.pop() ?? 0;
+    const nodes = children.pop() ?? 0;
+    const parent = children.length - 1;
+    if (parent >= 0) children[parent] = (children[parent] ?? 0) + 1;
     if (!plain) return;
     if (s.anchor !== null && s.anchor !== undefined) plain = false;
     else if (s.tag !== null && s.tag !== undefined && s.tag !== '?' && !CORE_TAGS.has(s.tag)) plain = false;
-    else if (s.version !== null || Object.keys(s.tagMap).length > 0) plain = false;
     // An empty node (`a:`): never part of a valid config, and where js-yaml is least like `yaml`.
     else if (s.kind === null || s.kind === undefined) plain = false;
     // A sequence has one node read per entry, unless it has an empty block entry, which js-yaml adds
     // without reading a node (and misreads in the compact `- -` followed by `- x`: x goes into the
     // inner sequence), or a flow pair (`[a: b]`, two nodes for a one-pair mapping that is not read
     // as a node, so the check for merge keys below would not see it).
-    else if (Array.isArray(s.result) && s.result.length !== children) plain = false;
+    else if (Array.isArray(s.result) && s.result.length !== nodes) plain = false;
     else if (s.kind === 'mapping' && Object.hasOwn(s.result as object, '<<')) plain = false;
     // `"a"#b`: `yaml` wants white space before a comment, js-yaml does not.
     else if (s.input.charCodeAt(s.position) === 0x23 /* # */ && !isSpace(s.input.charCodeAt(s.position - 1)))
