@@ -12,14 +12,26 @@ export function canonicalJson(value: unknown): string {
     }
     return JSON.stringify(value) ?? 'null';
   }
+  // Loops that append, rather than map and join: digests of every component of a large config are
+  // computed on each plan.
   if (Array.isArray(value)) {
-    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (i > 0) out += ',';
+      out += item === undefined ? 'null' : canonicalJson(item);
+    }
+    return `${out}]`;
   }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record)
-    .filter((k) => record[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+  let out = '{';
+  for (const k of Object.keys(record).sort()) {
+    const item = record[k];
+    if (item === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(k)}:${canonicalJson(item)}`;
+  }
+  return `${out}}`;
 }
 
 /** Lower-case hex SHA-256 of a string (UTF-8). node:crypto hashing is deterministic, so core may use it. */
