@@ -13,7 +13,8 @@ import { load, Schema, Type, type State } from 'js-yaml';
  * - on keys that are not strings (`[a, b]: 1`, `1: a`, `null: a`: `yaml` with `stringKeys` keeps
  *   their source text where js-yaml would print the value) and explicit keys (`? a`);
  * - on what `yaml` rejects and js-yaml does not: implicit keys over 1024 characters, tabs in
- *   indentation, a comment right after a quoted scalar or a flow collection (`"a"#b`);
+ *   indentation, a comment right after a quoted scalar or a flow collection (`"a"#b`), content
+ *   on the `---` line, a lone CR as a line break;
  * - where js-yaml reads differently or the check below could not see: empty nodes (`a:`, `- `),
  *   pairs in flow sequences (`[a: b]`), an empty document.
  *
@@ -25,6 +26,10 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
   if (source.includes('!<')) return undefined;
   // A tab in the indentation is an error in `yaml` wherever it is, in js-yaml only in some places.
   if (TAB_INDENT.test(source)) return undefined;
+  // A line break that is a lone CR is one for js-yaml, not for `yaml`.
+  if (LONE_CR.test(source)) return undefined;
+  // Content on the `---` line: `--- a: 1` is an error in `yaml`, a mapping in js-yaml.
+  if (CONTENT_AFTER_MARKER.test(source)) return undefined;
   let plain = true;
   // The nodes being read, innermost last: where each starts and how many nodes it holds so far.
   const starts: number[] = [];
@@ -81,6 +86,8 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
 }
 
 const TAB_INDENT = /^[ ]*\t/m;
+const LONE_CR = /\r(?!\n)/;
+const CONTENT_AFTER_MARKER = /^---[ \t]+[^#\s]/m;
 
 /** The part of js-yaml's parser state the listener reads (its typings leave out tag and anchor). */
 interface ListenerState {
