@@ -14,9 +14,9 @@ import { load, Schema, Type, type State } from 'js-yaml';
  *   their source text where js-yaml would print the value) and explicit keys (`? a`);
  * - on what `yaml` rejects and js-yaml does not: implicit keys over 1024 characters, tabs in
  *   indentation, a comment right after a quoted scalar or a flow collection (`"a"#b`), content
- *   on the `---` line, a lone CR as a line break;
+ *   on the `---` line, a lone CR as a line break, a byte order mark after the start;
  * - where js-yaml reads differently or the check below could not see: empty nodes (`a:`, `- `),
- *   pairs in flow sequences (`[a: b]`), an empty document.
+ *   pairs in flow sequences (`[a: b]`), flow entries without a value (`{a}`), an empty document.
  *
  * Pure.
  */
@@ -30,10 +30,15 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
   if (LONE_CR.test(source)) return undefined;
   // Content on the `---` line: `--- a: 1` is an error in `yaml`, a mapping in js-yaml.
   if (CONTENT_AFTER_MARKER.test(source)) return undefined;
+  // A byte order mark after the start: `yaml` skips it, js-yaml keeps it as text.
+  if (source.indexOf('\ufeff', 1) !== -1) return undefined;
   let plain = true;
   // The nodes being read, innermost last: where each starts and how many nodes it holds so far.
   const starts: number[] = [];
   const children: number[] = [];
+  // The value of the node's last child: a node with one child of the same value only wraps it
+  // (js-yaml reads `- {a: 1}` as a node that tries a block mapping and keeps the flow mapping).
+  const lastChild: unknown[] = [];
   const listener = (event: 'open' | 'close', state: State): void => {
     const s = state as unknown as ListenerState;
     if (event === 'open') {
@@ -43,12 +48,18 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
       if (afterQuestionMark(s.input, s.position)) plain = false;
       starts.push(s.position);
       children.push(0);
+      lastChild.push(undefined);
       return;
     }
     const start = starts.pop() ?? 0;
     const nodes = children.pop() ?? 0;
+    const last = lastChild.pop();
+    const wraps = nodes === 1 && last === s.result;
     const parent = children.length - 1;
-    if (parent >= 0) children[parent] = (children[parent] ?? 0) + 1;
+    if (parent >= 0) {
+      children[parent] = (children[parent] ?? 0) + 1;
+      lastChild[parent] = s.result;
+    }
     if (!plain) return;
     if (s.anchor !== null && s.anchor !== undefined) plain = false;
     else if (s.tag !== null && s.tag !== undefined && s.tag !== '?' && !CORE_TAGS.has(s.tag)) plain = false;
@@ -58,7 +69,10 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
     // without reading a node (and misreads in the compact `- -` followed by `- x`: x goes into the
     // inner sequence), or a flow pair (`[a: b]`, two nodes for a one-pair mapping that is not read
     // as a node, so the check for merge keys below would not see it).
-    else if (Array.isArray(s.result) && s.result.length !== nodes) plain = false;
+    else if (!wraps && Array.isArray(s.result) && s.result.length !== nodes) plain = false;
+    // A mapping has a key node and a value node per entry, unless an entry has no value: a flow
+    // `{a}`, whose key may be a collection (`{{a}}`) with nothing after it to show it is a key.
+    else if (!wraps && s.kind === 'mapping' && Object.keys(s.result as object).length * 2 !== nodes) plain = false;
     else if (s.kind === 'mapping' && Object.hasOwn(s.result as object, '<<')) plain = false;
     // `"a"#b`: `yaml` wants white space before a comment, js-yaml does not.
     else if (s.input.charCodeAt(s.position) === 0x23 /* # */ && !isSpace(s.input.charCodeAt(s.position - 1)))

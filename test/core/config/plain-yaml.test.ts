@@ -513,12 +513,67 @@ describe('readPlainYaml gives what yaml gives, or declines', () => {
     expect(read.length).toBeGreaterThan(500);
   });
 
+  it('the configs of the repository with a few characters changed', () => {
+    const next = random(2);
+    const configs = repositoryConfigs()
+      .map(([, source]) => source)
+      .filter((source) => readPlainYaml(source) !== undefined);
+    const edits = [
+      ' ',
+      '\t',
+      '\n',
+      '\r\n',
+      ':',
+      ': ',
+      '- ',
+      '#',
+      ' #',
+      '"',
+      "'",
+      '[',
+      ']',
+      '{',
+      '}',
+      ',',
+      '? ',
+      '|',
+      '>',
+      '!',
+      '&',
+      '*',
+      '%',
+      '\\',
+      '---',
+      '\n...\n',
+      'é',
+      '\u2028',
+      '\ufeff',
+      '0',
+      '~',
+      '<<',
+    ];
+    let read = 0;
+    for (let i = 0; i < 1500; i++) {
+      let source = configs[Math.floor(next() * configs.length)] ?? '';
+      for (let j = 0; j < 2; j++) {
+        const at = Math.floor(next() * source.length);
+        const edit = edits[Math.floor(next() * edits.length)] ?? '';
+        source =
+          next() < 0.6 ? source.slice(0, at) + edit + source.slice(at) : source.slice(0, at) + source.slice(at + 2);
+      }
+      if (agrees(source)) read++;
+    }
+    expect(read).toBeGreaterThan(300);
+  });
+
   it('reads the configs of the repository that use no anchors, and the benchmark config', () => {
     const read = repositoryConfigs().filter(([, source]) => readPlainYaml(source) !== undefined);
     // Most examples are plain YAML: the fast path must not quietly decline everything.
     expect(read.length).toBeGreaterThan(20);
     expect(agrees(benchConfig(300))).toBe(true);
     expect(agrees(initTemplate())).toBe(true);
+    // A flow collection as a block sequence entry is read through a node that only wraps it.
+    expect(agrees('set:\n  - { a: 1, b: "${{ version }}" }\n  - [x, y]\n')).toBe(true);
   });
 
   it('types scalars as the YAML 1.2 core schema does', () => {
@@ -558,6 +613,9 @@ describe('readPlainYaml gives what yaml gives, or declines', () => {
     ['an empty document', ''],
     ['a lone CR as a line break, which only js-yaml reads as one', 'a: 1\rb: 2\r'],
     ['content on the --- line, an error only in yaml', '--- a: 1\n'],
+    ['a byte order mark after the start', 'a: 1\n\ufeffb: 2\n'],
+    ['a flow entry without a value', 'a: {b, c: 1}\n'],
+    ['a flow mapping as a key without a value', 'a:\n  - --x=$: {{ b }}\n'],
     ['an empty value', 'a:\n'],
     ['an empty entry of a compact nested sequence, which js-yaml misreads', 'a:\n  - -\n  - x\n'],
     ['an empty sequence entry', 'a:\n  - b\n  -\n  - c\n'],
