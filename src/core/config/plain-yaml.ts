@@ -14,7 +14,7 @@ import { load, Schema, Type, type State } from 'js-yaml';
  *   their source text where js-yaml would print the value) and explicit keys (`? a`);
  * - on what `yaml` rejects and js-yaml does not: implicit keys over 1024 characters, tabs in
  *   indentation, a comment right after a quoted scalar or a flow collection (`"a"#b`), content
- *   on the `---` line, a lone CR as a line break, a byte order mark after the start;
+ *   on a `---` or `...` line, an escape past Unicode (`\U00110000`), a lone CR as a line break, a byte order mark after the start;
  * - where js-yaml reads differently or the check below could not see: empty nodes (`a:`, `- `),
  *   pairs in flow sequences (`[a: b]`), flow entries without a value (`{a}`), an empty document.
  *
@@ -28,8 +28,11 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
   if (TAB_INDENT.test(source)) return undefined;
   // A line break that is a lone CR is one for js-yaml, not for `yaml`.
   if (LONE_CR.test(source)) return undefined;
-  // Content on the `---` line: `--- a: 1` is an error in `yaml`, a mapping in js-yaml.
+  // Content on a `---` or `...` line: `--- a: 1` is an error in `yaml`, a mapping in js-yaml, and
+  // `---a: 1` is the key `---a` in `yaml`, a document marker in js-yaml.
   if (CONTENT_AFTER_MARKER.test(source)) return undefined;
+  // `\U00110000` is past Unicode: an error in `yaml`, two broken surrogates in js-yaml.
+  if ([...source.matchAll(LONG_ESCAPE)].some((m) => parseInt(m[1] ?? '0', 16) > 0x10ffff)) return undefined;
   // A byte order mark after the start: `yaml` skips it, js-yaml keeps it as text.
   if (source.indexOf('\ufeff', 1) !== -1) return undefined;
   let plain = true;
@@ -101,7 +104,8 @@ export function readPlainYaml(source: string): { value: unknown } | undefined {
 
 const TAB_INDENT = /^[ ]*\t/m;
 const LONE_CR = /\r(?!\n)/;
-const CONTENT_AFTER_MARKER = /^---[ \t]+[^#\s]/m;
+const CONTENT_AFTER_MARKER = /^(?:---|\.\.\.)(?!(?:[ \t]+#.*|[ \t]*)\r?$)/m;
+const LONG_ESCAPE = /\\U([0-9A-Fa-f]{8})/g;
 
 /** The part of js-yaml's parser state the listener reads (its typings leave out tag and anchor). */
 interface ListenerState {
