@@ -12,9 +12,10 @@ import { load, Schema, Type, type State } from 'js-yaml';
  * - on anchors and aliases, tags (`!`, `!<…>`), directives, merge keys (`<<`), any js-yaml warning;
  * - on keys that are not strings (`[a, b]: 1`, `1: a`, `null: a`: `yaml` with `stringKeys` keeps
  *   their source text where js-yaml would print the value) and explicit keys (`? a`);
- * - on what `yaml` rejects and js-yaml does not: implicit keys over 1024 characters, tabs in
- *   indentation, a comment right after a quoted scalar or a flow collection (`"a"#b`), content
- *   on a `---` or `...` line, an escape past Unicode (`\U00110000`), a lone CR as a line break, a byte order mark after the start;
+ * - on what `yaml` rejects or reads otherwise and js-yaml does not: implicit keys over 1024
+ *   characters, tabs in indentation, a comment right after a quoted scalar or a flow collection
+ *   (`"a"#b`), text on a `---` or `...` line, an escape past Unicode (`\U00110000`), a lone CR
+ *   as a line break, a byte order mark after the start;
  * - where js-yaml reads differently or the check below could not see: empty nodes (`a:`, `- `),
  *   pairs in flow sequences (`[a: b]`), flow entries without a value (`{a}`), an empty document.
  *
