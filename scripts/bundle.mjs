@@ -3,7 +3,7 @@
 // CommonJS file, dist/bundle/lockstep.cjs, then writes V8's code cache for it (scripts/code-cache.mjs).
 // bin/lockstep.js compiles the bundle with that cache (bin/load-cli.js). Loading one file instead of
 // about 300 modules cut every command's start-up by about a third, and the code cache cuts what is
-// left by another third (docs/performance.md, Known gaps 2).
+// left by another quarter (docs/performance.md, Known gaps 2).
 //
 // CommonJS, because Node 20 can only hand a code cache to a script (vm.Script), not to an ES module.
 //
