@@ -376,13 +376,14 @@ Examples:
     .argument('[promotion]')
     .option('--retry-step <component>', 'interrupted: apply this step again (repeatable)', collect, [] as string[])
     .option('--mark-done <component>', 'interrupted: you checked, it finished; carry on (repeatable)', collect, [] as string[])
+    .option('--stop-running', 'stop step commands still running from before a crash instead of waiting for them')
     .option('--override-window', 'pending: run it outside the change windows (only people in gates.overrideBy; needs --reason)')
     .option('--reason <text>', 'why the override cannot wait')
     .addOption(outputOption())
     .addHelpText('after', '\nExamples:\n  lockstep resume\n  lockstep resume 9c1e2f3 --retry-step billing\n  lockstep resume 9c1e2f3          # a pending promotion: evaluate its gates again')
-    .action(async (ref: string | undefined, o: { retryStep: string[]; markDone: string[]; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
+    .action(async (ref: string | undefined, o: { retryStep: string[]; markDone: string[]; stopRunning?: boolean; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
       const code = await runWithProgress(cmd, async (deps, hooks) => {
-        const results = await resume(deps, ref, { retryStep: o.retryStep, markDone: o.markDone, overrideWindow: overrideOption(o), onRunner: hooks.onRunner });
+        const results = await resume(deps, ref, { retryStep: o.retryStep, markDone: o.markDone, stopRunning: o.stopRunning, overrideWindow: overrideOption(o), onRunner: hooks.onRunner });
         if (results.length === 0 && globals(cmd).output !== 'json') print('nothing to resume');
         return results;
       });

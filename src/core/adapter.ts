@@ -115,4 +115,13 @@ export interface StepContext {
   readonly version: string;
   /** The version running before this promotion, if any; rollback brings it back. */
   readonly previousVersion: string | undefined;
+  /**
+   * Where the processes this call starts keep their records (`runs/<promotion>/<component>/<phase>-<attempt>`
+   * beside the state): pid and start identity, output, exit status, outputs file. The same for the
+   * same step, phase and attempt after a restart, so that an adapter entered again after a crash
+   * returns the recorded result of a process that finished instead of running it again, and waits for
+   * one still running instead of starting a second (see run-journal.ts). Undefined when no record
+   * is kept (planning, observing, drift checks: read-only work that is simply done again).
+   */
+  readonly runDir?: string;
 }

@@ -15,6 +15,11 @@ export interface EngineDeps {
   projectDir: string;
   /** Where adapters keep caches: `cache/` in the state directory. */
   cacheDir: string;
+  /**
+   * Where the processes of running promotions keep their records (`runs/` in the state directory,
+   * beside the database, not in the cache): what recovery reads after a crash. See StepContext.runDir.
+   */
+  runsDir: string;
   secrets: SecretSource;
   actor: string;
   observer?: RunObserver;

@@ -358,6 +358,8 @@ export interface ResumeOptions {
   overrideWindow?: { reason: string };
   retryStep?: string[];
   markDone?: string[];
+  /** Stop, rather than wait for, step processes that outlived the process that started them (see Decision). */
+  stopRunning?: boolean;
   onRunner?(runner: PromotionRunner): void;
 }
 

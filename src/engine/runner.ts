@@ -16,6 +16,9 @@ import type { EngineDeps } from './deps.js';
 import { LEASE_RENEW_MS, newOwner, ownerIsGone, renewed } from './lease.js';
 import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
 import { runVerification, type VerifyCheck } from './verification.js';
+import { recordedRunsState, safeName, stopRecordedRuns } from '../adapters/command/run-journal.js';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 
 const MAX_LOG_LINE = 2000;
 /** The step-log name of the verification's lines (`lockstep logs PROMOTION --component @verify`); not a valid component name. */
@@ -34,7 +37,16 @@ interface QueuedSave {
 export interface Decision {
   retryStep: string[];
   markDone: string[];
+  /**
+   * Stop (SIGTERM, then SIGKILL after a grace period) the recorded processes that outlived the
+   * previous process, instead of waiting for them; their steps then follow the rules for an
+   * interrupted apply (re-applied where idempotent, else a person decides).
+   */
+  stopRunning?: boolean;
 }
+
+/** The phases whose processes keep durable records (see StepContext.runDir). */
+type RecordedPhase = 'apply' | 'verify' | 'rollback';
 
 /**
  * Runs one promotion to its end (or until it must stop for a person). Every state change that recovery
@@ -108,7 +120,7 @@ export class PromotionRunner {
    * in flight, and runs the promotion on from where it stood.
    */
   async run(options: Partial<Decision> = {}): Promise<PromotionRecord> {
-    const decision: Decision = { retryStep: options.retryStep ?? [], markDone: options.markDone ?? [] };
+    const decision: Decision = { retryStep: options.retryStep ?? [], markDone: options.markDone ?? [], stopRunning: options.stopRunning };
     if (FINAL_PROMOTION_STATES.includes(this.promotion.state)) return this.promotion;
     await this.claim();
     try {
@@ -127,7 +139,7 @@ export class PromotionRunner {
           this.event('promotion.started', { concurrency: this.promotion.concurrency }),
         ]);
       }
-      const stopped = await this.recoverInFlight();
+      const stopped = await this.recoverInFlight(decision.stopRunning ?? false);
       if (stopped) return this.promotion;
 
       if (this.state() === 'running') {
@@ -264,11 +276,21 @@ export class PromotionRunner {
   }
 
   /** Steps that were running when the previous process died. Returns true when a person must decide. */
-  private async recoverInFlight(): Promise<boolean> {
+  private async recoverInFlight(stopRunning: boolean): Promise<boolean> {
     const inFlight = [...this.steps.values()].filter((s) => s.state === 'running' || s.state === 'rolling-back');
     if (inFlight.length === 0) return false;
     const decisions: [StepRecord, Recovery][] = [];
     for (const step of inFlight) {
+      // What the records of the processes this phase started say. A process still running is waited
+      // for (by entering the phase again with the same records), unless the person asked to stop it.
+      const recordedPhase = step.state === 'rolling-back' ? 'rollback' : step.phase === 'apply' ? 'apply' : undefined;
+      const attemptDir = recordedPhase === undefined ? undefined : this.runDir(step, recordedPhase);
+      let runs = attemptDir === undefined ? 'none' : recordedRunsState(attemptDir);
+      if (runs === 'running' && stopRunning && attemptDir !== undefined) {
+        const count = await stopRecordedRuns(attemptDir, 'stopped on request (resume --stop-running)');
+        this.log(step.component, `stopped ${count} process(es) left running before the restart (--stop-running)`);
+        runs = recordedRunsState(attemptDir);
+      }
       const component = this.deps.loaded.config.components[step.component];
       const adapter = component ? this.deps.adapters.get(component.type) : undefined;
       let caps: AdapterCapabilities = { reversible: false, idempotentApply: false, observe: false };
@@ -283,7 +305,7 @@ export class PromotionRunner {
         }
       }
       const needsOutputs = Object.keys(component?.outputs ?? {}).length > 0;
-      decisions.push([step, recoverStep({ step, capabilities: caps, observed, needsOutputs })]);
+      decisions.push([step, recoverStep({ step, capabilities: caps, observed, needsOutputs, runs })]);
     }
     const stops = decisions.filter(([, r]) => r.kind === 'interrupted');
     const steps: StepRecord[] = [];
@@ -297,11 +319,16 @@ export class PromotionRunner {
         case 'reapply':
           steps.push({ ...step, state: 'pending', phase: undefined });
           break;
+        case 'resume-apply':
+          // Pending in phase apply: runStep enters apply again with the same attempt (and records).
+          steps.push({ ...step, state: 'pending', phase: 'apply' });
+          break;
         case 'verify':
           steps.push({ ...step, state: 'pending', phase: 'verify' });
           break;
+        case 'resume-rollback':
         case 'rerun-rollback':
-          break; // stays rolling-back: the rollback pass runs it again
+          break; // stays rolling-back: the rollback pass runs it again (with the same records)
         case 'rolled-back':
           steps.push({ ...step, state: 'rolled-back', finishedAt: this.now() });
           break;
@@ -379,15 +406,19 @@ export class PromotionRunner {
       }
       if (!component || !adapter) throw new StepFailure(`component ${name} is no longer in the config`, false);
       const resumeAtVerify = step.phase === 'verify';
+      // Recovery found this attempt's apply processes recorded (finished, or still running): apply is
+      // entered again with the same attempt, so they are read back or waited for, not run again.
+      const resumeAtApply = step.phase === 'apply';
+      const resuming = resumeAtVerify || resumeAtApply;
       const started: StepRecord = {
         ...step,
         state: 'running',
-        phase: resumeAtVerify ? 'verify' : 'plan',
+        phase: resumeAtVerify ? 'verify' : resumeAtApply ? 'apply' : 'plan',
         startedAt: step.startedAt ?? this.now(),
-        attempts: step.attempts + (resumeAtVerify ? 0 : 1),
+        attempts: step.attempts + (resuming ? 0 : 1),
         error: undefined,
       };
-      if (resumeAtVerify) await this.save({ steps: [started] }, []);
+      if (resuming) await this.save({ steps: [started] }, []);
       else {
         // Planning is read-only, so it needs no commit of its own: a crash while planning leaves the
         // step pending on disk, and a pending step starts again, which is what recovery does with a
@@ -411,10 +442,10 @@ export class PromotionRunner {
         // Invariant: before apply starts, the store durably says the step is running with applyStarted,
         // so a crash from here on is seen as an apply in flight.
         const applying: StepRecord = { ...step, phase: 'apply', applyStarted: true };
-        await this.save({ steps: [applying] }, startEvent ? [startEvent] : []);
+        if (!resumeAtApply) await this.save({ steps: [applying] }, startEvent ? [startEvent] : []);
         startEvent = undefined;
         step = applying;
-        const produced: Outputs = await adapter.apply(spec, plan, this.context(step));
+        const produced: Outputs = await adapter.apply(spec, plan, this.context(step, 'apply'));
         const checked = checkOutputs(component.outputs, produced);
         if (checked.problems.length > 0) throw new StepFailure(`outputs: ${checked.problems.join('; ')}`, false);
         outputs = checked.outputs;
@@ -431,7 +462,7 @@ export class PromotionRunner {
       } else {
         outputs = this.liveOutputs.get(name) ?? step.outputs ?? {};
       }
-      if (adapter.verify) await adapter.verify(spec, outputs, this.context(step));
+      if (adapter.verify) await adapter.verify(spec, outputs, this.context(step, 'verify'));
       const done: StepRecord = { ...step, state: 'succeeded', phase: undefined, finishedAt: this.now() };
       const succeeded = this.save({ steps: [done], componentStates: [this.newState(done, done.outputs ?? {})] }, [
         this.event('step.succeeded', { version: done.toVersion, outputs: done.outputs ?? {}, durationMs: elapsed(done) }, name),
@@ -503,6 +534,7 @@ export class PromotionRunner {
       this.event('verification.started', { checks: checks.map((c) => c.name) }),
     ]);
     const result = await runVerification(checks, {
+      recordDir: path.join(this.deps.runsDir, this.promotion.id, safeName(VERIFY_LOG)),
       signal: this.controller.signal,
       cwd: this.deps.projectDir,
       env: process.env,
@@ -571,7 +603,7 @@ export class PromotionRunner {
     try {
       if (!adapter?.rollback) throw new StepFailure(`the ${component?.type ?? '?'} adapter cannot roll back`, false);
       const spec = this.spec(name);
-      await adapter.rollback(spec, this.context(rolling));
+      await adapter.rollback(spec, this.context(rolling, 'rollback'));
       const done: StepRecord = { ...rolling, state: 'rolled-back', phase: undefined, finishedAt: this.now() };
       await this.save({ steps: [done], componentStates: this.restoredState(done) }, [
         this.event('step.rolled-back', { version: step.fromVersion }, name),
@@ -612,6 +644,9 @@ export class PromotionRunner {
       verifiedAt: ok ? (this.promotion.verifiedAt ?? finishedAt) : undefined,
     };
     await this.save({ promotion: { record: finished, releaseLock: true } }, [this.event('promotion.finished', { state: finished.state, ...summary, reason })]);
+    // The process records served recovery only; the outcome is in the store now. They may hold
+    // output a command printed (and an outputs file), so they do not outlive the promotion.
+    rmSync(path.join(this.deps.runsDir, this.promotion.id), { recursive: true, force: true });
   }
 
   // ------------------------------------------------------------------ helpers
@@ -652,8 +687,18 @@ export class PromotionRunner {
     return Object.fromEntries(Object.entries(recorded).filter(([k]) => !declared[k]?.sensitive));
   }
 
-  private context(step: StepRecord): StepContext {
+  /**
+   * Where the processes of one phase of one attempt of a step keep their records:
+   * `<runs>/<promotion>/<component>/<phase>-<attempt>`. Beside the state database, not in the cache.
+   */
+  private runDir(step: StepRecord, phase: RecordedPhase): string {
+    return path.join(this.deps.runsDir, this.promotion.id, safeName(step.component), `${phase}-${step.attempts}`);
+  }
+
+  /** `recorded`: the phase whose processes keep records (apply, verify, rollback); none for plan and observe. */
+  private context(step: StepRecord, recorded?: RecordedPhase): StepContext {
     return {
+      runDir: recorded === undefined ? undefined : this.runDir(step, recorded),
       signal: this.rollingBack ? this.rollbackController.signal : this.controller.signal,
       log: (line) => this.log(step.component, line),
       heartbeat: () => undefined,

@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import { recordStarted, stopRecordedRuns } from '../adapters/command/run-journal.js';
 import { errorMessage } from '../core/errors.js';
 
 /**
@@ -69,6 +72,12 @@ export interface VerificationResult {
 
 export interface VerificationOptions {
   signal: AbortSignal;
+  /**
+   * Where command probes record their pid while they run. A probe only observes, so one that
+   * outlived the process that started it (killed with its whole group) is stopped when verification
+   * starts again, rather than waited for: its measurement is taken anew.
+   */
+  recordDir?: string;
   /** Working directory of command probes. */
   cwd: string;
   /** Environment of command probes. */
@@ -98,6 +107,10 @@ export async function runVerification(
   checks: readonly VerifyCheck[],
   options: VerificationOptions,
 ): Promise<VerificationResult> {
+  if (options.recordDir !== undefined) {
+    await stopRecordedRuns(options.recordDir, 'a probe left over from before a restart', 0);
+    rmSync(options.recordDir, { recursive: true, force: true });
+  }
   // Aborted by the first failure; the outer signal aborts it too.
   const stopOthers = new AbortController();
   const signal = AbortSignal.any([options.signal, stopOthers.signal]);
@@ -416,10 +429,12 @@ function probeCommand(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
 
+    const record = options.recordDir === undefined ? undefined : path.join(options.recordDir, `probe-${++probes}`);
     const finish = (outcome: Outcome): void => {
       if (settled) return;
       settled = true;
       clearTimeout(drainTimer);
+      if (record !== undefined) rmSync(record, { recursive: true, force: true });
       signal.removeEventListener('abort', onAbort);
       resolve(outcome);
     };
@@ -440,6 +455,7 @@ function probeCommand(
       if (child.pid === undefined) finish(measured(false, `failed to start: ${error.code ?? errorMessage(error)}`));
     });
     child.once('spawn', () => {
+      if (record !== undefined && child.pid !== undefined) recordStarted(record, child.pid);
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -470,6 +486,9 @@ function probeCommand(
     });
   });
 }
+
+/** Numbers probe records within this process. */
+let probes = 0;
 
 function forEachLine(stream: Readable, onLine: (line: string) => void): void {
   createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);

@@ -6,6 +6,7 @@ import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { commandSpec } from './command-spec.js';
 import type { CommandKind, CommandLine, CommandSpec } from './command-spec.js';
+import { nextRecordDir, runRecorded } from './run-journal.js';
 import { runProcess } from './run-process.js';
 import type { ProcessOutput, ProcessResult } from './run-process.js';
 
@@ -85,19 +86,26 @@ async function runCommand(
   if (timeoutMs === undefined) throw new Error(`timeout ${spec.timeout} is not a duration: the spec was not parsed`);
   const cwd = path.resolve(ctx.projectDir, spec.cwd ?? '.');
 
-  const outputsFile = createOutputsFile();
+  const { file, args } = toArgv(command, spec.shell);
+  const recordDir = nextRecordDir(ctx, kind);
+  // A recorded run keeps its outputs file in its record, so that the outputs of an apply that
+  // finished while Lockstep was down are read back with its exit status.
+  const outputsFile = recordDir === undefined ? createOutputsFile() : path.join(recordDir, 'outputs.json');
   try {
-    const { file, args } = toArgv(command, spec.shell);
-    const result = await runProcess({
+    const request = {
       file,
       args,
       cwd,
       env: buildEnv(spec, ctx, outputsFile),
       timeoutMs,
       signal: ctx.signal,
-      onLine: (line) => ctx.log(line),
+      onLine: (line: string) => ctx.log(line),
       onAlive: ctx.heartbeat,
-    });
+    };
+    const result =
+      recordDir === undefined
+        ? await runProcess(request)
+        : await runRecorded({ ...request, recordDir, beforeStart: () => closeSync(openSync(outputsFile, 'w', 0o600)), note: (line) => ctx.log(line) });
     // Spawn reports a missing cwd as ENOENT, which would read as "program not found".
     if (result.kind === 'spawn-failed' && ['ENOENT', 'ENOTDIR'].includes(result.error.code ?? ''))
       checkDirectory(cwd, kind, spec.cwd);
@@ -105,7 +113,8 @@ async function runCommand(
     const outputs = kind === 'apply' ? readOutputs(outputsFile) : {};
     return { output, outputs };
   } finally {
-    removeOutputsFile(outputsFile);
+    // A record's outputs file stays with the record (removed when the promotion finishes).
+    if (recordDir === undefined) removeOutputsFile(outputsFile);
   }
 }
 
@@ -203,6 +212,11 @@ function checkResult(result: ProcessResult, label: RunLabel): ProcessOutput {
       throw abortError(result.reason, kind);
     case 'spawn-failed':
       throw spawnFailure(result.error, label);
+    case 'vanished':
+      throw new StepFailure(
+        `${kind}: ${name} was started before Lockstep stopped and ended without recording how (killed from outside, or the machine restarted)${lastLine(result.output)}`,
+        false,
+      );
   }
 }
 

@@ -33,7 +33,13 @@ export type ProcessResult =
   | { readonly kind: 'signalled'; readonly signal: string; readonly output: ProcessOutput }
   | { readonly kind: 'timed-out'; readonly output: ProcessOutput }
   | { readonly kind: 'aborted'; readonly reason: unknown; readonly output: ProcessOutput }
-  | { readonly kind: 'spawn-failed'; readonly error: NodeJS.ErrnoException };
+  | { readonly kind: 'spawn-failed'; readonly error: NodeJS.ErrnoException }
+  /**
+   * Only from a recorded run (run-journal.ts): the process was started before a restart and ended
+   * without recording how (killed with its group from outside, or the machine restarted), so nobody
+   * knows whether it finished its work.
+   */
+  | { readonly kind: 'vanished'; readonly output: ProcessOutput };
 
 export interface ProcessOutput {
   /** All of stdout, up to MAX_CAPTURED_STDOUT characters (then `truncated`). */
@@ -189,7 +195,7 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
 }
 
 /** Splits a byte stream into UTF-8 lines; `\r\n` counts as one line end. */
-class LineSplitter {
+export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
 
@@ -221,7 +227,8 @@ class LineSplitter {
   }
 }
 
-class OutputCapture {
+/** What a run's result says of its output, fed chunk by chunk and line by line. */
+export class OutputCapture {
   private readonly stdoutDecoder = new StringDecoder('utf8');
   private stdout = '';
   private truncated = false;

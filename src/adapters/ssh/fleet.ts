@@ -7,6 +7,7 @@ import { StepFailure } from '../../core/errors.js';
 import { HostRelease } from './host-release.js';
 import { parseKnownHosts } from './known-hosts.js';
 import type { KnownHosts } from './known-hosts.js';
+import { nextRecordDir } from '../command/run-journal.js';
 import { localTransport } from './local-transport.js';
 import { hostList, LOCAL_HOST, parseHost } from './ssh-spec.js';
 import type { SshSpec } from './ssh-spec.js';
@@ -94,7 +95,7 @@ export class Fleet {
   }
 
   private async open(host: HostTarget): Promise<Transport> {
-    if (host.kind === 'local') return localTransport(host, this.ctx.projectDir);
+    if (host.kind === 'local') return localTransport(host, this.ctx.projectDir, () => nextRecordDir(this.ctx, `host-${host.name}`));
     const knownHosts = await this.loadKnownHosts(host);
     return connectSsh(host, {
       // The spec requires both for SSH hosts.

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
+import { nextRecordDir, runRecorded } from '../command/run-journal.js';
 import { runProcess } from '../command/run-process.js';
 import type { ProcessOutput } from '../command/run-process.js';
 import type { TerraformSpec } from './terraform-spec.js';
@@ -58,18 +59,25 @@ export async function runTerraform(spec: TerraformSpec, run: TerraformRun, ctx: 
   env.TF_INPUT = '0';
   const subcommand = run.args[0] ?? '';
   if (run.log) ctx.log(`$ ${spec.binary} ${subcommand}`);
-  const result = await runProcess({
+  const request = {
     file,
     args: [...run.args],
     cwd: run.cwd,
     env,
     timeoutMs,
     signal: ctx.signal,
-    onLine: (line) => {
+    onLine: (line: string) => {
       if (run.log) ctx.log(line);
     },
     onAlive: ctx.heartbeat,
-  });
+  };
+  // In apply and rollback every terraform run is recorded: after a crash, an apply that finished is
+  // read back and one still running is waited for, never raced by a second one on the same state.
+  const recordDir = nextRecordDir(ctx, `terraform-${subcommand}`);
+  const result =
+    recordDir === undefined
+      ? await runProcess(request)
+      : await runRecorded({ ...request, recordDir, note: (line) => ctx.log(`${spec.binary} ${subcommand}: ${line}`) });
   const what = `${run.phase}: ${spec.binary} ${subcommand}`;
   switch (result.kind) {
     case 'exited': {
@@ -86,6 +94,8 @@ export async function runTerraform(spec: TerraformSpec, run: TerraformRun, ctx: 
       throw new StepFailure(`${what} was killed by signal ${result.signal}`, false);
     case 'timed-out':
       throw new StepFailure(`${what} timed out after ${spec.timeout}`, false);
+    case 'vanished':
+      throw new StepFailure(`${what} was started before Lockstep stopped and ended without recording how (killed from outside, or the machine restarted)`, false);
     case 'aborted':
       throw result.reason instanceof Error
         ? result.reason
