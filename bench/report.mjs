@@ -45,6 +45,9 @@ export function targets(results) {
           's',
         ),
     target('gitops warm vs bare git', b.gitops?.result?.warmVsGit, 1.3, '×'),
+    ...(b.exactlyOnce?.result
+      ? [target('seeds where a component was applied other than exactly once', b.exactlyOnce.result.seeds - b.exactlyOnce.result.passed, 0, 'seeds')]
+      : []),
   ];
   return rows;
 }
@@ -203,6 +206,26 @@ export function renderMarkdown(results) {
       ),
       '',
       `Medians of ${s.samples} interleaved samples.`,
+      '',
+    );
+  }
+  if (b.exactlyOnce?.result) {
+    const e = b.exactlyOnce.result;
+    const counts = Object.entries(e.appliesPerComponent).map(([component, histogram]) => [
+      component,
+      Object.entries(histogram)
+        .map(([applies, seeds]) => `${applies}× in ${seeds} seed${seeds === 1 ? '' : 's'}`)
+        .join(', '),
+    ]);
+    parts.push(
+      '## 7. Exactly once after SIGKILL (pass/fail, not a timing)',
+      '',
+      `${e.passed} of ${e.seeds} seeds passed (${e.kills} kills of lockstep's whole process group while eight commands ran, then resume). ` +
+        'Every component must be applied exactly once and hand its outputs on.',
+      '',
+      table(['component', 'applies per seed'], counts),
+      '',
+      ...e.failed.map((f) => `- seed ${f.seed}: ${f.problems.join('; ')}`),
       '',
     );
   }

@@ -13,6 +13,7 @@ const BENCHMARKS = [
   ['audit', async () => (await import('./audit.mjs')).benchAudit()],
   ['validatePlan', async () => (await import('./validate-plan.mjs')).benchValidatePlan()],
   ['gitops', async () => (await import('./gitops.mjs')).benchGitops()],
+  ['exactlyOnce', async () => (await import('./exactly-once.mjs')).benchExactlyOnce()],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',');
