@@ -183,6 +183,13 @@ export function nextRecordDir(ctx: StepContext, name: string): string | undefine
   return path.join(ctx.runDir, `${safeName(name)}-${n}`);
 }
 
+/** Where nextRecordDir will put the next process named `name`, without taking the place. */
+export function peekRecordDir(ctx: StepContext, name: string): string | undefined {
+  if (ctx.runDir === undefined) return undefined;
+  const n = (counters.get(ctx)?.get(name) ?? 0) + 1;
+  return path.join(ctx.runDir, `${safeName(name)}-${n}`);
+}
+
 const counters = new WeakMap<StepContext, Map<string, number>>();
 
 /** A name that is one path segment whatever it holds. */

@@ -7,6 +7,7 @@ import { errorMessage, StepFailure } from '../../core/errors.js';
 import { checkoutModule, projectModule } from './module-source.js';
 import type { ModuleSource } from './module-source.js';
 import type { ProcessOutput } from '../command/run-process.js';
+import { peekRecordDir, recordState } from '../command/run-journal.js';
 import { runTerraform } from './terraform-cli.js';
 import {
   describePlan,
@@ -238,7 +239,11 @@ async function planVersion(
 }
 
 async function applyPlan(spec: TerraformSpec, data: TerraformPlanData, ctx: StepContext): Promise<Outputs> {
-  if (!existsSync(data.planFile)) {
+  // After a crash, an apply of this plan that finished or still runs is read back or waited for by
+  // its record; the saved plan may be gone by then (it is removed once applied).
+  const recorded = peekRecordDir(ctx, 'terraform-apply');
+  const applyRecorded = recorded !== undefined && recordState(recorded) !== undefined;
+  if (!existsSync(data.planFile) && !applyRecorded) {
     // Planning afresh here would apply something nobody was shown.
     throw new StepFailure(
       `apply: the saved plan ${data.planFile} is gone (the cache directory was cleared, or this runs on another machine); ` +
