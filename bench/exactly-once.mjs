@@ -187,12 +187,14 @@ export async function benchExactlyOnce() {
   const appliesPerComponent = Object.fromEntries(COMPONENTS.map((c) => [c, {}]));
   const failed = [];
   let kills = 0;
+  let notExactlyOnce = 0;
   for (let seed = first; seed < first + seeds; seed++) {
     const r = await killScenario(seed);
     kills += r.kills;
     for (const [c, n] of Object.entries(r.counts)) appliesPerComponent[c][n] = (appliesPerComponent[c][n] ?? 0) + 1;
     if (r.problems.length > 0) failed.push({ seed, problems: r.problems });
+    if (Object.values(r.counts).some((n) => n !== 1)) notExactlyOnce++;
     log(`exactly-once: seed ${seed}: ${r.kills} kill(s), ${r.problems.length === 0 ? 'ok' : r.problems.join('; ')}`);
   }
-  return { seeds, passed: seeds - failed.length, failed, kills, appliesPerComponent };
+  return { seeds, passed: seeds - failed.length, notExactlyOnce, failed, kills, appliesPerComponent };
 }

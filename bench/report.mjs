@@ -46,7 +46,7 @@ export function targets(results) {
         ),
     target('gitops warm vs bare git', b.gitops?.result?.warmVsGit, 1.3, '×'),
     ...(b.exactlyOnce?.result
-      ? [target('seeds where a component was applied other than exactly once', b.exactlyOnce.result.seeds - b.exactlyOnce.result.passed, 0, 'seeds')]
+      ? [target('seeds where a component was applied other than exactly once', b.exactlyOnce.result.notExactlyOnce, 0, 'seeds')]
       : []),
   ];
   return rows;

@@ -643,10 +643,12 @@ export class PromotionRunner {
       // Soak time counts from here: the checks passed, or there were none.
       verifiedAt: ok ? (this.promotion.verifiedAt ?? finishedAt) : undefined,
     };
-    await this.save({ promotion: { record: finished, releaseLock: true } }, [this.event('promotion.finished', { state: finished.state, ...summary, reason })]);
-    // The process records served recovery only; the outcome is in the store now. They may hold
-    // output a command printed (and an outputs file), so they do not outlive the promotion.
+    // The process records serve the recovery of steps in flight, and every step has ended by now. They
+    // may hold what a command printed (and an outputs file), so they do not outlive the promotion.
+    // Removed before the promotion is recorded as finished: a crash in between leaves it running,
+    // and the resume that finishes it removes what is left.
     rmSync(path.join(this.deps.runsDir, this.promotion.id), { recursive: true, force: true });
+    await this.save({ promotion: { record: finished, releaseLock: true } }, [this.event('promotion.finished', { state: finished.state, ...summary, reason })]);
   }
 
   // ------------------------------------------------------------------ helpers
