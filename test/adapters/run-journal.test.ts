@@ -9,6 +9,7 @@ import { commandAdapter } from '../../src/adapters/command/command-adapter.js';
 import { commandSpec } from '../../src/adapters/command/command-spec.js';
 import {
   processStartTime,
+  recordStarted,
   recordedRunsState,
   recordState,
   runRecorded,
@@ -16,6 +17,8 @@ import {
   type RecordedRequest,
 } from '../../src/adapters/command/run-journal.js';
 import type { ProcessResult } from '../../src/adapters/command/run-process.js';
+import { localTransport } from '../../src/adapters/ssh/local-transport.js';
+import { runVerification } from '../../src/engine/verification.js';
 import { stepContext } from '../helpers/step-context.js';
 
 /**
@@ -207,5 +210,41 @@ describe('command adapter with a record directory', () => {
     expect(await commandAdapter.apply(spec, { summary: '' }, after)).toEqual({ url: 'https://x.example' });
     expect(counter(count)).toBe(1);
     expect(lines.join('\n')).toContain('recovered');
+  });
+});
+
+describe('ssh host: local with a record directory', () => {
+  it('reads back a script that finished instead of running it again', async () => {
+    const count = path.join(dir, 'count');
+    const record = path.join(dir, 'runs', 'apply-1', 'host-local-1');
+    const host = { name: 'local', kind: 'local', host: 'localhost', port: 22, user: '' } as const;
+    const options = { signal: new AbortController().signal, timeoutMs: 30_000, onAlive: () => undefined };
+    const script = `echo ran >> "${count}"; echo switched`;
+    const first = await localTransport(host, dir, () => record).run(script, options);
+    // A new transport after a restart, the same record.
+    const second = await localTransport(host, dir, () => record).run(script, options);
+    expect(second).toEqual(first);
+    expect(second.output.stdout).toBe('switched\n');
+    expect(counter(count)).toBe(1);
+  });
+});
+
+describe('verification probes left running by a dead process', () => {
+  it('are stopped when verification starts again, and measured anew', async () => {
+    const records = path.join(dir, 'runs', '@verify');
+    // A probe of the previous process, still running in its own process group.
+    const leftover = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    const exited = once(leftover, 'exit');
+    recordStarted(path.join(records, 'probe-1'), leftover.pid ?? 0);
+
+    const result = await runVerification(
+      [{ name: 'verify[0] true', command: { argv: ['true'] }, intervalMs: 0, count: 1, failureLimit: 0, initialDelayMs: 0 }],
+      { signal: new AbortController().signal, cwd: dir, env: process.env, now: () => new Date(), recordDir: records },
+    );
+    expect(result.passed).toBe(true);
+    const [code, signal] = (await exited) as [number | null, string | null];
+    expect(code).toBeNull();
+    expect(['SIGTERM', 'SIGKILL']).toContain(signal);
+    expect(recordedRunsState(records)).toBe('none');
   });
 });
