@@ -107,6 +107,12 @@ export interface StepContext {
    * every promotion of this project on this machine. Adapters lock what they share inside it.
    */
   readonly cacheDir: string;
+  /**
+   * The directory holding the state database. Unlike the cache, it is durable and backed up with the
+   * database: an adapter keeps here, in a folder of its own, what must not be lost (Terraform's local
+   * state, under `terraform-state/`).
+   */
+  readonly stateDir: string;
   readonly environment: { readonly name: string; readonly vars: Readonly<Record<string, unknown>> };
   readonly release: { readonly id: string; readonly versions: Readonly<Record<string, string>> };
   readonly promotionId: string;

@@ -15,6 +15,8 @@ export interface EngineDeps {
   projectDir: string;
   /** Where adapters keep caches: `cache/` in the state directory. */
   cacheDir: string;
+  /** The directory holding the state database: durable data of adapters lives beside it (StepContext.stateDir). */
+  stateDir: string;
   secrets: SecretSource;
   actor: string;
   observer?: RunObserver;

@@ -193,6 +193,7 @@ function planContext(
     project: deps.loaded.config.project,
     projectDir: deps.projectDir,
     cacheDir: deps.cacheDir,
+    stateDir: deps.stateDir,
     environment: { name: environment, vars },
     release: { id: release.id, versions: release.versions },
     promotionId: '',

@@ -661,6 +661,7 @@ export class PromotionRunner {
       project: this.deps.loaded.config.project,
       projectDir: this.deps.projectDir,
       cacheDir: this.deps.cacheDir,
+      stateDir: this.deps.stateDir,
       environment: { name: this.promotion.environment, vars: this.vars },
       release: { id: this.release.id, versions: this.release.versions },
       promotionId: this.promotion.id,
