@@ -113,6 +113,12 @@ export interface StepContext {
    * state, under `terraform-state/`).
    */
   readonly stateDir: string;
+  /**
+   * Whether a value in the spec came from a secret or a sensitive output. A plan or log line that
+   * compares old and new values names such a value instead of showing it (the engine redacts the
+   * new value anyway, but cannot know the old one the adapter read from the system).
+   */
+  readonly isSensitive: (value: string) => boolean;
   readonly environment: { readonly name: string; readonly vars: Readonly<Record<string, unknown>> };
   readonly release: { readonly id: string; readonly versions: Readonly<Record<string, string>> };
   readonly promotionId: string;

@@ -662,6 +662,7 @@ export class PromotionRunner {
       projectDir: this.deps.projectDir,
       cacheDir: this.deps.cacheDir,
       stateDir: this.deps.stateDir,
+      isSensitive: (value) => this.redactor.covers(value),
       environment: { name: this.promotion.environment, vars: this.vars },
       release: { id: this.release.id, versions: this.release.versions },
       promotionId: this.promotion.id,
