@@ -28,7 +28,7 @@ const DEFAULT_UPDATE_TIMEOUT_MS = 15 * 60_000;
 const CONFLICT_RETRIES = 5;
 
 /**
- * Deploys a Lambda function's code and environment, publishes an immutable version and moves an alias
+ * Deploys a Lambda function's configuration and code, publishes an immutable version and moves an alias
  * to it, directly or through canary steps.
  *
  * Each published version's Description records which component and release version it holds
@@ -54,7 +54,7 @@ export function createLambdaAdapter(options: LambdaAdapterOptions = {}): Adapter
   return {
     type: 'aws-lambda',
     description:
-      'Deploys an AWS Lambda function: updates code and environment, publishes a version, moves an alias (optionally through canary steps).',
+      'Deploys an AWS Lambda function: updates its configuration and code (creating it when asked), publishes a version, moves an alias (optionally through canary steps).',
     spec: lambdaSpec,
 
     capabilities() {

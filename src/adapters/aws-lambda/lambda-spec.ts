@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
+import { KNOWN_AFTER_APPLY } from '../../core/plan.js';
 
 export const DEFAULT_INTERVAL = '1m';
 
@@ -12,13 +13,18 @@ const ROLE_ARN = /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]
 const LAYER_VERSION_ARN = /^arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+$/;
 const RUNTIME = /^[a-z][a-z0-9.]*$/;
 
-const role = z.string().regex(ROLE_ARN, { error: 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/billing-worker' });
-const runtime = z.string().regex(RUNTIME, { error: 'expected a Lambda runtime identifier such as nodejs20.x or python3.12' });
-const handler = z
-  .string()
-  .min(1, { error: 'expected a handler such as index.handler' })
-  .max(128, { error: 'a handler has at most 128 characters' })
-  .regex(/^[^\s]+$/, { error: 'a handler has no spaces' });
+/**
+ * A string of Lambda's format. These fields are often handed over from another component (a role
+ * from Terraform); when that component is applied in the same promotion, the planner renders the
+ * value as KNOWN_AFTER_APPLY until it exists, and the spec is parsed again with the real value.
+ */
+function handedOver(pattern: RegExp, error: string): z.ZodType<string> {
+  return z.string().refine((value) => value === KNOWN_AFTER_APPLY || pattern.test(value), { error });
+}
+
+const role = handedOver(ROLE_ARN, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/billing-worker');
+const runtime = handedOver(RUNTIME, 'expected a Lambda runtime identifier such as nodejs20.x or python3.12');
+const handler = handedOver(/^[^\s]{1,128}$/, 'expected a handler such as index.handler (no spaces, at most 128 characters)');
 
 const envValue = z.union([z.string(), z.number(), z.boolean()], {
   error: 'expected a string, number or boolean',
@@ -119,7 +125,7 @@ const lambdaFields = z.strictObject({
   runtime: runtime.optional(),
   /** Layer version ARNs, in order; an empty list removes every layer. */
   layers: z
-    .array(z.string().regex(LAYER_VERSION_ARN, { error: 'expected a layer version ARN such as arn:aws:lambda:eu-west-1:123456789012:layer:deps:3' }))
+    .array(handedOver(LAYER_VERSION_ARN, 'expected a layer version ARN such as arn:aws:lambda:eu-west-1:123456789012:layer:deps:3'))
     .max(5, { error: 'Lambda allows at most 5 layers' })
     .optional(),
   /**
