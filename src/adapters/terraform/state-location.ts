@@ -41,6 +41,8 @@ export async function prepareState(
   const declared = await declaredBackend(moduleDir);
   if (declared !== undefined && declared !== 'local') return { kind: 'backend', type: declared };
   const workspace = spec.workspace ?? 'default';
+  // In the project, a declared local backend keeps whatever path the module gives it.
+  if (!checkedOut && declared === 'local') return { kind: 'backend', type: 'local' };
   if (!checkedOut) {
     const dir = workspace === 'default' ? moduleDir : path.join(moduleDir, 'terraform.tfstate.d', workspace);
     return { kind: 'local', file: path.join(dir, 'terraform.tfstate'), managed: false };
