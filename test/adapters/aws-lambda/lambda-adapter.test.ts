@@ -437,3 +437,33 @@ describe('aws-lambda spec', () => {
     );
   });
 });
+
+describe('the FAKE Lambda API, through the real SDK: states and conflicts as AWS documents them', () => {
+  it('refuses a second update while one is in progress, and any update while a new function is Pending', async () => {
+    const sdk = await import('@aws-sdk/client-lambda');
+    const client = new sdk.LambdaClient({ region: 'eu-west-1', endpoint: fake.endpoint, maxAttempts: 1 });
+    fake.updatePolls = 2;
+    await client.send(new sdk.UpdateFunctionConfigurationCommand({ FunctionName: 'worker', MemorySize: 256 }));
+    const conflict = await client.send(new sdk.UpdateFunctionCodeCommand({ FunctionName: 'worker', S3Bucket: 'a', S3Key: 'b.zip' })).catch((e: unknown) => e as Error);
+    expect(conflict).toMatchObject({ name: 'ResourceConflictException' });
+    const reads = [];
+    for (let i = 0; i < 3; i += 1) reads.push((await client.send(new sdk.GetFunctionConfigurationCommand({ FunctionName: 'worker' }))).LastUpdateStatus);
+    expect(reads).toEqual(['InProgress', 'InProgress', 'Successful']);
+
+    await client.send(
+      new sdk.CreateFunctionCommand({ FunctionName: 'new', Role: 'arn:aws:iam::123456789012:role/r', Runtime: 'nodejs20.x', Handler: 'i.h', Code: { S3Bucket: 'a', S3Key: 'b.zip' } }),
+    );
+    expect((await client.send(new sdk.GetFunctionConfigurationCommand({ FunctionName: 'new' }))).State).toBe('Pending');
+    const pending = await client.send(new sdk.PublishVersionCommand({ FunctionName: 'new' })).catch((e: unknown) => e as Error);
+    expect(pending).toMatchObject({ name: 'ResourceConflictException' });
+    const duplicate = await client
+      .send(new sdk.CreateFunctionCommand({ FunctionName: 'new', Role: 'arn:aws:iam::123456789012:role/r', Runtime: 'nodejs20.x', Handler: 'i.h', Code: { S3Bucket: 'a', S3Key: 'b.zip' } }))
+      .catch((e: unknown) => e as Error);
+    expect(duplicate).toMatchObject({ name: 'ResourceConflictException' });
+    const noHandler = await client
+      .send(new sdk.CreateFunctionCommand({ FunctionName: 'other', Role: 'arn:aws:iam::123456789012:role/r', Code: { S3Bucket: 'a', S3Key: 'b.zip' } }))
+      .catch((e: unknown) => e as Error);
+    expect(noHandler).toMatchObject({ name: 'InvalidParameterValueException' });
+    client.destroy();
+  });
+});
