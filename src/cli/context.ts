@@ -61,7 +61,7 @@ export async function openProject(options: GlobalOptions, observer?: RunObserver
     loaded,
     projectDir,
     cacheDir: join(dirname(statePath(options)), 'cache'),
-    runsDir: join(dirname(statePath(options)), 'runs'),
+    stateDir: dirname(statePath(options)),
     secrets: secretSource(process.env, options.secretsFile ?? process.env.LOCKSTEP_SECRETS_FILE),
     actor: resolveActor(options.actor, process.env, projectDir),
     observer,

@@ -107,6 +107,18 @@ export interface StepContext {
    * every promotion of this project on this machine. Adapters lock what they share inside it.
    */
   readonly cacheDir: string;
+  /**
+   * The directory holding the state database. Unlike the cache, it is durable and backed up with the
+   * database: an adapter keeps here, in a folder of its own, what must not be lost (Terraform's local
+   * state, under `terraform-state/`).
+   */
+  readonly stateDir: string;
+  /**
+   * Whether a value in the spec came from a secret or a sensitive output. A plan or log line that
+   * compares old and new values names such a value instead of showing it (the engine redacts the
+   * new value anyway, but cannot know the old one the adapter read from the system).
+   */
+  readonly isSensitive: (value: string) => boolean;
   readonly environment: { readonly name: string; readonly vars: Readonly<Record<string, unknown>> };
   readonly release: { readonly id: string; readonly versions: Readonly<Record<string, string>> };
   readonly promotionId: string;

@@ -20,6 +20,11 @@ export class Redactor {
     }
   }
 
+  /** Whether `text` holds a secret, or is a value already redacted (a sensitive output read back from the store). */
+  covers(text: string): boolean {
+    return text.includes(REDACTED) || this.redact(text) !== text;
+  }
+
   get size(): number {
     return this.secrets.size;
   }

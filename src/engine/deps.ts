@@ -16,10 +16,11 @@ export interface EngineDeps {
   /** Where adapters keep caches: `cache/` in the state directory. */
   cacheDir: string;
   /**
-   * Where the processes of running promotions keep their records (`runs/` in the state directory,
-   * beside the database, not in the cache): what recovery reads after a crash. See StepContext.runDir.
+   * The directory holding the state database. Durable data lives beside it, never in the cache: adapters'
+   * state (StepContext.stateDir) and, in `runs/`, the records of step processes that recovery reads after
+   * a crash (StepContext.runDir).
    */
-  runsDir: string;
+  stateDir: string;
   secrets: SecretSource;
   actor: string;
   observer?: RunObserver;

@@ -129,7 +129,7 @@ export async function planPromotion(
       }
       capabilities.set(name, adapter.capabilities(spec));
       if (!applying.has(name)) continue;
-      const ctx: StepContext = planContext(deps, release, environment, vars, name, currentBy.get(name)?.version, signal);
+      const ctx: StepContext = planContext(deps, release, environment, vars, name, currentBy.get(name)?.version, signal, redactor);
       try {
         adapterPlans.set(name, redactor.redactValue(await adapter.plan(spec, ctx)));
       } catch (error) {
@@ -184,6 +184,7 @@ function planContext(
   component: string,
   previousVersion: string | undefined,
   signal: AbortSignal,
+  redactor: Redactor,
 ): StepContext {
   return {
     signal,
@@ -193,6 +194,8 @@ function planContext(
     project: deps.loaded.config.project,
     projectDir: deps.projectDir,
     cacheDir: deps.cacheDir,
+    stateDir: deps.stateDir,
+    isSensitive: (value) => redactor.covers(value),
     environment: { name: environment, vars },
     release: { id: release.id, versions: release.versions },
     promotionId: '',

@@ -534,7 +534,7 @@ export class PromotionRunner {
       this.event('verification.started', { checks: checks.map((c) => c.name) }),
     ]);
     const result = await runVerification(checks, {
-      recordDir: path.join(this.deps.runsDir, this.promotion.id, safeName(VERIFY_LOG)),
+      recordDir: path.join(this.runsDir(), this.promotion.id, safeName(VERIFY_LOG)),
       signal: this.controller.signal,
       cwd: this.deps.projectDir,
       env: process.env,
@@ -647,7 +647,7 @@ export class PromotionRunner {
     // may hold what a command printed (and an outputs file), so they do not outlive the promotion.
     // Removed before the promotion is recorded as finished: a crash in between leaves it running,
     // and the resume that finishes it removes what is left.
-    rmSync(path.join(this.deps.runsDir, this.promotion.id), { recursive: true, force: true });
+    rmSync(path.join(this.runsDir(), this.promotion.id), { recursive: true, force: true });
     await this.save({ promotion: { record: finished, releaseLock: true } }, [this.event('promotion.finished', { state: finished.state, ...summary, reason })]);
   }
 
@@ -689,12 +689,17 @@ export class PromotionRunner {
     return Object.fromEntries(Object.entries(recorded).filter(([k]) => !declared[k]?.sensitive));
   }
 
+  /** Where step processes keep their records while a promotion runs: `runs/` beside the state database. */
+  private runsDir(): string {
+    return path.join(this.deps.stateDir, 'runs');
+  }
+
   /**
    * Where the processes of one phase of one attempt of a step keep their records:
    * `<runs>/<promotion>/<component>/<phase>-<attempt>`. Beside the state database, not in the cache.
    */
   private runDir(step: StepRecord, phase: RecordedPhase): string {
-    return path.join(this.deps.runsDir, this.promotion.id, safeName(step.component), `${phase}-${step.attempts}`);
+    return path.join(this.runsDir(), this.promotion.id, safeName(step.component), `${phase}-${step.attempts}`);
   }
 
   /** `recorded`: the phase whose processes keep records (apply, verify, rollback); none for plan and observe. */
@@ -708,6 +713,8 @@ export class PromotionRunner {
       project: this.deps.loaded.config.project,
       projectDir: this.deps.projectDir,
       cacheDir: this.deps.cacheDir,
+      stateDir: this.deps.stateDir,
+      isSensitive: (value) => this.redactor.covers(value),
       environment: { name: this.promotion.environment, vars: this.vars },
       release: { id: this.release.id, versions: this.release.versions },
       promotionId: this.promotion.id,

@@ -75,7 +75,7 @@ export function testProject(config: string): TestProject {
         loaded,
         projectDir: dir,
         cacheDir: join(dir, '.lockstep', 'cache'),
-        runsDir: join(dir, '.lockstep', 'runs'),
+        stateDir: join(dir, '.lockstep'),
         secrets: secretSource(options.env ?? {}),
         actor: options.actor ?? 'tester@example.com',
         observer: options.observer,

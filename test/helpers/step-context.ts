@@ -23,6 +23,8 @@ export function stepContext(overrides: Partial<StepContext> = {}): TestStepConte
     project: 'checkout',
     projectDir: process.cwd(),
     cacheDir: join(tmpdir(), 'lockstep-test-cache'),
+    stateDir: join(tmpdir(), 'lockstep-test-state'),
+    isSensitive: () => false,
     environment: { name: 'staging', vars: {} },
     release: { id: 'rel-0123abcd', versions: { billing: '1.4.2' } },
     promotionId: 'promo-42',

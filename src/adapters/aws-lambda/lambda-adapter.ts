@@ -8,6 +8,7 @@ import { StepFailure } from '../../core/errors.js';
 import { pause as pauseStep, throwIfAborted as throwIfCancelled } from '../aws-common/step-wait.js';
 import { defaultLambdaClient, loadLambdaSdk } from './lambda-client.js';
 import type { CallOptions, LambdaClientLike, LambdaCommands } from './lambda-client.js';
+import { configChanges, configurationRequest, describeChange, summarizeChanges } from './lambda-config.js';
 import { awsFailure, errorName, withoutSecrets } from './lambda-failure.js';
 import { lambdaSpec } from './lambda-spec.js';
 import type { LambdaCode, LambdaSpec } from './lambda-spec.js';
@@ -27,7 +28,7 @@ const DEFAULT_UPDATE_TIMEOUT_MS = 15 * 60_000;
 const CONFLICT_RETRIES = 5;
 
 /**
- * Deploys a Lambda function's code and environment, publishes an immutable version and moves an alias
+ * Deploys a Lambda function's configuration and code, publishes an immutable version and moves an alias
  * to it, directly or through canary steps.
  *
  * Each published version's Description records which component and release version it holds
@@ -53,7 +54,7 @@ export function createLambdaAdapter(options: LambdaAdapterOptions = {}): Adapter
   return {
     type: 'aws-lambda',
     description:
-      'Deploys an AWS Lambda function: updates code and environment, publishes a version, moves an alias (optionally through canary steps).',
+      'Deploys an AWS Lambda function: updates its configuration and code (creating it when asked), publishes a version, moves an alias (optionally through canary steps).',
     spec: lambdaSpec,
 
     capabilities() {
@@ -113,9 +114,11 @@ interface Target {
 async function planDeploy(s: Session): Promise<AdapterPlan> {
   const { spec } = s;
   const target = await loadTarget(s);
+  const latest = await findFunction(s);
+  if (latest === undefined) return planCreate(s);
   const alias = await getAlias(s);
   const current = alias?.FunctionVersion === undefined ? undefined : await getConfiguration(s, alias.FunctionVersion);
-  if (alias !== undefined && current !== undefined && !hasRouting(alias) && matches(current, target, spec)) {
+  if (alias !== undefined && current !== undefined && !hasRouting(alias) && matches(current, target, s)) {
     return {
       action: 'unchanged',
       summary: `alias ${spec.alias} of ${spec.function} already runs ${target.marker.slice('lockstep '.length)} (version ${current.Version ?? '?'})`,
@@ -123,11 +126,14 @@ async function planDeploy(s: Session): Promise<AdapterPlan> {
     };
   }
   const published = await findPublished(s, target);
-  const latest = await getConfiguration(s, undefined);
   const changes: string[] = [];
+  let details: string[] = [];
   if (published === undefined) {
-    const envChanges = environmentChanges(latest.Environment?.Variables ?? {}, spec.environment);
-    if (envChanges !== '') changes.push(`environment: ${envChanges}`);
+    // Compared with what runs now (the alias's version), which is what approvers care about; apply
+    // sends what $LATEST lacks, which is the same unless someone changed $LATEST by hand.
+    const config = configChanges(current ?? latest, spec, s.ctx.isSensitive);
+    if (config.length > 0) changes.push(summarizeChanges(config));
+    details = config.map(describeChange);
     changes.push(`code from ${describeCode(spec.code)}`, 'publish a version');
   } else {
     changes.push(`reuse published version ${published.Version ?? '?'}`);
@@ -141,7 +147,44 @@ async function planDeploy(s: Session): Promise<AdapterPlan> {
   return {
     action: 'apply',
     summary: `${spec.function}: ${changes.join('; ')}`,
+    ...(details.length === 0 ? {} : { details: details.join('\n') }),
     risk: how === '' ? 'medium' : 'low',
+  };
+}
+
+/** The function does not exist: with `create`, the plan creates it; without, that is an error. */
+function planCreate(s: Session): AdapterPlan {
+  const { spec } = s;
+  const creation = requireCreation(s);
+  const config = configChanges({}, creation, s.ctx.isSensitive);
+  const what = spec.code.imageUri === undefined ? `${creation.runtime ?? '?'}, handler ${creation.handler ?? '?'}` : 'container image';
+  return {
+    action: 'apply',
+    summary: `${spec.function}: create function ${spec.function} (${what}) from ${describeCode(spec.code)}; publish a version; create alias ${spec.alias} on it`,
+    details: config.map(describeChange).join('\n'),
+    risk: 'medium',
+  };
+}
+
+/**
+ * The spec with what `create` adds (the fields of the spec win), for a function that does not exist;
+ * without `create` a missing function is a StepFailure that changed nothing.
+ */
+function requireCreation(s: Session): LambdaSpec {
+  const { spec } = s;
+  if (spec.create === undefined) {
+    throw new StepFailure(
+      `function ${spec.function} does not exist${spec.region === undefined ? '' : ` in ${spec.region}`}; ` +
+        'create it first, or add create: { role, runtime, handler } to the component so that Lockstep creates it',
+      false,
+      { untouched: true },
+    );
+  }
+  return {
+    ...spec,
+    ...(spec.role ?? spec.create.role ? { role: spec.role ?? spec.create.role } : {}),
+    ...(spec.runtime ?? spec.create.runtime ? { runtime: spec.runtime ?? spec.create.runtime } : {}),
+    ...(spec.handler ?? spec.create.handler ? { handler: spec.handler ?? spec.create.handler } : {}),
   };
 }
 
@@ -150,9 +193,14 @@ async function planDeploy(s: Session): Promise<AdapterPlan> {
 async function deploy(s: Session): Promise<Outputs> {
   const { spec, ctx } = s;
   const target = await loadTarget(s);
+  if ((await findFunction(s)) === undefined) {
+    const created = await createFunction(s, target);
+    const version = await publish(s, target, created.CodeSha256);
+    return outputs(await moveAlias(s, undefined, version), version);
+  }
   const alias = await getAlias(s);
   const current = alias?.FunctionVersion === undefined ? undefined : await getConfiguration(s, alias.FunctionVersion);
-  if (alias !== undefined && current !== undefined && !hasRouting(alias) && matches(current, target, spec)) {
+  if (alias !== undefined && current !== undefined && !hasRouting(alias) && matches(current, target, s)) {
     ctx.log(`alias ${spec.alias} already runs version ${current.Version ?? '?'} with this code and configuration; nothing to do`);
     return outputs(alias, current);
   }
@@ -172,20 +220,16 @@ async function publishNewVersion(s: Session, target: Target): Promise<FunctionCo
   const name = spec.function;
   let latest = await waitUntilUpdated(s, 'before updating');
 
-  if (spec.environment !== undefined) {
-    const changes = environmentChanges(latest.Environment?.Variables ?? {}, spec.environment);
-    if (changes !== '') {
-      // Names only: the values may be secrets.
-      ctx.log(`updating the environment of ${name}: ${changes}`);
-      const Variables = spec.environment;
-      await withConflictRetry(s, 'UpdateFunctionConfiguration', (o) =>
-        client.send(
-          new s.sdk.UpdateFunctionConfigurationCommand({ FunctionName: name, Environment: { Variables } }),
-          o,
-        ),
-      );
-      latest = await waitUntilUpdated(s, 'after the configuration update');
-    }
+  // Configuration first, then code: Lambda refuses a second update while one is in progress, so each
+  // waits for LastUpdateStatus Successful. The version published after both carries both.
+  const changes = configChanges(latest, spec, ctx.isSensitive);
+  if (changes.length > 0) {
+    ctx.log(`updating the configuration of ${name}: ${summarizeChanges(changes)}`);
+    for (const change of changes) ctx.log(`  ${describeChange(change)}`);
+    await withConflictRetry(s, 'UpdateFunctionConfiguration', (o) =>
+      client.send(new s.sdk.UpdateFunctionConfigurationCommand({ FunctionName: name, ...configurationRequest(spec) }), o),
+    );
+    latest = await waitUntilUpdated(s, 'after the configuration update');
   }
 
   ctx.log(`updating the code of ${name} from ${describeCode(spec.code)}`);
@@ -193,7 +237,40 @@ async function publishNewVersion(s: Session, target: Target): Promise<FunctionCo
     client.send(new s.sdk.UpdateFunctionCodeCommand({ FunctionName: name, ...codeRequest(spec.code, target) }), o),
   );
   latest = await waitUntilUpdated(s, 'after the code update');
-  const codeSha256 = updated.CodeSha256 ?? latest.CodeSha256;
+  return publish(s, target, updated.CodeSha256 ?? latest.CodeSha256);
+}
+
+/** Creates the function from the spec and `create`, and waits until it is Active. */
+async function createFunction(s: Session, target: Target): Promise<FunctionConfiguration> {
+  const { spec, ctx, client } = s;
+  const creation = requireCreation(s);
+  const name = spec.function;
+  const role = creation.role;
+  if (role === undefined) throw new StepFailure(`CreateFunction ${name}: no execution role (create.role or role)`, false, { untouched: true });
+  ctx.log(`creating function ${name} from ${describeCode(spec.code)}`);
+  for (const change of configChanges({}, creation, ctx.isSensitive)) ctx.log(`  ${describeChange(change)}`);
+  const created = await call(s, `CreateFunction ${name}`, (o) =>
+    client.send(
+      new s.sdk.CreateFunctionCommand({
+        FunctionName: name,
+        ...configurationRequest(creation),
+        Role: role,
+        Code: codeRequest(spec.code, target),
+        PackageType: spec.code.imageUri === undefined ? 'Zip' : 'Image',
+        // Published by publish(), with the Description that marks it as this release's.
+        Publish: false,
+      }),
+      o,
+    ),
+  );
+  await waitUntilUpdated(s, 'after creating it');
+  return created;
+}
+
+/** Publishes $LATEST as a version marked with the target, guarded by the code it must hold. */
+async function publish(s: Session, target: Target, codeSha256: string | undefined): Promise<FunctionConfiguration> {
+  const { spec, ctx, client } = s;
+  const name = spec.function;
   if (target.zipSha256 !== undefined && codeSha256 !== target.zipSha256) {
     throw new StepFailure(
       `UpdateFunctionCode ${name}: Lambda reports code ${codeSha256 ?? '(none)'}, but ${spec.code.zipFile ?? ''} has ${target.zipSha256}`,
@@ -448,32 +525,14 @@ async function loadTarget(s: Session): Promise<Target> {
   return target;
 }
 
-/** Whether a published version holds the target: our marker and code digest, the zip's hash, the environment. */
-function matches(config: FunctionConfiguration, target: Target, spec: LambdaSpec): boolean {
+/**
+ * Whether a published version holds the target: our marker and code digest, the zip's hash, and every
+ * configuration field the spec gives (a published version carries its configuration).
+ */
+function matches(config: FunctionConfiguration, target: Target, s: Session): boolean {
   if (config.Description !== target.description) return false;
   if (target.zipSha256 !== undefined && config.CodeSha256 !== target.zipSha256) return false;
-  if (spec.environment !== undefined && !sameVariables(config.Environment?.Variables ?? {}, spec.environment)) return false;
-  return true;
-}
-
-function sameVariables(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
-}
-
-/** Names of variables added, changed and removed; never values. Empty when nothing changes. */
-function environmentChanges(current: Record<string, string>, wanted: Record<string, string> | undefined): string {
-  if (wanted === undefined) return '';
-  const added = Object.keys(wanted).filter((k) => !(k in current));
-  const changed = Object.keys(wanted).filter((k) => k in current && current[k] !== wanted[k]);
-  const removed = Object.keys(current).filter((k) => !(k in wanted));
-  return [
-    added.length ? `add ${added.join(', ')}` : '',
-    changed.length ? `change ${changed.join(', ')}` : '',
-    removed.length ? `remove ${removed.join(', ')}` : '',
-  ]
-    .filter((p) => p !== '')
-    .join('; ');
+  return configChanges(config, s.spec, () => false).length === 0;
 }
 
 function describeCode(code: LambdaCode): string {
@@ -482,7 +541,10 @@ function describeCode(code: LambdaCode): string {
   return `s3://${code.s3Bucket ?? ''}/${code.s3Key ?? ''}${code.s3ObjectVersion === undefined ? '' : `?versionId=${code.s3ObjectVersion}`}`;
 }
 
-function codeRequest(code: LambdaCode, target: Target): Record<string, unknown> {
+function codeRequest(
+  code: LambdaCode,
+  target: Target,
+): { ZipFile?: Uint8Array; ImageUri?: string; S3Bucket?: string; S3Key?: string; S3ObjectVersion?: string } {
   if (target.zipBytes !== undefined) return { ZipFile: target.zipBytes };
   if (code.imageUri !== undefined) return { ImageUri: code.imageUri };
   return { S3Bucket: code.s3Bucket, S3Key: code.s3Key, S3ObjectVersion: code.s3ObjectVersion };
@@ -534,7 +596,17 @@ async function getConfiguration(s: Session, qualifier: string | undefined): Prom
 
 /** The newest published version that holds the target, if one exists (a re-run after a crash). */
 async function findPublished(s: Session, target: Target): Promise<FunctionConfiguration | undefined> {
-  return newestVersion(s, (c) => matches(c, target, s.spec));
+  return newestVersion(s, (c) => matches(c, target, s));
+}
+
+/** $LATEST's configuration, or undefined when the function does not exist. */
+async function findFunction(s: Session): Promise<FunctionConfiguration | undefined> {
+  try {
+    return await s.client.send(new s.sdk.GetFunctionConfigurationCommand({ FunctionName: s.spec.function }), { abortSignal: s.ctx.signal });
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFoundException') return undefined;
+    throw awsFailure(`GetFunctionConfiguration ${s.spec.function}`, error, s.ctx.signal, { untouched: true, secrets: secretsOf(s) });
+  }
 }
 
 async function newestVersion(s: Session, accept: (c: FunctionConfiguration) => boolean): Promise<FunctionConfiguration | undefined> {

@@ -2,6 +2,7 @@ import type * as LambdaSdk from '@aws-sdk/client-lambda';
 import type {
   AliasConfiguration,
   CreateAliasCommand,
+  CreateFunctionCommand,
   FunctionConfiguration,
   GetAliasCommand,
   GetFunctionConfigurationCommand,
@@ -28,6 +29,7 @@ export interface CallOptions {
 export interface LambdaClientLike {
   send(command: GetAliasCommand, options?: CallOptions): Promise<AliasConfiguration>;
   send(command: CreateAliasCommand, options?: CallOptions): Promise<AliasConfiguration>;
+  send(command: CreateFunctionCommand, options?: CallOptions): Promise<FunctionConfiguration>;
   send(command: UpdateAliasCommand, options?: CallOptions): Promise<AliasConfiguration>;
   send(command: GetFunctionConfigurationCommand, options?: CallOptions): Promise<FunctionConfiguration>;
   send(command: UpdateFunctionConfigurationCommand, options?: CallOptions): Promise<FunctionConfiguration>;
@@ -41,6 +43,7 @@ export interface LambdaClientLike {
 export type LambdaCommands = Pick<
   typeof LambdaSdk,
   | 'CreateAliasCommand'
+  | 'CreateFunctionCommand'
   | 'GetAliasCommand'
   | 'GetFunctionConfigurationCommand'
   | 'InvokeCommand'

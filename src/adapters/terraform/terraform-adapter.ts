@@ -6,6 +6,8 @@ import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../..
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { checkoutModule, projectModule } from './module-source.js';
 import type { ModuleSource } from './module-source.js';
+import { describeState, prepareState } from './state-location.js';
+import type { StateLocation } from './state-location.js';
 import type { ProcessOutput } from '../command/run-process.js';
 import { peekRecordDir, recordState } from '../command/run-journal.js';
 import { runTerraform } from './terraform-cli.js';
@@ -172,6 +174,8 @@ async function planVersion(
 ): Promise<{ plan: AdapterPlan; data: TerraformPlanData }> {
   throwIfAborted(ctx.signal, phase);
   const source = await moduleFor(spec, ctx, version);
+  const state = describeState(source.state, ctx);
+  ctx.log(state);
   await prepare(spec, source, ctx, phase);
   const plansDir = path.join(ctx.cacheDir, 'terraform', 'plans');
   await mkdir(plansDir, { recursive: true, mode: 0o700 });
@@ -230,7 +234,7 @@ async function planVersion(
   const where = source.commit === undefined ? '' : ` at ${source.commit.slice(0, 12)}`;
   const plan: AdapterPlan = {
     summary: `${changes ? summarizePlan(shown) : 'no changes'}${where}`,
-    details: describePlan(shown),
+    details: `${state}\n${describePlan(shown)}`,
     irreversible: destroyed.length > 0,
     risk: destroyed.length > 0 ? 'high' : effectiveChanges(shown).length > 0 ? 'medium' : 'low',
     data,
@@ -380,7 +384,18 @@ async function selectWorkspace(
   return true;
 }
 
-async function moduleFor(spec: TerraformSpec, ctx: StepContext, version: string): Promise<ModuleSource> {
+/** The module to run for `version`, and where its state lives (prepared: override written, old state moved). */
+async function moduleFor(
+  spec: TerraformSpec,
+  ctx: StepContext,
+  version: string,
+): Promise<ModuleSource & { state: StateLocation }> {
+  const source = await moduleSource(spec, ctx, version);
+  const state = await prepareState(spec, source.dir, source.commit !== undefined, ctx);
+  return { ...source, state };
+}
+
+async function moduleSource(spec: TerraformSpec, ctx: StepContext, version: string): Promise<ModuleSource> {
   if (spec.versionVariable !== undefined) return projectModule(ctx.projectDir, spec.dir);
   return checkoutModule({
     projectDir: ctx.projectDir,

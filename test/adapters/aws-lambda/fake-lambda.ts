@@ -8,8 +8,12 @@ import type { AddressInfo } from 'node:net';
  * adapter makes, with the request and response shapes of the Lambda API reference (2015-03-31), so the
  * tests drive the real `@aws-sdk/client-lambda` client. It keeps one account's functions in memory.
  *
+ *   POST /2015-03-31/functions  {FunctionName, Role, Code, Runtime?, Handler?, PackageType?, MemorySize?,
+ *        Timeout?, Layers?, Environment?, Publish?}  → 201 FunctionConfiguration, State Pending for
+ *        `updatePolls` reads of $LATEST (updates are refused meanwhile), then Active (CreateFunction)
  *   GET  /2015-03-31/functions/{name}/configuration[?Qualifier=]  → FunctionConfiguration
- *   PUT  /2015-03-31/functions/{name}/configuration  {Environment:{Variables}}  → FunctionConfiguration
+ *   PUT  /2015-03-31/functions/{name}/configuration  {Environment:{Variables}, MemorySize, Timeout, Role,
+ *        Handler, Runtime, Layers}  → FunctionConfiguration (UpdateFunctionConfiguration)
  *   PUT  /2015-03-31/functions/{name}/code  {S3Bucket,S3Key,S3ObjectVersion | ZipFile(base64) | ImageUri}
  *   POST /2015-03-31/functions/{name}/versions  {CodeSha256?, Description?}  → 201 FunctionConfiguration
  *   GET  /2015-03-31/functions/{name}/versions[?Marker=&MaxItems=]  → {Versions, NextMarker?}
@@ -28,11 +32,33 @@ import type { AddressInfo } from 'node:net';
  * The code of an S3 object or image is stood in for by its location: its CodeSha256 is the SHA-256 of
  * `s3://bucket/key` (or the image URI); a zip's is the SHA-256 of its bytes, as in Lambda.
  */
+/** The configuration fields UpdateFunctionConfiguration sets, as GetFunctionConfiguration reports them. */
+export interface FakeSettings {
+  MemorySize: number;
+  Timeout: number;
+  Role: string;
+  Handler?: string;
+  Runtime?: string;
+  Layers: string[];
+  PackageType: 'Zip' | 'Image';
+}
+
+export const INITIAL_SETTINGS: FakeSettings = {
+  MemorySize: 128,
+  Timeout: 3,
+  Role: 'arn:aws:iam::123456789012:role/initial',
+  Handler: 'index.handler',
+  Runtime: 'nodejs20.x',
+  Layers: [],
+  PackageType: 'Zip',
+};
+
 export interface FakeVersion {
   Version: string;
   CodeSha256: string;
   Description: string;
   Variables: Record<string, string>;
+  settings: FakeSettings;
   State: 'Active' | 'Failed';
   StateReason?: string;
 }
@@ -45,7 +71,15 @@ export interface FakeAlias {
 
 export interface FakeFunction {
   name: string;
-  latest: { CodeSha256: string; Variables: Record<string, string>; pendingPolls: number };
+  latest: {
+    CodeSha256: string;
+    Variables: Record<string, string>;
+    settings: FakeSettings;
+    /** Reads of $LATEST left before the update in progress is done (0: none in progress). */
+    pendingPolls: number;
+    /** Set by CreateFunction: the function is Pending (not only its last update) until pendingPolls ends. */
+    creating: boolean;
+  };
   versions: FakeVersion[];
   aliases: Map<string, FakeAlias>;
 }
@@ -80,8 +114,10 @@ export class FakeLambda {
     const sha = sha256(code);
     const fn: FakeFunction = {
       name,
-      latest: { CodeSha256: sha, Variables: { ...variables }, pendingPolls: 0 },
-      versions: [{ Version: '1', CodeSha256: sha, Description: 'deployed by hand', Variables: { ...variables }, State: 'Active' }],
+      latest: { CodeSha256: sha, Variables: { ...variables }, settings: { ...INITIAL_SETTINGS }, pendingPolls: 0, creating: false },
+      versions: [
+        { Version: '1', CodeSha256: sha, Description: 'deployed by hand', Variables: { ...variables }, settings: { ...INITIAL_SETTINGS }, State: 'Active' },
+      ],
       aliases: new Map(),
     };
     this.functions.set(name, fn);
@@ -134,6 +170,7 @@ export class FakeLambda {
   }
 
   private route(method: string, url: URL, body: Record<string, unknown>): [number, unknown, Record<string, string>?] {
+    if (method === 'POST' && url.pathname === '/2015-03-31/functions') return [201, this.create(body)];
     const match = /^\/2015-03-31\/functions\/([^/]+)\/(configuration|code|versions|aliases|invocations)(?:\/([^/]+))?$/.exec(url.pathname);
     if (!match) throw new LambdaError(404, 'UnknownOperationException', `no route ${method} ${url.pathname}`);
     const fn = this.fn(decodeURIComponent(match[1] ?? ''));
@@ -153,8 +190,10 @@ export class FakeLambda {
             `Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: ${JSON.stringify(variables)}`,
           );
         }
+        const settings = this.settingsFrom(body, fn.latest.settings);
         this.startUpdate(fn);
-        fn.latest.Variables = { ...variables };
+        if (body.Environment !== undefined) fn.latest.Variables = { ...variables };
+        fn.latest.settings = settings;
         return [200, this.latestConfig(fn)];
       }
       case 'PUT code':
@@ -195,10 +234,67 @@ export class FakeLambda {
     }
   }
 
+  /**
+   * CreateFunction: Role and Code are required, and a Zip function needs Runtime and Handler, as the
+   * API reference says; the function starts Pending.
+   */
+  private create(body: Record<string, unknown>): unknown {
+    const name = str(body.FunctionName);
+    if (this.functions.has(name)) throw new LambdaError(409, 'ResourceConflictException', `Function already exist: ${name}`);
+    if (body.Role === undefined) throw new LambdaError(400, 'InvalidParameterValueException', 'Role is required');
+    if (typeof body.Code !== 'object' || body.Code === null) throw new LambdaError(400, 'InvalidParameterValueException', 'Code is required');
+    const packageType = body.PackageType === 'Image' ? 'Image' : 'Zip';
+    if (packageType === 'Zip' && (body.Runtime === undefined || body.Handler === undefined)) {
+      throw new LambdaError(400, 'InvalidParameterValueException', 'Runtime and Handler are mandatory parameters for functions created with deployment packages.');
+    }
+    const settings = this.settingsFrom(body, { ...INITIAL_SETTINGS, Handler: undefined, Runtime: undefined, PackageType: packageType });
+    const variables = (body.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {};
+    const fn: FakeFunction = {
+      name,
+      latest: { CodeSha256: codeSha(body.Code as Record<string, unknown>), Variables: { ...variables }, settings, pendingPolls: this.updatePolls, creating: true },
+      versions: [],
+      aliases: new Map(),
+    };
+    this.functions.set(name, fn);
+    return this.latestConfig(fn);
+  }
+
+  /** The settings of an UpdateFunctionConfiguration or CreateFunction body over `base`, checked as Lambda checks them. */
+  private settingsFrom(body: Record<string, unknown>, base: FakeSettings): FakeSettings {
+    const settings = { ...base };
+    if (body.MemorySize !== undefined) {
+      const memory = Number(body.MemorySize);
+      if (!Number.isInteger(memory) || memory < 128 || memory > 10240) {
+        throw new LambdaError(400, 'InvalidParameterValueException', `1 validation error detected: Value '${JSON.stringify(body.MemorySize)}' at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240`);
+      }
+      settings.MemorySize = memory;
+    }
+    if (body.Timeout !== undefined) {
+      const timeout = Number(body.Timeout);
+      if (!Number.isInteger(timeout) || timeout < 1 || timeout > 900) {
+        throw new LambdaError(400, 'InvalidParameterValueException', `1 validation error detected: Value '${JSON.stringify(body.Timeout)}' at 'timeout' failed to satisfy constraint: Member must have value between 1 and 900`);
+      }
+      settings.Timeout = timeout;
+    }
+    if (body.Role !== undefined) {
+      if (!/^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/.test(str(body.Role))) {
+        throw new LambdaError(400, 'ValidationException', `1 validation error detected: Value '${str(body.Role)}' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern`);
+      }
+      settings.Role = str(body.Role);
+    }
+    if (body.Handler !== undefined) settings.Handler = str(body.Handler);
+    if (body.Runtime !== undefined) settings.Runtime = str(body.Runtime);
+    if (Array.isArray(body.Layers)) settings.Layers = body.Layers.map((l) => str(l));
+    return settings;
+  }
+
   private startUpdate(fn: FakeFunction): void {
     if (this.conflictNext > 0) {
       this.conflictNext -= 1;
       fn.latest.pendingPolls = this.updatePolls;
+    }
+    if (fn.latest.pendingPolls > 0 && fn.latest.creating) {
+      throw new LambdaError(409, 'ResourceConflictException', `The operation cannot be performed at this time. The function is currently in the following state: Pending`);
     }
     if (fn.latest.pendingPolls > 0) {
       throw new LambdaError(409, 'ResourceConflictException', `The operation cannot be performed at this time. An update is in progress for resource: ${this.arn(fn)}`);
@@ -206,7 +302,7 @@ export class FakeLambda {
     fn.latest.pendingPolls = this.updatePolls;
   }
 
-  private publish(fn: FakeFunction, body: Record<string, unknown>): FakeVersion & Record<string, unknown> {
+  private publish(fn: FakeFunction, body: Record<string, unknown>): Record<string, unknown> {
     if (fn.latest.pendingPolls > 0) {
       throw new LambdaError(409, 'ResourceConflictException', `An update is in progress for resource: ${this.arn(fn)}`);
     }
@@ -215,7 +311,12 @@ export class FakeLambda {
     }
     // As Lambda: nothing changed since the last published version → that version is returned.
     const last = fn.versions[fn.versions.length - 1];
-    if (last && last.CodeSha256 === fn.latest.CodeSha256 && sameVars(last.Variables, fn.latest.Variables)) {
+    if (
+      last &&
+      last.CodeSha256 === fn.latest.CodeSha256 &&
+      sameVars(last.Variables, fn.latest.Variables) &&
+      JSON.stringify(last.settings) === JSON.stringify(fn.latest.settings)
+    ) {
       return this.versionConfig(fn, last);
     }
     const version: FakeVersion = {
@@ -223,6 +324,7 @@ export class FakeLambda {
       CodeSha256: fn.latest.CodeSha256,
       Description: str(body.Description),
       Variables: { ...fn.latest.Variables },
+      settings: { ...fn.latest.settings, Layers: [...fn.latest.settings.Layers] },
       State: 'Active',
     };
     fn.versions.push(version);
@@ -255,6 +357,7 @@ export class FakeLambda {
     if (qualifier === null || qualifier === '$LATEST') {
       const config = this.latestConfig(fn);
       if (fn.latest.pendingPolls > 0) fn.latest.pendingPolls -= 1;
+      if (fn.latest.pendingPolls === 0) fn.latest.creating = false;
       return config;
     }
     const alias = fn.aliases.get(qualifier);
@@ -268,14 +371,20 @@ export class FakeLambda {
       Version: '$LATEST',
       CodeSha256: fn.latest.CodeSha256,
       Environment: { Variables: fn.latest.Variables },
-      State: 'Active',
-      LastUpdateStatus: fn.latest.pendingPolls > 0 ? 'InProgress' : 'Successful',
+      ...settingsConfig(fn.latest.settings),
+      // After CreateFunction the function itself is Pending; after an update only the update is InProgress.
+      State: fn.latest.creating && fn.latest.pendingPolls > 0 ? 'Pending' : 'Active',
+      ...(fn.latest.creating && fn.latest.pendingPolls > 0
+        ? { StateReason: 'The function is being created.', StateReasonCode: 'Creating' }
+        : { LastUpdateStatus: fn.latest.pendingPolls > 0 ? 'InProgress' : 'Successful' }),
     };
   }
 
-  private versionConfig(fn: FakeFunction, v: FakeVersion): FakeVersion & Record<string, unknown> {
+  private versionConfig(fn: FakeFunction, v: FakeVersion): Record<string, unknown> {
+    const { settings, ...rest } = v;
     return {
-      ...v,
+      ...rest,
+      ...settingsConfig(settings),
       FunctionName: fn.name,
       FunctionArn: `${this.arn(fn)}:${v.Version}`,
       Environment: { Variables: v.Variables },
@@ -336,6 +445,19 @@ function codeSha(body: Record<string, unknown>): string {
   if (typeof body.ZipFile === 'string') return sha256(Buffer.from(body.ZipFile, 'base64'));
   if (typeof body.ImageUri === 'string') return sha256(body.ImageUri);
   return sha256(`s3://${str(body.S3Bucket)}/${str(body.S3Key)}`);
+}
+
+/** Settings as FunctionConfiguration fields: Layers are `{Arn, CodeSize}` objects there. */
+function settingsConfig(settings: FakeSettings): Record<string, unknown> {
+  return {
+    MemorySize: settings.MemorySize,
+    Timeout: settings.Timeout,
+    Role: settings.Role,
+    PackageType: settings.PackageType,
+    ...(settings.Handler === undefined ? {} : { Handler: settings.Handler }),
+    ...(settings.Runtime === undefined ? {} : { Runtime: settings.Runtime }),
+    ...(settings.Layers.length === 0 ? {} : { Layers: settings.Layers.map((Arn) => ({ Arn, CodeSize: 1024 })) }),
+  };
 }
 
 function sameVars(a: Record<string, string>, b: Record<string, string>): boolean {

@@ -45,8 +45,16 @@ function spec(version: string, extra: Record<string, unknown> = {}): LambdaSpec 
   });
 }
 
+/** As the engine does, values holding the secret count as sensitive. */
 function context(version: string, previous: string | undefined, overrides: Partial<StepContext> = {}): ReturnType<typeof stepContext> {
-  return stepContext({ version, previousVersion: previous, component: 'worker', projectDir: dir, ...overrides });
+  return stepContext({
+    version,
+    previousVersion: previous,
+    component: 'worker',
+    projectDir: dir,
+    isSensitive: (value) => value.includes(SECRET),
+    ...overrides,
+  });
 }
 
 async function deploy(version: string, previous: string | undefined, extra: Record<string, unknown> = {}): Promise<ReturnType<typeof stepContext>> {
@@ -197,6 +205,87 @@ describe('aws-lambda against a FAKE Lambda API', () => {
     expect(writes()).toEqual([]);
   });
 
+  it('plans each configuration change old → new (a secret by name only), applies configuration then code, and rolls back to the old configuration', async () => {
+    await deploy('1.0.0', undefined);
+    const NEW_ROLE = 'arn:aws:iam::123456789012:role/worker-v2';
+    const s = spec('2.0.0', { memory: 512, timeout: '30s', role: NEW_ROLE, environment: { DB_PASSWORD: `${SECRET}-2`, MODE: 'staging' } });
+    const c = context('2.0.0', '1.0.0');
+    fake.requests.length = 0;
+    const plan = await adapter.plan(s, c.ctx);
+    expect(writes()).toEqual([]);
+    expect(plan.summary).toContain('configuration: memory, timeout, role; environment: change DB_PASSWORD, MODE');
+    expect(plan.details?.split('\n')).toEqual([
+      'memory: 128 MB → 512 MB',
+      'timeout: 3 s → 30 s',
+      `role: arn:aws:iam::123456789012:role/initial → ${NEW_ROLE}`,
+      'environment.DB_PASSWORD: (sensitive) (changed)',
+      'environment.MODE: "prod" → "staging"',
+    ]);
+
+    // Each update stays in progress for several reads: the code update must wait for the configuration's.
+    fake.updatePolls = 3;
+    await adapter.apply(s, plan, c.ctx);
+    expect(writes()).toEqual(['PUT /configuration', 'PUT /code', 'POST /versions', 'PUT /aliases/live']);
+    expect(c.lines.join('\n')).not.toContain('another update of worker is in progress');
+    const update = fake.requests.find((r) => r.method === 'PUT' && r.path.endsWith('/configuration'));
+    expect(update?.body).toMatchObject({ MemorySize: 512, Timeout: 30, Role: NEW_ROLE, Environment: { Variables: { DB_PASSWORD: `${SECRET}-2`, MODE: 'staging' } } });
+    expect(fake.aliasVersion('worker', 'live')).toMatchObject({ Version: '3', settings: { MemorySize: 512, Timeout: 30, Role: NEW_ROLE } });
+    expect(c.lines).toContain('  environment.DB_PASSWORD: (sensitive) (changed)');
+    expect([...c.lines, plan.summary, plan.details ?? ''].join('\n')).not.toContain(SECRET);
+
+    // Applying again changes nothing: the published version carries the configuration.
+    expect((await adapter.plan(s, context('2.0.0', '1.0.0').ctx)).action).toBe('unchanged');
+
+    // The published version 2 carries the old configuration: moving the alias back restores it.
+    await adapter.rollback?.(s, context('2.0.0', '1.0.0').ctx);
+    expect(fake.aliasVersion('worker', 'live')).toMatchObject({
+      Version: '2',
+      settings: { MemorySize: 128, Timeout: 3, Role: 'arn:aws:iam::123456789012:role/initial' },
+      Variables: { DB_PASSWORD: SECRET, MODE: 'prod' },
+    });
+  });
+
+  it('creates the function when it does not exist and the spec says how, waiting while it is Pending', async () => {
+    const ROLE = 'arn:aws:iam::123456789012:role/fresh';
+    const s = spec('1.0.0', { function: 'fresh', memory: 256, create: { role: ROLE, runtime: 'nodejs20.x', handler: 'index.handler' } });
+    const c = context('1.0.0', undefined);
+    const plan = await adapter.plan(s, c.ctx);
+    expect(plan.summary).toBe(
+      'fresh: create function fresh (nodejs20.x, handler index.handler) from s3://artifacts/worker/1.0.0.zip; publish a version; create alias live on it',
+    );
+    expect(plan.details?.split('\n')).toEqual([
+      'memory: (added) 256 MB',
+      `role: (added) ${ROLE}`,
+      'handler: (added) index.handler',
+      'runtime: (added) nodejs20.x',
+      'environment.DB_PASSWORD: (sensitive) (added)',
+      'environment.MODE: (added) "prod"',
+    ]);
+    expect(fake.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+
+    // Pending for several reads: publishing before it is Active would be refused (ResourceConflictException).
+    fake.updatePolls = 3;
+    const outputs = await adapter.apply(s, plan, c.ctx);
+    expect(fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /2015-03-31/functions',
+      'POST /2015-03-31/functions/fresh/versions',
+      'POST /2015-03-31/functions/fresh/aliases',
+    ]);
+    expect(fake.requests.find((r) => r.path === '/2015-03-31/functions')?.body).toMatchObject({
+      FunctionName: 'fresh',
+      Role: ROLE,
+      Runtime: 'nodejs20.x',
+      Handler: 'index.handler',
+      MemorySize: 256,
+      PackageType: 'Zip',
+      Code: { S3Bucket: 'artifacts', S3Key: 'worker/1.0.0.zip' },
+    });
+    expect(outputs.functionVersion).toBe('1');
+    expect(c.lines.join('\n')).not.toContain('another update of fresh is in progress');
+    expect(fake.aliasVersion('fresh', 'live')).toMatchObject({ Description: expect.stringMatching(/^lockstep worker@1\.0\.0 /) as string, settings: { Role: ROLE, MemorySize: 256 } });
+    expect((await adapter.plan(s, context('1.0.0', undefined).ctx)).action).toBe('unchanged');
+  });
+
   it('rolls back to a version deployed before Lockstep, recorded on the alias when it was moved', async () => {
     fake.functions.get('worker')?.aliases.set('live', { FunctionVersion: '1', Description: 'by hand', weights: {} });
     await deploy('2.0.0', '0.9.0');
@@ -229,7 +318,12 @@ describe('aws-lambda against a FAKE Lambda API', () => {
     fake.throttleNext = 2;
     await deploy('1.0.0', undefined);
     expect(alias()?.FunctionVersion).toBe('2');
-    expect(fake.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/aliases/live')).length).toBeGreaterThanOrEqual(3);
+    // The first call (GetFunctionConfiguration) was answered 429 twice, then succeeded.
+    expect(fake.requests.slice(0, 3).map((r) => `${r.method} ${r.path.split('/').at(-1) ?? ''}`)).toEqual([
+      'GET configuration',
+      'GET configuration',
+      'GET configuration',
+    ]);
   });
 
   it('waits out an update in progress (ResourceConflictException) and tries again', async () => {
@@ -253,7 +347,9 @@ describe('aws-lambda against a FAKE Lambda API', () => {
 
   it('names what is wrong: a missing function, a missing zip file; neither touched anything', async () => {
     const missing = await failure(adapter.apply(spec('1.0.0', { function: 'nope' }), { summary: '' }, context('1.0.0', undefined).ctx));
-    expect(missing.message).toMatch(/^GetAlias live of nope: not found \(Function not found: .*\); check the function name, alias and region$/);
+    expect(missing.message).toBe(
+      'function nope does not exist in eu-west-1; create it first, or add create: { role, runtime, handler } to the component so that Lockstep creates it',
+    );
     expect(missing.untouched).toBe(true);
     const noZip = await failure(adapter.apply(spec('1.0.0', { code: { zipFile: 'dist/none.zip' } }), { summary: '' }, context('1.0.0', undefined).ctx));
     expect(noZip.message).toBe('code.zipFile: cannot read dist/none.zip (relative to the project directory): ENOENT');
@@ -296,7 +392,7 @@ describe('aws-lambda without credentials', () => {
     try {
       const error = await failure(adapter.apply(spec('1.0.0'), { summary: '' }, context('1.0.0', undefined).ctx));
       expect(error.message).toBe(
-        'GetAlias live of worker: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with a role',
+        'GetFunctionConfiguration worker: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with a role',
       );
       expect(error.untouched).toBe(true);
       expect(fake.requests).toEqual([]);
@@ -312,6 +408,24 @@ describe('aws-lambda spec', () => {
   it('ends the canary at 100 % and defaults the interval', () => {
     expect(lambdaSpec.parse({ ...base, traffic: [10, 50] })).toMatchObject({ traffic: [10, 50, 100], interval: '1m' });
   });
+  it('checks configuration fields and what creating a function needs, on their fields', () => {
+    const issues = (input: Record<string, unknown>): string[][] =>
+      (lambdaSpec.safeParse({ ...base, ...input }).error?.issues ?? []).map((i) => [i.path.join('.'), i.message]);
+    expect(issues({ memory: 64, timeout: '20m', role: 'admin' })).toEqual([
+      ['role', 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/billing-worker'],
+      ['memory', 'Lambda gives a function at least 128 MB'],
+      ['timeout', 'expected whole seconds from 1 to 900 (15m), such as 30 or 2m'],
+    ]);
+    expect(issues({ create: { runtime: 'nodejs20.x' } })).toEqual([
+      ['create.role', 'creating the function needs its execution role (create.role or role)'],
+      ['create.handler', 'creating a function from a zip needs its handler (create.handler or handler)'],
+    ]);
+    expect(issues({ code: { imageUri: 'repo/worker:1' }, handler: 'index.handler', create: { role: 'arn:aws:iam::123456789012:role/w' } })).toEqual([
+      ['handler', 'a container image function has no handler; leave it out'],
+    ]);
+    expect(lambdaSpec.parse({ ...base, timeout: '2m', memory: 1024 })).toMatchObject({ timeout: 120, memory: 1024 });
+  });
+
   it('reports a mix of code sources and a bad region on their fields', () => {
     const parsed = lambdaSpec.safeParse({ ...base, code: { s3Bucket: 'a', s3Key: 'b', imageUri: 'i' }, region: 'Ireland' });
     expect(parsed.success).toBe(false);
@@ -321,5 +435,35 @@ describe('aws-lambda spec', () => {
         ['code', 'give only one code source, not s3 and imageUri'],
       ]),
     );
+  });
+});
+
+describe('the FAKE Lambda API, through the real SDK: states and conflicts as AWS documents them', () => {
+  it('refuses a second update while one is in progress, and any update while a new function is Pending', async () => {
+    const sdk = await import('@aws-sdk/client-lambda');
+    const client = new sdk.LambdaClient({ region: 'eu-west-1', endpoint: fake.endpoint, maxAttempts: 1 });
+    fake.updatePolls = 2;
+    await client.send(new sdk.UpdateFunctionConfigurationCommand({ FunctionName: 'worker', MemorySize: 256 }));
+    const conflict = await client.send(new sdk.UpdateFunctionCodeCommand({ FunctionName: 'worker', S3Bucket: 'a', S3Key: 'b.zip' })).catch((e: unknown) => e as Error);
+    expect(conflict).toMatchObject({ name: 'ResourceConflictException' });
+    const reads = [];
+    for (let i = 0; i < 3; i += 1) reads.push((await client.send(new sdk.GetFunctionConfigurationCommand({ FunctionName: 'worker' }))).LastUpdateStatus);
+    expect(reads).toEqual(['InProgress', 'InProgress', 'Successful']);
+
+    await client.send(
+      new sdk.CreateFunctionCommand({ FunctionName: 'new', Role: 'arn:aws:iam::123456789012:role/r', Runtime: 'nodejs20.x', Handler: 'i.h', Code: { S3Bucket: 'a', S3Key: 'b.zip' } }),
+    );
+    expect((await client.send(new sdk.GetFunctionConfigurationCommand({ FunctionName: 'new' }))).State).toBe('Pending');
+    const pending = await client.send(new sdk.PublishVersionCommand({ FunctionName: 'new' })).catch((e: unknown) => e as Error);
+    expect(pending).toMatchObject({ name: 'ResourceConflictException' });
+    const duplicate = await client
+      .send(new sdk.CreateFunctionCommand({ FunctionName: 'new', Role: 'arn:aws:iam::123456789012:role/r', Runtime: 'nodejs20.x', Handler: 'i.h', Code: { S3Bucket: 'a', S3Key: 'b.zip' } }))
+      .catch((e: unknown) => e as Error);
+    expect(duplicate).toMatchObject({ name: 'ResourceConflictException' });
+    const noHandler = await client
+      .send(new sdk.CreateFunctionCommand({ FunctionName: 'other', Role: 'arn:aws:iam::123456789012:role/r', Code: { S3Bucket: 'a', S3Key: 'b.zip' } }))
+      .catch((e: unknown) => e as Error);
+    expect(noHandler).toMatchObject({ name: 'InvalidParameterValueException' });
+    client.destroy();
   });
 });

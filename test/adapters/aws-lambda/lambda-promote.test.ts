@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EngineDeps } from '../../../src/engine/deps.js';
-import { createRelease, promote } from '../../../src/engine/promote.js';
+import { createRelease, promote, rollbackEnvironment } from '../../../src/engine/promote.js';
 import { testProject, type TestProject } from '../../helpers/project.js';
 import { FakeCloudFormation } from '../cloudformation/fake-cloudformation.js';
 import { FakeLambda } from './fake-lambda.js';
@@ -93,5 +93,69 @@ describe('aws-lambda and cloudformation in a promotion (FAKE AWS APIs)', () => {
     const stored = [...(await deps.store.stepLogs(first.id)), ...(await deps.store.stepLogs(second.id))].map((l) => l.line);
     expect(stored.length).toBeGreaterThan(0);
     expect([...lines, ...stored, second.reason ?? ''].join('\n')).not.toContain(PASSWORD);
+  });
+});
+
+describe('aws-lambda configured from a typed handoff (FAKE Lambda API)', () => {
+  const config = (roleType: string): string => `project: billing
+environments:
+  prod: {}
+components:
+  iam:
+    type: command
+    with:
+      apply: ["./iam.sh", "\${{ version }}"]
+    outputs:
+      role_arn: { type: ${roleType} }
+  worker:
+    type: aws-lambda
+    with:
+      function: "fresh-\${{ env.name }}"
+      region: eu-west-1
+      alias: live
+      code: { s3Bucket: artifacts, s3Key: "worker/\${{ version }}.zip" }
+      role: "\${{ components.iam.outputs.role_arn }}"
+      memory: 256
+      timeout: 30s
+      create: { runtime: nodejs20.x, handler: index.handler }
+      environment:
+        DB_PASSWORD: "\${{ secrets.DB_PASSWORD }}"
+        MODE: prod
+      endpoint: ${lambda.endpoint}
+`;
+
+  it("creates the function with the role another component produced, moves the role with the release, and rollback brings the old role back", async () => {
+    project.cleanup();
+    project = testProject(config('string'));
+    project.write('iam.sh', '#!/bin/sh\nprintf \'{"role_arn":"arn:aws:iam::123456789012:role/worker-%s"}\' "$1" > "$LOCKSTEP_OUTPUTS"\n', true);
+    const lines: string[] = [];
+    const deps = await project.deps({ env: { DB_PASSWORD: PASSWORD }, observer: { log: (_c, line) => lines.push(line) } });
+
+    const first = await promote(deps, await release(deps, { iam: '1', worker: '1.0.0' }), 'prod');
+    expect(first.state, first.reason).toBe('succeeded');
+    const create = lambda.requests.find((r) => r.method === 'POST' && r.path === '/2015-03-31/functions');
+    expect(create?.body).toMatchObject({ FunctionName: 'fresh-prod', Role: 'arn:aws:iam::123456789012:role/worker-1', MemorySize: 256, Timeout: 30 });
+    expect(lines).toContain('  environment.DB_PASSWORD: (sensitive) (added)');
+
+    const second = await promote(deps, await release(deps, { iam: '2', worker: '2.0.0' }), 'prod');
+    expect(second.state, second.reason).toBe('succeeded');
+    expect(lambda.aliasVersion('fresh-prod', 'live')?.settings.Role).toBe('arn:aws:iam::123456789012:role/worker-2');
+    expect(lines).toContain('  role: arn:aws:iam::123456789012:role/worker-1 → arn:aws:iam::123456789012:role/worker-2');
+
+    const back = await rollbackEnvironment(deps, 'prod');
+    expect(back.state, back.reason).toBe('succeeded');
+    expect(lambda.aliasVersion('fresh-prod', 'live')).toMatchObject({ Version: '1', settings: { Role: 'arn:aws:iam::123456789012:role/worker-1', MemorySize: 256 } });
+
+    const stored = [first, second, back].map((p) => p.id);
+    const logged = (await Promise.all(stored.map((id) => deps.store.stepLogs(id)))).flat().map((l) => l.line);
+    expect([...lines, ...logged].join('\n')).not.toContain(PASSWORD);
+  });
+
+  it('refuses, before anything runs, a role handed over with the wrong type', () => {
+    project.cleanup();
+    project = testProject(config('integer'));
+    return expect(project.deps()).rejects.toThrow(
+      'components.worker.with.role: type mismatch: components.iam.outputs.role_arn is declared integer, but this field expects string',
+    );
   });
 });

@@ -11,6 +11,8 @@ export interface FakeProject {
   /** The project directory (holds lockstep.yaml's neighbours: the module dir). */
   dir: string;
   cacheDir: string;
+  /** Beside the state database: where Lockstep keeps local Terraform state. */
+  stateDir: string;
   stateFile: string;
   /** One JSON line of argv per call of the fake. */
   logFile: string;
@@ -43,6 +45,7 @@ export function fakeProject(): FakeProject {
   return {
     dir,
     cacheDir: path.join(root, 'cache'),
+    stateDir: path.join(root, 'state'),
     stateFile,
     logFile,
     writeModule(moduleDir, config) {

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { STATE_OVERRIDE_FILE } from '../../../src/adapters/terraform/state-location.js';
 import { terraformAdapter } from '../../../src/adapters/terraform/terraform-adapter.js';
 import { terraformSpec } from '../../../src/adapters/terraform/terraform-spec.js';
 import type { TerraformSpec } from '../../../src/adapters/terraform/terraform-spec.js';
@@ -46,6 +47,7 @@ function context(overrides: Partial<StepContext> = {}): ReturnType<typeof stepCo
   return stepContext({
     projectDir: p.dir,
     cacheDir: p.cacheDir,
+    stateDir: p.stateDir,
     component: 'iam',
     version: '1.0.0',
     previousVersion: undefined,
@@ -355,6 +357,32 @@ describe('terraform adapter (fake terraform CLI): the version as a git ref', () 
 
     expect(git('status', '--porcelain')).toBe('M infra/iam/fake.tf.json');
     expect(readFileSync(path.join(p.dir, 'infra/iam/fake.tf.json'), 'utf8')).toContain('work in progress');
+  });
+
+  it('says which state a plan uses: a backend the module declares is left alone', async () => {
+    writeFileSync(path.join(p.dir, 'infra/iam/backend.tf'), '# state in S3\nterraform {\n  backend "s3" {}\n}\n');
+    git('add', '.');
+    git('commit', '--quiet', '-m', 'v3: state in S3');
+    git('tag', 'v3');
+    const plan = await terraformAdapter.plan(gitSpec(), context({ version: 'v3' }).ctx);
+    expect(plan.details?.split('\n')[0]).toBe('state: backend "s3"');
+    const checkouts = path.join(p.cacheDir, 'terraform', 'checkouts');
+    const files = (readdirSync(checkouts, { recursive: true }) as string[]).map((f) => path.basename(f));
+    expect(files).toContain('backend.tf');
+    expect(files).not.toContain(STATE_OVERRIDE_FILE);
+
+    const local = await terraformAdapter.plan(gitSpec(), context({ version: 'v1' }).ctx);
+    expect(local.details?.split('\n')[0]).toBe(
+      `state: local at ${path.join(p.stateDir, 'terraform-state', 'iam', 'staging', 'terraform.tfstate')}`,
+    );
+  });
+
+  it('refuses backendConfig that would move the local state of a checked-out module back into the cache', async () => {
+    const error = await failure(
+      terraformAdapter.plan({ ...gitSpec(), backendConfig: { path: 'terraform.tfstate' } }, context({ version: 'v1' }).ctx),
+    );
+    expect(error.message).toMatch(/^terraform: backendConfig\.path would move the local state of a module checked out from git/);
+    expect(p.calls()).toEqual([]);
   });
 
   it('refuses a version that is no ref of the repository, before running terraform', async () => {

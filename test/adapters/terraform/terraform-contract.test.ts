@@ -27,7 +27,7 @@ adapterContract('terraform (fake terraform CLI)', () => {
       { with: { dir: 'x', timeout: 'soon' }, path: ['timeout'] },
       { with: { dir: 'x', colour: 'red' }, path: [] },
     ],
-    context: () => ({ projectDir: p.dir, cacheDir: p.cacheDir }),
+    context: () => ({ projectDir: p.dir, cacheDir: p.cacheDir, stateDir: p.stateDir }),
     cleanup: () => Promise.resolve(p.cleanup()),
   });
 });
