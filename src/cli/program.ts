@@ -17,7 +17,7 @@ import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, table } from './format.js';
+import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, stepProblem, table } from './format.js';
 import { Progress } from './progress.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -448,6 +448,7 @@ Examples:
           print(`${e.environment}: ${e.release ? `release ${shortId(e.release)}${mixed}` : 'nothing promoted yet'}` +
             (e.lastPromotion ? `; last promotion ${shortId(e.lastPromotion.id)} ${e.lastPromotion.state} (${e.lastPromotion.kind}, ${e.lastPromotion.requestedAt} by ${e.lastPromotion.requestedBy})` : '') +
             (e.activePromotion ? `; BUSY with ${shortId(e.activePromotion.id)}` : ''));
+          if (e.lastPromotion?.reason && ['failed', 'rejected', 'cancelled', 'interrupted'].includes(e.lastPromotion.state)) print(`  ${e.lastPromotion.state}: ${e.lastPromotion.reason}`);
           if (e.components.length) print(table(['  COMPONENT', 'VERSION', 'RELEASE', 'UPDATED'], e.components.map((c) => [`  ${c.component}`, c.version, shortId(c.releaseId), c.updatedAt])));
           for (const p of e.pending) {
             print(`  PENDING promotion ${shortId(p.promotion.id)} of release ${shortId(p.promotion.releaseId)}, requested by ${p.promotion.requestedBy} at ${p.promotion.requestedAt}:`);
@@ -474,7 +475,7 @@ Examples:
         if (o.component) {
           const steps = await store.listStepHistory({ environment: o.env, component: o.component, limit });
           if (opts.output === 'json') return printJson(steps);
-          print(table(['PROMOTION', 'ENV', 'COMPONENT', 'STATE', 'VERSION', 'STARTED', 'ERROR'], steps.map((s) => [shortId(s.promotionId), s.environment, s.component, s.state, `${s.fromVersion ?? '(none)'} → ${s.toVersion}`, s.startedAt ?? '', s.error ?? ''])));
+          print(table(['PROMOTION', 'ENV', 'COMPONENT', 'STATE', 'VERSION', 'STARTED', 'ERROR'], steps.map((s) => [shortId(s.promotionId), s.environment, s.component, s.state, `${s.fromVersion ?? '(none)'} → ${s.toVersion}`, s.startedAt ?? '', stepProblem(s)])));
           return;
         }
         const promotions = await store.listPromotions({ environment: o.env, limit });
@@ -491,7 +492,14 @@ Examples:
           for (const s of steps) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
           rows.push([shortId(p.id), p.environment, p.kind, p.state, shortId(p.releaseId), p.requestedAt, p.requestedBy, [...counts].map(([st, n]) => `${n} ${st}`).join(', ')]);
         }
-        print(table(['PROMOTION', 'ENV', 'KIND', 'STATE', 'RELEASE', 'REQUESTED', 'BY', 'STEPS'], rows));
+        // A promotion that did not succeed says why on the line below its row: the cause is what people look for.
+        const lines = table(['PROMOTION', 'ENV', 'KIND', 'STATE', 'RELEASE', 'REQUESTED', 'BY', 'STEPS'], rows).split('\n');
+        const out = [lines[0] ?? ''];
+        promotions.forEach((p, i) => {
+          out.push(lines[i + 1] ?? '');
+          if (p.state !== 'succeeded' && p.reason) out.push(`  ${p.reason}`);
+        });
+        print(out.join('\n'));
       } finally {
         await store.close();
       }
