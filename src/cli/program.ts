@@ -12,7 +12,8 @@ import { approve } from '../engine/approve.js';
 import { evaluatePromotionGates } from '../engine/gates.js';
 import type { PlannedPromotion } from '../engine/planner.js';
 import { createRelease, promote, resume, rollbackEnvironment } from '../engine/promote.js';
-import { rejectRelease, tick, waitWhilePending } from '../engine/tick.js';
+import { rejectRelease, tick } from '../engine/tick.js';
+import { waitToEnd } from '../engine/follow.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions } from './context.js';
@@ -56,6 +57,8 @@ async function withProject<T>(cmd: Command, fn: (deps: EngineDeps, opts: GlobalO
 interface RunHooks {
   onRunner: (runner: PromotionRunner) => void;
   onCreated: (promotion: PromotionRecord, planText?: string) => void;
+  /** Another process runs the promotion: show its steps as this one's. */
+  onFollow: (promotion: PromotionRecord) => void;
 }
 
 /** Runs a promotion-like action with live progress and Ctrl-C handling; returns the exit code. */
@@ -97,6 +100,10 @@ async function runWithProgress(
           runner = r;
           progress.start(r.record.plan.steps.map((s) => s.component));
         },
+        onFollow: (p) => {
+          if (!json) print(`Promotion ${shortId(p.id)} is being run by process ${p.owner?.pid ?? '?'} on ${p.owner?.host ?? '?'}: following it until it ends (Ctrl-C stops following, not the promotion)`);
+          progress.start(p.plan.steps.map((s) => s.component));
+        },
         onCreated: (p, planText) => {
           if (!json) {
             if (planText) print(planText + '\n');
@@ -134,19 +141,39 @@ function overrideOption(o: { overrideWindow?: boolean; reason?: string }): { rea
   return { reason: o.reason };
 }
 
-/** `promote --wait`: prints what the promotion waits for whenever that changes; Ctrl-C stops waiting (it stays pending). */
-async function waitForGates(deps: EngineDeps, pending: PromotionRecord, hooks: RunHooks, json: boolean): Promise<PromotionRecord> {
+/**
+ * `promote --wait`: prints what the promotion waits for whenever that changes, then follows it to its
+ * end, also when another process runs it (the approval that completed its gates). Returns it with the
+ * exit code: its outcome's, or 3 when Ctrl-C stopped the waiting (it goes on, or stays pending).
+ */
+async function waitForEnd(deps: EngineDeps, pending: PromotionRecord, hooks: RunHooks, json: boolean): Promise<{ promotion: PromotionRecord; code?: number }> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
   try {
     const out = json ? process.stderr : process.stdout;
-    return await waitWhilePending(deps, pending, {
+    let first = true;
+    const { promotion, end } = await waitToEnd(deps, pending, {
       signal: controller.signal,
+      observer: deps.observer,
       onRunner: hooks.onRunner,
       onCreated: (p) => hooks.onCreated(p),
-      onWaiting: (p) => out.write(`${new Date().toISOString()} waiting: ${p.reason ?? ''}\n`),
+      onFollow: hooks.onFollow,
+      onWaiting: (p) => {
+        // The first time, the whole picture: the gates, and the command approvers need (with the id).
+        if (first && !json) out.write(`${renderWaiting(p)}\n\n`);
+        first = false;
+        out.write(`${new Date().toISOString()} waiting: ${p.reason ?? ''}\n`);
+      },
     });
+    if (end === 'finished') return { promotion };
+    const id = shortId(promotion.id);
+    if (end === 'owner-gone') {
+      process.stderr.write(`lockstep: error: the process running promotion ${id} (${promotion.owner?.pid ?? '?'} on ${promotion.owner?.host ?? '?'}) stopped before it ended; continue it with: lockstep resume ${id}\n`);
+      return { promotion, code: EXIT.failed };
+    }
+    process.stderr.write(`lockstep: stopped waiting; promotion ${id} is ${promotion.state}${promotion.state === 'pending' ? '' : ' in another process'} (lockstep status shows how it goes on)\n`);
+    return { promotion, code: EXIT.waiting };
   } finally {
     process.off('SIGINT', stop);
   }
@@ -313,6 +340,7 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExamples:\n  lockstep promote 3f2a1c9 --to staging\n  lockstep promote 3f2a1c9 --to prod --concurrency 4 --actor alice@example.com\n  lockstep promote 3f2a1c9 --to prod --override-window --reason "INC-123: payment outage fix"')
     .action(async (ref: string, o: { to: string; concurrency: string; wait?: boolean; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
+      let waited: number | undefined;
       const code = await runWithProgress(cmd, async (deps, hooks) => {
         const options = {
           concurrency: Number(o.concurrency),
@@ -322,9 +350,11 @@ Examples:
         };
         const result = await promote(deps, ref, o.to, options);
         if (!o.wait || result.state !== 'pending') return [result];
-        return [await waitForGates(deps, result, hooks, globals(cmd).output === 'json')];
+        const end = await waitForEnd(deps, result, hooks, globals(cmd).output === 'json');
+        waited = end.code;
+        return [end.promotion];
       });
-      throw new ReportedError(code);
+      throw new ReportedError(waited ?? code);
     });
 
   program
