@@ -653,7 +653,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return EXIT.invalid;
     }
     const code = exitCodeFor(error);
-    const prefix = error instanceof GateBlocked ? 'waiting' : 'error';
+    // A gate a person or time can still satisfy waits; one nothing can satisfy (the promotion path) refuses.
+    const prefix = error instanceof GateBlocked ? (error.waiting ? 'waiting' : 'refused') : 'error';
     process.stderr.write(`lockstep: ${prefix}: ${errorMessage(error)}\n`);
     if (code === EXIT.failed && !(error instanceof Error && 'retryable' in error) && process.env.LOCKSTEP_DEBUG) {
       process.stderr.write(`${(error as Error).stack ?? ''}\n`);
