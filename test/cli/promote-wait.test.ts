@@ -79,4 +79,31 @@ describe('promote --wait follows a promotion that another process runs', () => {
     expect(waiter.status, show(waiter)).toBe(1);
     expect(waiter.stdout).toMatch(/Promotion [0-9a-f]{12} FAILED: api failed in verify: .*unhealthy: 2-broken/);
   });
+
+  it('exits 1 naming lockstep resume when the process running the promotion dies before the end', async () => {
+    const p = testProject(CONFIG);
+    projects.push(p);
+    const waiter = lockstepAsync(p.dir, ['promote', release(p, '2'), '--to', 'prod', '--wait', '--actor', 'alice@example.com']);
+    let stdout = '';
+    let stderr = '';
+    waiter.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    waiter.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(waiter, 'exit');
+    try {
+      for (let i = 0; i < 600 && !/ waiting: /.test(stdout); i++) await new Promise((res) => setTimeout(res, 50));
+      const id = /lockstep approve ([0-9a-f]{12})/.exec(stdout)?.[1] ?? '';
+      expect(id, stdout + stderr).not.toBe('');
+      const running = lockstepAsync(p.dir, ['approve', id, '--comment', 'ok', '--actor', 'bob@example.com'], { STEP_SLEEP: '5' });
+      const killed = once(running, 'exit');
+      for (let i = 0; i < 600 && !/is being run by process/.test(stdout); i++) await new Promise((res) => setTimeout(res, 50));
+      expect(stdout).toMatch(/is being run by process \d+ on /);
+      running.kill('SIGKILL');
+      await killed;
+      const [code] = (await exited) as [number | null];
+      expect(code, `${stdout}\n${stderr}`).toBe(1);
+      expect(stderr).toContain(`stopped before it ended; continue it with: lockstep resume ${id}`);
+    } finally {
+      if (waiter.exitCode === null && waiter.signalCode === null) waiter.kill('SIGKILL');
+    }
+  });
 });
