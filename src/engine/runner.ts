@@ -920,7 +920,9 @@ function failureReason(failure: PromotionFailure, steps: StepRecord[], onFailure
   const rolled = names(steps, 'rolled-back');
   if (rolled.length) parts.push(`rolled back: ${rolled.join(', ')}`);
   for (const s of steps.filter((x) => x.state === 'rollback-failed')) {
-    parts.push(`rollback failed: ${s.component} (still at ${s.toVersion}): ${withoutPhase(s.rollbackError ?? s.error ?? 'no reason recorded', 'rollback')}`);
+    // A step that succeeded runs its new version still; one whose own apply failed may be anywhere.
+    const where = failedItself(s) ? `not back at ${s.fromVersion ?? '?'}` : `still at ${s.toVersion}`;
+    parts.push(`rollback failed: ${s.component} (${where}): ${withoutPhase(s.rollbackError ?? s.error ?? 'no reason recorded', 'rollback')}`);
   }
   const forward = steps.filter((s) => s.applyStarted && ['succeeded', 'failed'].includes(s.state)).map((s) => s.component);
   if (forward.length) parts.push(`${onFailure === 'halt' ? 'left as they are (onFailure: halt)' : 'left at the new version (forward-only)'}: ${forward.join(', ')}`);

@@ -87,4 +87,27 @@ describe('a failed promotion whose rollback is refused names the first failure, 
       leftAtNewVersion: ['schema'],
     });
   });
+
+  it('when the failed step\'s own rollback is refused, its error stays the cause and both reasons are shown', () => {
+    const p = testProject(`project: shop
+environments:
+  dev: {}
+components:
+  billing:
+    type: command
+    with:
+      apply: ["./deploy.sh", "\${{ version }}"]
+      verify: ["./check.sh"]
+      rollback: ["./refuse.sh"]
+`);
+    projects.push(p);
+    p.write('refuse.sh', REFUSE_SH, true);
+    run(p, ['promote', release(p, { billing: '1' }), '--to', 'dev'], 0);
+    const result = run(p, ['promote', release(p, { billing: '2-broken' }), '--to', 'dev'], 1);
+    expect(result.stdout).toMatch(/FAILED: billing failed in verify: \.\/check\.sh exited with code 1: unhealthy: 2-broken; rollback failed: billing \(not back at 1\): \.\/refuse\.sh exited with code 3: state lock held by run 77$/m);
+    // The summary row says both: why the step failed, then why its rollback did.
+    expect(result.stdout).toMatch(/^billing +rollback-failed .*verify: \.\/check\.sh exited with code 1: unhealthy: 2-broken; then rollback failed: \.\/refuse\.sh exited with code 3/m);
+    const finished = run(p, ['audit', 'export'], 0).stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEntry).filter((e) => e.kind === 'promotion.finished').at(-1);
+    expect(finished?.data).toMatchObject({ failure: { component: 'billing', phase: 'verify' }, failed: ['billing'], rollbackFailed: ['billing'] });
+  });
 });
