@@ -53,6 +53,18 @@ function stepDuration(s: StepRecord): string {
   return formatDuration(end - Date.parse(s.startedAt));
 }
 
+/** Why a step failed and, separately, why its rollback failed: neither hides the other. */
+export function stepProblem(s: StepRecord): string {
+  const rollback = s.rollbackError !== undefined ? `rollback failed: ${s.rollbackError.replace(/^rollback: /, '')}` : '';
+  return [s.error ?? '', rollback].filter((t) => t !== '').join('; then ');
+}
+
+function stepNote(s: StepRecord): string {
+  const problem = stepProblem(s);
+  if (problem !== '') return problem;
+  return s.state === 'succeeded' && !s.reversible ? 'forward-only' : '';
+}
+
 export function renderSummary(promotion: PromotionRecord, steps: readonly StepRecord[]): string {
   const lines: string[] = [];
   lines.push(
@@ -63,7 +75,7 @@ export function renderSummary(promotion: PromotionRecord, steps: readonly StepRe
         s.state,
         s.state === 'rolled-back' ? `${s.toVersion} → back to ${s.fromVersion ?? '?'}` : `${s.fromVersion ?? '(none)'} → ${s.toVersion}`,
         stepDuration(s),
-        s.error ?? (s.state === 'succeeded' && !s.reversible ? 'forward-only' : ''),
+        stepNote(s),
       ]),
     ),
   );

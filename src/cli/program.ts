@@ -12,12 +12,13 @@ import { approve } from '../engine/approve.js';
 import { evaluatePromotionGates } from '../engine/gates.js';
 import type { PlannedPromotion } from '../engine/planner.js';
 import { createRelease, promote, resume, rollbackEnvironment } from '../engine/promote.js';
-import { rejectRelease, tick, waitWhilePending } from '../engine/tick.js';
+import { rejectRelease, tick } from '../engine/tick.js';
+import { waitToEnd } from '../engine/follow.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, table } from './format.js';
+import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, stepProblem, table } from './format.js';
 import { Progress } from './progress.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -56,6 +57,8 @@ async function withProject<T>(cmd: Command, fn: (deps: EngineDeps, opts: GlobalO
 interface RunHooks {
   onRunner: (runner: PromotionRunner) => void;
   onCreated: (promotion: PromotionRecord, planText?: string) => void;
+  /** Another process runs the promotion: show its steps as this one's. */
+  onFollow: (promotion: PromotionRecord) => void;
 }
 
 /** Runs a promotion-like action with live progress and Ctrl-C handling; returns the exit code. */
@@ -97,6 +100,10 @@ async function runWithProgress(
           runner = r;
           progress.start(r.record.plan.steps.map((s) => s.component));
         },
+        onFollow: (p) => {
+          if (!json) print(`Promotion ${shortId(p.id)} is being run by process ${p.owner?.pid ?? '?'} on ${p.owner?.host ?? '?'}: following it until it ends (Ctrl-C stops following, not the promotion)`);
+          progress.start(p.plan.steps.map((s) => s.component));
+        },
         onCreated: (p, planText) => {
           if (!json) {
             if (planText) print(planText + '\n');
@@ -134,19 +141,39 @@ function overrideOption(o: { overrideWindow?: boolean; reason?: string }): { rea
   return { reason: o.reason };
 }
 
-/** `promote --wait`: prints what the promotion waits for whenever that changes; Ctrl-C stops waiting (it stays pending). */
-async function waitForGates(deps: EngineDeps, pending: PromotionRecord, hooks: RunHooks, json: boolean): Promise<PromotionRecord> {
+/**
+ * `promote --wait`: prints what the promotion waits for whenever that changes, then follows it to its
+ * end, also when another process runs it (the approval that completed its gates). Returns it with the
+ * exit code: its outcome's, or 3 when Ctrl-C stopped the waiting (it goes on, or stays pending).
+ */
+async function waitForEnd(deps: EngineDeps, pending: PromotionRecord, hooks: RunHooks, json: boolean): Promise<{ promotion: PromotionRecord; code?: number }> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
   try {
     const out = json ? process.stderr : process.stdout;
-    return await waitWhilePending(deps, pending, {
+    let first = true;
+    const { promotion, end } = await waitToEnd(deps, pending, {
       signal: controller.signal,
+      observer: deps.observer,
       onRunner: hooks.onRunner,
       onCreated: (p) => hooks.onCreated(p),
-      onWaiting: (p) => out.write(`${new Date().toISOString()} waiting: ${p.reason ?? ''}\n`),
+      onFollow: hooks.onFollow,
+      onWaiting: (p) => {
+        // The first time, the whole picture: the gates, and the command approvers need (with the id).
+        if (first && !json) out.write(`${renderWaiting(p)}\n\n`);
+        first = false;
+        out.write(`${new Date().toISOString()} waiting: ${p.reason ?? ''}\n`);
+      },
     });
+    if (end === 'finished') return { promotion };
+    const id = shortId(promotion.id);
+    if (end === 'owner-gone') {
+      process.stderr.write(`lockstep: error: the process running promotion ${id} (${promotion.owner?.pid ?? '?'} on ${promotion.owner?.host ?? '?'}) stopped before it ended; continue it with: lockstep resume ${id}\n`);
+      return { promotion, code: EXIT.failed };
+    }
+    process.stderr.write(`lockstep: stopped waiting; promotion ${id} is ${promotion.state}${promotion.state === 'pending' ? '' : ' in another process'} (lockstep status shows how it goes on)\n`);
+    return { promotion, code: EXIT.waiting };
   } finally {
     process.off('SIGINT', stop);
   }
@@ -313,6 +340,7 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExamples:\n  lockstep promote 3f2a1c9 --to staging\n  lockstep promote 3f2a1c9 --to prod --concurrency 4 --actor alice@example.com\n  lockstep promote 3f2a1c9 --to prod --override-window --reason "INC-123: payment outage fix"')
     .action(async (ref: string, o: { to: string; concurrency: string; wait?: boolean; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
+      let waited: number | undefined;
       const code = await runWithProgress(cmd, async (deps, hooks) => {
         const options = {
           concurrency: Number(o.concurrency),
@@ -322,9 +350,11 @@ Examples:
         };
         const result = await promote(deps, ref, o.to, options);
         if (!o.wait || result.state !== 'pending') return [result];
-        return [await waitForGates(deps, result, hooks, globals(cmd).output === 'json')];
+        const end = await waitForEnd(deps, result, hooks, globals(cmd).output === 'json');
+        waited = end.code;
+        return [end.promotion];
       });
-      throw new ReportedError(code);
+      throw new ReportedError(waited ?? code);
     });
 
   program
@@ -448,6 +478,7 @@ Examples:
           print(`${e.environment}: ${e.release ? `release ${shortId(e.release)}${mixed}` : 'nothing promoted yet'}` +
             (e.lastPromotion ? `; last promotion ${shortId(e.lastPromotion.id)} ${e.lastPromotion.state} (${e.lastPromotion.kind}, ${e.lastPromotion.requestedAt} by ${e.lastPromotion.requestedBy})` : '') +
             (e.activePromotion ? `; BUSY with ${shortId(e.activePromotion.id)}` : ''));
+          if (e.lastPromotion?.reason && ['failed', 'rejected', 'cancelled', 'interrupted'].includes(e.lastPromotion.state)) print(`  ${e.lastPromotion.state}: ${e.lastPromotion.reason}`);
           if (e.components.length) print(table(['  COMPONENT', 'VERSION', 'RELEASE', 'UPDATED'], e.components.map((c) => [`  ${c.component}`, c.version, shortId(c.releaseId), c.updatedAt])));
           for (const p of e.pending) {
             print(`  PENDING promotion ${shortId(p.promotion.id)} of release ${shortId(p.promotion.releaseId)}, requested by ${p.promotion.requestedBy} at ${p.promotion.requestedAt}:`);
@@ -474,7 +505,7 @@ Examples:
         if (o.component) {
           const steps = await store.listStepHistory({ environment: o.env, component: o.component, limit });
           if (opts.output === 'json') return printJson(steps);
-          print(table(['PROMOTION', 'ENV', 'COMPONENT', 'STATE', 'VERSION', 'STARTED', 'ERROR'], steps.map((s) => [shortId(s.promotionId), s.environment, s.component, s.state, `${s.fromVersion ?? '(none)'} → ${s.toVersion}`, s.startedAt ?? '', s.error ?? ''])));
+          print(table(['PROMOTION', 'ENV', 'COMPONENT', 'STATE', 'VERSION', 'STARTED', 'ERROR'], steps.map((s) => [shortId(s.promotionId), s.environment, s.component, s.state, `${s.fromVersion ?? '(none)'} → ${s.toVersion}`, s.startedAt ?? '', stepProblem(s)])));
           return;
         }
         const promotions = await store.listPromotions({ environment: o.env, limit });
@@ -491,7 +522,14 @@ Examples:
           for (const s of steps) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
           rows.push([shortId(p.id), p.environment, p.kind, p.state, shortId(p.releaseId), p.requestedAt, p.requestedBy, [...counts].map(([st, n]) => `${n} ${st}`).join(', ')]);
         }
-        print(table(['PROMOTION', 'ENV', 'KIND', 'STATE', 'RELEASE', 'REQUESTED', 'BY', 'STEPS'], rows));
+        // A promotion that did not succeed says why on the line below its row: the cause is what people look for.
+        const lines = table(['PROMOTION', 'ENV', 'KIND', 'STATE', 'RELEASE', 'REQUESTED', 'BY', 'STEPS'], rows).split('\n');
+        const out = [lines[0] ?? ''];
+        promotions.forEach((p, i) => {
+          out.push(lines[i + 1] ?? '');
+          if (p.state !== 'succeeded' && p.reason) out.push(`  ${p.reason}`);
+        });
+        print(out.join('\n'));
       } finally {
         await store.close();
       }
@@ -615,7 +653,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return EXIT.invalid;
     }
     const code = exitCodeFor(error);
-    const prefix = error instanceof GateBlocked ? 'waiting' : 'error';
+    // A gate a person or time can still satisfy waits; one nothing can satisfy (the promotion path) refuses.
+    const prefix = error instanceof GateBlocked ? (error.waiting ? 'waiting' : 'refused') : 'error';
     process.stderr.write(`lockstep: ${prefix}: ${errorMessage(error)}\n`);
     if (code === EXIT.failed && !(error instanceof Error && 'retryable' in error) && process.env.LOCKSTEP_DEBUG) {
       process.stderr.write(`${(error as Error).stack ?? ''}\n`);

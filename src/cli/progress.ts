@@ -62,7 +62,7 @@ export class Progress implements RunObserver {
     row.finishedAt = s.finishedAt && s.state !== 'running' && s.state !== 'rolling-back' ? Date.parse(s.finishedAt) : undefined;
     this.rows.set(s.component, row);
     if (!this.live && changed) {
-      const extra = s.state === 'failed' || s.state === 'rollback-failed' ? `: ${s.error ?? ''}` : s.finishedAt && row.finishedAt ? ` (${this.duration(row)})` : '';
+      const extra = s.state === 'failed' ? `: ${s.error ?? ''}` : s.state === 'rollback-failed' ? `: ${s.rollbackError ?? s.error ?? ''}` : s.finishedAt && row.finishedAt ? ` (${this.duration(row)})` : '';
       this.line(`${s.component.padEnd(this.width)}  ${s.state}${row.phase ? ` ${row.phase}` : ''}${extra}`);
     }
   }

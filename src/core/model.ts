@@ -183,6 +183,11 @@ export interface PromotionRecord {
   onFailure: OnFailure;
   /** Why the promotion ended, stopped or is waiting, in one sentence. */
   reason?: string;
+  /**
+   * What failed first (a step, or the environment's verification), recorded when it happens: later
+   * failures (a refused rollback) must not take its place in the reason.
+   */
+  failure?: PromotionFailure;
   owner?: PromotionOwner;
   /** For a rollback promotion: the promotion whose release it brings back. */
   rollbackOf?: string;
@@ -196,6 +201,14 @@ export interface PromotionRecord {
   verifiedAt?: string;
   /** Keys of gate events already in the audit log (an approval expired or invalidated), so each is recorded once. */
   gateEvents?: string[];
+}
+
+export interface PromotionFailure {
+  /** Absent when the environment's verification failed. */
+  component?: string;
+  phase: StepPhase | 'verification';
+  error: string;
+  at: string;
 }
 
 export interface VerificationRecord {
@@ -238,7 +251,10 @@ export interface StepRecord {
   applyStarted: boolean;
   /** Outputs after apply, validated; sensitive ones redacted. */
   outputs?: Record<string, unknown>;
+  /** Why the step's own plan, apply or verify failed; a failed rollback does not overwrite it. */
   error?: string;
+  /** Why its rollback failed (state rollback-failed). */
+  rollbackError?: string;
   startedAt?: string;
   finishedAt?: string;
   attempts: number;

@@ -2,11 +2,12 @@ import type { AdapterCapabilities, AdapterPlan, StepContext } from '../core/adap
 import { errorMessage, InputError } from '../core/errors.js';
 import { findReferences } from '../core/expression/index.js';
 import { componentDependencies, dagLevels } from '../core/graph.js';
-import type { ComponentState, OutputDeclaration, PlannedGate, PromotionPlan, ReleaseRecord, ValueType } from '../core/model.js';
+import type { ComponentState, OutputDeclaration, PlannedGate, ProjectConfig, PromotionPlan, ReleaseRecord, ValueType } from '../core/model.js';
 import { buildPlan, componentConfigDigest, decideAction, KNOWN_AFTER_APPLY, missingPromotionPath } from '../core/plan.js';
 import { Redactor } from '../core/redact.js';
+import { didYouMean } from '../core/suggest.js';
 import type { EngineDeps } from './deps.js';
-import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
+import { componentScope, componentsScope, renderEnvironmentVarsEach, renderSpec } from './render.js';
 
 export interface PlannedPromotion {
   release: ReleaseRecord;
@@ -52,7 +53,8 @@ export async function planPromotion(
   const { config } = deps.loaded;
   const env = config.environments[environment];
   if (!env) {
-    throw new InputError(`unknown environment ${environment} (known: ${Object.keys(config.environments).join(', ')})`, '--to');
+    const known = Object.keys(config.environments);
+    throw new InputError(`unknown environment ${environment} (known: ${known.join(', ')})${didYouMean(environment, known)}`, '--to');
   }
   checkReleaseCoversConfig(deps, release);
 
@@ -64,12 +66,14 @@ export async function planPromotion(
 
   const redactor = new Redactor();
   const problems: string[] = [];
-  let vars: Record<string, unknown> = {};
-  try {
-    vars = renderEnvironmentVars(config, environment, deps.secrets, redactor);
-  } catch (error) {
-    problems.push(errorMessage(error));
+  const { vars, unavailable } = renderEnvironmentVarsEach(config, environment, deps.secrets, redactor);
+  for (const [name, message] of unavailable) {
+    const users = varUsers(config, name);
+    problems.push(users.length > 0 ? `${message} (used by ${users.join(', ')})` : message);
   }
+  /** A spec that fails only because it reads such a var adds nothing: the var's problem names the field. */
+  const onlyUnavailableVar = (message: string): boolean =>
+    [...unavailable.keys()].some((name) => message.includes(`env.vars.${name} is not available`));
 
   const applying = new Set<string>();
   const configDigests = new Map<string, string>();
@@ -124,7 +128,7 @@ export async function planPromotion(
       try {
         spec = renderSpec(adapter, name, component.with, scope);
       } catch (error) {
-        problems.push(errorMessage(error));
+        if (!onlyUnavailableVar(errorMessage(error))) problems.push(errorMessage(error));
         continue;
       }
       capabilities.set(name, adapter.capabilities(spec));
@@ -203,4 +207,15 @@ function planContext(
     version: release.versions[component] ?? '',
     previousVersion,
   };
+}
+
+/** The fields of components' `with` that read `env.vars.<name>`, as dotted paths, in config order. */
+function varUsers(config: ProjectConfig, name: string): string[] {
+  const users: string[] = [];
+  for (const [component, c] of Object.entries(config.components)) {
+    for (const ref of findReferences(c.with).refs) {
+      if (ref.path[0] === 'env' && ref.path[1] === 'vars' && ref.path[2] === name) users.push(['components', component, 'with', ...ref.at].join('.'));
+    }
+  }
+  return users;
 }

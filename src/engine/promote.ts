@@ -5,6 +5,7 @@ import { ConflictError, GateBlocked, InputError, NotAllowedError, NotFoundError 
 import type { PromotionKind, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
 import { planChanges } from '../core/plan.js';
 import { parseVersionAssignments, releaseId } from '../core/release.js';
+import { closestName } from '../core/suggest.js';
 import type { EngineDeps } from './deps.js';
 import { ACTOR_PROOF, evaluatePromotionGates, gateDecisionEvents } from './gates.js';
 import { newOwner, ownerIsGone } from './lease.js';
@@ -39,7 +40,12 @@ export async function createRelease(deps: EngineDeps, input: CreateReleaseInput)
   const given = parseVersionAssignments(input.set);
   const unknown = Object.keys(given).filter((c) => !(c in config.components));
   if (unknown.length > 0) {
-    throw new InputError(`--set names unknown components: ${unknown.join(', ')} (known: ${Object.keys(config.components).join(', ')})`, '--set');
+    const known = Object.keys(config.components);
+    const named = unknown.map((c) => {
+      const closest = closestName(c, known);
+      return closest === undefined ? c : `${c} (did you mean ${closest}?)`;
+    });
+    throw new InputError(`--set names unknown components: ${named.join(', ')} (known: ${known.join(', ')})`, '--set');
   }
   const versions: Record<string, string> = {};
   let fromState = new Map<string, string>();
@@ -118,10 +124,13 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
 
   const planned = await planPromotion(deps, release, environment, { skipPathCheck: kind === 'rollback' });
   if (planned.missingPath.length > 0) {
-    throw new GateBlocked(
-      `release ${release.id.slice(0, 12)} has not succeeded in ${planned.missingPath.join(', ')} yet; ${environment} comes after ${env?.after.join(', ') ?? ''}`,
-      false,
-    );
+    const reason = `release ${release.id.slice(0, 12)} has not succeeded in ${planned.missingPath.join(', ')} yet; ${environment} comes after ${env?.after.join(', ') ?? ''}`;
+    // Nothing is recorded as a promotion, but the refusal is: who asked for what, and why not.
+    const time = deps.clock.now().toISOString();
+    await deps.store.commit({
+      audit: [{ kind: 'gate.blocked', time, actor: deps.actor, project: deps.loaded.config.project, environment, releaseId: release.id, data: { gate: 'promotion-path', reason, refused: kind } }],
+    });
+    throw new GateBlocked(reason, false);
   }
   const now = deps.clock.now();
   const id = randomBytes(16).toString('hex');
@@ -130,7 +139,7 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
   const state = evaluation.verdict === 'passed' ? 'running' : evaluation.verdict === 'waiting' ? 'pending' : 'rejected';
   // Only a promotion about to run needs the environment; a pending one waits beside a running one.
   const active = state === 'running' ? await deps.store.activePromotion(environment) : undefined;
-  if (active) throw busy(environment, active);
+  if (active) throw busy(environment, active, deps.clock.now());
   const owner = state === 'running' ? newOwner(now) : undefined;
   const requestedAt = now.toISOString();
   const base: PromotionRecord = {
@@ -182,7 +191,7 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
   } catch (error) {
     if (error instanceof ConflictError) {
       const holder = await deps.store.activePromotion(environment);
-      if (holder) throw busy(environment, holder);
+      if (holder) throw busy(environment, holder, deps.clock.now());
     }
     throw error;
   }
@@ -335,7 +344,7 @@ export async function advancePending(deps: EngineDeps, promotionId: string, opti
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       const holder = await deps.store.activePromotion(record.environment);
-      const waiting: PromotionRecord = { ...record, reason: holder ? `waiting for ${record.environment}: ${busy(record.environment, holder).message}` : evaluation.summary };
+      const waiting: PromotionRecord = { ...record, reason: holder ? `waiting for ${record.environment}: ${busy(record.environment, holder, deps.clock.now()).message}` : evaluation.summary };
       await deps.store.commit({ fence, promotion: { record: waiting }, audit });
       return waiting;
     }
@@ -347,10 +356,17 @@ export async function advancePending(deps: EngineDeps, promotionId: string, opti
   return ran ?? (await deps.store.getPromotion(promotionId));
 }
 
-function busy(environment: string, holder: PromotionRecord): ConflictError {
+function busy(environment: string, holder: PromotionRecord, now: Date): ConflictError {
+  const id = holder.id.slice(0, 12);
+  const owner = holder.owner;
+  let next = '';
+  if (holder.state === 'interrupted') next = `; it needs a decision: lockstep resume ${id}`;
+  else if (ownerIsGone(holder, now)) {
+    // Its process died (a crash, a kill): nobody will finish it unless someone resumes it.
+    next = `; the process that ran it${owner ? ` (${owner.pid} on ${owner.host})` : ''} is gone: continue it with lockstep resume ${id}`;
+  } else if (owner) next = `; it is being run by process ${owner.pid} on ${owner.host} (lease until ${owner.leaseUntil})`;
   return new ConflictError(
-    `environment ${environment} is busy: promotion ${holder.id.slice(0, 12)} (${holder.state}) of release ${holder.releaseId.slice(0, 12)}, started by ${holder.requestedBy} at ${holder.requestedAt}` +
-      (holder.state === 'interrupted' ? `; it needs a decision: lockstep resume ${holder.id.slice(0, 12)}` : ''),
+    `environment ${environment} is busy: promotion ${id} (${holder.state}) of release ${holder.releaseId.slice(0, 12)}, started by ${holder.requestedBy} at ${holder.requestedAt}${next}`,
   );
 }
 

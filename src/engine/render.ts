@@ -5,21 +5,43 @@ import type { ProjectConfig, ReleaseRecord } from '../core/model.js';
 import type { Redactor } from '../core/redact.js';
 import type { SecretSource } from './secrets.js';
 
-/** An environment's vars with their templates (env.name, secrets) rendered. */
+/** An environment's vars with their templates (env.name, secrets) rendered; throws naming every var that cannot be. */
 export function renderEnvironmentVars(
   config: ProjectConfig,
   environment: string,
   secrets: SecretSource,
   redactor: Redactor,
 ): Record<string, unknown> {
+  const { vars, unavailable } = renderEnvironmentVarsEach(config, environment, secrets, redactor);
+  if (unavailable.size > 0) throw new InputError([...unavailable.values()].join('\n'), 'config');
+  return vars;
+}
+
+/**
+ * An environment's vars rendered one by one: a var that cannot be rendered (a secret that is not set)
+ * is left out and its problem kept under its name, so the vars beside it (plain literals) stay
+ * available and a message can name the one var that is missing, not everything that reads vars.
+ */
+export function renderEnvironmentVarsEach(
+  config: ProjectConfig,
+  environment: string,
+  secrets: SecretSource,
+  redactor: Redactor,
+): { vars: Record<string, unknown>; unavailable: Map<string, string> } {
   const env = config.environments[environment];
   if (!env) throw new InputError(`unknown environment ${environment}`, '--to');
   const scope: EvalScope = { values: { env: { name: environment } }, secret: (n) => secrets.get(n), redactor };
-  try {
-    return renderTemplates(env.vars, scope, { path: ['environments', environment, 'vars'] }) as Record<string, unknown>;
-  } catch (error) {
-    throw new InputError(redactor.redact((error as Error).message), 'config', { cause: error });
+  // Entries, not assignments: a var may be called __proto__.
+  const rendered: [string, unknown][] = [];
+  const unavailable = new Map<string, string>();
+  for (const [name, value] of Object.entries(env.vars)) {
+    try {
+      rendered.push([name, renderTemplates(value, scope, { path: ['environments', environment, 'vars', name] })]);
+    } catch (error) {
+      unavailable.set(name, redactor.redact((error as Error).message));
+    }
   }
+  return { vars: Object.fromEntries(rendered), unavailable };
 }
 
 /**

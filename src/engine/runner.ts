@@ -4,7 +4,7 @@ import { ConflictError, errorMessage, StepFailure } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { renderTemplates, type EvalScope } from '../core/expression/index.js';
 import { compileCel } from '../core/gates/cel.js';
-import type { ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord, VerificationRecord, VerifyConfig } from '../core/model.js';
+import type { ComponentState, PromotionFailure, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord, VerificationRecord, VerifyConfig } from '../core/model.js';
 import { FINAL_PROMOTION_STATES } from '../core/model.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { checkOutputs, redactSensitiveOutputs } from '../core/outputs.js';
@@ -70,6 +70,8 @@ export class PromotionRunner {
   private components: Record<string, unknown> | undefined;
   private states = new Map<string, ComponentState>();
   private failed = false;
+  /** A first failure is on its way to the store (see firstFailure). */
+  private failureNoted = false;
   private leaseTimer: NodeJS.Timeout | undefined;
   private logTimer: NodeJS.Timeout | undefined;
   /** Log lines not yet written; they go out with the next commit, or within LOG_FLUSH_MS. */
@@ -475,7 +477,8 @@ export class PromotionRunner {
       // An apply that provably never touched the system needs no rollback and changed nothing.
       const untouched = error instanceof StepFailure && error.untouched && latest.phase === 'apply';
       const failed: StepRecord = { ...latest, state: 'failed', error: message, finishedAt: this.now(), applyStarted: untouched ? false : latest.applyStarted };
-      await this.save({ steps: [failed] }, [...(startEvent ? [startEvent] : []), this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
+      const first = this.firstFailure({ component: name, phase: failed.phase ?? 'plan', error: message });
+      await this.save({ steps: [failed], promotion: first }, [...(startEvent ? [startEvent] : []), this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
     }
   }
 
@@ -497,6 +500,16 @@ export class PromotionRunner {
       }
     }
     return changed;
+  }
+
+  /**
+   * The promotion record carrying `failure` when this is the first failure of the promotion, else
+   * undefined. Marked in memory at once: two steps failing in the same turn must not both count as first.
+   */
+  private firstFailure(failure: Omit<PromotionFailure, 'at'>): StoreChange['promotion'] {
+    if (this.promotion.failure !== undefined || this.failureNoted) return undefined;
+    this.failureNoted = true;
+    return { record: { ...this.promotion, failure: { ...failure, at: this.now() } } };
   }
 
   private hasFailures(): boolean {
@@ -560,7 +573,8 @@ export class PromotionRunner {
   private async verificationFailed(record: VerificationRecord): Promise<void> {
     this.failed = true;
     const next = this.promotion.onFailure === 'rollback' ? 'rolling-back' : this.promotion.state;
-    await this.save({ promotion: { record: { ...this.promotion, verification: record, state: next } } }, [
+    const failure: PromotionFailure | undefined = this.promotion.failure ?? { phase: 'verification', error: record.message ?? 'verification failed', at: this.now() };
+    await this.save({ promotion: { record: { ...this.promotion, verification: record, state: next, failure } } }, [
       this.event('verification.finished', { state: record.state, message: record.message, checks: record.checks }),
     ]);
   }
@@ -610,7 +624,8 @@ export class PromotionRunner {
       ]);
     } catch (error) {
       const message = this.redactor.redact(errorMessage(error));
-      await this.save({ steps: [{ ...rolling, state: 'rollback-failed', error: message, finishedAt: this.now() }] }, [
+      // `error` keeps why the step itself failed (if it did): the cause must survive its rollback.
+      await this.save({ steps: [{ ...rolling, state: 'rollback-failed', rollbackError: message, finishedAt: this.now() }] }, [
         this.event('step.rollback-failed', { error: message }, name),
       ]);
     }
@@ -623,22 +638,27 @@ export class PromotionRunner {
     const verification = this.promotion.verification;
     const verified = verification === undefined || verification.state === 'passed';
     const ok = verified && steps.every((s) => s.state === 'succeeded' || s.state === 'unchanged');
+    const failure = ok ? undefined : (this.promotion.failure ?? earliestFailure(steps, verified ? undefined : verification?.message));
     const summary = {
+      failure,
       succeeded: names(steps, 'succeeded'),
       unchanged: names(steps, 'unchanged'),
-      failed: names(steps, 'failed'),
+      // Every step whose own plan, apply or verify failed, rolled back since or not.
+      failed: steps.filter(failedItself).map((s) => s.component),
       skipped: names(steps, 'skipped'),
       rolledBack: names(steps, 'rolled-back'),
       rollbackFailed: names(steps, 'rollback-failed'),
+      rollbackErrors: Object.fromEntries(steps.filter((s) => s.state === 'rollback-failed').map((s) => [s.component, s.rollbackError ?? s.error ?? ''])),
       leftAtNewVersion: ok ? [] : steps.filter((s) => s.applyStarted && s.state !== 'rolled-back' && s.state !== 'rollback-failed').map((s) => s.component),
     };
-    const reason = ok ? undefined : failureReason(steps, this.promotion.onFailure, verified ? undefined : verification?.message);
+    const reason = failure === undefined ? undefined : failureReason(failure, steps, this.promotion.onFailure);
     const finishedAt = this.now();
     const finished: PromotionRecord = {
       ...this.promotion,
       state: ok ? 'succeeded' : 'failed',
       finishedAt,
       reason,
+      failure,
       owner: undefined,
       // Soak time counts from here: the checks passed, or there were none.
       verifiedAt: ok ? (this.promotion.verifiedAt ?? finishedAt) : undefined,
@@ -876,17 +896,43 @@ function elapsed(step: StepRecord): number | undefined {
   return Date.parse(step.finishedAt) - Date.parse(step.startedAt);
 }
 
-function failureReason(steps: StepRecord[], onFailure: string, verification: string | undefined): string {
-  // A failed step that was then rolled back keeps its error: name the first one either way.
-  const first = steps.find((s) => s.state === 'failed') ?? steps.find((s) => s.error !== undefined && s.applyStarted);
-  const parts = [verification !== undefined ? `verification failed: ${verification}` : first ? `${first.component} failed: ${first.error ?? ''}` : 'the promotion failed'];
+/** Whether a step failed in its own plan, apply or verify (a refused rollback alone does not count). */
+function failedItself(s: StepRecord): boolean {
+  return s.state === 'failed' || ((s.state === 'rolled-back' || s.state === 'rollback-failed') && s.error !== undefined);
+}
+
+/** For a promotion recorded before `failure` existed: the first failed step, or the verification. */
+function earliestFailure(steps: StepRecord[], verification: string | undefined): PromotionFailure {
+  if (verification !== undefined) return { phase: 'verification', error: verification, at: '' };
+  const first = steps.filter(failedItself).sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''))[0];
+  if (!first) return { phase: 'apply', error: 'the promotion failed', at: '' };
+  return { component: first.component, phase: first.phase ?? 'apply', error: first.error ?? '', at: first.finishedAt ?? '' };
+}
+
+/** Adapters often start their messages with the phase ("verify: …"): after "failed in verify" say it once. */
+function withoutPhase(error: string, phase: string): string {
+  return error.startsWith(`${phase}: `) ? error.slice(phase.length + 2) : error;
+}
+
+/**
+ * One sentence for people: what failed first and why, then what the rollback did (rolled back), did
+ * not manage (rollback failed, with its reason) and what stays changed on purpose.
+ */
+function failureReason(failure: PromotionFailure, steps: StepRecord[], onFailure: string): string {
+  const parts: string[] = [];
+  if (failure.component === undefined) parts.push(`verification failed: ${failure.error}`);
+  else {
+    parts.push(`${failure.component} failed in ${failure.phase}: ${withoutPhase(failure.error, failure.phase)}`);
+  }
   const rolled = names(steps, 'rolled-back');
   if (rolled.length) parts.push(`rolled back: ${rolled.join(', ')}`);
-  const rbFailed = names(steps, 'rollback-failed');
-  if (rbFailed.length) parts.push(`rollback FAILED: ${rbFailed.join(', ')}`);
+  for (const s of steps.filter((x) => x.state === 'rollback-failed')) {
+    // A step that succeeded runs its new version still; one whose own apply failed may be anywhere.
+    const where = failedItself(s) ? `not back at ${s.fromVersion ?? '?'}` : `still at ${s.toVersion}`;
+    parts.push(`rollback failed: ${s.component} (${where}): ${withoutPhase(s.rollbackError ?? s.error ?? 'no reason recorded', 'rollback')}`);
+  }
   const forward = steps.filter((s) => s.applyStarted && ['succeeded', 'failed'].includes(s.state)).map((s) => s.component);
-  if (forward.length && verification !== undefined && onFailure === 'halt') parts.push(`left as they are (onFailure: halt): ${forward.join(', ')}`);
-  else if (forward.length) parts.push(`${onFailure === 'halt' ? 'left as they are (onFailure: halt)' : 'left at the new version (forward-only)'}: ${forward.join(', ')}`);
+  if (forward.length) parts.push(`${onFailure === 'halt' ? 'left as they are (onFailure: halt)' : 'left at the new version (forward-only)'}: ${forward.join(', ')}`);
   return parts.join('; ');
 }
 

@@ -201,7 +201,7 @@ ${commandComponent({ dependsOn: ['schema'] })}
     expect(steps.get('api')).toMatchObject({ state: 'rolled-back', error: 'cancelled by the test' });
     expect(steps.get('web')?.state).toBe('skipped');
     expect(project.running('dev', 'api')).toBe('1');
-    expect(result.reason).toMatch(/^api failed: cancelled by the test; rolled back: api/);
+    expect(result.reason).toMatch(/^api failed in apply: cancelled by the test; rolled back: api/);
   });
 
   it('a step whose program cannot even start changed nothing: no rollback, not reported as left behind', async () => {

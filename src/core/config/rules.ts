@@ -1,4 +1,5 @@
 import { componentDependencies, findCycles, formatCycle } from '../graph.js';
+import { didYouMean } from '../suggest.js';
 import type { Finding } from './findings.js';
 import type { Rule, RuleContext } from './rule.js';
 
@@ -13,7 +14,7 @@ export const componentTypesAreKnown: Rule = ({ config, adapters }) => {
       message:
         known.length === 0
           ? `unknown component type ${component.type}: no component types are registered`
-          : `unknown component type ${component.type} (known types: ${known.join(', ')})`,
+          : `unknown component type ${component.type} (known types: ${known.join(', ')})${didYouMean(component.type, known)}`,
     });
   }
   return out;
@@ -28,7 +29,7 @@ export const dependenciesExist: Rule = ({ config }) => {
       if (config.components[dep]) return;
       out.push({
         path: ['components', component.name, 'dependsOn', i],
-        message: `unknown component ${dep} (components: ${names.join(', ')})`,
+        message: `unknown component ${dep} (components: ${names.join(', ')})${didYouMean(dep, names)}`,
       });
     });
   }

@@ -211,7 +211,8 @@ function policyGate(input: GateInput, tally: ApprovalTally, index: number, expr:
       compiled = compileCel('policy', expr);
       compiledPolicies.set(expr, compiled);
     }
-    if (compiled.evaluate({ ...policyVariables(input, tally) })) return { gate, status: 'passed', message: message ? `holds: ${message}` : expr };
+    // The message says what is wrong when the policy is false: a policy that holds shows what holds.
+    if (compiled.evaluate({ ...policyVariables(input, tally) })) return { gate, status: 'passed', message: `holds: ${expr}` };
   } catch (error) {
     return { gate, status: 'blocked', message: `${expr}: ${errorMessage(error)}` };
   }
