@@ -5,6 +5,7 @@ import { ConfigError, errorMessage, formatProblem, GateBlocked, InputError } fro
 import { configJsonSchema } from '../core/config/config-schema.js';
 import { initTemplate } from '../core/config/init-template.js';
 import { AuditVerifier } from '../core/audit.js';
+import { formatLabels, parseLabelAssignments } from '../core/labels.js';
 import type { PromotionRecord } from '../core/model.js';
 import { builtinAdapters } from '../adapters/registry.js';
 import { planPromotion } from '../engine/planner.js';
@@ -225,11 +226,14 @@ Examples:
     .option('-s, --set <component=version>', 'a component version (repeatable)', collect, [] as string[])
     .option('--from <env>', 'take versions not given with --set from what ENV runs')
     .option('-m, --message <text>', 'a message for people')
+    .option('-l, --label <key=value>', 'a label policies can read as release.labels (repeatable; fixed with the release)', collect, [] as string[])
     .addOption(outputOption())
-    .addHelpText('after', '\nExamples:\n  lockstep release create --set api=1.4.2 --set schema=20261101 --set iam=git:4f2a1c\n  lockstep release create --from staging --set api=1.4.3 -m "hotfix"')
-    .action(async (o: { set: string[]; from?: string; message?: string }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  lockstep release create --set api=1.4.2 --set schema=20261101 --set iam=git:4f2a1c\n  lockstep release create --from staging --set api=1.4.3 -m "hotfix" --label risk=high')
+    .action(async (o: { set: string[]; from?: string; message?: string; label: string[] }, cmd: Command) => {
+      // Labels are checked before the state is opened or created: a typo changes nothing.
+      const labels = o.label.length > 0 ? parseLabelAssignments(o.label) : undefined;
       await withProject(cmd, 'create', async (deps, opts) => {
-        const { release: r, created } = await createRelease(deps, { set: o.set, from: o.from, message: o.message });
+        const { release: r, created } = await createRelease(deps, { set: o.set, from: o.from, message: o.message, labels });
         if (opts.output === 'json') printJson({ created, release: r });
         else print(`${created ? 'created' : 'exists already:'} release ${r.id}\n\n${renderRelease(r)}`);
       });
@@ -261,7 +265,7 @@ Examples:
         const list = await store.listReleases({ limit: Number(o.limit) });
         if (opts.output === 'json') return printJson(list);
         if (list.length === 0) return print('no releases yet: lockstep release create --set COMPONENT=VERSION …');
-        print(table(['ID', 'CREATED', 'BY', 'VERSIONS', 'MESSAGE'], list.map((r) => [shortId(r.id) + (r.rejected ? ' REJECTED' : ''), r.createdAt, r.createdBy, Object.entries(r.versions).map(([c, v]) => `${c}=${v}`).join(' '), r.message ?? ''])));
+        print(table(['ID', 'CREATED', 'BY', 'VERSIONS', 'LABELS', 'MESSAGE'], list.map((r) => [shortId(r.id) + (r.rejected ? ' REJECTED' : ''), r.createdAt, r.createdBy, Object.entries(r.versions).map(([c, v]) => `${c}=${v}`).join(' '), formatLabels(r.labels) || '-', r.message ?? ''])));
       } finally {
         await store.close();
       }
