@@ -194,6 +194,30 @@ describe('lockstep state', () => {
       if (existsSync(`${file}-wal`)) expect(statSync(`${file}-wal`).size).toBe(0);
     });
 
+    it('written by an older Lockstep: a read-only one says it must be upgraded with write access; a writable one is upgraded', () => {
+      const older = (): { dir: string; file: string } => {
+        const copy = copyState();
+        // Schema version 2: as a Lockstep before approvals and rejections left it.
+        const db = new Database(copy.file);
+        db.exec('DROP TABLE approvals; DROP TABLE release_rejections; DELETE FROM schema_version WHERE version = 3;');
+        db.close();
+        return copy;
+      };
+      const readOnly = older();
+      chmodSync(readOnly.file, 0o444);
+      chmodSync(readOnly.dir, 0o555);
+      const refused = lockstepUnprivileged(project.dir, ['--state', readOnly.file, 'status']);
+      expect(refused.status, show(refused)).toBe(1);
+      expect(refused.stderr).toBe(
+        `lockstep: error: the state at ${readOnly.file} has schema version 2 and this Lockstep reads 3: it must be upgraded, which needs write access (the file does not allow writing); open it once where it is writable\n`,
+      );
+
+      const writable = older();
+      const upgraded = lockstep(project.dir, ['--state', writable.file, 'release', 'show', release, '--output', 'json']);
+      expect(upgraded.status, show(upgraded)).toBe(0);
+      expect((JSON.parse(upgraded.stdout) as { release: ReleaseRecord }).release.id).toBe(release);
+    });
+
     it('reading a writable state does not change the file either', () => {
       const { file } = copyState();
       const bytes = readFileSync(file);

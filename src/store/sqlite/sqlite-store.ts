@@ -52,6 +52,8 @@ export interface SqliteOpenOptions {
 interface StoreSource {
   /** `the state at /path/state.db`, or `the state` for a connection handed in. */
   name: string;
+  /** The file, when opened from one. */
+  path?: string;
   readonly: boolean;
   /** Removes a private snapshot (see `openSnapshot`) on close. */
   cleanup?: () => void;
@@ -99,7 +101,7 @@ export class SqliteStore implements Store {
       if (why !== undefined) throw readOnlyState(name, why);
       const db = openDatabase(path, name, {});
       try {
-        return new SqliteStore(db, { name, readonly: false });
+        return new SqliteStore(db, { name, path, readonly: false });
       } catch (error) {
         db.close();
         const reason = readOnlyReason(error);
@@ -108,7 +110,7 @@ export class SqliteStore implements Store {
     }
     const db = openDatabase(path, name, { readonly: true, fileMustExist: true });
     try {
-      const store = new SqliteStore(db, { name, readonly: true });
+      const store = new SqliteStore(db, { name, path, readonly: true });
       // The first read opens the WAL index (the -shm file). A reader creates it when it is missing,
       // which a read-only directory or file system does not allow.
       db.prepare('SELECT 1 FROM sqlite_master LIMIT 1').get();
@@ -141,7 +143,7 @@ export class SqliteStore implements Store {
         throw new StateError(`cannot read ${name}: it changed while being read from its read-only directory; try again`);
       }
       const db = new Database(copy, { readonly: true, fileMustExist: true });
-      return new SqliteStore(db, { name, readonly: true, cleanup });
+      return new SqliteStore(db, { name, path, readonly: true, cleanup });
     } catch (error) {
       cleanup();
       throw error;
@@ -153,7 +155,11 @@ export class SqliteStore implements Store {
     return new SqliteStore(db);
   }
 
-  /** Read-only: checks that the schema is the one this code reads, and changes nothing. */
+  /**
+   * Read-only: checks that the schema is the one this code reads. An older schema is upgraded
+   * through a short-lived writing connection when the file is writable (as every command did before
+   * reading commands opened it read-only); a read-only one cannot be, and says so.
+   */
   async migrate(): Promise<void> {
     if (this.source.readonly) {
       const version = schemaVersion(this.db);
@@ -162,9 +168,20 @@ export class SqliteStore implements Store {
         throw new StateError(`${this.source.name} has schema version ${version}, newer than this Lockstep knows (${newest}): upgrade Lockstep`);
       }
       if (version < newest) {
-        throw new StateError(
-          `${this.source.name} has schema version ${version} and this Lockstep reads ${newest}: upgrading it needs write access (run a command that records, such as lockstep tick, where it is writable)`,
-        );
+        const path = this.source.path;
+        // A private copy (see openSnapshot) is only made of a state nobody may write.
+        const why = path === undefined ? 'it was opened read-only' : (notWritable(path) ?? (this.source.cleanup === undefined ? undefined : 'it was read from a copy'));
+        if (path === undefined || why !== undefined) {
+          throw new StateError(
+            `${this.source.name} has schema version ${version} and this Lockstep reads ${newest}: it must be upgraded, which needs write access (${why ?? ''}); open it once where it is writable`,
+          );
+        }
+        const writer = SqliteStore.open(path);
+        try {
+          await writer.migrate();
+        } finally {
+          await writer.close();
+        }
       }
     } else {
       this.writing(() => migrate(this.db));
