@@ -1,5 +1,7 @@
-import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/core/audit.js';
 import type { ReleaseRecord } from '../../src/core/model.js';
@@ -111,5 +113,36 @@ describe('lockstep release create --label', () => {
     run(p, ['promote', low, '--to', 'prod']);
     run(p, ['promote', none, '--to', 'prod']);
     expect(p.applies().map((line) => line.split(' ').slice(0, 4).join(' '))).toEqual(['apply prod api 1.0.1', 'apply prod api 1.0.2']);
+  });
+});
+
+describe('a state made by the previous Lockstep (schema 3, before labels could be set)', () => {
+  it('opens: it reads, verifies, shows no labels, and takes a labelled release', () => {
+    const p = newProject();
+    p.write('lockstep.yaml', `project: legacy
+environments:
+  dev: {}
+components:
+  api:
+    type: command
+    with:
+      apply: ["true"]
+`);
+    mkdirSync(join(p.dir, '.lockstep'));
+    const db = new Database(join(p.dir, '.lockstep', 'state.db'));
+    db.exec(readFileSync(fileURLToPath(new URL('../fixtures/state-before-labels.sql', import.meta.url)), 'utf8'));
+    db.close();
+
+    expect(run(p, ['audit', 'verify']).stdout).toMatch(/^audit log intact: 8 entries/);
+    const [old] = JSON.parse(run(p, ['release', 'list', '--output', 'json']).stdout) as ReleaseRecord[];
+    expect(old).toMatchObject({ project: 'legacy', versions: { api: '1.0.0' }, labels: {}, message: 'made by the previous Lockstep' });
+    expect(run(p, ['release', 'show', old?.id ?? '']).stdout).not.toContain('labels:');
+    expect(run(p, ['status']).stdout).toContain(`dev: release ${(old?.id ?? '').slice(0, 12)}`);
+
+    const created = run(p, ['release', 'create', '--set', 'api=2.0.0', '--label', 'risk=high']);
+    expect(created.stderr).toBe('');
+    expect(created.stdout).toContain('labels: risk=high');
+    run(p, ['promote', /release ([0-9a-f]{64})/.exec(created.stdout)?.[1] ?? '', '--to', 'dev']);
+    expect(run(p, ['audit', 'verify']).stdout).toMatch(/^audit log intact: \d+ entries/);
   });
 });
