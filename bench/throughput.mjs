@@ -23,6 +23,7 @@ export async function benchThroughput() {
   };
   const deps = await openProject(
     { config: join(dir, 'lockstep.yaml'), state: join(dir, 'state.db'), actor: 'bench', output: 'json' },
+    'create',
     observer,
   );
   try {

@@ -1,4 +1,5 @@
 import { formatDuration } from '../core/duration.js';
+import { formatLabels } from '../core/labels.js';
 import type { PlannedGate, PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
 
 /** Left-aligned columns, two spaces apart. */
@@ -89,6 +90,7 @@ export function renderSummary(promotion: PromotionRecord, steps: readonly StepRe
 export function renderRelease(r: ReleaseRecord): string {
   const lines = [`release ${r.id}`, `created ${r.createdAt} by ${r.createdBy}${r.from ? `, from ${r.from}` : ''}`];
   if (r.message) lines.push(`message: ${r.message}`);
+  if (Object.keys(r.labels).length > 0) lines.push(`labels: ${formatLabels(r.labels)}`);
   lines.push('');
   lines.push(table(['COMPONENT', 'VERSION'], Object.entries(r.versions).map(([c, v]) => [c, v])));
   return lines.join('\n');

@@ -5,6 +5,7 @@ import { ConfigError, errorMessage, formatProblem, GateBlocked, InputError } fro
 import { configJsonSchema } from '../core/config/config-schema.js';
 import { initTemplate } from '../core/config/init-template.js';
 import { AuditVerifier } from '../core/audit.js';
+import { formatLabels, parseLabelAssignments } from '../core/labels.js';
 import type { PromotionRecord } from '../core/model.js';
 import { builtinAdapters } from '../adapters/registry.js';
 import { planPromotion } from '../engine/planner.js';
@@ -16,7 +17,7 @@ import { rejectRelease, tick } from '../engine/tick.js';
 import { waitToEnd } from '../engine/follow.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
-import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions } from './context.js';
+import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions, type StateAccess } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, stepProblem, table } from './format.js';
 import { Progress } from './progress.js';
@@ -44,9 +45,9 @@ function outputOption(): Option {
   return new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
 }
 
-async function withProject<T>(cmd: Command, fn: (deps: EngineDeps, opts: GlobalOptions) => Promise<T>, progress?: Progress): Promise<T> {
+async function withProject<T>(cmd: Command, access: StateAccess, fn: (deps: EngineDeps, opts: GlobalOptions) => Promise<T>, progress?: Progress): Promise<T> {
   const opts = globals(cmd);
-  const deps = await openProject(opts, progress);
+  const deps = await openProject(opts, access, progress);
   try {
     return await fn(deps, opts);
   } finally {
@@ -94,7 +95,7 @@ async function runWithProgress(
   };
   process.on('SIGINT', onSigint);
   try {
-    return await withProject(cmd, async (deps) => {
+    return await withProject(cmd, 'write', async (deps) => {
       const results = await action(deps, {
         onRunner: (r) => {
           runner = r;
@@ -208,10 +209,13 @@ Examples:
     .description('write a commented example lockstep.yaml')
     .option('--force', 'overwrite an existing file')
     .addHelpText('after', '\nExample:\n  lockstep init && lockstep validate')
-    .action((o: { force?: boolean }, cmd: Command) => {
-      const file = globals(cmd).config;
+    .action(async (o: { force?: boolean }, cmd: Command) => {
+      const opts = globals(cmd);
+      const file = opts.config;
       if (existsSync(file) && !o.force) throw new InputError(`${file} exists already (use --force to overwrite)`, 'config');
       writeFileSync(file, initTemplate());
+      // A project starts here: its state too (an existing one is left as it is).
+      await (await openStore(opts, 'create')).close();
       print(`wrote ${file}; check it with: lockstep validate`);
     });
 
@@ -249,11 +253,14 @@ Examples:
     .option('-s, --set <component=version>', 'a component version (repeatable)', collect, [] as string[])
     .option('--from <env>', 'take versions not given with --set from what ENV runs')
     .option('-m, --message <text>', 'a message for people')
+    .option('-l, --label <key=value>', 'a label policies can read as release.labels (repeatable; fixed with the release)', collect, [] as string[])
     .addOption(outputOption())
-    .addHelpText('after', '\nExamples:\n  lockstep release create --set api=1.4.2 --set schema=20261101 --set iam=git:4f2a1c\n  lockstep release create --from staging --set api=1.4.3 -m "hotfix"')
-    .action(async (o: { set: string[]; from?: string; message?: string }, cmd: Command) => {
-      await withProject(cmd, async (deps, opts) => {
-        const { release: r, created } = await createRelease(deps, { set: o.set, from: o.from, message: o.message });
+    .addHelpText('after', '\nExamples:\n  lockstep release create --set api=1.4.2 --set schema=20261101 --set iam=git:4f2a1c\n  lockstep release create --from staging --set api=1.4.3 -m "hotfix" --label risk=high')
+    .action(async (o: { set: string[]; from?: string; message?: string; label: string[] }, cmd: Command) => {
+      // Labels are checked before the state is opened or created: a typo changes nothing.
+      const labels = o.label.length > 0 ? parseLabelAssignments(o.label) : undefined;
+      await withProject(cmd, 'create', async (deps, opts) => {
+        const { release: r, created } = await createRelease(deps, { set: o.set, from: o.from, message: o.message, labels });
         if (opts.output === 'json') printJson({ created, release: r });
         else print(`${created ? 'created' : 'exists already:'} release ${r.id}\n\n${renderRelease(r)}`);
       });
@@ -266,7 +273,7 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  lockstep release reject 3f2a1c9 --reason "corrupts invoices, see INC-4711"')
     .action(async (ref: string, o: { reason: string }, cmd: Command) => {
-      await withProject(cmd, async (deps, opts) => {
+      await withProject(cmd, 'write', async (deps, opts) => {
         const result = await rejectRelease(deps, ref, o.reason);
         if (opts.output === 'json') return printJson(result);
         print(`release ${result.release.id} rejected: ${o.reason}`);
@@ -280,12 +287,12 @@ Examples:
     .addOption(outputOption())
     .action(async (o: { limit: string }, cmd: Command) => {
       const opts = globals(cmd);
-      const store = await openStore(opts);
+      const store = await openStore(opts, 'read');
       try {
         const list = await store.listReleases({ limit: Number(o.limit) });
         if (opts.output === 'json') return printJson(list);
         if (list.length === 0) return print('no releases yet: lockstep release create --set COMPONENT=VERSION …');
-        print(table(['ID', 'CREATED', 'BY', 'VERSIONS', 'MESSAGE'], list.map((r) => [shortId(r.id) + (r.rejected ? ' REJECTED' : ''), r.createdAt, r.createdBy, Object.entries(r.versions).map(([c, v]) => `${c}=${v}`).join(' '), r.message ?? ''])));
+        print(table(['ID', 'CREATED', 'BY', 'VERSIONS', 'LABELS', 'MESSAGE'], list.map((r) => [shortId(r.id) + (r.rejected ? ' REJECTED' : ''), r.createdAt, r.createdBy, Object.entries(r.versions).map(([c, v]) => `${c}=${v}`).join(' '), formatLabels(r.labels) || '-', r.message ?? ''])));
       } finally {
         await store.close();
       }
@@ -297,7 +304,7 @@ Examples:
     .addOption(outputOption())
     .action(async (ref: string, _o: unknown, cmd: Command) => {
       const opts = globals(cmd);
-      const store = await openStore(opts);
+      const store = await openStore(opts, 'read');
       try {
         const r = await store.getRelease(ref);
         const promotions = await store.listPromotions({ releaseId: r.id });
@@ -317,7 +324,8 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  lockstep plan 3f2a1c9 --to prod --output json')
     .action(async (ref: string, o: { to: string }, cmd: Command) => {
-      await withProject(cmd, async (deps, opts) => {
+      // Planning records nothing: a read-only state plans.
+      await withProject(cmd, 'read', async (deps, opts) => {
         const r = await deps.store.getRelease(ref);
         const planned = await planPromotion(deps, r, o.to);
         // The gates as they would stand if the current actor promoted now (no approvals yet).
@@ -451,7 +459,7 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  lockstep status --env prod --output json')
     .action(async (o: { env?: string }, cmd: Command) => {
-      await withProject(cmd, async (deps, opts) => {
+      await withProject(cmd, 'read', async (deps, opts) => {
         const envs = o.env ? [o.env] : Object.keys(deps.loaded.config.environments);
         if (o.env && !(o.env in deps.loaded.config.environments)) throw new InputError(`unknown environment ${o.env}`, '--env');
         const result = [];
@@ -499,7 +507,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  lockstep history --env prod\n  lockstep history --component api --output json')
     .action(async (o: { env?: string; component?: string; limit: string }, cmd: Command) => {
       const opts = globals(cmd);
-      const store = await openStore(opts);
+      const store = await openStore(opts, 'read');
       try {
         const limit = Number(o.limit);
         if (o.component) {
@@ -544,7 +552,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  lockstep logs 9c1e2f3\n  lockstep logs 9c1e2f3 --component billing --output json')
     .action(async (ref: string, o: { component?: string }, cmd: Command) => {
       const opts = globals(cmd);
-      const store = await openStore(opts);
+      const store = await openStore(opts, 'read');
       try {
         const promotion = await store.getPromotion(ref);
         const lines = await store.stepLogs(promotion.id, o.component);
@@ -564,10 +572,11 @@ Examples:
     .addOption(outputOption())
     .action(async (o: { head?: string }, cmd: Command) => {
       const opts = globals(cmd);
-      const store = await openStore(opts);
+      const store = await openStore(opts, 'read');
       try {
         const verifier = new AuditVerifier();
-        let after = 0;
+        // From the very first row: one forged at sequence 0 or below must fail verification too.
+        let after: number | null = null;
         let headSeen = false;
         for (;;) {
           // Pages of 2,000: large enough that reading costs little per entry, small enough that a
@@ -604,10 +613,11 @@ Examples:
     .addOption(new Option('--format <format>', 'format').choices(['jsonl']).default('jsonl'))
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (o: { out?: string }, cmd: Command) => {
-      const store = await openStore(globals(cmd));
+      const store = await openStore(globals(cmd), 'read');
       const sink = o.out ? createWriteStream(o.out) : process.stdout;
       try {
-        let after = 0;
+        // Every row, as verify reads them: an export verified offline must show a forged row too.
+        let after: number | null = null;
         for (;;) {
           const page = await store.auditPage(after, 5000);
           if (page.length === 0) break;

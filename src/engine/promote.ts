@@ -4,6 +4,7 @@ import { expandPeople } from '../core/config/gate-rules.js';
 import { ConflictError, GateBlocked, InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
 import type { PromotionKind, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
 import { planChanges } from '../core/plan.js';
+import { checkLabels, formatLabels, sameLabels } from '../core/labels.js';
 import { parseVersionAssignments, releaseId } from '../core/release.js';
 import { closestName } from '../core/suggest.js';
 import type { EngineDeps } from './deps.js';
@@ -28,16 +29,24 @@ export interface CreateReleaseInput {
   set: readonly string[];
   from?: string;
   message?: string;
+  /** Fixed when the release is created (see `createRelease`); checked by `checkLabels`. */
   labels?: Record<string, string>;
 }
 
 /**
  * Creates (or finds: a release is its versions) the release pinning a version for every component.
  * Versions not given with --set come from what `from` runs; any still missing is an error naming them.
+ *
+ * Labels describe the content (`risk=high`) and policies decide on them, so they are fixed with the
+ * release: finding the existing release with other labels is a ConflictError, never a silent no-op
+ * (whoever added `--label risk=high` would believe the policies see it). Without labels given, the
+ * existing release is returned as it is.
  */
 export async function createRelease(deps: EngineDeps, input: CreateReleaseInput): Promise<{ release: ReleaseRecord; created: boolean }> {
   const { config } = deps.loaded;
   const given = parseVersionAssignments(input.set);
+  const labels = input.labels ?? {};
+  checkLabels(labels);
   const unknown = Object.keys(given).filter((c) => !(c in config.components));
   if (unknown.length > 0) {
     const known = Object.keys(config.components);
@@ -64,10 +73,20 @@ export async function createRelease(deps: EngineDeps, input: CreateReleaseInput)
     throw new InputError(`no version for ${missing.join(', ')}${hint}`, '--set');
   }
   const id = releaseId(config.project, versions);
+  let existing: ReleaseRecord | undefined;
   try {
-    return { release: await deps.store.getRelease(id), created: false };
+    existing = await deps.store.getRelease(id);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
+  }
+  if (existing !== undefined) {
+    if (input.labels !== undefined && Object.keys(labels).length > 0 && !sameLabels(labels, existing.labels)) {
+      const had = Object.keys(existing.labels).length === 0 ? 'no labels' : `labels ${formatLabels(existing.labels)}`;
+      throw new ConflictError(
+        `release ${id.slice(0, 12)} exists already with ${had}: labels are fixed when a release is created (a release with other versions gets its own)`,
+      );
+    }
+    return { release: existing, created: false };
   }
   const now = deps.clock.now().toISOString();
   const release: ReleaseRecord = {
@@ -75,7 +94,7 @@ export async function createRelease(deps: EngineDeps, input: CreateReleaseInput)
     project: config.project,
     versions,
     message: input.message,
-    labels: input.labels ?? {},
+    labels,
     createdAt: now,
     createdBy: deps.actor,
     from: input.from,
@@ -84,7 +103,7 @@ export async function createRelease(deps: EngineDeps, input: CreateReleaseInput)
     release,
     audit: [
       configLoaded(deps, now),
-      { kind: 'release.created', time: now, actor: deps.actor, project: config.project, releaseId: id, data: { versions, message: input.message, from: input.from } },
+      { kind: 'release.created', time: now, actor: deps.actor, project: config.project, releaseId: id, data: { versions, labels, message: input.message, from: input.from } },
     ],
   });
   return { release, created: true };

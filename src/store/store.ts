@@ -58,8 +58,12 @@ export interface Store {
   /** A promotion's step log lines, oldest first; of one component, or of all. */
   stepLogs(promotionId: string, component?: string): Promise<StepLogLine[]>;
 
-  /** Audit entries in sequence order, from `afterSeq` (exclusive), in pages of at most `limit`. */
-  auditPage(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+  /**
+   * Audit entries in sequence order, from `afterSeq` (exclusive), in pages of at most `limit`.
+   * `null` starts at the very first row, whatever its sequence number: a verifier must see a row
+   * forged at sequence 0 or below too.
+   */
+  auditPage(afterSeq: number | null, limit: number): Promise<AuditEntry[]>;
   /** The last entry's sequence number and hash, if any. */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
 }
@@ -111,4 +115,16 @@ export interface StepLogLine {
   component: string;
   time: string;
   line: string;
+}
+
+/**
+ * The state cannot serve the request: a damaged row (the message names its table and entry), a
+ * read-only state asked to record something, a schema this Lockstep cannot read or upgrade. Not
+ * retryable: a person has to look at the file. The CLI exits 1.
+ */
+export class StateError extends Error {
+  override readonly name = 'StateError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }

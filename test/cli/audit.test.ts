@@ -150,6 +150,21 @@ describe('lockstep audit: tampering with the SQLite file is detected', () => {
     expectBroken(result, 6);
   });
 
+  it.each([0, -1])('(e) a forged entry before the first one, at sequence %i, with a correctly computed hash', (seq) => {
+    // Chained from the genesis hash like the real first entry: only its place gives it away, and a
+    // verifier that starts reading at sequence 1 never sees it.
+    const first = entries[0]!;
+    const forged = { seq, kind: 'release.created' as const, time: first.time, actor: 'mallory@example.com', project: 'audited', data: { note: 'before everything' }, prevHash: first.prevHash };
+    const result = tamper((db) => {
+      db.prepare(
+        `INSERT INTO audit_log (seq, hash, prev_hash, kind, time, actor, project, environment, release_id, promotion_id, component, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?)`,
+      ).run(seq, auditEntryHash(forged), forged.prevHash, forged.kind, forged.time, forged.actor, forged.project, JSON.stringify(forged.data));
+    });
+    expectBroken(result, seq, 0);
+    expect(result.json.ok === false && result.json.reason).toBe(`sequence ${seq} where 1 was expected (an entry was removed, inserted or reordered)`);
+  });
+
   it('--head: a head recorded earlier must still be in the chain; after the last entry is deleted the recorded head fails', () => {
     const right = lockstep(project.dir, ['audit', 'verify', '--head', head]);
     expect(right.status, show(right)).toBe(0);

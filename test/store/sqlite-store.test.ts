@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,10 +8,10 @@ import { AuditVerifier, chainEntry } from '../../src/core/audit.js';
 import type { AuditEntry, AuditEventInput, AuditVerification } from '../../src/core/audit.js';
 import { sha256Hex } from '../../src/core/canonical-json.js';
 import { ConflictError } from '../../src/core/errors.js';
-import type { PromotionRecord, ReleaseRecord } from '../../src/core/model.js';
+import type { PromotionRecord, ReleaseRecord, StepRecord } from '../../src/core/model.js';
 import { MIGRATIONS, migrate } from '../../src/store/sqlite/schema.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { Store } from '../../src/store/store.js';
+import { StateError, type Store } from '../../src/store/store.js';
 import { storeContract } from './store-contract.js';
 
 storeContract('SqliteStore on a temporary file', async () => {
@@ -235,6 +235,128 @@ describe('SqliteStore, SQLite specifics', () => {
       insert(db, chainEntry({ ...event(0), actor: 'mallory' }, { seq: 6, hash: 'f'.repeat(64) }));
       expect(await verify(store)).toMatchObject({ ok: false, firstBad: 7, entries: 6 });
     });
+
+    it.each([0, -1])('(e) a forged entry before the first, at sequence %i, is read from the start and fails', async (seq) => {
+      const { store, db } = await seeded();
+      insert(db, { ...chainEntry({ ...event(0), actor: 'mallory' }, undefined), seq });
+      expect((await store.auditPage(null, 2)).map((e) => e.seq)).toEqual([seq, 1]);
+      expect(await verify(store)).toMatchObject({ ok: false, firstBad: seq, entries: 0, reason: expect.stringMatching(`sequence ${seq} where 1 was expected`) as unknown });
+    });
+  });
+
+  describe('read-only', () => {
+    it('reads without writing: the file keeps its bytes and time, and a write is refused naming the file', async () => {
+      const writer = await openStore();
+      const release = releaseRecord();
+      await writer.commit({ release, audit: [event(1)] });
+      await writer.close();
+      const bytes = readFileSync(file);
+      const { mtimeMs } = statSync(file);
+
+      const store = SqliteStore.open(file, { readonly: true });
+      open.push(store);
+      await store.migrate();
+      expect(await store.getRelease(release.id)).toEqual(release);
+      expect(await verify(store)).toMatchObject({ ok: true, entries: 1 });
+      await expect(store.commit({ audit: [event(2)] })).rejects.toThrow(new StateError(`the state at ${file} was opened read-only: this command cannot record anything`));
+      await store.close();
+
+      expect(readFileSync(file).equals(bytes)).toBe(true);
+      expect(statSync(file).mtimeMs).toBe(mtimeMs);
+    });
+
+    it('does not create a missing file', () => {
+      expect(() => SqliteStore.open(file, { readonly: true })).toThrow(StateError);
+      expect(existsSync(file)).toBe(false);
+    });
+
+    it('upgrades an older schema through a writing connection when the file is writable, then reads', async () => {
+      const db = openRaw();
+      migrate(db, MIGRATIONS.slice(0, 2));
+      const store = SqliteStore.open(file, { readonly: true });
+      open.push(store);
+      await store.migrate();
+      expect(await store.listReleases()).toEqual([]);
+      expect(await store.listApprovals('none')).toEqual([]); // a table of migration 3
+      expect(db.prepare('SELECT MAX(version) AS v FROM schema_version').get()).toEqual({ v: MIGRATIONS.length });
+    });
+  });
+
+  describe('a damaged row names its table and entry, never a raw JavaScript error', () => {
+    /** A store with one release, one promotion holding prod's lock, a step, an approval, a component state. */
+    async function seeded(): Promise<{ store: SqliteStore; db: Database.Database; release: ReleaseRecord; promotion: PromotionRecord }> {
+      const store = await openStore();
+      const release = releaseRecord();
+      const promotion = promotionRecord('damaged', release.id);
+      await store.commit({
+        release,
+        createPromotion: { record: promotion, lock: true },
+        steps: [stepRecord(promotion.id)],
+        approvals: [{ promotionId: promotion.id, actor: 'bob@example.com', decision: 'approve', planDigest: promotion.plan.digest, at: '2026-01-01T00:06:00.000Z' }],
+        componentStates: [{ environment: 'prod', component: 'api', version: '1.0.0', releaseId: release.id, promotionId: promotion.id, configDigest: 'c', outputs: {}, updatedAt: '2026-01-01T00:07:00.000Z' }],
+        audit: [event(1)],
+      });
+      const db = openRaw();
+      db.pragma('foreign_keys = OFF');
+      db.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER approvals_no_update;');
+      return { store, db, release, promotion };
+    }
+
+    it('bad JSON in a release', async () => {
+      const { store, db, release } = await seeded();
+      db.prepare(`UPDATE releases SET json = '{"id": "' WHERE id = ?`).run(release.id);
+      const message = `the state at ${file} is damaged: table releases, id ${release.id}: column json is not valid JSON`;
+      await expect(store.getRelease(release.id)).rejects.toThrow(new StateError(message));
+      await expect(store.listReleases()).rejects.toThrow(new StateError(message));
+    });
+
+    it('wrong types in a release, a promotion, a step, an approval and a component state', async () => {
+      const { store, db, release, promotion } = await seeded();
+      const damaged = `the state at ${file} is damaged`;
+      db.prepare(`UPDATE releases SET json = json_set(json, '$.versions.api', 7) WHERE id = ?`).run(release.id);
+      await expect(store.getRelease(release.id)).rejects.toThrow(`${damaged}: table releases, id ${release.id}: column json: field versions must be a map of text, not an object`);
+
+      db.prepare(`UPDATE promotions SET json = json_remove(json, '$.plan.steps') WHERE id = ?`).run(promotion.id);
+      await expect(store.getPromotion(promotion.id)).rejects.toThrow(`${damaged}: table promotions, id ${promotion.id}: column json: plan: field steps is missing`);
+      await expect(store.activePromotion('prod')).rejects.toThrow(`table promotions, id ${promotion.id}`);
+
+      db.prepare(`UPDATE steps SET json = json_set(json, '$.state', 'exploded')`).run();
+      await expect(store.listSteps(promotion.id)).rejects.toThrow(`${damaged}: table steps, promotion_id ${promotion.id}, component api: column json: field state is "exploded", not one of`);
+
+      db.prepare(`UPDATE approvals SET json = '[1, 2]'`).run();
+      await expect(store.listApprovals(promotion.id)).rejects.toThrow(`${damaged}: table approvals, row id 1: column json: the record is a list, not an object`);
+
+      db.prepare(`UPDATE component_states SET json = json_set(json, '$.version', json('null'))`).run();
+      await expect(store.environmentState('prod')).rejects.toThrow(`${damaged}: table component_states, environment prod, component api: column json: field version must be text, not null`);
+    });
+
+    it('a row naming a row that is gone: a promotion without its release, a lock without its promotion', async () => {
+      const { store, db, release, promotion } = await seeded();
+      db.prepare('DELETE FROM releases WHERE id = ?').run(release.id);
+      const gone = `the state at ${file} is damaged: table promotions, id ${promotion.id}: it names release ${release.id}, which is not in table releases`;
+      await expect(store.getPromotion(promotion.id)).rejects.toThrow(new StateError(gone));
+      await expect(store.listPromotions({ environment: 'prod' })).rejects.toThrow(new StateError(gone));
+
+      db.prepare('DELETE FROM promotions WHERE id = ?').run(promotion.id);
+      const lock = `the state at ${file} is damaged: table env_locks, environment prod: it names promotion ${promotion.id}, which is not in table promotions`;
+      await expect(store.activePromotion('prod')).rejects.toThrow(new StateError(lock));
+      // Taking the lock meets the same row: the same message, not SQLite's UNIQUE constraint error.
+      const other = promotionRecord('other', release.id);
+      db.prepare('INSERT INTO releases (id, created_at, json) VALUES (?, ?, ?)').run(release.id, release.createdAt, JSON.stringify(release));
+      await expect(store.commit({ createPromotion: { record: other, lock: true }, audit: [] })).rejects.toThrow(new StateError(lock));
+    });
+
+    it('an audit entry whose data is not JSON', async () => {
+      const { store, db } = await seeded();
+      db.prepare(`UPDATE audit_log SET data = 'not json' WHERE seq = 1`).run();
+      await expect(store.auditPage(null, 10)).rejects.toThrow(new StateError(`the state at ${file} is damaged: table audit_log, seq 1: column data is not valid JSON`));
+    });
+
+    it('reads a release stored without labels as one without labels', async () => {
+      const { store, db, release } = await seeded();
+      db.prepare(`UPDATE releases SET json = json_remove(json, '$.labels') WHERE id = ?`).run(release.id);
+      expect((await store.getRelease(release.id)).labels).toEqual({});
+    });
   });
 
   // Durability across SIGKILL is not tested here: the child would need our TypeScript at run time
@@ -244,7 +366,8 @@ describe('SqliteStore, SQLite specifics', () => {
 
 async function verify(store: Store): Promise<AuditVerification> {
   const verifier = new AuditVerifier();
-  let after = 0;
+  // From the very first row, as `lockstep audit verify` reads: rows at sequence 0 or below included.
+  let after: number | null = null;
   for (let page = await store.auditPage(after, 4); page.length > 0; page = await store.auditPage(after, 4)) {
     for (const entry of page) verifier.push(entry);
     after = page.at(-1)?.seq ?? after;
@@ -295,5 +418,20 @@ function promotionRecord(seed: string, releaseId: string): PromotionRecord {
     },
     concurrency: 1,
     onFailure: 'halt',
+  };
+}
+
+function stepRecord(promotionId: string): StepRecord {
+  return {
+    promotionId,
+    component: 'api',
+    environment: 'prod',
+    state: 'pending',
+    action: 'apply',
+    toVersion: '1.0.0',
+    reversible: true,
+    applyStarted: false,
+    attempts: 0,
+    idempotencyKey: 'k',
   };
 }

@@ -610,6 +610,9 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect((await store.auditPage(12, 2)).map((e) => e.data)).toEqual([{ i: 12 }, { i: 13 }]);
         expect(await store.auditPage(25, 10)).toStrictEqual([]);
         expect(await store.auditPage(3, 0)).toStrictEqual([]);
+        // null: from the first row, whatever its sequence number.
+        expect((await store.auditPage(null, 3)).map((e) => e.seq)).toEqual([1, 2, 3]);
+        expect(await store.auditPage(null, 0)).toStrictEqual([]);
       });
 
       it('stays one valid chain across many commits, sequential and concurrent', async () => {

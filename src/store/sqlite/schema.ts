@@ -169,6 +169,17 @@ export function migrate(db: SqliteDatabaseLike, migrations: readonly Migration[]
     .immediate();
 }
 
+/**
+ * The schema version a database has, read without writing (0 for a file no Lockstep has migrated).
+ * For read-only connections, which cannot run `migrate`.
+ */
+export function schemaVersion(db: SqliteDatabaseLike): number {
+  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get();
+  if (table === undefined) return 0;
+  const row = db.prepare('SELECT MAX(version) AS version FROM schema_version').get() as { version: number | null };
+  return row.version ?? 0;
+}
+
 /** Versions must be 1, 2, 3, …: a gap or a reordering is a programming error, caught before any change. */
 function checkOrder(migrations: readonly Migration[]): void {
   migrations.forEach((migration, index) => {

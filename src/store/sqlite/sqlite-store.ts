@@ -2,13 +2,17 @@
    The port is asynchronous (PostgreSQL needs it); better-sqlite3 is synchronous. `async` still earns
    its place: a throw inside becomes a rejected promise, as callers of the port expect. */
 import Database from 'better-sqlite3';
+import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { chainEntry } from '../../core/audit.js';
 import type { AuditEntry, AuditEventInput, AuditKind } from '../../core/audit.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
-import type { PromotionFilter, StepLogLine, Store, StoreChange } from '../store.js';
-import { migrate } from './schema.js';
+import { StateError, type PromotionFilter, type StepLogLine, type Store, type StoreChange } from '../store.js';
+import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
+import { checkApproval, checkAuditData, checkComponentState, checkPromotion, checkRejection, checkRelease, checkStep, type RowCheck } from './row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 
 /** The shortest id prefix `getRelease` and `getPromotion` accept. */
@@ -35,6 +39,26 @@ interface AuditRow {
   data: string;
 }
 
+export interface SqliteOpenOptions {
+  /**
+   * Open for reading only: SQLite never writes the file, and a file, directory or file system that
+   * is read-only can still be read. `migrate` then only checks the schema, and every write is a
+   * StateError.
+   */
+  readonly?: boolean;
+}
+
+/** Where the store's data lives, for messages; `readonly` when it was opened so. */
+interface StoreSource {
+  /** `the state at /path/state.db`, or `the state` for a connection handed in. */
+  name: string;
+  /** The file, when opened from one. */
+  path?: string;
+  readonly: boolean;
+  /** Removes a private snapshot (see `openSnapshot`) on close. */
+  cleanup?: () => void;
+}
+
 /**
  * The Store port on SQLite (the embedded default). Several processes may share one database file:
  * every write is a `BEGIN IMMEDIATE` transaction, so writers queue on SQLite's file lock (waiting up
@@ -49,20 +73,81 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, SqliteStatementLike>();
   private closed = false;
 
-  private constructor(private readonly db: SqliteDatabaseLike) {
+  private constructor(
+    private readonly db: SqliteDatabaseLike,
+    private readonly source: StoreSource = { name: 'the state', readonly: false },
+  ) {
     // busy_timeout first: switching to WAL needs a lock another process may hold.
     db.pragma('busy_timeout = 5000');
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    if (!source.readonly) {
+      // Both write to the file (the journal mode is kept in its header); a reader needs neither.
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+    }
     db.pragma('foreign_keys = ON');
   }
 
   /**
    * Opens (creating if needed) the database file at `path`, or an in-memory one for ':memory:'.
    * Does not create directories: the caller decides where state lives. Call `migrate()` before use.
+   * With `readonly`, the file must exist and is never written (see SqliteOpenOptions).
    */
-  static open(path: string): SqliteStore {
-    return new SqliteStore(new Database(path));
+  static open(path: string, options: SqliteOpenOptions = {}): SqliteStore {
+    const name = `the state at ${path}`;
+    if (!options.readonly) {
+      // Asked before SQLite: a file SQLite can only read opens without complaint, and a command
+      // with nothing to record would then seem to work. Whoever may write (root too) passes.
+      const why = path === ':memory:' ? undefined : notWritable(path);
+      if (why !== undefined) throw readOnlyState(name, why);
+      const db = openDatabase(path, name, {});
+      try {
+        return new SqliteStore(db, { name, path, readonly: false });
+      } catch (error) {
+        db.close();
+        const reason = readOnlyReason(error);
+        throw reason === undefined ? openFailure(name, error) : readOnlyState(name, reason, error);
+      }
+    }
+    const db = openDatabase(path, name, { readonly: true, fileMustExist: true });
+    try {
+      const store = new SqliteStore(db, { name, path, readonly: true });
+      // The first read opens the WAL index (the -shm file). A reader creates it when it is missing,
+      // which a read-only directory or file system does not allow.
+      db.prepare('SELECT 1 FROM sqlite_master LIMIT 1').get();
+      return store;
+    } catch (error) {
+      db.close();
+      if (!cannotCreateWalIndex(error)) throw openFailure(name, error);
+      return SqliteStore.openSnapshot(path, name, error);
+    }
+  }
+
+  /**
+   * A read-only state in a directory nobody may write: SQLite cannot create the WAL index there. With
+   * no -wal file beside it, no writer has the database open (a writer creates one first) and the file
+   * is complete on its own, so a private copy is read instead. The copy counts only if the file did
+   * not change while it was taken.
+   */
+  private static openSnapshot(path: string, name: string, cause: unknown): SqliteStore {
+    if (existsSync(`${path}-wal`)) {
+      throw new StateError(`cannot read ${name}: its directory is read-only and it has a -wal file but no -shm file beside it (open it once where it is writable)`, { cause });
+    }
+    const before = statSync(path);
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-state-'));
+    const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+    try {
+      const copy = join(dir, 'state.db');
+      copyFileSync(path, copy);
+      const after = statSync(path);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || existsSync(`${path}-wal`)) {
+        throw new StateError(`cannot read ${name}: it changed while being read from its read-only directory; try again`);
+      }
+      const db = new Database(copy, { readonly: true, fileMustExist: true });
+      return new SqliteStore(db, { name, path, readonly: true, cleanup });
+    } catch (error) {
+      cleanup();
+      throw error;
+    }
   }
 
   /** Wraps an open connection (for tests and embedding); sets the same pragmas as `open`. */
@@ -70,8 +155,37 @@ export class SqliteStore implements Store {
     return new SqliteStore(db);
   }
 
+  /**
+   * Read-only: checks that the schema is the one this code reads. An older schema is upgraded
+   * through a short-lived writing connection when the file is writable (as every command did before
+   * reading commands opened it read-only); a read-only one cannot be, and says so.
+   */
   async migrate(): Promise<void> {
-    migrate(this.db);
+    if (this.source.readonly) {
+      const version = schemaVersion(this.db);
+      const newest = MIGRATIONS.length;
+      if (version > newest) {
+        throw new StateError(`${this.source.name} has schema version ${version}, newer than this Lockstep knows (${newest}): upgrade Lockstep`);
+      }
+      if (version < newest) {
+        const path = this.source.path;
+        // A private copy (see openSnapshot) is only made of a state nobody may write.
+        const why = path === undefined ? 'it was opened read-only' : (notWritable(path) ?? (this.source.cleanup === undefined ? undefined : 'it was read from a copy'));
+        if (path === undefined || why !== undefined) {
+          throw new StateError(
+            `${this.source.name} has schema version ${version} and this Lockstep reads ${newest}: it must be upgraded, which needs write access (${why ?? ''}); open it once where it is writable`,
+          );
+        }
+        const writer = SqliteStore.open(path);
+        try {
+          await writer.migrate();
+        } finally {
+          await writer.close();
+        }
+      }
+    } else {
+      this.writing(() => migrate(this.db));
+    }
     this.statements.clear();
   }
 
@@ -80,12 +194,25 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.statements.clear();
     this.db.close();
+    this.source.cleanup?.();
   }
 
   // ---------------------------------------------------------------- writes
 
   async commit(change: StoreChange): Promise<AuditEntry[]> {
-    return this.db.transaction(() => this.apply(change)).immediate();
+    return this.writing(() => this.db.transaction(() => this.apply(change)).immediate());
+  }
+
+  /** Runs a write; a state that cannot be written becomes a StateError naming it, not SQLite's words. */
+  private writing<T>(write: () => T): T {
+    if (this.source.readonly) throw new StateError(`${this.source.name} was opened read-only: this command cannot record anything`);
+    try {
+      return write();
+    } catch (error) {
+      const why = readOnlyReason(error);
+      if (why === undefined) throw error;
+      throw readOnlyState(this.source.name, why, error);
+    }
   }
 
   async claimPromotion(
@@ -93,7 +220,7 @@ export class SqliteStore implements Store {
     owner: PromotionOwner | undefined,
     expectedToken: string | undefined,
   ): Promise<boolean> {
-    return this.db
+    return this.writing(() => this.db
       .transaction((): boolean => {
         const row = this.get<{ owner_token: string | null; json: string }>(
           'SELECT owner_token, json FROM promotions WHERE id = ?',
@@ -101,7 +228,7 @@ export class SqliteStore implements Store {
         );
         if (row === undefined) throw new NotFoundError(`promotion ${promotionId} not found`);
         if (row.owner_token !== (expectedToken ?? null)) return false;
-        const { owner: _previous, ...rest } = JSON.parse(row.json) as PromotionRecord;
+        const { owner: _previous, ...rest } = this.promotionRecord(promotionId, row.json);
         const record: PromotionRecord = owner === undefined ? rest : { ...rest, owner };
         this.run(
           'UPDATE promotions SET owner_token = ?, json = ? WHERE id = ?',
@@ -111,7 +238,7 @@ export class SqliteStore implements Store {
         );
         return true;
       })
-      .immediate();
+      .immediate());
   }
 
   /** Runs inside the commit's transaction: any throw rolls the whole change back. */
@@ -151,7 +278,7 @@ export class SqliteStore implements Store {
     const json = JSON.stringify(release);
     if (existing !== undefined) {
       // Releases are immutable: writing the same one again is a no-op, anything else a conflict.
-      if (canonicalJson(JSON.parse(existing.json)) === canonicalJson(JSON.parse(json))) return;
+      if (canonicalJson(this.releaseRecord(release.id, existing.json)) === canonicalJson(JSON.parse(json))) return;
       throw new ConflictError(`release ${release.id} already exists with different content (releases are immutable)`);
     }
     this.run('INSERT INTO releases (id, created_at, json) VALUES (?, ?, ?)', release.id, release.createdAt, json);
@@ -161,7 +288,7 @@ export class SqliteStore implements Store {
     if (this.get('SELECT 1 FROM releases WHERE id = ?', releaseId) === undefined) throw new NotFoundError(`release ${releaseId} not found`);
     const existing = this.get<JsonRow>('SELECT json FROM release_rejections WHERE release_id = ?', releaseId);
     if (existing !== undefined) {
-      const earlier = JSON.parse(existing.json) as ReleaseRejection;
+      const earlier = this.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, existing.json, checkRejection);
       throw new ConflictError(`release ${releaseId.slice(0, 12)} was already rejected by ${earlier.by} at ${earlier.at}: ${earlier.reason}`);
     }
     this.run('INSERT INTO release_rejections (release_id, json) VALUES (?, ?)', releaseId, JSON.stringify(rejection));
@@ -281,33 +408,39 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- reads
 
   async getRelease(idOrPrefix: string): Promise<ReleaseRecord> {
-    return this.withRejection(JSON.parse(this.resolve('releases', 'release', idOrPrefix)) as ReleaseRecord);
+    const row = this.resolve('releases', 'release', idOrPrefix);
+    return this.withRejection(this.releaseRecord(row.id, row.json));
   }
 
   private withRejection(release: ReleaseRecord): ReleaseRecord {
     const row = this.get<JsonRow>('SELECT json FROM release_rejections WHERE release_id = ?', release.id);
-    return row === undefined ? release : { ...release, rejected: JSON.parse(row.json) as ReleaseRejection };
+    return row === undefined ? release : { ...release, rejected: this.rejectionRecord(release.id, row.json) };
   }
 
   async listApprovals(promotionId: string): Promise<ApprovalRecord[]> {
-    return this.all<JsonRow>('SELECT json FROM approvals WHERE promotion_id = ? ORDER BY id', promotionId).map((row) => JSON.parse(row.json) as ApprovalRecord);
+    return this.all<JsonRow & { id: number }>('SELECT id, json FROM approvals WHERE promotion_id = ? ORDER BY id', promotionId).map((row) =>
+      this.record<ApprovalRecord>('approvals', `row id ${row.id}`, row.json, checkApproval),
+    );
   }
 
   async listReleases(options: { limit?: number } = {}): Promise<ReleaseRecord[]> {
     // One query, rejections joined: a release list is read on every tick.
-    const rows = this.all<JsonRow & { rejection: string | null }>(
-      `SELECT r.json, j.json AS rejection FROM releases r LEFT JOIN release_rejections j ON j.release_id = r.id
+    const rows = this.all<JsonRow & { id: string; rejection: string | null }>(
+      `SELECT r.id, r.json, j.json AS rejection FROM releases r LEFT JOIN release_rejections j ON j.release_id = r.id
         ORDER BY r.created_at DESC, r.id DESC LIMIT ?`,
       sqlLimit(options.limit),
     );
     return rows.map((row) => {
-      const release = JSON.parse(row.json) as ReleaseRecord;
-      return row.rejection === null ? release : { ...release, rejected: JSON.parse(row.rejection) as ReleaseRejection };
+      const release = this.releaseRecord(row.id, row.json);
+      return row.rejection === null ? release : { ...release, rejected: this.rejectionRecord(row.id, row.rejection) };
     });
   }
 
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {
-    return JSON.parse(this.resolve('promotions', 'promotion', idOrPrefix)) as PromotionRecord;
+    const row = this.resolve('promotions', 'promotion', idOrPrefix);
+    const promotion = this.promotionRecord(row.id, row.json);
+    this.checkReleaseExists(promotion);
+    return promotion;
   }
 
   async listPromotions(filter: PromotionFilter = {}): Promise<PromotionRecord[]> {
@@ -327,12 +460,18 @@ export class SqliteStore implements Store {
       where.push(`state IN (${filter.states.map(() => '?').join(', ')})`);
       params.push(...filter.states);
     }
-    const rows = this.all<JsonRow>(
-      `SELECT json FROM promotions ${whereClause(where)} ORDER BY requested_at DESC, id DESC LIMIT ?`,
+    // The release joined only to notice one that is missing: a promotion always names an existing one.
+    const rows = this.all<JsonRow & { id: string; release_missing: number }>(
+      `SELECT p.id, p.json, r.id IS NULL AS release_missing FROM promotions p LEFT JOIN releases r ON r.id = p.release_id
+        ${whereClause(where)} ORDER BY p.requested_at DESC, p.id DESC LIMIT ?`,
       ...params,
       sqlLimit(filter.limit),
     );
-    return rows.map((row) => JSON.parse(row.json) as PromotionRecord);
+    return rows.map((row) => {
+      const promotion = this.promotionRecord(row.id, row.json);
+      if (row.release_missing === 1) throw this.missingRelease(promotion);
+      return promotion;
+    });
   }
 
   async activePromotion(environment: string): Promise<PromotionRecord | undefined> {
@@ -340,8 +479,8 @@ export class SqliteStore implements Store {
   }
 
   async listSteps(promotionId: string): Promise<StepRecord[]> {
-    const rows = this.all<JsonRow>('SELECT json FROM steps WHERE promotion_id = ? ORDER BY ord', promotionId);
-    return rows.map((row) => JSON.parse(row.json) as StepRecord);
+    const rows = this.all<JsonRow & { component: string }>('SELECT component, json FROM steps WHERE promotion_id = ? ORDER BY ord', promotionId);
+    return rows.map((row) => this.stepRecord(promotionId, row.component, row.json));
   }
 
   async listStepHistory(
@@ -357,35 +496,38 @@ export class SqliteStore implements Store {
       where.push('s.component = ?');
       params.push(filter.component);
     }
-    const rows = this.all<JsonRow>(
-      `SELECT s.json FROM steps s JOIN promotions p ON p.id = s.promotion_id ${whereClause(where)}
+    const rows = this.all<JsonRow & { promotion_id: string; component: string }>(
+      `SELECT s.promotion_id, s.component, s.json FROM steps s JOIN promotions p ON p.id = s.promotion_id ${whereClause(where)}
         ORDER BY p.requested_at DESC, p.id DESC, s.ord LIMIT ?`,
       ...params,
       sqlLimit(filter.limit),
     );
-    return rows.map((row) => JSON.parse(row.json) as StepRecord);
+    return rows.map((row) => this.stepRecord(row.promotion_id, row.component, row.json));
   }
 
   async environmentState(environment: string): Promise<ComponentState[]> {
-    const rows = this.all<JsonRow>(
-      'SELECT json FROM component_states WHERE environment = ? ORDER BY component',
+    const rows = this.all<JsonRow & { component: string }>(
+      'SELECT component, json FROM component_states WHERE environment = ? ORDER BY component',
       environment,
     );
-    return rows.map((row) => JSON.parse(row.json) as ComponentState);
+    return rows.map((row) =>
+      this.record<ComponentState>('component_states', `environment ${environment}, component ${row.component}`, row.json, checkComponentState),
+    );
   }
 
-  async auditPage(afterSeq: number, limit: number): Promise<AuditEntry[]> {
-    if (!Number.isSafeInteger(afterSeq))
+  async auditPage(afterSeq: number | null, limit: number): Promise<AuditEntry[]> {
+    if (afterSeq !== null && !Number.isSafeInteger(afterSeq))
       throw new InputError(`afterSeq must be a whole number, not ${afterSeq}`, 'afterSeq');
     // Rows as arrays, not objects: building a twelve-member object per row was the largest part
     // of reading the log (`audit verify` reads all of it). `raw` is better-sqlite3's; the columns
     // are named, in AUDIT_COLUMNS order, so the positions below do not depend on the schema's order.
+    // `null`: every row. `seq > ?` with SQL NULL would match none, so the first page has its own query.
     const statement = this.statement(
-      `SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+      `SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log ${afterSeq === null ? 'WHERE ? IS NULL' : 'WHERE seq > ?'} ORDER BY seq LIMIT ?`,
     ) as SqliteStatementLike & { raw(toggle: boolean): SqliteStatementLike };
     const rows = statement.raw(true).all(afterSeq, sqlLimit(limit)) as AuditTuple[];
     const entries: AuditEntry[] = new Array<AuditEntry>(rows.length);
-    for (let i = 0; i < rows.length; i++) entries[i] = entryFromTuple(rows[i] as AuditTuple);
+    for (let i = 0; i < rows.length; i++) entries[i] = this.auditEntry(rows[i] as AuditTuple);
     return entries;
   }
 
@@ -408,17 +550,80 @@ export class SqliteStore implements Store {
   }
 
   private lockHolder(environment: string): PromotionRecord | undefined {
-    const row = this.get<JsonRow>(
-      'SELECT p.json FROM env_locks l JOIN promotions p ON p.id = l.promotion_id WHERE l.environment = ?',
+    const row = this.get<{ promotion_id: string; json: string | null }>(
+      'SELECT l.promotion_id, p.json FROM env_locks l LEFT JOIN promotions p ON p.id = l.promotion_id WHERE l.environment = ?',
       environment,
     );
-    return row === undefined ? undefined : (JSON.parse(row.json) as PromotionRecord);
+    if (row === undefined) return undefined;
+    if (row.json === null) {
+      throw this.damaged('env_locks', `environment ${environment}`, `it names promotion ${row.promotion_id}, which is not in table promotions`);
+    }
+    const promotion = this.promotionRecord(row.promotion_id, row.json);
+    this.checkReleaseExists(promotion);
+    return promotion;
   }
 
-  /** The JSON of the one record whose id is `idOrPrefix`, or starts with it (≥ 7 characters). */
-  private resolve(table: 'releases' | 'promotions', noun: 'release' | 'promotion', idOrPrefix: string): string {
+  // ------------------------------------------------ reading records back (a damaged row names itself)
+
+  /**
+   * Parses and checks one stored record. The store wrote it, so anything wrong means the file was
+   * damaged or edited: a StateError naming the table and the entry, never a raw SyntaxError or a
+   * TypeError later. The message never quotes the column's content.
+   */
+  private record<T>(table: string, entry: string, json: string, check: RowCheck, column = 'json'): T {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch {
+      throw this.damaged(table, entry, `column ${column} is not valid JSON`);
+    }
+    const problem = check(value);
+    if (problem !== undefined) throw this.damaged(table, entry, `column ${column}: ${problem}`);
+    return value as T;
+  }
+
+  private damaged(table: string, entry: string, problem: string): StateError {
+    return new StateError(`${this.source.name} is damaged: table ${table}, ${entry}: ${problem}`);
+  }
+
+  private releaseRecord(id: string, json: string): ReleaseRecord {
+    const release = this.record<ReleaseRecord>('releases', `id ${id}`, json, checkRelease);
+    if (release.id !== id) throw this.damaged('releases', `id ${id}`, `column json holds release ${release.id}`);
+    // Labels were always written; a record without them still reads as a release without labels.
+    return release.labels === undefined ? { ...release, labels: {} } : release;
+  }
+
+  private rejectionRecord(releaseId: string, json: string): ReleaseRejection {
+    return this.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, json, checkRejection);
+  }
+
+  private promotionRecord(id: string, json: string): PromotionRecord {
+    const promotion = this.record<PromotionRecord>('promotions', `id ${id}`, json, checkPromotion);
+    if (promotion.id !== id) throw this.damaged('promotions', `id ${id}`, `column json holds promotion ${promotion.id}`);
+    return promotion;
+  }
+
+  private stepRecord(promotionId: string, component: string, json: string): StepRecord {
+    return this.record<StepRecord>('steps', `promotion_id ${promotionId}, component ${component}`, json, checkStep);
+  }
+
+  private checkReleaseExists(promotion: PromotionRecord): void {
+    if (this.get('SELECT 1 FROM releases WHERE id = ?', promotion.releaseId) === undefined) throw this.missingRelease(promotion);
+  }
+
+  private missingRelease(promotion: PromotionRecord): StateError {
+    return this.damaged('promotions', `id ${promotion.id}`, `it names release ${promotion.releaseId}, which is not in table releases`);
+  }
+
+  private auditEntry(row: AuditTuple): AuditEntry {
+    const data = this.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
+    return entryFromTuple(row, data);
+  }
+
+  /** The one record whose id is `idOrPrefix`, or starts with it (≥ 7 characters). */
+  private resolve(table: 'releases' | 'promotions', noun: 'release' | 'promotion', idOrPrefix: string): { id: string; json: string } {
     const exact = this.get<JsonRow>(`SELECT json FROM ${table} WHERE id = ?`, idOrPrefix);
-    if (exact !== undefined) return exact.json;
+    if (exact !== undefined) return { id: idOrPrefix, json: exact.json };
     if (idOrPrefix.length < MIN_PREFIX) {
       throw new InputError(`a ${noun} id prefix needs at least ${MIN_PREFIX} characters`, noun);
     }
@@ -433,7 +638,7 @@ export class SqliteStore implements Store {
     );
     const [first, second] = rows;
     if (first === undefined) throw new NotFoundError(`${noun} ${idOrPrefix} not found`);
-    if (second === undefined) return first.json;
+    if (second === undefined) return first;
     const listed = rows.slice(0, MAX_CANDIDATES).map((row) => row.id);
     const more = rows.length > MAX_CANDIDATES ? ', and more' : '';
     throw new InputError(
@@ -524,15 +729,16 @@ type AuditTuple = [
   data: string,
 ];
 
-function entryFromTuple(row: AuditTuple): AuditEntry {
-  const [seq, hash, prevHash, kind, time, actor, project, environment, releaseId, promotionId, component, data] = row;
+/** `data` parsed and checked by the store (see `auditEntry`). */
+function entryFromTuple(row: AuditTuple, data: Record<string, unknown>): AuditEntry {
+  const [seq, hash, prevHash, kind, time, actor, project, environment, releaseId, promotionId, component] = row;
   const entry: AuditEntry = {
     seq,
     kind: kind as AuditKind,
     time,
     actor,
     project,
-    data: JSON.parse(data) as Record<string, unknown>,
+    data,
     prevHash,
     hash,
   };
@@ -554,4 +760,67 @@ function sqlLimit(limit: number | undefined): number {
     throw new InputError(`limit must be a whole number of at least 0, not ${limit}`, 'limit');
   }
   return limit;
+}
+
+/** Opens the file; a failure names the state and says why, not only SQLite's "unable to open database file". */
+function openDatabase(path: string, name: string, options: Database.Options): Database.Database {
+  try {
+    return new Database(path, options);
+  } catch (error) {
+    throw openFailure(name, error);
+  }
+}
+
+function sqliteCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
+}
+
+function openFailure(name: string, error: unknown): Error {
+  const code = sqliteCode(error);
+  if (code === undefined) return error instanceof Error ? error : new Error(String(error));
+  const hint = code === 'SQLITE_CANTOPEN' ? 'it is missing, unreadable, or its directory does not exist' : code === 'SQLITE_NOTADB' ? 'it is not a SQLite database' : code;
+  return new StateError(`cannot open ${name}: ${hint}`, { cause: error });
+}
+
+/** A read-only connection could not open or create the WAL index beside the file. */
+function cannotCreateWalIndex(error: unknown): boolean {
+  const code = sqliteCode(error);
+  return code === 'SQLITE_READONLY_DIRECTORY' || code === 'SQLITE_READONLY_CANTINIT' || code === 'SQLITE_CANTOPEN';
+}
+
+/** Why a write failed because the state cannot be written, or undefined for any other failure. */
+function readOnlyReason(error: unknown): string | undefined {
+  const code = sqliteCode(error);
+  if (code === 'SQLITE_READONLY_DIRECTORY') return 'its directory does not allow creating files';
+  if (code === 'SQLITE_READONLY') return 'the file or its file system does not allow writing';
+  if (code?.startsWith('SQLITE_READONLY_')) return code;
+  if (code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') return 'permission denied';
+  return undefined;
+}
+
+function readOnlyState(name: string, why: string, cause?: unknown): StateError {
+  return new StateError(`cannot write ${name}: it is read-only (${why}); commands that only read it (status, history, release list, audit verify) still work`, { cause });
+}
+
+/**
+ * Why an existing state file cannot be written, or undefined. The directory counts only when the
+ * WAL file must be created in it. A file that does not exist yet is SQLite's to create (or fail on).
+ */
+function notWritable(path: string): string | undefined {
+  const denied = (target: string): string | undefined => {
+    try {
+      accessSync(target, constants.W_OK);
+      return undefined;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return code === 'EROFS' ? 'its file system is mounted read-only' : code === 'ENOENT' ? undefined : (code ?? 'no write access');
+    }
+  };
+  if (!existsSync(path)) return undefined;
+  const file = denied(path);
+  if (file !== undefined) return file === 'EACCES' || file === 'EPERM' ? 'the file does not allow writing' : file;
+  if (existsSync(`${path}-wal`)) return undefined;
+  const dir = denied(dirname(path));
+  return dir === 'EACCES' || dir === 'EPERM' ? 'its directory does not allow creating files' : dir;
 }
