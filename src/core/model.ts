@@ -238,6 +238,8 @@ export interface StepRecord {
   applyStarted: boolean;
   /** Outputs after apply, validated; sensitive ones redacted. */
   outputs?: Record<string, unknown>;
+  /** Names of the sensitive outputs (declared so, or marked by the system); never their values. */
+  sensitiveOutputs?: string[];
   error?: string;
   startedAt?: string;
   finishedAt?: string;
@@ -253,6 +255,7 @@ export interface PreviousState {
   releaseId: string;
   configDigest: string;
   outputs: Record<string, unknown>;
+  sensitiveOutputs?: string[];
 }
 
 /** What runs in an environment, per component, as far as Lockstep knows. */
@@ -266,6 +269,11 @@ export interface ComponentState {
   configDigest: string;
   /** Recorded outputs (sensitive ones redacted); flow to dependents when the component is unchanged. */
   outputs: Record<string, unknown>;
+  /**
+   * Names of the sensitive outputs (declared so, or marked by the system that produced them). Their
+   * values are never stored: a dependent that needs one has it read back from the system.
+   */
+  sensitiveOutputs?: string[];
   updatedAt: string;
 }
 
