@@ -3,9 +3,10 @@
  * audited or shown. Values shorter than MIN_SECRET_LENGTH are not searched for (they would blank out
  * ordinary text); such secrets are still never written on purpose.
  *
- * A secret is also searched for in the forms a program prints it in without meaning to hide it: escaped
- * inside a JSON string (a script printing `{"password": "..."}`), and, for a value of several lines (a
- * key, a certificate), line by line, because a log holds one line at a time.
+ * A secret is also searched for in the forms it is printed in without meaning to hide it: escaped inside
+ * a JSON string (a script printing `{"password": "..."}`), inside single quotes for a POSIX shell (how
+ * a plan shows a command's arguments), and, for a value of several lines (a key, a certificate), line by
+ * line, because a log holds one line at a time.
  */
 export const REDACTED = '***';
 export const MIN_SECRET_LENGTH = 3;
@@ -62,7 +63,7 @@ export class Redactor {
 
 /** The value itself, its JSON-escaped form, and each long enough line (trimmed) of a value of several lines. */
 function derivedForms(value: string): string[] {
-  const forms = [value, jsonEscaped(value)];
+  const forms = [value, jsonEscaped(value), value.replaceAll("'", `'\\''`)];
   if (/[\r\n]/.test(value)) {
     for (const line of value.split(/\r?\n|\r/)) {
       const trimmed = line.trim();

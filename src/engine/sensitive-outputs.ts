@@ -54,7 +54,7 @@ export async function readSensitiveOutputs(input: ReadBack): Promise<Record<stri
   const refs = needed.map((o) => `${producer}.outputs.${o}`).join(', ');
   if (!adapter.readOutputs) {
     throw new StepFailure(
-      `${consumer} needs ${refs}, which is sensitive: Lockstep never stores its value, ${producer} was not applied by this ` +
+      `${consumer} needs ${refs}, sensitive: Lockstep never stores ${needed.length === 1 ? 'its value' : 'their values'}, ${producer} was not applied by this ` +
         `process, and the ${adapter.type} adapter cannot read outputs back from its system. Promote a release that applies ` +
         `${producer} together with ${consumer}, or pass the value as a secret (\${{ secrets.NAME }}) instead of an output`,
       false,
