@@ -30,7 +30,18 @@ export interface Adapter<Spec = unknown> {
   /** What this adapter can do for this spec: capabilities are data, never `type === …` checks. */
   capabilities(spec: Spec): AdapterCapabilities;
   plan(spec: Spec, ctx: StepContext): Promise<AdapterPlan>;
+  /**
+   * Returns the outputs. Those the system itself marks sensitive are named with `withSensitive`; the
+   * engine treats them exactly as outputs declared `sensitive: true`.
+   */
   apply(spec: Spec, plan: AdapterPlan, ctx: StepContext): Promise<Outputs>;
+  /**
+   * Reads the outputs the system holds now, without changing anything (`terraform output -json`,
+   * `DescribeStacks`). The engine calls it when a dependent needs a sensitive output of a component it
+   * did not apply in this process: sensitive values are never stored, so the system is their only
+   * source. Adapters that cannot read outputs back leave it out.
+   */
+  readOutputs?(spec: Spec, ctx: StepContext): Promise<Outputs>;
   verify?(spec: Spec, outputs: Outputs, ctx: StepContext): Promise<void>;
   /** Brings the system back to `ctx.previousVersion`. Only called when `capabilities(spec).reversible`. */
   rollback?(spec: Spec, ctx: StepContext): Promise<void>;
@@ -57,6 +68,12 @@ export interface AdapterCapabilities {
   idempotentApply: boolean;
   /** `observe` can tell the running version. */
   observe: boolean;
+  /**
+   * The system can mark outputs sensitive on its own (Terraform's `sensitive = true`), so any step of
+   * this type may produce a secret that lockstep.yaml does not name. The engine then holds the step's
+   * log lines while it applies, until it knows the outputs and can redact them.
+   */
+  sensitiveOutputs?: boolean;
 }
 
 export interface AdapterPlan {
@@ -77,7 +94,24 @@ export interface AdapterPlan {
   data?: unknown;
 }
 
-export type Outputs = Record<string, unknown>;
+/** The key under which outputs carry the names the system marks sensitive (see withSensitive). */
+export const SENSITIVE_OUTPUTS: unique symbol = Symbol('lockstep.sensitiveOutputs');
+
+/**
+ * Output values by name. A symbol key, not a string one, carries the sensitive names: a command may
+ * write any string key to its outputs file, and parsed JSON never has a symbol key.
+ */
+export type Outputs = Record<string, unknown> & { readonly [SENSITIVE_OUTPUTS]?: readonly string[] };
+
+/** `values`, with `names` marked as sensitive by the system that produced them. */
+export function withSensitive(values: Record<string, unknown>, names: readonly string[]): Outputs {
+  return names.length === 0 ? values : { ...values, [SENSITIVE_OUTPUTS]: [...names] };
+}
+
+/** The names an adapter marked sensitive in its outputs (none for a plain object). */
+export function sensitiveOutputNames(outputs: Outputs): readonly string[] {
+  return outputs[SENSITIVE_OUTPUTS] ?? [];
+}
 
 export interface Observed {
   /** The version the system runs now, if the adapter can tell. */

@@ -251,6 +251,8 @@ export interface StepRecord {
   applyStarted: boolean;
   /** Outputs after apply, validated; sensitive ones redacted. */
   outputs?: Record<string, unknown>;
+  /** Names of the sensitive outputs (declared so, or marked by the system); never their values. */
+  sensitiveOutputs?: string[];
   /** Why the step's own plan, apply or verify failed; a failed rollback does not overwrite it. */
   error?: string;
   /** Why its rollback failed (state rollback-failed). */
@@ -269,6 +271,7 @@ export interface PreviousState {
   releaseId: string;
   configDigest: string;
   outputs: Record<string, unknown>;
+  sensitiveOutputs?: string[];
 }
 
 /** What runs in an environment, per component, as far as Lockstep knows. */
@@ -282,6 +285,11 @@ export interface ComponentState {
   configDigest: string;
   /** Recorded outputs (sensitive ones redacted); flow to dependents when the component is unchanged. */
   outputs: Record<string, unknown>;
+  /**
+   * Names of the sensitive outputs (declared so, or marked by the system that produced them). Their
+   * values are never stored: a dependent that needs one has it read back from the system.
+   */
+  sensitiveOutputs?: string[];
   updatedAt: string;
 }
 

@@ -4,11 +4,13 @@ import { REDACTED } from './redact.js';
 /**
  * Checks a step's outputs against the component's declarations before any dependent sees them.
  * Returns the declared outputs only (undeclared ones are dropped: nobody can reference them) and every
- * problem found. Problems never quote a sensitive value. Pure.
+ * problem found. Problems never quote a sensitive value: one declared so, or named in `markedSensitive`
+ * (by the system that produced it). Pure.
  */
 export function checkOutputs(
   declarations: Readonly<Record<string, OutputDeclaration>>,
   produced: Readonly<Record<string, unknown>>,
+  markedSensitive: readonly string[] = [],
 ): { outputs: Record<string, unknown>; problems: string[] } {
   const outputs: Record<string, unknown> = {};
   const problems: string[] = [];
@@ -18,10 +20,11 @@ export function checkOutputs(
       continue;
     }
     const value = produced[name];
-    const shown = decl.sensitive ? REDACTED : JSON.stringify(value);
+    const secret = decl.sensitive === true || markedSensitive.includes(name);
+    const shown = secret ? REDACTED : JSON.stringify(value);
     const typeProblem = typeMismatch(decl.type, value);
     if (typeProblem) {
-      problems.push(`output ${name} must be ${decl.type}, got ${typeProblem}${decl.sensitive ? '' : ` (${shown})`}`);
+      problems.push(`output ${name} must be ${decl.type}, got ${typeProblem}${secret ? '' : ` (${shown})`}`);
       continue;
     }
     if (decl.type === 'array' && decl.items && Array.isArray(value)) {
@@ -62,12 +65,23 @@ export function typeMismatch(type: ValueType, value: unknown): string | undefine
   return actual === type ? undefined : actual;
 }
 
-/** Copies outputs with sensitive ones replaced by REDACTED: what the store keeps. */
-export function redactSensitiveOutputs(
+/**
+ * The names of a component's sensitive outputs: those lockstep.yaml declares `sensitive: true` and
+ * those the producing system marked (`marked`), declared or not. Sorted, so records compare equal.
+ */
+export function sensitiveNames(
   declarations: Readonly<Record<string, OutputDeclaration>>,
+  marked: readonly string[] = [],
+): string[] {
+  const names = new Set(marked);
+  for (const [name, decl] of Object.entries(declarations)) if (decl.sensitive) names.add(name);
+  return [...names].sort();
+}
+
+/** Copies outputs with the sensitive ones (by name) replaced by REDACTED: what the store keeps. */
+export function redactSensitiveOutputs(
   outputs: Readonly<Record<string, unknown>>,
+  sensitive: readonly string[],
 ): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(outputs).map(([k, v]) => [k, declarations[k]?.sensitive ? REDACTED : v]),
-  );
+  return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, sensitive.includes(k) ? REDACTED : v]));
 }

@@ -3,11 +3,13 @@ import { errorMessage, InputError } from '../core/errors.js';
 import { findReferences } from '../core/expression/index.js';
 import { componentDependencies, dagLevels } from '../core/graph.js';
 import type { ComponentState, OutputDeclaration, PlannedGate, ProjectConfig, PromotionPlan, ReleaseRecord, ValueType } from '../core/model.js';
+import { sensitiveNames } from '../core/outputs.js';
 import { buildPlan, componentConfigDigest, decideAction, KNOWN_AFTER_APPLY, missingPromotionPath } from '../core/plan.js';
 import { Redactor } from '../core/redact.js';
 import { didYouMean } from '../core/suggest.js';
 import type { EngineDeps } from './deps.js';
 import { componentScope, componentsScope, renderEnvironmentVarsEach, renderSpec } from './render.js';
+import { neededSensitiveOutputs, readSensitiveOutputs } from './sensitive-outputs.js';
 
 export interface PlannedPromotion {
   release: ReleaseRecord;
@@ -86,10 +88,18 @@ export async function planPromotion(
   const waitsForOutputs = outputConsumers(deps, applying);
 
   // Producers applied in this promotion: stand-ins of each output's declared type, so specs render
-  // and their capabilities (reversible?) are known; the real values come at run time.
-  const components = componentsScope(config, release, (c) =>
-    applying.has(c) ? placeholderOutputs(config.components[c]?.outputs ?? {}) : currentBy.get(c)?.outputs,
-  );
+  // and their capabilities (reversible?) are known; the real values come at run time. Producers left
+  // alone: their recorded outputs, where a sensitive one is the `***` stand-in. A consumer applied here
+  // gets the real value instead, read back from the producer's system; one left alone is not planned,
+  // so the stand-in only lets its spec render.
+  const sensitiveOf = (c: string): string[] => sensitiveNames(config.components[c]?.outputs ?? {}, currentBy.get(c)?.sensitiveOutputs ?? []);
+  const readBack = new Map<string, Record<string, unknown>>();
+  const components = componentsScope(config, release, (c) => {
+    if (applying.has(c)) return placeholderOutputs(config.components[c]?.outputs ?? {});
+    const recorded = currentBy.get(c)?.outputs;
+    return recorded === undefined ? undefined : { ...recorded, ...readBack.get(c) };
+  });
+  const specs = new Map<string, unknown>();
   const adapterPlans = new Map<string, AdapterPlan>();
   const capabilities = new Map<string, AdapterCapabilities>();
   const signal = options.signal ?? new AbortController().signal;
@@ -108,6 +118,37 @@ export async function planPromotion(
         secrets: deps.secrets,
         redactor,
       });
+      if (applying.has(name)) {
+        // Sensitive outputs of producers left alone: from their systems, so this plan shows what will
+        // really be applied (a saved Terraform plan is applied as shown).
+        const needed = neededSensitiveOutputs(config, name, (p) => (applying.has(p) || readBack.has(p) ? [] : sensitiveOf(p)));
+        let failed = false;
+        for (const [producer, outputs] of needed) {
+          const producerAdapter = deps.adapters.get(config.components[producer]?.type ?? '');
+          const producerSpec = specs.get(producer);
+          try {
+            if (!producerAdapter || producerSpec === undefined) {
+              throw new Error(`${producer}'s sensitive outputs (${outputs.join(', ')}) cannot be read back before its own spec is known`);
+            }
+            const ctx = planContext(deps, release, environment, vars, producer, currentBy.get(producer)?.version, signal, redactor);
+            readBack.set(producer, await readSensitiveOutputs({
+              config,
+              adapter: producerAdapter,
+              producer,
+              consumer: name,
+              needed: outputs,
+              recordedSensitive: currentBy.get(producer)?.sensitiveOutputs ?? [],
+              spec: producerSpec,
+              ctx,
+              redactor,
+            }));
+          } catch (error) {
+            problems.push(`components.${name}: ${redactor.redact(errorMessage(error))}`);
+            failed = true;
+          }
+        }
+        if (failed) continue;
+      }
       if (waitsForOutputs.has(name)) {
         // Its inputs are outputs of components applied in this promotion: known only at run time.
         // Rendering still checks secrets and everything else, with the recorded outputs as stand-ins.
@@ -131,6 +172,7 @@ export async function planPromotion(
         if (!onlyUnavailableVar(errorMessage(error))) problems.push(errorMessage(error));
         continue;
       }
+      specs.set(name, spec);
       capabilities.set(name, adapter.capabilities(spec));
       if (!applying.has(name)) continue;
       const ctx: StepContext = planContext(deps, release, environment, vars, name, currentBy.get(name)?.version, signal, redactor);

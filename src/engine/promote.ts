@@ -240,7 +240,9 @@ function stepRecords(id: string, environment: string, planned: PlannedPromotion)
       applyStarted: false,
       attempts: 0,
       idempotencyKey: `${id}:${p.component}`,
-      previous: cur ? { version: cur.version, releaseId: cur.releaseId, configDigest: cur.configDigest, outputs: cur.outputs } : undefined,
+      previous: cur
+        ? { version: cur.version, releaseId: cur.releaseId, configDigest: cur.configDigest, outputs: cur.outputs, sensitiveOutputs: cur.sensitiveOutputs }
+        : undefined,
     };
   });
 }

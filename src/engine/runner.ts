@@ -1,4 +1,4 @@
-import type { AdapterCapabilities, AdapterPlan, Outputs, StepContext } from '../core/adapter.js';
+import { sensitiveOutputNames, type Adapter, type AdapterCapabilities, type AdapterPlan, type Outputs, type StepContext } from '../core/adapter.js';
 import type { AuditEventInput, AuditKind } from '../core/audit.js';
 import { ConflictError, errorMessage, StepFailure } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
@@ -7,7 +7,7 @@ import { compileCel } from '../core/gates/cel.js';
 import type { ComponentState, PromotionFailure, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord, VerificationRecord, VerifyConfig } from '../core/model.js';
 import { FINAL_PROMOTION_STATES } from '../core/model.js';
 import { canonicalJson } from '../core/canonical-json.js';
-import { checkOutputs, redactSensitiveOutputs } from '../core/outputs.js';
+import { checkOutputs, redactSensitiveOutputs, sensitiveNames } from '../core/outputs.js';
 import { referencedOutputs } from '../core/plan.js';
 import { recoverStep, type Recovery } from '../core/recovery.js';
 import { Redactor } from '../core/redact.js';
@@ -15,6 +15,7 @@ import type { StepLogLine, StoreChange } from '../store/store.js';
 import type { EngineDeps } from './deps.js';
 import { LEASE_RENEW_MS, newOwner, ownerIsGone, renewed } from './lease.js';
 import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
+import { neededSensitiveOutputs, readSensitiveOutputs } from './sensitive-outputs.js';
 import { runVerification, type VerifyCheck } from './verification.js';
 import { recordedRunsState, safeName, stopRecordedRuns } from '../adapters/command/run-journal.js';
 import { rmSync } from 'node:fs';
@@ -24,6 +25,8 @@ const MAX_LOG_LINE = 2000;
 /** The step-log name of the verification's lines (`lockstep logs PROMOTION --component @verify`); not a valid component name. */
 export const VERIFY_LOG = '@verify';
 const LOG_FLUSH_MS = 1000;
+/** Held log lines kept per step at most (see holdLogs); older ones are dropped and counted. */
+const MAX_HELD_LINES = 20_000;
 
 /** A save waiting for its group commit. */
 interface QueuedSave {
@@ -59,6 +62,13 @@ export class PromotionRunner {
   private readonly steps = new Map<string, StepRecord>();
   /** Clear outputs (sensitive ones included) of steps finished in this process, for dependents. */
   private readonly liveOutputs = new Map<string, Record<string, unknown>>();
+  /** Sensitive outputs read back from the systems of components not applied in this process (never stored). */
+  private readonly readBack = new Map<string, Record<string, unknown>>();
+  /**
+   * Log lines of steps that may produce sensitive outputs, held (neither shown nor stored) while the
+   * step's system runs, until its outputs are known and can be redacted. See holdLogs.
+   */
+  private readonly heldLogs = new Map<string, { held: { time: string; raw: string }[]; dropped: number }>();
   private readonly specs = new Map<string, unknown>();
   private readonly redactor = new Redactor();
   private readonly controller = new AbortController();
@@ -299,9 +309,12 @@ export class PromotionRunner {
       let observed;
       if (adapter && component) {
         try {
+          await this.readSensitiveInputs(step.component);
           const spec = this.spec(step.component);
           caps = adapter.capabilities(spec);
-          if (caps.observe && adapter.observe) observed = await adapter.observe(spec, this.context(step));
+          if (caps.observe && adapter.observe) {
+            observed = await this.holdingLogs(step.component, adapter, spec, step, async () => adapter.observe?.(spec, this.context(step)));
+          }
         } catch (error) {
           this.log(step.component, `observe failed: ${errorMessage(error)}`);
         }
@@ -396,7 +409,7 @@ export class PromotionRunner {
       if (step.action === 'unchanged' && step.phase !== 'verify') {
         const current = this.states.get(name);
         const recorded = current?.outputs ?? {};
-        const done: StepRecord = { ...step, state: 'unchanged', outputs: recorded, startedAt: this.now(), finishedAt: this.now() };
+        const done: StepRecord = { ...step, state: 'unchanged', outputs: recorded, sensitiveOutputs: current?.sensitiveOutputs, startedAt: this.now(), finishedAt: this.now() };
         // The adapter may have found the system already at the target (the files already hold the
         // values): then what Lockstep records moves to the target too, or status would lag behind.
         const planned = this.promotion.plan.steps.find((s) => s.component === name);
@@ -429,9 +442,11 @@ export class PromotionRunner {
         this.show(started);
       }
       step = started;
+      await this.readSensitiveInputs(name);
       const spec = this.spec(name);
       let outputs: Record<string, unknown>;
       if (!resumeAtVerify) {
+        if (this.mayBeSensitive(name, adapter, spec)) this.holdLogs(name);
         const ctx = this.context(step);
         // The first attempt applies the plan shown (and recorded) at promote time when the adapter
         // keeps one (a saved Terraform plan); a retry, or an adapter without plan data, plans again.
@@ -448,12 +463,21 @@ export class PromotionRunner {
         startEvent = undefined;
         step = applying;
         const produced: Outputs = await adapter.apply(spec, plan, this.context(step, 'apply'));
-        const checked = checkOutputs(component.outputs, produced);
+        // Sensitive by the config's word or the system's: secrets from here on, before the held log
+        // lines are released and before a failed check below can quote them.
+        const sensitive = sensitiveNames(component.outputs, sensitiveOutputNames(produced));
+        for (const k of sensitive) if (k in produced) this.redactor.add(produced[k]);
+        this.releaseLogs(name);
+        const checked = checkOutputs(component.outputs, produced, sensitive);
         if (checked.problems.length > 0) throw new StepFailure(`outputs: ${checked.problems.join('; ')}`, false);
         outputs = checked.outputs;
-        for (const [k, v] of Object.entries(outputs)) if (component.outputs[k]?.sensitive) this.redactor.add(v);
         this.liveOutputs.set(name, outputs);
-        step = { ...step, phase: 'verify', outputs: redactSensitiveOutputs(component.outputs, outputs) };
+        step = {
+          ...step,
+          phase: 'verify',
+          outputs: redactSensitiveOutputs(outputs, sensitive),
+          sensitiveOutputs: sensitive.length > 0 ? sensitive : undefined,
+        };
         // Not awaited before verify: verify is read-only, so the record that apply finished needs no
         // fsync of its own before it. A verify that returns at once (none configured) saves success in
         // the same turn, so both land in one transaction; a longer one finds the record committed a
@@ -471,6 +495,12 @@ export class PromotionRunner {
       ]);
       await Promise.all([verifying, succeeded]);
     } catch (error) {
+      if (this.heldLogs.has(name) && adapter) {
+        // The apply may have produced (and printed) sensitive outputs before it failed: learn what the
+        // system holds now, so the held lines and the error are redacted with them.
+        await this.learnSensitive(name, adapter, step);
+      }
+      this.releaseLogs(name);
       this.failed = true;
       const message = this.redactor.redact(errorMessage(error));
       const latest = this.steps.get(name) ?? step;
@@ -492,9 +522,10 @@ export class PromotionRunner {
       const before = step.previous?.outputs ?? {};
       const after = this.liveOutputs.get(producer) ?? step.outputs ?? {};
       const names = outputs.has('*') ? Object.keys(declared) : [...outputs];
+      const sensitive = sensitiveNames(declared, [...(step.sensitiveOutputs ?? []), ...(step.previous?.sensitiveOutputs ?? [])]);
       for (const o of names) {
         // A sensitive output is stored redacted, so its old value is unknown: count it as changed.
-        if (declared[o]?.sensitive || canonicalJson(before[o] ?? null) !== canonicalJson(after[o] ?? null)) {
+        if (sensitive.includes(o) || canonicalJson(before[o] ?? null) !== canonicalJson(after[o] ?? null)) {
           changed.push(`${producer}.outputs.${o}`);
         }
       }
@@ -616,8 +647,9 @@ export class PromotionRunner {
     await this.save({ steps: [rolling] }, step.state === 'rolling-back' ? [] : [this.event('step.rollback-started', { from: step.toVersion, to: step.fromVersion }, name)]);
     try {
       if (!adapter?.rollback) throw new StepFailure(`the ${component?.type ?? '?'} adapter cannot roll back`, false);
+      await this.readSensitiveInputs(name);
       const spec = this.spec(name);
-      await adapter.rollback(spec, this.context(rolling, 'rollback'));
+      await this.holdingLogs(name, adapter, spec, rolling, async () => adapter.rollback?.(spec, this.context(rolling, 'rollback')));
       const done: StepRecord = { ...rolling, state: 'rolled-back', phase: undefined, finishedAt: this.now() };
       await this.save({ steps: [done], componentStates: this.restoredState(done) }, [
         this.event('step.rolled-back', { version: step.fromVersion }, name),
@@ -696,17 +728,127 @@ export class PromotionRunner {
     return spec;
   }
 
-  /** A component's outputs as its dependents see them: live values first, then what was recorded. */
+  /**
+   * A component's outputs as its dependents see them: live values first, then what was recorded, with
+   * its sensitive values as read back from its system (readSensitiveInputs).
+   */
   private outputsOf(name: string): Record<string, unknown> | undefined {
     const live = this.liveOutputs.get(name);
     if (live) return live;
-    const step = this.steps.get(name);
-    const recorded = step?.state === 'succeeded' ? step.outputs : this.states.get(name)?.outputs;
+    const recorded = this.recordOf(name)?.outputs;
     if (!recorded) return undefined;
-    // Sensitive outputs are stored redacted; after a restart their values are gone, and a dependent
-    // must not receive the placeholder as if it were the value.
-    const declared = this.deps.loaded.config.components[name]?.outputs ?? {};
-    return Object.fromEntries(Object.entries(recorded).filter(([k]) => !declared[k]?.sensitive));
+    // Sensitive outputs are stored redacted: a dependent must never receive the placeholder as if it
+    // were the value. Left out, they read as "not available" unless read back from the system.
+    const sensitive = this.recordedSensitive(name);
+    const clear = Object.fromEntries(Object.entries(recorded).filter(([k]) => !sensitive.includes(k)));
+    return { ...clear, ...this.readBack.get(name) };
+  }
+
+  /** What was recorded of a component's last apply: its step in this promotion if it succeeded, else the environment's state. */
+  private recordOf(name: string): { outputs?: Record<string, unknown>; sensitiveOutputs?: string[] } | undefined {
+    const step = this.steps.get(name);
+    return step?.state === 'succeeded' ? step : this.states.get(name);
+  }
+
+  /** The names of a component's sensitive outputs: declared ones and those its system marked when it last applied. */
+  private recordedSensitive(name: string): string[] {
+    return sensitiveNames(this.deps.loaded.config.components[name]?.outputs ?? {}, this.recordOf(name)?.sensitiveOutputs ?? []);
+  }
+
+  /**
+   * Reads back, from their producers' systems, the sensitive outputs `consumer` references of
+   * components not applied in this process (unchanged here, or applied before a restart): their values
+   * were never stored. Throws StepFailure when an adapter cannot, saying what to do.
+   */
+  private async readSensitiveInputs(consumer: string, seen = new Set<string>()): Promise<void> {
+    const config = this.deps.loaded.config;
+    const needed = neededSensitiveOutputs(config, consumer, (p) =>
+      this.liveOutputs.has(p) || this.readBack.has(p) ? [] : this.recordedSensitive(p),
+    );
+    for (const [producer, names] of needed) {
+      if (seen.has(producer)) continue;
+      seen.add(producer);
+      const component = config.components[producer];
+      const adapter = component ? this.deps.adapters.get(component.type) : undefined;
+      const step = this.steps.get(producer);
+      if (!adapter || !step) throw new StepFailure(`component ${producer} is no longer in the config`, false);
+      // The producer's own spec may consume sensitive outputs of its producers.
+      await this.readSensitiveInputs(producer, seen);
+      this.log(consumer, `reading ${names.map((o) => `${producer}.outputs.${o}`).join(', ')} back from ${producer}'s system (sensitive values are never stored)`);
+      const values = await readSensitiveOutputs({
+        config,
+        adapter,
+        producer,
+        consumer,
+        needed: names,
+        recordedSensitive: this.recordedSensitive(producer),
+        spec: this.spec(producer),
+        ctx: this.context(step),
+        redactor: this.redactor,
+      });
+      this.readBack.set(producer, values);
+    }
+  }
+
+  /**
+   * Whether a step's outputs may be sensitive, so that its log lines are held while its system runs:
+   * lockstep.yaml declares one sensitive, its system can mark them (capabilities.sensitiveOutputs), or
+   * it marked one when it last applied.
+   */
+  private mayBeSensitive(name: string, adapter: Adapter<unknown>, spec: unknown): boolean {
+    return adapter.capabilities(spec).sensitiveOutputs === true || this.recordedSensitive(name).length > 0;
+  }
+
+  /**
+   * Starts holding a step's log lines: neither shown, stored nor kept as its last line, until
+   * releaseLogs. A program may print a sensitive output (Terraform's `Outputs:`, a script echoing what
+   * it writes to $LOCKSTEP_OUTPUTS) before Lockstep has read it and can redact it; held lines are
+   * redacted when released, once the values are known. The cost: while such a step's system runs, only
+   * its phase is shown live, not its output.
+   */
+  private holdLogs(name: string): void {
+    if (this.heldLogs.has(name)) return;
+    this.log(name, 'outputs may be sensitive: this log is held until they are known, then shown redacted');
+    this.heldLogs.set(name, { held: [], dropped: 0 });
+  }
+
+  /** Releases held lines through the redactor, with the times they were logged at. */
+  private releaseLogs(name: string): void {
+    const holding = this.heldLogs.get(name);
+    if (!holding) return;
+    this.heldLogs.delete(name);
+    if (holding.dropped > 0) this.log(name, `(${holding.dropped} earlier lines dropped: more than ${MAX_HELD_LINES} were held)`, holding.held[0]?.time);
+    for (const { time, raw } of holding.held) this.log(name, raw, time);
+  }
+
+  /** Runs work that may print sensitive outputs (a rollback, an observe) with the step's lines held, then learns and releases. */
+  private async holdingLogs<T>(name: string, adapter: Adapter<unknown>, spec: unknown, step: StepRecord, work: () => Promise<T>): Promise<T> {
+    if (!this.mayBeSensitive(name, adapter, spec)) return work();
+    this.holdLogs(name);
+    try {
+      return await work();
+    } finally {
+      await this.learnSensitive(name, adapter, step);
+      this.releaseLogs(name);
+    }
+  }
+
+  /**
+   * Best effort, where no apply returned outputs (it failed; a rollback or an observe ran): the sensitive
+   * values the system holds now become known secrets, so held lines are released redacted. An adapter
+   * that cannot read outputs back teaches nothing here.
+   */
+  private async learnSensitive(name: string, adapter: Adapter<unknown>, step: StepRecord): Promise<void> {
+    if (!adapter.readOutputs) return;
+    try {
+      const produced = await adapter.readOutputs(this.spec(name), this.context(step));
+      const declared = this.deps.loaded.config.components[name]?.outputs ?? {};
+      for (const k of sensitiveNames(declared, [...sensitiveOutputNames(produced), ...this.recordedSensitive(name)])) {
+        if (k in produced) this.redactor.add(produced[k]);
+      }
+    } catch (error) {
+      this.log(name, `could not read the outputs back to redact this log: ${errorMessage(error)}`);
+    }
   }
 
   /** Where step processes keep their records while a promotion runs: `runs/` beside the state database. */
@@ -744,9 +886,18 @@ export class PromotionRunner {
     };
   }
 
-  private log(component: string, raw: string): void {
+  private log(component: string, raw: string, time = this.now()): void {
+    const holding = this.heldLogs.get(component);
+    if (holding) {
+      holding.held.push({ time, raw });
+      if (holding.held.length > MAX_HELD_LINES) {
+        holding.held.shift();
+        holding.dropped++;
+      }
+      return;
+    }
     const line = this.redactor.redact(raw).slice(0, MAX_LOG_LINE);
-    this.pendingLogs.push({ promotionId: this.promotion.id, component, time: this.now(), line });
+    this.pendingLogs.push({ promotionId: this.promotion.id, component, time, line });
     const step = this.steps.get(component);
     if (step) this.steps.set(component, { ...step, lastLog: line });
     this.deps.observer?.log?.(component, line);
@@ -762,6 +913,7 @@ export class PromotionRunner {
       promotionId: this.promotion.id,
       configDigest: planned?.configDigest ?? '',
       outputs,
+      sensitiveOutputs: step.sensitiveOutputs,
       updatedAt: this.now(),
     };
   }
@@ -777,6 +929,7 @@ export class PromotionRunner {
       promotionId: this.promotion.id,
       configDigest: p.configDigest,
       outputs: p.outputs,
+      sensitiveOutputs: p.sensitiveOutputs,
       updatedAt: this.now(),
     }];
   }

@@ -2,10 +2,13 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Change, DescribeChangeSetCommandOutput, Stack } from '@aws-sdk/client-cloudformation';
+import { sensitiveOutputNames, withSensitive } from '../../core/adapter.js';
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
 import type { Risk } from '../../core/model.js';
 import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
+import { redactSensitiveOutputs } from '../../core/outputs.js';
+import { MIN_SECRET_LENGTH } from '../../core/redact.js';
 import { pause, throwIfAborted } from '../aws-common/step-wait.js';
 import { defaultCloudFormationClient, loadCloudFormationSdk } from './cfn-client.js';
 import type { CallOptions, CloudFormationClientLike, CloudFormationCommands } from './cfn-client.js';
@@ -55,7 +58,8 @@ export function createCloudFormationAdapter(options: CloudFormationAdapterOption
     spec: cfnSpec,
 
     capabilities() {
-      return { reversible: false, idempotentApply: true, observe: true };
+      // sensitiveOutputs: an output that echoes a NoEcho parameter is a secret lockstep.yaml may not name.
+      return { reversible: false, idempotentApply: true, observe: true, sensitiveOutputs: true };
     },
 
     async plan(spec, ctx) {
@@ -71,9 +75,14 @@ export function createCloudFormationAdapter(options: CloudFormationAdapterOption
       const data = planData(planned.data);
       if (data === undefined) {
         ctx.log(`stack ${spec.stack}: no changes`);
-        return stackOutputs(await requireStack(s));
+        return stackOutputs(await requireStack(s), spec);
       }
       return execute(s, data);
+    },
+
+    async readOutputs(spec, ctx): Promise<Outputs> {
+      throwIfAborted(ctx.signal, WHAT);
+      return stackOutputs(await requireStack(await session(spec, ctx)), spec);
     },
 
     async observe(spec, ctx): Promise<Observed> {
@@ -81,9 +90,10 @@ export function createCloudFormationAdapter(options: CloudFormationAdapterOption
       const stack = await describeStack(await session(spec, ctx));
       if (stack === undefined) return { drift: [`stack ${spec.stack} does not exist`] };
       const release = stack.Tags?.find((t) => t.Key === VERSION_TAG)?.Value;
+      const outputs = stackOutputs(stack, spec);
       return {
         ...(release === undefined ? {} : { version: release }),
-        details: { status: stack.StackStatus, outputs: stackOutputs(stack) },
+        details: { status: stack.StackStatus, outputs: redactSensitiveOutputs(outputs, sensitiveOutputNames(outputs)) },
       };
     },
   };
@@ -226,7 +236,7 @@ async function execute(s: Session, data: CfnPlanData): Promise<Outputs> {
       );
   }
   const stack = await waitForStack(s, data, started);
-  return stackOutputs(stack);
+  return stackOutputs(stack, spec);
 }
 
 const SUCCEEDED = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
@@ -276,11 +286,31 @@ async function failureReasons(s: Session, stackId: string, since: Date): Promise
 
 // ------------------------------------------------------------------ helpers
 
-function stackOutputs(stack: Stack): Outputs {
-  const outputs: Outputs = {};
+/**
+ * The stack's outputs, with those CloudFormation's own flag makes secret named sensitive: an output
+ * whose value holds the value of a NoEcho parameter. CloudFormation masks NoEcho parameters (as
+ * asterisks) wherever it describes the stack, but not in Outputs, where a template can echo them; the
+ * masked ones are known from DescribeStacks, their values from the spec that passed them.
+ */
+function stackOutputs(stack: Stack, spec: CfnSpec): Outputs {
+  const outputs: Record<string, unknown> = {};
   for (const o of stack.Outputs ?? []) if (o.OutputKey !== undefined) outputs[o.OutputKey] = o.OutputValue;
-  return outputs;
+  const hidden: string[] = [];
+  for (const p of stack.Parameters ?? []) {
+    if (p.ParameterKey === undefined || !MASKED.test(p.ParameterValue ?? '')) continue;
+    const passed = spec.parameters[p.ParameterKey];
+    if (passed !== undefined && passed !== '' && !MASKED.test(passed)) hidden.push(passed);
+  }
+  const sensitive = Object.keys(outputs).filter((k) => {
+    const value = outputs[k];
+    // A short value is matched whole only: "1" inside a URL says nothing.
+    return typeof value === 'string' && hidden.some((h) => value === h || (h.length >= MIN_SECRET_LENGTH && value.includes(h)));
+  });
+  return withSensitive(outputs, sensitive);
 }
+
+/** How CloudFormation shows a NoEcho parameter's value in DescribeStacks. */
+const MASKED = /^\*+$/;
 
 async function templateSource(s: Session): Promise<{ TemplateBody: string } | { TemplateURL: string }> {
   const { spec, ctx } = s;

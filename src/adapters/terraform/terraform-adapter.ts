@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { withSensitive } from '../../core/adapter.js';
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { checkoutModule, projectModule } from './module-source.js';
@@ -28,7 +29,9 @@ import type { TerraformSpec } from './terraform-spec.js';
 /**
  * The `terraform` component type (OpenTofu too: `binary: tofu`). Plan runs `init`, selects the
  * workspace, saves a plan file under the cache and reads it with `show -json`; apply applies exactly
- * that file, never a fresh plan; outputs come from `output -json`.
+ * that file, never a fresh plan; outputs come from `output -json`, with the ones Terraform marks
+ * sensitive named as such (the engine never stores their values, and reads them back with readOutputs
+ * when a dependent needs one later).
  *
  * Not idempotent for crash recovery: re-running an interrupted apply means applying a plan nobody was
  * shown, so the engine asks a person (observe tells it whether the apply finished).
@@ -40,7 +43,8 @@ export const terraformAdapter: Adapter<TerraformSpec> = {
   spec: terraformSpec,
 
   capabilities(spec) {
-    return { reversible: spec.rollback === 'reapply-previous', idempotentApply: false, observe: true };
+    // sensitiveOutputs: a module may mark any output sensitive without lockstep.yaml saying so.
+    return { reversible: spec.rollback === 'reapply-previous', idempotentApply: false, observe: true, sensitiveOutputs: true };
   },
 
   async plan(spec, ctx) {
@@ -73,6 +77,18 @@ export const terraformAdapter: Adapter<TerraformSpec> = {
       ctx.log(`rollback plan: ${plan.summary}`);
       for (const line of (plan.details ?? '').split('\n')) ctx.log(`  ${line}`);
       await applyPlan(spec, data, ctx);
+    });
+  },
+
+  async readOutputs(spec, ctx): Promise<Outputs> {
+    throwIfAborted(ctx.signal, 'outputs');
+    return locked(ctx, async () => {
+      const source = await moduleFor(spec, ctx, ctx.version);
+      // Reading changes nothing: a missing workspace is reported, not created.
+      if (!(await prepare(spec, source, ctx, 'outputs', { create: false }))) {
+        throw new StepFailure(`outputs: workspace ${spec.workspace ?? ''} does not exist, so there are no outputs to read`, false);
+      }
+      return outputsOf(spec, source, ctx);
     });
   },
 
@@ -275,7 +291,7 @@ async function applyPlan(spec: TerraformSpec, data: TerraformPlanData, ctx: Step
     ctx.log('apply: the plan has no changes; reading outputs');
   }
   await rm(data.planFile, { force: true });
-  return readOutputs(spec, source, ctx);
+  return outputsOf(spec, source, ctx);
 }
 
 /**
@@ -295,7 +311,8 @@ function applyFailure(spec: TerraformSpec, output: ProcessOutput): StepFailure {
   return new StepFailure(message, false);
 }
 
-async function readOutputs(spec: TerraformSpec, source: ModuleSource, ctx: StepContext): Promise<Outputs> {
+/** `output -json`: every output, with those Terraform marks sensitive named so. Never logs a value. */
+async function outputsOf(spec: TerraformSpec, source: ModuleSource, ctx: StepContext): Promise<Outputs> {
   const { output } = await runTerraform(
     spec,
     { args: ['output', '-json', '-no-color'], cwd: source.dir, log: false, phase: 'outputs' },
@@ -310,13 +327,8 @@ async function readOutputs(spec: TerraformSpec, source: ModuleSource, ctx: StepC
   const names = Object.keys(parsed);
   const sensitive = names.filter((n) => parsed[n]?.sensitive === true);
   ctx.log(`outputs: ${names.length === 0 ? '(none)' : names.join(', ')}`);
-  if (sensitive.length > 0) {
-    // Lockstep redacts what the config declares sensitive; say which ones Terraform marks, by name only.
-    ctx.log(
-      `outputs marked sensitive by Terraform: ${sensitive.join(', ')} (declare them sensitive: true in lockstep.yaml)`,
-    );
-  }
-  return Object.fromEntries(names.map((n) => [n, parsed[n]?.value]));
+  if (sensitive.length > 0) ctx.log(`outputs marked sensitive by Terraform (never stored): ${sensitive.join(', ')}`);
+  return withSensitive(Object.fromEntries(names.map((n) => [n, parsed[n]?.value])), sensitive);
 }
 
 async function showPlan(

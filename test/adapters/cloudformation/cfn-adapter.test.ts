@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFormationAdapter } from '../../../src/adapters/cloudformation/cfn-adapter.js';
 import { cfnSpec } from '../../../src/adapters/cloudformation/cfn-spec.js';
 import type { CfnSpec } from '../../../src/adapters/cloudformation/cfn-spec.js';
-import type { AdapterPlan } from '../../../src/core/adapter.js';
+import { sensitiveOutputNames, type AdapterPlan } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { FakeCloudFormation } from './fake-cloudformation.js';
@@ -202,5 +202,27 @@ describe('cloudformation against a FAKE CloudFormation API', () => {
     const plan = await adapter.plan(s, c.ctx);
     await adapter.apply(s, plan, c.ctx);
     expect([...c.lines, plan.summary, plan.details ?? '', JSON.stringify(plan.data)].join('\n')).not.toContain('top-secret-value');
+  });
+
+  it('names an output that echoes a NoEcho parameter sensitive, on apply, when read back and when observed', async () => {
+    await template('db.json', {
+      Parameters: { Release: { Type: 'String' }, DbPassword: { Type: 'String', NoEcho: true } },
+      Resources: { Queue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orders' } } },
+      // CloudFormation masks NoEcho parameters in DescribeStacks, but not in Outputs.
+      Outputs: { QueueUrl: { Value: { Ref: 'Queue' } }, DbPassword: { Value: { Ref: 'DbPassword' } } },
+    });
+    const extra = { template: 'db.json', parameters: { Release: '1.0.0', DbPassword: 'noecho-pw-5d1e' } };
+    const { outputs } = await planAndApply('1.0.0', extra);
+    // The sensitive names travel under a symbol key, beside the values.
+    expect(Object.fromEntries(Object.entries(outputs))).toEqual({ QueueUrl: 'orders-prod-Queue', DbPassword: 'noecho-pw-5d1e' });
+    expect(sensitiveOutputNames(outputs)).toEqual(['DbPassword']);
+
+    const read = await adapter.readOutputs?.(spec('1.0.0', extra), context('1.0.0').ctx);
+    expect(read?.DbPassword).toBe('noecho-pw-5d1e');
+    expect(sensitiveOutputNames(read ?? {})).toEqual(['DbPassword']);
+    expect(await adapter.observe?.(spec('1.0.0', extra), context('1.0.0').ctx)).toEqual({
+      version: '1.0.0',
+      details: { status: 'CREATE_COMPLETE', outputs: { QueueUrl: 'orders-prod-Queue', DbPassword: '***' } },
+    });
   });
 });

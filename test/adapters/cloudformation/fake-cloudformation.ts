@@ -48,6 +48,7 @@ interface StackEvent {
 }
 
 interface Template {
+  Parameters?: Record<string, { Type: string; NoEcho?: boolean }>;
   Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
   Outputs?: Record<string, { Value: unknown }>;
 }
@@ -259,7 +260,11 @@ export class FakeCloudFormation {
       StackId: stack.id,
       StackStatus: stack.status,
       CreationTime: new Date(0),
-      Parameters: Object.entries(stack.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+      // As CloudFormation does: NoEcho parameters are masked in every description of the stack (not in Outputs).
+      Parameters: Object.entries(stack.parameters).map(([ParameterKey, ParameterValue]) => ({
+        ParameterKey,
+        ParameterValue: stack.template?.Parameters?.[ParameterKey]?.NoEcho === true ? '*****' : ParameterValue,
+      })),
       Tags: Object.entries(stack.tags).map(([Key, Value]) => ({ Key, Value })),
       Outputs: Object.entries(stack.outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
     };

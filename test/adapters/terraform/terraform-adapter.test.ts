@@ -6,7 +6,7 @@ import { STATE_OVERRIDE_FILE } from '../../../src/adapters/terraform/state-locat
 import { terraformAdapter } from '../../../src/adapters/terraform/terraform-adapter.js';
 import { terraformSpec } from '../../../src/adapters/terraform/terraform-spec.js';
 import type { TerraformSpec } from '../../../src/adapters/terraform/terraform-spec.js';
-import type { AdapterPlan, StepContext } from '../../../src/core/adapter.js';
+import { sensitiveOutputNames, type AdapterPlan, type StepContext } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { FAKE_TERRAFORM, fakeProject } from './fake.js';
@@ -145,9 +145,25 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     expect(JSON.stringify(p.calls())).not.toContain('token-very-secret-2');
     expect(lines.join('\n')).not.toContain('pw-very-secret-1');
     expect(lines.join('\n')).not.toContain('token-very-secret-2');
-    expect(lines).toContain(
-      'outputs marked sensitive by Terraform: db_password (declare them sensitive: true in lockstep.yaml)',
-    );
+    expect(lines).toContain('outputs marked sensitive by Terraform (never stored): db_password');
+    // Terraform's own flag reaches the engine, which then treats the output as declared sensitive.
+    expect(sensitiveOutputNames(outputs)).toEqual(['db_password']);
+  });
+
+  it('reads the outputs back from the state without planning or applying, sensitive ones marked', async () => {
+    p.writeModule('infra/iam', ROLE);
+    const first = context();
+    await terraformAdapter.apply(spec(), await terraformAdapter.plan(spec(), first.ctx), first.ctx);
+    const before = p.calls().length;
+    const { ctx, lines } = context();
+    const outputs = await terraformAdapter.readOutputs?.(spec(), ctx);
+    expect(outputs?.db_password).toBe('pw-very-secret-1');
+    expect(sensitiveOutputNames(outputs ?? {})).toEqual(['db_password']);
+    const subcommands = p.calls().slice(before).map((c) => c[0]);
+    expect(subcommands).toContain('output');
+    expect(subcommands).not.toContain('plan');
+    expect(subcommands).not.toContain('apply');
+    expect(lines.join('\n')).not.toContain('pw-very-secret-1');
   });
 
   it('refuses a plan that replaces or deletes anything unless allowDestroy is true', async () => {
