@@ -199,6 +199,8 @@ describe('database URLs', () => {
       dir: 'db',
       table: 'lockstep_migrations',
       lockTimeout: '1m',
+      connectTimeout: '10s',
+      queryTimeout: '1h',
     });
   });
 });
