@@ -25,3 +25,14 @@ export function formatDuration(ms: number): string {
   if (minutes < 60) return `${minutes}m ${seconds}s`;
   return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
 }
+
+/**
+ * A limit as a person would write it: `20s`, `10m`, `1.5s`, `250ms`. For messages that name a
+ * deadline ("no answer within 20s"), so they read like the setting that caused them.
+ */
+export function limitText(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Number((ms / 1000).toFixed(1))}s`;
+}

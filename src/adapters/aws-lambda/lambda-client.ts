@@ -15,6 +15,7 @@ import type {
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
+import { AWS_DEADLINES, awsRequestHandler, withCallDeadline, type AwsDeadlines } from '../aws-common/call-deadline.js';
 import type { LambdaSpec } from './lambda-spec.js';
 
 /** Per-call options: every call can be cancelled. */
@@ -66,13 +67,16 @@ export function loadLambdaSdk(): Promise<typeof LambdaSdk> {
 /**
  * Makes the client for one spec. Credentials come from the SDK's default chain (environment, shared
  * config and profiles, web identity, container and instance roles): Lockstep never holds AWS keys.
- * `maxAttempts` covers throttling (429) with the SDK's own backoff.
+ * `maxAttempts` covers throttling (429) with the SDK's own backoff. Every call has deadlines (see
+ * call-deadline.ts): an endpoint that never answers fails the step in time, naming it.
  */
-export async function defaultLambdaClient(spec: LambdaSpec): Promise<LambdaClientLike> {
+export async function defaultLambdaClient(spec: LambdaSpec, deadlines: AwsDeadlines = AWS_DEADLINES): Promise<LambdaClientLike> {
   const { LambdaClient } = await loadLambdaSdk();
-  return new LambdaClient({
+  const client = new LambdaClient({
     ...(spec.region === undefined ? {} : { region: spec.region }),
     ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
     maxAttempts: 5,
+    requestHandler: awsRequestHandler(deadlines),
   });
+  return withCallDeadline<LambdaClientLike>(client, deadlines, spec.endpoint ?? `Lambda in ${spec.region ?? 'the default region'}`);
 }

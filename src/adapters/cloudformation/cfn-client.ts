@@ -13,6 +13,7 @@ import type {
   ExecuteChangeSetCommand,
   ExecuteChangeSetCommandOutput,
 } from '@aws-sdk/client-cloudformation';
+import { AWS_DEADLINES, awsRequestHandler, withCallDeadline, type AwsDeadlines } from '../aws-common/call-deadline.js';
 import type { CfnSpec } from './cfn-spec.js';
 
 /** Per-call options: every call can be cancelled. */
@@ -56,12 +57,15 @@ export function loadCloudFormationSdk(): Promise<typeof CloudFormationSdk> {
 /**
  * The client for one spec. Credentials come from the SDK's default chain (environment, profiles, web
  * identity, container and instance roles). `maxAttempts` covers throttling with the SDK's backoff.
+ * Every call has deadlines (see call-deadline.ts): an endpoint that never answers fails in time.
  */
-export async function defaultCloudFormationClient(spec: CfnSpec): Promise<CloudFormationClientLike> {
+export async function defaultCloudFormationClient(spec: CfnSpec, deadlines: AwsDeadlines = AWS_DEADLINES): Promise<CloudFormationClientLike> {
   const { CloudFormationClient } = await loadCloudFormationSdk();
-  return new CloudFormationClient({
+  const client = new CloudFormationClient({
     ...(spec.region === undefined ? {} : { region: spec.region }),
     ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
     maxAttempts: 5,
+    requestHandler: awsRequestHandler(deadlines),
   });
+  return withCallDeadline<CloudFormationClientLike>(client, deadlines, spec.endpoint ?? `CloudFormation in ${spec.region ?? 'the default region'}`);
 }

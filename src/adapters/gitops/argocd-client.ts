@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { limitText } from '../../core/duration.js';
 import { abortReason, sleep } from './abort.js';
 import { stripCredentials } from './git-remote.js';
 
@@ -7,6 +8,10 @@ import { stripCredentials } from './git-remote.js';
  * Server errors (5xx, 429) and network failures are retried with backoff; anything else fails at once
  * with Argo CD's own message. The token is only ever sent in the Authorization header; it is never
  * part of a message.
+ *
+ * Deadlines: one client serves one operation (a check, a wait), and all its calls together, retries
+ * included, end by `timeoutMs` after it was made; each attempt also ends after `requestTimeoutMs`,
+ * body included, so a server that accepts the connection and never answers cannot stall the step.
  */
 
 /** The endpoints this client calls, as the API description names them (checked by a conformance test). */
@@ -94,9 +99,19 @@ export interface ArgoCdClientOptions {
   maxAttempts?: number;
   /** First backoff; doubles each retry (with jitter), capped at 10 s. */
   retryDelayMs?: number;
+  /** The longest one attempt (connect, answer and body) may take; default 30 s. */
   requestTimeoutMs?: number;
+  /**
+   * The longest every call of this client, retries included, may take together (`argocd.timeout`),
+   * counted from the client's construction. Default: no overall limit beyond each attempt's.
+   */
+  timeoutMs?: number;
   fetch?: typeof fetch;
 }
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** The least time an attempt gets, even at the overall deadline. */
+const MIN_ATTEMPT_MS = 1_000;
 
 interface RuntimeError {
   error?: string;
@@ -106,9 +121,12 @@ interface RuntimeError {
 export class ArgoCdClient {
   private sessionToken: string | undefined;
   private readonly base: string;
+  /** When every call must have ended (epoch ms), or undefined. */
+  private readonly deadline: number | undefined;
 
   constructor(private readonly options: ArgoCdClientOptions) {
     this.base = options.server.replace(/\/+$/, '');
+    this.deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
   }
 
   /** The Application; `refresh` asks Argo CD to compare with Git again first. */
@@ -116,7 +134,7 @@ export class ArgoCdClient {
     const query = new URLSearchParams();
     if (refresh) query.set('refresh', refresh);
     if (this.options.appNamespace) query.set('appNamespace', this.options.appNamespace);
-    const body = await this.call('GET', `/api/v1/applications/${encodeURIComponent(name)}`, query, undefined);
+    const body = await this.call('GET', `/api/v1/applications/${encodeURIComponent(name)}`, query, undefined, 'GET application');
     return argoApplication.parse(body ?? {});
   }
 
@@ -124,7 +142,7 @@ export class ArgoCdClient {
   async sync(name: string, options: { prune: boolean }): Promise<void> {
     const body: Record<string, unknown> = { name, prune: options.prune };
     if (this.options.appNamespace) body.appNamespace = this.options.appNamespace;
-    await this.call('POST', `/api/v1/applications/${encodeURIComponent(name)}/sync`, new URLSearchParams(), body);
+    await this.call('POST', `/api/v1/applications/${encodeURIComponent(name)}/sync`, new URLSearchParams(), body, 'POST sync');
   }
 
   private async authorization(): Promise<string | undefined> {
@@ -134,7 +152,7 @@ export class ArgoCdClient {
       const body = await this.request('POST', '/api/v1/session', new URLSearchParams(), {
         username: this.options.username,
         password: this.options.password,
-      }, undefined);
+      }, undefined, 'POST session');
       const token = (body as { token?: unknown } | undefined)?.token;
       if (typeof token !== 'string' || token === '') throw new ArgoCdError('Argo CD answered the login without a token', 200, false);
       this.sessionToken = token;
@@ -142,34 +160,43 @@ export class ArgoCdClient {
     return `Bearer ${this.sessionToken}`;
   }
 
-  private async call(method: string, path: string, query: URLSearchParams, body: unknown): Promise<unknown> {
+  private async call(method: string, path: string, query: URLSearchParams, body: unknown, what: string): Promise<unknown> {
     try {
-      return await this.request(method, path, query, body, await this.authorization());
+      return await this.request(method, path, query, body, await this.authorization(), what);
     } catch (error) {
       // A session token can expire during a long wait: log in again, once.
       if (error instanceof ArgoCdError && error.status === 401 && this.sessionToken !== undefined) {
         this.sessionToken = undefined;
-        return this.request(method, path, query, body, await this.authorization());
+        return this.request(method, path, query, body, await this.authorization(), what);
       }
       throw error;
     }
   }
 
-  private async request(method: string, path: string, query: URLSearchParams, body: unknown, authorization: string | undefined): Promise<unknown> {
+  private async request(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: unknown,
+    authorization: string | undefined,
+    what: string,
+  ): Promise<unknown> {
     const attempts = this.options.maxAttempts ?? 5;
     const url = `${this.base}${path}${query.size > 0 ? `?${query.toString()}` : ''}`;
     const shown = `${method} ${stripCredentials(url)}`;
     for (let attempt = 1; ; attempt++) {
-      const result = await this.once(method, url, body, authorization);
+      const result = await this.once(method, url, body, authorization, what);
       if (result.ok) return result.body;
       const error = result.error;
-      if (!error.retryable || attempt >= attempts || this.options.signal.aborted) {
-        if (error.retryable && attempt >= attempts) {
-          throw new ArgoCdError(`${error.message} (gave up after ${attempts} attempts)`, error.status, true, { cause: error });
+      const delay = Math.min((this.options.retryDelayMs ?? 500) * 2 ** (attempt - 1), 10_000) * (0.75 + Math.random() / 2);
+      // No retry that could not finish before the deadline: the error at hand says more than a cut-off one.
+      const late = this.deadline !== undefined && Date.now() + delay >= this.deadline;
+      if (!error.retryable || attempt >= attempts || this.options.signal.aborted || late) {
+        if (error.retryable && attempt > 1) {
+          throw new ArgoCdError(`${error.message} (gave up after ${attempt} attempts)`, error.status, true, { cause: error });
         }
         throw error;
       }
-      const delay = Math.min((this.options.retryDelayMs ?? 500) * 2 ** (attempt - 1), 10_000) * (0.75 + Math.random() / 2);
       this.options.onRetry?.(`${shown}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${attempts})`);
       await sleep(delay, this.options.signal);
     }
@@ -180,11 +207,24 @@ export class ArgoCdClient {
     url: string,
     body: unknown,
     authorization: string | undefined,
+    what: string,
   ): Promise<{ ok: true; body: unknown } | { ok: false; error: ArgoCdError }> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (authorization) headers.Authorization = authorization;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const signal = AbortSignal.any([this.options.signal, AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000)]);
+    // This attempt's limit: its own, or what is left of the client's, whichever ends first.
+    const own = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const left = this.deadline === undefined ? Infinity : this.deadline - Date.now();
+    // At least a moment, though: the wait's last poll is made at its deadline and deserves an answer.
+    const limitMs = Math.max(MIN_ATTEMPT_MS, Math.min(own, left));
+    // Named as the setting that ran out: the overall timeout when it cut the attempt short.
+    const limit = limitText(left <= own && this.options.timeoutMs !== undefined ? this.options.timeoutMs : own);
+    const timer = AbortSignal.timeout(limitMs);
+    const signal = AbortSignal.any([this.options.signal, timer]);
+    const noAnswer = (error: unknown, part: string): { ok: false; error: ArgoCdError } => ({
+      ok: false,
+      error: new ArgoCdError(`argocd: ${part} from ${stripCredentials(url)} within ${limit} (${what})`, undefined, true, { cause: error }),
+    });
     let response: Response;
     try {
       response = await (this.options.fetch ?? fetch)(url, {
@@ -196,10 +236,20 @@ export class ArgoCdClient {
       });
     } catch (error) {
       if (this.options.signal.aborted) throw abortReason(this.options.signal);
+      if (timer.aborted) return noAnswer(error, 'no answer');
       const why = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
       return { ok: false, error: new ArgoCdError(`Argo CD at ${stripCredentials(this.base)} could not be reached: ${stripCredentials(why)}`, undefined, true, { cause: error }) };
     }
-    const raw = await response.text().catch(() => '');
+    let raw: string;
+    try {
+      // The same signal bounds the body: a server that sends headers and then stalls is no answer either.
+      raw = await response.text();
+    } catch (error) {
+      if (this.options.signal.aborted) throw abortReason(this.options.signal);
+      if (timer.aborted) return noAnswer(error, 'no complete answer');
+      const why = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+      return { ok: false, error: new ArgoCdError(`Argo CD at ${stripCredentials(this.base)} broke off its answer: ${stripCredentials(why)}`, undefined, true, { cause: error }) };
+    }
     let parsed: unknown;
     try {
       parsed = raw === '' ? undefined : JSON.parse(raw);

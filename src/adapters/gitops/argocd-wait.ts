@@ -1,3 +1,4 @@
+import { limitText } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
 import { sleep } from './abort.js';
 import { ArgoCdError, type ArgoApplication, type ArgoCdClient } from './argocd-client.js';
@@ -75,7 +76,7 @@ export async function waitForArgoCd(w: ArgoWait): Promise<ArgoApplication> {
     }
     if (Date.now() - started >= w.timeoutMs) {
       throw new StepFailure(
-        `Argo CD ${w.app} did not become Synced and Healthy at ${short} within ${formatMs(w.timeoutMs)}: ${seen.summary(app)}`,
+        `Argo CD ${w.app} did not become Synced and Healthy at ${short} within ${limitText(w.timeoutMs)}: ${seen.summary(app)}`,
         true,
       );
     }
@@ -187,10 +188,4 @@ class Reporter {
     if (s?.operationState?.phase) parts.push(`operation ${s.operationState.phase}`);
     return parts.join(', ');
   }
-}
-
-function formatMs(ms: number): string {
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
 }

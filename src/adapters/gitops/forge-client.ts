@@ -1,3 +1,4 @@
+import { limitText } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
 import type { ForgeSpec } from './gitops-spec.js';
 
@@ -6,6 +7,9 @@ import type { ForgeSpec } from './gitops-spec.js';
  * fields). Optional: pull-request mode detects the merge through git itself, so this only saves a
  * person the clicks. An open pull request for the same branches is reused.
  */
+/** Each forge request, body included. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 export interface PullRequestRequest {
   forge: ForgeSpec;
   /** owner/name */
@@ -44,7 +48,8 @@ export async function openPullRequest(request: PullRequestRequest): Promise<Open
         'User-Agent': 'lockstep',
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.any([request.signal, AbortSignal.timeout(30_000)]),
+      // Covers the body too: the caller reads it under the same signal.
+      signal: AbortSignal.any([request.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
       redirect: 'error',
     });
   const fail = async (response: Response, what: string): Promise<never> => {
@@ -70,6 +75,9 @@ export async function openPullRequest(request: PullRequestRequest): Promise<Open
     response = await call('POST', pulls, { title: request.title, head: request.head, base: request.base, body: request.body });
   } catch (error) {
     if (request.signal.aborted) throw error;
+    if ((error as Error).name === 'TimeoutError') {
+      throw new StepFailure(`${forge.type}: no answer from ${pulls} within ${limitText(REQUEST_TIMEOUT_MS)} (POST pull request)`, true, { cause: error });
+    }
     throw new StepFailure(`could not reach ${forge.type} at ${api} to open the pull request: ${(error as Error).message}`, true, { cause: error });
   }
   if (response.status === 201 || response.status === 200) {

@@ -2,6 +2,7 @@ import { execFile, type ExecFileOptionsWithStringEncoding } from 'node:child_pro
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { limitText } from '../../core/duration.js';
 import { abortReason } from './abort.js';
 import { stripCredentials, type GitRemote } from './git-remote.js';
 
@@ -39,6 +40,10 @@ export class GitError extends Error {
 
 const LOCAL_TIMEOUT_MS = 2 * 60_000;
 export const NETWORK_TIMEOUT_MS = 10 * 60_000;
+/** Bytes a second below which an http(s) transfer counts as stalled... */
+const LOW_SPEED_LIMIT = 1000;
+/** ...and for how long it may stall. */
+const LOW_SPEED_TIME_S = 30;
 
 /** Variables that would point git at some other repository than the one we name. */
 const INHERITED_REPO_VARIABLES = [
@@ -58,6 +63,11 @@ function gitEnv(extra: Readonly<Record<string, string>> | undefined): NodeJS.Pro
   env.GIT_TERMINAL_PROMPT = '0';
   env.GCM_INTERACTIVE = 'never';
   env.LC_ALL = 'C';
+  // Over http(s), a server that accepts the connection and then sends (next to) nothing ends the
+  // command after LOW_SPEED_TIME seconds below LOW_SPEED_LIMIT bytes a second, long before the
+  // process limit. Set in the environment, these win over ours.
+  env.GIT_HTTP_LOW_SPEED_LIMIT ??= String(LOW_SPEED_LIMIT);
+  env.GIT_HTTP_LOW_SPEED_TIME ??= String(LOW_SPEED_TIME_S);
   return { ...env, ...extra };
 }
 
@@ -87,7 +97,7 @@ export function runGit(args: readonly string[], run: GitRun): Promise<GitOutput>
         if (error === null) return resolve({ code: 0, stdout, stderr });
         const code = typeof error.code === 'number' ? error.code : null;
         if (code === null) {
-          const why = error.killed ? `timed out after ${Math.round((run.timeoutMs ?? LOCAL_TIMEOUT_MS) / 1000)}s` : error.message;
+          const why = error.killed ? `did not finish within ${limitText(run.timeoutMs ?? LOCAL_TIMEOUT_MS)}` : error.message;
           return reject(new GitError(`git ${args[0] ?? ''} ${stripCredentials(why)}`, null, stderr));
         }
         resolve({ code, stdout, stderr });

@@ -625,6 +625,9 @@ function argoClient(s: Session): ArgoCdClient {
     password: a.password,
     appNamespace: a.appNamespace,
     signal: s.ctx.signal,
+    // argocd.timeout bounds every call of one check or wait, retries included (the wait's own loop
+    // also stops then): a server that never answers fails the step then, naming the call.
+    timeoutMs: parseDuration(a.timeout) ?? 600_000,
     onRetry: (line) => s.ctx.log(line),
   });
 }

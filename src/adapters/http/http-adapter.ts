@@ -1,5 +1,5 @@
 import type { Adapter, AdapterPlan, Outputs, StepContext } from '../../core/adapter.js';
-import { parseDuration } from '../../core/duration.js';
+import { limitText, parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { evaluate, ExpressionError, parseExpression, truthy } from '../../core/expression/index.js';
 import type { EvalScope } from '../../core/expression/index.js';
@@ -61,7 +61,14 @@ const HEARTBEAT_MS = 2_000;
 /** Errors from fetch that mean the request never reached the server: safe to retry even a POST. */
 const NOT_SENT_CODES = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'];
 
-type Attempt = { kind: 'reply'; reply: Reply } | { kind: 'network'; error: unknown; notSent: boolean };
+type Attempt =
+  | { kind: 'reply'; reply: Reply }
+  | { kind: 'network'; error: unknown; notSent: boolean }
+  /** The attempt ran out of its time: no answer, or (`headers`) the status and headers but no complete body. */
+  | { kind: 'timeout'; limitMs: number; headers: boolean };
+
+/** The least time a poll made at the deadline gets to answer. */
+const MIN_ATTEMPT_MS = 1_000;
 
 async function send(spec: HttpSpec, ctx: StepContext): Promise<Reply> {
   const { request } = spec;
@@ -91,12 +98,17 @@ async function send(spec: HttpSpec, ctx: StepContext): Promise<Reply> {
         { untouched: !transient && reply.status !== 409 },
       );
     }
-    const why = networkReason(result.error);
-    const retry = (result.notSent || request.idempotent) && attempt < TRIGGER_ATTEMPTS;
+    const why = attemptReason(result);
+    const notSent = result.kind === 'network' && result.notSent;
+    const retry = (notSent || request.idempotent) && attempt < TRIGGER_ATTEMPTS;
     ctx.log(`${label} failed: ${why}${retry ? `; retrying (attempt ${attempt + 1} of ${TRIGGER_ATTEMPTS})` : ''}`);
     if (retry) {
       await wait(backoff(attempt), ctx);
       continue;
+    }
+    if (result.kind === 'timeout') {
+      // Not retryable: the server may have started the job before it stalled.
+      throw new StepFailure(`http: ${timeoutText(result, request.url)} (${request.method} request)`, false);
     }
     throw new StepFailure(`request: ${label} failed: ${why}`, result.notSent, {
       cause: result.error,
@@ -131,12 +143,14 @@ async function poll(
   let failures = 0;
   let lastStatus = 'no answer yet';
   for (let count = 1; ; count++) {
-    const result = await attemptFetch(url, { method: 'GET', headers }, requestTimeoutMs, ctx);
+    // A poll never outlasts poll.timeout by more than a moment, whatever request.timeout says.
+    const limitMs = Math.min(requestTimeoutMs, Math.max(deadline - Date.now(), MIN_ATTEMPT_MS));
+    const result = await attemptFetch(url, { method: 'GET', headers }, limitMs, ctx);
     let delay = intervalMs;
-    if (result.kind === 'network') {
+    if (result.kind !== 'reply') {
       failures++;
-      lastStatus = networkReason(result.error);
-      ctx.log(`poll ${count}: GET ${url} failed: ${lastStatus}; retrying`);
+      lastStatus = result.kind === 'timeout' ? timeoutText(result, url) : attemptReason(result);
+      ctx.log(`poll ${count}: GET ${url} failed: ${attemptReason(result)}; retrying`);
       delay = backoff(failures);
     } else if (result.reply.status >= 500 || result.reply.status === 429) {
       failures++;
@@ -207,10 +221,14 @@ async function attemptFetch(
   ctx: StepContext,
 ): Promise<Attempt> {
   throwIfAborted(ctx.signal);
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+  // One limit for the whole exchange, body included: headers followed by a stalled body time out too.
+  const timer = AbortSignal.timeout(timeoutMs);
+  const signal = AbortSignal.any([ctx.signal, timer]);
   const beat = setInterval(ctx.heartbeat, HEARTBEAT_MS);
+  let answered = false;
   try {
     const response = await fetch(url, { ...init, signal, redirect: 'follow' });
+    answered = true;
     const text = await response.text();
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {
@@ -219,6 +237,7 @@ async function attemptFetch(
     return { kind: 'reply', reply: { status: response.status, headers, body: parseBody(text) } };
   } catch (error) {
     throwIfAborted(ctx.signal);
+    if (timer.aborted) return { kind: 'timeout', limitMs: timeoutMs, headers: answered };
     return { kind: 'network', error, notSent: NOT_SENT_CODES.includes(errorCode(error) ?? '') };
   } finally {
     clearInterval(beat);
@@ -240,6 +259,17 @@ function errorCode(error: unknown): string | undefined {
   if (typeof cause?.code === 'string') return cause.code;
   const own = (error as { code?: unknown } | null)?.code;
   return typeof own === 'string' ? own : undefined;
+}
+
+/** Why an attempt got no reply, for the step log. */
+function attemptReason(attempt: Exclude<Attempt, { kind: 'reply' }>): string {
+  if (attempt.kind === 'timeout') return `${attempt.headers ? 'no complete answer' : 'no answer'} within ${limitText(attempt.limitMs)}`;
+  return networkReason(attempt.error);
+}
+
+/** "no answer from URL within 30s": what was waited for, from whom, and how long. */
+function timeoutText(attempt: { limitMs: number; headers: boolean }, url: string): string {
+  return `${attempt.headers ? 'no complete answer' : 'no answer'} from ${url} within ${limitText(attempt.limitMs)}`;
 }
 
 function networkReason(error: unknown): string {

@@ -2,8 +2,11 @@ import { KNOWN_AFTER_APPLY } from '../../core/plan.js';
 import path from 'node:path';
 
 /**
- * Where the migrations go, parsed from `url`. Every variant carries `display`: the URL without
- * credentials or query parameters, the only form of it that may appear in a log, an error or a plan.
+ * Where the migrations go, parsed from `url`. Every variant carries `display`: what an approver needs
+ * to know of the target (database, host, port, scheme, user) without the password or query
+ * parameters, the only form of it that may appear in a log, an error or a plan. It is deliberately
+ * not a URL: a URL kept in a secret is redacted wherever its full text appears, so a display that
+ * could equal it (a URL without a password) would show as `***`.
  */
 export type DatabaseTarget =
   | { readonly kind: 'postgres'; readonly connectionString: string; readonly display: string }
@@ -73,7 +76,7 @@ export function parseDatabaseUrl(url: string, projectDir: string): DatabaseTarge
   }
   const parsed = new URL(url);
   if (POSTGRES_SCHEMES.includes(scheme)) {
-    return { kind: 'postgres', connectionString: url, display: displayUrl(parsed) };
+    return { kind: 'postgres', connectionString: url, display: displayTarget(parsed, 5432) };
   }
   return {
     kind: 'mysql',
@@ -83,7 +86,7 @@ export function parseDatabaseUrl(url: string, projectDir: string): DatabaseTarge
     password: parsed.password === '' ? undefined : decodeURIComponent(parsed.password),
     database: databaseOf(parsed),
     ssl: parsed.searchParams.get('ssl') === 'true',
-    display: displayUrl(parsed),
+    display: displayTarget(parsed, 3306),
   };
 }
 
@@ -98,7 +101,9 @@ export function credentialScrubber(url: string): (text: string) => string {
   let display: string | undefined;
   try {
     const parsed = new URL(url);
-    display = SQLITE_SCHEMES.includes(parsed.protocol) ? undefined : displayUrl(parsed);
+    display = SQLITE_SCHEMES.includes(parsed.protocol)
+      ? undefined
+      : displayTarget(parsed, POSTGRES_SCHEMES.includes(parsed.protocol) ? 5432 : 3306);
     addSecret(secrets, parsed.password);
     for (const key of ['password', 'sslpassword', 'sslkey']) {
       for (const value of parsed.searchParams.getAll(key)) addSecret(secrets, value);
@@ -143,10 +148,23 @@ function databaseOf(parsed: URL): string {
   return decodeURIComponent(parsed.pathname.replace(/^\//, ''));
 }
 
-/** scheme://user@host:port/database, with `?host=` kept (a PostgreSQL socket directory); nothing else. */
-function displayUrl(parsed: URL): string {
-  const user = parsed.username === '' ? '' : `${parsed.username}@`;
+/**
+ * `database shop at db.internal:5432 (postgres, user app)`; a PostgreSQL socket directory (`?host=`,
+ * which the driver prefers to the URL's host) stands in for the host. Never the password, nor any
+ * other query parameter.
+ */
+function displayTarget(parsed: URL, defaultPort: number): string {
+  const database = databaseOf(parsed);
   const socket = parsed.searchParams.get('host');
-  const query = socket === null ? '' : `?host=${encodeURIComponent(socket)}`;
-  return `${parsed.protocol}//${user}${parsed.host}${parsed.pathname}${query}`;
+  const host = socket ?? `${parsed.hostname || 'localhost'}:${parsed.port === '' ? defaultPort : parsed.port}`;
+  const user = parsed.username === '' ? '' : `, user ${safeDecode(parsed.username)}`;
+  return `database ${database === '' ? '(default)' : database} at ${host} (${parsed.protocol.replace(/:$/, '')}${user})`;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

@@ -24,7 +24,8 @@ import type { MigrationsSpec } from './migrations-spec.js';
 import { mysqlDialect } from './mysql.js';
 import { postgresDialect } from './postgres.js';
 import { history, tableName } from './sql-dialect.js';
-import type { Dialect, DialectConnection, TableName } from './sql-dialect.js';
+import { DeadlineError } from './sql-dialect.js';
+import type { Dialect, DialectConnection, NetworkLimits, TableName } from './sql-dialect.js';
 import { sqliteDialect } from './sqlite.js';
 
 /**
@@ -158,11 +159,16 @@ async function guarded<T>(
 ): Promise<T> {
   const scrub = credentialScrubber(spec.url);
   if (ctx.signal.aborted) throw abortError(ctx.signal.reason, operation);
+  let job: Job | undefined;
   try {
-    const job = await prepare(spec, ctx, scrub);
+    job = await prepare(spec, ctx, scrub);
     return await run(job);
   } catch (error) {
     if (ctx.signal.aborted && error === ctx.signal.reason) throw error;
+    if (error instanceof DeadlineError) {
+      // A server that stopped answering may answer again: worth another try.
+      throw new StepFailure(scrub(`${operation}: ${job?.database ?? 'the database'}: ${error.message}`), true);
+    }
     if (error instanceof StepFailure) {
       throw new StepFailure(scrub(error.message), error.retryable, { untouched: error.untouched });
     }
@@ -176,7 +182,11 @@ async function guarded<T>(
 
 async function prepare(spec: MigrationsSpec, ctx: StepContext, scrub: (text: string) => string): Promise<Job> {
   const target = parseDatabaseUrl(spec.url, ctx.projectDir);
-  const dialect = dialectFor(target);
+  const dialect = dialectFor(target, {
+    connectTimeoutMs: durationMs(spec.connectTimeout),
+    queryTimeoutMs: durationMs(spec.queryTimeout),
+    signal: ctx.signal,
+  });
   const where: Where = { dir: spec.dir, table: spec.table };
   const files = await readMigrations(path.resolve(ctx.projectDir, spec.dir), spec.dir);
   const table = tableName(spec.table);
@@ -189,6 +199,7 @@ async function prepare(spec: MigrationsSpec, ctx: StepContext, scrub: (text: str
     try {
       return await dialect.connect(mode);
     } catch (error) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
       throw connectFailure(error, target.display, scrub);
     }
   };
@@ -233,12 +244,12 @@ async function prepare(spec: MigrationsSpec, ctx: StepContext, scrub: (text: str
   };
 }
 
-function dialectFor(target: DatabaseTarget): Dialect {
+function dialectFor(target: DatabaseTarget, limits: NetworkLimits): Dialect {
   switch (target.kind) {
     case 'postgres':
-      return postgresDialect(target.connectionString);
+      return postgresDialect(target.connectionString, limits);
     case 'mysql':
-      return mysqlDialect(target);
+      return mysqlDialect(target, limits);
     case 'sqlite':
       return sqliteDialect(target.file, target.display);
   }
@@ -339,6 +350,7 @@ const TRANSIENT = new Set([
 
 function connectFailure(error: unknown, display: string, scrub: (text: string) => string): StepFailure {
   if (error instanceof StepFailure) return error;
+  if (error instanceof DeadlineError) return new StepFailure(`could not connect to ${display}: ${error.message}`, true, { untouched: true });
   const code = (error as { code?: unknown }).code;
   const transient = typeof code === 'string' && TRANSIENT.has(code);
   const timedOut = /timeout/i.test(errorMessage(error));
@@ -352,6 +364,12 @@ function describeError(error: unknown): string {
   const message = errorMessage(error);
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code !== '' && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+function durationMs(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`${text} is not a duration: the spec was not parsed`);
+  return ms;
 }
 
 function abortError(reason: unknown, operation: Operation): Error {

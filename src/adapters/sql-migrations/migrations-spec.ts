@@ -4,6 +4,11 @@ import { urlProblem } from './database-url.js';
 
 export const DEFAULT_TABLE = 'lockstep_migrations';
 export const DEFAULT_LOCK_TIMEOUT = '1m';
+export const DEFAULT_CONNECT_TIMEOUT = '10s';
+export const DEFAULT_QUERY_TIMEOUT = '1h';
+
+const duration = (examples: string) =>
+  z.string().refine((text) => (parseDuration(text) ?? 0) > 0, { error: `expected a duration such as ${examples}` });
 
 /** `name` or `schema.name`: letters, digits and `_`, so it can be quoted the same way everywhere. */
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(?:\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
@@ -38,6 +43,14 @@ export const migrationsSpec = z.strictObject({
     .refine((text) => (parseDuration(text) ?? 0) > 0, { error: 'expected a duration such as 30s, 1m or 5m' })
     .default(DEFAULT_LOCK_TIMEOUT)
     .describe('How long to wait for another runner migrating the same database.'),
+  connectTimeout: duration('5s, 10s or 30s')
+    .default(DEFAULT_CONNECT_TIMEOUT)
+    .describe('How long connecting to the database (TCP, TLS and login) may take. Not used for SQLite.'),
+  queryTimeout: duration('10m, 1h or 4h')
+    .default(DEFAULT_QUERY_TIMEOUT)
+    .describe(
+      'The longest one query or migration file may run (one statement on MySQL/MariaDB); a database that stops answering fails the step then. Not used for SQLite.',
+    ),
 });
 
 export type MigrationsSpec = z.output<typeof migrationsSpec>;

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { ScriptError } from './sql-dialect.js';
-import type { Dialect, DialectConnection, TableName } from './sql-dialect.js';
+import { limitText } from '../../core/duration.js';
+import { DeadlineError, ScriptError } from './sql-dialect.js';
+import type { Dialect, DialectConnection, NetworkLimits, TableName } from './sql-dialect.js';
 import { splitStatements, statementPreview } from './sql-statements.js';
 
 /** The subset of a `mysql2/promise` connection the dialect uses. */
 export interface MysqlConnectionLike {
-  query(sql: string, values?: unknown[]): Promise<[unknown, unknown]>;
+  /** `timeout`: mysql2's client-side limit for this query, in ms. */
+  query(options: { sql: string; timeout?: number }, values?: unknown[]): Promise<[unknown, unknown]>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
@@ -25,7 +27,6 @@ interface MysqlErrorFields {
   sqlMessage?: string;
 }
 
-const CONNECT_TIMEOUT_MS = 10_000;
 /** MySQL refuses user lock names longer than this. */
 const MAX_LOCK_NAME = 64;
 
@@ -37,7 +38,8 @@ const MAX_LOCK_NAME = 64;
  */
 export function mysqlDialect(
   options: MysqlOptions,
-  newConnection: () => Promise<MysqlConnectionLike> = () => defaultConnection(options),
+  limits: NetworkLimits,
+  newConnection: () => Promise<MysqlConnectionLike> = () => defaultConnection(options, limits),
 ): Dialect {
   return {
     name: 'MySQL/MariaDB',
@@ -46,32 +48,60 @@ export function mysqlDialect(
       const connection = await newConnection();
       // Without a listener a dropped connection would crash the process; the next query reports it.
       connection.on('error', () => undefined);
+      const opened = new MysqlConnection(connection, options.database, limits.queryTimeoutMs);
       try {
-        if (mode === 'read') await connection.query('SET SESSION TRANSACTION READ ONLY');
+        if (mode === 'read') await opened.query('SET SESSION TRANSACTION READ ONLY');
       } catch (error) {
         await connection.end().catch(() => undefined);
         throw error;
       }
-      return new MysqlConnection(connection, options.database);
+      return opened;
     },
   };
 }
 
-/** Loads mysql2 on the first connection, not with the adapter: it takes about 50 ms, which `validate` must not pay. */
-async function defaultConnection(options: MysqlOptions): Promise<MysqlConnectionLike> {
-  const { default: mysql } = await import('mysql2/promise');
-  return mysql.createConnection({
+/**
+ * Loads mysql2 on the first connection, not with the adapter: it takes about 50 ms, which `validate`
+ * must not pay. The callback API's connection is made first, so that cancelling the step can destroy
+ * its socket while the handshake is still under way.
+ */
+async function defaultConnection(options: MysqlOptions, limits: NetworkLimits): Promise<MysqlConnectionLike> {
+  const { default: mysql } = await import('mysql2');
+  if (limits.signal.aborted) throw limits.signal.reason;
+  const connection = mysql.createConnection({
     host: options.host,
     port: options.port,
     user: options.user,
     password: options.password,
     database: options.database,
     ssl: options.ssl ? {} : undefined,
-    connectTimeout: CONNECT_TIMEOUT_MS,
+    connectTimeout: limits.connectTimeoutMs,
     multipleStatements: false,
     // Timestamps in the history table are UTC, written and read as Date.
     timezone: 'Z',
   });
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      connection.destroy();
+      reject(limits.signal.reason as Error);
+    };
+    const settle = (): void => {
+      limits.signal.removeEventListener('abort', onAbort);
+      connection.removeListener('error', onError);
+    };
+    const onError = (error: Error & { code?: string }): void => {
+      settle();
+      // mysql2's own connectTimeout ends in ETIMEDOUT.
+      reject(error.code === 'ETIMEDOUT' ? new DeadlineError(`no answer within ${limitText(limits.connectTimeoutMs)} (connect and log in)`, { cause: error }) : error);
+    };
+    limits.signal.addEventListener('abort', onAbort, { once: true });
+    connection.once('connect', () => {
+      settle();
+      resolve();
+    });
+    connection.on('error', onError);
+  });
+  return connection.promise();
 }
 
 class MysqlConnection implements DialectConnection {
@@ -87,11 +117,24 @@ class MysqlConnection implements DialectConnection {
   constructor(
     private readonly connection: MysqlConnectionLike,
     private readonly database: string,
+    /** Each query's and each migration statement's limit (`queryTimeout`). */
+    private readonly timeoutMs: number,
   ) {}
 
   async query(sql: string, params?: readonly unknown[]): Promise<Record<string, unknown>[]> {
-    const [rows] = await this.connection.query(sql, params === undefined ? undefined : [...params]);
+    let rows: unknown;
+    try {
+      [rows] = await this.connection.query({ sql, timeout: this.timeoutMs }, params === undefined ? undefined : [...params]);
+    } catch (error) {
+      throw this.late(error) ?? error;
+    }
     return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+  }
+
+  /** mysql2's per-query timeout as a DeadlineError that says what it waited for. */
+  private late(error: unknown): DeadlineError | undefined {
+    if ((error as MysqlErrorFields).code !== 'PROTOCOL_SEQUENCE_TIMEOUT') return undefined;
+    return new DeadlineError(`no answer within ${limitText(this.timeoutMs)} (query)`, { cause: error });
   }
 
   quote(identifier: string): string {
@@ -145,9 +188,10 @@ class MysqlConnection implements DialectConnection {
       hooks.beforeStatement(i + 1, statements.length);
       try {
         // No values: the text is sent as it is, and a `?` in it is not a placeholder.
-        await this.connection.query(statement.text);
+        await this.connection.query({ sql: statement.text, timeout: this.timeoutMs });
       } catch (error) {
-        const fields = error as MysqlErrorFields;
+        const late = this.late(error);
+        const fields: MysqlErrorFields = late === undefined ? (error as MysqlErrorFields) : { sqlMessage: late.message };
         const reason = fields.sqlMessage ?? (error instanceof Error ? error.message : String(error));
         throw new ScriptError(
           `statement ${i + 1} of ${statements.length} (line ${statement.line}) failed: ${reason}${fields.code === undefined ? '' : ` (${fields.code})`}; ` +

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ScriptError } from './sql-dialect.js';
-import type { Dialect, DialectConnection, TableName } from './sql-dialect.js';
+import { limitText } from '../../core/duration.js';
+import { DeadlineError, ScriptError } from './sql-dialect.js';
+import type { Dialect, DialectConnection, NetworkLimits, TableName } from './sql-dialect.js';
 
 /** The subset of `pg.Client` the dialect uses. */
 export interface PgClientLike {
@@ -19,7 +20,11 @@ interface PgErrorFields {
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';
-const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * The client-side limit of a query is the server's statement_timeout plus this: the server normally
+ * cancels first (cleanly, with its own message); ours is for a server that stopped answering at all.
+ */
+const CLIENT_GRACE_MS = 15_000;
 
 /**
  * PostgreSQL: DDL is transactional, so each migration runs in its own transaction and a failure
@@ -30,7 +35,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export function postgresDialect(
   connectionString: string,
-  newClient: () => Promise<PgClientLike> = () => defaultClient(connectionString),
+  limits: NetworkLimits,
+  newClient: () => Promise<PgClientLike> = () => defaultClient(connectionString, limits),
 ): Dialect {
   return {
     name: 'PostgreSQL',
@@ -39,24 +45,64 @@ export function postgresDialect(
       const client = await newClient();
       // Without a listener a dropped connection would crash the process; the next query reports it.
       client.on('error', () => undefined);
+      let stopConnecting = (): void => undefined;
+      // Cancelling the step closes the connection being opened (a query under way is cancelled by
+      // the migrator). pg's end() only half-closes a socket still in its startup, so its socket is
+      // destroyed where pg exposes it, and the wait ends at once either way.
+      const aborted = new Promise<never>((_, reject) => {
+        stopConnecting = (): void => {
+          (client as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+          void client.end().catch(() => undefined);
+          reject(limits.signal.reason as Error);
+        };
+      });
+      limits.signal.addEventListener('abort', stopConnecting, { once: true });
       try {
-        await client.connect();
+        if (limits.signal.aborted) throw limits.signal.reason;
+        const connecting = client.connect().catch((error: unknown) => {
+          if (limits.signal.aborted) throw limits.signal.reason;
+          // pg's own words for its connectionTimeoutMillis: 'timeout expired'.
+          if (error instanceof Error && /timeout expired|connection timeout/i.test(error.message)) {
+            throw new DeadlineError(`no answer within ${limitText(limits.connectTimeoutMs)} (connect and log in)`, { cause: error });
+          }
+          throw error;
+        });
+        await Promise.race([connecting, aborted]);
         const [row] = (await client.query('SELECT pg_backend_pid() AS pid')).rows;
         // Planning and observing must not change anything, whatever a bug upstream asks for.
         if (mode === 'read') await client.query('SET default_transaction_read_only = on');
-        return new PostgresConnection(client, Number(row?.pid), newClient);
+        return new PostgresConnection(client, Number(row?.pid), newClient, limits);
       } catch (error) {
-        await client.end().catch(() => undefined);
-        throw error;
+        // After an abort, end() has been called already and may wait for a peer that never answers.
+        if (!limits.signal.aborted) await client.end().catch(() => undefined);
+        throw readTimeout(error, limits);
+      } finally {
+        limits.signal.removeEventListener('abort', stopConnecting);
       }
     },
   };
 }
 
 /** Loads pg on the first connection, not with the adapter: it takes about 50 ms, which `validate` must not pay. */
-async function defaultClient(connectionString: string): Promise<PgClientLike> {
+async function defaultClient(connectionString: string, limits: NetworkLimits): Promise<PgClientLike> {
   const { default: pg } = await import('pg');
-  return new pg.Client({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'lockstep' });
+  return new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: limits.connectTimeoutMs,
+    // The server ends a statement that runs too long (and rolls its transaction back)...
+    statement_timeout: limits.queryTimeoutMs,
+    // ...and the client gives up on a server that stopped answering.
+    query_timeout: limits.queryTimeoutMs + CLIENT_GRACE_MS,
+    application_name: 'lockstep',
+  });
+}
+
+/** pg's client-side query limit as a DeadlineError that says what it waited for. */
+function readTimeout(error: unknown, limits: NetworkLimits): unknown {
+  if (error instanceof Error && error.message === 'Query read timeout') {
+    return new DeadlineError(`no answer within ${limitText(limits.queryTimeoutMs + CLIENT_GRACE_MS)} (query)`, { cause: error });
+  }
+  return error;
 }
 
 class PostgresConnection implements DialectConnection {
@@ -73,10 +119,15 @@ class PostgresConnection implements DialectConnection {
     private readonly client: PgClientLike,
     private readonly pid: number,
     private readonly newClient: () => Promise<PgClientLike>,
+    private readonly limits: NetworkLimits,
   ) {}
 
   async query(sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
-    return (await this.client.query(sql, [...params])).rows;
+    try {
+      return (await this.client.query(sql, [...params])).rows;
+    } catch (error) {
+      throw readTimeout(error, this.limits);
+    }
   }
 
   quote(identifier: string): string {
@@ -136,7 +187,8 @@ class PostgresConnection implements DialectConnection {
     try {
       await this.client.query(sql);
     } catch (error) {
-      throw new ScriptError(describePgError(error, sql));
+      const late = readTimeout(error, this.limits);
+      throw new ScriptError(late instanceof DeadlineError ? late.message : describePgError(error, sql));
     }
   }
 

@@ -20,6 +20,24 @@ export interface Dialect {
   connect(mode: 'read' | 'write'): Promise<DialectConnection | undefined>;
 }
 
+/**
+ * How long a networked database may keep us waiting, and the step's signal. A server that accepts the
+ * connection and never speaks, or stops answering later, fails the step in time with a
+ * DeadlineError; aborting the signal closes the connection being opened.
+ */
+export interface NetworkLimits {
+  /** TCP, TLS and login together (`connectTimeout`). */
+  readonly connectTimeoutMs: number;
+  /** One query, or one migration script (one statement where the dialect splits), (`queryTimeout`). */
+  readonly queryTimeoutMs: number;
+  readonly signal: AbortSignal;
+}
+
+/** The database did not answer within a limit; the message says which wait it was. */
+export class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+}
+
 /** A table name split into its optional schema and its name. */
 export interface TableName {
   readonly schema: string | undefined;

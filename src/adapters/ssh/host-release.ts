@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { limitText } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
 import type { LocalArtifact } from './artifact.js';
 import { commandName, commandText, exportLines, quote } from './shell.js';
@@ -55,8 +56,6 @@ const MISSING_TOOL = 127;
 const MISSING_MARKER = 'lockstep: missing tool:';
 /** The longest one health attempt may take, whatever the health timeout. */
 const MAX_HEALTH_ATTEMPT_MS = 30_000;
-/** How often a host that is still unhealthy is reported while we wait. */
-const HEALTH_LOG_EVERY_MS = 10_000;
 
 export class HostRelease {
   private readonly t: Transport;
@@ -173,8 +172,6 @@ export class HostRelease {
     const started = Date.now();
     const deadline = started + timeoutMs;
     const what = health.http !== undefined ? `GET ${health.http}` : commandName(health.command ?? '');
-    let lastReason = '';
-    let lastLogged = 0;
     let toolNoted = false;
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
@@ -205,12 +202,14 @@ export class HostRelease {
         );
       }
       const reason = describe(result, attemptMs);
-      if (reason !== lastReason || Date.now() - lastLogged >= HEALTH_LOG_EVERY_MS) {
-        this.o.log(`not healthy yet (attempt ${attempt}): ${reason}`);
-        lastReason = reason;
-        lastLogged = Date.now();
-      }
-      if (Date.now() + intervalMs >= deadline) {
+      const last = Date.now() + intervalMs >= deadline;
+      // Every attempt is logged, with its result and what comes next: a person reading the step log
+      // sees the whole wait, not only its first attempt.
+      this.o.log(
+        `not healthy yet (attempt ${attempt}, ${((Date.now() - started) / 1000).toFixed(1)}s): ${reason}; ` +
+          (last ? 'no time left for another attempt' : `next attempt in ${limitText(intervalMs)}`),
+      );
+      if (last) {
         throw new StepFailure(
           `host ${this.name}: health check failed after ${((Date.now() - started) / 1000).toFixed(1)}s and ${attempt} attempt(s): ${what}: ${reason}`,
           false,

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper } from 'ssh2';
+import { limitText } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { checkHostKey, knownHostsName, pinnedKeyTypes } from './known-hosts.js';
 import type { HostKeyCheck, KnownHosts } from './known-hosts.js';
@@ -78,6 +79,7 @@ export async function connectSsh(host: HostTarget, options: SshConnectOptions): 
 
   await new Promise<void>((resolve, reject) => {
     const onAbort = (): void => {
+      done();
       client.destroy();
       reject(options.signal.reason as Error);
     };
@@ -85,6 +87,9 @@ export async function connectSsh(host: HostTarget, options: SshConnectOptions): 
       options.signal.removeEventListener('abort', onAbort);
       client.removeListener('error', onError);
       client.removeListener('close', onClose);
+      // A client given up on may still report its end ('Connection lost before handshake'): without
+      // a listener that would crash the process.
+      client.on('error', () => undefined);
     };
     const onError = (error: Error & { level?: string; code?: string }): void => {
       done();
@@ -161,7 +166,13 @@ function connectFailure(
         untouched,
       );
     case 'client-timeout':
-      return new StepFailure(`${where}: timed out connecting to ${host.host} port ${host.port}`, true, untouched);
+      // readyTimeout covers everything before the first command: a listener that never sends its
+      // banner, a key exchange or a login that never completes.
+      return new StepFailure(
+        `${where}: no answer from ${host.host} port ${host.port} within ${limitText(options.connectTimeoutMs)} (SSH banner, key exchange and login; connectTimeout)`,
+        true,
+        untouched,
+      );
     case 'client-socket': {
       const why = socketReason(error.code) ?? message;
       return new StepFailure(`${where}: cannot connect to ${host.host} port ${host.port}: ${why}`, true, untouched);
@@ -231,13 +242,37 @@ class SshTransport implements Transport {
   run(script: string, options: RunOptions): Promise<RunResult> {
     if (options.signal.aborted) return Promise.reject(options.signal.reason as Error);
     return new Promise<RunResult>((resolve, reject) => {
+      // The command's limit starts now: a server that never opens the channel cannot stall the step.
+      const started = Date.now();
+      let opened = false;
+      const giveUp = (error: Error): void => {
+        if (opened) return;
+        opened = true;
+        clearTimeout(unopened);
+        options.signal.removeEventListener('abort', onAbort);
+        this.close();
+        reject(error);
+      };
+      const unopened = setTimeout(
+        () => giveUp(new StepFailure(`host ${this.host.name}: no answer within ${limitText(options.timeoutMs)} (opening a session for a command)`, true)),
+        options.timeoutMs,
+      );
+      const onAbort = (): void => giveUp(options.signal.reason as Error);
+      options.signal.addEventListener('abort', onAbort, { once: true });
       // The login shell may be anything; /bin/sh runs the script the same way everywhere.
       this.client.exec(`/bin/sh -c ${quote(script)}`, (error, channel) => {
+        clearTimeout(unopened);
+        options.signal.removeEventListener('abort', onAbort);
+        if (opened) {
+          channel?.close();
+          return;
+        }
+        opened = true;
         if (error) {
           reject(this.failure('could not start a command', error));
           return;
         }
-        this.watch(channel, options, resolve, reject);
+        this.watch(channel, { ...options, timeoutMs: Math.max(0, options.timeoutMs - (Date.now() - started)) }, resolve, reject);
       });
     });
   }

@@ -5,6 +5,7 @@ import { gitopsAdapter } from '../../../src/adapters/gitops/gitops-adapter.js';
 import { gitopsSpec, type GitopsSpec } from '../../../src/adapters/gitops/gitops-spec.js';
 import type { StepContext } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
+import { stalledServer, type StalledServer } from '../../helpers/stalled-server.js';
 import { stepContext, type TestStepContext } from '../../helpers/step-context.js';
 import { fakeArgoCd, type FakeApplication, type FakeArgoCd } from './fake-argocd.js';
 import { gitFixture, overlay, type GitFixture } from './git-fixture.js';
@@ -267,5 +268,65 @@ describe('the Argo CD client against a FAKE Argo CD server', () => {
       .catch((e: unknown) => e);
     expect((error as ArgoCdError).message).toMatch(new RegExp(`^Argo CD at http://127.0.0.1:${port} could not be reached: .*ECONNREFUSED.* \\(gave up after 2 attempts\\)$`));
     expect(retries).toHaveLength(1);
+  });
+});
+
+describe('deadlines against a FAKE Argo CD that stalls', () => {
+  let stalled: StalledServer | undefined;
+  afterEach(async () => {
+    await stalled?.close();
+    stalled = undefined;
+  });
+
+  it('fails the step within argocd.timeout when the server accepts the connection and never answers', async () => {
+    stalled = await stalledServer('silent');
+    const c = context();
+    const started = Date.now();
+    const error = await failure(deploy(spec({ server: stalled.url, timeout: '2s' }), c));
+    const took = Date.now() - started;
+    expect(error.message).toBe(`argocd: no answer from ${stalled.url}/api/v1/applications/api-prod within 2s (GET application)`);
+    expect(error.untouched).toBe(true);
+    // A hang check, not a timing assertion: before, one call alone could take 5 × 30 s.
+    expect(took).toBeLessThan(20_000);
+    expect(`${error.message}\n${c.lines.join('\n')}`).not.toContain(argo.token);
+  });
+
+  it('bounds the body too: headers, then a stalled body, is no answer', async () => {
+    stalled = await stalledServer('headers');
+    const client = new ArgoCdClient({ server: stalled.url, token: argo.token, signal: new AbortController().signal, timeoutMs: 1500, retryDelayMs: 5 });
+    const started = Date.now();
+    const error = await client.getApplication('api-prod').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArgoCdError);
+    expect((error as ArgoCdError).message).toBe(`argocd: no complete answer from ${stalled.url}/api/v1/applications/api-prod within 1.5s (GET application)`);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('gives each attempt its own limit, then retries while the overall timeout allows', async () => {
+    stalled = await stalledServer('silent');
+    const retries: string[] = [];
+    const client = new ArgoCdClient({
+      server: stalled.url,
+      token: argo.token,
+      signal: new AbortController().signal,
+      requestTimeoutMs: 300,
+      timeoutMs: 60_000,
+      maxAttempts: 2,
+      retryDelayMs: 5,
+      onRetry: (line) => retries.push(line),
+    });
+    const error = await client.getApplication('api-prod').catch((e: unknown) => e);
+    expect((error as ArgoCdError).message).toBe(`argocd: no answer from ${stalled.url}/api/v1/applications/api-prod within 300ms (GET application) (gave up after 2 attempts)`);
+    expect(retries).toHaveLength(1);
+    expect(stalled.connections()).toBe(2);
+  });
+
+  it('stops at once when the step is cancelled, closing the waiting request', async () => {
+    stalled = await stalledServer('silent');
+    const controller = new AbortController();
+    const client = new ArgoCdClient({ server: stalled.url, token: argo.token, signal: controller.signal });
+    const pending = client.getApplication('api-prod').catch((e: unknown) => e);
+    setTimeout(() => controller.abort(new StepFailure('promotion cancelled', false)), 200);
+    const error = await pending;
+    expect((error as Error).message).toBe('promotion cancelled');
   });
 });

@@ -6,6 +6,7 @@ import { httpSpec } from '../../../src/adapters/http/http-spec.js';
 import type { HttpSpec } from '../../../src/adapters/http/http-spec.js';
 import type { StepContext } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
+import { stalledServer, type StalledServer } from '../../helpers/stalled-server.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { startFakeCiServer } from './fake-ci-server.js';
 import type { FakeCiServer } from './fake-ci-server.js';
@@ -226,3 +227,49 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+describe('http adapter deadlines against a FAKE server that stalls', () => {
+  let stalled: StalledServer | undefined;
+  afterEach(async () => {
+    await stalled?.close();
+    stalled = undefined;
+  });
+
+  it('fails the trigger within request.timeout when the server accepts the connection and never answers', async () => {
+    stalled = await stalledServer('silent');
+    const { ctx, lines } = context();
+    const started = Date.now();
+    const error = await failure(
+      httpAdapter.apply(spec({ request: { url: `${stalled.url}/api/jobs/deploy/runs`, timeout: '1s' }, poll: null, outputs: {} }), { summary: '' }, ctx),
+    );
+    expect(error.message).toBe(`http: no answer from ${stalled.url}/api/jobs/deploy/runs within 1s (POST request)`);
+    // Not retried: a POST that reached the server may have started the job.
+    expect(stalled.connections()).toBe(1);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(`${error.message}\n${lines.join('\n')}`).not.toContain('ci-token-very-secret');
+  });
+
+  it('bounds the body too: headers, then a stalled body, is no complete answer', async () => {
+    stalled = await stalledServer('headers');
+    const started = Date.now();
+    const error = await failure(
+      httpAdapter.apply(spec({ request: { url: `${stalled.url}/api/jobs/deploy/runs`, timeout: '1s' }, poll: null, outputs: {} }), { summary: '' }, context().ctx),
+    );
+    expect(error.message).toBe(`http: no complete answer from ${stalled.url}/api/jobs/deploy/runs within 1s (POST request)`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('keeps polling within poll.timeout when polls get no answer, and says what it waited for', async () => {
+    stalled = await stalledServer('silent');
+    const { ctx, lines } = context();
+    const started = Date.now();
+    const error = await failure(
+      httpAdapter.apply(spec({ request: { timeout: '1m' }, poll: { url: `${stalled.url}/api/runs/\${{ response.id }}`, timeout: '1500ms', interval: '100ms' } }), { summary: '' }, ctx),
+    );
+    // request.timeout (1m) alone would have let the first poll hang for a minute.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const url = `${stalled.url}/api/runs/run-1`;
+    expect(error.message).toMatch(new RegExp(`^poll: not finished after 1500ms \\(last: no answer from ${url} within 1(\\.\\d)?s\\)$`));
+    expect(lines.some((l) => new RegExp(`^poll 1: GET ${url} failed: no answer within 1(\\.\\d)?s; retrying$`).test(l))).toBe(true);
+  });
+});

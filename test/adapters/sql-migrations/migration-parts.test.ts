@@ -8,6 +8,7 @@ import { resolveTarget } from '../../../src/adapters/sql-migrations/migration-pl
 import { compareVersions, parseVersion } from '../../../src/adapters/sql-migrations/migration-version.js';
 import { migrationsSpec } from '../../../src/adapters/sql-migrations/migrations-spec.js';
 import { splitStatements } from '../../../src/adapters/sql-migrations/sql-statements.js';
+import { Redactor } from '../../../src/core/redact.js';
 
 // The pure parts of the sql-migrations adapter: statement splitting, versions, file names, URLs.
 
@@ -150,7 +151,7 @@ describe('database URLs', () => {
     expect(parseDatabaseUrl('postgresql://app:s3cret@db.example.com:6543/shop?sslmode=require', '/p')).toEqual({
       kind: 'postgres',
       connectionString: 'postgresql://app:s3cret@db.example.com:6543/shop?sslmode=require',
-      display: 'postgresql://app@db.example.com:6543/shop',
+      display: 'database shop at db.example.com:6543 (postgresql, user app)',
     });
     expect(parseDatabaseUrl('mysql://app:p%40ss@db:3307/shop?ssl=true', '/p')).toEqual({
       kind: 'mysql',
@@ -160,7 +161,7 @@ describe('database URLs', () => {
       password: 'p@ss',
       database: 'shop',
       ssl: true,
-      display: 'mysql://app@db:3307/shop',
+      display: 'database shop at db:3307 (mysql, user app)',
     });
     expect(parseDatabaseUrl('sqlite:db/dev.db', '/p')).toEqual({
       kind: 'sqlite',
@@ -173,11 +174,31 @@ describe('database URLs', () => {
   it('scrubs the password from driver messages, in every spelling', () => {
     const url = 'postgres://app:p%40ss%2Fword@db:5432/shop?password=other-secret';
     const scrub = credentialScrubber(url);
-    expect(scrub(`connect to ${url} failed`)).toBe('connect to postgres://app@db:5432/shop failed');
+    expect(scrub(`connect to ${url} failed`)).toBe('connect to database shop at db:5432 (postgres, user app) failed');
     expect(scrub('auth failed for p@ss/word and p%40ss%2Fword and other-secret')).toBe(
       'auth failed for *** and *** and ***',
     );
     expect(scrub('see mysql://root:hunter2@10.0.0.1/x')).toBe('see mysql://root:***@10.0.0.1/x');
+  });
+
+  it('shows approvers the target of a URL kept in a secret, and never its password', () => {
+    // The engine redacts a secret's full text wherever it appears: the display must not contain it.
+    const cases: [string, string][] = [
+      ['postgres://app@127.0.0.1:5432/shop', 'database shop at 127.0.0.1:5432 (postgres, user app)'],
+      ['postgres://127.0.0.1/shop', 'database shop at 127.0.0.1:5432 (postgres)'],
+      ['mysql://deploy@db.internal/orders', 'database orders at db.internal:3306 (mysql, user deploy)'],
+      ['postgres://app:pa%24%24-word-9@db:6432/shop?sslmode=verify-full&sslpassword=key-pass-77', 'database shop at db:6432 (postgres, user app)'],
+      ['postgres://app@localhost/shop?host=/var/run/postgresql&password=query-pass-55', 'database shop at /var/run/postgresql (postgres, user app)'],
+    ];
+    for (const [url, display] of cases) {
+      const redactor = new Redactor();
+      redactor.add(url);
+      const target = parseDatabaseUrl(url, '/p');
+      expect(redactor.redact(`apply 1 migration to ${target.display}`)).toBe(`apply 1 migration to ${display}`);
+      for (const password of ['pa$$-word-9', 'pa%24%24-word-9', 'key-pass-77', 'query-pass-55']) {
+        expect(target.display).not.toContain(password);
+      }
+    }
   });
 
   it('refuses bad URLs in the spec without repeating them', () => {
@@ -199,6 +220,8 @@ describe('database URLs', () => {
       dir: 'db',
       table: 'lockstep_migrations',
       lockTimeout: '1m',
+      connectTimeout: '10s',
+      queryTimeout: '1h',
     });
   });
 });

@@ -87,7 +87,7 @@ export function postgresServer(): TestServer {
       const query = async (sql: string): Promise<Row[]> => (await client.query(sql)).rows as Row[];
       return {
         url: url.toString(),
-        display: `postgres://${url.username}@${url.host}/${name}`,
+        display: `database ${name} at ${url.host} (postgres, user ${url.username})`,
         query,
         async schema() {
           const columns = await query(
@@ -182,7 +182,7 @@ export function mariadbServer(): TestServer {
       };
       return {
         url: url.toString(),
-        display: `mysql://${url.username}@${url.host}/${name}`,
+        display: `database ${name} at ${url.host} (mysql, user ${url.username})`,
         query,
         async schema() {
           const columns = await query(

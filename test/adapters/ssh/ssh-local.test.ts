@@ -89,6 +89,15 @@ describe('ssh adapter, host: local', () => {
     const error = await failure(sshAdapter.apply(broken, { summary: '' }, c.ctx));
     expect(error.message).toContain('host local: health check failed');
     expect(error.message).toContain('billing 3.1.0-broken: database unreachable');
+    // Every attempt is in the step log, with its result and the wait before the next one.
+    const attempts = Number(/and (\d+) attempt\(s\)/.exec(error.message)?.[1]);
+    const logged = c.lines.filter((l) => l.startsWith('[local] not healthy yet (attempt '));
+    expect(attempts).toBeGreaterThan(1);
+    expect(logged).toHaveLength(attempts);
+    logged.forEach((line, i) => {
+      expect(line).toMatch(new RegExp(`^\\[local\\] not healthy yet \\(attempt ${i + 1}, [\\d.]+s\\): .*billing 3\\.1\\.0-broken: database unreachable; `));
+      expect(line).toMatch(i < attempts - 1 ? /; next attempt in 100ms$/ : /; no time left for another attempt$/);
+    });
     expect(current()).toBe('releases/3.1.0-broken');
     expect(c.lines).toContain('[local] switched current → releases/3.1.0-broken');
 
