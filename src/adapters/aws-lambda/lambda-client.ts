@@ -14,6 +14,7 @@ import type {
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
+import { buildQuietly } from '../aws-common/quiet-client.js';
 import type { LambdaSpec } from './lambda-spec.js';
 
 /** Per-call options: every call can be cancelled. */
@@ -67,9 +68,12 @@ export function loadLambdaSdk(): Promise<typeof LambdaSdk> {
  */
 export async function defaultLambdaClient(spec: LambdaSpec): Promise<LambdaClientLike> {
   const { LambdaClient } = await loadLambdaSdk();
-  return new LambdaClient({
-    ...(spec.region === undefined ? {} : { region: spec.region }),
-    ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
-    maxAttempts: 5,
-  });
+  return buildQuietly(
+    () =>
+      new LambdaClient({
+        ...(spec.region === undefined ? {} : { region: spec.region }),
+        ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
+        maxAttempts: 5,
+      }),
+  );
 }

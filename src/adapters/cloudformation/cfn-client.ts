@@ -13,6 +13,7 @@ import type {
   ExecuteChangeSetCommand,
   ExecuteChangeSetCommandOutput,
 } from '@aws-sdk/client-cloudformation';
+import { buildQuietly } from '../aws-common/quiet-client.js';
 import type { CfnSpec } from './cfn-spec.js';
 
 /** Per-call options: every call can be cancelled. */
@@ -59,9 +60,12 @@ export function loadCloudFormationSdk(): Promise<typeof CloudFormationSdk> {
  */
 export async function defaultCloudFormationClient(spec: CfnSpec): Promise<CloudFormationClientLike> {
   const { CloudFormationClient } = await loadCloudFormationSdk();
-  return new CloudFormationClient({
-    ...(spec.region === undefined ? {} : { region: spec.region }),
-    ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
-    maxAttempts: 5,
-  });
+  return buildQuietly(
+    () =>
+      new CloudFormationClient({
+        ...(spec.region === undefined ? {} : { region: spec.region }),
+        ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
+        maxAttempts: 5,
+      }),
+  );
 }
