@@ -82,9 +82,10 @@ function withoutPassword(url: string): string {
   return url.replace(/:[^:@/]*@/, '@');
 }
 
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0] ?? message;
+/** An error as one short line: native-module errors span several lines and name the cause on the second. */
+function oneLine(error: unknown): string {
+  const text = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+  return text.length > 240 ? `${text.slice(0, 239)}…` : text;
 }
 
 async function postgresProblem(url: string, timeoutMs: number): Promise<string | undefined> {
@@ -93,7 +94,7 @@ async function postgresProblem(url: string, timeoutMs: number): Promise<string |
     await client.connect();
     return undefined;
   } catch (error) {
-    return firstLine(error);
+    return oneLine(error);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -113,7 +114,7 @@ async function mysqlProblem(url: string, timeoutMs: number): Promise<string | un
     await connection.end();
     return undefined;
   } catch (error) {
-    return firstLine(error);
+    return oneLine(error);
   }
 }
 
@@ -124,7 +125,7 @@ function sqliteProblem(): string | undefined {
     new Database(':memory:').close();
     return undefined;
   } catch (error) {
-    return firstLine(error);
+    return oneLine(error);
   }
 }
 
@@ -181,7 +182,8 @@ export async function missingPrerequisites(target: PreflightTarget): Promise<Mis
     missing.push({
       what: `better-sqlite3 for Node ${process.version} (${sqlite})`,
       why: 'the state store, in nearly every test',
-      apt: ['python3', 'make', 'g++'],
+      // The compilers only where they are missing: the usual cause is a Node switch, not a lack of tools.
+      apt: ['python3', 'make', 'g++'].filter((tool) => findProgram(tool, target.path) === undefined),
       hint: 'rebuild it for this Node: `npm rebuild better-sqlite3` (it compiles with python3, make and g++)',
     });
   }
