@@ -156,10 +156,11 @@ describe('README quick start', () => {
     for (const name of scripts) expect(pkg.scripts[name], `package.json has no script "${name}"`).toBeTruthy();
   });
 
-  it('names the Node.js version package.json requires', () => {
-    const major = /^>=\s*(\d+)/.exec(pkg.engines.node)?.[1];
-    expect(major, `engines.node is ${pkg.engines.node}`).toBeDefined();
-    expect(section).toContain(`Node.js ${major ?? ''} or later`);
+  it('names the Node.js versions package.json supports', () => {
+    // engines.node lists one caret range per supported major: "^20.19.0 || ^22.0.0 || ^24.0.0".
+    const majors = [...pkg.engines.node.matchAll(/\^(\d+)/g)].map((m) => m[1] ?? '');
+    expect(majors.length, `engines.node is ${pkg.engines.node}`).toBeGreaterThan(1);
+    expect(section).toContain(`Node.js ${majors.slice(0, -1).join(', ')} or ${majors.at(-1) ?? ''}`);
   });
 });
 

@@ -16,6 +16,7 @@ import type {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { AWS_DEADLINES, awsRequestHandler, withCallDeadline, type AwsDeadlines } from '../aws-common/call-deadline.js';
+import { buildQuietly } from '../aws-common/quiet-client.js';
 import type { LambdaSpec } from './lambda-spec.js';
 
 /** Per-call options: every call can be cancelled. */
@@ -72,11 +73,14 @@ export function loadLambdaSdk(): Promise<typeof LambdaSdk> {
  */
 export async function defaultLambdaClient(spec: LambdaSpec, deadlines: AwsDeadlines = AWS_DEADLINES): Promise<LambdaClientLike> {
   const { LambdaClient } = await loadLambdaSdk();
-  const client = new LambdaClient({
-    ...(spec.region === undefined ? {} : { region: spec.region }),
-    ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
-    maxAttempts: 5,
-    requestHandler: awsRequestHandler(deadlines),
-  });
+  const client = buildQuietly(
+    () =>
+      new LambdaClient({
+        ...(spec.region === undefined ? {} : { region: spec.region }),
+        ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
+        maxAttempts: 5,
+        requestHandler: awsRequestHandler(deadlines),
+      }),
+  );
   return withCallDeadline<LambdaClientLike>(client, deadlines, spec.endpoint ?? `Lambda in ${spec.region ?? 'the default region'}`);
 }

@@ -14,6 +14,7 @@ import type {
   ExecuteChangeSetCommandOutput,
 } from '@aws-sdk/client-cloudformation';
 import { AWS_DEADLINES, awsRequestHandler, withCallDeadline, type AwsDeadlines } from '../aws-common/call-deadline.js';
+import { buildQuietly } from '../aws-common/quiet-client.js';
 import type { CfnSpec } from './cfn-spec.js';
 
 /** Per-call options: every call can be cancelled. */
@@ -61,11 +62,14 @@ export function loadCloudFormationSdk(): Promise<typeof CloudFormationSdk> {
  */
 export async function defaultCloudFormationClient(spec: CfnSpec, deadlines: AwsDeadlines = AWS_DEADLINES): Promise<CloudFormationClientLike> {
   const { CloudFormationClient } = await loadCloudFormationSdk();
-  const client = new CloudFormationClient({
-    ...(spec.region === undefined ? {} : { region: spec.region }),
-    ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
-    maxAttempts: 5,
-    requestHandler: awsRequestHandler(deadlines),
-  });
+  const client = buildQuietly(
+    () =>
+      new CloudFormationClient({
+        ...(spec.region === undefined ? {} : { region: spec.region }),
+        ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
+        maxAttempts: 5,
+        requestHandler: awsRequestHandler(deadlines),
+      }),
+  );
   return withCallDeadline<CloudFormationClientLike>(client, deadlines, spec.endpoint ?? `CloudFormation in ${spec.region ?? 'the default region'}`);
 }

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { lockKey } from '../../../src/adapters/sql-migrations/postgres.js';
 import { mysqlLockName } from '../../../src/adapters/sql-migrations/mysql.js';
 import { tableName } from '../../../src/adapters/sql-migrations/sql-dialect.js';
+import { MYSQL_URL, POSTGRES_URL } from '../../helpers/database-urls.js';
 
 /*
  * The real databases the sql-migrations tests run against: the PostgreSQL and MariaDB servers on this
@@ -14,8 +15,7 @@ import { tableName } from '../../../src/adapters/sql-migrations/sql-dialect.js';
  * Everything here reads the database directly, as ground truth, never through the adapter.
  */
 
-export const POSTGRES_URL = process.env.LOCKSTEP_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const MYSQL_URL = process.env.LOCKSTEP_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+export { MYSQL_URL, POSTGRES_URL };
 
 export type Row = Record<string, unknown>;
 
