@@ -7,6 +7,8 @@ import { buildPlan, componentConfigDigest, decideAction, KNOWN_AFTER_APPLY, miss
 import { Redactor } from '../core/redact.js';
 import type { EngineDeps } from './deps.js';
 import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
+import { own } from '../core/own.js';
+import { printable } from '../core/printable.js';
 
 export interface PlannedPromotion {
   release: ReleaseRecord;
@@ -29,7 +31,7 @@ export function outputConsumers(deps: EngineDeps, producers: ReadonlySet<string>
 
 /** Checks that a release pins every component of the config. */
 export function checkReleaseCoversConfig(deps: EngineDeps, release: ReleaseRecord): void {
-  const missing = Object.keys(deps.loaded.config.components).filter((c) => release.versions[c] === undefined);
+  const missing = Object.keys(deps.loaded.config.components).filter((c) => own(release.versions, c) === undefined);
   if (missing.length > 0) {
     throw new InputError(
       `release ${release.id.slice(0, 12)} has no version for ${missing.join(', ')} (added to the config after the release was made): create a new release`,
@@ -52,7 +54,7 @@ export async function planPromotion(
   const { config } = deps.loaded;
   const env = config.environments[environment];
   if (!env) {
-    throw new InputError(`unknown environment ${environment} (known: ${Object.keys(config.environments).join(', ')})`, '--to');
+    throw new InputError(`unknown environment ${printable(environment)} (known: ${Object.keys(config.environments).join(', ')})`, '--to');
   }
   checkReleaseCoversConfig(deps, release);
 
@@ -74,7 +76,7 @@ export async function planPromotion(
   const applying = new Set<string>();
   const configDigests = new Map<string, string>();
   for (const name of names) {
-    const toVersion = release.versions[name] ?? '';
+    const toVersion = own(release.versions, name) ?? '';
     const digest = componentConfigDigest(config, environment, name);
     configDigests.set(name, digest);
     if (decideAction(currentBy.get(name), toVersion, digest).action === 'apply') applying.add(name);
@@ -197,7 +199,7 @@ function planContext(
     release: { id: release.id, versions: release.versions },
     promotionId: '',
     component,
-    version: release.versions[component] ?? '',
+    version: own(release.versions, component) ?? '',
     previousVersion,
   };
 }

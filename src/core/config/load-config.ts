@@ -23,6 +23,7 @@ import {
 } from './rules.js';
 import { adapterSpecsAccept } from './spec-check.js';
 import { fieldsAt } from './zod-fields.js';
+import { ownRecord } from '../own.js';
 
 export type { AdapterSet } from './config-schema.js';
 
@@ -154,12 +155,17 @@ function parseYaml(source: string): { doc: Document; positions: SourcePositions 
 }
 
 function loadedConfig(data: ProjectOutput, source: string, file: string, locate: LoadedConfig['locate']): LoadedConfig {
-  const environments: Record<string, EnvironmentConfig> = {};
-  for (const [name, env] of Object.entries(data.environments)) environments[name] = { name, ...env };
-  const components: Record<string, ComponentConfig> = {};
-  for (const [name, component] of Object.entries(data.components)) components[name] = { name, ...component };
+  // Records keyed by names are prototype-free, so `environments[name]` for a name typed on the
+  // command line (`--to constructor`) finds a configured environment or nothing.
+  const environments = ownRecord<EnvironmentConfig>(
+    Object.entries(data.environments).map(([name, env]) => [name, { name, ...env, vars: ownRecord(Object.entries(env.vars)) }]),
+  );
+  const components = ownRecord<ComponentConfig>(
+    Object.entries(data.components).map(([name, c]) => [name, { name, ...c, outputs: ownRecord(Object.entries(c.outputs)) }]),
+  );
+  const groups = ownRecord(Object.entries(data.groups));
   return {
-    config: { project: data.project, groups: data.groups, environments, components },
+    config: { project: data.project, groups, environments, components },
     digest: sha256Hex(source),
     file,
     source,
