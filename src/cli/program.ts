@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import { ConfigError, errorMessage, formatProblem, GateBlocked, InputError } from '../core/errors.js';
+import { printable, printableKeepingColour } from '../core/printable.js';
 import { configJsonSchema } from '../core/config/config-schema.js';
 import { initTemplate } from '../core/config/init-template.js';
 import { AuditVerifier } from '../core/audit.js';
@@ -461,7 +462,7 @@ Examples:
     .action(async (o: { env?: string }, cmd: Command) => {
       await withProject(cmd, 'read', async (deps, opts) => {
         const envs = o.env ? [o.env] : Object.keys(deps.loaded.config.environments);
-        if (o.env && !(o.env in deps.loaded.config.environments)) throw new InputError(`unknown environment ${o.env}`, '--env');
+        if (o.env && !(o.env in deps.loaded.config.environments)) throw new InputError(`unknown environment ${printable(o.env)}`, '--env');
         const result = [];
         for (const env of envs) {
           const components = await deps.store.environmentState(env);
@@ -558,7 +559,7 @@ Examples:
         const lines = await store.stepLogs(promotion.id, o.component);
         if (opts.output === 'json') return printJson(lines);
         const width = Math.max(0, ...lines.map((l) => l.component.length));
-        for (const l of lines) print(`${l.time.slice(11, 23)} ${l.component.padEnd(width)} | ${l.line}`);
+        for (const l of lines) print(`${l.time.slice(11, 23)} ${l.component.padEnd(width)} | ${printableKeepingColour(l.line)}`);
       } finally {
         await store.close();
       }

@@ -1,3 +1,5 @@
+import { printable } from './printable.js';
+
 /**
  * The few error classes Lockstep uses. Each carries a reason; the CLI maps them to exit codes in one
  * place (src/cli/exit-codes.ts) and the server to HTTP status in one place.
@@ -16,8 +18,9 @@ export interface ConfigProblem extends SourcePosition {
   message: string;
 }
 
+/** One line, whatever the keys and values in the config hold (a key may contain a line break). */
 export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}:${p.column}: ${p.path === '' ? '(root)' : p.path}: ${p.message}`;
+  return printable(`${p.file}:${p.line}:${p.column}: ${p.path === '' ? '(root)' : p.path}: ${p.message}`);
 }
 
 /** The config is invalid. Carries every problem found, not just the first. Exit code 2. */

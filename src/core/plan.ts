@@ -10,6 +10,7 @@ import type {
   ReleaseRecord,
   Risk,
 } from './model.js';
+import { own } from './own.js';
 
 /**
  * What a string output of a producer applied in the same promotion stands as while planning: its
@@ -92,7 +93,7 @@ export function buildPlan(input: PlanInput): PromotionPlan {
   for (const names of input.levels) {
     for (const component of names) {
       const c = input.config.components[component];
-      const toVersion = input.release.versions[component];
+      const toVersion = own(input.release.versions, component);
       if (!c || toVersion === undefined) continue;
       const configDigest = input.configDigests?.get(component) ?? componentConfigDigest(input.config, input.environment, component);
       const current = currentBy.get(component);

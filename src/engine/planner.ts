@@ -10,6 +10,8 @@ import { didYouMean } from '../core/suggest.js';
 import type { EngineDeps } from './deps.js';
 import { componentScope, componentsScope, renderEnvironmentVarsEach, renderSpec } from './render.js';
 import { neededSensitiveOutputs, readSensitiveOutputs } from './sensitive-outputs.js';
+import { own } from '../core/own.js';
+import { printable } from '../core/printable.js';
 
 export interface PlannedPromotion {
   release: ReleaseRecord;
@@ -32,7 +34,7 @@ export function outputConsumers(deps: EngineDeps, producers: ReadonlySet<string>
 
 /** Checks that a release pins every component of the config. */
 export function checkReleaseCoversConfig(deps: EngineDeps, release: ReleaseRecord): void {
-  const missing = Object.keys(deps.loaded.config.components).filter((c) => release.versions[c] === undefined);
+  const missing = Object.keys(deps.loaded.config.components).filter((c) => own(release.versions, c) === undefined);
   if (missing.length > 0) {
     throw new InputError(
       `release ${release.id.slice(0, 12)} has no version for ${missing.join(', ')} (added to the config after the release was made): create a new release`,
@@ -56,7 +58,7 @@ export async function planPromotion(
   const env = config.environments[environment];
   if (!env) {
     const known = Object.keys(config.environments);
-    throw new InputError(`unknown environment ${environment} (known: ${known.join(', ')})${didYouMean(environment, known)}`, '--to');
+    throw new InputError(`unknown environment ${printable(environment)} (known: ${known.join(', ')})${didYouMean(environment, known)}`, '--to');
   }
   checkReleaseCoversConfig(deps, release);
 
@@ -80,7 +82,7 @@ export async function planPromotion(
   const applying = new Set<string>();
   const configDigests = new Map<string, string>();
   for (const name of names) {
-    const toVersion = release.versions[name] ?? '';
+    const toVersion = own(release.versions, name) ?? '';
     const digest = componentConfigDigest(config, environment, name);
     configDigests.set(name, digest);
     if (decideAction(currentBy.get(name), toVersion, digest).action === 'apply') applying.add(name);
@@ -246,7 +248,7 @@ function planContext(
     release: { id: release.id, versions: release.versions },
     promotionId: '',
     component,
-    version: release.versions[component] ?? '',
+    version: own(release.versions, component) ?? '',
     previousVersion,
   };
 }

@@ -12,6 +12,8 @@ import { ACTOR_PROOF, evaluatePromotionGates, gateDecisionEvents } from './gates
 import { newOwner, ownerIsGone } from './lease.js';
 import { planPromotion, type PlannedPromotion } from './planner.js';
 import { PromotionRunner } from './runner.js';
+import { own } from '../core/own.js';
+import { printable } from '../core/printable.js';
 
 export const DEFAULT_CONCURRENCY = 8;
 
@@ -52,19 +54,19 @@ export async function createRelease(deps: EngineDeps, input: CreateReleaseInput)
     const known = Object.keys(config.components);
     const named = unknown.map((c) => {
       const closest = closestName(c, known);
-      return closest === undefined ? c : `${c} (did you mean ${closest}?)`;
+      return closest === undefined ? printable(c) : `${printable(c)} (did you mean ${closest}?)`;
     });
     throw new InputError(`--set names unknown components: ${named.join(', ')} (known: ${known.join(', ')})`, '--set');
   }
   const versions: Record<string, string> = {};
   let fromState = new Map<string, string>();
   if (input.from !== undefined) {
-    if (!(input.from in config.environments)) throw new InputError(`--from names an unknown environment: ${input.from}`, '--from');
+    if (!(input.from in config.environments)) throw new InputError(`--from names an unknown environment: ${printable(input.from)}`, '--from');
     fromState = new Map((await deps.store.environmentState(input.from)).map((s) => [s.component, s.version]));
   }
   const missing: string[] = [];
   for (const name of Object.keys(config.components).sort()) {
-    const v = given[name] ?? fromState.get(name);
+    const v = own(given, name) ?? fromState.get(name);
     if (v === undefined) missing.push(name);
     else versions[name] = v;
   }
@@ -437,7 +439,7 @@ export async function resume(deps: EngineDeps, promotionRef: string | undefined,
 
 /** The release that ran in `environment` before the one running now, and the promotion of the current one. */
 export async function previousRelease(deps: EngineDeps, environment: string): Promise<{ current: PromotionRecord; previous: PromotionRecord }> {
-  if (!(environment in deps.loaded.config.environments)) throw new InputError(`unknown environment ${environment}`, '--env');
+  if (!(environment in deps.loaded.config.environments)) throw new InputError(`unknown environment ${printable(environment)}`, '--env');
   const done = await deps.store.listPromotions({ environment, states: ['succeeded'] });
   const current = done[0];
   if (!current) throw new NotFoundError(`nothing has been promoted to ${environment} yet: there is nothing to roll back`);

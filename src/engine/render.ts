@@ -4,6 +4,8 @@ import { renderTemplates, type EvalScope } from '../core/expression/index.js';
 import type { ProjectConfig, ReleaseRecord } from '../core/model.js';
 import type { Redactor } from '../core/redact.js';
 import type { SecretSource } from './secrets.js';
+import { own } from '../core/own.js';
+import { printable } from '../core/printable.js';
 
 /** An environment's vars with their templates (env.name, secrets) rendered; throws naming every var that cannot be. */
 export function renderEnvironmentVars(
@@ -29,7 +31,7 @@ export function renderEnvironmentVarsEach(
   redactor: Redactor,
 ): { vars: Record<string, unknown>; unavailable: Map<string, string> } {
   const env = config.environments[environment];
-  if (!env) throw new InputError(`unknown environment ${environment}`, '--to');
+  if (!env) throw new InputError(`unknown environment ${printable(environment)}`, '--to');
   const scope: EvalScope = { values: { env: { name: environment } }, secret: (n) => secrets.get(n), redactor };
   // Entries, not assignments: a var may be called __proto__.
   const rendered: [string, unknown][] = [];
@@ -56,7 +58,7 @@ export function componentsScope(
 ): Record<string, unknown> {
   const components: Record<string, unknown> = {};
   for (const name of Object.keys(config.components)) {
-    const entry: Record<string, unknown> = { version: release.versions[name] };
+    const entry: Record<string, unknown> = { version: own(release.versions, name) };
     Object.defineProperty(entry, 'outputs', { enumerable: true, get: () => outputsOf(name) ?? {} });
     components[name] = entry;
   }
@@ -79,7 +81,7 @@ export function componentScope(input: ComponentScopeInput): EvalScope {
   return {
     values: {
       env: { name: input.environment, vars: input.vars },
-      version: input.release.versions[input.component],
+      version: own(input.release.versions, input.component),
       previousVersion: input.previousVersion ?? '',
       release: { id: input.release.id, labels: input.release.labels, versions: input.release.versions },
       components: input.components,

@@ -12,7 +12,8 @@ export interface SecretSource {
 
 export function secretSource(env: NodeJS.ProcessEnv, file?: string): SecretSource {
   const fromFile = file ? readSecretsFile(file) : new Map<string, string>();
-  return { get: (name) => env[name] ?? fromFile.get(name) };
+  // Own entries only: `secrets.toString` names a secret that is not set, not Object's method.
+  return { get: (name) => (Object.hasOwn(env, name) ? env[name] : undefined) ?? fromFile.get(name) };
 }
 
 export function readSecretsFile(file: string): Map<string, string> {

@@ -3,6 +3,7 @@ import type { EnvironmentConfig, PromotionRecord, ReleaseRecord } from '../core/
 import type { EngineDeps } from './deps.js';
 import { ACTOR_PROOF } from './gates.js';
 import { advancePending, promote, type PromoteOptions } from './promote.js';
+import { own } from '../core/own.js';
 
 /** Who requests an automatic promotion: not a person, so separation of duties never exempts anyone. */
 export const AUTO_ACTOR = 'lockstep:auto';
@@ -75,7 +76,7 @@ export async function autoCandidate(deps: EngineDeps, env: EnvironmentConfig): P
     if (release.project !== deps.loaded.config.project) continue;
     if (here.has(release.id)) return undefined;
     if (release.rejected) continue;
-    if (Object.keys(deps.loaded.config.components).some((c) => release.versions[c] === undefined)) continue;
+    if (Object.keys(deps.loaded.config.components).some((c) => own(release.versions, c) === undefined)) continue;
     let upstreamDone = true;
     for (const e of env.after) {
       const done = await deps.store.listPromotions({ environment: e, releaseId: release.id, states: ['succeeded'], limit: 1 });

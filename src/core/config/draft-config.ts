@@ -1,4 +1,5 @@
 import { isPlainObject } from '../expression/template.js';
+import { ownRecord } from '../own.js';
 import {
   ON_FAILURE,
   VALUE_TYPES,
@@ -26,19 +27,21 @@ export interface DraftConfig {
 export function draftConfig(raw: unknown): DraftConfig {
   const root = isPlainObject(raw) ? raw : {};
   const unusableWith = new Set<string>();
-  const environments: Record<string, EnvironmentConfig> = {};
+  // Prototype-free records: the rules look names up in them (`components[target]` for a reference
+  // to `components.constructor`), and such a name must find a configured entry or nothing.
+  const environments = ownRecord<EnvironmentConfig>();
   for (const [name, value] of entries(root.environments)) {
     const env = isPlainObject(value) ? value : {};
     environments[name] = {
       name,
       after: strings(env.after),
-      vars: isPlainObject(env.vars) ? env.vars : {},
+      vars: ownRecord(entries(env.vars)),
       onFailure: (ON_FAILURE as readonly unknown[]).includes(env.onFailure) ? (env.onFailure as OnFailure) : 'rollback',
       // Raw: the gate rules read it defensively (see gate-rules.ts).
       gates: isPlainObject(env.gates) ? (env.gates as unknown as GatesConfig) : undefined,
     };
   }
-  const components: Record<string, ComponentConfig> = {};
+  const components = ownRecord<ComponentConfig>();
   for (const [name, value] of entries(root.components)) {
     const component = isPlainObject(value) ? value : {};
     if (component.with !== undefined && !isPlainObject(component.with)) unusableWith.add(name);
@@ -69,7 +72,7 @@ function valueType(value: unknown): ValueType | undefined {
 }
 
 function outputs(value: unknown): Record<string, OutputDeclaration> {
-  const out: Record<string, OutputDeclaration> = {};
+  const out = ownRecord<OutputDeclaration>();
   for (const [name, declaration] of entries(value)) {
     const d = isPlainObject(declaration) ? declaration : {};
     const items = valueType(d.items);
@@ -84,7 +87,7 @@ function outputs(value: unknown): Record<string, OutputDeclaration> {
 }
 
 function groups(value: unknown): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  const out = ownRecord<string[]>();
   for (const [name, members] of entries(value)) out[name] = strings(members);
   return out;
 }

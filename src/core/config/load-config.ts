@@ -7,6 +7,7 @@ import { projectSchema, type AdapterSet, type ProjectOutput } from './config-sch
 import { draftConfig } from './draft-config.js';
 import { gatesAreValid } from './gate-rules.js';
 import { describeValue, dotted, issueFindings, type Finding } from './findings.js';
+import { deepestPoint, MAX_CONFIG_DEPTH, TOO_DEEP_MESSAGE } from './nesting.js';
 import { readPlainYaml } from './plain-yaml.js';
 import { SourcePositions, type Path, type Position } from './positions.js';
 import { referencesResolve } from './references.js';
@@ -22,6 +23,7 @@ import {
 } from './rules.js';
 import { adapterSpecsAccept } from './spec-check.js';
 import { fieldsAt } from './zod-fields.js';
+import { ownRecord } from '../own.js';
 
 export type { AdapterSet } from './config-schema.js';
 
@@ -58,6 +60,11 @@ const NEEDS = 'project, environments and components';
  * syntax errors are reported: the rest of the document cannot be trusted. Pure.
  */
 export function loadConfig(source: string, file: string, adapters: AdapterSet): LoadedConfig {
+  // Before either parser: they are what would overflow the stack.
+  const deep = deepestPoint(source);
+  if (deep !== undefined) {
+    throw new ConfigError([{ file, path: '', message: TOO_DEEP_MESSAGE, line: deep.line + 1, column: deep.column + 1 }]);
+  }
   return loadPlainConfig(source, file, adapters) ?? loadFullConfig(source, file, adapters);
 }
 
@@ -71,6 +78,7 @@ function loadPlainConfig(source: string, file: string, adapters: AdapterSet): Lo
   const read = readPlainYaml(source);
   if (read === undefined || !isPlainObject(read.value)) return undefined;
   const raw = read.value;
+  if (shapeProblems(raw).length > 0) return undefined;
   const parsed = projectSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const draft = draftConfig(raw);
@@ -112,14 +120,10 @@ function loadFullConfig(source: string, file: string, adapters: AdapterSet): Loa
     report({ path: [], message: `the config must be a mapping with ${NEEDS}, not ${describeValue(raw)}` });
     return fail();
   }
-  const loop = circularPath(raw, []);
-  if (loop !== undefined) {
-    report({
-      path: loop,
-      message: 'this YAML alias refers to a mapping or list that contains it: a config cannot nest itself',
-    });
-    fail();
-  }
+  const shape = shapeProblems(raw);
+  for (const f of shape) report(f);
+  // A loop or a nesting past the limit would take the checks below into endless or too deep walks.
+  if (shape.some((f) => f.target !== 'key')) fail();
 
   const parsed = projectSchema.safeParse(raw);
   if (!parsed.success) {
@@ -151,12 +155,17 @@ function parseYaml(source: string): { doc: Document; positions: SourcePositions 
 }
 
 function loadedConfig(data: ProjectOutput, source: string, file: string, locate: LoadedConfig['locate']): LoadedConfig {
-  const environments: Record<string, EnvironmentConfig> = {};
-  for (const [name, env] of Object.entries(data.environments)) environments[name] = { name, ...env };
-  const components: Record<string, ComponentConfig> = {};
-  for (const [name, component] of Object.entries(data.components)) components[name] = { name, ...component };
+  // Records keyed by names are prototype-free, so `environments[name]` for a name typed on the
+  // command line (`--to constructor`) finds a configured environment or nothing.
+  const environments = ownRecord<EnvironmentConfig>(
+    Object.entries(data.environments).map(([name, env]) => [name, { name, ...env, vars: ownRecord(Object.entries(env.vars)) }]),
+  );
+  const components = ownRecord<ComponentConfig>(
+    Object.entries(data.components).map(([name, c]) => [name, { name, ...c, outputs: ownRecord(Object.entries(c.outputs)) }]),
+  );
+  const groups = ownRecord(Object.entries(data.groups));
   return {
-    config: { project: data.project, groups: data.groups, environments, components },
+    config: { project: data.project, groups, environments, components },
     digest: sha256Hex(source),
     file,
     source,
@@ -213,20 +222,40 @@ function duplicateKeys(doc: Document): YAMLError[] {
   return errors;
 }
 
-/** Where a value contains itself (an alias to an ancestor); the checks walk values and would not end. */
-function circularPath(value: unknown, path: (string | number)[], ancestors = new Set<unknown>()): Path | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  if (ancestors.has(value)) return path;
-  ancestors.add(value);
-  const children: [string | number, unknown][] = Array.isArray(value)
-    ? value.map((v, i): [number, unknown] => [i, v])
-    : Object.entries(value);
-  for (const [k, v] of children) {
-    const found = circularPath(v, [...path, k], ancestors);
-    if (found) return found;
-  }
-  ancestors.delete(value);
-  return undefined;
+const NOT_A_NAME = `__proto__ cannot be a key in a config: JavaScript gives the name a meaning of its own`;
+
+/**
+ * What the checks cannot walk or would lose: a value that contains itself (an alias to an
+ * ancestor), a nesting deeper than MAX_CONFIG_DEPTH (aliases can build one that the text does not
+ * show), and `__proto__` keys, which a schema would drop without a word. Stops at the first loop
+ * or too-deep value. Pure.
+ */
+function shapeProblems(root: unknown): Finding[] {
+  const found: Finding[] = [];
+  const ancestors = new Set<unknown>();
+  const walk = (value: unknown, path: Path): boolean => {
+    if (value === null || typeof value !== 'object') return true;
+    if (ancestors.has(value)) {
+      found.push({ path, message: 'this YAML alias refers to a mapping or list that contains it: a config cannot nest itself' });
+      return false;
+    }
+    if (path.length > MAX_CONFIG_DEPTH) {
+      found.push({ path, message: TOO_DEEP_MESSAGE });
+      return false;
+    }
+    ancestors.add(value);
+    const children: [string | number, unknown][] = Array.isArray(value)
+      ? value.map((v, i): [number, unknown] => [i, v])
+      : Object.entries(value);
+    for (const [k, v] of children) {
+      if (k === '__proto__') found.push({ path: [...path, k], target: 'key', message: NOT_A_NAME });
+      if (!walk(v, [...path, k])) return false;
+    }
+    ancestors.delete(value);
+    return true;
+  };
+  walk(root, []);
+  return found;
 }
 
 /** Sorted by line, column, path and message; exact duplicates dropped. */

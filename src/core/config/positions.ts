@@ -1,4 +1,4 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
 
 /** A 1-based position in the source. */
 export interface Position {
@@ -14,6 +14,13 @@ export type Path = readonly (string | number)[];
  * back to the nearest ancestor that does. Aliases are followed to their anchor.
  */
 export class SourcePositions {
+  /**
+   * Each mapping's pairs by key name, built when a path first goes through it. Searching the pairs
+   * for every problem made `validate` quadratic: 20,000 problems among 20,000 components took a
+   * minute.
+   */
+  private readonly pairsByKey = new WeakMap<YAMLMap, Map<string, Pair>>();
+
   constructor(
     private readonly doc: Document,
     private readonly lineCounter: LineCounter,
@@ -79,7 +86,12 @@ export class SourcePositions {
     return { start, raw: this.source.slice(start, end), value: node.value };
   }
 
-  /** The path of the innermost node holding `offset`: for YAML errors, which come with an offset only. */
+  /**
+   * The path of the innermost node holding `offset`: for YAML errors, which come with an offset
+   * only. A nested mapping that begins at `offset` with its first key is not entered: a syntax
+   * error there means the parser read a value as a mapping that the user did not mean as one
+   * (`hosts: (local host: a)` is the value of `hosts`, not a mapping with the key `(local host`).
+   */
   pathAt(offset: number): (string | number)[] {
     const path: (string | number)[] = [];
     let node: unknown = this.doc.contents;
@@ -93,8 +105,9 @@ export class SourcePositions {
           return from !== undefined && to !== undefined && from <= offset && offset < Math.max(to, from + 1);
         });
         if (!pair) return path;
-        path.push(keyName(pair.key));
         const key = pair.key as Node | null;
+        if (node !== this.doc.contents && node.range?.[0] === offset && key?.range?.[0] === offset) return path;
+        path.push(keyName(pair.key));
         if (key?.range && offset < key.range[2]) return path;
         node = pair.value;
       } else if (isSeq(node)) {
@@ -140,8 +153,7 @@ export class SourcePositions {
       let next: unknown;
       let nextKey: number | undefined;
       if (isMap(node)) {
-        // The last one: with a duplicate key (reported as such), the last value is the one read.
-        const pair = node.items.findLast((p) => isPair(p) && keyName(p.key) === String(segment));
+        const pair = this.pairs(node).get(String(segment));
         if (pair) {
           next = pair.value ?? undefined;
           nextKey = (pair.key as Node | null)?.range?.[0];
@@ -159,6 +171,17 @@ export class SourcePositions {
       keyOffset = nextKey;
     }
     return { node, keyOffset, complete: true, ...(alias ? { alias } : {}) };
+  }
+
+  private pairs(map: YAMLMap): Map<string, Pair> {
+    let byKey = this.pairsByKey.get(map);
+    if (byKey === undefined) {
+      byKey = new Map();
+      // The last one wins: with a duplicate key (reported as such), the last value is the one read.
+      for (const p of map.items) if (isPair(p)) byKey.set(keyName(p.key), p);
+      this.pairsByKey.set(map, byKey);
+    }
+    return byKey;
   }
 
   private resolve(value: unknown): Node | undefined {

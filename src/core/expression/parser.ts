@@ -46,6 +46,14 @@ const BINARY_POWER: Record<BinaryOperator, number> = {
 const CONDITIONAL_POWER = 1;
 const UNARY_POWER = 8;
 
+/**
+ * How deep an expression may nest: parentheses, operators, members and indexes each add a level.
+ * The parser and everything that walks the tree (evaluation, printing, reference search) recurse,
+ * so without a limit a fuzzed `((((…` ends in a stack overflow instead of a positioned error. Real
+ * expressions stay far below it.
+ */
+export const MAX_EXPRESSION_DEPTH = 100;
+
 /** Parses one expression (the text between `${{` and `}}`). Throws ExpressionError with the offset of the problem. */
 export function parseExpression(source: string): Expr {
   const parser = new Parser(tokenize(source));
@@ -58,6 +66,8 @@ export function parseExpression(source: string): Expr {
 
 class Parser {
   private position = 0;
+  /** How many expression() calls are open: parentheses and operands that nest. */
+  private nesting = 0;
 
   constructor(private readonly tokens: readonly Token[]) {}
 
@@ -86,6 +96,15 @@ class Parser {
   }
 
   expression(minPower: number): Expr {
+    if (++this.nesting > MAX_EXPRESSION_DEPTH) throw tooDeep(this.peek().start);
+    try {
+      return this.operators(minPower);
+    } finally {
+      this.nesting--;
+    }
+  }
+
+  private operators(minPower: number): Expr {
     let left = this.prefix();
     for (;;) {
       const token = this.peek();
@@ -101,7 +120,7 @@ class Parser {
         this.expect(':', 'in c ? a : b');
         // Right-associative: a ? b : c ? d : e is a ? b : (c ? d : e).
         const alternate = this.expression(CONDITIONAL_POWER);
-        left = { kind: 'conditional', test: left, consequent, alternate, start: left.start, end: alternate.end };
+        left = deeper({ kind: 'conditional', test: left, consequent, alternate, start: left.start, end: alternate.end }, left, consequent, alternate);
         continue;
       }
       const power = BINARY_POWER[token.text as BinaryOperator] as number | undefined;
@@ -110,7 +129,7 @@ class Parser {
       if (this.peek().kind === 'end')
         throw new ExpressionError(`expected an expression after ${token.text}`, token.start);
       const right = this.expression(power);
-      left = { kind: 'binary', operator: token.text as BinaryOperator, left, right, start: left.start, end: right.end };
+      left = deeper({ kind: 'binary', operator: token.text as BinaryOperator, left, right, start: left.start, end: right.end }, left, right);
     }
     return left;
   }
@@ -134,13 +153,15 @@ class Parser {
           const inner = this.expression(0);
           const close = this.expect(')', 'to close (');
           // The span grows to cover the parentheses; the node stays the inner one.
-          return { ...inner, start: token.start, end: close.end };
+          const wrapped = { ...inner, start: token.start, end: close.end };
+          depths.set(wrapped, depths.get(inner) ?? 1);
+          return wrapped;
         }
         if (token.text === '!' || token.text === '-') {
           if (this.peek().kind === 'end')
             throw new ExpressionError(`expected an expression after ${token.text}`, token.start);
           const operand = this.expression(UNARY_POWER);
-          return { kind: 'unary', operator: token.text, operand, start: token.start, end: operand.end };
+          return deeper({ kind: 'unary', operator: token.text, operand, start: token.start, end: operand.end }, operand);
         }
         throw new ExpressionError(`unexpected ${describe(token)}`, token.start);
       case 'end':
@@ -156,12 +177,30 @@ class Parser {
         throw new ExpressionError(`expected a property name after ., found ${describe(name)}`, name.start);
       }
       this.next();
-      return { kind: 'member', object, property: name.text, start: object.start, end: name.end };
+      return deeper({ kind: 'member', object, property: name.text, start: object.start, end: name.end }, object);
     }
     const index = this.expression(0);
     const close = this.expect(']', 'to close [');
-    return { kind: 'index', object, index, start: object.start, end: close.end };
+    return deeper({ kind: 'index', object, index, start: object.start, end: close.end }, object, index);
   }
+}
+
+/** The depth of each node built so far (leaves are 1): long chains such as `a.b.c…` or `1+1+…` nest without parentheses. */
+const depths = new WeakMap<Expr, number>();
+
+function deeper(node: Expr, ...children: Expr[]): Expr {
+  let depth = 1;
+  for (const child of children) depth = Math.max(depth, (depths.get(child) ?? 1) + 1);
+  if (depth > MAX_EXPRESSION_DEPTH) throw tooDeep(node.start);
+  depths.set(node, depth);
+  return node;
+}
+
+function tooDeep(offset: number): ExpressionError {
+  return new ExpressionError(
+    `the expression nests more than ${MAX_EXPRESSION_DEPTH} levels deep (parentheses, operators, members); split it up`,
+    offset,
+  );
 }
 
 function describe(token: Token): string {

@@ -193,7 +193,9 @@ function findReferencesUncached(value: unknown): { refs: TemplateRef[]; errors: 
     if (!isTemplate(text)) return;
     const { template, errors: problems } = scanTemplate(text);
     for (const problem of problems) {
-      const where = problem.source === undefined ? '' : ` in \${{${problem.source}}}`;
+      // A fuzzed expression can be megabytes long: the position points at it, the message shows a part.
+      const source = problem.source !== undefined && problem.source.length > 200 ? `${problem.source.slice(0, 199)}…` : problem.source;
+      const where = source === undefined ? '' : ` in \${{${source}}}`;
       errors.push({ at, offset: problem.offset, message: `${problem.error.message}${where}` });
     }
     for (const part of template.parts) {

@@ -300,6 +300,27 @@ function offsetOf(error: ParseError | CelTypeError | EvaluationError): number | 
   return error.range?.start;
 }
 
+/** How deep a policy or verify expression may nest (operators, calls, members, literals). */
+export const MAX_CEL_DEPTH = 100;
+const TOO_DEEP = `the expression nests more than ${MAX_CEL_DEPTH} levels deep (operators, parentheses, calls); split it up`;
+
+/** The depth of a parsed expression, walked without recursion so that the walk itself cannot overflow. */
+function astDepth(root: ASTNode): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[root, 0]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [value, depth] = next;
+    if (Array.isArray(value)) {
+      for (const item of value) pending.push([item, depth]);
+    } else if (typeof value === 'object' && value !== null && 'op' in value && 'args' in value) {
+      deepest = Math.max(deepest, depth + 1);
+      if (deepest > MAX_CEL_DEPTH) return deepest;
+      pending.push([(value as { args: unknown }).args, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
 /** Parses and type-checks; the expression must be of type bool. Pure. */
 export function checkCel(context: CelContext, expression: string): CelCheckResult {
   const env = ENVIRONMENTS[context];
@@ -308,12 +329,18 @@ export function checkCel(context: CelContext, expression: string): CelCheckResul
     parsed = env.parse(expression);
   } catch (error) {
     if (error instanceof ParseError) return { ok: false, message: error.summary, offset: offsetOf(error) };
+    if (error instanceof RangeError) return { ok: false, message: TOO_DEEP };
     throw error;
   }
+  // The library's limit counts calls, selects and indexes only; its type checker and evaluator
+  // recurse through `!` and `&&` chains too, and overflow the stack on a fuzzed `!!!!…`.
+  if (astDepth(parsed.ast) > MAX_CEL_DEPTH) return { ok: false, message: TOO_DEEP };
   const result = parsed.check();
   if (!result.valid) {
     const error = result.error;
     if (error === undefined) return { ok: false, message: 'invalid expression' };
+    // The checker reports its own stack overflow as a result; it has no summary and no position.
+    if (error instanceof RangeError) return { ok: false, message: TOO_DEEP };
     return { ok: false, message: error.summary, offset: offsetOf(error) };
   }
   // `dyn` is refused too: a gate's result should be a bool by construction (`response.body.ok == true`).

@@ -174,3 +174,33 @@ describe('printExpression', () => {
     expect(printExpression(parseExpression('!(a && b) ? x : y'))).toBe('!(a && b) ? x : y');
   });
 });
+
+describe('parseExpression: nesting has a limit', () => {
+  const tooDeep = (source: string): ExpressionError => {
+    try {
+      parseExpression(source);
+    } catch (error) {
+      if (error instanceof ExpressionError) return error;
+      throw error;
+    }
+    throw new Error(`${source.slice(0, 20)}… parsed`);
+  };
+
+  it('5,000 nested parentheses are an error at the level past the limit, not a stack overflow', () => {
+    const error = tooDeep(`${'('.repeat(5000)}1${')'.repeat(5000)}`);
+    expect(error.message).toMatch(/nests more than 100 levels deep/);
+    expect(error.offset).toBe(100);
+  });
+
+  it('long chains nest too: members, operators, unary signs', () => {
+    expect(tooDeep(`a${'.b'.repeat(5000)}`).message).toMatch(/nests more than 100/);
+    expect(tooDeep(`1${' + 1'.repeat(5000)}`).message).toMatch(/nests more than 100/);
+    expect(tooDeep(`${'!'.repeat(5000)}true`).message).toMatch(/nests more than 100/);
+    expect(tooDeep(`${'a ? b : '.repeat(5000)}c`).message).toMatch(/nests more than 100/);
+  });
+
+  it('an expression within the limit parses', () => {
+    expect(() => parseExpression(`${'('.repeat(90)}1${')'.repeat(90)}`)).not.toThrow();
+    expect(() => parseExpression(`a${'.b'.repeat(90)}`)).not.toThrow();
+  });
+});

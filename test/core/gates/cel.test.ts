@@ -306,3 +306,19 @@ describe('compileCel', () => {
     }
   });
 });
+
+describe('CEL nesting has a limit', () => {
+  it.each([
+    ['5,000 parentheses', `${'('.repeat(5000)}true${')'.repeat(5000)}`],
+    ['5,000 negations', `${'!'.repeat(5000)}true`],
+    ['5,000 conjunctions', `true${' && true'.repeat(5000)}`],
+  ])('%s: a clear error, not a stack overflow', (_, expression) => {
+    const result = checkCel('policy', expression);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.message).toMatch(/nests more than|maxDepth/);
+  });
+
+  it('an expression of ordinary depth still checks', () => {
+    expect(checkCel('policy', `true${' && true'.repeat(50)}`).ok).toBe(true);
+  });
+});
