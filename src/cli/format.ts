@@ -1,10 +1,17 @@
 import { formatDuration } from '../core/duration.js';
 import { formatLabels } from '../core/labels.js';
+import { printable } from '../core/printable.js';
+
+/*
+ * Everything here prints user text (names, versions, release messages, reasons): each goes through
+ * printable() (src/core/printable.ts), so a line break or an escape sequence in it is shown as
+ * `\n` or `\x1b` instead of forging a line or moving the cursor. JSON output keeps the text as is.
+ */
 import type { PlannedGate, PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
 
-/** Left-aligned columns, two spaces apart. */
+/** Left-aligned columns, two spaces apart; one line per row, whatever the cells hold. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows].map((r) => r.map(printable));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
 }
@@ -15,7 +22,7 @@ export function shortId(id: string): string {
 
 export function renderPlan(plan: PromotionPlan, release: ReleaseRecord): string {
   const lines: string[] = [];
-  lines.push(`Plan: release ${shortId(release.id)}${release.message ? ` (${release.message})` : ''} → ${plan.environment}`);
+  lines.push(`Plan: release ${shortId(release.id)}${release.message ? ` (${printable(release.message)})` : ''} → ${plan.environment}`);
   const changes = plan.steps.filter((s) => s.action === 'apply').length;
   lines.push(`${changes} to apply, ${plan.steps.length - changes} unchanged${plan.irreversible ? '; IRREVERSIBLE: some changes cannot be rolled back' : ''}`);
   lines.push('');
@@ -83,14 +90,14 @@ export function renderSummary(promotion: PromotionRecord, steps: readonly StepRe
   lines.push('');
   const v = promotion.verification;
   if (v) lines.push(`Verification ${v.state.toUpperCase()}: ${v.message ?? ''}${v.checks.map((c) => `\n  ${c.name}: ${c.state}, ${c.measurements} measurement(s), ${c.failures} failed`).join('')}`);
-  lines.push(`Promotion ${shortId(promotion.id)} ${promotion.state.toUpperCase()}${promotion.reason ? `: ${promotion.reason}` : ''}`);
+  lines.push(`Promotion ${shortId(promotion.id)} ${promotion.state.toUpperCase()}${promotion.reason ? `: ${printable(promotion.reason)}` : ''}`);
   return lines.join('\n');
 }
 
 export function renderRelease(r: ReleaseRecord): string {
-  const lines = [`release ${r.id}`, `created ${r.createdAt} by ${r.createdBy}${r.from ? `, from ${r.from}` : ''}`];
-  if (r.message) lines.push(`message: ${r.message}`);
-  if (Object.keys(r.labels).length > 0) lines.push(`labels: ${formatLabels(r.labels)}`);
+  const lines = [`release ${r.id}`, `created ${r.createdAt} by ${printable(r.createdBy)}${r.from ? `, from ${printable(r.from)}` : ''}`];
+  if (r.message) lines.push(`message: ${printable(r.message)}`);
+  if (Object.keys(r.labels).length > 0) lines.push(`labels: ${printable(formatLabels(r.labels))}`);
   lines.push('');
   lines.push(table(['COMPONENT', 'VERSION'], Object.entries(r.versions).map(([c, v]) => [c, v])));
   return lines.join('\n');
@@ -106,7 +113,7 @@ export function renderGates(gates: readonly PlannedGate[]): string {
 
 /** A promotion that did not run: pending on gates (what is missing, what to do) or rejected by them. */
 export function renderWaiting(p: PromotionRecord): string {
-  const lines = [`Promotion ${shortId(p.id)} ${p.state.toUpperCase()}: release ${shortId(p.releaseId)} → ${p.environment}, requested by ${p.requestedBy}`];
+  const lines = [`Promotion ${shortId(p.id)} ${p.state.toUpperCase()}: release ${shortId(p.releaseId)} → ${p.environment}, requested by ${printable(p.requestedBy)}`];
   if (p.plan.gates.length > 0) lines.push(renderGates(p.plan.gates));
   if (p.state === 'pending') {
     lines.push('');
@@ -115,7 +122,7 @@ export function renderWaiting(p: PromotionRecord): string {
     const until = p.plan.gates.filter((g) => g.status === 'waiting' && g.until !== undefined).map((g) => g.until as string).sort().at(-1);
     if (until) lines.push(`Time-bound gates pass at ${until}; then: lockstep resume ${shortId(p.id)} (or lockstep tick)`);
   } else if (p.reason) {
-    lines.push(`Reason: ${p.reason}`);
+    lines.push(`Reason: ${printable(p.reason)}`);
   }
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 import { formatDuration } from '../core/duration.js';
 import type { PromotionRecord, StepRecord } from '../core/model.js';
 import type { RunObserver } from '../engine/deps.js';
+import { printable, printableKeepingColour } from '../core/printable.js';
 
 interface Row {
   state: string;
@@ -69,8 +70,10 @@ export class Progress implements RunObserver {
 
   log(component: string, line: string): void {
     const row = this.rows.get(component);
-    if (row) row.lastLog = line;
-    if (!this.live) this.line(`${component.padEnd(this.width)}  | ${line}`);
+    // The live table is redrawn in place: nothing in it may move the cursor or change colour.
+    if (row) row.lastLog = printable(line);
+    // A command's own colour may stay in a plain log line; cursor movement and the like may not.
+    if (!this.live) this.line(`${component.padEnd(this.width)}  | ${printableKeepingColour(line)}`);
   }
 
   private duration(row: Row): string {

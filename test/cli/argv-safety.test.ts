@@ -42,7 +42,7 @@ ${names.map((n) => `  ${n}:\n    type: command\n    with:\n      apply: ["./reco
       quote: `x' && touch ${pwned(4)} #`,
       pipe: `2 | touch ${pwned(5)} > /dev/null & touch ${pwned(6)}`,
       template: '${{ env.name }}-${{ secrets.HOME }}',
-      glob: '-rf * ~ $HOME \\n',
+      glob: '* -rf ~ $HOME \\n',
     };
 
     const set = Object.entries(versions).flatMap(([c, v]) => ['--set', `${c}=${v}`]);

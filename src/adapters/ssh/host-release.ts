@@ -93,7 +93,8 @@ export class HostRelease {
     const nonce = randomBytes(6).toString('hex');
     const upload = path.posix.join(this.releases, `.upload-${nonce}`);
     const incoming = `.incoming-${nonce}`;
-    this.check('prepare', await this.script(`mkdir -p ${quote(this.releases)}`));
+    // `--` before every operand: a version or a directory starting with `-` is a name, not an option.
+    this.check('prepare', await this.script(`mkdir -p -- ${quote(this.releases)}`));
     this.o.log(`uploading ${artifact.format === 'file' ? artifact.name : `${artifact.format} archive`} (SHA-256 ${artifact.sha256.slice(0, 12)}…)`);
     await this.t.upload(artifact.file, upload, { signal: this.o.signal, onAlive: this.o.heartbeat });
     try {
@@ -110,21 +111,21 @@ export class HostRelease {
       const uploaded = path.posix.basename(upload);
       const unpack =
         artifact.format === 'file'
-          ? `mv ${uploaded} ${quote(`${incoming}/${artifact.name}`)}\nchmod ${(artifact.mode & 0o777).toString(8)} ${quote(`${incoming}/${artifact.name}`)}`
+          ? `mv -- ${uploaded} ${quote(`${incoming}/${artifact.name}`)}\nchmod ${(artifact.mode & 0o777).toString(8)} -- ${quote(`${incoming}/${artifact.name}`)}`
           : // -o: files belong to the deploy user, not to the ids in the archive.
             `tar -x${artifact.format === 'tar.gz' ? 'z' : ''}of ${uploaded} -C ${incoming}`;
       const script = [
         'set -eu',
-        `cd ${quote(this.releases)}`,
-        `rm -rf ${incoming}`,
-        `mkdir ${incoming}`,
+        `cd -- ${quote(this.releases)}`,
+        `rm -rf -- ${incoming}`,
+        `mkdir -- ${incoming}`,
         unpack,
-        `rm -rf ${quote(version)}`,
-        `mv ${incoming} ${quote(version)}`,
+        `rm -rf -- ${quote(version)}`,
+        `mv -- ${incoming} ${quote(version)}`,
       ].join('\n');
       this.check('unpacking the artifact', await this.script(script));
     } finally {
-      await this.script(`rm -rf ${quote(upload)} ${quote(path.posix.join(this.releases, incoming))}`).catch(() => undefined);
+      await this.script(`rm -rf -- ${quote(upload)} ${quote(path.posix.join(this.releases, incoming))}`).catch(() => undefined);
     }
   }
 
@@ -154,7 +155,7 @@ export class HostRelease {
 
   /** Points `current` at `releases/<version>` with one rename; touches the release so pruning sees it as newest. */
   async switchTo(version: string): Promise<void> {
-    this.check('marking the release', await this.script(`touch ${quote(this.releaseDir(version))}`));
+    this.check('marking the release', await this.script(`touch -- ${quote(this.releaseDir(version))}`));
     await this.t.switchSymlink(path.posix.join(this.o.dir, 'current'), `releases/${version}`);
   }
 
@@ -224,14 +225,14 @@ export class HostRelease {
    * the current one, nor any in `protect` (the one a rollback would go back to).
    */
   async prune(keep: number, current: string, protect: readonly (string | undefined)[]): Promise<void> {
-    const listed = this.check('listing releases', await this.script(`cd ${quote(this.releases)} && ls -1t`));
+    const listed = this.check('listing releases', await this.script(`cd -- ${quote(this.releases)} && ls -1t`));
     const old = listed
       .split('\n')
       .map((line) => line.trim())
       .filter((name) => name !== '' && name !== current && versionProblem(name) === undefined);
     const doomed = old.slice(keep).filter((name) => !protect.includes(name));
     if (doomed.length === 0) return;
-    const result = await this.script(`cd ${quote(this.releases)} && rm -rf ${doomed.map((d) => quote(`./${d}`)).join(' ')}`);
+    const result = await this.script(`cd -- ${quote(this.releases)} && rm -rf -- ${doomed.map((d) => quote(`./${d}`)).join(' ')}`);
     this.check('pruning old releases', result);
     this.o.log(`pruned ${doomed.length} old release(s): ${doomed.join(', ')}`);
   }
@@ -245,7 +246,7 @@ export class HostRelease {
     options: { timeoutMs?: number; quiet?: boolean } = {},
   ): Promise<RunResult> {
     const script = [
-      `cd ${quote(this.o.dir)} || exit 1`,
+      `cd -- ${quote(this.o.dir)} || exit 1`,
       'LOCKSTEP_DIR=$(pwd -P); export LOCKSTEP_DIR',
       `LOCKSTEP_RELEASE_DIR="$LOCKSTEP_DIR"/releases/${quote(version)}; export LOCKSTEP_RELEASE_DIR`,
       exportLines({
@@ -254,7 +255,7 @@ export class HostRelease {
         LOCKSTEP_VERSION: version,
         LOCKSTEP_PREVIOUS_VERSION: previous ?? '',
       }),
-      `cd "$LOCKSTEP_DIR"/${quote(path.posix.relative(this.o.dir, cwd))} || exit 1`,
+      `cd -- "$LOCKSTEP_DIR"/${quote(path.posix.relative(this.o.dir, cwd))} || exit 1`,
       commandText(command),
     ].join('\n');
     return this.script(script, {

@@ -375,7 +375,7 @@ class SshTransport implements Transport {
     ).catch(async (error: unknown) => {
       if (this.signal.aborted) throw this.signal.reason;
       // A server without the extension: GNU mv -T renames the same way.
-      const result = await this.run(`mv -Tf ${quote(temporary)} ${quote(path)}`, {
+      const result = await this.run(`mv -Tf -- ${quote(temporary)} ${quote(path)}`, {
         signal: this.signal,
         timeoutMs: 60_000,
         onAlive: () => undefined,

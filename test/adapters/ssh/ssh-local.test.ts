@@ -109,6 +109,20 @@ describe('ssh adapter, host: local', () => {
     expect(readdirSync(join(project, 'deploy', 'releases')).sort()).toEqual(['3.0.0', '3.1.0-broken']);
   });
 
+  it('a version starting with "-" reaches rm and mv on the host as a name, never as an option', async () => {
+    // release create refuses such versions (docs/promotions.md); the adapter must still be safe
+    // with one, as a release made before that rule may hold it.
+    await deploy(spec({ artifact: release('1.0.0') }), '1.0.0', undefined);
+    const c = await deploy(spec({ artifact: release('-rf') }), '-rf', '1.0.0');
+    expect(current()).toBe('releases/-rf');
+    expect(readFileSync(join(project, 'deploy', 'releases', '-rf', 'VERSION'), 'utf8')).toBe('-rf');
+    // The release before it is untouched, and deploying again replaces only releases/-rf.
+    expect(readdirSync(join(project, 'deploy', 'releases')).sort()).toEqual(['-rf', '1.0.0']);
+    await deploy(spec({ artifact: release('-rf') }), '-rf', '-rf');
+    expect(readdirSync(join(project, 'deploy', 'releases')).sort()).toEqual(['-rf', '1.0.0']);
+    expect(c.lines.join('\n')).toContain('switched current → releases/-rf');
+  });
+
   it('`transport: local` needs no hosts, and a `before` hook runs in the new release directory before the switch', async () => {
     const s = spec({ hosts: undefined, transport: 'local', artifact: release('1.0.0'), before: ['pwd -P > "$LOCKSTEP_DIR/hook-ran-in"; test ! -e "$LOCKSTEP_DIR/current"'] });
     await deploy(s, '1.0.0', undefined);
