@@ -216,7 +216,7 @@ export class ArgoCdClient {
     const own = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const left = this.deadline === undefined ? Infinity : this.deadline - Date.now();
     // At least a moment, though: the wait's last poll is made at its deadline and deserves an answer.
-    const limitMs = Math.max(MIN_ATTEMPT_MS, Math.min(own, left));
+    const limitMs = Math.min(own, Math.max(left, MIN_ATTEMPT_MS));
     // Named as the setting that ran out: the overall timeout when it cut the attempt short.
     const limit = limitText(left <= own && this.options.timeoutMs !== undefined ? this.options.timeoutMs : own);
     const timer = AbortSignal.timeout(limitMs);
