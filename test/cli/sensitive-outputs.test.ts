@@ -211,5 +211,6 @@ describe('sensitive outputs appear nowhere (real Terraform, command producer pri
       'promote (refused)': refused.stdout + refused.stderr,
       ...readEverything([firstId, secondId], [first, second, third]),
     });
-  });
+    // Three promotions and twenty CLI runs, a dozen of them with real Terraform: minutes on a loaded machine.
+  }, 300_000);
 });
