@@ -44,7 +44,7 @@ export function renderPlan(plan: PromotionPlan, release: ReleaseRecord): string 
   if (described.length > 0) {
     lines.push('');
     for (const s of described) {
-      lines.push(`  ${s.component}: ${s.reason}; ${s.summary}`);
+      lines.push(`  ${s.component}: ${printable(`${s.reason}; ${s.summary}`)}`);
       if (s.details) for (const d of s.details.trimEnd().split('\n')) lines.push(`      ${d}`);
     }
   }
