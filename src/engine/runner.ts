@@ -494,6 +494,10 @@ export class PromotionRunner {
         this.event('step.succeeded', { version: done.toVersion, outputs: done.outputs ?? {}, durationMs: elapsed(done) }, name),
       ]);
       await Promise.all([verifying, succeeded]);
+      // The store now says the step succeeded, so recovery never reads its process records again: remove
+      // them at once rather than at the promotion's end, since they hold what its commands printed and
+      // their outputs file, sensitive values included.
+      rmSync(path.join(this.runsDir(), this.promotion.id, safeName(name)), { recursive: true, force: true });
     } catch (error) {
       if (this.heldLogs.has(name) && adapter) {
         // The apply may have produced (and printed) sensitive outputs before it failed: learn what the
