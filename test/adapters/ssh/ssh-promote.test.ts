@@ -67,7 +67,7 @@ describe('ssh component in a promotion', () => {
     const second = await promote(deps, await release(deps, '2.0.0-broken'), 'prod');
     expect(second.state).toBe('failed');
     const [h1, h2, h3] = lab.hosts as [SshdHost, SshdHost, SshdHost];
-    expect(second.reason).toContain(`billing failed: rollout of 2.0.0-broken stopped: host ${h2.name}: health check failed`);
+    expect(second.reason).toContain(`billing failed in apply: rollout of 2.0.0-broken stopped: host ${h2.name}: health check failed`);
     expect(second.reason).toContain('billing cannot reach its database');
     expect(second.reason).toContain('rolled back: billing');
     for (const host of lab.hosts) expect(running(host)).toBe('releases/1.0.0');
