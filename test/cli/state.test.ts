@@ -24,13 +24,17 @@ function show(r: CliResult): string {
 }
 
 /**
- * Runs the CLI as a user whom file permissions bind. Tests often run as root, which writes through
- * any file mode; then the CLI runs as `nobody` (runuser), so a mode of 0444 or 0555 really stops it.
+ * Runs the CLI so that file permissions bind it. Tests often run as root, which writes through any file
+ * mode; then the CLI runs as root without the capabilities that override file modes (setpriv drops
+ * them from the bounding set), so a mode of 0444 or 0555 really stops it. It stays root otherwise, so
+ * it still reads the checkout wherever that is (a clone in a 0700 temporary directory included).
  */
 function lockstepUnprivileged(cwd: string, args: readonly string[]): CliResult {
   requireBuild();
   const root = process.getuid?.() === 0;
-  const [command, argv] = root ? ['runuser', ['-u', 'nobody', '--', process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+  const [command, argv] = root
+    ? ['setpriv', ['--bounding-set', '-dac_override,-dac_read_search,-fowner', '--', process.execPath, CLI, ...args]]
+    : [process.execPath, [CLI, ...args]];
   const r = spawnSync(command, argv, {
     cwd,
     encoding: 'utf8',
