@@ -52,6 +52,7 @@ describe('test preflight', () => {
       'curl',
       'wget',
       'script',
+      'terraform',
       'sshd',
       'root',
       'PostgreSQL',
@@ -59,7 +60,7 @@ describe('test preflight', () => {
     ]);
 
     const message = preflightMessage(missing);
-    expect(message).toContain('lacks 10 things they need');
+    expect(message).toContain('lacks 11 things they need');
     const install = message.split('\n').filter((line) => line.includes('apt-get install'));
     expect(install).toEqual([
       'Install (Debian/Ubuntu): apt-get install -y --no-install-recommends git openssh-client passwd curl wget bsdutils openssh-server postgresql mariadb-server',
@@ -72,7 +73,7 @@ describe('test preflight', () => {
   });
 
   it('finds programs the shell would find, and only those: a file without the execute bit does not count', async () => {
-    for (const name of ['git', 'ssh-keygen', 'useradd', 'wget', 'script']) stub(name);
+    for (const name of ['git', 'ssh-keygen', 'useradd', 'wget', 'script', 'terraform']) stub(name);
     stub('curl', false);
     const target: PreflightTarget = {
       path: ['/no/such/dir', '', dir].join(':'),
@@ -89,7 +90,7 @@ describe('test preflight', () => {
   });
 
   it('an sshd path that is a directory is not an sshd', async () => {
-    for (const name of ['git', 'ssh-keygen', 'useradd', 'curl', 'wget', 'script']) stub(name);
+    for (const name of ['git', 'ssh-keygen', 'useradd', 'curl', 'wget', 'script', 'terraform']) stub(name);
     const missing = await missingPrerequisites({
       path: dir,
       sshd: dir,

@@ -137,6 +137,15 @@ export async function missingPrerequisites(target: PreflightTarget): Promise<Mis
       missing.push({ what: `${program.name} (not on PATH)`, why: program.why, apt: [program.apt] });
     }
   }
+  if (findProgram('terraform', target.path) === undefined) {
+    missing.push({
+      what: 'terraform (not on PATH)',
+      why: 'the terraform state, crash and sensitive-output tests run real Terraform 1.11 or later (built-in terraform_data, no provider download)',
+      // Debian does not package Terraform: HashiCorp ships it.
+      apt: [],
+      hint: 'install Terraform 1.11 or later from HashiCorp (one binary) and put it on PATH',
+    });
+  }
   if (!isExecutableFile(target.sshd)) {
     missing.push({
       what: `sshd (${target.sshd})`,
