@@ -1,6 +1,6 @@
 import { formatDuration } from '../core/duration.js';
 import { formatLabels } from '../core/labels.js';
-import { printable } from '../core/printable.js';
+import { printable, printableLines } from '../core/printable.js';
 
 /*
  * Everything here prints user text (names, versions, release messages, reasons): each goes through
@@ -45,7 +45,7 @@ export function renderPlan(plan: PromotionPlan, release: ReleaseRecord): string 
     lines.push('');
     for (const s of described) {
       lines.push(`  ${s.component}: ${printable(`${s.reason}; ${s.summary}`)}`);
-      if (s.details) for (const d of s.details.trimEnd().split('\n')) lines.push(`      ${d}`);
+      if (s.details) for (const d of printableLines(s.details.trimEnd()).split('\n')) lines.push(`      ${d}`);
     }
   }
   lines.push('');

@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import { ConfigError, errorMessage, formatProblem, GateBlocked, InputError } from '../core/errors.js';
-import { printable, printableKeepingColour } from '../core/printable.js';
+import { printable, printableKeepingColour, printableLines } from '../core/printable.js';
 import { configJsonSchema } from '../core/config/config-schema.js';
 import { initTemplate } from '../core/config/init-template.js';
 import { AuditVerifier } from '../core/audit.js';
@@ -666,7 +666,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     const code = exitCodeFor(error);
     // A gate a person or time can still satisfy waits; one nothing can satisfy (the promotion path) refuses.
     const prefix = error instanceof GateBlocked ? (error.waiting ? 'waiting' : 'refused') : 'error';
-    process.stderr.write(`lockstep: ${prefix}: ${errorMessage(error)}\n`);
+    process.stderr.write(`lockstep: ${prefix}: ${printableLines(errorMessage(error))}\n`);
     if (code === EXIT.failed && !(error instanceof Error && 'retryable' in error) && process.env.LOCKSTEP_DEBUG) {
       process.stderr.write(`${(error as Error).stack ?? ''}\n`);
     }

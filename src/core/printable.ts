@@ -27,6 +27,20 @@ export function printableKeepingColour(text: string): string {
   return out + printable(text.slice(last));
 }
 
+/**
+ * Text of several lines from a trusted shape with untrusted parts (an adapter's plan details, an
+ * error message quoting a name or a command's output), made safe line by line: its line breaks and
+ * tabs stay, colour stays, and every other control character is escaped, so no part of it can move
+ * the cursor, return to the start of a line or clear the screen.
+ */
+export function printableLines(text: string): string {
+  if (!UNPRINTABLE.test(text)) return text;
+  return text
+    .split('\n')
+    .map((line) => line.split('\t').map(printableKeepingColour).join('\t'))
+    .join('\n');
+}
+
 /** Whether text holds a control character, a line break or a separator that printable escapes. */
 export function hasControlCharacter(text: string): boolean {
   return UNPRINTABLE.test(text);

@@ -67,4 +67,15 @@ describe('user text on the terminal', () => {
     expect(plan.status).toBe(2);
     expect(plan.stderr).toContain('unknown environment hasOwnProperty');
   });
+
+  it('an error quoting what was typed keeps its lines but escapes what could clear the screen or rewrite a line', () => {
+    project = testProject(CONFIG);
+    expect(lockstep(project.dir, ['release', 'create', '--set', 'api=1.0.0']).status).toBe(0);
+    for (const args of [['release', 'show', 'abcdefg\u001b[2J'], ['logs', 'abcdefg\r\u001b[1Aforged']]) {
+      const r = lockstep(project.dir, args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain('abcdefg\\');
+      expect(r.stderr.includes('\u001b') || r.stderr.includes('\r')).toBe(false);
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
-import { printable, printableKeepingColour } from '../../src/core/printable.js';
+import { printable, printableKeepingColour, printableLines } from '../../src/core/printable.js';
 import { checkVersion, parseVersionAssignments } from '../../src/core/release.js';
 
 describe('checkVersion: the documented rule (docs/promotions.md)', () => {
@@ -59,5 +59,10 @@ describe('printable: user text on one terminal line', () => {
   it('keeps colour (SGR) in command output, escapes cursor movement and titles', () => {
     expect(printableKeepingColour('\u001b[31mred\u001b[0m')).toBe('\u001b[31mred\u001b[0m');
     expect(printableKeepingColour('ok\u001b[1A\u001b[2Kforged\r')).toBe('ok\\x1b[1A\\x1b[2Kforged\\r');
+  });
+
+  it('keeps the line breaks, tabs and colour of several lines (plan details, error messages), escapes the rest', () => {
+    expect(printableLines('- a\tb\n+ \u001b[32mc\u001b[0m')).toBe('- a\tb\n+ \u001b[32mc\u001b[0m');
+    expect(printableLines('line 1\nline 2\r\u001b[2Kforged\n\u001b]0;title\u0007')).toBe('line 1\nline 2\\r\\x1b[2Kforged\n\\x1b]0;title\\x07');
   });
 });
