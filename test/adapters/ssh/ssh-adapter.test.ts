@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,12 +147,18 @@ describe('ssh adapter against real sshd hosts', () => {
 
   it('deploys in batches of `parallel` hosts (here all three at once)', async () => {
     const dir = freshDir();
-    const s = spec('1.0.0', dir, { parallel: '100%', restart: 'sleep 0.5' });
+    // A barrier: each host's restart waits until all three have arrived. One host after another, the
+    // first restart would wait in vain and fail after 10 s; in one batch, all three pass it.
+    const barrier = mkdtempSync(join(tmpdir(), 'lockstep-ssh-barrier-'));
+    chmodSync(barrier, 0o777);
+    const restart =
+      `touch '${barrier}/'"$LOCKSTEP_HOST"; i=0; ` +
+      `while [ "$(ls '${barrier}' | wc -l)" -lt 3 ]; do i=$((i+1)); [ "$i" -gt 100 ] && exit 1; sleep 0.1; done`;
+    const s = spec('1.0.0', dir, { parallel: '100%', restart });
     const c = context('1.0.0', undefined);
-    const started = Date.now();
     await sshAdapter.apply(s, { summary: '' }, c.ctx);
-    // One after another the restarts alone would take 1.5 s.
-    expect(Date.now() - started).toBeLessThan(1_400);
+    expect(readdirSync(barrier)).toHaveLength(3);
+    rmSync(barrier, { recursive: true, force: true });
     expect(c.lines[0]).toBe('rolling out 1.0.0 to 3 host(s), 3 at a time');
     for (const host of lab.hosts) expect(running(host, dir)).toBe('1.0.0');
   });
