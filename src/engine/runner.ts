@@ -497,7 +497,7 @@ export class PromotionRunner {
       // The store now says the step succeeded, so recovery never reads its process records again: remove
       // them at once rather than at the promotion's end, since they hold what its commands printed and
       // their outputs file, sensitive values included.
-      rmSync(path.join(this.runsDir(), this.promotion.id, safeName(name)), { recursive: true, force: true });
+      rmSync(this.runsDir(name), { recursive: true, force: true });
     } catch (error) {
       if (this.heldLogs.has(name) && adapter) {
         // The apply may have produced (and printed) sensitive outputs before it failed: learn what the
@@ -582,7 +582,7 @@ export class PromotionRunner {
       this.event('verification.started', { checks: checks.map((c) => c.name) }),
     ]);
     const result = await runVerification(checks, {
-      recordDir: path.join(this.runsDir(), this.promotion.id, safeName(VERIFY_LOG)),
+      recordDir: this.runsDir(VERIFY_LOG),
       signal: this.controller.signal,
       cwd: this.deps.projectDir,
       env: process.env,
@@ -703,7 +703,7 @@ export class PromotionRunner {
     // may hold what a command printed (and an outputs file), so they do not outlive the promotion.
     // Removed before the promotion is recorded as finished: a crash in between leaves it running,
     // and the resume that finishes it removes what is left.
-    rmSync(path.join(this.runsDir(), this.promotion.id), { recursive: true, force: true });
+    rmSync(this.runsDir(), { recursive: true, force: true });
     await this.save({ promotion: { record: finished, releaseLock: true } }, [this.event('promotion.finished', { state: finished.state, ...summary, reason })]);
   }
 
@@ -855,9 +855,13 @@ export class PromotionRunner {
     }
   }
 
-  /** Where step processes keep their records while a promotion runs: `runs/` beside the state database. */
-  private runsDir(): string {
-    return path.join(this.deps.stateDir, 'runs');
+  /**
+   * Where this promotion's step processes keep their records while it runs, `runs/<promotion>/` beside
+   * the state database; with `log`, those of one step (a component, or the verification's VERIFY_LOG).
+   */
+  private runsDir(log?: string): string {
+    const dir = path.join(this.deps.stateDir, 'runs', this.promotion.id);
+    return log === undefined ? dir : path.join(dir, safeName(log));
   }
 
   /**
@@ -865,7 +869,7 @@ export class PromotionRunner {
    * `<runs>/<promotion>/<component>/<phase>-<attempt>`. Beside the state database, not in the cache.
    */
   private runDir(step: StepRecord, phase: RecordedPhase): string {
-    return path.join(this.runsDir(), this.promotion.id, safeName(step.component), `${phase}-${step.attempts}`);
+    return path.join(this.runsDir(step.component), `${phase}-${step.attempts}`);
   }
 
   /** `recorded`: the phase whose processes keep records (apply, verify, rollback); none for plan and observe. */
