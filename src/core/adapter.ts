@@ -85,6 +85,12 @@ export interface AdapterPlan {
   details?: string;
   /** True when this apply cannot be undone (drops a column, deletes a resource). */
   irreversible?: boolean;
+  /**
+   * Why a rollback of this apply would be refused although the component is reversible in general
+   * (a Terraform rollback that would destroy what this plan creates, with `allowDestroy: false`). The
+   * plan then shows the step as "not reversible, because …" before anyone relies on it.
+   */
+  notReversible?: string;
   risk?: Risk;
   /**
    * Adapter-private data handed back to apply (a saved plan file's path, a change set id). It is
@@ -92,6 +98,23 @@ export interface AdapterPlan {
    * plan that was shown at promote time when it has data; otherwise it plans again inside the step.
    */
   data?: unknown;
+  /**
+   * What the outputs will be once this plan is applied, where the system can say before applying
+   * (Terraform's saved plan, a CloudFormation change set, a command's `plan` script). Dependents are
+   * planned against the known values; an output in `unknown`, or one the adapter does not mention,
+   * is shown to them as "(known after X applies)". Left out: every output is unknown.
+   */
+  outputs?: PlannedOutputs;
+}
+
+/** Planned outputs: see AdapterPlan.outputs. Values here are checked against the declarations like applied ones. */
+export interface PlannedOutputs {
+  /** Output values known before applying, by name. */
+  known: Record<string, unknown>;
+  /** Names whose values only the apply will tell. */
+  unknown: string[];
+  /** Names the system marks sensitive (known or not): their values are redacted everywhere. */
+  sensitive?: string[];
 }
 
 /** The key under which outputs carry the names the system marks sensitive (see withSensitive). */

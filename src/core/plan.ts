@@ -13,10 +13,21 @@ import type {
 import { own } from './own.js';
 
 /**
- * What a string output of a producer applied in the same promotion stands as while planning: its
- * value is known only at run time. An adapter whose spec checks a format may recognise it.
+ * What an output of a producer applied in the same promotion stands as in its dependents' plans
+ * while its value is known only once the producer has applied: `(known after infra applies)`, in
+ * the place where the value goes. An adapter whose spec checks a format recognises it with
+ * `holdsUnknown` and plans the rest.
  */
-export const KNOWN_AFTER_APPLY = '(known after apply)';
+export function knownAfter(producer: string): string {
+  return `(known after ${producer} applies)`;
+}
+
+const UNKNOWN_MARK = /\(known after [^\s()]+ applies\)/u;
+
+/** Whether a rendered value holds (or is) the stand-in of a value known only after its producer applies. */
+export function holdsUnknown(value: string): boolean {
+  return UNKNOWN_MARK.test(value);
+}
 
 /**
  * Digest of what a component is configured to do in one environment: its type, its `with`, its

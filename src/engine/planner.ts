@@ -4,7 +4,7 @@ import { findReferences } from '../core/expression/index.js';
 import { componentDependencies, dagLevels } from '../core/graph.js';
 import type { ComponentState, OutputDeclaration, PlannedGate, ProjectConfig, PromotionPlan, ReleaseRecord, ValueType } from '../core/model.js';
 import { sensitiveNames } from '../core/outputs.js';
-import { buildPlan, componentConfigDigest, decideAction, KNOWN_AFTER_APPLY, missingPromotionPath } from '../core/plan.js';
+import { buildPlan, componentConfigDigest, decideAction, holdsUnknown, knownAfter, missingPromotionPath } from '../core/plan.js';
 import { Redactor } from '../core/redact.js';
 import { didYouMean } from '../core/suggest.js';
 import type { EngineDeps } from './deps.js';
@@ -97,7 +97,7 @@ export async function planPromotion(
   const sensitiveOf = (c: string): string[] => sensitiveNames(config.components[c]?.outputs ?? {}, currentBy.get(c)?.sensitiveOutputs ?? []);
   const readBack = new Map<string, Record<string, unknown>>();
   const components = componentsScope(config, release, (c) => {
-    if (applying.has(c)) return placeholderOutputs(config.components[c]?.outputs ?? {});
+    if (applying.has(c)) return placeholderOutputs(c, config.components[c]?.outputs ?? {});
     const recorded = currentBy.get(c)?.outputs;
     return recorded === undefined ? undefined : { ...recorded, ...readBack.get(c) };
   });
@@ -160,7 +160,7 @@ export async function planPromotion(
         } catch (error) {
           // A stand-in may not satisfy a format check (a URL field): only then is it not a problem.
           const message = errorMessage(error);
-          if (!message.includes(KNOWN_AFTER_APPLY.slice(1, -1)) && !message.includes('is not available')) problems.push(message);
+          if (!holdsUnknown(message) && !message.includes('known after apply') && !message.includes('is not available')) problems.push(message);
         }
         const producers = [...applying].filter((p) => (dependencies.get(name) ?? []).includes(p));
         adapterPlans.set(name, { summary: `planned at run time, after ${producers.join(', ')} (their outputs are inputs here)` });
@@ -211,17 +211,17 @@ export async function planPromotion(
 }
 
 const PLACEHOLDER: Record<ValueType, unknown> = {
-  string: KNOWN_AFTER_APPLY,
+  string: undefined,
   number: 0,
   integer: 0,
   boolean: false,
   object: {},
   array: [],
-  any: KNOWN_AFTER_APPLY,
+  any: undefined,
 };
 
-function placeholderOutputs(declared: Record<string, OutputDeclaration>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(declared).map(([k, d]) => [k, PLACEHOLDER[d.type]]));
+function placeholderOutputs(producer: string, declared: Record<string, OutputDeclaration>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(declared).map(([k, d]) => [k, PLACEHOLDER[d.type] ?? knownAfter(producer)]));
 }
 
 function planContext(

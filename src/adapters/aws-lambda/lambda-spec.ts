@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
-import { KNOWN_AFTER_APPLY } from '../../core/plan.js';
+import { holdsUnknown } from '../../core/plan.js';
 
 export const DEFAULT_INTERVAL = '1m';
 
@@ -16,10 +16,10 @@ const RUNTIME = /^[a-z][a-z0-9.]*$/;
 /**
  * A string of Lambda's format. These fields are often handed over from another component (a role
  * from Terraform); when that component is applied in the same promotion, the planner renders the
- * value as KNOWN_AFTER_APPLY until it exists, and the spec is parsed again with the real value.
+ * value as "(known after X applies)" until it exists, and the spec is parsed again with the real value.
  */
 function handedOver(pattern: RegExp, error: string): z.ZodType<string> {
-  return z.string().refine((value) => value === KNOWN_AFTER_APPLY || pattern.test(value), { error });
+  return z.string().refine((value) => holdsUnknown(value) || pattern.test(value), { error });
 }
 
 const role = handedOver(ROLE_ARN, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/billing-worker');

@@ -1,4 +1,4 @@
-import { KNOWN_AFTER_APPLY } from '../../core/plan.js';
+import { holdsUnknown } from '../../core/plan.js';
 import path from 'node:path';
 
 /**
@@ -35,9 +35,10 @@ export const URL_FORMS =
  * hold a password.
  */
 export function urlProblem(url: string): string | undefined {
-  // While planning, the engine stands this text in for an output of a component not applied yet; the
-  // URL is then checked at run time. Saying so lets the planner tell it from a real mistake.
-  if (url.trim() === KNOWN_AFTER_APPLY) return 'the URL is known after apply';
+  // While planning, the engine stands "(known after X applies)" in for an output of a component not
+  // applied yet; the URL is then checked at run time. Saying so lets the planner tell it from a real
+  // mistake.
+  if (holdsUnknown(url)) return 'the URL is known after apply';
   const scheme = schemeOf(url);
   if (scheme === undefined || ![...POSTGRES_SCHEMES, ...MYSQL_SCHEMES, ...SQLITE_SCHEMES].includes(scheme)) {
     return `expected a database URL: ${URL_FORMS}`;
