@@ -201,6 +201,24 @@ export interface PromotionRecord {
   verifiedAt?: string;
   /** Keys of gate events already in the audit log (an approval expired or invalidated), so each is recorded once. */
   gateEvents?: string[];
+  /**
+   * Set when the promotion stopped halfway for a new approval: values its remaining steps consume
+   * came out different from the plan that was approved. The steps already applied stay applied; the
+   * promotion is pending again, keeps the environment's lock, and runs on (or, rejected, applies
+   * `onFailure`) once the new plan is decided.
+   */
+  replanned?: { at: string; changes: InputChange[] };
+}
+
+/** A value a step was about to consume that differs from what its approved plan showed. */
+export interface InputChange {
+  consumer: string;
+  producer: string;
+  output: string;
+  /** Absent for sensitive values: they are shown as changed only. */
+  approved?: unknown;
+  now?: unknown;
+  sensitive?: boolean;
 }
 
 export interface PromotionFailure {
@@ -290,6 +308,13 @@ export interface ComponentState {
    * values are never stored: a dependent that needs one has it read back from the system.
    */
   sensitiveOutputs?: string[];
+  /**
+   * What the component was applied with of other components' outputs: `producer.outputs.name` → a
+   * fingerprint of the value (inputFingerprint). A later promotion that would hand it another value
+   * applies it again, even at the same version and configuration. Absent in records made before
+   * Lockstep kept them.
+   */
+  inputs?: Record<string, string>;
   updatedAt: string;
 }
 
@@ -319,8 +344,42 @@ export interface PlannedStep {
   /** DAG level: 0 for components without dependencies. */
   level: number;
   configDigest: string;
+  /**
+   * The outputs of other components this step consumes, as its plan was made: each value known then
+   * (or its fingerprint, for a sensitive one), or marked unknown. Before the step applies, the values
+   * it is about to use are checked against these: a value that came out different stops it before it
+   * applies (the approval covered the value shown).
+   */
+  inputs?: PlannedInput[];
+  /** Why a rollback would be refused although the component is reversible in general (then `reversible` is false). */
+  notReversible?: string;
   /** The adapter's own plan data (see AdapterPlan.data): what apply applies when the step first runs. */
   data?: unknown;
+}
+
+/** One output of another component that a step consumes, as it stood when the step was planned. */
+export interface PlannedInput {
+  producer: string;
+  output: string;
+  /** `known`: the value (or, for a sensitive one, its fingerprint) was known when planning. */
+  state: 'known' | 'unknown';
+  /** The value, when known and not sensitive. */
+  value?: unknown;
+  /** The value is sensitive: only its fingerprint is kept, and a change is shown as "changed" only. */
+  sensitive?: boolean;
+  /** inputFingerprint of a known sensitive value. */
+  fingerprint?: string;
+}
+
+/** A value that goes into a dependent's plan but is known only after its producer applies. */
+export interface PlanUnknown {
+  /** The component whose `with` receives the value. */
+  consumer: string;
+  /** Where in the consumer's config it goes: `with.values.roleArn`. */
+  field: string;
+  producer: string;
+  /** The output's name, or `*` for a reference to all of them. */
+  output: string;
 }
 
 export const GATE_STATUSES = ['passed', 'waiting', 'blocked'] as const;
@@ -348,6 +407,8 @@ export interface PromotionPlan {
   levels: string[][];
   gates: PlannedGate[];
   irreversible: boolean;
+  /** Values that go into dependents' plans but are known only after their producers apply (absent: none). */
+  unknowns?: PlanUnknown[];
   /** sha256 of the plan's canonical JSON (without this field); approvals bind to it. */
   digest: string;
 }

@@ -4,7 +4,9 @@ import { findReferences } from './expression/index.js';
 import type {
   ComponentState,
   PlannedGate,
+  PlannedInput,
   PlannedStep,
+  PlanUnknown,
   ProjectConfig,
   PromotionPlan,
   ReleaseRecord,
@@ -92,6 +94,14 @@ export interface PlanInput {
   gates: readonly PlannedGate[];
   /** componentConfigDigest per component, when the caller computed them already (they are not cheap). */
   configDigests?: ReadonlyMap<string, string>;
+  /** Per consumer: the outputs of other components it consumes, as planned. */
+  inputs?: ReadonlyMap<string, readonly PlannedInput[]>;
+  /**
+   * Per component at the same version and configuration: why it is applied all the same (an output it
+   * consumes changes, or is known only once its producer applies).
+   */
+  inputReasons?: ReadonlyMap<string, string>;
+  unknowns?: readonly PlanUnknown[];
 }
 
 /** Assembles a promotion plan from the parts gathered by the engine. Pure. */
@@ -109,13 +119,22 @@ export function buildPlan(input: PlanInput): PromotionPlan {
       const configDigest = input.configDigests?.get(component) ?? componentConfigDigest(input.config, input.environment, component);
       const current = currentBy.get(component);
       let { action, reason } = decideAction(current, toVersion, configDigest);
+      const inputReason = input.inputReasons?.get(component);
+      if (action === 'unchanged' && inputReason !== undefined) {
+        action = 'apply';
+        reason = inputReason;
+      }
       const adapterPlan = input.adapterPlans.get(component);
       if (action === 'apply' && adapterPlan?.action === 'unchanged') {
         action = 'unchanged';
         reason = `the ${c.type} adapter reports nothing to change`;
       }
       const caps = input.capabilities.get(component);
-      const reversible = (caps?.reversible ?? false) && !(adapterPlan?.irreversible ?? false);
+      const reversibleInGeneral = (caps?.reversible ?? false) && !(adapterPlan?.irreversible ?? false);
+      // Only an apply can be rolled back, so only its refusal is worth showing.
+      const notReversible = reversibleInGeneral && action === 'apply' ? adapterPlan?.notReversible : undefined;
+      const reversible = reversibleInGeneral && notReversible === undefined;
+      const inputs = input.inputs?.get(component);
       steps.push({
         component,
         type: c.type,
@@ -130,6 +149,8 @@ export function buildPlan(input: PlanInput): PromotionPlan {
         dependsOn: [...(input.dependencies.get(component) ?? [])],
         level: levelOf.get(component) ?? 0,
         configDigest,
+        ...(inputs !== undefined && inputs.length > 0 ? { inputs: [...inputs] } : {}),
+        ...(notReversible !== undefined ? { notReversible } : {}),
         data: action === 'unchanged' ? undefined : adapterPlan?.data,
       });
     }
@@ -142,6 +163,8 @@ export function buildPlan(input: PlanInput): PromotionPlan {
     levels: input.levels.map((l) => [...l]),
     gates: [...input.gates],
     irreversible,
+    // Left out when there are none, so plans without unknowns keep the digests they had.
+    ...(input.unknowns !== undefined && input.unknowns.length > 0 ? { unknowns: [...input.unknowns] } : {}),
   };
   return { ...withoutDigest, digest: planDigest(withoutDigest) };
 }
@@ -184,12 +207,34 @@ export function planChanges(before: PromotionPlan, after: PromotionPlan): string
     }
     const fields = ['action', 'fromVersion', 'toVersion', 'reversible', 'risk', 'summary', 'details'] as const;
     const differ = fields.filter((f) => a[f] !== b[f]);
-    if (differ.length === 0 && a.configDigest === b.configDigest) continue;
+    const inputs = inputChanges(a.inputs ?? [], b.inputs ?? []);
+    if (differ.length === 0 && a.configDigest === b.configDigest && inputs.length === 0) continue;
     const shown = differ.filter((f) => f !== 'details').map((f) => `${f} ${String(a[f] ?? '(none)')} → ${String(b[f] ?? '(none)')}`);
     if (differ.includes('details')) shown.push('details changed');
     if (a.configDigest !== b.configDigest) shown.push('configuration changed');
+    shown.push(...inputs);
     out.push(`${name}: ${shown.join('; ')}`);
   }
   if (out.length === 0 && before.irreversible !== after.irreversible) out.push(`irreversible ${String(before.irreversible)} → ${String(after.irreversible)}`);
   return out;
+}
+
+/** How a consumed value differs between two plans: `input iam.outputs.role_arn "a" → "b"`; a sensitive one is "changed" only. Pure. */
+function inputChanges(before: readonly PlannedInput[], after: readonly PlannedInput[]): string[] {
+  const out: string[] = [];
+  const old = new Map(before.map((i) => [`${i.producer}.outputs.${i.output}`, i]));
+  for (const now of after) {
+    const name = `${now.producer}.outputs.${now.output}`;
+    const was = old.get(name);
+    if (was === undefined || canonicalJson(was) === canonicalJson(now)) continue;
+    out.push(`input ${name} ${describeInput(was)} → ${describeInput(now)}`);
+  }
+  return out;
+}
+
+/** A planned input as a person reads it: its value as JSON, "(sensitive)", or the unknown stand-in. */
+export function describeInput(input: PlannedInput): string {
+  if (input.state === 'unknown') return knownAfter(input.producer);
+  if (input.sensitive === true) return '(sensitive)';
+  return JSON.stringify(input.value) ?? 'null';
 }
