@@ -34,9 +34,14 @@ export const commandAdapter: Adapter<CommandSpec> = {
   async plan(spec, ctx) {
     const summary = `run ${displayCommand(spec.apply)}`;
     if (spec.plan === undefined) return { summary, risk: 'low' };
-    const { output } = await runCommand(spec, 'plan', spec.plan, ctx);
+    const { output, outputs } = await runCommand(spec, 'plan', spec.plan, ctx);
     const details = output.truncated ? `${output.stdout}\n… (output truncated)` : output.stdout;
-    return { summary, details, risk: 'low' };
+    const plan: AdapterPlan = { summary, details, risk: 'low' };
+    // What the plan command wrote is what it can predict. `unknown` stays empty: the adapter does not
+    // see the declared outputs, and the engine shows each one the plan did not write as known only
+    // after the apply.
+    if (Object.keys(outputs).length > 0) plan.outputs = { known: outputs, unknown: [] };
+    return plan;
   },
 
   async apply(spec, _plan: AdapterPlan, ctx): Promise<Outputs> {
@@ -67,7 +72,10 @@ export const commandAdapter: Adapter<CommandSpec> = {
 
 interface CommandRun {
   output: ProcessOutput;
-  /** What the command wrote to $LOCKSTEP_OUTPUTS; only read for apply. */
+  /**
+   * What the command wrote to $LOCKSTEP_OUTPUTS; read for apply (its outputs) and plan (the outputs
+   * it predicts), the same way, so a plan script writes what its apply will.
+   */
   outputs: Outputs;
 }
 
@@ -110,7 +118,7 @@ async function runCommand(
     if (result.kind === 'spawn-failed' && ['ENOENT', 'ENOTDIR'].includes(result.error.code ?? ''))
       checkDirectory(cwd, kind, spec.cwd);
     const output = checkResult(result, { kind, name: commandName(command), file, cwd, timeout: spec.timeout });
-    const outputs = kind === 'apply' ? readOutputs(outputsFile) : {};
+    const outputs = kind === 'apply' || kind === 'plan' ? readOutputs(outputsFile, kind) : {};
     return { output, outputs };
   } finally {
     // A record's outputs file stays with the record (removed when the promotion finishes).
@@ -272,11 +280,11 @@ function checkDirectory(cwd: string, kind: CommandKind, written: string | undefi
 }
 
 /**
- * The step's outputs from the file at $LOCKSTEP_OUTPUTS: nothing written means no outputs; otherwise it
- * must be one JSON object. The content is never put in the message: outputs may be secrets, and the
- * engine cannot redact values it never learned.
+ * The outputs from the file at $LOCKSTEP_OUTPUTS (apply's, or those a plan predicts): nothing written
+ * means none; otherwise it must be one JSON object. The content is never put in the message: outputs
+ * may be secrets, and the engine cannot redact values it never learned.
  */
-function readOutputs(file: string): Outputs {
+function readOutputs(file: string, kind: 'apply' | 'plan'): Outputs {
   const text = readFileSync(file, 'utf8');
   if (text.trim() === '') return {};
   let value: unknown;
@@ -286,7 +294,7 @@ function readOutputs(file: string): Outputs {
     // V8 quotes the text in its message; keep only where it went wrong.
     const position = /at position \d+(?: \(line \d+ column \d+\))?/.exec(errorMessage(error))?.[0];
     throw new StepFailure(
-      `apply: the outputs file ($LOCKSTEP_OUTPUTS) is not valid JSON${position === undefined ? '' : ` (${position})`}; ` +
+      `${kind}: the outputs file ($LOCKSTEP_OUTPUTS) is not valid JSON${position === undefined ? '' : ` (${position})`}; ` +
         'write one JSON object, such as {"role_arn": "arn:aws:iam::123456789012:role/app"}',
       false,
     );
@@ -294,7 +302,7 @@ function readOutputs(file: string): Outputs {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
     throw new StepFailure(
-      `apply: the outputs file ($LOCKSTEP_OUTPUTS) must hold one JSON object of outputs, but holds ${got}`,
+      `${kind}: the outputs file ($LOCKSTEP_OUTPUTS) must hold one JSON object of outputs, but holds ${got}`,
       false,
     );
   }
