@@ -1,5 +1,6 @@
 import { formatDuration } from '../core/duration.js';
 import { formatLabels } from '../core/labels.js';
+import { knownAfter } from '../core/plan.js';
 import { printable, printableLines } from '../core/printable.js';
 
 /*
@@ -35,7 +36,7 @@ export function renderPlan(plan: PromotionPlan, release: ReleaseRecord): string 
         s.type,
         `${s.fromVersion ?? '(none)'} → ${s.toVersion}`,
         s.action,
-        s.action === 'unchanged' ? '-' : s.reversible ? 'reversible' : 'forward-only',
+        s.action === 'unchanged' ? '-' : s.reversible ? 'reversible' : s.notReversible !== undefined ? 'not reversible' : 'forward-only',
         s.dependsOn.join(', ') || '-',
       ]),
     ),
@@ -45,8 +46,15 @@ export function renderPlan(plan: PromotionPlan, release: ReleaseRecord): string 
     lines.push('');
     for (const s of described) {
       lines.push(`  ${s.component}: ${printable(`${s.reason}; ${s.summary}`)}`);
+      if (s.notReversible !== undefined) lines.push(`      not reversible, because ${printable(s.notReversible)}`);
       if (s.details) for (const d of printableLines(s.details.trimEnd()).split('\n')) lines.push(`      ${d}`);
     }
+  }
+  const unknowns = plan.unknowns ?? [];
+  if (unknowns.length > 0) {
+    lines.push('');
+    lines.push(`Known only after their producers apply (${unknowns.length}): checked against their declared types before each consumer applies`);
+    lines.push(table(['  CONSUMER', 'FIELD', 'VALUE'], unknowns.map((u) => [`  ${u.consumer}`, u.field, `${u.producer}.outputs.${u.output} ${knownAfter(u.producer)}`])));
   }
   lines.push('');
   lines.push(`Order: ${plan.levels.map((l, i) => `[${i}] ${l.join(' ')}`).join('  →  ')}`);
@@ -117,6 +125,10 @@ export function renderWaiting(p: PromotionRecord): string {
   if (p.plan.gates.length > 0) lines.push(renderGates(p.plan.gates));
   if (p.state === 'pending') {
     lines.push('');
+    if (p.replanned !== undefined) {
+      lines.push(`It ran in part, then stopped before applying what nobody approved: ${printable(p.reason ?? '')}`);
+      lines.push(`The steps already applied stay applied. Approving the new plan (digest ${shortId(p.plan.digest)}) runs the rest; rejecting it applies onFailure (${p.onFailure}) to what ran.`);
+    }
     const who = p.plan.gates.find((g) => g.status === 'waiting' && g.who !== undefined)?.who;
     if (who) lines.push(`To approve (as one of ${who.join(', ')}): lockstep approve ${shortId(p.id)} --comment "…"   (to reject: --reject --comment "why")`);
     const until = p.plan.gates.filter((g) => g.status === 'waiting' && g.until !== undefined).map((g) => g.until as string).sort().at(-1);

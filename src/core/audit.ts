@@ -13,6 +13,7 @@ export const AUDIT_KINDS = [
   'promotion.resumed',
   'promotion.interrupted',
   'promotion.finished',
+  'promotion.replanned',
   'step.started',
   'step.succeeded',
   'step.unchanged',

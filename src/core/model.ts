@@ -222,9 +222,10 @@ export interface InputChange {
 }
 
 export interface PromotionFailure {
-  /** Absent when the environment's verification failed. */
+  /** Absent when the environment's verification failed, or a new approval was refused. */
   component?: string;
-  phase: StepPhase | 'verification';
+  /** `approval`: it ran in part, stopped for a new approval of a changed plan, and that was refused. */
+  phase: StepPhase | 'verification' | 'approval';
   error: string;
   at: string;
 }
@@ -290,6 +291,7 @@ export interface PreviousState {
   configDigest: string;
   outputs: Record<string, unknown>;
   sensitiveOutputs?: string[];
+  inputs?: Record<string, string>;
 }
 
 /** What runs in an environment, per component, as far as Lockstep knows. */

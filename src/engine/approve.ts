@@ -7,6 +7,7 @@ import type { ApprovalRecord, PromotionRecord, ReleaseRecord } from '../core/mod
 import type { EngineDeps } from './deps.js';
 import { ACTOR_PROOF } from './gates.js';
 import { advancePending, withPendingClaim, type AdvanceOptions } from './promote.js';
+import { PromotionRunner } from './runner.js';
 
 export interface ApproveOptions extends AdvanceOptions {
   comment?: string;
@@ -61,9 +62,11 @@ export async function approve(deps: EngineDeps, promotionRef: string, options: A
   // A rejection ends the promotion: claimed first, so it cannot start running meanwhile.
   const rejected = await withPendingClaim(deps, promotion, async (claimed, owner) => {
     const reason = `rejected by ${deps.actor}: ${comment ?? ''}`;
+    const fence = { promotionId: promotion.id, ownerToken: owner.token };
+    if (claimed.startedAt !== undefined) return abandon(deps, claimed, fence, reason, approval, [event], options);
     const record: PromotionRecord = { ...claimed, state: 'rejected', reason, finishedAt: now.toISOString(), owner: undefined };
     await deps.store.commit({
-      fence: { promotionId: promotion.id, ownerToken: owner.token },
+      fence,
       approvals: [approval],
       promotion: { record },
       audit: [event, { ...base, kind: 'promotion.finished', data: { state: 'rejected', reason } }],
@@ -72,6 +75,44 @@ export async function approve(deps: EngineDeps, promotionRef: string, options: A
   });
   if (!rejected) throw new ConflictError(`promotion ${promotion.id.slice(0, 12)} is being evaluated by another process; try again`);
   return rejected;
+}
+
+/**
+ * Ends a promotion that ran in part and stopped for a new approval, which was refused: what it applied
+ * so far is treated as a failed promotion's would be (onFailure). The steps not yet run are skipped;
+ * with `rollback`, the runner rolls back what changed, in reverse order.
+ */
+async function abandon(
+  deps: EngineDeps,
+  claimed: PromotionRecord,
+  fence: { promotionId: string; ownerToken: string },
+  reason: string,
+  rejection: ApprovalRecord,
+  audit: AuditEventInput[],
+  options: ApproveOptions,
+): Promise<PromotionRecord> {
+  const time = deps.clock.now().toISOString();
+  const base = { time, actor: deps.actor, project: claimed.project, environment: claimed.environment, releaseId: claimed.releaseId, promotionId: claimed.id };
+  const pending = (await deps.store.listSteps(claimed.id)).filter((s) => s.state === 'pending');
+  const skipped = pending.map((s) => ({ ...s, state: 'skipped' as const }));
+  const skipEvents: AuditEventInput[] = pending.map((s) => ({ ...base, component: s.component, kind: 'step.skipped', data: { reason } }));
+  const failure = { phase: 'approval' as const, error: reason, at: time };
+  if (claimed.onFailure === 'rollback') {
+    const record: PromotionRecord = { ...claimed, state: 'rolling-back', reason, failure };
+    await deps.store.commit({ fence, approvals: [rejection], promotion: { record }, steps: skipped, audit: [...audit, ...skipEvents] });
+    const runner = await PromotionRunner.load(deps, claimed.id, claimed.owner);
+    options.onRunner?.(runner);
+    return runner.run();
+  }
+  const record: PromotionRecord = { ...claimed, state: 'failed', reason, failure, finishedAt: time, owner: undefined };
+  await deps.store.commit({
+    fence,
+    approvals: [rejection],
+    promotion: { record, releaseLock: true },
+    steps: skipped,
+    audit: [...audit, ...skipEvents, { ...base, kind: 'promotion.finished', data: { state: 'failed', reason } }],
+  });
+  return record;
 }
 
 async function approvalProblem(deps: EngineDeps, promotion: PromotionRecord, release: ReleaseRecord): Promise<string | undefined> {

@@ -44,6 +44,8 @@ interface OutputsView {
   values: Record<string, unknown>;
   unknown: Set<string>;
   sensitive: Set<string>;
+  /** The component is applied in this promotion: what it outputs may differ from what it recorded. */
+  applying: boolean;
 }
 
 /**
@@ -99,12 +101,13 @@ export async function planPromotion(
   const recordedView = (c: string): OutputsView => {
     const sensitive = new Set(sensitiveNames(config.components[c]?.outputs ?? {}, currentBy.get(c)?.sensitiveOutputs ?? []));
     const recorded = currentBy.get(c)?.outputs ?? {};
-    return { values: Object.fromEntries(Object.entries(recorded).filter(([k]) => !sensitive.has(k))), unknown: new Set(), sensitive };
+    return { values: Object.fromEntries(Object.entries(recorded).filter(([k]) => !sensitive.has(k))), unknown: new Set(), sensitive, applying: false };
   };
   const allUnknown = (c: string): OutputsView => ({
     values: {},
     unknown: new Set(Object.keys(config.components[c]?.outputs ?? {})),
     sensitive: new Set(sensitiveNames(config.components[c]?.outputs ?? {}, currentBy.get(c)?.sensitiveOutputs ?? [])),
+    applying: true,
   });
   const components = componentsScope(config, release, (c) => {
     const view = views.get(c);
@@ -323,8 +326,13 @@ function inputChangeReason(
           : sensitive
             ? undefined
             : fingerprintOf((currentBy.get(producer)?.outputs ?? {})[output], false);
-      if (before === undefined && appliedWith === undefined) continue;
-      if (now === undefined || now !== before) changed.push(ref);
+      // Nothing to compare with (a sensitive value without a fingerprint): it may have changed only
+      // if its producer is applied now.
+      if (before === undefined || now === undefined) {
+        if (view.applying) changed.push(ref);
+        continue;
+      }
+      if (now !== before) changed.push(ref);
     }
   }
   if (changed.length > 0) return `${changed.join(', ')} ${changed.length === 1 ? 'changes' : 'change'} (same version and configuration)`;
@@ -369,9 +377,9 @@ function plannedView(
     if (plan.action === 'unchanged' && current !== undefined) {
       const values = Object.fromEntries(Object.entries(current.outputs).filter(([k]) => !sensitive.has(k) && k in declared));
       const unknown = new Set(Object.keys(declared).filter((k) => !(k in values)));
-      return { values, unknown, sensitive };
+      return { values, unknown, sensitive, applying: true };
     }
-    return { values: {}, unknown: new Set(Object.keys(declared)), sensitive };
+    return { values: {}, unknown: new Set(Object.keys(declared)), sensitive, applying: true };
   }
   const known: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(predicted.known)) {
@@ -384,7 +392,7 @@ function plannedView(
   const checked = checkOutputs(onlyKnown, known, [...sensitive]);
   for (const problem of checked.problems) problems.push(`components.${name}: planned ${problem}`);
   const unknown = new Set(Object.keys(declared).filter((k) => !(k in checked.outputs)));
-  return { values: checked.outputs, unknown, sensitive };
+  return { values: checked.outputs, unknown, sensitive, applying: true };
 }
 
 /**

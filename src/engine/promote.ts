@@ -12,6 +12,7 @@ import { ACTOR_PROOF, evaluatePromotionGates, gateDecisionEvents } from './gates
 import { newOwner, ownerIsGone } from './lease.js';
 import { planPromotion, type PlannedPromotion } from './planner.js';
 import { PromotionRunner } from './runner.js';
+import { replannedSteps, stepRecords } from './step-records.js';
 import { own } from '../core/own.js';
 import { printable } from '../core/printable.js';
 
@@ -216,37 +217,14 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
     }
     throw error;
   }
-  for (const older of pending) await supersede(deps, older, record);
+  // One that ran in part (it waits for a new approval) keeps the environment: it is decided, not superseded.
+  for (const older of pending) if (older.startedAt === undefined) await supersede(deps, older, record);
   // The plan as evaluated: with every gate's state, not only the promotion path the planner knows.
   options.onCreated?.(record, { ...planned, plan: record.plan });
   if (state !== 'running') return record;
   const runner = await PromotionRunner.load(deps, id, owner);
   options.onRunner?.(runner);
   return runner.run();
-}
-
-/** The promotion's steps, from a fresh plan: `previous` is what runs now, which a rollback restores. */
-function stepRecords(id: string, environment: string, planned: PlannedPromotion): StepRecord[] {
-  const currentBy = new Map(planned.current.map((s) => [s.component, s]));
-  return planned.plan.steps.map((p) => {
-    const cur = currentBy.get(p.component);
-    return {
-      promotionId: id,
-      component: p.component,
-      environment,
-      state: 'pending',
-      action: p.action,
-      fromVersion: p.fromVersion,
-      toVersion: p.toVersion,
-      reversible: p.reversible,
-      applyStarted: false,
-      attempts: 0,
-      idempotencyKey: `${id}:${p.component}`,
-      previous: cur
-        ? { version: cur.version, releaseId: cur.releaseId, configDigest: cur.configDigest, outputs: cur.outputs, sensitiveOutputs: cur.sensitiveOutputs }
-        : undefined,
-    };
-  });
 }
 
 /** Only people in the environment's `gates.overrideBy` may promote outside its change windows, and they must say why. */
@@ -334,8 +312,10 @@ export async function advancePending(deps: EngineDeps, promotionId: string, opti
     let planned: PlannedPromotion | undefined;
     if (evaluation.verdict === 'passed') {
       // Plan again: what runs must be what was approved.
-      planned = await planPromotion(deps, release, record.environment, { skipPathCheck: record.kind === 'rollback' });
+      planned = await planPromotion(deps, release, record.environment, { skipPathCheck: record.kind === 'rollback' || record.startedAt !== undefined });
       steps = stepRecords(record.id, record.environment, planned);
+      // It ran in part before it stopped for a new approval: the steps that ran keep their records.
+      if (record.startedAt !== undefined) steps = replannedSteps(await deps.store.listSteps(record.id), steps);
       const changed = planned.plan.digest !== record.plan.digest;
       const changes = changed ? planChanges(record.plan, planned.plan) : [];
       const previousGates = record.plan.gates;

@@ -4,10 +4,11 @@ import { ConflictError, errorMessage, StepFailure } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { renderTemplates, type EvalScope } from '../core/expression/index.js';
 import { compileCel } from '../core/gates/cel.js';
-import type { ComponentState, PromotionFailure, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord, VerificationRecord, VerifyConfig } from '../core/model.js';
+import type { ComponentState, InputChange, PromotionFailure, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord, VerificationRecord, VerifyConfig } from '../core/model.js';
 import { FINAL_PROMOTION_STATES } from '../core/model.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { checkOutputs, redactSensitiveOutputs, sensitiveNames } from '../core/outputs.js';
+import { inputFingerprint } from '../core/fingerprint.js';
 import { referencedOutputs } from '../core/plan.js';
 import { recoverStep, type Recovery } from '../core/recovery.js';
 import { Redactor } from '../core/redact.js';
@@ -15,6 +16,8 @@ import type { StepLogLine, StoreChange } from '../store/store.js';
 import type { EngineDeps } from './deps.js';
 import { LEASE_RENEW_MS, newOwner, ownerIsGone, renewed } from './lease.js';
 import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
+import { fingerprintKey } from './fingerprint-key.js';
+import { describeInputChanges, inputChanges, replanPromotion } from './replan.js';
 import { neededSensitiveOutputs, readSensitiveOutputs } from './sensitive-outputs.js';
 import { runVerification, type VerifyCheck } from './verification.js';
 import { recordedRunsState, safeName, stopRecordedRuns } from '../adapters/command/run-journal.js';
@@ -80,6 +83,13 @@ export class PromotionRunner {
   private components: Record<string, unknown> | undefined;
   private states = new Map<string, ComponentState>();
   private failed = false;
+  /**
+   * Values that steps about to apply would consume and that differ from their approved plan: no new
+   * step starts, and once the running ones end the promotion is planned again (see replan).
+   */
+  private replanFor: InputChange[] = [];
+  /** The fingerprint key, read when first needed (null: not yet). */
+  private key: Uint8Array | undefined | null = null;
   /** A first failure is on its way to the store (see firstFailure). */
   private failureNoted = false;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -155,8 +165,12 @@ export class PromotionRunner {
       if (stopped) return this.promotion;
 
       if (this.state() === 'running') {
-        await this.execute();
-        if (this.state() === 'interrupted') return this.promotion;
+        for (;;) {
+          await this.execute();
+          if (this.state() === 'interrupted') return this.promotion;
+          if (this.replanFor.length === 0 || this.failed || this.hasFailures() || this.controller.signal.aborted) break;
+          if (!(await this.replan())) return this.promotion;
+        }
         if (this.failed || this.hasFailures()) {
           await this.skipPending();
           if (this.promotion.onFailure === 'rollback') {
@@ -373,7 +387,7 @@ export class PromotionRunner {
     const deps = new Map(this.promotion.plan.steps.map((s) => [s.component, s.dependsOn]));
     const running = new Map<string, Promise<void>>();
     for (;;) {
-      if (!this.failed && !this.controller.signal.aborted) {
+      if (!this.failed && !this.controller.signal.aborted && this.replanFor.length === 0) {
         for (const name of order) {
           if (running.size >= this.promotion.concurrency) break;
           const step = this.steps.get(name);
@@ -399,7 +413,18 @@ export class PromotionRunner {
     /** The commit of the verify phase, while verify runs. */
     let verifying: Promise<void> = Promise.resolve();
     try {
-      const changedInputs = step.action === 'unchanged' ? this.changedInputs(name) : [];
+      if (step.phase === undefined) {
+        // Not started yet: what it is about to consume must be what its approved plan showed.
+        const changes = await this.inputChangesOf(name);
+        if (changes.length > 0) {
+          this.replanFor.push(...changes);
+          this.log(name, `not applied: ${describeInputChanges(changes)}; the promotion is planned again once the running steps end`);
+          return;
+        }
+      }
+      // A plan that records the inputs checked them above; older plans re-apply when a consumed value changed.
+      const plannedInputs = this.promotion.plan.steps.find((s) => s.component === name)?.inputs;
+      const changedInputs = step.action === 'unchanged' && plannedInputs === undefined ? this.changedInputs(name) : [];
       if (changedInputs.length > 0) {
         // Same version and configuration, but an output it consumes changed in this promotion: the
         // component must be applied again, or it would keep running with the old value.
@@ -414,7 +439,7 @@ export class PromotionRunner {
         // values): then what Lockstep records moves to the target too, or status would lag behind.
         const planned = this.promotion.plan.steps.find((s) => s.component === name);
         const moved = current === undefined || current.version !== step.toVersion || current.configDigest !== planned?.configDigest;
-        await this.save({ steps: [done], componentStates: moved ? [this.newState(done, recorded)] : undefined }, [
+        await this.save({ steps: [done], componentStates: moved ? [this.newState(done, recorded, current?.inputs ?? this.appliedInputs(name))] : undefined }, [
           this.event('step.unchanged', { version: step.toVersion }, name),
         ]);
         return;
@@ -449,10 +474,13 @@ export class PromotionRunner {
         if (this.mayBeSensitive(name, adapter, spec)) this.holdLogs(name);
         const ctx = this.context(step);
         // The first attempt applies the plan shown (and recorded) at promote time when the adapter
-        // keeps one (a saved Terraform plan); a retry, or an adapter without plan data, plans again.
+        // keeps one (a saved Terraform plan); a retry, an adapter without plan data, or a plan made
+        // with values not known then (a stand-in sits where a value goes), plans again.
         const shown = this.promotion.plan.steps.find((s) => s.component === name);
+        const madeWithUnknowns = shown?.inputs?.some((i) => i.state === 'unknown') ?? false;
+        if (madeWithUnknowns) this.log(name, 'planning again with the values its plan showed as known after their producers apply');
         const plan: AdapterPlan =
-          shown?.data !== undefined && step.attempts === 1
+          shown?.data !== undefined && step.attempts === 1 && !madeWithUnknowns
             ? { summary: shown.summary, details: shown.details, irreversible: !shown.reversible, risk: shown.risk, data: shown.data }
             : await adapter.plan(spec, ctx);
         if (this.controller.signal.aborted) throw this.controller.signal.reason;
@@ -514,6 +542,93 @@ export class PromotionRunner {
       const first = this.firstFailure({ component: name, phase: failed.phase ?? 'plan', error: message });
       await this.save({ steps: [failed], promotion: first }, [...(startEvent ? [startEvent] : []), this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
     }
+  }
+
+  /**
+   * The values `name` is about to consume that differ from those its plan was made with. Sensitive
+   * ones of producers this process did not apply are read back first, as the apply would.
+   */
+  private async inputChangesOf(name: string): Promise<InputChange[]> {
+    const planned = this.promotion.plan.steps.find((s) => s.component === name);
+    const inputs = planned?.inputs ?? [];
+    if (!inputs.some((i) => i.state === 'known')) return [];
+    if (inputs.some((i) => i.sensitive === true && !this.liveOutputs.has(i.producer))) await this.readSensitiveInputs(name);
+    return inputChanges(planned, this.steps, (producer, output) => this.outputsOf(producer)?.[output], this.fingerprintKey());
+  }
+
+  private fingerprintKey(): Uint8Array | undefined {
+    if (this.key === null) this.key = fingerprintKey(this.deps.stateDir);
+    return this.key;
+  }
+
+  /**
+   * Steps were about to consume values their approved plan did not show. The running steps have
+   * ended: the promotion is planned again from what the environment runs now, and its gates are
+   * evaluated against the new plan. Passed (no approvals needed, policies still hold): it goes on
+   * with the new plan (true). Waiting: it becomes pending for a new approval, keeping the environment
+   * and the steps applied so far (false). Blocked, or no plan can be made: it fails as a step that
+   * failed before applying would (true; the failure policy applies).
+   */
+  private async replan(): Promise<boolean> {
+    const changes = this.replanFor;
+    this.replanFor = [];
+    const first = changes[0]?.consumer ?? '';
+    const why = describeInputChanges(changes);
+    let replanned;
+    try {
+      replanned = await replanPromotion(this.deps, this.promotion, this.release, [...this.steps.values()], changes);
+    } catch (error) {
+      await this.failBeforeApply(first, `${why}; planning again failed: ${errorMessage(error)}`);
+      return true;
+    }
+    const { record, steps, evaluation, audit } = replanned;
+    if (evaluation.verdict === 'blocked') {
+      await this.failBeforeApply(first, `${why}; the new plan is refused: ${evaluation.summary}`);
+      return true;
+    }
+    const id = this.promotion.id;
+    if (evaluation.verdict === 'passed') {
+      await this.save({ promotion: { record }, replaceSteps: id, steps }, audit);
+      // Specs of steps yet to run are rendered again, with the values they will really consume.
+      for (const s of steps) if (s.state === 'pending') this.specs.delete(s.component);
+      this.steps.clear();
+      for (const s of steps) this.steps.set(s.component, s);
+      for (const c of new Set(changes.map((c) => c.consumer))) this.log(c, `planned again: ${why}`);
+      return true;
+    }
+    // Waiting for people (or a window): pending again, owned by nobody, the environment still held.
+    this.stopLease();
+    await this.committing;
+    const reason = `waiting for a new approval: ${why}. ${evaluation.summary}`;
+    const pending: PromotionRecord = { ...record, state: 'pending', reason, owner: undefined, replanned: { at: this.now(), changes: [...changes] } };
+    const logs = this.pendingLogs;
+    this.pendingLogs = [];
+    const token = this.promotion.owner?.token;
+    await this.deps.store.commit({
+      fence: token ? { promotionId: id, ownerToken: token } : undefined,
+      promotion: { record: pending },
+      replaceSteps: id,
+      steps,
+      logs,
+      audit,
+    });
+    this.promotion = pending;
+    this.steps.clear();
+    for (const s of steps) this.steps.set(s.component, s);
+    this.deps.observer?.promotion?.(pending);
+    return false;
+  }
+
+  /** Fails a step that has not applied anything: the failure policy then applies to what ran before it. */
+  private async failBeforeApply(name: string, error: string): Promise<void> {
+    this.failed = true;
+    const step = this.steps.get(name);
+    if (!step) return;
+    const message = this.redactor.redact(error);
+    const failed: StepRecord = { ...step, state: 'failed', phase: 'plan', error: message, startedAt: step.startedAt ?? this.now(), finishedAt: this.now() };
+    await this.save({ steps: [failed], promotion: this.firstFailure({ component: name, phase: 'plan', error: message }) }, [
+      this.event('step.failed', { phase: 'plan', error: message, retryable: false }, name),
+    ]);
   }
 
   /** Outputs this component consumes whose value changed in this promotion (`iam.outputs.role_arn`). */
@@ -911,7 +1026,7 @@ export class PromotionRunner {
     this.deps.observer?.log?.(component, line);
   }
 
-  private newState(step: StepRecord, outputs: Record<string, unknown>): ComponentState {
+  private newState(step: StepRecord, outputs: Record<string, unknown>, inputs = this.appliedInputs(step.component)): ComponentState {
     const planned = this.promotion.plan.steps.find((s) => s.component === step.component);
     return {
       environment: this.promotion.environment,
@@ -922,8 +1037,32 @@ export class PromotionRunner {
       configDigest: planned?.configDigest ?? '',
       outputs,
       sensitiveOutputs: step.sensitiveOutputs,
+      ...(inputs !== undefined ? { inputs } : {}),
       updatedAt: this.now(),
     };
+  }
+
+  /**
+   * Fingerprints of the outputs a component was applied with, so a later plan can tell whether it
+   * would receive something new. A sensitive value this process does not hold (or with no key) is
+   * left out: a later plan then counts it as possibly changed.
+   */
+  private appliedInputs(name: string): Record<string, string> | undefined {
+    const config = this.deps.loaded.config;
+    const refs = referencedOutputs(config, name);
+    if (refs.size === 0) return undefined;
+    const out: Record<string, string> = {};
+    for (const [producer, outputs] of refs) {
+      const declared = Object.keys(config.components[producer]?.outputs ?? {});
+      const values = this.outputsOf(producer) ?? {};
+      const sensitive = this.recordedSensitive(producer);
+      for (const o of outputs.has('*') ? declared : [...outputs]) {
+        if (!(o in values)) continue;
+        const fingerprint = inputFingerprint(values[o], sensitive.includes(o), sensitive.includes(o) ? this.fingerprintKey() : undefined);
+        if (fingerprint !== undefined) out[`${producer}.outputs.${o}`] = fingerprint;
+      }
+    }
+    return out;
   }
 
   private restoredState(step: StepRecord): ComponentState[] {
@@ -938,6 +1077,7 @@ export class PromotionRunner {
       configDigest: p.configDigest,
       outputs: p.outputs,
       sensitiveOutputs: p.sensitiveOutputs,
+      ...(p.inputs !== undefined ? { inputs: p.inputs } : {}),
       updatedAt: this.now(),
     }];
   }
@@ -1081,7 +1221,8 @@ function withoutPhase(error: string, phase: string): string {
  */
 function failureReason(failure: PromotionFailure, steps: StepRecord[], onFailure: string): string {
   const parts: string[] = [];
-  if (failure.component === undefined) parts.push(`verification failed: ${failure.error}`);
+  if (failure.phase === 'approval') parts.push(`the changed plan was not approved (${failure.error})`);
+  else if (failure.component === undefined) parts.push(`verification failed: ${failure.error}`);
   else {
     parts.push(`${failure.component} failed in ${failure.phase}: ${withoutPhase(failure.error, failure.phase)}`);
   }
