@@ -61,8 +61,51 @@ if (!existsSync(FIXTURES)) {
           expect(change.address).not.toBe('');
           expect(change.actions.length).toBeGreaterThan(0);
         }
+        // Every output the plan lists (and does not delete) ends up known or unknown, never both.
+        const outputChanges = (doc as { output_changes?: Record<string, { actions: string[] }> }).output_changes;
+        const listed = Object.entries(outputChanges ?? {})
+          .filter(([, change]) => change.actions.join() !== 'delete')
+          .map(([n]) => n);
+        const { known, unknown } = plan.outputs;
+        expect([...Object.keys(known), ...unknown].sort()).toEqual(expect.arrayContaining(listed.sort()));
+        expect(unknown.filter((n) => Object.hasOwn(known, n))).toEqual([]);
       });
     }
+
+    // The same module's plan as printed by Terraform 0.12, 1.1 and 1.2: outputs from constants are
+    // known, those referencing a resource being created are not, and `foo` is `sensitive = true`
+    // (0.12 says so only in planned_values and the configuration, later ones in after_sensitive too).
+    for (const dir of ['basic', '110_basic', '110_sensitive_values', '120_basic']) {
+      it(`reads the planned outputs of ${dir}/plan.json`, () => {
+        const file = path.join(FIXTURES, dir, 'plan.json');
+        const { outputs } = parsePlan(readFileSync(file, 'utf8'), dir);
+        expect(outputs.known).toEqual({
+          foo: 'bar',
+          list: ['foo', 'bar'],
+          map: { foo: 'bar', number: 42 },
+          string: 'foo',
+        });
+        expect([...outputs.unknown].sort()).toEqual([
+          'interpolated',
+          'interpolated_deep',
+          'referenced',
+          'referenced_deep',
+        ]);
+        expect(outputs.sensitive).toEqual(['foo']);
+      });
+    }
+
+    it('reads outputs known from state in has_changes/plan.json, and one unknown in output_depends_on/plan.json', () => {
+      const changed = parsePlan(readFileSync(path.join(FIXTURES, 'has_changes', 'plan.json'), 'utf8')).outputs;
+      expect(changed.unknown).toEqual([]);
+      expect(changed.known.interpolated_deep).toEqual({
+        foo: 'bar',
+        map: { bar: 'baz', id: '424881806176056736' },
+        number: 42,
+      });
+      const dependent = parsePlan(readFileSync(path.join(FIXTURES, 'output_depends_on', 'plan.json'), 'utf8')).outputs;
+      expect(dependent).toEqual({ known: {}, unknown: ['id'], sensitive: [] });
+    });
 
     it('finds the replacement and its reason in action_reason/plan.json', () => {
       const file = path.join(FIXTURES, 'action_reason', 'plan.json');

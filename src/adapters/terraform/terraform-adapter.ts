@@ -48,7 +48,11 @@ export const terraformAdapter: Adapter<TerraformSpec> = {
   },
 
   async plan(spec, ctx) {
-    return locked(ctx, async () => (await planVersion(spec, ctx, ctx.version, 'plan')).plan);
+    return locked(ctx, async () => {
+      const { plan, shown } = await planVersion(spec, ctx, ctx.version, 'plan');
+      const reason = rollbackRefusal(spec, ctx, shown);
+      return reason === undefined ? plan : { ...plan, notReversible: reason };
+    });
   },
 
   async apply(spec, plan: AdapterPlan, ctx): Promise<Outputs> {
@@ -152,6 +156,26 @@ function locked<T>(ctx: StepContext, fn: () => Promise<T>): Promise<T> {
   return withWorkLock(lockDir, ctx, fn);
 }
 
+/**
+ * Why rollback() would refuse to undo this plan although the component is reversible: there is no
+ * previous version to re-apply (a first install), or re-applying it would destroy what this plan
+ * creates and allowDestroy is false (planVersion refuses such a rollback plan). Undefined for a
+ * forward-only component: it is not reversible in the first place, and the plan says so already.
+ */
+function rollbackRefusal(spec: TerraformSpec, ctx: StepContext, shown: TerraformPlan): string | undefined {
+  if (spec.rollback !== 'reapply-previous') return undefined;
+  if (ctx.previousVersion === undefined) {
+    return 'this is the first version applied here, so there is no previous version for a rollback to re-apply';
+  }
+  if (spec.allowDestroy) return undefined;
+  // Creates and replacements (["create"], ["delete","create"], ["create","delete"]): the previous version
+  // has no such resource, so re-applying it deletes them. A replacement with allowDestroy false never
+  // gets this far, but naming it keeps the rule whole.
+  const created = shown.changes.filter((c) => c.actions.includes('create')).map((c) => c.address);
+  if (created.length === 0) return undefined;
+  return `a rollback would destroy ${created.join(', ')} (created by this plan), and allowDestroy is false`;
+}
+
 /** What plan hands to apply through the stored promotion plan. Paths and a commit: no secrets. */
 interface TerraformPlanData {
   kind: 'terraform-plan';
@@ -187,7 +211,7 @@ async function planVersion(
   ctx: StepContext,
   version: string,
   phase: string,
-): Promise<{ plan: AdapterPlan; data: TerraformPlanData }> {
+): Promise<{ plan: AdapterPlan; data: TerraformPlanData; shown: TerraformPlan }> {
   throwIfAborted(ctx.signal, phase);
   const source = await moduleFor(spec, ctx, version);
   const state = describeState(source.state, ctx);
@@ -254,8 +278,10 @@ async function planVersion(
     irreversible: destroyed.length > 0,
     risk: destroyed.length > 0 ? 'high' : effectiveChanges(shown).length > 0 ? 'medium' : 'low',
     data,
+    // Also for a plan without changes: Terraform then gives the current values.
+    outputs: shown.outputs,
   };
-  return { plan, data };
+  return { plan, data, shown };
 }
 
 async function applyPlan(spec: TerraformSpec, data: TerraformPlanData, ctx: StepContext): Promise<Outputs> {

@@ -1,3 +1,4 @@
+import type { PlannedOutputs } from '../../core/adapter.js';
 import { errorMessage } from '../../core/errors.js';
 
 /**
@@ -28,8 +29,14 @@ export interface TerraformPlan {
   formatVersion: string;
   terraformVersion?: string;
   changes: ResourceChange[];
-  /** Output names whose value changes (values are not kept: they may be sensitive). */
+  /** Output names whose value changes. */
   outputChanges: string[];
+  /**
+   * What the outputs will be once the plan is applied. Values are kept here only (they may be
+   * sensitive: the names in `sensitive` are redacted by the engine); nothing else of this module
+   * prints them.
+   */
+  outputs: PlannedOutputs;
 }
 
 /** A document that is not what Terraform's documented JSON format says. Never quotes the document. */
@@ -95,7 +102,64 @@ export function parsePlan(input: unknown, what = 'the plan (terraform show -json
     }
   }
   const terraformVersion = typeof plan.terraform_version === 'string' ? plan.terraform_version : undefined;
-  return { formatVersion, terraformVersion, changes, outputChanges };
+  return { formatVersion, terraformVersion, changes, outputChanges, outputs: plannedOutputs(plan, what) };
+}
+
+/**
+ * The outputs as they will be after apply, from `output_changes` (`after`, `after_unknown`,
+ * `after_sensitive`). Terraform lists every output there, changed or not (a plan without changes
+ * gives the current values as `after`); the names `planned_values.outputs` and the configuration
+ * declare are added as unknown when `output_changes` leaves one out, so no declared output is
+ * silently missing. An output the plan deletes is left out: it will not exist.
+ *
+ * A value with any unknown part is unknown as a whole: a consumer sees either the value or
+ * "(known after … applies)", never half an object. Sensitive: `after_sensitive` anywhere true, or
+ * `sensitive: true` in `planned_values` or the configuration (Terraform 0.12's plans have no
+ * `after_sensitive`; taking the union never under-reports a secret). Messages never quote a value.
+ */
+function plannedOutputs(plan: Record<string, unknown>, what: string): PlannedOutputs {
+  // Maps and sets, not `name in object`: an output may be called `constructor` or `__proto__`.
+  const known = new Map<string, unknown>();
+  const unknown = new Set<string>();
+  const sensitive = new Set<string>();
+  const changes = isObject(plan.output_changes) ? Object.entries(plan.output_changes) : [];
+  for (const [name, change] of changes) {
+    const where = `${what}: output_changes.${name}`;
+    if (!isObject(change)) throw new TerraformFormatError(`${where} must be an object`);
+    const actions = change.actions as readonly TerraformAction[]; // checked by actionsOf in parsePlan
+    if (actions.length === 1 && actions[0] === 'delete') continue;
+    if (markedAnywhere(change.after_sensitive, `${where}.after_sensitive`)) sensitive.add(name);
+    // Terraform leaves `after` out when the whole value is unknown; without it there is nothing to know.
+    if (markedAnywhere(change.after_unknown, `${where}.after_unknown`) || !('after' in change)) unknown.add(name);
+    else known.set(name, change.after);
+  }
+  const listed = new Set(changes.map(([name]) => name));
+  const declared = [...declaredOutputs(plan, 'planned_values'), ...declaredOutputs(plan, 'configuration')];
+  for (const [name, output] of declared) {
+    if (isObject(output) && output.sensitive === true) sensitive.add(name);
+    if (!listed.has(name)) unknown.add(name);
+  }
+  return { known: Object.fromEntries(known), unknown: [...unknown], sensitive: [...sensitive] };
+}
+
+/** `planned_values.outputs` or `configuration.root_module.outputs`, by name (empty when absent or malformed). */
+function declaredOutputs(plan: Record<string, unknown>, from: 'planned_values' | 'configuration'): [string, unknown][] {
+  const section = plan[from];
+  const holder = from === 'configuration' ? (isObject(section) ? section.root_module : undefined) : section;
+  const outputs = isObject(holder) ? holder.outputs : undefined;
+  return isObject(outputs) ? Object.entries(outputs) : [];
+}
+
+/**
+ * Whether a marker (`after_unknown`, `after_sensitive`) is true anywhere: `true`, or an object or
+ * array holding `true` at some depth. Absent is false. Anything but booleans, objects and arrays is
+ * refused: we cannot tell what it marks.
+ */
+function markedAnywhere(marker: unknown, where: string): boolean {
+  if (marker === undefined || typeof marker === 'boolean') return marker === true;
+  if (Array.isArray(marker)) return marker.some((m, i) => markedAnywhere(m, `${where}[${i}]`));
+  if (isObject(marker)) return Object.entries(marker).some(([k, m]) => markedAnywhere(m, `${where}.${k}`));
+  throw new TerraformFormatError(`${where} must be true, false, or objects and arrays of them`);
 }
 
 function resourceChange(entry: unknown, where: string): ResourceChange {

@@ -232,10 +232,12 @@ switch (command) {
           ...(c.reason ? { action_reason: c.reason } : {}),
         };
       }),
+      // The fake does not model which values Terraform could know before applying: every output is
+      // unknown (`after` left out, as Terraform does), never a made-up known value.
       output_changes: Object.fromEntries(
-        Object.entries(plan.want.outputs).map(([k]) => [
+        Object.entries(plan.want.outputs).map(([k, o]) => [
           k,
-          { actions: ['update'], before: null, after: null, after_unknown: false },
+          { actions: ['update'], before: null, after_unknown: true, after_sensitive: o.sensitive === true },
         ]),
       ),
       timestamp: new Date().toISOString(),

@@ -92,6 +92,93 @@ describe('parsePlan', () => {
   });
 });
 
+describe('parsePlan: planned outputs', () => {
+  // Shaped as Terraform 1.11 prints them: `after` is left out when the whole value is unknown.
+  const outputChanges = {
+    region: { actions: ['create'], before: null, after: 'eu-west-1', after_unknown: false, after_sensitive: false },
+    role_arn: { actions: ['create'], before: null, after_unknown: true, after_sensitive: false },
+    partial: {
+      actions: ['create'],
+      before: null,
+      after: { known: 'k', list: ['a', null] },
+      after_unknown: { id: true, list: [false, true] },
+      after_sensitive: false,
+    },
+    all_known_nested: {
+      actions: ['update'],
+      before: null,
+      after: { a: [1, 2] },
+      after_unknown: { a: [false, false] },
+      after_sensitive: {},
+    },
+    nothing: { actions: ['no-op'], before: null, after: null, after_unknown: false, after_sensitive: false },
+    db_password: {
+      actions: ['create'],
+      before: null,
+      after: 'pw-very-secret-3',
+      after_unknown: false,
+      after_sensitive: true,
+    },
+    token_map: {
+      actions: ['create'],
+      before: null,
+      after: { user: 'u', token: 'tok-very-secret-4' },
+      after_unknown: false,
+      after_sensitive: { token: true },
+    },
+    old: { actions: ['delete'], before: 'x', after: null, after_unknown: false, after_sensitive: false },
+    constructor: { actions: ['create'], before: null, after_unknown: true },
+  };
+
+  it('keeps fully known values, names the rest unknown and the sensitive ones sensitive', () => {
+    const { outputs } = parsePlan(planDoc([], { output_changes: outputChanges }));
+    expect(outputs.known).toEqual({
+      region: 'eu-west-1',
+      all_known_nested: { a: [1, 2] },
+      nothing: null,
+      db_password: 'pw-very-secret-3',
+      token_map: { user: 'u', token: 'tok-very-secret-4' },
+    });
+    // Partially unknown counts as unknown; a deleted output will not exist, so it is in neither list.
+    expect(outputs.unknown).toEqual(['role_arn', 'partial', 'constructor']);
+    expect(outputs.sensitive).toEqual(['db_password', 'token_map']);
+  });
+
+  it('names declared outputs that output_changes leaves out unknown, and takes sensitivity from every source', () => {
+    // Terraform 0.12 has no after_sensitive: planned_values and the configuration say it.
+    const { outputs } = parsePlan(
+      planDoc([], {
+        output_changes: { foo: { actions: ['create'], before: null, after: 'bar', after_unknown: false } },
+        planned_values: { outputs: { foo: { sensitive: true, value: 'bar' }, later: { sensitive: false } } },
+        configuration: { root_module: { outputs: { foo: {}, later: {}, key: { sensitive: true } } } },
+      }),
+    );
+    expect(outputs.known).toEqual({ foo: 'bar' });
+    expect(outputs.unknown).toEqual(['later', 'key']);
+    expect(outputs.sensitive).toEqual(['foo', 'key']);
+  });
+
+  it('gives empty lists for a plan without outputs', () => {
+    expect(parsePlan(planDoc([])).outputs).toEqual({ known: {}, unknown: [], sensitive: [] });
+  });
+
+  it('refuses a marker that is not booleans, naming the field and quoting nothing', () => {
+    const doc = planDoc([], {
+      output_changes: {
+        db_password: { actions: ['create'], after: 'pw-very-secret-5', after_unknown: false, after_sensitive: 'yes' },
+      },
+    });
+    expect(() => parsePlan(doc)).toThrow(
+      'the plan (terraform show -json): output_changes.db_password.after_sensitive must be true, false, or objects and arrays of them',
+    );
+    expect(() => parsePlan(doc)).not.toThrow(/pw-very-secret-5/);
+    const nested = planDoc([], {
+      output_changes: { cfg: { actions: ['create'], after: { a: 1 }, after_unknown: { a: 0 } } },
+    });
+    expect(() => parsePlan(nested)).toThrow(/output_changes\.cfg\.after_unknown\.a must be true, false/);
+  });
+});
+
 describe('parseOutputs', () => {
   it('reads values, sensitivity and checks values against their cty type', () => {
     const outputs = parseOutputs(
