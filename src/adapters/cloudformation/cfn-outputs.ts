@@ -199,6 +199,8 @@ function addDependencies(expr: unknown, template: CfnTemplate, deps: Dependencie
     case 'Fn::GetAtt':
       if (Array.isArray(arg) && typeof arg[0] === 'string') addAttribute(arg[0], template, deps);
       else deps.opaque = true;
+      // The attribute's name may come from a parameter.
+      addDependencies(Array.isArray(arg) ? arg.slice(1) : arg, template, deps);
       return;
     case 'Fn::Sub': {
       const sub = subParts(arg);

@@ -1,4 +1,4 @@
-import { DEFAULT_SCHEMA, load, Type, YAMLException } from 'js-yaml';
+import { CORE_SCHEMA, load, Type, YAMLException } from 'js-yaml';
 
 /** The parts of a CloudFormation template the planned outputs are worked out from. */
 export interface CfnTemplate {
@@ -46,7 +46,8 @@ const SHORT_FORMS = [
 
 const longForm = (name: string): string => (name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`);
 
-const CFN_SCHEMA = DEFAULT_SCHEMA.extend(
+// CloudFormation's YAML has no timestamps and no merge keys: the core schema reads `2010-09-09` as text, as it does.
+const CFN_SCHEMA = CORE_SCHEMA.extend(
   SHORT_FORMS.flatMap((name) =>
     (['scalar', 'sequence', 'mapping'] as const).map(
       (kind) => new Type(`!${name}`, { kind, construct: (data: unknown) => ({ [longForm(name)]: data ?? '' }) }),

@@ -35,6 +35,8 @@ Outputs:
       }),
     );
     expect(yaml).toEqual(json);
+    // As in CloudFormation, a date-like scalar is text.
+    expect(parseTemplate('AWSTemplateFormatVersion: 2010-09-09\n')).toEqual({ AWSTemplateFormatVersion: '2010-09-09' });
   });
 
   it('names the line of a syntax error without quoting the template', () => {
@@ -71,6 +73,17 @@ describe('planOutputs keeps an output known only when nothing it depends on chan
     expect(planOutputs(basis(t('prod'), t('prod'), options))).toEqual({ known: { Arn: 'arn:topic' }, unknown: [] });
     expect(planOutputs(basis(t('prod'), t('production'), options))).toEqual({ known: {}, unknown: ['Arn'] });
     expect(planOutputs(basis(t('prod'), t('prod'), { ...options, parameters: { Env: 'staging' } }))).toEqual({ known: {}, unknown: ['Arn'] });
+  });
+
+  it('follows a parameter that names the attribute of Fn::GetAtt', () => {
+    const t: CfnTemplate = {
+      Parameters: { Attr: { Type: 'String' } },
+      Resources: TOPIC,
+      Outputs: { Value: { Value: { 'Fn::GetAtt': ['Topic', { Ref: 'Attr' }] } } },
+    };
+    const options = { deployedParameters: { Attr: 'TopicArn' }, outputs: { Value: 'arn:topic' } };
+    expect(planOutputs(basis(t, t, { ...options, parameters: { Attr: 'TopicArn' } })).known).toEqual({ Value: 'arn:topic' });
+    expect(planOutputs(basis(t, t, { ...options, parameters: { Attr: 'TopicName' } })).unknown).toEqual(['Value']);
   });
 
   it('compares the mappings an output reads', () => {
