@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Change, DescribeChangeSetCommandOutput, Stack } from '@aws-sdk/client-cloudformation';
 import { sensitiveOutputNames, withSensitive } from '../../core/adapter.js';
-import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
+import type { Adapter, AdapterPlan, Observed, Outputs, PlannedOutputs, StepContext } from '../../core/adapter.js';
 import type { Risk } from '../../core/model.js';
 import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
@@ -12,8 +12,11 @@ import { MIN_SECRET_LENGTH } from '../../core/redact.js';
 import { pause, throwIfAborted } from '../aws-common/step-wait.js';
 import { defaultCloudFormationClient, loadCloudFormationSdk } from './cfn-client.js';
 import type { CallOptions, CloudFormationClientLike, CloudFormationCommands } from './cfn-client.js';
+import { MASKED, planOutputs } from './cfn-outputs.js';
+import type { DeployedStack } from './cfn-outputs.js';
 import { cfnSpec } from './cfn-spec.js';
 import type { CfnSpec } from './cfn-spec.js';
+import { parseTemplate } from './cfn-template.js';
 
 export interface CloudFormationAdapterOptions {
   /** Makes the client for a spec; the default is the SDK's client with the default credential chain. */
@@ -64,14 +67,17 @@ export function createCloudFormationAdapter(options: CloudFormationAdapterOption
 
     async plan(spec, ctx) {
       throwIfAborted(ctx.signal, WHAT);
-      return planChangeSet(await session(spec, ctx));
+      const s = await session(spec, ctx);
+      const planned = await planChangeSet(s);
+      const outputs = await plannedOutputs(s, planned);
+      return outputs === undefined ? planned.plan : { ...planned.plan, outputs };
     },
 
     async apply(spec, plan, ctx) {
       throwIfAborted(ctx.signal, WHAT);
       const s = await session(spec, ctx);
       const shown = planData(plan.data);
-      const planned = shown === undefined ? await planChangeSet(s) : plan;
+      const planned = shown === undefined ? (await planChangeSet(s)).plan : plan;
       const data = planData(planned.data);
       if (data === undefined) {
         ctx.log(`stack ${spec.stack}: no changes`);
@@ -114,7 +120,16 @@ interface Session {
 
 // ------------------------------------------------------------------ plan
 
-async function planChangeSet(s: Session): Promise<AdapterPlan> {
+/** A plan, with what its outputs are worked out from. */
+interface Planned {
+  plan: AdapterPlan;
+  /** The stack as it was before the change set; undefined when the change set creates it. */
+  stack: Stack | undefined;
+  /** The change set and every change in it; undefined when nothing changes. */
+  changeSet?: { data: CfnPlanData; changes: Change[] };
+}
+
+async function planChangeSet(s: Session): Promise<Planned> {
   const { spec, ctx, client } = s;
   const stack = await describeStack(s);
   if (stack?.StackStatus?.endsWith('_IN_PROGRESS')) {
@@ -147,11 +162,79 @@ async function planChangeSet(s: Session): Promise<AdapterPlan> {
   );
   const data: CfnPlanData = { changeSetName, changeSetId: created.Id ?? changeSetName, stackId: created.StackId ?? spec.stack };
   const described = await waitForChangeSet(s, data);
+  const before = exists ? stack : undefined;
   if (described === 'no-changes') {
     await deleteChangeSet(s, data);
-    return { action: 'unchanged', summary: `stack ${spec.stack}: no changes`, risk: 'low' };
+    return { plan: { action: 'unchanged', summary: `stack ${spec.stack}: no changes`, risk: 'low' }, stack: before };
   }
-  return describeChanges(spec.stack, exists, described.Changes ?? [], data);
+  const changes = await allChanges(s, data, described);
+  return { plan: describeChanges(spec.stack, exists, changes, data), stack: before, changeSet: { data, changes } };
+}
+
+/** The change set's changes, every page of them: a large change set is described in several. */
+async function allChanges(s: Session, data: CfnPlanData, first: DescribeChangeSetCommandOutput): Promise<Change[]> {
+  const changes = [...(first.Changes ?? [])];
+  for (let next = first.NextToken; next !== undefined && next !== ''; ) {
+    const page = await describeChangeSet(s, data, next);
+    changes.push(...(page.Changes ?? []));
+    next = page.NextToken;
+  }
+  return changes;
+}
+
+/**
+ * What the stack's outputs will be once the change set runs (see planOutputs). Reading the templates
+ * (GetTemplate) is the only cost; when that fails (a role without cloudformation:GetTemplate, a
+ * template this reader does not follow), the plan still stands and its outputs are left unknown.
+ */
+async function plannedOutputs(s: Session, planned: Planned): Promise<PlannedOutputs | undefined> {
+  const { spec, ctx } = s;
+  const current = planned.stack === undefined ? undefined : stackOutputs(planned.stack, spec);
+  const sensitive = current === undefined ? [] : [...sensitiveOutputNames(current)];
+  if (planned.changeSet === undefined) {
+    // Nothing changes, so every output keeps the value it has.
+    if (current === undefined) return undefined;
+    const known = Object.fromEntries(Object.entries(current).filter(([, v]) => v !== undefined));
+    return { known, unknown: [], ...(sensitive.length > 0 ? { sensitive } : {}) };
+  }
+  const { data, changes } = planned.changeSet;
+  try {
+    const template = parseTemplate(await getTemplate(s, data, true));
+    let deployed: DeployedStack | undefined;
+    const resourceChanges = changes.flatMap((c) => (c.ResourceChange === undefined ? [] : [c.ResourceChange]));
+    const changed = resourceChanges.flatMap((r) => (r.LogicalResourceId === undefined ? [] : [r.LogicalResourceId]));
+    // A change that does not name its resource could be any of them: then none is known to be left alone.
+    if (planned.stack !== undefined && current !== undefined && changed.length === resourceChanges.length) {
+      deployed = {
+        template: parseTemplate(await getTemplate(s, data, false)),
+        parameters: Object.fromEntries((planned.stack.Parameters ?? []).map((p) => [p.ParameterKey ?? '', p.ParameterValue])),
+        outputs: Object.fromEntries(Object.entries(current).map(([k, v]) => [k, typeof v === 'string' ? v : undefined])),
+        changed: new Set(changed),
+      };
+    }
+    return planOutputs({ stackName: spec.stack, region: spec.region, template, parameters: spec.parameters, ...(deployed === undefined ? {} : { deployed }) }, sensitive);
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    ctx.log(`stack ${spec.stack}: its outputs are left unknown in the plan: ${errorMessage(error)}`);
+    return undefined;
+  }
+}
+
+/** The template body of the change set, or of the stack as deployed; as written (before any transform). */
+async function getTemplate(s: Session, data: CfnPlanData, ofChangeSet: boolean): Promise<string> {
+  const what = ofChangeSet ? `change set ${data.changeSetName} of stack ${s.spec.stack}` : `stack ${s.spec.stack}`;
+  const out = await call(s, `GetTemplate of ${what}`, (o) =>
+    s.client.send(
+      new s.sdk.GetTemplateCommand({
+        StackName: data.stackId,
+        ...(ofChangeSet ? { ChangeSetName: data.changeSetName } : {}),
+        TemplateStage: 'Original',
+      }),
+      o,
+    ),
+  );
+  if (out.TemplateBody === undefined) throw new Error(`GetTemplate of ${what} returned no template`);
+  return out.TemplateBody;
 }
 
 /** The change set as a plan: counts in the summary, one line per resource in the details. */
@@ -309,9 +392,6 @@ function stackOutputs(stack: Stack, spec: CfnSpec): Outputs {
   return withSensitive(outputs, sensitive);
 }
 
-/** How CloudFormation shows a NoEcho parameter's value in DescribeStacks. */
-const MASKED = /^\*+$/;
-
 async function templateSource(s: Session): Promise<{ TemplateBody: string } | { TemplateURL: string }> {
   const { spec, ctx } = s;
   if (spec.templateUrl !== undefined) return { TemplateURL: spec.templateUrl };
@@ -366,10 +446,14 @@ async function requireStack(s: Session, name = s.spec.stack): Promise<Stack> {
   return stack;
 }
 
-function describeChangeSet(s: Session, data: CfnPlanData): Promise<DescribeChangeSetCommandOutput> {
+function describeChangeSet(s: Session, data: CfnPlanData, nextToken?: string): Promise<DescribeChangeSetCommandOutput> {
   return call(s, `DescribeChangeSet ${data.changeSetName} of stack ${s.spec.stack}`, (o) =>
     s.client.send(
-      new s.sdk.DescribeChangeSetCommand({ StackName: data.stackId, ChangeSetName: data.changeSetName }),
+      new s.sdk.DescribeChangeSetCommand({
+        StackName: data.stackId,
+        ChangeSetName: data.changeSetName,
+        ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+      }),
       o,
     ),
   );

@@ -12,6 +12,8 @@ import type {
   DescribeStacksCommandOutput,
   ExecuteChangeSetCommand,
   ExecuteChangeSetCommandOutput,
+  GetTemplateCommand,
+  GetTemplateCommandOutput,
 } from '@aws-sdk/client-cloudformation';
 import { AWS_DEADLINES, awsRequestHandler, withCallDeadline, type AwsDeadlines } from '../aws-common/call-deadline.js';
 import { buildQuietly } from '../aws-common/quiet-client.js';
@@ -33,6 +35,7 @@ export interface CloudFormationClientLike {
   send(command: DeleteChangeSetCommand, options?: CallOptions): Promise<DeleteChangeSetCommandOutput>;
   send(command: ExecuteChangeSetCommand, options?: CallOptions): Promise<ExecuteChangeSetCommandOutput>;
   send(command: DescribeStackEventsCommand, options?: CallOptions): Promise<DescribeStackEventsCommandOutput>;
+  send(command: GetTemplateCommand, options?: CallOptions): Promise<GetTemplateCommandOutput>;
 }
 
 /** The SDK's command classes the adapter builds its requests with. */
@@ -44,6 +47,7 @@ export type CloudFormationCommands = Pick<
   | 'DescribeStackEventsCommand'
   | 'DescribeStacksCommand'
   | 'ExecuteChangeSetCommand'
+  | 'GetTemplateCommand'
 >;
 
 /**

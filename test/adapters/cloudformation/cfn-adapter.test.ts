@@ -226,3 +226,124 @@ describe('cloudformation against a FAKE CloudFormation API', () => {
     });
   });
 });
+
+/** A queue that changes with every release beside a topic that does not, and outputs of both. */
+const SHOP_TEMPLATE = {
+  Parameters: { Release: { Type: 'String' }, Env: { Type: 'String', Default: 'prod' }, Flavor: { Type: 'String', Default: 'plain' } },
+  Resources: {
+    Queue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orders', Tags: [{ Key: 'release', Value: { Ref: 'Release' } }] } },
+    Topic: { Type: 'AWS::SNS::Topic', Properties: { TopicName: 'orders-events' } },
+  },
+  Outputs: {
+    QueueUrl: { Value: { Ref: 'Queue' } },
+    TopicArn: { Value: { 'Fn::GetAtt': ['Topic', 'TopicArn'] } },
+    TopicLabel: { Value: { 'Fn::Sub': '${Topic}-${Flavor}' } },
+    Endpoint: { Value: { 'Fn::Join': ['/', ['https://api', { Ref: 'Env' }, { Ref: 'AWS::StackName' }]] } },
+  },
+};
+
+describe('cloudformation planned outputs, against a FAKE CloudFormation API', () => {
+  const shop = (version: string, parameters: Record<string, string> = {}): CfnSpec =>
+    spec(version, { template: 'shop.json', parameters: { Release: version, ...parameters } });
+
+  beforeEach(async () => {
+    await template('shop.json', SHOP_TEMPLATE);
+  });
+
+  it('knows the outputs of resources the change set leaves alone, with the values the stack has; those of changed resources are unknown', async () => {
+    await adapter.apply(shop('1.0.0'), await adapter.plan(shop('1.0.0'), context('1.0.0').ctx), context('1.0.0').ctx);
+    // The value today comes from DescribeStacks, whatever the template would compute.
+    const stack = fake.stacks.get('orders-prod');
+    if (stack !== undefined) stack.outputs.TopicArn = 'arn:aws:sns:eu-west-1:123456789012:orders-events';
+
+    const plan = await adapter.plan(shop('2.0.0'), context('2.0.0').ctx);
+    expect(plan.details).toBe('Modify Queue (AWS::SQS::Queue)');
+    expect(plan.outputs).toEqual({
+      known: { TopicArn: 'arn:aws:sns:eu-west-1:123456789012:orders-events', TopicLabel: 'orders-prod-Topic-plain', Endpoint: 'https://api/prod/orders-prod' },
+      unknown: ['QueueUrl'],
+    });
+  });
+
+  it('leaves unknown an output whose parameter or definition changes, or that is new', async () => {
+    await planAndApply('1.0.0', { template: 'shop.json' });
+    const changed = structuredClone(SHOP_TEMPLATE) as typeof SHOP_TEMPLATE & { Outputs: Record<string, { Value: unknown }> };
+    changed.Outputs.TopicArn = { Value: { 'Fn::GetAtt': ['Topic', 'TopicName'] } };
+    changed.Outputs.TopicId = { Value: { Ref: 'Topic' } };
+    await template('shop.json', changed);
+
+    const s = shop('2.0.0', { Flavor: 'spicy', Env: 'eu' });
+    const c = context('2.0.0');
+    const plan = await adapter.plan(s, c.ctx);
+    // Endpoint is made of parameters only: its new value is worked out, not kept.
+    expect(plan.outputs).toEqual({ known: { Endpoint: 'https://api/eu/orders-prod' }, unknown: ['QueueUrl', 'TopicArn', 'TopicLabel', 'TopicId'] });
+    const applied = await adapter.apply(s, plan, c.ctx);
+    expect(applied.Endpoint).toBe('https://api/eu/orders-prod');
+    expect(applied.TopicLabel).toBe('orders-prod-Topic-spicy');
+  });
+
+  it('for a new stack, knows only the outputs made of parameters and the stack name', async () => {
+    const s = shop('1.0.0');
+    const c = context('1.0.0');
+    const plan = await adapter.plan(s, c.ctx);
+    expect(plan.outputs).toEqual({ known: { Endpoint: 'https://api/prod/orders-prod' }, unknown: ['QueueUrl', 'TopicArn', 'TopicLabel'] });
+    expect((await adapter.apply(s, plan, c.ctx)).Endpoint).toBe('https://api/prod/orders-prod');
+  });
+
+  it('a plan with no changes knows every output as the stack has it', async () => {
+    await planAndApply('1.0.0', { template: 'shop.json' });
+    const plan = await adapter.plan(shop('1.0.0'), context('1.0.0').ctx);
+    expect(plan.action).toBe('unchanged');
+    expect(plan.outputs).toEqual({
+      known: { QueueUrl: 'orders-prod-Queue', TopicArn: 'orders-prod-Topic.TopicArn', TopicLabel: 'orders-prod-Topic-plain', Endpoint: 'https://api/prod/orders-prod' },
+      unknown: [],
+    });
+  });
+
+  it('names outputs that echo a NoEcho parameter sensitive, planned or kept, and never shows their values', async () => {
+    await template('db.json', {
+      Parameters: { Release: { Type: 'String' }, DbPassword: { Type: 'String', NoEcho: true } },
+      Resources: { Queue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orders', Tags: [{ Key: 'release', Value: { Ref: 'Release' } }] } } },
+      Outputs: {
+        QueueUrl: { Value: { Ref: 'Queue' } },
+        DbPassword: { Value: { Ref: 'DbPassword' } },
+        DbUrl: { Value: { 'Fn::Join': ['', ['postgres://app:', { Ref: 'DbPassword' }, '@', { Ref: 'Queue' }]] } },
+      },
+    });
+    const db = (version: string): CfnSpec => spec(version, { template: 'db.json', parameters: { Release: version, DbPassword: 'noecho-pw-5d1e' } });
+    const c = context('1.0.0');
+    const created = await adapter.plan(db('1.0.0'), c.ctx);
+    expect(created.outputs).toEqual({ known: { DbPassword: 'noecho-pw-5d1e' }, unknown: ['QueueUrl', 'DbUrl'], sensitive: ['DbPassword', 'DbUrl'] });
+    await adapter.apply(db('1.0.0'), created, c.ctx);
+
+    const updated = await adapter.plan(db('2.0.0'), c.ctx);
+    expect(updated.outputs?.sensitive).toEqual(['DbPassword', 'DbUrl']);
+    expect(updated.outputs?.unknown).toEqual(['QueueUrl', 'DbUrl']);
+    const unchanged = await adapter.plan(db('1.0.0'), c.ctx);
+    expect(unchanged.outputs?.known).toEqual({ QueueUrl: 'orders-prod-Queue', DbPassword: 'noecho-pw-5d1e', DbUrl: 'postgres://app:noecho-pw-5d1e@orders-prod-Queue' });
+    expect(unchanged.outputs?.sensitive).toEqual(['DbPassword', 'DbUrl']);
+
+    const shown = [created, updated, unchanged].flatMap((p) => [p.summary, p.details ?? '', JSON.stringify(p.data ?? null)]);
+    expect([...c.lines, ...shown].join('\n')).not.toContain('noecho-pw-5d1e');
+  });
+
+  it('reads every page of a long change set, for the summary and for the outputs', async () => {
+    await planAndApply('1.0.0', { template: 'shop.json' });
+    const changed = structuredClone(SHOP_TEMPLATE);
+    changed.Resources.Topic.Properties.TopicName = 'orders-events-v2';
+    await template('shop.json', changed);
+    fake.changesPerPage = 1;
+    const plan = await adapter.plan(shop('2.0.0'), context('2.0.0').ctx);
+    expect(plan.summary).toBe('update stack orders-prod: 0 to add, 2 to modify, 0 to remove');
+    expect(plan.outputs).toEqual({ known: { Endpoint: 'https://api/prod/orders-prod' }, unknown: ['QueueUrl', 'TopicArn', 'TopicLabel'] });
+  });
+
+  it('without cloudformation:GetTemplate the plan stands, its outputs unknown, and the log says why', async () => {
+    await planAndApply('1.0.0', { template: 'shop.json' });
+    fake.denied.add('GetTemplate');
+    const c = context('2.0.0');
+    const plan = await adapter.plan(shop('2.0.0'), c.ctx);
+    expect(plan.summary).toBe('update stack orders-prod: 0 to add, 1 to modify, 0 to remove');
+    expect(plan.outputs).toBeUndefined();
+    expect(c.lines.join('\n')).toMatch(/^stack orders-prod: its outputs are left unknown in the plan: GetTemplate of change set lockstep-\w+ of stack orders-prod: AccessDenied: .*cloudformation:GetTemplate$/m);
+  });
+});

@@ -9,9 +9,13 @@ import type { AddressInfo } from 'node:net';
  * `<member>` elements, errors as `<ErrorResponse><Error><Code/><Message/></Error></ErrorResponse>`).
  *
  * Actions: DescribeStacks, CreateChangeSet, DescribeChangeSet, DeleteChangeSet, ExecuteChangeSet,
- * DescribeStackEvents. Templates must be JSON. What the fake models:
+ * DescribeStackEvents, GetTemplate. Templates must be JSON. What the fake models:
  * - resources with `Properties`, where `{"Ref": "Param"}` takes a parameter's value and `{"Ref":
- *   "Resource"}` a resource's physical id (`<stack>-<LogicalId>`); outputs resolved the same way;
+ *   "Resource"}` a resource's physical id (`<stack>-<LogicalId>`); outputs resolved the same way, with
+ *   `Fn::GetAtt` (`<physical id>.<Attr>`), `Fn::Join` and `Fn::Sub` (parameters, `AWS::StackName`);
+ * - GetTemplate gives the body as submitted, of the stack as deployed or of a change set;
+ * - DescribeChangeSet gives `changesPerPage` changes a page, with a NextToken for the next;
+ * - actions in `denied` are refused with AccessDenied;
  * - change sets computed by comparing resources: Add, Remove, Modify; a changed `Properties.Name` needs
  *   Replacement True (as named resources in AWS do). A change set with the same template, parameters
  *   and tags FAILS with CloudFormation's "didn't contain changes" reason;
@@ -27,6 +31,8 @@ export interface FakeStack {
   id: string;
   status: string;
   template: Template | undefined;
+  /** The template as submitted, for GetTemplate. */
+  body: string | undefined;
   parameters: Record<string, string>;
   tags: Record<string, string>;
   resources: Record<string, { type: string; properties: unknown }>;
@@ -48,7 +54,7 @@ interface StackEvent {
 }
 
 interface Template {
-  Parameters?: Record<string, { Type: string; NoEcho?: boolean }>;
+  Parameters?: Record<string, { Type: string; NoEcho?: boolean; Default?: string | number }>;
   Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
   Outputs?: Record<string, { Value: unknown }>;
 }
@@ -59,6 +65,7 @@ interface FakeChangeSet {
   stack: FakeStack;
   type: string;
   template: Template;
+  body: string;
   parameters: Record<string, string>;
   tags: Record<string, string>;
   status: string;
@@ -83,6 +90,9 @@ export class FakeCloudFormation {
   /** Describe calls a change set or an execution stays in progress for. */
   polls = 1;
   throttleNext = 0;
+  changesPerPage = Number.POSITIVE_INFINITY;
+  /** Actions answered with AccessDenied, as for a role without the permission. */
+  readonly denied = new Set<string>();
   endpoint = '';
   private server: Server | undefined;
   private counter = 0;
@@ -113,6 +123,9 @@ export class FakeCloudFormation {
         this.throttleNext -= 1;
         throw new QueryError('Throttling', 'Rate exceeded');
       }
+      if (this.denied.has(action)) {
+        throw new QueryError('AccessDenied', `User: arn:aws:iam::${ACCOUNT}:user/ci is not authorized to perform: cloudformation:${action}`, 403);
+      }
       const result = this.dispatch(action, params);
       res.writeHead(200, { 'content-type': 'text/xml' });
       res.end(
@@ -139,6 +152,9 @@ export class FakeCloudFormation {
       case 'DescribeChangeSet': {
         const cs = this.changeSet(p);
         if (cs.status === 'CREATE_IN_PROGRESS' && --cs.polls <= 0) this.finishChangeSet(cs);
+        const changes = cs.status === 'CREATE_COMPLETE' ? cs.changes.map((c) => ({ Type: 'Resource', ResourceChange: c })) : [];
+        const from = Number(p.NextToken ?? '0');
+        const to = from + this.changesPerPage;
         return {
           ChangeSetName: cs.name,
           ChangeSetId: cs.id,
@@ -147,7 +163,8 @@ export class FakeCloudFormation {
           Status: cs.status,
           ...(cs.statusReason === undefined ? {} : { StatusReason: cs.statusReason }),
           ExecutionStatus: cs.executionStatus,
-          Changes: cs.status === 'CREATE_COMPLETE' ? cs.changes.map((c) => ({ Type: 'Resource', ResourceChange: c })) : [],
+          Changes: changes.slice(from, to),
+          ...(to < changes.length ? { NextToken: String(to) } : {}),
         };
       }
       case 'DeleteChangeSet': {
@@ -169,6 +186,11 @@ export class FakeCloudFormation {
         cs.stack.status = cs.type === 'CREATE' ? 'CREATE_IN_PROGRESS' : 'UPDATE_IN_PROGRESS';
         cs.stack.pending = { changeSet: cs, polls: this.polls };
         return {};
+      }
+      case 'GetTemplate': {
+        const body = p.ChangeSetName === undefined ? this.stack(p.StackName ?? '').body : this.changeSet(p).body;
+        if (body === undefined) throw new QueryError('ValidationError', `Stack with id ${p.StackName ?? ''} does not exist`);
+        return { TemplateBody: body, StagesAvailable: ['Original', 'Processed'] };
       }
       case 'DescribeStackEvents':
         return { StackEvents: [...this.stack(p.StackName ?? '').events].reverse() };
@@ -200,6 +222,7 @@ export class FakeCloudFormation {
       id: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${name}/${++this.counter}`,
       status: 'REVIEW_IN_PROGRESS',
       template: undefined,
+      body: undefined,
       parameters: {},
       tags: {},
       resources: {},
@@ -214,7 +237,12 @@ export class FakeCloudFormation {
       stack,
       type: p.ChangeSetType ?? 'UPDATE',
       template,
-      parameters: Object.fromEntries(members(p, 'Parameters').map((m) => [m.ParameterKey ?? '', m.ParameterValue ?? ''])),
+      body: p.TemplateBody ?? '',
+      // As CloudFormation: a parameter left out takes the template's default.
+      parameters: {
+        ...Object.fromEntries(Object.entries(template.Parameters ?? {}).flatMap(([k, d]) => (d.Default === undefined ? [] : [[k, String(d.Default)]]))),
+        ...Object.fromEntries(members(p, 'Parameters').map((m) => [m.ParameterKey ?? '', m.ParameterValue ?? ''])),
+      },
       tags: Object.fromEntries(members(p, 'Tags').map((m) => [m.Key ?? '', m.Value ?? ''])),
       status: 'CREATE_IN_PROGRESS',
       executionStatus: 'UNAVAILABLE',
@@ -286,6 +314,7 @@ export class FakeCloudFormation {
     }
     for (const c of cs.changes) this.event(stack, c.LogicalResourceId, c.ResourceType, c.Action === 'Remove' ? 'DELETE_COMPLETE' : c.Action === 'Add' ? 'CREATE_COMPLETE' : 'UPDATE_COMPLETE');
     stack.template = cs.template;
+    stack.body = cs.body;
     stack.parameters = cs.parameters;
     stack.tags = cs.tags;
     stack.resources = wanted;
@@ -355,8 +384,20 @@ function resolveResources(stack: string, t: Template, params: Record<string, str
 function resolve(value: unknown, stack: string, params: Record<string, string>, resources: FakeStack['resources']): unknown {
   if (Array.isArray(value)) return value.map((v) => resolve(v, stack, params, resources));
   if (typeof value === 'object' && value !== null) {
-    const ref = (value as { Ref?: unknown }).Ref;
-    if (typeof ref === 'string') return ref in params ? params[ref] : `${stack}-${ref}`;
+    const fn = value as { Ref?: unknown; 'Fn::GetAtt'?: unknown; 'Fn::Join'?: unknown; 'Fn::Sub'?: unknown };
+    const name = (n: string): string => (n in params ? (params[n] ?? '') : n === 'AWS::StackName' ? stack : `${stack}-${n}`);
+    if (typeof fn.Ref === 'string') return name(fn.Ref);
+    if (Array.isArray(fn['Fn::GetAtt'])) return `${stack}-${String(fn['Fn::GetAtt'][0])}.${String(fn['Fn::GetAtt'][1])}`;
+    if (Array.isArray(fn['Fn::Join'])) {
+      const [delimiter, parts] = fn['Fn::Join'] as [string, unknown[]];
+      return parts.map((part) => String(resolve(part, stack, params, resources))).join(delimiter);
+    }
+    if (typeof fn['Fn::Sub'] === 'string') {
+      return fn['Fn::Sub'].replace(/\$\{([^}]*)\}/g, (_, inner: string) => {
+        const dot = inner.indexOf('.');
+        return dot < 0 ? name(inner) : `${stack}-${inner.slice(0, dot)}.${inner.slice(dot + 1)}`;
+      });
+    }
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, stack, params, resources)]));
   }
   return value;
