@@ -76,8 +76,10 @@ export interface PolicyVariables {
     changed: string[];
     irreversible: boolean;
     destructive: boolean;
-    /** Keys: total, apply, unchanged, irreversible, destructive. */
+    /** Keys: total, apply, unchanged, irreversible, destructive, unknowns. */
     counts: Record<string, number>;
+    /** Values known only after their producers apply: where each goes and where it comes from. */
+    unknowns: { consumer: string; field: string; producer: string; output: string }[];
   };
   env: { name: string; after: string[] };
   approvals: { count: number; by: string[] };
@@ -145,6 +147,13 @@ const COMPONENT_PLAN = objectOf('lockstep.ComponentPlan', {
   risk: STRING,
 });
 
+const PLAN_UNKNOWN = objectOf('lockstep.PlanUnknown', {
+  consumer: STRING,
+  field: STRING,
+  producer: STRING,
+  output: STRING,
+});
+
 const VARIABLES: Readonly<Record<CelContext, Readonly<Record<string, CelType>>>> = {
   policy: {
     release: objectOf('lockstep.Release', {
@@ -161,6 +170,7 @@ const VARIABLES: Readonly<Record<CelContext, Readonly<Record<string, CelType>>>>
       irreversible: BOOL,
       destructive: BOOL,
       counts: mapOf(INT),
+      unknowns: listOf(PLAN_UNKNOWN),
     }),
     env: objectOf('lockstep.Env', { name: STRING, after: listOf(STRING) }),
     approvals: objectOf('lockstep.Approvals', { count: INT, by: listOf(STRING) }),

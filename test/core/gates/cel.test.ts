@@ -29,7 +29,8 @@ function policy(overrides: { [K in keyof PolicyVariables]?: Partial<PolicyVariab
       changed: ['api', 'db'],
       irreversible: true,
       destructive: false,
-      counts: { total: 3, apply: 2, unchanged: 1, irreversible: 1, destructive: 0 },
+      counts: { total: 3, apply: 2, unchanged: 1, irreversible: 1, destructive: 0, unknowns: 0 },
+      unknowns: [],
     },
     env: { name: 'prod-us', after: ['staging'] },
     approvals: { count: 1, by: ['grace'] },
@@ -188,6 +189,19 @@ describe('compileCel', () => {
     expect(run('policy', expression, policy({ approvals: { count: 1 } }))).toBe(false);
     expect(run('policy', expression, policy({ approvals: { count: 3 } }))).toBe(true);
     expect(run('policy', expression, policy({ plan: { irreversible: false } }))).toBe(true);
+  });
+
+  it('evaluates a policy on the values a plan knows only after their producers apply', () => {
+    const unknown = { consumer: 'api', field: 'with.values.roleArn', producer: 'infra', output: 'role_arn' };
+    const thirdApprover = 'size(plan.unknowns) == 0 || approvals.count >= 3';
+    expect(run('policy', thirdApprover, policy())).toBe(true);
+    expect(run('policy', thirdApprover, policy({ plan: { unknowns: [unknown], counts: { unknowns: 1 } } }))).toBe(false);
+    expect(run('policy', thirdApprover, policy({ plan: { unknowns: [unknown] }, approvals: { count: 3 } }))).toBe(true);
+    const fromInfra = `!plan.unknowns.exists(u, u.producer == 'infra' && u.consumer == 'api')`;
+    expect(run('policy', fromInfra, policy({ plan: { unknowns: [unknown] } }))).toBe(false);
+    expect(run('policy', fromInfra, policy({ plan: { unknowns: [{ ...unknown, producer: 'db' }] } }))).toBe(true);
+    expect(run('policy', `plan.counts['unknowns'] == 1`, policy({ plan: { unknowns: [unknown], counts: { unknowns: 1 } } }))).toBe(true);
+    expect(checkCel('policy', 'plan.unknowns.exists(u, u.produser == "infra")')).toMatchObject({ ok: false });
   });
 
   it('evaluates labels, environment names, timestamps, lists and maps', () => {
