@@ -500,16 +500,26 @@ Examples:
 
   program
     .command('history')
-    .description('promotions (and, with --component, their steps), newest first')
+    .description('promotions (and, with --component, their steps), newest first; with PROMOTION, that one in full: its plan, gates and steps')
+    .argument('[promotion]', 'one promotion: id or a unique prefix (≥ 7 characters)')
     .option('-e, --env <env>', 'one environment')
     .option('--component <name>', 'steps of one component')
     .option('-n, --limit <n>', 'how many', '20')
     .addOption(outputOption())
-    .addHelpText('after', '\nExamples:\n  lockstep history --env prod\n  lockstep history --component api --output json')
-    .action(async (o: { env?: string; component?: string; limit: string }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  lockstep history --env prod\n  lockstep history --component api --output json\n  lockstep history 9c1e2f3        # the plan approvers are asked to approve, its gates and steps')
+    .action(async (ref: string | undefined, o: { env?: string; component?: string; limit: string }, cmd: Command) => {
       const opts = globals(cmd);
       const store = await openStore(opts, 'read');
       try {
+        if (ref !== undefined) {
+          const promotion = await store.getPromotion(ref);
+          const steps = await store.listSteps(promotion.id);
+          if (opts.output === 'json') return printJson({ promotion, steps });
+          print(renderPlan(promotion.plan, await store.getRelease(promotion.releaseId)));
+          print('');
+          print(promotion.state === 'pending' || (promotion.state === 'rejected' && promotion.startedAt === undefined) ? renderWaiting(promotion) : renderSummary(promotion, steps));
+          return;
+        }
         const limit = Number(o.limit);
         if (o.component) {
           const steps = await store.listStepHistory({ environment: o.env, component: o.component, limit });

@@ -61,7 +61,15 @@ export async function planPromotion(
   deps: EngineDeps,
   release: ReleaseRecord,
   environment: string,
-  options: { signal?: AbortSignal; skipPathCheck?: boolean } = {},
+  options: {
+    signal?: AbortSignal;
+    skipPathCheck?: boolean;
+    /**
+     * Outputs the calling process holds in memory (a promotion planned again halfway): sensitive
+     * values among them need not be read back from their systems, which some adapters cannot do.
+     */
+    heldOutputs?: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+  } = {},
 ): Promise<PlannedPromotion> {
   const { config } = deps.loaded;
   const env = config.environments[environment];
@@ -159,6 +167,13 @@ export async function planPromotion(
         });
         let failed = false;
         for (const [producer, outputs] of needed) {
+          const held = options.heldOutputs?.get(producer);
+          if (held !== undefined && outputs.every((o) => o in held)) {
+            for (const o of outputs) redactor.add(held[o]);
+            const view = views.get(producer);
+            if (view) for (const o of outputs) view.values[o] = held[o];
+            continue;
+          }
           const producerAdapter = deps.adapters.get(config.components[producer]?.type ?? '');
           const producerSpec = specs.get(producer);
           try {

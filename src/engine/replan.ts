@@ -70,9 +70,10 @@ export async function replanPromotion(
   release: ReleaseRecord,
   ran: readonly StepRecord[],
   changes: readonly InputChange[],
+  heldOutputs?: ReadonlyMap<string, Readonly<Record<string, unknown>>>,
 ): Promise<Replanned> {
   // The promotion path passed when it started; the release has not left those environments since.
-  const planned = await planPromotion(deps, release, promotion.environment, { skipPathCheck: true });
+  const planned = await planPromotion(deps, release, promotion.environment, { skipPathCheck: true, heldOutputs });
   const steps = replannedSteps(ran, stepRecords(promotion.id, promotion.environment, planned));
   const previousGates = promotion.plan.gates;
   let record: PromotionRecord = { ...promotion, plan: { ...planned.plan, gates: previousGates }, configDigest: deps.loaded.digest };

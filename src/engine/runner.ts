@@ -576,7 +576,8 @@ export class PromotionRunner {
     const why = describeInputChanges(changes);
     let replanned;
     try {
-      replanned = await replanPromotion(this.deps, this.promotion, this.release, [...this.steps.values()], changes);
+      const held = new Map([...this.readBack, ...this.liveOutputs].map(([c, values]) => [c, { ...this.readBack.get(c), ...values }]));
+      replanned = await replanPromotion(this.deps, this.promotion, this.release, [...this.steps.values()], changes, held);
     } catch (error) {
       await this.failBeforeApply(first, `${why}; planning again failed: ${errorMessage(error)}`);
       return true;
