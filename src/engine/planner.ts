@@ -7,7 +7,7 @@ import { inputFingerprint } from '../core/fingerprint.js';
 import type { ComponentState, OutputDeclaration, PlannedGate, PlannedInput, PlanUnknown, ProjectConfig, PromotionPlan, ReleaseRecord, ValueType } from '../core/model.js';
 import { checkOutputs, sensitiveNames } from '../core/outputs.js';
 import { buildPlan, componentConfigDigest, decideAction, holdsUnknown, knownAfter, missingPromotionPath, referencedOutputs } from '../core/plan.js';
-import { Redactor } from '../core/redact.js';
+import { REDACTED, Redactor } from '../core/redact.js';
 import { didYouMean } from '../core/suggest.js';
 import type { EngineDeps } from './deps.js';
 import { componentScope, componentsScope, renderEnvironmentVarsEach, renderSpec } from './render.js';
@@ -122,6 +122,9 @@ export async function planPromotion(
     if (view === undefined) return undefined;
     const out: Record<string, unknown> = { ...view.values };
     for (const o of view.unknown) out[o] = knownAfter(c);
+    // A sensitive value not read back (its consumer is left alone, so it is not planned) renders as
+    // the stand-in the store keeps, only so that the consumer's spec renders.
+    for (const o of view.sensitive) if (!(o in out)) out[o] = REDACTED;
     return out;
   });
 
