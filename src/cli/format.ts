@@ -1,6 +1,7 @@
 import { formatDuration } from '../core/duration.js';
 import { formatLabels } from '../core/labels.js';
 import { knownAfter } from '../core/plan.js';
+import { describeInputChanges } from '../engine/replan.js';
 import { printable, printableLines } from '../core/printable.js';
 
 /*
@@ -126,8 +127,8 @@ export function renderWaiting(p: PromotionRecord): string {
   if (p.state === 'pending') {
     lines.push('');
     if (p.replanned !== undefined) {
-      lines.push(`It ran in part, then stopped before applying what nobody approved: ${printable(p.reason ?? '')}`);
-      lines.push(`The steps already applied stay applied. Approving the new plan (digest ${shortId(p.plan.digest)}) runs the rest; rejecting it applies onFailure (${p.onFailure}) to what ran.`);
+      lines.push(`It ran in part, then stopped before applying a value nobody approved: ${printable(describeInputChanges(p.replanned.changes))}.`);
+      lines.push(`The steps already applied stay applied. Approving the new plan (digest ${shortId(p.plan.digest)}; lockstep history ${shortId(p.id)} shows it) runs the rest; rejecting it applies onFailure (${p.onFailure}) to what ran.`);
     }
     const who = p.plan.gates.find((g) => g.status === 'waiting' && g.who !== undefined)?.who;
     if (who) lines.push(`To approve (as one of ${who.join(', ')}): lockstep approve ${shortId(p.id)} --comment "…"   (to reject: --reject --comment "why")`);
