@@ -8,6 +8,7 @@ import { gitopsAdapter } from '../../../src/adapters/gitops/gitops-adapter.js';
 import { gitopsSpec, type GitopsSpec } from '../../../src/adapters/gitops/gitops-spec.js';
 import type { StepContext } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
+import { knownAfter } from '../../../src/core/plan.js';
 import { stepContext, type TestStepContext } from '../../helpers/step-context.js';
 import { gitFixture, overlay, VALUES, type GitFixture } from './git-fixture.js';
 
@@ -112,6 +113,28 @@ describe('gitops plan', () => {
     const plan = await gitopsAdapter.plan(spec({}, '1.4.1'), context({ version: '1.4.1' }).ctx);
     expect(plan.action).toBe('unchanged');
     expect(plan.summary).toMatch(/already holds the target values/);
+  });
+
+  it('shows a value known only after its producer applies in place, in YAML values and Kustomize images alike', async () => {
+    const unknown = knownAfter('infra');
+    const before = fx.head();
+    const s = spec({
+      set: [
+        { kustomizeImage: 'acme/api', newName: `${unknown}/acme/api`, tag: unknown },
+        { file: 'values.yaml', path: 'serviceAccount.roleArn', value: unknown },
+      ],
+      argocd: { server: `https://${unknown}`, app: 'api-prod' },
+    });
+    const plan = await gitopsAdapter.plan(s, context().ctx);
+    expect(plan.summary).toBe(`commit 2 edits to ${PROD} in ${fx.remote} (main at ${before.slice(0, 12)}), then wait for Argo CD api-prod`);
+    const added = (plan.details ?? '').split('\n').filter((line) => line.startsWith('+') && !line.startsWith('+++'));
+    expect(added).toEqual([
+      '+    newTag: "(known after infra applies)"',
+      // Written plain where YAML reads it back as the same string, quoted where the file quoted it.
+      '+    newName: (known after infra applies)/acme/api',
+      '+  roleArn: (known after infra applies)   # from the iam component',
+    ]);
+    expect(fx.head()).toBe(before);
   });
 
   it('fails clearly, before anything is written, on a missing file, path or image', async () => {
