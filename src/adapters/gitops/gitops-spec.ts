@@ -267,7 +267,8 @@ export const gitopsSpec = z.strictObject({
   repo: z
     .string()
     .min(1, { error: 'expected a git URL (https, ssh, file://) or a path to a repository' })
-    .refine((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || URL.canParse(s), {
+    // A repository known only after its producer applies is planned without fetching (see planUnseen).
+    .refine((s) => holdsUnknown(s) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || URL.canParse(s), {
       error: 'not a valid URL; expected https://host/owner/repo.git, ssh://git@host/owner/repo.git, file:///path or a path',
     }),
   branch: z

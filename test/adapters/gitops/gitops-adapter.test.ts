@@ -137,6 +137,34 @@ describe('gitops plan', () => {
     expect(fx.head()).toBe(before);
   });
 
+  it('plans the edits to a repository known only after its producer applies without fetching anything', async () => {
+    const unknown = knownAfter('infra');
+    const c = context({ isSensitive: (value) => value.includes('very-secret') });
+    const s = spec({
+      repo: `https://bot:tok-very-secret@${unknown}/acme/deploy.git`,
+      set: [
+        { kustomizeImage: 'acme/api', newName: `${unknown}/acme/api`, tag: '1.4.2' },
+        { file: 'values.yaml', path: 'serviceAccount.roleArn', value: unknown },
+        { file: 'values.yaml', path: 'db.password', value: 'pw-very-secret' },
+      ],
+      argocd: { server: `https://${unknown}`, app: 'api-prod' },
+    });
+    const plan = await gitopsAdapter.plan(s, c.ctx);
+    expect(plan.summary).toBe(
+      `commit 3 edits to ${PROD} in https://${unknown}/acme/deploy.git (main), then wait for Argo CD api-prod; ` +
+        'what the files hold now is read once the repository is known',
+    );
+    expect(plan.details?.split('\n')).toEqual([
+      `kustomization images[acme/api].newName: ${unknown}/acme/api`,
+      'kustomization images[acme/api].newTag: 1.4.2',
+      `values.yaml serviceAccount.roleArn: ${unknown}`,
+      'values.yaml db.password: (sensitive)',
+    ]);
+    expect(plan.data).toBeUndefined();
+    expect(JSON.stringify(plan)).not.toContain('very-secret');
+    expect(existsSync(c.ctx.cacheDir)).toBe(false);
+  });
+
   it('fails clearly, before anything is written, on a missing file, path or image', async () => {
     const missingFile = await failure(gitopsAdapter.plan(spec({ set: [{ file: 'nope.yaml', path: 'a', value: '1' }] }), context().ctx));
     expect(missingFile.message).toBe(
