@@ -5,6 +5,7 @@ import type { AliasConfiguration, FunctionConfiguration } from '@aws-sdk/client-
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
+import { holdsUnknown } from '../../core/plan.js';
 import { pause as pauseStep, throwIfAborted as throwIfCancelled } from '../aws-common/step-wait.js';
 import { defaultLambdaClient, loadLambdaSdk } from './lambda-client.js';
 import type { CallOptions, LambdaClientLike, LambdaCommands } from './lambda-client.js';
@@ -63,6 +64,9 @@ export function createLambdaAdapter(options: LambdaAdapterOptions = {}): Adapter
 
     async plan(spec, ctx): Promise<AdapterPlan> {
       throwIfAborted(ctx.signal);
+      // Which function (or which endpoint) is known only once its producer has applied: nothing can
+      // be asked of Lambda before then, and no request may go to a URL holding the stand-in.
+      if (unseen(spec)) return planUnseen(spec, ctx);
       return planDeploy(await session(spec, ctx));
     },
 
@@ -148,6 +152,37 @@ async function planDeploy(s: Session): Promise<AdapterPlan> {
     action: 'apply',
     summary: `${spec.function}: ${changes.join('; ')}`,
     ...(details.length === 0 ? {} : { details: details.join('\n') }),
+    risk: how === '' ? 'medium' : 'low',
+  };
+}
+
+/** Whether the function is named by a value known only after its producer applies: see planUnseen. */
+function unseen(spec: LambdaSpec): boolean {
+  return [spec.function, spec.region, spec.endpoint].some((value) => value !== undefined && holdsUnknown(value));
+}
+
+/**
+ * The plan for a function that cannot be read yet: what the spec sets (values as the plan of a known
+ * function shows them, a secret by name only), the code, the version and the alias. What the function
+ * runs now, and so what actually changes, is read by the plan made again in the step.
+ */
+function planUnseen(spec: LambdaSpec, ctx: StepContext): AdapterPlan {
+  const config = configChanges({}, spec, ctx.isSensitive);
+  const plain = config.filter((c) => !c.field.startsWith('environment.')).map((c) => c.field);
+  const env = config.filter((c) => c.field.startsWith('environment.')).map((c) => c.field.slice('environment.'.length));
+  const sets = [...plain, ...(env.length === 0 ? [] : [`environment (${env.join(', ')})`])];
+  const how = spec.traffic !== undefined && spec.traffic.length > 1 ? ` through ${spec.traffic.map((p) => `${p} %`).join(', ')} every ${spec.interval}` : '';
+  const steps = [
+    ...(sets.length === 0 ? [] : [`set ${sets.join(', ')}`]),
+    `code from ${describeCode(spec.code)}`,
+    ...(spec.create === undefined ? [] : ['create the function if it does not exist']),
+    'publish a version',
+    `move alias ${spec.alias} to the new version${how} (what the function runs now is read once it is known)`,
+  ];
+  return {
+    action: 'apply',
+    summary: `${spec.function}: ${steps.join('; ')}`,
+    ...(config.length === 0 ? {} : { details: config.map((c) => `${c.field}: ${c.sensitive ? '(sensitive)' : (c.to ?? '')}`).join('\n') }),
     risk: how === '' ? 'medium' : 'low',
   };
 }

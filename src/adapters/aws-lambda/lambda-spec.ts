@@ -85,12 +85,10 @@ const traffic = z
 
 /** `with:` of an `aws-lambda` component. Templates are rendered by the engine before the adapter sees it. */
 const lambdaFields = z.strictObject({
-  function: z.string().regex(FUNCTION_NAME, { error: 'expected a function name, such as billing-worker-prod, or its ARN' }),
+  /** Often created by Terraform in the same promotion: then the plan cannot read it (see planUnseen). */
+  function: handedOver(FUNCTION_NAME, 'expected a function name, such as billing-worker-prod, or its ARN'),
   /** Leave out to use the SDK's default (AWS_REGION, the profile). */
-  region: z
-    .string()
-    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region such as eu-west-1' })
-    .optional(),
+  region: handedOver(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1').optional(),
   alias: z.string().regex(ALIAS_NAME, {
     error: 'expected an alias name (letters, digits, - and _, not only digits), such as live',
   }),
@@ -155,7 +153,10 @@ const lambdaFields = z.strictObject({
     .refine((text) => parseDuration(text) !== undefined, { error: 'expected a duration such as 30s, 2m or 1h' })
     .default(DEFAULT_INTERVAL),
   /** A Lambda-compatible endpoint (LocalStack and the like); leave out for AWS itself. */
-  endpoint: z.url({ error: 'expected a URL such as http://localhost:4566' }).optional(),
+  endpoint: z
+    .string()
+    .refine((value) => holdsUnknown(value) || z.url().safeParse(value).success, { error: 'expected a URL such as http://localhost:4566' })
+    .optional(),
 });
 
 /** The fields' schema with the checks that span fields (an image has no runtime; create needs a role). */

@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
+import { holdsUnknown } from '../../core/plan.js';
 import { sleep, throwIfAborted } from './abort.js';
 import { ArgoCdClient } from './argocd-client.js';
 import { asStepFailure, waitForArgoCd } from './argocd-wait.js';
@@ -39,6 +40,9 @@ export const gitopsAdapter: Adapter<GitopsSpec> = {
 
   async plan(spec, ctx): Promise<AdapterPlan> {
     throwIfAborted(ctx.signal);
+    // The repository is named by a value known only after its producer applies: nothing may be
+    // fetched from it, so the plan shows the edits without their diff.
+    if (holdsUnknown(spec.repo)) return planUnseen(spec, ctx);
     const s = session(spec, ctx);
     return guard(() =>
       s.cache.locked(async (repo) => {
@@ -159,6 +163,38 @@ export const gitopsAdapter: Adapter<GitopsSpec> = {
     return result;
   },
 };
+
+/**
+ * The plan for a repository not known yet: each value the edits set (a value from a secret or a
+ * sensitive output named as such), without what the files hold now. No data: the step plans (and
+ * fetches) again once the repository is known.
+ */
+function planUnseen(spec: GitopsSpec, ctx: StepContext): AdapterPlan {
+  const shown = (value: string | number | boolean | null): string => {
+    if (value === null) return '(removed)';
+    return typeof value === 'string' && ctx.isSensitive(value) ? '(sensitive)' : String(value);
+  };
+  const lines = spec.set.flatMap((entry) => {
+    if (entry.kind === 'yaml') return [`${entry.file} ${entry.pathText}: ${shown(entry.value)}`];
+    const file = entry.file ?? 'kustomization';
+    // As describeEntry: a digest dropped because a tag is set is part of setting the tag.
+    const set = IMAGE_FIELDS.filter((f) => typeof entry[f] === 'string');
+    const fields = set.length > 0 ? set : IMAGE_FIELDS.filter((f) => entry[f] !== undefined);
+    return fields.map((f) => `${file} images[${entry.image}].${f}: ${shown(entry[f] ?? null)}`);
+  });
+  // Credentials in the URL never reach the plan.
+  const repo = spec.repo.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
+  const verb = spec.mode === 'push' ? 'commit' : 'open a pull request with';
+  const then = spec.argocd ? `, then wait for Argo CD ${spec.argocd.app}` : '';
+  const count = spec.set.length;
+  return {
+    action: 'apply',
+    summary:
+      `${verb} ${count} edit${count === 1 ? '' : 's'} to ${normaliseDir(spec.path) || 'the repository root'} in ${repo} (${spec.branch})${then}; ` +
+      'what the files hold now is read once the repository is known',
+    details: lines.join('\n'),
+  };
+}
 
 // ------------------------------------------------------------------ session
 

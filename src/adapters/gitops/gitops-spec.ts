@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
+import { holdsUnknown } from '../../core/plan.js';
 import { parseYamlPath, type ScalarValue, type YamlPath } from './yaml-edit.js';
 
 /** Who commits when the spec does not say. */
@@ -71,12 +72,20 @@ const scalarValue = z.union([z.string(), z.number(), z.boolean()], {
   error: 'expected the value to write: a string, number or boolean',
 });
 
-/** A non-empty string without spaces (image names, tags, digests). */
+/**
+ * A non-empty string without spaces (image names, tags, digests). A value holding the stand-in of an
+ * output known only after its producer applies passes: the plan shows it in place (its own text has
+ * spaces), and at apply time the real value is checked.
+ */
 const word = (what: string) =>
   z
     .string()
     .min(1, { error: `expected ${what}` })
-    .refine((s) => !/\s/.test(s), { error: `${what} may not contain spaces` });
+    .refine((s) => holdsUnknown(s) || !/\s/.test(s), { error: `${what} may not contain spaces` });
+
+/** An http(s) URL, or (at plan time) one holding a stand-in: the plan contacts neither server. */
+const httpUrl = (error: string) =>
+  z.string().refine((s) => holdsUnknown(s) || z.url({ protocol: /^https?$/ }).safeParse(s).success, { error });
 
 /**
  * One `set:` entry as written. Both kinds share one object schema so that a mistake gets a message
@@ -89,7 +98,9 @@ const setEntryInput = z
     tag: word('a tag, such as "1.4.2"').optional(),
     digest: z
       .string()
-      .regex(/^sha256:[0-9a-f]{64}$/, { error: 'expected a digest: sha256: followed by 64 lower-case hex digits' })
+      .refine((s) => holdsUnknown(s) || /^sha256:[0-9a-f]{64}$/.test(s), {
+        error: 'expected a digest: sha256: followed by 64 lower-case hex digits',
+      })
       .optional(),
     newName: word('the image name to use instead, such as registry.example.com/acme/api').optional(),
     file: repoPath('a file').optional(),
@@ -202,7 +213,7 @@ function toSetEntry(entry: {
 
 const argocdSpec = z
   .strictObject({
-    server: z.url({ protocol: /^https?$/, error: 'expected the Argo CD server URL, such as https://argocd.example.com' }),
+    server: httpUrl('expected the Argo CD server URL, such as https://argocd.example.com'),
     app: z.string().min(1, { error: 'expected the Application name, such as api-prod' }),
     appNamespace: z.string().min(1).optional(),
     token: z.string().min(1, { error: 'the token is empty: is the secret set?' }).optional(),
@@ -230,7 +241,7 @@ const argocdSpec = z
 const forgeSpec = z.strictObject({
   type: z.enum(FORGES, { error: 'expected github or gitea' }),
   /** https://api.github.com, https://github.example.com/api/v3, https://gitea.example.com/api/v1 */
-  api: z.url({ protocol: /^https?$/, error: 'expected the API base URL, such as https://api.github.com' }),
+  api: httpUrl('expected the API base URL, such as https://api.github.com'),
   token: z.string().min(1, { error: 'the token is empty: is the secret set?' }),
   /** owner/name; taken from the repo URL when absent. */
   repository: z
@@ -256,7 +267,8 @@ export const gitopsSpec = z.strictObject({
   repo: z
     .string()
     .min(1, { error: 'expected a git URL (https, ssh, file://) or a path to a repository' })
-    .refine((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || URL.canParse(s), {
+    // A repository known only after its producer applies is planned without fetching (see planUnseen).
+    .refine((s) => holdsUnknown(s) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || URL.canParse(s), {
       error: 'not a valid URL; expected https://host/owner/repo.git, ssh://git@host/owner/repo.git, file:///path or a path',
     }),
   branch: z

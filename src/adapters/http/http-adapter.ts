@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPlan, Outputs, StepContext } from '../../core/adapter.js';
 import { limitText, parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
+import { holdsUnknown } from '../../core/plan.js';
 import { evaluate, ExpressionError, parseExpression, truthy } from '../../core/expression/index.js';
 import type { EvalScope } from '../../core/expression/index.js';
 import { httpSpec, RESPONSE_ROOTS } from './http-spec.js';
@@ -28,11 +29,13 @@ export const httpAdapter: Adapter<HttpSpec> = {
     return { reversible: false, idempotentApply: spec.request.idempotent, observe: false };
   },
 
-  plan(spec): Promise<AdapterPlan> {
-    // Read-only: nothing is sent at plan time.
+  plan(spec, ctx): Promise<AdapterPlan> {
+    // Read-only: nothing is sent at plan time, so a URL holding a value known only after its producer
+    // applies is shown as it stands.
     const trigger = `${spec.request.method} ${spec.request.url}`;
     const summary = spec.poll === undefined ? trigger : `${trigger}, then poll until ${spec.poll.success}`;
-    return Promise.resolve({ summary, risk: 'low' });
+    const details = planDetails(spec, ctx);
+    return Promise.resolve({ summary, ...(details.length === 0 ? {} : { details: details.join('\n') }), risk: 'low' });
   },
 
   async apply(spec, _plan, ctx): Promise<Outputs> {
@@ -43,6 +46,32 @@ export const httpAdapter: Adapter<HttpSpec> = {
     return pickOutputs(spec, last, trigger);
   },
 };
+
+/**
+ * What the request carries beyond its method and URL: header names (their values carry tokens, so a
+ * value is never shown, only whether it holds a value known after apply), the body as JSON with
+ * values from secrets or sensitive outputs named as such, and the poll.
+ */
+function planDetails(spec: HttpSpec, ctx: StepContext): string[] {
+  const lines: string[] = [];
+  const names = Object.entries(spec.request.headers).map(([name, value]) => (holdsUnknown(value) ? `${name} (holds a value known after apply)` : name));
+  if (names.length > 0) lines.push(`headers: ${names.join(', ')}`);
+  if (spec.request.body !== undefined) lines.push(`body: ${JSON.stringify(hideSensitive(spec.request.body, ctx.isSensitive))}`);
+  if (spec.poll !== undefined) {
+    lines.push(`poll: GET ${spec.poll.url} every ${spec.poll.interval}, at most ${spec.poll.timeout}`);
+  }
+  return lines;
+}
+
+/** `value` with every string that came from a secret or a sensitive output replaced by `(sensitive)`. */
+function hideSensitive(value: unknown, isSensitive: (text: string) => boolean): unknown {
+  if (typeof value === 'string') return isSensitive(value) ? '(sensitive)' : value;
+  if (Array.isArray(value)) return value.map((item) => hideSensitive(item, isSensitive));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, hideSensitive(item, isSensitive)]));
+  }
+  return value;
+}
 
 /** A response as expressions see it: `response` is the JSON body (or the text when it is not JSON). */
 interface Reply {

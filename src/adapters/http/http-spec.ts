@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
+import { holdsUnknown } from '../../core/plan.js';
 import { ExpressionError, parseExpression, referencesIn } from '../../core/expression/index.js';
 import { parseUrlTemplate } from './url-template.js';
 
@@ -21,9 +22,18 @@ const responseExpression = z.string().superRefine((text, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-const url = z.string().refine((text) => /^https?:\/\/[^\s]+$/.test(text), {
+/**
+ * An http(s) URL. One holding the stand-in of a value known only after its producer applies (a host
+ * from Terraform) passes at plan time, where nothing is sent; the step renders the real URL and it is
+ * checked again then.
+ */
+const url = z.string().refine((text) => isHttpUrl(text), {
   error: 'expected an http:// or https:// URL',
 });
+
+function isHttpUrl(text: string): boolean {
+  return holdsUnknown(text) || /^https?:\/\/[^\s]+$/.test(text);
+}
 
 const headers = z.record(
   z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'a header name' }),
@@ -109,5 +119,5 @@ function urlTemplateProblem(text: string): string | undefined {
   // One hole and nothing else: the response gives the whole URL, checked when it is known.
   if (parts.length === 1 && parts[0]?.kind === 'expression') return undefined;
   const literal = parts.map((p) => (p.kind === 'text' ? p.text : 'x')).join('');
-  return /^https?:\/\/[^\s]+$/.test(literal) ? undefined : 'expected an http:// or https:// URL';
+  return isHttpUrl(literal) ? undefined : 'expected an http:// or https:// URL';
 }

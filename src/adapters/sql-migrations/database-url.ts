@@ -66,6 +66,16 @@ export function urlProblem(url: string): string | undefined {
   return undefined;
 }
 
+/**
+ * How a URL holding the stand-in of a value known only after its producer applies is shown: such a
+ * URL cannot be parsed, so its query (where passwords may go) is dropped and the password of a
+ * `user:password@` masked. `database postgres://app:***@(known after infra applies):5432/shop`.
+ */
+export function unknownUrlDisplay(url: string): string {
+  const withoutQuery = url.split('?')[0] ?? '';
+  return `database ${withoutQuery.replace(/^([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^@]*@/i, '$1:***@')}`;
+}
+
 /** The target `url` names; `url` must have passed `urlProblem`. SQLite paths are relative to `projectDir`. */
 export function parseDatabaseUrl(url: string, projectDir: string): DatabaseTarget {
   const problem = urlProblem(url);

@@ -254,21 +254,7 @@ export function describePlan(input: {
           ? ` (irreversible: no down file for ${withoutDown.map((s) => s.migration.name).join(', ')})`
           : '')
       : `revert ${count} on ${database}: version ${from} → ${to.version} (down migrations; data they drop is not restored by a later up)`;
-  const details = [
-    ...input.notes,
-    ...steps.map((step) => {
-      const { migration } = step;
-      const sql = stepSql(step)?.sql ?? '';
-      const file = step.direction === 'up' ? migration.upFile : (migration.downFile ?? '');
-      const down =
-        step.direction === 'up'
-          ? migration.downFile === undefined
-            ? 'no down file: cannot be rolled back'
-            : `down: ${migration.downFile}`
-          : 'reverting';
-      return `-- ${step.direction} ${migration.name} (${file}; ${down})\n${sql.trimEnd()}\n`;
-    }),
-  ].join('\n');
+  const details = [...input.notes, ...steps.map(describeStep)].join('\n');
   const data: PlanData = {
     target: to.version,
     steps: steps.map((s) => ({
@@ -284,4 +270,50 @@ export function describePlan(input: {
     risk: withoutDown.length > 0 || direction === 'down' ? 'high' : 'medium',
     data,
   };
+}
+
+/**
+ * The plan for a database named by a value known only after its producer applies: it cannot be read,
+ * so which migrations it has run is not known. Every migration up to the target is shown with its
+ * SQL, as the ones that run on a new database (what such a producer usually makes). An up among them
+ * without a down file marks the plan irreversible: the worst case is what approvers see. No plan data:
+ * the step plans again once the database is known.
+ */
+export function describeUnseenPlan(input: { files: readonly MigrationFile[]; to: Target; database: string }): AdapterPlan {
+  const { files, to, database } = input;
+  const steps = migrationSteps(files, 0, to);
+  const later = '(which of them it has run is read once it is known)';
+  if (steps.length === 0) {
+    return {
+      action: 'apply',
+      summary: `revert every migration ${database} has run, down to version ${to.version} ${later}`,
+      risk: 'high',
+    };
+  }
+  const withoutDown = steps.filter((s) => s.migration.downSql === undefined);
+  const count = `${steps.length} migration${steps.length === 1 ? '' : 's'}`;
+  const summary =
+    `apply the ${count} up to version ${to.version} that ${database} has not run ${later}` +
+    (withoutDown.length > 0 ? ` (irreversible if ${withoutDown.map((s) => s.migration.name).join(', ')} runs: no down file)` : '');
+  return {
+    action: 'apply',
+    summary,
+    details: steps.map(describeStep).join('\n'),
+    irreversible: withoutDown.length > 0,
+    risk: withoutDown.length > 0 ? 'high' : 'medium',
+  };
+}
+
+/** One step as the plan shows it: what it runs, from which file, whether it can be undone, and its SQL. */
+function describeStep(step: MigrationStep): string {
+  const { migration } = step;
+  const sql = stepSql(step)?.sql ?? '';
+  const file = step.direction === 'up' ? migration.upFile : (migration.downFile ?? '');
+  const down =
+    step.direction === 'up'
+      ? migration.downFile === undefined
+        ? 'no down file: cannot be rolled back'
+        : `down: ${migration.downFile}`
+      : 'reverting';
+  return `-- ${step.direction} ${migration.name} (${file}; ${down})\n${sql.trimEnd()}\n`;
 }

@@ -2,13 +2,15 @@ import path from 'node:path';
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
-import { credentialScrubber, parseDatabaseUrl } from './database-url.js';
+import { holdsUnknown } from '../../core/plan.js';
+import { credentialScrubber, parseDatabaseUrl, unknownUrlDisplay } from './database-url.js';
 import type { DatabaseTarget } from './database-url.js';
 import { MigrationDirectoryError, readMigrations } from './migration-files.js';
 import type { MigrationFile } from './migration-files.js';
 import {
   checkHistory,
   describePlan,
+  describeUnseenPlan,
   isPlanData,
   migrationSteps,
   missingDowns,
@@ -49,6 +51,8 @@ export const sqlMigrationsAdapter: Adapter<MigrationsSpec> = {
   },
 
   plan(spec, ctx) {
+    // The database is named by a value known only after its producer applies: nothing to connect to.
+    if (holdsUnknown(spec.url)) return planUnseen(spec, ctx);
     return guarded(spec, ctx, 'plan', async (job) => {
       const target = job.resolve(ctx.version);
       const conn = await job.connect('read');
@@ -132,6 +136,24 @@ export const sqlMigrationsAdapter: Adapter<MigrationsSpec> = {
     });
   },
 };
+
+/**
+ * The plan for a database URL holding a value known only after its producer applies: the files and
+ * the version are checked as always; the database is not read (see describeUnseenPlan).
+ */
+async function planUnseen(spec: MigrationsSpec, ctx: StepContext): Promise<AdapterPlan> {
+  if (ctx.signal.aborted) throw abortError(ctx.signal.reason, 'plan');
+  const where: Where = { dir: spec.dir, table: spec.table };
+  let files: MigrationFile[];
+  let to: Target;
+  try {
+    files = await readMigrations(path.resolve(ctx.projectDir, spec.dir), spec.dir);
+    to = resolveTarget(ctx.version, files, where);
+  } catch (error) {
+    throw new StepFailure(errorMessage(error), false, { untouched: true });
+  }
+  return describeUnseenPlan({ files, to, database: unknownUrlDisplay(spec.url) });
+}
 
 type Operation = 'plan' | 'apply' | 'rollback' | 'observe';
 

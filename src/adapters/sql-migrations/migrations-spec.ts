@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
+import { holdsUnknown } from '../../core/plan.js';
 import { urlProblem } from './database-url.js';
 
 export const DEFAULT_TABLE = 'lockstep_migrations';
@@ -21,6 +22,9 @@ export const migrationsSpec = z.strictObject({
   url: z
     .string({ error: 'expected a database URL string, such as "${{ env.vars.db }}"' })
     .superRefine((url, ctx) => {
+      // A URL holding a value known only after its producer applies (a host from Terraform) is planned
+      // without the database (see describeUnseenPlan); the step checks the real URL.
+      if (holdsUnknown(url)) return;
       const problem = urlProblem(url);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
     })

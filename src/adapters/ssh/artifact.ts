@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StepContext } from '../../core/adapter.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
+import { holdsUnknown } from '../../core/plan.js';
 import type { ArtifactSpec } from './ssh-spec.js';
 
 /**
@@ -57,7 +58,8 @@ export function formatOf(name: string): LocalArtifact['format'] {
  * cheap and read-only. Returns a problem to report, or undefined.
  */
 export async function checkLocalArtifact(source: ArtifactSource, projectDir: string): Promise<string | undefined> {
-  if (source.kind !== 'path') return undefined;
+  // A location known only after its producer applies is checked by the step, which plans again.
+  if (source.kind !== 'path' || holdsUnknown(source.location)) return undefined;
   const full = path.resolve(projectDir, source.location);
   const found = await stat(full).catch(() => undefined);
   if (found === undefined) return `artifact ${source.location} does not exist (looked for ${full}, relative to the project directory)`;

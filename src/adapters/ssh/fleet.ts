@@ -9,19 +9,41 @@ import { parseKnownHosts } from './known-hosts.js';
 import type { KnownHosts } from './known-hosts.js';
 import { nextRecordDir } from '../command/run-journal.js';
 import { localTransport } from './local-transport.js';
-import { hostList, LOCAL_HOST, parseHost } from './ssh-spec.js';
-import type { SshSpec } from './ssh-spec.js';
+import { hostList, isUnknownHost, LOCAL_HOST, parseHost } from './ssh-spec.js';
+import type { HostEntry, SshSpec } from './ssh-spec.js';
 import { connectSsh } from './ssh-transport.js';
 import type { HostTarget, Transport } from './transport.js';
 
 /** Lets a caller wrap each opened transport (tests use it to damage an upload on its way). */
 export type TransportWrapper = (transport: Transport) => Transport;
 
-/** The spec's hosts, resolved: default user and port filled in, each with the name logs use. */
+/**
+ * The spec's hosts, resolved: default user and port filled in, each with the name logs use. A host
+ * named by a value known only after its producer applies is refused: only a plan may meet one (see
+ * plannedTargets), and nothing is ever sent to it.
+ */
 export function hostTargets(spec: SshSpec): HostTarget[] {
+  const targets = plannedTargets(spec);
+  const unknown = targets.filter((t): t is string => typeof t === 'string');
+  if (unknown.length > 0) {
+    throw new StepFailure(
+      `hosts: ${unknown.join(', ')} is known only after its producer applies; the step plans again with the real hosts`,
+      false,
+      { untouched: true },
+    );
+  }
+  return targets.filter((t): t is HostTarget => typeof t !== 'string');
+}
+
+/**
+ * The hosts in the order written, each resolved as by hostTargets, or (named by a value known only
+ * after its producer applies) as written, for the plan to show in place.
+ */
+export function plannedTargets(spec: SshSpec): (HostTarget | string)[] {
   const local: HostTarget = { name: LOCAL_HOST, kind: 'local', host: LOCAL_HOST, port: 0, user: '' };
   if (spec.transport === 'local') return [local];
-  return hostList(spec.hosts).map((entry): HostTarget => {
+  return hostList(spec.hosts).map((entry): HostTarget | string => {
+    if (isUnknownHost(entry)) return shownEntry(entry);
     const written = typeof entry === 'string' ? entry.trim() : entry.host.trim();
     if (written === LOCAL_HOST) return local;
     const parsed = parseHost(written);
@@ -32,6 +54,13 @@ export function hostTargets(spec: SshSpec): HostTarget[] {
     const shown = parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host;
     return { name: port === 22 ? shown : `${shown}:${port}`, kind: 'ssh', host: parsed.host, port, user };
   });
+}
+
+/** A host entry as written: `deploy@(known after infra applies)`, `(known after infra applies):2222`. */
+function shownEntry(entry: HostEntry): string {
+  if (typeof entry === 'string') return entry.trim();
+  const user = entry.user === undefined ? '' : `${entry.user}@`;
+  return `${user}${entry.host.trim()}${entry.port === undefined ? '' : `:${entry.port}`}`;
 }
 
 /** How many hosts one batch holds: `parallel` as a number, or a percentage of the hosts (at least one). */

@@ -3,7 +3,7 @@ import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { artifactSource, checkLocalArtifact, prepareArtifact } from './artifact.js';
 import type { LocalArtifact } from './artifact.js';
-import { batchSize, Fleet, hostTargets, inBatches, settleAll } from './fleet.js';
+import { batchSize, Fleet, hostTargets, inBatches, plannedTargets, settleAll } from './fleet.js';
 import type { TransportWrapper } from './fleet.js';
 import { versionProblem } from './host-release.js';
 import type { HostRelease } from './host-release.js';
@@ -53,23 +53,35 @@ export function createSshAdapter(options: SshAdapterOptions = {}): Adapter<SshSp
       const source = artifactSource(spec.artifact);
       const missing = await checkLocalArtifact(source, ctx.projectDir);
       if (missing !== undefined) throw new StepFailure(missing, false, { untouched: true });
-      const targets = hostTargets(spec);
+      // A host named by a value known only after its producer applies is shown as written and never
+      // contacted; the hosts the plan can name are read as always.
+      const planned = plannedTargets(spec);
+      const targets = planned.filter((t): t is HostTarget => typeof t !== 'string');
+      const unknown = planned.filter((t): t is string => typeof t === 'string');
       const hosts = fleet(spec, ctx);
       try {
-        const current = await readAll(hosts, targets, ctx);
-        const moving = targets.filter((_, i) => current[i] !== ctx.version);
-        const size = batchSize(spec.parallel, targets.length);
-        const lines = targets.map((h, i) =>
-          current[i] === ctx.version ? `${h.name}: already on ${ctx.version}` : `${h.name}: ${current[i] ?? 'nothing'} → ${ctx.version}`,
-        );
+        const read = await readAll(hosts, targets, ctx);
+        const current = new Map(targets.map((h, i) => [h, read[i]]));
+        const moving = targets.filter((h) => current.get(h) !== ctx.version);
+        const lines = planned.map((h) => {
+          if (typeof h === 'string') return `${h}: → ${ctx.version} (what it runs now is read once it is known)`;
+          const now = current.get(h);
+          return now === ctx.version ? `${h.name}: already on ${ctx.version}` : `${h.name}: ${now ?? 'nothing'} → ${ctx.version}`;
+        });
         lines.push(`artifact: ${source.location}${source.sha256 ? ` (sha256 ${source.sha256.slice(0, 12)}…)` : ''}`);
         if (spec.before.length > 0) lines.push(`before: ${spec.before.map(commandName).join('; ')}`);
         if (spec.restart !== undefined) lines.push(`restart: ${commandName(spec.restart)}`);
         lines.push(spec.health === undefined ? 'health: none' : `health: ${spec.health.http !== undefined ? `GET ${spec.health.http}` : commandName(spec.health.command ?? '')}`);
-        const summary =
-          moving.length === 0
-            ? `all ${targets.length} host(s) already run ${ctx.version}`
-            : `switch ${moving.length} of ${targets.length} host(s) to ${ctx.version}, ${size} at a time`;
+        let summary: string;
+        if (unknown.length > 0) {
+          // How many hosts the stand-ins are is not known, so neither is the size of a percentage batch.
+          const known = targets.length > 0 ? `${moving.length} of ${targets.length} host(s) and ` : '';
+          summary = `switch ${known}${unknown.join(', ')} to ${ctx.version}, ${spec.parallel} at a time`;
+        } else if (moving.length === 0) {
+          summary = `all ${targets.length} host(s) already run ${ctx.version}`;
+        } else {
+          summary = `switch ${moving.length} of ${targets.length} host(s) to ${ctx.version}, ${batchSize(spec.parallel, targets.length)} at a time`;
+        }
         return { summary, details: lines.join('\n'), risk: spec.health === undefined ? 'medium' : 'low' };
       } finally {
         await hosts.close();

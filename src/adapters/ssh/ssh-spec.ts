@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
+import { holdsUnknown } from '../../core/plan.js';
 
 /** The name that means "this machine, no SSH" in `hosts`. */
 export const LOCAL_HOST = 'local';
@@ -59,12 +60,20 @@ const hostEntry = z.union([z.string(), hostObject], {
 });
 
 const SHA256 = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * An http(s) URL; at plan time also one holding a value known only after its producer applies (an
+ * artifact bucket or a load balancer from Terraform), which the plan shows and never fetches.
+ */
+const httpUrl = z.string().refine((text) => holdsUnknown(text) || /^https?:\/\/\S+$/i.test(text), {
+  error: 'expected an http:// or https:// URL',
+});
 const sha256 = z.string().regex(SHA256, { error: 'expected a SHA-256 digest: 64 hexadecimal characters' });
 
 const artifactObject = z
   .strictObject({
     /** An http(s) URL, downloaded into the cache directory. */
-    url: z.string().regex(/^https?:\/\/\S+$/i, { error: 'expected an http:// or https:// URL' }).optional(),
+    url: httpUrl.optional(),
     /** A file or directory, relative to the project directory. */
     path: z.string().trim().min(1, { error: 'expected a file or directory' }).optional(),
     /** The artifact's expected SHA-256: checked before it is uploaded anywhere. */
@@ -81,7 +90,7 @@ const artifact = z.union([z.string().trim().min(1, { error: 'expected a URL or a
 const health = z
   .strictObject({
     /** Fetched on the host (curl, else wget); 2xx and 3xx are healthy. */
-    http: z.string().regex(/^https?:\/\/\S+$/i, { error: 'expected an http:// or https:// URL' }).optional(),
+    http: httpUrl.optional(),
     /** Run on the host in `<dir>/current`; exit 0 is healthy. */
     command: command.optional(),
     /** How long the host has to become healthy; the check is repeated until then. */
@@ -201,11 +210,39 @@ export function parseHost(text: string): ParsedHost | string {
   return parsed;
 }
 
-/** The hosts as a list: a string is split on commas and white space. */
+/**
+ * The hosts as a list: a string is split on commas and white space, except inside the stand-in of a
+ * value known only after its producer applies (`(known after infra applies)`), which stays one entry.
+ */
 export function hostList(hosts: SshSpec['hosts']): HostEntry[] {
   if (hosts === undefined) return [];
-  if (typeof hosts === 'string') return hosts.split(/[\s,]+/).filter((h) => h !== '');
-  return hosts;
+  if (typeof hosts !== 'string') return hosts;
+  const list: string[] = [];
+  let open: string | undefined;
+  for (const word of hosts.split(/[\s,]+/).filter((h) => h !== '')) {
+    if (open !== undefined) {
+      open = `${open} ${word}`;
+    } else if (word.includes('(known') && !holdsUnknown(word)) {
+      open = word;
+    } else {
+      list.push(word);
+      continue;
+    }
+    if (holdsUnknown(open)) {
+      list.push(open);
+      open = undefined;
+    }
+  }
+  // A stand-in never closed was not one: its words are hosts as written (and refused as such).
+  if (open !== undefined) list.push(...open.split(' '));
+  return list;
+}
+
+/** Whether a host entry is named by a value known only after its producer applies. */
+export function isUnknownHost(entry: HostEntry): boolean {
+  // Also called on entries not parsed yet (checkHosts runs when other fields failed).
+  const host: unknown = typeof entry === 'string' ? entry : (entry as { host?: unknown } | null)?.host;
+  return typeof host === 'string' && holdsUnknown(host);
 }
 
 function checkSpec(input: unknown, ctx: z.RefinementCtx): void {
@@ -244,6 +281,12 @@ function checkHosts(value: Partial<Record<string, unknown>>, transport: unknown,
   list.forEach((entry, index) => {
     const at: (string | number)[] = typeof hosts === 'string' ? ['hosts'] : ['hosts', index];
     let key: string;
+    if (isUnknownHost(entry)) {
+      // Known at run time, when the spec is parsed again with the real host; planned without it. Two
+      // outputs of one producer read the same while unknown, so no duplicate is told here.
+      remote = true;
+      return;
+    }
     if (typeof entry === 'string') {
       if (entry.trim() === LOCAL_HOST) {
         key = LOCAL_HOST;

@@ -7,6 +7,7 @@ import { lambdaSpec } from '../../../src/adapters/aws-lambda/lambda-spec.js';
 import type { LambdaSpec } from '../../../src/adapters/aws-lambda/lambda-spec.js';
 import type { StepContext } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
+import { knownAfter } from '../../../src/core/plan.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { FakeLambda, sha256 } from './fake-lambda.js';
 
@@ -243,6 +244,53 @@ describe('aws-lambda against a FAKE Lambda API', () => {
       settings: { MemorySize: 128, Timeout: 3, Role: 'arn:aws:iam::123456789012:role/initial' },
       Variables: { DB_PASSWORD: SECRET, MODE: 'prod' },
     });
+  });
+
+  it('plans values known only after their producer applies with the stand-in in place, writing nothing', async () => {
+    await deploy('1.0.0', undefined);
+    const unknown = knownAfter('infra');
+    const s = spec('2.0.0', {
+      role: unknown,
+      code: { s3Bucket: unknown, s3Key: 'worker/2.0.0.zip' },
+      environment: { DB_PASSWORD: SECRET, MODE: 'prod', QUEUE_URL: `https://${unknown}/jobs` },
+    });
+    fake.requests.length = 0;
+    const plan = await adapter.plan(s, context('2.0.0', '1.0.0').ctx);
+    expect(writes()).toEqual([]);
+    expect(plan.summary).toBe(
+      `worker: configuration: role; environment: add QUEUE_URL; code from s3://${unknown}/worker/2.0.0.zip; publish a version; move alias live from version 2 to the new version`,
+    );
+    expect(plan.details?.split('\n')).toEqual([
+      `role: arn:aws:iam::123456789012:role/initial → ${unknown}`,
+      'environment.QUEUE_URL: (added) "https://(known after infra applies)/jobs"',
+    ]);
+  });
+
+  it('plans a function or endpoint known only after its producer applies without calling Lambda, showing what the spec sets', async () => {
+    const unknown = knownAfter('infra');
+    const s = spec('2.0.0', {
+      function: unknown,
+      endpoint: `http://${unknown}:4566`,
+      memory: 512,
+      role: 'arn:aws:iam::123456789012:role/worker',
+      traffic: [10, 50],
+      environment: { DB_PASSWORD: SECRET, QUEUE_URL: `https://${unknown}/jobs` },
+    });
+    fake.requests.length = 0;
+    const plan = await adapter.plan(s, context('2.0.0', '1.0.0').ctx);
+    expect(fake.requests).toEqual([]);
+    expect(plan.action).toBe('apply');
+    expect(plan.summary).toBe(
+      `${unknown}: set memory, role, environment (DB_PASSWORD, QUEUE_URL); code from s3://artifacts/worker/2.0.0.zip; publish a version; ` +
+        'move alias live to the new version through 10 %, 50 %, 100 % every 1m (what the function runs now is read once it is known)',
+    );
+    expect(plan.details?.split('\n')).toEqual([
+      'memory: 512 MB',
+      'role: arn:aws:iam::123456789012:role/worker',
+      'environment.DB_PASSWORD: (sensitive)',
+      `environment.QUEUE_URL: "https://${unknown}/jobs"`,
+    ]);
+    expect(JSON.stringify(plan)).not.toContain(SECRET);
   });
 
   it('creates the function when it does not exist and the spec says how, waiting while it is Pending', async () => {

@@ -8,6 +8,7 @@ import { gitopsAdapter } from '../../../src/adapters/gitops/gitops-adapter.js';
 import { gitopsSpec, type GitopsSpec } from '../../../src/adapters/gitops/gitops-spec.js';
 import type { StepContext } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
+import { knownAfter } from '../../../src/core/plan.js';
 import { stepContext, type TestStepContext } from '../../helpers/step-context.js';
 import { gitFixture, overlay, VALUES, type GitFixture } from './git-fixture.js';
 
@@ -112,6 +113,56 @@ describe('gitops plan', () => {
     const plan = await gitopsAdapter.plan(spec({}, '1.4.1'), context({ version: '1.4.1' }).ctx);
     expect(plan.action).toBe('unchanged');
     expect(plan.summary).toMatch(/already holds the target values/);
+  });
+
+  it('shows a value known only after its producer applies in place, in YAML values and Kustomize images alike', async () => {
+    const unknown = knownAfter('infra');
+    const before = fx.head();
+    const s = spec({
+      set: [
+        { kustomizeImage: 'acme/api', newName: `${unknown}/acme/api`, tag: unknown },
+        { file: 'values.yaml', path: 'serviceAccount.roleArn', value: unknown },
+      ],
+      argocd: { server: `https://${unknown}`, app: 'api-prod' },
+    });
+    const plan = await gitopsAdapter.plan(s, context().ctx);
+    expect(plan.summary).toBe(`commit 2 edits to ${PROD} in ${fx.remote} (main at ${before.slice(0, 12)}), then wait for Argo CD api-prod`);
+    const added = (plan.details ?? '').split('\n').filter((line) => line.startsWith('+') && !line.startsWith('+++'));
+    expect(added).toEqual([
+      '+    newTag: "(known after infra applies)"',
+      // Written plain where YAML reads it back as the same string, quoted where the file quoted it.
+      '+    newName: (known after infra applies)/acme/api',
+      '+  roleArn: (known after infra applies)   # from the iam component',
+    ]);
+    expect(fx.head()).toBe(before);
+  });
+
+  it('plans the edits to a repository known only after its producer applies without fetching anything', async () => {
+    const unknown = knownAfter('infra');
+    const c = context({ isSensitive: (value) => value.includes('very-secret') });
+    const s = spec({
+      repo: `https://bot:tok-very-secret@${unknown}/acme/deploy.git`,
+      set: [
+        { kustomizeImage: 'acme/api', newName: `${unknown}/acme/api`, tag: '1.4.2' },
+        { file: 'values.yaml', path: 'serviceAccount.roleArn', value: unknown },
+        { file: 'values.yaml', path: 'db.password', value: 'pw-very-secret' },
+      ],
+      argocd: { server: `https://${unknown}`, app: 'api-prod' },
+    });
+    const plan = await gitopsAdapter.plan(s, c.ctx);
+    expect(plan.summary).toBe(
+      `commit 3 edits to ${PROD} in https://${unknown}/acme/deploy.git (main), then wait for Argo CD api-prod; ` +
+        'what the files hold now is read once the repository is known',
+    );
+    expect(plan.details?.split('\n')).toEqual([
+      `kustomization images[acme/api].newName: ${unknown}/acme/api`,
+      'kustomization images[acme/api].newTag: 1.4.2',
+      `values.yaml serviceAccount.roleArn: ${unknown}`,
+      'values.yaml db.password: (sensitive)',
+    ]);
+    expect(plan.data).toBeUndefined();
+    expect(JSON.stringify(plan)).not.toContain('very-secret');
+    expect(existsSync(c.ctx.cacheDir)).toBe(false);
   });
 
   it('fails clearly, before anything is written, on a missing file, path or image', async () => {

@@ -6,6 +6,7 @@ import { httpSpec } from '../../../src/adapters/http/http-spec.js';
 import type { HttpSpec } from '../../../src/adapters/http/http-spec.js';
 import type { StepContext } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
+import { knownAfter } from '../../../src/core/plan.js';
 import { stalledServer, type StalledServer } from '../../helpers/stalled-server.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { startFakeCiServer } from './fake-ci-server.js';
@@ -92,6 +93,28 @@ describe('http adapter (fake CI server)', () => {
     expect(plan.summary).toBe(
       `POST ${ci.url}/api/jobs/deploy/runs, then poll until response.status == 'completed' && response.conclusion == 'success'`,
     );
+    expect(ci.requests).toEqual([]);
+  });
+
+  it('plans a request holding values known only after their producer applies, showing them in place and sending nothing', async () => {
+    const unknown = knownAfter('infra');
+    const s = spec({
+      request: {
+        url: `${ci.url}/hooks/${unknown}/deploy`,
+        headers: { Authorization: TOKEN, 'X-Target': `cluster ${unknown}` },
+        body: { ref: '1.4.2', target: unknown, password: 'db-password-very-secret' },
+      },
+      poll: { url: `https://${unknown}/runs/\${{ response.id }}` },
+    });
+    const plan = await httpAdapter.plan(s, context({ isSensitive: (value) => value.includes('very-secret') }).ctx);
+    expect(plan.summary).toBe(
+      `POST ${ci.url}/hooks/${unknown}/deploy, then poll until response.status == 'completed' && response.conclusion == 'success'`,
+    );
+    expect(plan.details?.split('\n')).toEqual([
+      'headers: Authorization, X-Target (holds a value known after apply)',
+      `body: {"ref":"1.4.2","target":"${unknown}","password":"(sensitive)"}`,
+      `poll: GET https://${unknown}/runs/\${{ response.id }} every 20ms, at most 10s`,
+    ]);
     expect(ci.requests).toEqual([]);
   });
 

@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,6 +10,7 @@ import { migrationsSpec } from '../../../src/adapters/sql-migrations/migrations-
 import type { MigrationsSpec } from '../../../src/adapters/sql-migrations/migrations-spec.js';
 import type { AdapterPlan, StepContext } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
+import { knownAfter } from '../../../src/core/plan.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { mariadbServer, postgresServer, sqliteServer } from './test-databases.js';
 import type { TestDatabase, TestServer } from './test-databases.js';
@@ -488,3 +491,56 @@ for (const server of servers) {
     }
   });
 }
+
+describe('sql-migrations with a database URL known only after its producer applies', () => {
+  let projectDir: string;
+  let connections = 0;
+  const listener = createServer((socket) => {
+    connections += 1;
+    socket.destroy();
+  });
+
+  beforeEach(async () => {
+    projectDir = await mkdtemp(path.join(tmpdir(), 'lockstep-sql-unknown-'));
+    mkdirSync(path.join(projectDir, 'db', 'migrations'), { recursive: true });
+    for (const [name, text] of Object.entries(BASE)) writeFileSync(path.join(projectDir, 'db', 'migrations', name), text);
+    connections = 0;
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  });
+  afterEach(async () => {
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+    await rm(projectDir, { recursive: true, force: true });
+  });
+
+  it('plans every migration up to the version with its SQL, connecting to nothing and showing no password', async () => {
+    // A reachable server and port: only the database name is unknown, so a connection would be tried.
+    const { port } = listener.address() as AddressInfo;
+    const url = `postgres://app:pw-very-secret@127.0.0.1:${port}/${knownAfter('infra')}?sslpassword=also-secret`;
+    const s = migrationsSpec.parse({ url, dir: 'db/migrations' });
+    const { ctx, lines } = stepContext({ projectDir, version: '3', previousVersion: undefined, component: 'schema' });
+    const plan = await sqlMigrationsAdapter.plan(s, ctx);
+    const database = `database postgres://app:***@127.0.0.1:${port}/(known after infra applies)`;
+    expect(plan.summary).toBe(
+      `apply the 3 migrations up to version 3 that ${database} has not run (which of them it has run is read once it is known) ` +
+        '(irreversible if 3_add_index runs: no down file)',
+    );
+    expect(plan.irreversible).toBe(true);
+    expect(plan.data).toBeUndefined();
+    expect(plan.details).toContain(
+      '-- up 1_create_users (db/migrations/1_create_users.up.sql; down: db/migrations/1_create_users.down.sql)\n' + USERS_UP,
+    );
+    expect(plan.details).toContain('-- up 3_add_index (db/migrations/3_add_index.up.sql; no down file: cannot be rolled back)\n' + INDEX_UP);
+    expect(connections).toBe(0);
+    for (const secret of ['pw-very-secret', 'also-secret']) expect(JSON.stringify([plan, lines])).not.toContain(secret);
+  });
+
+  it('still refuses a version that matches no migration file', async () => {
+    const s = migrationsSpec.parse({ url: knownAfter('infra'), dir: 'db/migrations' });
+    const error: unknown = await sqlMigrationsAdapter.plan(s, stepContext({ projectDir, version: '7', previousVersion: undefined }).ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StepFailure);
+    expect((error as StepFailure).message).toContain('version 7 matches no migration in db/migrations');
+  });
+});

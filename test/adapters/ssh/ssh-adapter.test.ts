@@ -9,6 +9,7 @@ import { sshSpec, type SshSpec } from '../../../src/adapters/ssh/ssh-spec.js';
 import type { Transport } from '../../../src/adapters/ssh/transport.js';
 import type { StepContext } from '../../../src/core/adapter.js';
 import { StepFailure } from '../../../src/core/errors.js';
+import { knownAfter } from '../../../src/core/plan.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { startSshdLab, type SshdHost, type SshdLab } from './sshd.js';
 
@@ -232,6 +233,35 @@ describe('ssh adapter against real sshd hosts', () => {
     expect(again.lines.some((l) => l.includes('uploading'))).toBe(false);
     const plan = await sshAdapter.plan(s, context('1.0.0', '1.0.0').ctx);
     expect(plan.summary).toBe('all 3 host(s) already run 1.0.0');
+  });
+
+  it('plans hosts known only after their producer applies with the stand-in in place, reading only the hosts it can name', async () => {
+    const dir = freshDir();
+    const [first, second] = lab.hosts as [SshdHost, SshdHost];
+    await deploy(spec('1.0.0', dir, { hosts: hostsOf([first, second]) }), '1.0.0', undefined);
+    const unknown = knownAfter('infra');
+    // One string, as an environment variable or an output gives it: the stand-in stays one host.
+    const s = spec('1.1.0', dir, {
+      hosts: `${first.user}@127.0.0.1:${first.port}, ${unknown} ${second.user}@127.0.0.1:${second.port}`,
+      parallel: '50%',
+      artifact: `https://${unknown}/app-1.1.0.tar.gz`,
+      health: { http: `http://${unknown}:8080/healthz` },
+    });
+    const c = context('1.1.0', '1.0.0');
+    const plan = await sshAdapter.plan(s, c.ctx);
+    expect(plan.summary).toBe(`switch 2 of 2 host(s) and ${unknown} to 1.1.0, 50% at a time`);
+    expect(plan.details?.split('\n')).toEqual([
+      `${first.name}: 1.0.0 → 1.1.0`,
+      `${unknown}: → 1.1.0 (what it runs now is read once it is known)`,
+      `${second.name}: 1.0.0 → 1.1.0`,
+      `artifact: https://${unknown}/app-1.1.0.tar.gz`,
+      'restart: echo "$LOCKSTEP_VERSION" >> "$LOCKSTEP_DIR/restarts"',
+      `health: GET http://${unknown}:8080/healthz`,
+    ]);
+    // The step itself never takes a stand-in for a host.
+    const error = await failure(sshAdapter.apply(s, plan, c.ctx));
+    expect(error.message).toBe(`hosts: ${unknown} is known only after its producer applies; the step plans again with the real hosts`);
+    for (const h of [first, second]) expect(restarts(h, dir)).toEqual(['1.0.0']);
   });
 
   it('refuses a host whose key is not in known_hosts, naming the host and the key it saw; nothing happens on it', async () => {

@@ -1,12 +1,13 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { batchSize, hostTargets, inBatches } from '../../../src/adapters/ssh/fleet.js';
+import { batchSize, hostTargets, inBatches, plannedTargets } from '../../../src/adapters/ssh/fleet.js';
 import { versionOfTarget, versionProblem } from '../../../src/adapters/ssh/host-release.js';
 import { checkHostKey, fingerprint, knownHostsName, parseKnownHosts } from '../../../src/adapters/ssh/known-hosts.js';
 import { summarise } from '../../../src/adapters/ssh/ssh-adapter.js';
 import { parseHost, sshSpec } from '../../../src/adapters/ssh/ssh-spec.js';
 import { commandText, quote } from '../../../src/adapters/ssh/shell.js';
+import { knownAfter } from '../../../src/core/plan.js';
 
 // Pure parts of the ssh adapter: the spec, host names, known_hosts matching, batching, drift.
 
@@ -47,6 +48,20 @@ describe('ssh spec', () => {
     expect(hostTargets(sshSpec.parse({ ...base, hosts: 'a, b c' })).map((h) => h.name)).toEqual(['a', 'b', 'c']);
     expect(parseHost('web-1:99999')).toBe('port "99999" is not 1 to 65535');
     expect(parseHost('bad host')).toContain('is not a host name');
+  });
+
+  it('keeps a host known only after its producer applies whole, in every form, for the plan only', () => {
+    const unknown = knownAfter('infra');
+    const spec = sshSpec.parse({ ...base, hosts: ['web-1', `ops@${unknown}:2222`, { host: unknown, port: 2201, user: 'svc' }] });
+    expect(plannedTargets(spec).map((h) => (typeof h === 'string' ? h : h.name))).toEqual(['web-1', `ops@${unknown}:2222`, `svc@${unknown}:2201`]);
+    expect(() => hostTargets(spec)).toThrow(`hosts: ops@${unknown}:2222, svc@${unknown}:2201 is known only after its producer applies`);
+    expect(plannedTargets(sshSpec.parse({ ...base, hosts: `a,${unknown}, b` })).map((h) => (typeof h === 'string' ? h : h.name))).toEqual(['a', unknown, 'b']);
+    // Two outputs of one producer read the same while unknown: not a host listed twice.
+    expect(plannedTargets(sshSpec.parse({ ...base, hosts: [unknown, unknown] }))).toEqual([unknown, unknown]);
+    // Words that only look like the start of a stand-in are hosts as written, and refused as such.
+    expect(issues({ ...base, hosts: 'a (known after' }).map((i) => i.message)).toEqual([
+      '"(known" is not a host name or address; expected "web-1", "web-1:2222", "deploy@web-1" or "[2001:db8::1]:2222"',
+    ]);
   });
 
   it('needs knownHosts and privateKey for SSH hosts only', () => {
