@@ -151,6 +151,8 @@ export async function planPromotion(
         }
       }
       const applying = decided.action === 'apply';
+      // Left alone, it outputs what it recorded, whatever becomes of its own spec below.
+      if (!applying) views.set(name, recordedView(name));
       const scope = componentScope({
         environment,
         vars,
@@ -222,19 +224,13 @@ export async function planPromotion(
           // capabilities come from a rendering with typed stand-ins.
           adapterPlans.set(name, { summary: `planned at run time: ${firstLine(message)}` });
           capabilities.set(name, standInCapabilities(adapter, name, component.with, scope, config, release, views));
-          views.set(name, allUnknown(name));
-        } else {
-          if (!onlyUnavailableVar(message)) problems.push(message);
-          views.set(name, allUnknown(name));
-        }
+        } else if (!onlyUnavailableVar(message)) problems.push(message);
+        if (applying) views.set(name, allUnknown(name));
         continue;
       }
       specs.set(name, spec);
       capabilities.set(name, adapter.capabilities(spec));
-      if (!applying) {
-        views.set(name, recordedView(name));
-        continue;
-      }
+      if (!applying) continue;
       const ctx: StepContext = planContext(deps, release, environment, vars, name, currentBy.get(name)?.version, signal, redactor);
       try {
         const raw = await adapter.plan(spec, ctx);

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditVerifier, type AuditEntry } from '../../src/core/audit.js';
+import { canonicalJson, sha256Hex } from '../../src/core/canonical-json.js';
+import type { PlannedStep, PromotionPlan, ReleaseRecord } from '../../src/core/model.js';
 import { ConflictError, GateBlocked, InputError } from '../../src/core/errors.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
 import { createRelease, promote, resume, rollbackEnvironment } from '../../src/engine/promote.js';
@@ -24,8 +26,11 @@ async function audit(deps: EngineDeps): Promise<AuditEntry[]> {
 }
 
 async function release(deps: EngineDeps, versions: Record<string, string>): Promise<string> {
-  const { release: r } = await createRelease(deps, { set: Object.entries(versions).map(([c, v]) => `${c}=${v}`) });
-  return r.id;
+  return (await getRelease(deps, versions)).id;
+}
+
+async function getRelease(deps: EngineDeps, versions: Record<string, string>): Promise<ReleaseRecord> {
+  return (await createRelease(deps, { set: Object.entries(versions).map(([c, v]) => `${c}=${v}`) })).release;
 }
 
 /** Start/end times per component, in ms, from the scripts' own timeline. */
@@ -431,6 +436,52 @@ describe('typed handoffs at run time', () => {
     // Same output value again: nothing to do for api.
     const p3 = await promote(deps, await release(deps, { infra: '2', api: '1', web: '2' }), 'dev');
     expect((await deps.store.listSteps(p3.id)).find((s) => s.component === 'api')?.state).toBe('unchanged');
+  });
+});
+
+describe('consumers planned against their producers\' planned outputs', () => {
+  it('applies an unchanged consumer only when a value it consumes changes or is unknown, and records what it was applied with', async () => {
+    project = testProject(`${ENVS}components:
+  infra:
+    type: command
+    with:
+      plan: ["./infra-plan.sh", "\${{ version }}"]
+      apply: ["./infra.sh", "\${{ version }}"]
+    outputs:
+      url: { type: string }
+  api:
+    type: command
+    with:
+      apply: ["./api.sh", "\${{ version }}"]
+      env: { URL: "\${{ components.infra.outputs.url }}" }
+`);
+    // The URL follows the major version (1.x → infra-1); the plan script predicts it unless told not to.
+    const url = 'printf \'{"url":"https://infra-%s.example.com"}\' "${1%%.*}" > "$LOCKSTEP_OUTPUTS"';
+    project.write('infra.sh', `#!/bin/sh\n${url}\n`, true);
+    project.write('infra-plan.sh', `#!/bin/sh\n[ -f no-prediction ] || ${url}\n`, true);
+    project.write('api.sh', '#!/bin/sh\necho "$LOCKSTEP_COMPONENT $1 ${URL:-}" >> api.log\n', true);
+    const deps = await project.deps();
+    await promote(deps, await release(deps, { infra: '1.0', api: '1' }), 'dev');
+    expect((await deps.store.environmentState('dev')).find((s) => s.component === 'api')?.inputs).toEqual({
+      'infra.outputs.url': `sha256:${sha256Hex(canonicalJson('https://infra-1.example.com'))}`,
+    });
+
+    const stepOf = (plan: PromotionPlan, c: string): PlannedStep | undefined => plan.steps.find((s) => s.component === c);
+    // Same URL predicted: api is left alone.
+    const same = (await planPromotion(deps, await getRelease(deps, { infra: '1.1', api: '1' }), 'dev')).plan;
+    expect(stepOf(same, 'api')).toMatchObject({ action: 'unchanged', inputs: [{ producer: 'infra', output: 'url', state: 'known', value: 'https://infra-1.example.com' }] });
+    // Another URL predicted: api is applied, and says why.
+    const changed = (await planPromotion(deps, await getRelease(deps, { infra: '2.0', api: '1' }), 'dev')).plan;
+    expect(stepOf(changed, 'api')).toMatchObject({ action: 'apply', reason: 'infra.outputs.url changes (same version and configuration)' });
+    expect(changed.unknowns).toBeUndefined();
+    // Nothing predicted: the URL is known only after infra applies, so api is applied in case it changes.
+    project.write('no-prediction', '');
+    const unknown = (await planPromotion(deps, await getRelease(deps, { infra: '1.1', api: '1' }), 'dev')).plan;
+    expect(stepOf(unknown, 'api')).toMatchObject({ action: 'apply', inputs: [{ producer: 'infra', output: 'url', state: 'unknown' }] });
+    expect(stepOf(unknown, 'api')?.reason).toContain('infra.outputs.url is known only after infra applies');
+    expect(unknown.unknowns).toEqual([{ consumer: 'api', field: 'with.env.URL', producer: 'infra', output: 'url' }]);
+    // The digest covers the unknowns: the same plan with every value known is another plan.
+    expect(unknown.digest).not.toBe(same.digest);
   });
 });
 
