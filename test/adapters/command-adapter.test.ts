@@ -5,12 +5,12 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import type { StepContext } from '../../src/core/adapter.js';
-import { StepFailure } from '../../src/core/errors.js';
 import { commandAdapter } from '../../src/adapters/command/command-adapter.js';
 import { commandSpec } from '../../src/adapters/command/command-spec.js';
 import type { CommandSpec } from '../../src/adapters/command/command-spec.js';
 import { runProcess } from '../../src/adapters/command/run-process.js';
 import { stepContext } from '../helpers/step-context.js';
+import { failure } from '../helpers/step-failure.js';
 
 // Real processes throughout: each test writes small shell scripts into a temp project directory.
 
@@ -37,15 +37,6 @@ function spec(input: Record<string, unknown>): CommandSpec {
 
 function context(overrides: Partial<StepContext> = {}): ReturnType<typeof stepContext> {
   return stepContext({ projectDir: dir, ...overrides });
-}
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
 }
 
 /** Alive and not a zombie (a killed orphan may wait for a reaper that a container's init never runs). */

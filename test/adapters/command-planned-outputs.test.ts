@@ -5,10 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commandAdapter } from '../../src/adapters/command/command-adapter.js';
 import { commandSpec } from '../../src/adapters/command/command-spec.js';
 import type { CommandSpec } from '../../src/adapters/command/command-spec.js';
-import { StepFailure } from '../../src/core/errors.js';
 import { createRelease, promote } from '../../src/engine/promote.js';
 import { stepContext } from '../helpers/step-context.js';
 import { testProject, type TestProject } from '../helpers/project.js';
+import { failure } from '../helpers/step-failure.js';
 
 // A command component's plan script predicts outputs by writing them to $LOCKSTEP_OUTPUTS, as its
 // apply does. Real shell scripts in a temp project directory throughout.
@@ -36,15 +36,6 @@ async function script(name: string, body: string): Promise<string> {
 
 function spec(input: Record<string, unknown>): CommandSpec {
   return commandSpec.parse(input);
-}
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
 }
 
 describe('command adapter: planned outputs', () => {

@@ -10,6 +10,7 @@ import { StepFailure } from '../../../src/core/errors.js';
 import { knownAfter } from '../../../src/core/plan.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { FakeLambda, sha256 } from './fake-lambda.js';
+import { failure } from '../../helpers/step-failure.js';
 
 // Every test drives the real @aws-sdk/client-lambda client against a FAKE Lambda API server (see
 // fake-lambda.ts for the calls and shapes it implements). The keys below are throwaway: the fake does
@@ -63,15 +64,6 @@ async function deploy(version: string, previous: string | undefined, extra: Reco
   const c = context(version, previous);
   await adapter.apply(s, await adapter.plan(s, c.ctx), c.ctx);
   return c;
-}
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
 }
 
 const writes = (): string[] => fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path.replace('/2015-03-31/functions/worker', '')}`);

@@ -6,10 +6,10 @@ import { createCloudFormationAdapter } from '../../../src/adapters/cloudformatio
 import { cfnSpec } from '../../../src/adapters/cloudformation/cfn-spec.js';
 import type { CfnSpec } from '../../../src/adapters/cloudformation/cfn-spec.js';
 import { sensitiveOutputNames, type AdapterPlan } from '../../../src/core/adapter.js';
-import { StepFailure } from '../../../src/core/errors.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { FakeCloudFormation } from './fake-cloudformation.js';
 import { QUEUE_TEMPLATE } from './templates.js';
+import { failure } from '../../helpers/step-failure.js';
 
 // Every test drives the real @aws-sdk/client-cloudformation client against a FAKE CloudFormation API
 // server speaking the Query protocol (see fake-cloudformation.ts). The keys are throwaway.
@@ -49,15 +49,6 @@ async function planAndApply(version: string, extra: Record<string, unknown> = {}
   const c = context(version);
   const plan = await adapter.plan(s, c.ctx);
   return { plan, outputs: await adapter.apply(s, plan, c.ctx) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
 }
 
 const actions = (): string[] => fake.requests.map((r) => r.action);

@@ -9,6 +9,7 @@ import { stalledServer, type StalledServer } from '../../helpers/stalled-server.
 import { stepContext, type TestStepContext } from '../../helpers/step-context.js';
 import { fakeArgoCd, type FakeApplication, type FakeArgoCd } from './fake-argocd.js';
 import { gitFixture, overlay, type GitFixture } from './git-fixture.js';
+import { failure } from '../../helpers/step-failure.js';
 
 // Argo CD cannot run here: these tests drive the real client over HTTP against a FAKE Argo CD server
 // that speaks the documented API (see fake-argocd.ts); the git side is a real bare repository.
@@ -47,15 +48,6 @@ async function deploy(s: GitopsSpec, c: TestStepContext = context()): Promise<Re
   const outputs = await gitopsAdapter.apply(s, await gitopsAdapter.plan(s, c.ctx), c.ctx);
   await gitopsAdapter.verify?.(s, outputs, c.ctx);
   return outputs;
-}
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
 }
 
 /** After a sync request, the rollout goes through `stages`, each after its delay (ms since the sync). */

@@ -11,6 +11,7 @@ import { StepFailure } from '../../../src/core/errors.js';
 import { knownAfter } from '../../../src/core/plan.js';
 import { stepContext, type TestStepContext } from '../../helpers/step-context.js';
 import { gitFixture, overlay, VALUES, type GitFixture } from './git-fixture.js';
+import { failure } from '../../helpers/step-failure.js';
 
 // Real git throughout: a bare remote in a temp directory, reached by path, and the adapter's own
 // clone cache. "Outside" pushes and merges are made with the git CLI, as a person would.
@@ -62,15 +63,6 @@ function context(overrides: Partial<StepContext> = {}): TestStepContext {
 async function applied(s: GitopsSpec, c: TestStepContext = context()): Promise<Record<string, unknown>> {
   const plan = await gitopsAdapter.plan(s, c.ctx);
   return gitopsAdapter.apply(s, plan, c.ctx);
-}
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
 }
 
 describe('gitops plan', () => {

@@ -5,12 +5,12 @@ import { httpAdapter } from '../../../src/adapters/http/http-adapter.js';
 import { httpSpec } from '../../../src/adapters/http/http-spec.js';
 import type { HttpSpec } from '../../../src/adapters/http/http-spec.js';
 import type { StepContext } from '../../../src/core/adapter.js';
-import { StepFailure } from '../../../src/core/errors.js';
 import { knownAfter } from '../../../src/core/plan.js';
 import { stalledServer, type StalledServer } from '../../helpers/stalled-server.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { startFakeCiServer } from './fake-ci-server.js';
 import type { FakeCiServer } from './fake-ci-server.js';
+import { failure } from '../../helpers/step-failure.js';
 
 // Every test talks real HTTP to a FAKE CI server on a local port.
 
@@ -59,15 +59,6 @@ function spec(
 
 function context(overrides: Partial<StepContext> = {}): ReturnType<typeof stepContext> {
   return stepContext(overrides);
-}
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
 }
 
 describe('http adapter (fake CI server)', () => {

@@ -8,6 +8,7 @@ import { migrationsSpec } from '../../../src/adapters/sql-migrations/migrations-
 import { StepFailure } from '../../../src/core/errors.js';
 import { stalledServer, type StalledServer } from '../../helpers/stalled-server.js';
 import { stepContext } from '../../helpers/step-context.js';
+import { failure } from '../../helpers/step-failure.js';
 
 /*
  * Deadlines of the database clients, driven through the real drivers (pg, mysql2) against a FAKE
@@ -31,15 +32,6 @@ afterEach(async () => {
   await stalled.close();
   await rm(projectDir, { recursive: true, force: true });
 });
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
-}
 
 for (const scheme of ['postgres', 'mysql'] as const) {
   describe(`sql-migrations (${scheme}) against a FAKE database that never speaks`, () => {

@@ -12,6 +12,7 @@ import { StepFailure } from '../../../src/core/errors.js';
 import { knownAfter } from '../../../src/core/plan.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { startSshdLab, type SshdHost, type SshdLab } from './sshd.js';
+import { failure } from '../../helpers/step-failure.js';
 
 // Real sshd servers (three "hosts", each its own port, host key and user) and real key
 // authentication; the adapter connects through ssh2 and runs curl, tar and sha256sum on the hosts.
@@ -103,15 +104,6 @@ function running(host: SshdHost, dir: string): string | undefined {
 function restarts(host: SshdHost, dir: string): string[] {
   const file = join(host.home, dir, 'restarts');
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
-}
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
 }
 
 describe('ssh adapter against real sshd hosts', () => {

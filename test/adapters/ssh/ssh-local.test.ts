@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sshAdapter } from '../../../src/adapters/ssh/ssh-adapter.js';
 import { sshSpec, type SshSpec } from '../../../src/adapters/ssh/ssh-spec.js';
 import type { StepContext } from '../../../src/core/adapter.js';
-import { StepFailure } from '../../../src/core/errors.js';
 import { stepContext } from '../../helpers/step-context.js';
+import { failure } from '../../helpers/step-failure.js';
 
 // `host: local`: the same layout, scripts and health checks as over SSH, in a directory of this
 // machine. Real processes (sh, tar, sha256sum, curl, wget) and a real HTTP server for downloads.
@@ -50,15 +50,6 @@ const current = (): string | undefined => {
   const link = join(project, 'deploy', 'current');
   return existsSync(link) ? readlinkSync(link) : undefined;
 };
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
-}
 
 /** Runs `fn` with PATH holding only the named programs (each linked from /usr/bin or /bin). */
 async function withPath<T>(programs: string[], fn: () => Promise<T>): Promise<T> {

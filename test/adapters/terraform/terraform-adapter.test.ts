@@ -7,10 +7,10 @@ import { terraformAdapter } from '../../../src/adapters/terraform/terraform-adap
 import { terraformSpec } from '../../../src/adapters/terraform/terraform-spec.js';
 import type { TerraformSpec } from '../../../src/adapters/terraform/terraform-spec.js';
 import { sensitiveOutputNames, type AdapterPlan, type StepContext } from '../../../src/core/adapter.js';
-import { StepFailure } from '../../../src/core/errors.js';
 import { stepContext } from '../../helpers/step-context.js';
 import { FAKE_TERRAFORM, fakeProject } from './fake.js';
 import type { FakeModule, FakeProject } from './fake.js';
+import { failure } from '../../helpers/step-failure.js';
 
 // Every test drives the executable FAKE terraform CLI (fake-terraform.mjs) through the adapter.
 
@@ -53,15 +53,6 @@ function context(overrides: Partial<StepContext> = {}): ReturnType<typeof stepCo
     previousVersion: undefined,
     ...overrides,
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<StepFailure> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepFailure);
-  return error as StepFailure;
 }
 
 function planFileOf(plan: AdapterPlan): string {
