@@ -26,7 +26,7 @@ export function targets(results) {
   const dag = b.dag?.result ?? [];
   const sleep200 = dag.find((r) => r.components === 200 && r.work.startsWith('sleep'));
   const true200 = dag.find((r) => r.components === 200 && r.work === 'true');
-  const vp = (b.validatePlan?.result ?? []).find((r) => r.components === 5000);
+  const vp = (b.validatePlan?.result ?? []).find((r) => r.components === 5000 && !r.handoffs);
   const million = (b.audit?.result?.verify ?? []).find((r) => r.entries === 1_000_000);
   const hundredK = (b.audit?.result?.verify ?? []).find((r) => r.entries === 100_000);
   const rows = [
@@ -105,6 +105,7 @@ export function renderMarkdown(results) {
       table(
         [
           'components',
+          'handoffs',
           'environments',
           'validate s',
           'validate MB',
@@ -116,6 +117,7 @@ export function renderMarkdown(results) {
         ],
         b.validatePlan.result.map((r) => [
           r.components,
+          r.handoffs ? `yes (plan ${r.planVsNoHandoffs}× without)` : 'no',
           r.environments,
           r.validateS,
           r.validateMb,

@@ -7,7 +7,13 @@ import { CLI, RUNS, lockstep, log, median, must, removeDir, round, tempDir, time
 const ENVIRONMENTS = ['dev', 'staging', 'prod-eu', 'prod-us'];
 const WIDTH = 20;
 
-function writeConfig(dir, count) {
+/**
+ * `handoffs`: every component also declares an output, and each one below the first level consumes
+ * the output of the component it depends on. No component predicts its outputs, so each consumer is
+ * planned with the "(known after X applies)" stand-in in place and listed among the plan's unknowns:
+ * the most work the planner does for handoffs.
+ */
+function writeConfig(dir, count, handoffs) {
   const lines = ['project: bench', 'environments:'];
   lines.push('  dev:', '    vars: { replicas: 1 }');
   lines.push('  staging:', '    after: [dev]', '    vars: { replicas: 2 }');
@@ -24,15 +30,17 @@ function writeConfig(dir, count) {
       '      env:',
       '        REPLICAS: "${{ env.vars.replicas }}"',
     );
+    if (handoffs && i >= WIDTH) lines.push(`        UPSTREAM: "\${{ components.c${i - WIDTH}.outputs.url }}"`);
+    if (handoffs) lines.push('    outputs:', '      url: { type: string }');
   }
   writeFileSync(join(dir, 'lockstep.yaml'), lines.join('\n') + '\n');
   writeFileSync(join(dir, 'deploy.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
 }
 
-async function measure(count) {
+async function measure(count, handoffs) {
   const dir = tempDir(`plan-${count}`);
   try {
-    writeConfig(dir, count);
+    writeConfig(dir, count, handoffs);
     const state = join(dir, 'state.db');
     const sets = Array.from({ length: count }, (_, i) => ['--set', `c${i}=1.0.${i}`]).flat();
     const created = must(process.execPath, [CLI, '--state', state, 'release', 'create', ...sets, '--output', 'json'], {
@@ -58,6 +66,7 @@ async function measure(count) {
     const pMb = Math.max(...plan.map((r) => r.maxRssMb ?? NaN));
     return {
       components: count,
+      handoffs,
       environments: ENVIRONMENTS.length,
       validateS: round(v, 3),
       validateMb: round(vMb, 0),
@@ -75,9 +84,14 @@ async function measure(count) {
 export async function benchValidatePlan() {
   const results = [];
   for (const count of [1000, 5000]) {
-    log(`validate/plan: ${count} components`);
-    results.push(await measure(count));
-    log(`  -> ${JSON.stringify(results.at(-1))}`);
+    for (const handoffs of [false, true]) {
+      log(`validate/plan: ${count} components${handoffs ? ', each consuming an output known only after its producer applies' : ''}`);
+      results.push(await measure(count, handoffs));
+      log(`  -> ${JSON.stringify(results.at(-1))}`);
+    }
+    // The cost of planning handoffs, as a ratio to the same plan without them, measured in this run.
+    const [plain, withHandoffs] = results.slice(-2);
+    withHandoffs.planVsNoHandoffs = round(withHandoffs.planS / plain.planS, 2);
   }
   return results;
 }
