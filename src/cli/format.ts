@@ -1,6 +1,6 @@
 import { formatDuration } from '../core/duration.js';
 import { formatLabels } from '../core/labels.js';
-import { knownAfter } from '../core/plan.js';
+import { describeInput, knownAfter } from '../core/plan.js';
 import { describeInputChanges } from '../engine/replan.js';
 import { printable, printableLines } from '../core/printable.js';
 
@@ -48,6 +48,9 @@ export function renderPlan(plan: PromotionPlan, release: ReleaseRecord): string 
     for (const s of described) {
       lines.push(`  ${s.component}: ${printable(`${s.reason}; ${s.summary}`)}`);
       if (s.notReversible !== undefined) lines.push(`      not reversible, because ${printable(s.notReversible)}`);
+      if (s.inputs !== undefined && s.inputs.length > 0) {
+        lines.push(`      inputs: ${printable(s.inputs.map((i) => `${i.producer}.outputs.${i.output} = ${describeInput(i)}`).join(', '))}`);
+      }
       if (s.details) for (const d of printableLines(s.details.trimEnd()).split('\n')) lines.push(`      ${d}`);
     }
   }

@@ -125,6 +125,7 @@ components:
       { consumer: 'api', field: 'with.apply.2', producer: 'infra', output: 'queue_url' },
     ]);
     const text = run(['plan', first, '--to', 'prod']).stdout;
+    expect(text).toContain('inputs: infra.outputs.role_arn = "arn:aws:iam::123456789012:role/api-prod", infra.outputs.queue_url = (known after infra applies)');
     expect(text).toContain('Known only after their producers apply (2)');
     expect(text).toMatch(/api\s+with\.apply\.2\s+infra\.outputs\.queue_url \(known after infra applies\)/);
 
