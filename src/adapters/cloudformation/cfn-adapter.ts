@@ -6,6 +6,7 @@ import { sensitiveOutputNames, withSensitive } from '../../core/adapter.js';
 import type { Adapter, AdapterPlan, Observed, Outputs, PlannedOutputs, StepContext } from '../../core/adapter.js';
 import type { Risk } from '../../core/model.js';
 import { parseDuration } from '../../core/duration.js';
+import { holdsUnknown } from '../../core/plan.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { redactSensitiveOutputs } from '../../core/outputs.js';
 import { MIN_SECRET_LENGTH } from '../../core/redact.js';
@@ -67,6 +68,16 @@ export function createCloudFormationAdapter(options: CloudFormationAdapterOption
 
     async plan(spec, ctx) {
       throwIfAborted(ctx.signal, WHAT);
+      const waiting = Object.entries({ ...spec.parameters, ...spec.tags }).filter(([, v]) => holdsUnknown(v));
+      if (waiting.length > 0) {
+        // A change set made with the stand-in would be a change set nobody will execute (and could
+        // fail a parameter's AllowedPattern): it is made when the promotion runs, with the values.
+        const shown = Object.entries(spec.parameters).map(([k, v]) => `parameter ${k}: ${ctx.isSensitive(v) ? '(sensitive)' : v}`);
+        return {
+          summary: `stack ${spec.stack}: change set made at run time (${waiting.map(([k]) => k).join(', ')} known only after their producers apply)`,
+          details: shown.join('\n'),
+        };
+      }
       const s = await session(spec, ctx);
       const planned = await planChangeSet(s);
       const outputs = await plannedOutputs(s, planned);

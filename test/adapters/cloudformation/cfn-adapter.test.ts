@@ -73,6 +73,19 @@ describe('cloudformation against a FAKE CloudFormation API', () => {
     expect(fake.stacks.get('orders-prod')?.status).toBe('CREATE_COMPLETE');
   });
 
+  it('makes no change set while a parameter is known only after its producer applies, and applies with the real value', async () => {
+    const waiting = spec('1.0.0', { parameters: { Release: '(known after iam applies)' } });
+    const plan = await adapter.plan(waiting, context('1.0.0').ctx);
+    expect(plan.summary).toBe('stack orders-prod: change set made at run time (Release known only after their producers apply)');
+    expect(plan.details).toBe('parameter Release: (known after iam applies)');
+    expect(plan.data).toBeUndefined();
+    expect(fake.requests).toEqual([]);
+    // At run time the engine renders the real value; without plan data, apply plans it then.
+    const outputs = await adapter.apply(spec('1.0.0'), plan, context('1.0.0').ctx);
+    expect(actions()).toContain('CreateChangeSet');
+    expect(outputs).toEqual({ QueueUrl: 'orders-prod-Queue' });
+  });
+
   it('plans "unchanged" when the change set has no changes, deletes it, and apply only reads the outputs', async () => {
     await planAndApply('1.0.0');
     fake.requests.length = 0;
