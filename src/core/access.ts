@@ -78,7 +78,11 @@ function closure(roles: Iterable<Role>): Role[] {
   return ROLES.filter((r) => held.has(r));
 }
 
-/** Whether `entries` (people and `group:NAME`) name the identity, through `groups:` or the groups its provider gave. */
+/**
+ * Whether `entries` (people and `group:NAME`) name the identity, through `groups:` or the groups its
+ * provider gave. Not `expandPeople` (gate-rules.ts): that knows only `groups:`, and a group name
+ * from a request must find a configured group or nothing, even in a record with a prototype.
+ */
 function names(entries: readonly string[], identity: Identity, groups: AccessSource['groups']): boolean {
   const who = identity.name.toLowerCase();
   const own = new Set(identity.groups ?? []);

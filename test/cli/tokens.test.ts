@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/core/audit.js';
@@ -60,10 +60,11 @@ function create(p: TestProject, args: readonly string[]): CreatedJson {
   return JSON.parse(run(p, ['token', 'create', ...args, '-o', 'json']).stdout) as CreatedJson;
 }
 
-/** Every byte Lockstep keeps of the state: the database and its write-ahead log. */
+/** Every byte Lockstep keeps beside the config: the database, its write-ahead log, anything else in .lockstep/. */
 function stateBytes(p: TestProject): string {
-  const db = join(p.dir, '.lockstep', 'state.db');
-  return [db, `${db}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f).toString('latin1')).join('');
+  const files = readdirSync(join(p.dir, '.lockstep'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+  expect(files.map((f) => f.name)).toContain('state.db');
+  return files.map((f) => readFileSync(join(f.parentPath, f.name)).toString('latin1')).join('');
 }
 
 async function authenticate(p: TestProject, token: string, now = new Date()): Promise<Awaited<ReturnType<typeof authenticateToken>>> {
