@@ -18,43 +18,14 @@ import { rejectRelease, tick } from '../engine/tick.js';
 import { waitToEnd } from '../engine/follow.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
-import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions, type StateAccess } from './context.js';
+import { collect, globals, outputOption, print, printJson, withProject } from './command-kit.js';
+import { addTokenCommands } from './commands/token.js';
+import { DEFAULT_CONFIG, openStore, readConfig } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, stepProblem, table } from './format.js';
 import { Progress } from './progress.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function print(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
-
-function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-function globals(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals<{ config: string; state?: string; actor?: string; secretsFile?: string; output: 'text' | 'json' }>();
-  return { config: o.config, state: o.state, actor: o.actor, secretsFile: o.secretsFile, output: o.output };
-}
-
-function outputOption(): Option {
-  return new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
-}
-
-async function withProject<T>(cmd: Command, access: StateAccess, fn: (deps: EngineDeps, opts: GlobalOptions) => Promise<T>, progress?: Progress): Promise<T> {
-  const opts = globals(cmd);
-  const deps = await openProject(opts, access, progress);
-  try {
-    return await fn(deps, opts);
-  } finally {
-    await deps.store.close();
-  }
-}
 
 interface RunHooks {
   onRunner: (runner: PromotionRunner) => void;
@@ -640,6 +611,8 @@ Examples:
         await store.close();
       }
     });
+
+  addTokenCommands(program);
 
   return program;
 }

@@ -35,6 +35,8 @@ export const AUDIT_KINDS = [
   'approval.invalidated',
   'verification.started',
   'verification.finished',
+  'token.created',
+  'token.revoked',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

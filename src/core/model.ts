@@ -3,6 +3,8 @@
  * keeps (releases, promotions, steps, component state). Plain values only, so they serialise as JSON.
  */
 
+import type { AccessConfig } from './access.js';
+
 // ---------------------------------------------------------------- config
 
 /** The value types an output (or an env var, or a reference) can have. */
@@ -102,6 +104,8 @@ export interface ProjectConfig {
   environments: Record<string, EnvironmentConfig>;
   components: Record<string, ComponentConfig>;
   groups: Record<string, string[]>;
+  /** `access:`: roles for the team server. Absent: tokens hold the role they name (see core/access.ts). */
+  access?: AccessConfig;
 }
 
 // ---------------------------------------------------------------- records

@@ -9,6 +9,7 @@ import type {
   ReleaseRecord,
   StepRecord,
 } from '../core/model.js';
+import type { TokenRecord } from '../core/tokens.js';
 
 /**
  * The Store port. Implementations: SQLite (embedded default, src/store/sqlite), PostgreSQL (later).
@@ -66,6 +67,14 @@ export interface Store {
   auditPage(afterSeq: number | null, limit: number): Promise<AuditEntry[]>;
   /** The last entry's sequence number and hash, if any. */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+
+  /** Every API token, revoked and expired ones too, oldest first. Records hold hashes, never tokens. */
+  listTokens(): Promise<TokenRecord[]>;
+  /**
+   * The token whose hash is `hash` (SHA-256 hex of its text), revoked or expired ones too: the caller
+   * decides, and confirms the match in constant time (core/tokens.ts `sameTokenHash`).
+   */
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
 }
 
 export interface PromotionFilter {
@@ -106,6 +115,13 @@ export interface StoreChange {
   componentStates?: ComponentState[];
   /** Appended to the step logs (already redacted by the caller). */
   logs?: StepLogLine[];
+  /**
+   * A new API token (its hash, never its text). ConflictError when a token of that name is not
+   * revoked (an expired one too: revoke it first, so a name always means one token).
+   */
+  createToken?: TokenRecord;
+  /** Marks the token of that name that is not revoked as revoked at `at`. NotFoundError when there is none. */
+  revokeToken?: { name: string; at: string };
   audit: AuditEventInput[];
 }
 

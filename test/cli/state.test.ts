@@ -201,9 +201,9 @@ describe('lockstep state', () => {
     it('written by an older Lockstep: a read-only one says it must be upgraded with write access; a writable one is upgraded', () => {
       const older = (): { dir: string; file: string } => {
         const copy = copyState();
-        // Schema version 2: as a Lockstep before approvals and rejections left it.
+        // Schema version 2: as a Lockstep before approvals, rejections and API tokens left it.
         const db = new Database(copy.file);
-        db.exec('DROP TABLE approvals; DROP TABLE release_rejections; DELETE FROM schema_version WHERE version = 3;');
+        db.exec('DROP TABLE api_tokens; DROP TABLE approvals; DROP TABLE release_rejections; DELETE FROM schema_version WHERE version >= 3;');
         db.close();
         return copy;
       };
@@ -213,7 +213,7 @@ describe('lockstep state', () => {
       const refused = lockstepUnprivileged(project.dir, ['--state', readOnly.file, 'status']);
       expect(refused.status, show(refused)).toBe(1);
       expect(refused.stderr).toBe(
-        `lockstep: error: the state at ${readOnly.file} has schema version 2 and this Lockstep reads 3: it must be upgraded, which needs write access (the file does not allow writing); open it once where it is writable\n`,
+        `lockstep: error: the state at ${readOnly.file} has schema version 2 and this Lockstep reads 4: it must be upgraded, which needs write access (the file does not allow writing); open it once where it is writable\n`,
       );
 
       const writable = older();

@@ -278,6 +278,7 @@ describe('SqliteStore, SQLite specifics', () => {
       await store.migrate();
       expect(await store.listReleases()).toEqual([]);
       expect(await store.listApprovals('none')).toEqual([]); // a table of migration 3
+      expect(await store.listTokens()).toEqual([]); // of migration 4
       expect(db.prepare('SELECT MAX(version) AS v FROM schema_version').get()).toEqual({ v: MIGRATIONS.length });
     });
   });
@@ -344,6 +345,18 @@ describe('SqliteStore, SQLite specifics', () => {
       const other = promotionRecord('other', release.id);
       db.prepare('INSERT INTO releases (id, created_at, json) VALUES (?, ?, ?)').run(release.id, release.createdAt, JSON.stringify(release));
       await expect(store.commit({ createPromotion: { record: other, lock: true }, audit: [] })).rejects.toThrow(new StateError(lock));
+    });
+
+    it('a token whose limits are damaged does not read as a token without limits', async () => {
+      const store = await openStore();
+      const record = { name: 'ci', identity: 'ci', role: 'viewer' as const, environments: ['staging'], hash: sha256Hex('t'), createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'alice@example.com' };
+      await store.commit({ createToken: record, audit: [] });
+      const db = openRaw();
+      const damaged = `the state at ${file} is damaged: table api_tokens, row id 1: column json`;
+      db.prepare(`UPDATE api_tokens SET json = json_set(json, '$.role', 'root')`).run();
+      await expect(store.findTokenByHash(record.hash)).rejects.toThrow(new StateError(`${damaged}: field role is "root", not one of viewer, releaser, approver, admin`));
+      db.prepare(`UPDATE api_tokens SET json = json_set(json, '$.role', 'viewer', '$.environments', json('[1]'))`).run();
+      await expect(store.listTokens()).rejects.toThrow(new StateError(`${damaged}: field environments must be a list of text`));
     });
 
     it('an audit entry whose data is not JSON', async () => {

@@ -11,6 +11,7 @@ import type {
   ReleaseRecord,
   StepRecord,
 } from '../../src/core/model.js';
+import type { TokenRecord } from '../../src/core/tokens.js';
 import type { Store } from '../../src/store/store.js';
 
 /**
@@ -788,6 +789,60 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
       });
     });
 
+    describe('api tokens', () => {
+      it('round-trips a token with and without its optional fields, oldest first, found by hash', async () => {
+        const full = token({ name: 'ci', role: 'releaser', environments: ['staging', 'prod'], expiresAt: at(90) });
+        const bare = token({ name: 'alice' });
+        await store.commit({ createToken: full, audit: [event('token.created')] });
+        await store.commit({ createToken: bare, audit: [event('token.created')] });
+        expect(await store.listTokens()).toStrictEqual([full, bare]);
+        expect(await store.findTokenByHash(bare.hash)).toStrictEqual(bare);
+        expect(await store.findTokenByHash(sha256Hex('no such token'))).toBeUndefined();
+        expect('role' in ((await store.findTokenByHash(bare.hash)) ?? {})).toBe(false);
+        expect((await store.auditHead())?.seq).toBe(2);
+      });
+
+      it('refuses a second token of a name that is not revoked, writing nothing of that commit', async () => {
+        const first = token({ name: 'ci' });
+        await store.commit({ createToken: first, audit: [event('token.created')] });
+        const error = await rejection(store.commit({ createToken: token({ name: 'ci', seed: 'other' }), audit: [event('token.created')] }));
+        expect(error).toBeInstanceOf(ConflictError);
+        expect(String(error)).toContain('a token named ci exists already (for alice@example.com');
+        expect(String(error)).toContain('lockstep token revoke ci');
+        expect(await store.listTokens()).toStrictEqual([first]);
+        expect((await store.auditHead())?.seq).toBe(1);
+      });
+
+      it('an expired token still holds its name until revoked, and says it expired', async () => {
+        await store.commit({ createToken: token({ name: 'old', expiresAt: at(2) }), audit: [event('token.created')] });
+        const error = await rejection(store.commit({ createToken: token({ name: 'old', seed: 'new', createdAt: at(5) }), audit: [event('token.created')] }));
+        expect(error).toBeInstanceOf(ConflictError);
+        expect(String(error)).toContain(`expired at ${at(2)}`);
+      });
+
+      it('revokes the token of a name, keeps it listed, and frees the name', async () => {
+        const first = token({ name: 'ci' });
+        await store.commit({ createToken: first, audit: [event('token.created')] });
+        await store.commit({ revokeToken: { name: 'ci', at: at(7) }, audit: [event('token.revoked')] });
+        const revoked = { ...first, revokedAt: at(7) };
+        expect(await store.findTokenByHash(first.hash)).toStrictEqual(revoked);
+        const second = token({ name: 'ci', seed: 'second' });
+        await store.commit({ createToken: second, audit: [event('token.created')] });
+        expect(await store.listTokens()).toStrictEqual([revoked, second]);
+      });
+
+      it('revoking a name no token holds (or only revoked ones) is NotFoundError, writing nothing', async () => {
+        expect(await rejection(store.commit({ revokeToken: { name: 'ghost', at: at(1) }, audit: [event('token.revoked')] }))).toBeInstanceOf(NotFoundError);
+        await store.commit({ createToken: token({ name: 'ci' }), audit: [event('token.created')] });
+        await store.commit({ revokeToken: { name: 'ci', at: at(2) }, audit: [event('token.revoked')] });
+        const again = await rejection(store.commit({ revokeToken: { name: 'ci', at: at(3) }, audit: [event('token.revoked')] }));
+        expect(again).toBeInstanceOf(NotFoundError);
+        expect(String(again)).toContain('no token named ci');
+        expect((await store.listTokens())[0]?.revokedAt).toBe(at(2));
+        expect((await store.auditHead())?.seq).toBe(2);
+      });
+    });
+
     describe('input checks', () => {
       it('rejects a negative or fractional limit', async () => {
         expect(await rejection(store.listReleases({ limit: -1 }))).toBeInstanceOf(InputError);
@@ -905,6 +960,17 @@ function owner(token: string): PromotionOwner {
 
 function event(kind: AuditKind, overrides: Partial<AuditEventInput> = {}): AuditEventInput {
   return { kind, time: at(1), actor: 'bob@example.com', project: 'checkout', data: {}, ...overrides };
+}
+
+function token(overrides: Partial<TokenRecord> & { name: string; seed?: string }): TokenRecord {
+  const { seed, ...rest } = overrides;
+  return {
+    identity: 'alice@example.com',
+    hash: sha256Hex(`token:${overrides.name}:${seed ?? ''}`),
+    createdAt: at(1),
+    createdBy: 'admin@example.com',
+    ...rest,
+  };
 }
 
 function sortByComponent(states: ComponentState[]): ComponentState[] {

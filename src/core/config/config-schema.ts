@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Role } from '../access.js';
 import type { Adapter } from '../adapter.js';
 import { parseDuration } from '../duration.js';
 import { ON_FAILURE, VALUE_TYPES } from '../model.js';
@@ -124,6 +125,38 @@ export const componentSchema = z.strictObject({
   outputs: z.record(z.string(), outputSchema).default({}).describe('Values this component produces, with their types.'),
 });
 
+const ROLE_MEANING = {
+  viewer: 'read and plan',
+  releaser: 'create and reject releases, promote, resume, cancel, roll back; also viewer',
+  approver: "approve and reject promotions, where the gate's from allows them too; also viewer",
+  admin: 'tokens, window overrides, markDone; also releaser',
+} as const satisfies Record<Role, string>;
+
+const rolePeople = (role: Role) => people.describe(`Who is ${role} (${ROLE_MEANING[role]}): people and group:<name>.`);
+
+/** Per environment: a role listed here replaces the project's list for that role in that environment. */
+export const environmentAccessSchema = z.strictObject({
+  viewer: rolePeople('viewer').optional(),
+  releaser: rolePeople('releaser').optional(),
+  approver: rolePeople('approver').optional(),
+  admin: rolePeople('admin').optional(),
+});
+
+/**
+ * `access:`: who may do what through the server (see docs/access.md). Without it, a token holds the
+ * role it was created with, and local commands are not checked.
+ */
+export const accessSchema = z.strictObject({
+  viewer: rolePeople('viewer').default([]),
+  releaser: rolePeople('releaser').default([]),
+  approver: rolePeople('approver').default([]),
+  admin: rolePeople('admin').default([]),
+  environments: z
+    .record(z.string(), environmentAccessSchema)
+    .default({})
+    .describe("Per environment, lists that replace the project's for a role: prod: { releaser: [group:sre] }."),
+});
+
 /**
  * The whole `lockstep.yaml`. The loader validates with it, and `configJsonSchema` is generated from
  * it, so editors and `lockstep validate` agree. Adapter specs (`with:`) are checked separately,
@@ -145,6 +178,7 @@ export const projectSchema = z.strictObject({
     .refine((r) => Object.keys(r).length > 0, { error: 'at least one component is needed' })
     .meta({ minProperties: 1 })
     .describe('The deployable parts of the system.'),
+  access: accessSchema.optional().describe('Roles for the team server: viewer, releaser, approver, admin, per environment.'),
 });
 
 export type ProjectInput = z.input<typeof projectSchema>;

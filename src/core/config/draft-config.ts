@@ -1,3 +1,4 @@
+import type { AccessConfig } from '../access.js';
 import { isPlainObject } from '../expression/template.js';
 import { ownRecord } from '../own.js';
 import {
@@ -54,7 +55,14 @@ export function draftConfig(raw: unknown): DraftConfig {
     };
   }
   return {
-    config: { project: typeof root.project === 'string' ? root.project : '', environments, components, groups: groups(root.groups) },
+    config: {
+      project: typeof root.project === 'string' ? root.project : '',
+      environments,
+      components,
+      groups: groups(root.groups),
+      // Raw: the access rule reads it defensively (see access-rules.ts).
+      ...(isPlainObject(root.access) ? { access: root.access as unknown as AccessConfig } : {}),
+    },
     unusableWith,
   };
 }

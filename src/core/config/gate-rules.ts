@@ -36,8 +36,8 @@ function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-/** `from`/`overrideBy`: every `group:<name>` names a group of the config. */
-function peopleProblems(value: unknown, path: Path, config: ProjectConfig): Finding[] {
+/** `from`/`overrideBy`/`access:` lists: every `group:<name>` names a group of the config. */
+export function peopleProblems(value: unknown, path: Path, config: ProjectConfig): Finding[] {
   const out: Finding[] = [];
   list(value).forEach((entry, i) => {
     if (typeof entry !== 'string' || !entry.startsWith('group:')) return;

@@ -5,6 +5,7 @@ import { isPlainObject } from '../expression/template.js';
 import type { ComponentConfig, EnvironmentConfig, ProjectConfig } from '../model.js';
 import { projectSchema, type AdapterSet, type ProjectOutput } from './config-schema.js';
 import { draftConfig } from './draft-config.js';
+import { accessIsValid } from './access-rules.js';
 import { gatesAreValid } from './gate-rules.js';
 import { describeValue, dotted, issueFindings, type Finding } from './findings.js';
 import { deepestPoint, MAX_CONFIG_DEPTH, TOO_DEEP_MESSAGE } from './nesting.js';
@@ -49,6 +50,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   referencesResolve,
   adapterSpecsAccept,
   gatesAreValid,
+  accessIsValid,
 ];
 
 const NEEDS = 'project, environments and components';
@@ -164,8 +166,9 @@ function loadedConfig(data: ProjectOutput, source: string, file: string, locate:
     Object.entries(data.components).map(([name, c]) => [name, { name, ...c, outputs: ownRecord(Object.entries(c.outputs)) }]),
   );
   const groups = ownRecord(Object.entries(data.groups));
+  const access = data.access === undefined ? undefined : { ...data.access, environments: ownRecord(Object.entries(data.access.environments)) };
   return {
-    config: { project: data.project, groups, environments, components },
+    config: { project: data.project, groups, environments, components, ...(access === undefined ? {} : { access }) },
     digest: sha256Hex(source),
     file,
     source,

@@ -1,3 +1,4 @@
+import { ROLES } from '../../core/access.js';
 import { PROMOTION_STATES, STEP_STATES } from '../../core/model.js';
 
 /**
@@ -146,3 +147,24 @@ export const checkApproval: RowCheck = shape(
 
 /** An audit entry's `data` is an object; what is in it is the hash chain's business. */
 export const checkAuditData: RowCheck = (value) => (isObject(value) ? undefined : `it is ${kindOf(value)}, not an object`);
+
+/** `role` and `environments` narrow a token: a damaged one must not read as a token without limits. */
+export const checkToken: RowCheck = shape(
+  {
+    name: 'text',
+    identity: 'text',
+    role: 'text?',
+    environments: 'list?',
+    hash: 'text',
+    createdAt: 'text',
+    createdBy: 'text',
+    expiresAt: 'text?',
+    revokedAt: 'text?',
+  },
+  (record) => {
+    if (record.role !== undefined && !(ROLES as readonly unknown[]).includes(record.role)) return oneOf('role', ROLES)(record);
+    const envs = record.environments;
+    if (Array.isArray(envs) && !envs.every((e) => typeof e === 'string')) return 'field environments must be a list of text';
+    return undefined;
+  },
+);

@@ -121,6 +121,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'api tokens',
+    sql: `
+      -- Hashes only: a token's text is never stored. One token per name among those not revoked;
+      -- revoked tokens stay, so the audit log's names keep meaning something.
+      CREATE TABLE api_tokens (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        hash       TEXT NOT NULL UNIQUE,
+        revoked_at TEXT,
+        json       TEXT NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+    `,
+  },
 ];
 
 export interface MigrationResult {

@@ -12,7 +12,8 @@ import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
 import { StateError, type PromotionFilter, type StepLogLine, type Store, type StoreChange } from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
-import { checkApproval, checkAuditData, checkComponentState, checkPromotion, checkRejection, checkRelease, checkStep, type RowCheck } from './row-checks.js';
+import type { TokenRecord } from '../../core/tokens.js';
+import { checkApproval, checkAuditData, checkComponentState, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 
 /** The shortest id prefix `getRelease` and `getPromotion` accept. */
@@ -260,7 +261,32 @@ export class SqliteStore implements Store {
     for (const log of change.logs ?? []) {
       this.run('INSERT INTO step_logs (promotion_id, component, time, line) VALUES (?, ?, ?, ?)', log.promotionId, log.component, log.time, log.line);
     }
+    if (change.createToken) this.insertToken(change.createToken);
+    if (change.revokeToken) this.markTokenRevoked(change.revokeToken.name, change.revokeToken.at);
     return this.appendAudit(change.audit);
+  }
+
+  private insertToken(record: TokenRecord): void {
+    const holder = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE name = ? AND revoked_at IS NULL', record.name);
+    if (holder !== undefined) {
+      const existing = this.tokenRecord(holder.id, holder.json);
+      const expired = existing.expiresAt !== undefined && existing.expiresAt <= record.createdAt ? `, expired at ${existing.expiresAt}` : '';
+      throw new ConflictError(
+        `a token named ${record.name} exists already (for ${existing.identity}, created at ${existing.createdAt} by ${existing.createdBy}${expired}): revoke it first (lockstep token revoke ${record.name}) or choose another name`,
+      );
+    }
+    if (this.get('SELECT 1 FROM api_tokens WHERE hash = ?', record.hash) !== undefined) {
+      // 256 random bits do not collide: this is a token being stored twice.
+      throw new ConflictError(`token ${record.name}: a token with the same hash exists already`);
+    }
+    this.run('INSERT INTO api_tokens (name, hash, revoked_at, json) VALUES (?, ?, ?, ?)', record.name, record.hash, record.revokedAt ?? null, JSON.stringify(record));
+  }
+
+  private markTokenRevoked(name: string, at: string): void {
+    const row = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE name = ? AND revoked_at IS NULL', name);
+    if (row === undefined) throw new NotFoundError(`no token named ${name} (that is not revoked already)`);
+    const record: TokenRecord = { ...this.tokenRecord(row.id, row.json), revokedAt: at };
+    this.run('UPDATE api_tokens SET revoked_at = ?, json = ? WHERE id = ?', at, JSON.stringify(record), row.id);
   }
 
   private checkFence(fence: { promotionId: string; ownerToken: string }): void {
@@ -543,6 +569,15 @@ export class SqliteStore implements Store {
     return this.readHead();
   }
 
+  async listTokens(): Promise<TokenRecord[]> {
+    return this.all<{ id: number; json: string }>('SELECT id, json FROM api_tokens ORDER BY id').map((row) => this.tokenRecord(row.id, row.json));
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const row = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE hash = ?', hash);
+    return row === undefined ? undefined : this.tokenRecord(row.id, row.json);
+  }
+
   // ---------------------------------------------------------------- helpers
 
   private readHead(): { seq: number; hash: string } | undefined {
@@ -605,6 +640,11 @@ export class SqliteStore implements Store {
 
   private stepRecord(promotionId: string, component: string, json: string): StepRecord {
     return this.record<StepRecord>('steps', `promotion_id ${promotionId}, component ${component}`, json, checkStep);
+  }
+
+  /** The entry names the row id, not the token's name: a damaged row's name column cannot be trusted either. */
+  private tokenRecord(id: number, json: string): TokenRecord {
+    return this.record<TokenRecord>('api_tokens', `row id ${id}`, json, checkToken);
   }
 
   private checkReleaseExists(promotion: PromotionRecord): void {
