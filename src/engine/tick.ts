@@ -35,6 +35,32 @@ export async function tick(deps: EngineDeps, options: Pick<PromoteOptions, 'onCr
     }
   }
 
+  for (const started of await startAutomatic(deps, options)) {
+    if (started.promotion) result.automatic.push(started.promotion);
+    if (started.error !== undefined) result.errors.push({ environment: started.environment, message: started.error });
+  }
+  return result;
+}
+
+export interface AutoStart {
+  environment: string;
+  promotion?: PromotionRecord;
+  error?: string;
+}
+
+/**
+ * Environment by environment in promotion order, starts an automatic promotion where `gates.auto` is
+ * true and a newer release has succeeded upstream; an environment that is busy or has a promotion
+ * pending is left alone. Each promotion runs to its end before the next environment is looked at,
+ * unless `launch` runs it in the background (the server's worker): it is then keyed `auto:ENV`, so a
+ * launcher that skips keys it already runs never starts one twice.
+ */
+export async function startAutomatic(
+  deps: EngineDeps,
+  options: Pick<PromoteOptions, 'onCreated' | 'onRunner'> = {},
+  launch?: (key: string, work: () => Promise<PromotionRecord>) => void,
+): Promise<AutoStart[]> {
+  const out: AutoStart[] = [];
   const auto: EngineDeps = { ...deps, actor: AUTO_ACTOR };
   for (const env of promotionOrder(deps.loaded.config.environments)) {
     if (!env.gates?.auto) continue;
@@ -42,26 +68,34 @@ export async function tick(deps: EngineDeps, options: Pick<PromoteOptions, 'onCr
     if ((await deps.store.listPromotions({ environment: env.name, states: ['pending'] })).length > 0) continue;
     const candidate = await autoCandidate(deps, env);
     if (!candidate) continue;
-    await deps.store.commit({
-      audit: [
-        {
-          kind: 'gate.passed',
-          time: deps.clock.now().toISOString(),
-          actor: AUTO_ACTOR,
-          project: deps.loaded.config.project,
-          environment: env.name,
-          releaseId: candidate.id,
-          data: { gate: 'auto', reason: `release succeeded in ${env.after.join(', ') || 'no upstream environment'}; auto-promotion started by a tick run by ${deps.actor}`, tickBy: deps.actor, identity: ACTOR_PROOF },
-        },
-      ],
-    });
+    const work = async (): Promise<PromotionRecord> => {
+      await deps.store.commit({
+        audit: [
+          {
+            kind: 'gate.passed',
+            time: deps.clock.now().toISOString(),
+            actor: AUTO_ACTOR,
+            project: deps.loaded.config.project,
+            environment: env.name,
+            releaseId: candidate.id,
+            data: { gate: 'auto', reason: `release succeeded in ${env.after.join(', ') || 'no upstream environment'}; auto-promotion started by ${deps.actor}`, tickBy: deps.actor, identity: ACTOR_PROOF },
+          },
+        ],
+      });
+      return promote(auto, candidate.id, env.name, options);
+    };
+    if (launch) {
+      launch(`auto:${env.name}`, work);
+      out.push({ environment: env.name });
+      continue;
+    }
     try {
-      result.automatic.push(await promote(auto, candidate.id, env.name, options));
+      out.push({ environment: env.name, promotion: await work() });
     } catch (error) {
-      result.errors.push({ environment: env.name, message: errorMessage(error) });
+      out.push({ environment: env.name, error: errorMessage(error) });
     }
   }
-  return result;
+  return out;
 }
 
 /**
