@@ -3,6 +3,7 @@ import type { EngineDeps, RunObserver } from './deps.js';
 import { ownerIsGone } from './lease.js';
 import { waitWhilePending } from './tick.js';
 import type { PromoteOptions } from './promote.js';
+import { sleepUntilAborted as sleep } from '../core/sleep.js';
 
 /** How often a promotion run by another process is looked at in the store. */
 export const FOLLOW_POLL_MS = 500;
@@ -82,14 +83,3 @@ export async function followRun(
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}

@@ -1,5 +1,6 @@
 import type { StepContext } from '../../core/adapter.js';
 import { StepFailure } from '../../core/errors.js';
+import { sleepUntilAborted as sleep } from '../../core/sleep.js';
 
 /** How often a waiting step heartbeats. */
 const HEARTBEAT_MS = 2_000;
@@ -25,14 +26,3 @@ export function throwIfAborted(signal: AbortSignal, what: string): void {
   throw reason instanceof Error ? reason : new StepFailure(`${what}: cancelled`, false, { cause: reason });
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

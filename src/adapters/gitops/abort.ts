@@ -1,3 +1,5 @@
+import { sleepOrThrow } from '../../core/sleep.js';
+
 /** Cancellation helpers shared by the gitops modules: every wait here honours the step's signal. */
 
 /** The signal's reason when it is an Error (the engine's own reason for cancelling), else a plain one. */
@@ -12,16 +14,5 @@ export function throwIfAborted(signal: AbortSignal): void {
 
 /** Resolves after `ms`, or rejects with the abort reason as soon as `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortReason(signal));
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return sleepOrThrow(ms, signal, abortReason);
 }

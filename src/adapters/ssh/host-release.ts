@@ -6,6 +6,7 @@ import type { LocalArtifact } from './artifact.js';
 import { commandName, commandText, exportLines, quote } from './shell.js';
 import type { HealthSpec, SshCommand } from './ssh-spec.js';
 import type { RunResult, Transport } from './transport.js';
+import { sleepOrThrow } from '../../core/sleep.js';
 
 /**
  * The release layout on one host, over any Transport:
@@ -315,16 +316,5 @@ function describe(result: RunResult, attemptMs: number): string {
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return sleepOrThrow(ms, signal, (aborted) => aborted.reason as Error);
 }
