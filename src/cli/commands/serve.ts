@@ -2,9 +2,7 @@ import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { InputError } from '../../core/errors.js';
 import { openProjectHandle, type ProjectHandle } from '../../project/project-handle.js';
-import { tokenAuthenticator, type TokenLookup } from '../../server/auth.js';
-import { tokenRoleAuthorize } from '../../server/authorize.js';
-import { parseListen, startServer } from '../../server/serve.js';
+import type { TokenLookup } from '../../server/auth.js';
 import type { Identity } from '../../core/access.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -26,11 +24,14 @@ export function serveCommand(program: Command): void {
     .addHelpText('after', '\nExamples:\n  lockstep serve --listen 127.0.0.1:8417\n  lockstep serve --listen 0.0.0.0:8417 --project . --project ../payments')
     .action(async (o: ServeOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ config: string; state?: string; secretsFile?: string }>();
+      // Loaded here, not at start: every other command starts without evaluating the HTTP stack.
+      const { parseListen, startServer } = await import('../../server/serve.js');
+      const { tokenRoleAuthorize } = await import('../../server/authorize.js');
       const { host, port } = parseListen(o.listen);
       if (o.project.length > 1 && globals.state !== undefined) throw new InputError('--state names one state: with several --project, each keeps its own (.lockstep/ beside its config)', '--state');
       const configs = o.project.length > 0 ? o.project.map((dir) => join(resolve(dir), 'lockstep.yaml')) : [resolve(globals.config)];
       const projects = await openProjects(configs, { state: globals.state, secretsFile: globals.secretsFile });
-      const server = await startServer({ projects, host, port, authenticate: storeTokens(projects), authorize: tokenRoleAuthorize });
+      const server = await startServer({ projects, host, port, authenticate: await storeTokens(projects), authorize: tokenRoleAuthorize });
       process.stdout.write(`listening on ${server.url}\n`);
 
       await new Promise<void>((done) => {
@@ -78,7 +79,8 @@ async function openProjects(configs: string[], shared: { state?: string; secrets
  * each in turn. A store that cannot hold tokens yet (before the token work lands in the Store port)
  * authenticates nobody.
  */
-function storeTokens(projects: ReadonlyMap<string, ProjectHandle>): (bearer: string) => Promise<Identity | undefined> {
+async function storeTokens(projects: ReadonlyMap<string, ProjectHandle>): Promise<(bearer: string) => Promise<Identity | undefined>> {
+  const { tokenAuthenticator } = await import('../../server/auth.js');
   const lookups = [...projects.values()].map((p) => p.store as unknown as Partial<TokenLookup>).filter((s): s is TokenLookup => typeof s.findTokenByHash === 'function');
   const authenticators = lookups.map((store) => tokenAuthenticator(store));
   return async (bearer) => {
