@@ -451,6 +451,9 @@ describe('server: malformed requests', () => {
       expect(response.json.error.message, response.text).toEqual(expect.any(String));
     }
     expect(logged).toEqual([]);
+    // A body that is not JSON is refused by its media type, with or without a Content-Type.
+    const plain = await call('POST', `${P}/releases`, { token: 'alice-token', raw: '{"set":["api=2","web=2"]}', headers: { 'Content-Type': 'text/plain' } });
+    expect(plain.status).toBe(415);
   });
 
   it('404 for a project not served here and for an unknown route', async () => {
