@@ -16,6 +16,7 @@ import { waitToEnd } from '../engine/follow.js';
 import { verifyAuditLog } from '../engine/audit-verify.js';
 import { previewPlan } from '../engine/plan-preview.js';
 import { environmentStatus } from '../engine/status.js';
+import { promotionLogs, promotionWithSteps, releaseWithPromotions } from '../engine/records.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { DEFAULT_CONFIG, openProject, openStore, readConfig, type GlobalOptions, type StateAccess } from './context.js';
@@ -308,8 +309,7 @@ Examples:
       const opts = globals(cmd);
       const store = await openStore(opts, 'read');
       try {
-        const r = await store.getRelease(ref);
-        const promotions = await store.listPromotions({ releaseId: r.id });
+        const { release: r, promotions } = await releaseWithPromotions(store, ref);
         if (opts.output === 'json') return printJson({ release: r, promotions });
         print(renderRelease(r));
         if (promotions.length) print('\n' + table(['PROMOTION', 'ENV', 'STATE', 'REQUESTED'], promotions.map((p) => [shortId(p.id), p.environment, p.state, p.requestedAt])));
@@ -490,8 +490,7 @@ Examples:
       const store = await openStore(opts, 'read');
       try {
         if (ref !== undefined) {
-          const promotion = await store.getPromotion(ref);
-          const steps = await store.listSteps(promotion.id);
+          const { promotion, steps } = await promotionWithSteps(store, ref);
           if (opts.output === 'json') return printJson({ promotion, steps });
           print(renderPlan(promotion.plan, await store.getRelease(promotion.releaseId)));
           print('');
@@ -543,8 +542,7 @@ Examples:
       const opts = globals(cmd);
       const store = await openStore(opts, 'read');
       try {
-        const promotion = await store.getPromotion(ref);
-        const lines = await store.stepLogs(promotion.id, o.component);
+        const lines = await promotionLogs(store, ref, o.component);
         if (opts.output === 'json') return printJson(lines);
         const width = Math.max(0, ...lines.map((l) => l.component.length));
         for (const l of lines) print(`${l.time.slice(11, 23)} ${l.component.padEnd(width)} | ${printableKeepingColour(l.line)}`);

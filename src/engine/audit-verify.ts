@@ -2,7 +2,8 @@ import { AuditVerifier, type AuditVerification } from '../core/audit.js';
 import type { Store } from '../store/store.js';
 
 /** The chain's verification; `headMissing` when the chain is intact but lacks the head the caller recorded earlier. */
-export type AuditCheck = AuditVerification | { ok: false; headMissing: true; entries: number; head: string; reason: string };
+export type AuditCheck =
+  AuditVerification | { ok: false; headMissing: true; entries: number; head: string; reason: string };
 
 /**
  * Checks the audit log's hash chain from the very first row (one forged at sequence 0 or below must
@@ -32,7 +33,13 @@ export async function verifyAuditLog(store: Pick<Store, 'auditPage'>, head?: str
   }
   const result = verifier.result();
   if (result.ok && head !== undefined && !headSeen) {
-    return { ok: false, headMissing: true, entries: result.entries, head: result.head, reason: `the chain does not contain the expected head ${head}` };
+    return {
+      ok: false,
+      headMissing: true,
+      entries: result.entries,
+      head: result.head,
+      reason: `the chain does not contain the expected head ${head}`,
+    };
   }
   return result;
 }

@@ -25,7 +25,8 @@ export interface EnvironmentStatus {
  * nothing is re-planned or recorded. InputError (field `--env`) for an unknown environment.
  */
 export async function environmentStatus(deps: EngineDeps, environment?: string): Promise<EnvironmentStatus[]> {
-  if (environment !== undefined && !(environment in deps.loaded.config.environments)) throw new InputError(`unknown environment ${printable(environment)}`, '--env');
+  if (environment !== undefined && !(environment in deps.loaded.config.environments))
+    throw new InputError(`unknown environment ${printable(environment)}`, '--env');
   const envs = environment !== undefined ? [environment] : Object.keys(deps.loaded.config.environments);
   const result: EnvironmentStatus[] = [];
   for (const env of envs) {
@@ -34,13 +35,27 @@ export async function environmentStatus(deps: EngineDeps, environment?: string):
     const [lastOk] = await deps.store.listPromotions({ environment: env, states: ['succeeded'], limit: 1 });
     const active = await deps.store.activePromotion(env);
     const versions = lastOk ? (await deps.store.getRelease(lastOk.releaseId)).versions : {};
-    const differing = lastOk ? components.filter((c) => versions[c.component] !== c.version).map((c) => c.component) : [];
+    const differing = lastOk
+      ? components.filter((c) => versions[c.component] !== c.version).map((c) => c.component)
+      : [];
     const pending = [];
     for (const p of await deps.store.listPromotions({ environment: env, states: ['pending'] })) {
       const evaluation = await evaluatePromotionGates(deps, p, await deps.store.getRelease(p.releaseId));
-      pending.push({ promotion: { ...p, plan: { ...p.plan, gates: evaluation.gates } }, gates: evaluation.gates, summary: evaluation.summary });
+      pending.push({
+        promotion: { ...p, plan: { ...p.plan, gates: evaluation.gates } },
+        gates: evaluation.gates,
+        summary: evaluation.summary,
+      });
     }
-    result.push({ environment: env, release: lastOk?.releaseId, differsFromRelease: differing, lastPromotion: last, activePromotion: active, pending, components });
+    result.push({
+      environment: env,
+      release: lastOk?.releaseId,
+      differsFromRelease: differing,
+      lastPromotion: last,
+      activePromotion: active,
+      pending,
+      components,
+    });
   }
   return result;
 }

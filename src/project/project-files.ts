@@ -31,7 +31,9 @@ export function readConfig(file: string): LoadedConfig {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(
-      code === 'ENOENT' ? `${file}: no such file (run \`lockstep init\` to write an example, or pass --config FILE)` : `${file}: cannot read (${code ?? 'error'})`,
+      code === 'ENOENT'
+        ? `${file}: no such file (run \`lockstep init\` to write an example, or pass --config FILE)`
+        : `${file}: cannot read (${code ?? 'error'})`,
       '--config',
       { cause: error },
     );
@@ -41,7 +43,8 @@ export function readConfig(file: string): LoadedConfig {
 
 /** The state database: `state` (a directory or a .db file), else .lockstep/ beside the config. */
 export function statePath(location: ProjectLocation): string {
-  if (location.state) return location.state.endsWith('.db') ? resolve(location.state) : join(resolve(location.state), 'state.db');
+  if (location.state)
+    return location.state.endsWith('.db') ? resolve(location.state) : join(resolve(location.state), 'state.db');
   return join(dirname(resolve(location.config)), '.lockstep', 'state.db');
 }
 
@@ -56,12 +59,18 @@ export function statePath(location: ProjectLocation): string {
  */
 export type StateAccess = 'read' | 'write' | 'create';
 
-export async function openStore(location: ProjectLocation, access: StateAccess, onCreated?: (path: string) => void): Promise<Store> {
+export async function openStore(
+  location: ProjectLocation,
+  access: StateAccess,
+  onCreated?: (path: string) => void,
+): Promise<Store> {
   const path = statePath(location);
   const created = !existsSync(path);
   if (created && access !== 'create') {
     const where = location.state === undefined ? ' (the default, beside the config; --state names another)' : '';
-    throw new NotFoundError(`no state at ${path}${where}: nothing was recorded there yet; run lockstep init or lockstep release create to start one`);
+    throw new NotFoundError(
+      `no state at ${path}${where}: nothing was recorded there yet; run lockstep init or lockstep release create to start one`,
+    );
   }
   if (created) mkdirSync(dirname(path), { recursive: true });
   const store = SqliteStore.open(path, { readonly: access === 'read' });

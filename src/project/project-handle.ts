@@ -23,7 +23,10 @@ export interface ProjectHandle {
  * A project without a state yet gets one, announced through `onCreated`: a server started on a
  * fresh project is how a team begins.
  */
-export async function openProjectHandle(location: ProjectLocation, onCreated?: (path: string) => void): Promise<ProjectHandle> {
+export async function openProjectHandle(
+  location: ProjectLocation,
+  onCreated?: (path: string) => void,
+): Promise<ProjectHandle> {
   const loaded = readConfig(location.config);
   const store = await openStore(location, 'create', onCreated);
   let closed: Promise<void> | undefined;

@@ -15,7 +15,14 @@ export type { AppOptions, Authorization, ServerEnv } from './server-env.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-const TARGET_NAMES: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header', cookie: 'cookie', form: 'body' };
+const TARGET_NAMES: Record<string, string> = {
+  json: 'body',
+  query: 'query',
+  param: 'path',
+  header: 'header',
+  cookie: 'cookie',
+  form: 'body',
+};
 
 /**
  * The HTTP API: one OpenAPIHono app, served by `lockstep serve` and called in-process by the tests
@@ -50,7 +57,12 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'Lockstep API', version: '1', description: 'Promote releases across systems: the API `lockstep serve` offers. Authenticate with `Authorization: Bearer TOKEN`.' },
+    info: {
+      title: 'Lockstep API',
+      version: '1',
+      description:
+        'Promote releases across systems: the API `lockstep serve` offers. Authenticate with `Authorization: Bearer TOKEN`.',
+    },
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 
@@ -60,7 +72,10 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   });
   app.onError((error, c) => {
     const { status, body, headers } = errorResponse(error);
-    if (status >= 500) log(`${c.req.method} ${c.req.path}: ${error instanceof Error ? (error.stack ?? error.message) : errorMessage(error)}`);
+    if (status >= 500)
+      log(
+        `${c.req.method} ${c.req.path}: ${error instanceof Error ? (error.stack ?? error.message) : errorMessage(error)}`,
+      );
     return c.json(body, status, headers);
   });
   return app;

@@ -30,7 +30,10 @@ export function sha256hex(text: string): string {
  * lookup itself compares hashes, never the token), refused when revoked or expired. The identity
  * names the token, never its secret.
  */
-export function tokenAuthenticator(store: TokenLookup, now: () => Date = () => new Date()): (bearer: string) => Promise<Identity | undefined> {
+export function tokenAuthenticator(
+  store: TokenLookup,
+  now: () => Date = () => new Date(),
+): (bearer: string) => Promise<Identity | undefined> {
   return async (bearer) => {
     const record = await store.findTokenByHash(sha256hex(bearer));
     if (record === undefined) return undefined;

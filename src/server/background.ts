@@ -17,7 +17,10 @@ export class BackgroundRuns {
    * only if nothing was recorded yet (the request then fails as the CLI would). A failure after that
    * is logged: the promotion's record says how it ended.
    */
-  start(label: string, run: (recorded: (promotion: PromotionRecord) => void) => Promise<PromotionRecord>): Promise<PromotionRecord> {
+  start(
+    label: string,
+    run: (recorded: (promotion: PromotionRecord) => void) => Promise<PromotionRecord>,
+  ): Promise<PromotionRecord> {
     return new Promise((resolve, reject) => {
       let answered = false;
       const recorded = (promotion: PromotionRecord): void => {

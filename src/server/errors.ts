@@ -1,6 +1,13 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ConflictError, errorMessage, GateBlocked, InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
+import {
+  ConflictError,
+  errorMessage,
+  GateBlocked,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '../core/errors.js';
 
 /** A request field failed its schema: `field` is its path (`body.set.0`, `query.limit`). */
 export class RequestFieldError extends Error {
@@ -44,20 +51,31 @@ export interface ErrorResponse {
  */
 export function errorResponse(error: unknown): ErrorResponse {
   const message = errorMessage(error);
-  if (error instanceof RequestFieldError) return { status: 400, body: { error: { code: 'invalid-request', message, field: error.field } } };
+  if (error instanceof RequestFieldError)
+    return { status: 400, body: { error: { code: 'invalid-request', message, field: error.field } } };
   if (error instanceof InputError) {
     const field = requestField(error.field);
     return { status: 400, body: { error: { code: 'invalid-input', message, ...(field ? { field } : {}) } } };
   }
-  if (error instanceof Unauthenticated) return { status: 401, body: { error: { code: 'unauthenticated', message } }, headers: { 'WWW-Authenticate': 'Bearer realm="lockstep"' } };
+  if (error instanceof Unauthenticated)
+    return {
+      status: 401,
+      body: { error: { code: 'unauthenticated', message } },
+      headers: { 'WWW-Authenticate': 'Bearer realm="lockstep"' },
+    };
   if (error instanceof NotAllowedError) return { status: 403, body: { error: { code: 'not-allowed', message } } };
   if (error instanceof NotFoundError) return { status: 404, body: { error: { code: 'not-found', message } } };
   if (error instanceof ConflictError) return { status: 409, body: { error: { code: 'conflict', message } } };
   if (error instanceof BodyTooLarge) return { status: 413, body: { error: { code: 'body-too-large', message } } };
-  if (error instanceof GateBlocked) return { status: 422, body: { error: { code: 'gate-blocked', message, waiting: error.waiting } } };
+  if (error instanceof GateBlocked)
+    return { status: 422, body: { error: { code: 'gate-blocked', message, waiting: error.waiting } } };
   // Hono's own refusals: malformed JSON, a Content-Type the validator cannot read.
-  if (error instanceof HTTPException && error.status < 500) return { status: error.status, body: { error: { code: 'invalid-request', message } } };
-  return { status: 500, body: { error: { code: 'internal', message: 'internal error: the server log has the details' } } };
+  if (error instanceof HTTPException && error.status < 500)
+    return { status: error.status, body: { error: { code: 'invalid-request', message } } };
+  return {
+    status: 500,
+    body: { error: { code: 'internal', message: 'internal error: the server log has the details' } },
+  };
 }
 
 /**

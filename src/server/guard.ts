@@ -22,7 +22,10 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
     const identity = await authenticated(c, options);
     const name = c.req.param('project') ?? '';
     const project = options.projects.get(name);
-    if (project === undefined) throw new NotFoundError(`no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`);
+    if (project === undefined)
+      throw new NotFoundError(
+        `no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`,
+      );
     const environment = 'environment' in rule ? await environmentOf(c, project, rule.environment) : undefined;
     const verdict = options.authorize(identity, rule.permission, project.name, environment);
     if (!verdict.ok) throw new NotAllowedError(verdict.reason);
@@ -55,7 +58,11 @@ function proofOf(identity: Identity): ActorProof {
  * The environment the request acts on, where the route says. A field that is missing or not a string
  * gives none: the request then fails its validation after this (400), or acts on the whole project.
  */
-async function environmentOf(c: Context, project: ProjectHandle, source: EnvironmentSource): Promise<string | undefined> {
+async function environmentOf(
+  c: Context,
+  project: ProjectHandle,
+  source: EnvironmentSource,
+): Promise<string | undefined> {
   switch (source.from) {
     case 'param':
       return c.req.param(source.field);
@@ -63,7 +70,8 @@ async function environmentOf(c: Context, project: ProjectHandle, source: Environ
       return c.req.query(source.field);
     case 'body': {
       const body: unknown = await c.req.json().catch(() => undefined);
-      const value = typeof body === 'object' && body !== null ? own(body as Record<string, unknown>, source.field) : undefined;
+      const value =
+        typeof body === 'object' && body !== null ? own(body as Record<string, unknown>, source.field) : undefined;
       return typeof value === 'string' ? value : undefined;
     }
     case 'promotion': {

@@ -11,29 +11,57 @@ import type { StepLogLine } from '../store/store.js';
 const NAME = z.string().min(1).max(200);
 
 export const ProjectParams = z.object({
-  project: NAME.openapi({ param: { name: 'project', in: 'path' }, description: "the config's `project:` name", example: 'checkout' }),
+  project: NAME.openapi({
+    param: { name: 'project', in: 'path' },
+    description: "the config's `project:` name",
+    example: 'checkout',
+  }),
 });
 
 export const ReleaseParams = ProjectParams.extend({
-  release: NAME.openapi({ param: { name: 'release', in: 'path' }, description: 'release id or a unique prefix (≥ 7 characters)', example: '3f2a1c9' }),
+  release: NAME.openapi({
+    param: { name: 'release', in: 'path' },
+    description: 'release id or a unique prefix (≥ 7 characters)',
+    example: '3f2a1c9',
+  }),
 });
 
 export const PromotionParams = ProjectParams.extend({
-  promotion: NAME.openapi({ param: { name: 'promotion', in: 'path' }, description: 'promotion id or a unique prefix (≥ 7 characters)', example: '9c1e2f3' }),
+  promotion: NAME.openapi({
+    param: { name: 'promotion', in: 'path' },
+    description: 'promotion id or a unique prefix (≥ 7 characters)',
+    example: '9c1e2f3',
+  }),
 });
 
 export const EnvironmentParams = ProjectParams.extend({
   environment: NAME.openapi({ param: { name: 'environment', in: 'path' }, example: 'prod' }),
 });
 
-export const Limit = z.coerce.number().int().min(1).max(1000).default(20).openapi({ description: 'how many, newest first', example: 20 });
+export const Limit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(1000)
+  .default(20)
+  .openapi({ description: 'how many, newest first', example: 20 });
 
 export const CreateReleaseBody = z
   .strictObject({
-    set: z.array(z.string().max(1000)).max(1000).default([]).openapi({ description: 'COMPONENT=VERSION, as `release create --set`', example: ['api=1.4.2'] }),
+    set: z
+      .array(z.string().max(1000))
+      .max(1000)
+      .default([])
+      .openapi({ description: 'COMPONENT=VERSION, as `release create --set`', example: ['api=1.4.2'] }),
     from: NAME.optional().openapi({ description: 'take versions not given in `set` from what this environment runs' }),
     message: z.string().max(10_000).optional(),
-    labels: z.record(z.string(), z.string()).optional().openapi({ description: 'fixed with the release; policies read them as release.labels', example: { risk: 'high' } }),
+    labels: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({
+        description: 'fixed with the release; policies read them as release.labels',
+        example: { risk: 'high' },
+      }),
   })
   .openapi('CreateRelease');
 
@@ -46,20 +74,37 @@ export const CreatePromotionBody = z
   .openapi('CreatePromotion');
 
 export const ApproveBody = z.strictObject({ comment: z.string().max(10_000).optional() }).openapi('Approve');
-export const RejectBody = z.strictObject({ comment: z.string().min(1).max(10_000).openapi({ description: 'why: required' }) }).openapi('Reject');
+export const RejectBody = z
+  .strictObject({ comment: z.string().min(1).max(10_000).openapi({ description: 'why: required' }) })
+  .openapi('Reject');
 
 /** A record described in the document, typed by its TypeScript interface. */
 function record<T>(name: string, description: string) {
   return z.custom<T>(() => true).openapi(name, { type: 'object', description });
 }
 
-export const Release = record<ReleaseRecord>('Release', 'an immutable release: one version per component; its id is the SHA-256 of its canonical JSON');
-export const Promotion = record<PromotionRecord>('Promotion', 'one release moving into one environment: plan, gates, state');
+export const Release = record<ReleaseRecord>(
+  'Release',
+  'an immutable release: one version per component; its id is the SHA-256 of its canonical JSON',
+);
+export const Promotion = record<PromotionRecord>(
+  'Promotion',
+  'one release moving into one environment: plan, gates, state',
+);
 export const Step = record<StepRecord>('Step', "one component's work in a promotion");
-export const Plan = record<PromotionPlan>('Plan', 'per component: current → target version, what the adapter will change; and the gates');
-export const Environment = record<EnvironmentStatus>('EnvironmentStatus', 'what runs in one environment, its last and active promotion, pending ones with their gates');
+export const Plan = record<PromotionPlan>(
+  'Plan',
+  'per component: current → target version, what the adapter will change; and the gates',
+);
+export const Environment = record<EnvironmentStatus>(
+  'EnvironmentStatus',
+  'what runs in one environment, its last and active promotion, pending ones with their gates',
+);
 export const LogLine = record<StepLogLine>('LogLine', 'one line a step printed (secrets redacted)');
-export const AuditVerification = record<AuditCheck>('AuditVerification', 'the hash chain checked from the first entry: ok, or where it broke');
+export const AuditVerification = record<AuditCheck>(
+  'AuditVerification',
+  'the hash chain checked from the first entry: ok, or where it broke',
+);
 
 export const ErrorBody = z
   .object({

@@ -10,7 +10,11 @@ import type { AppOptions } from './server-env.js';
 export function parseListen(value: string): { host: string; port: number } {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new InputError(`--listen takes HOST:PORT (like 127.0.0.1:8417, or port 0 for a free one), not ${JSON.stringify(value)}`, '--listen');
+  if (!match || port > 65535)
+    throw new InputError(
+      `--listen takes HOST:PORT (like 127.0.0.1:8417, or port 0 for a free one), not ${JSON.stringify(value)}`,
+      '--listen',
+    );
   return { host: match[1] ?? match[2] ?? '', port };
 }
 
@@ -25,12 +29,16 @@ export interface RunningServer {
 }
 
 /** Serves the API for `projects` until `close`. */
-export async function startServer(options: Omit<AppOptions, 'background'> & { host: string; port: number }): Promise<RunningServer> {
+export async function startServer(
+  options: Omit<AppOptions, 'background'> & { host: string; port: number },
+): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const background = new BackgroundRuns(log);
   const app = createApp({ ...options, log, background });
   const { server, address } = await new Promise<{ server: ServerType; address: AddressInfo }>((resolve, reject) => {
-    const s = listen({ fetch: app.fetch, hostname: options.host, port: options.port }, (info) => resolve({ server: s, address: info }));
+    const s = listen({ fetch: app.fetch, hostname: options.host, port: options.port }, (info) =>
+      resolve({ server: s, address: info }),
+    );
     s.once('error', reject);
   });
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -44,7 +52,10 @@ export async function startServer(options: Omit<AppOptions, 'background'> & { ho
           // Keep-alive connections with no request in flight would hold close() open.
           if ('closeIdleConnections' in server) server.closeIdleConnections();
         });
-        if (background.size > 0) log(`waiting for ${background.size} promotion run(s) started through the API to end (a second signal exits at once; \`lockstep resume\` continues them)`);
+        if (background.size > 0)
+          log(
+            `waiting for ${background.size} promotion run(s) started through the API to end (a second signal exits at once; \`lockstep resume\` continues them)`,
+          );
         await background.idle();
         await closeAll(options.projects.values());
       })();

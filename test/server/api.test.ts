@@ -96,8 +96,15 @@ interface OpenApiDoc {
   components: { schemas: Record<string, { properties: Record<string, { type: string }>; required: string[] }> };
 }
 
-async function call<T = ApiJson>(method: string, path: string, options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}), ...options.headers };
+async function call<T = ApiJson>(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+) {
+  const headers: Record<string, string> = {
+    ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+    ...options.headers,
+  };
   let body: string | undefined = options.raw;
   if (options.body !== undefined) {
     body = JSON.stringify(options.body);
@@ -115,9 +122,14 @@ async function call<T = ApiJson>(method: string, path: string, options: { token?
 }
 
 /** Waits until the promotion stops moving (the run goes on in the server after the 202). */
-async function settled(id: string, token = 'alice-token'): Promise<{ promotion: PromotionRecord; steps: StepRecord[] }> {
+async function settled(
+  id: string,
+  token = 'alice-token',
+): Promise<{ promotion: PromotionRecord; steps: StepRecord[] }> {
   for (let i = 0; i < 600; i++) {
-    const r = await call<{ promotion: PromotionRecord; steps: StepRecord[] }>('GET', `${P}/promotions/${id}`, { token });
+    const r = await call<{ promotion: PromotionRecord; steps: StepRecord[] }>('GET', `${P}/promotions/${id}`, {
+      token,
+    });
     expect(r.status, r.text).toBe(200);
     const state = r.json.promotion.state;
     if (state !== 'running' && state !== 'rolling-back') return r.json;
@@ -127,7 +139,10 @@ async function settled(id: string, token = 'alice-token'): Promise<{ promotion: 
 }
 
 async function newRelease(versions: string[]): Promise<ReleaseRecord> {
-  const r = await call<{ release: ReleaseRecord }>('POST', `${P}/releases`, { token: 'alice-token', body: { set: versions } });
+  const r = await call<{ release: ReleaseRecord }>('POST', `${P}/releases`, {
+    token: 'alice-token',
+    body: { set: versions },
+  });
   expect(r.status, r.text).toBe(201);
   return r.json.release;
 }
@@ -143,7 +158,10 @@ async function auditLog(): Promise<AuditEntry[]> {
 }
 
 /** One request per API operation: the matrix below must cover the whole permission table. */
-function sampleRequests(ids: { release: string; promotion: string }): Record<OperationId, { method: string; path: string; body?: unknown }> {
+function sampleRequests(ids: {
+  release: string;
+  promotion: string;
+}): Record<OperationId, { method: string; path: string; body?: unknown }> {
   return {
     listReleases: { method: 'GET', path: `${P}/releases` },
     getRelease: { method: 'GET', path: `${P}/releases/${ids.release}` },
@@ -165,7 +183,10 @@ describe('server: a release promoted, approved and followed through the API', ()
   it('creates, plans, promotes through dev and staging, waits for and takes an approval in prod; reads status, history, logs and the audit log', async () => {
     const release = await newRelease(['api=1.0.0', 'web=1.0.0']);
     expect(release.createdBy).toBe('alice@example.com');
-    const again = await call('POST', `${P}/releases`, { token: 'alice-token', body: { set: ['web=1.0.0', 'api=1.0.0'] } });
+    const again = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['web=1.0.0', 'api=1.0.0'] },
+    });
     expect(again.status).toBe(200);
     expect(again.json).toEqual({ created: false, release });
 
@@ -188,7 +209,9 @@ describe('server: a release promoted, approved and followed through the API', ()
     expect(devDone.steps.map((s) => s.state)).toEqual(['succeeded', 'succeeded']);
     expect(project.running('dev', 'api')).toBe('1.0.0');
 
-    const logs = await call<StepLogLine[]>('GET', `${P}/promotions/${dev.id.slice(0, 10)}/logs?component=api`, { token: 'victor-token' });
+    const logs = await call<StepLogLine[]>('GET', `${P}/promotions/${dev.id.slice(0, 10)}/logs?component=api`, {
+      token: 'victor-token',
+    });
     expect(logs.status).toBe(200);
     expect(logs.json.map((l) => l.line)).toContain('deployed api 1.0.0');
 
@@ -202,7 +225,10 @@ describe('server: a release promoted, approved and followed through the API', ()
     expect(status.status).toBe(200);
     expect(status.json.pending.map((p) => p.promotion.id)).toEqual([prod.id]);
 
-    const approved = await call('POST', `${P}/promotions/${prod.id}/approve`, { token: 'carol-token', body: { comment: 'plan reviewed' } });
+    const approved = await call('POST', `${P}/promotions/${prod.id}/approve`, {
+      token: 'carol-token',
+      body: { comment: 'plan reviewed' },
+    });
     expect(approved.status, approved.text).toBe(200);
     expect(['running', 'succeeded']).toContain(approved.json.promotion.state);
     expect((await settled(prod.id)).promotion.state).toBe('succeeded');
@@ -232,7 +258,9 @@ describe('server: a release promoted, approved and followed through the API', ()
   });
 
   it('a release created locally records a claimed identity, one through the API an authenticated one', async () => {
-    const local = await createRelease(await project.deps({ actor: 'someone@example.com' }), { set: ['api=1', 'web=1'] });
+    const local = await createRelease(await project.deps({ actor: 'someone@example.com' }), {
+      set: ['api=1', 'web=1'],
+    });
     await newRelease(['api=2', 'web=2']);
     const created = (await auditLog()).filter((e) => e.kind === 'release.created');
     expect(created.map((e) => [e.releaseId === local.release.id, e.data.identity])).toEqual([
@@ -243,24 +271,33 @@ describe('server: a release promoted, approved and followed through the API', ()
 
   it('rejects a pending promotion with a comment; without one it is a 400 naming body.comment', async () => {
     const release = await newRelease(['api=1', 'web=1']);
-    for (const env of ['dev', 'staging']) expect((await settled((await promoteTo(release.id, env)).id)).promotion.state).toBe('succeeded');
+    for (const env of ['dev', 'staging'])
+      expect((await settled((await promoteTo(release.id, env)).id)).promotion.state).toBe('succeeded');
     const prod = await promoteTo(release.id, 'prod');
     const missing = await call('POST', `${P}/promotions/${prod.id}/reject`, { token: 'carol-token', body: {} });
     expect(missing.status).toBe(400);
     expect(missing.json.error.field).toBe('body.comment');
-    const rejected = await call('POST', `${P}/promotions/${prod.id}/reject`, { token: 'carol-token', body: { comment: 'drops the orders table' } });
+    const rejected = await call('POST', `${P}/promotions/${prod.id}/reject`, {
+      token: 'carol-token',
+      body: { comment: 'drops the orders table' },
+    });
     expect(rejected.status, rejected.text).toBe(200);
     expect(rejected.json.promotion.state).toBe('rejected');
     // Deciding again on a promotion that is no longer pending: a conflict, with the CLI's message.
     const late = await call('POST', `${P}/promotions/${prod.id}/approve`, { token: 'carol-token', body: {} });
     expect(late.status).toBe(409);
-    expect(late.json.error.message).toBe(`promotion ${prod.id.slice(0, 12)} is rejected: only a pending promotion can be approved or rejected`);
+    expect(late.json.error.message).toBe(
+      `promotion ${prod.id.slice(0, 12)} is rejected: only a pending promotion can be approved or rejected`,
+    );
   });
 
   it('maps business errors to status with the message the CLI prints: 400 naming the field, 403, 404, 409, 422', async () => {
     const release = await newRelease(['api=1', 'web=1']);
     // 422: a gate nothing can satisfy now (the release has not succeeded in dev).
-    const early = await call('POST', `${P}/promotions`, { token: 'alice-token', body: { release: release.id, to: 'staging' } });
+    const early = await call('POST', `${P}/promotions`, {
+      token: 'alice-token',
+      body: { release: release.id, to: 'staging' },
+    });
     expect(early.status).toBe(422);
     expect(early.json.error).toMatchObject({ code: 'gate-blocked', waiting: false });
     expect(early.json.error.message).toMatch(/has not succeeded in dev yet/);
@@ -269,16 +306,26 @@ describe('server: a release promoted, approved and followed through the API', ()
     expect(unknownEnv.status).toBe(400);
     expect(unknownEnv.json.error.field).toBe('to');
     expect(unknownEnv.json.error.message).toMatch(/^unknown environment qa/);
-    const unknownComponent = await call('POST', `${P}/releases`, { token: 'alice-token', body: { set: ['apii=1', 'web=1'] } });
+    const unknownComponent = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['apii=1', 'web=1'] },
+    });
     expect(unknownComponent.status).toBe(400);
     expect(unknownComponent.json.error.field).toBe('set');
     expect(unknownComponent.json.error.message).toContain('did you mean api?');
     // 409: labels are fixed with the release.
-    const relabelled = await call('POST', `${P}/releases`, { token: 'alice-token', body: { set: ['api=1', 'web=1'], labels: { risk: 'high' } } });
+    const relabelled = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['api=1', 'web=1'], labels: { risk: 'high' } },
+    });
     expect(relabelled.status).toBe(409);
     // 403 from the engine: the requester may not approve their own promotion (separation of duties).
     for (const env of ['dev', 'staging']) await settled((await promoteTo(release.id, env)).id);
-    const carolPromotes: Identity = { name: 'carol@example.com', via: { kind: 'token', token: 'carol-ci' }, role: 'admin' };
+    const carolPromotes: Identity = {
+      name: 'carol@example.com',
+      via: { kind: 'token', token: 'carol-ci' },
+      role: 'admin',
+    };
     IDENTITIES['carol-admin'] = carolPromotes;
     try {
       const prod = await promoteTo(release.id, 'prod', 'carol-admin');
@@ -307,7 +354,12 @@ describe('server: who may call what', () => {
     calls = [];
     expect(Object.keys(requests).sort()).toEqual(Object.keys(ROUTE_PERMISSIONS).sort());
     for (const [operation, r] of Object.entries(requests)) {
-      for (const headers of [{} as Record<string, string>, { Authorization: 'Bearer nobody-knows-me' }, { Authorization: 'Basic YWxpY2U6c2VjcmV0' }, { Authorization: 'Bearer' }]) {
+      for (const headers of [
+        {} as Record<string, string>,
+        { Authorization: 'Bearer nobody-knows-me' },
+        { Authorization: 'Basic YWxpY2U6c2VjcmV0' },
+        { Authorization: 'Bearer' },
+      ]) {
         const response = await call(r.method, r.path, { body: r.body, headers });
         expect(response.status, `${operation} ${JSON.stringify(headers)}: ${response.text}`).toBe(401);
         expect(response.headers.get('WWW-Authenticate')).toMatch(/^Bearer/);
@@ -336,25 +388,41 @@ describe('server: who may call what', () => {
       const permission = ROUTE_PERMISSIONS[operation].permission;
       expect(response.status, `${operation}: ${response.text}`).toBe(403);
       expect(response.json.error.message).toBe(`test refuses ${permission}`);
-      expect(calls).toEqual([{ identity: 'alice@example.com', permission, project: 'shop', environment: environments[operation] }]);
+      expect(calls).toEqual([
+        { identity: 'alice@example.com', permission, project: 'shop', environment: environments[operation] },
+      ]);
     }
     // A refused request changed nothing.
     expect((await auditLog()).length).toBe(before.length);
   });
 
-  it("the interim token-role rule: a viewer reads but may not create, an approver may not promote, a token limited to dev may not promote to staging", async () => {
-    IDENTITIES['dev-only'] = { name: 'dora@example.com', via: { kind: 'token', token: 'dora' }, role: 'releaser', environments: ['dev'] };
+  it('the interim token-role rule: a viewer reads but may not create, an approver may not promote, a token limited to dev may not promote to staging', async () => {
+    IDENTITIES['dev-only'] = {
+      name: 'dora@example.com',
+      via: { kind: 'token', token: 'dora' },
+      role: 'releaser',
+      environments: ['dev'],
+    };
     try {
       const release = await newRelease(['api=1', 'web=1']);
       expect((await call('GET', `${P}/releases`, { token: 'victor-token' })).status).toBe(200);
       const viewer = await call('POST', `${P}/releases`, { token: 'victor-token', body: { set: ['api=2', 'web=2'] } });
       expect(viewer.status).toBe(403);
       expect(viewer.json.error.message).toMatch(/needs the releaser role/);
-      expect((await call('POST', `${P}/promotions`, { token: 'carol-token', body: { release: release.id, to: 'dev' } })).status).toBe(403);
-      const devOnly = await call('POST', `${P}/promotions`, { token: 'dev-only', body: { release: release.id, to: 'staging' } });
+      expect(
+        (await call('POST', `${P}/promotions`, { token: 'carol-token', body: { release: release.id, to: 'dev' } }))
+          .status,
+      ).toBe(403);
+      const devOnly = await call('POST', `${P}/promotions`, {
+        token: 'dev-only',
+        body: { release: release.id, to: 'staging' },
+      });
       expect(devOnly.status).toBe(403);
       expect(devOnly.json.error.message).toMatch(/limited to dev/);
-      const allowed = await call('POST', `${P}/promotions`, { token: 'dev-only', body: { release: release.id, to: 'dev' } });
+      const allowed = await call('POST', `${P}/promotions`, {
+        token: 'dev-only',
+        body: { release: release.id, to: 'dev' },
+      });
       expect(allowed.status).toBe(202);
       expect((await settled(allowed.json.promotion.id)).promotion.state).toBe('succeeded');
     } finally {
@@ -384,14 +452,20 @@ describe('server: malformed requests', () => {
       expect(r.json.error.message).toContain(field);
     }
     // An unknown field is refused, not ignored: a typo must not silently drop what was meant.
-    const extra = await call('POST', `${P}/releases`, { token: 'alice-token', body: { set: ['api=1', 'web=1'], lables: { risk: 'high' } } });
+    const extra = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['api=1', 'web=1'], lables: { risk: 'high' } },
+    });
     expect(extra.status).toBe(400);
     expect(extra.json.error.message).toContain('lables');
   });
 
   it('413 for a body over the limit, before it is parsed', async () => {
     app = newApp({ maxBodyBytes: 1024 });
-    const r = await call('POST', `${P}/releases`, { token: 'alice-token', body: { set: ['api=1', 'web=1'], message: 'x'.repeat(2000) } });
+    const r = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['api=1', 'web=1'], message: 'x'.repeat(2000) },
+    });
     expect(r.status).toBe(413);
     expect(r.json.error.code).toBe('body-too-large');
     expect((await auditLog()).length).toBe(0);
@@ -400,59 +474,85 @@ describe('server: malformed requests', () => {
   it('never answers 5xx to a malformed request', async () => {
     const release = await newRelease(['api=1', 'web=1']);
     const deep = '['.repeat(5000) + ']'.repeat(5000);
-    const requests: { method: string; path: string; raw?: string; body?: unknown; headers?: Record<string, string> }[] = [
-      { method: 'POST', path: `${P}/releases`, raw: '{"set": [', headers: { 'Content-Type': 'application/json' } },
-      { method: 'POST', path: `${P}/releases`, raw: '', headers: { 'Content-Type': 'application/json' } },
-      { method: 'POST', path: `${P}/releases`, raw: 'set=api%3D1', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } },
-      { method: 'POST', path: `${P}/releases`, raw: '{"set":["api=1"]}', headers: { 'Content-Type': 'text/plain' } },
-      { method: 'POST', path: `${P}/releases`, raw: '{"set":["api=1"]}' },
-      { method: 'POST', path: `${P}/releases`, raw: deep, headers: { 'Content-Type': 'application/json' } },
-      { method: 'POST', path: `${P}/releases`, body: null },
-      { method: 'POST', path: `${P}/releases`, body: [] },
-      { method: 'POST', path: `${P}/releases`, body: 'api=1' },
-      { method: 'POST', path: `${P}/releases`, body: { set: ['=1'] } },
-      { method: 'POST', path: `${P}/releases`, body: { set: ['api'] } },
-      { method: 'POST', path: `${P}/releases`, body: { set: ['api=1', 'web=1'], from: 'nowhere' } },
-      { method: 'POST', path: `${P}/releases`, body: { set: ['api=1', 'web=1'], labels: { '': 'x' } } },
-      { method: 'POST', path: `${P}/releases`, body: { set: ['__proto__=1', 'constructor=2'] } },
-      { method: 'POST', path: `${P}/releases`, raw: '{"__proto__": {"set": ["api=1"]}, "set": []}', headers: { 'Content-Type': 'application/json' } },
-      { method: 'POST', path: `${P}/releases`, body: { set: ['api=\u0000\u001b[31m', 'web=1'] } },
-      { method: 'POST', path: `${P}/promotions`, body: { release: 'abc', to: 'dev' } },
-      { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: '__proto__' } },
-      { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: 'constructor' } },
-      { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: 'dev', concurrency: 1e308 } },
-      { method: 'POST', path: `${P}/promotions`, body: { release: 'x'.repeat(300), to: 'dev' } },
-      { method: 'POST', path: `${P}/promotions/abc/approve`, body: {} },
-      { method: 'POST', path: `${P}/promotions/${'0'.repeat(7)}/reject`, body: { comment: 'x' } },
-      { method: 'POST', path: `${P}/promotions/%ZZ/approve`, body: {} },
-      { method: 'GET', path: '/api/v1/projects/%ZZ/releases' },
-      { method: 'GET', path: '/api/v1/projects/__proto__/releases' },
-      { method: 'GET', path: '/api/v1/projects/constructor/releases' },
-      { method: 'GET', path: `/api/v1/projects/${'p'.repeat(5000)}/releases` },
-      { method: 'GET', path: `${P}/releases/%00` },
-      { method: 'GET', path: `${P}/releases/abc` },
-      { method: 'GET', path: `${P}/releases/${release.id}/plan?to=${'q'.repeat(500)}` },
-      { method: 'GET', path: `${P}/releases/${release.id}/plan?to=__proto__` },
-      { method: 'GET', path: `${P}/releases?limit=-1` },
-      { method: 'GET', path: `${P}/releases?limit=1e9` },
-      { method: 'GET', path: `${P}/releases?limit=2&limit=3` },
-      { method: 'GET', path: `${P}/environments/__proto__` },
-      { method: 'GET', path: `${P}/environments/toString` },
-      { method: 'GET', path: `${P}/promotions/abc/logs` },
-      { method: 'DELETE', path: `${P}/releases/${release.id}` },
-      { method: 'PUT', path: `${P}/promotions` },
-      { method: 'GET', path: `${P}/nothing-here` },
-      { method: 'GET', path: '/api/v2/anything' },
-    ];
+    const requests: { method: string; path: string; raw?: string; body?: unknown; headers?: Record<string, string> }[] =
+      [
+        { method: 'POST', path: `${P}/releases`, raw: '{"set": [', headers: { 'Content-Type': 'application/json' } },
+        { method: 'POST', path: `${P}/releases`, raw: '', headers: { 'Content-Type': 'application/json' } },
+        {
+          method: 'POST',
+          path: `${P}/releases`,
+          raw: 'set=api%3D1',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        },
+        { method: 'POST', path: `${P}/releases`, raw: '{"set":["api=1"]}', headers: { 'Content-Type': 'text/plain' } },
+        { method: 'POST', path: `${P}/releases`, raw: '{"set":["api=1"]}' },
+        { method: 'POST', path: `${P}/releases`, raw: deep, headers: { 'Content-Type': 'application/json' } },
+        { method: 'POST', path: `${P}/releases`, body: null },
+        { method: 'POST', path: `${P}/releases`, body: [] },
+        { method: 'POST', path: `${P}/releases`, body: 'api=1' },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['=1'] } },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['api'] } },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['api=1', 'web=1'], from: 'nowhere' } },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['api=1', 'web=1'], labels: { '': 'x' } } },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['__proto__=1', 'constructor=2'] } },
+        {
+          method: 'POST',
+          path: `${P}/releases`,
+          raw: '{"__proto__": {"set": ["api=1"]}, "set": []}',
+          headers: { 'Content-Type': 'application/json' },
+        },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['api=\u0000\u001b[31m', 'web=1'] } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: 'abc', to: 'dev' } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: '__proto__' } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: 'constructor' } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: 'dev', concurrency: 1e308 } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: 'x'.repeat(300), to: 'dev' } },
+        { method: 'POST', path: `${P}/promotions/abc/approve`, body: {} },
+        { method: 'POST', path: `${P}/promotions/${'0'.repeat(7)}/reject`, body: { comment: 'x' } },
+        { method: 'POST', path: `${P}/promotions/%ZZ/approve`, body: {} },
+        { method: 'GET', path: '/api/v1/projects/%ZZ/releases' },
+        { method: 'GET', path: '/api/v1/projects/__proto__/releases' },
+        { method: 'GET', path: '/api/v1/projects/constructor/releases' },
+        { method: 'GET', path: `/api/v1/projects/${'p'.repeat(5000)}/releases` },
+        { method: 'GET', path: `${P}/releases/%00` },
+        { method: 'GET', path: `${P}/releases/abc` },
+        { method: 'GET', path: `${P}/releases/${release.id}/plan?to=${'q'.repeat(500)}` },
+        { method: 'GET', path: `${P}/releases/${release.id}/plan?to=__proto__` },
+        { method: 'GET', path: `${P}/releases?limit=-1` },
+        { method: 'GET', path: `${P}/releases?limit=1e9` },
+        { method: 'GET', path: `${P}/releases?limit=2&limit=3` },
+        { method: 'GET', path: `${P}/environments/__proto__` },
+        { method: 'GET', path: `${P}/environments/toString` },
+        { method: 'GET', path: `${P}/promotions/abc/logs` },
+        { method: 'DELETE', path: `${P}/releases/${release.id}` },
+        { method: 'PUT', path: `${P}/promotions` },
+        { method: 'GET', path: `${P}/nothing-here` },
+        { method: 'GET', path: '/api/v2/anything' },
+      ];
     for (const r of requests) {
-      const response = await call(r.method, r.path, { token: 'alice-token', raw: r.raw, body: r.body, headers: r.headers });
-      expect(response.status, `${r.method} ${r.path} ${r.raw ?? JSON.stringify(r.body)}: ${response.text}`).toBeGreaterThanOrEqual(400);
-      expect(response.status, `${r.method} ${r.path} ${r.raw ?? JSON.stringify(r.body)}: ${response.text}`).toBeLessThan(500);
+      const response = await call(r.method, r.path, {
+        token: 'alice-token',
+        raw: r.raw,
+        body: r.body,
+        headers: r.headers,
+      });
+      expect(
+        response.status,
+        `${r.method} ${r.path} ${r.raw ?? JSON.stringify(r.body)}: ${response.text}`,
+      ).toBeGreaterThanOrEqual(400);
+      expect(
+        response.status,
+        `${r.method} ${r.path} ${r.raw ?? JSON.stringify(r.body)}: ${response.text}`,
+      ).toBeLessThan(500);
       expect(response.json.error.message, response.text).toEqual(expect.any(String));
     }
     expect(logged).toEqual([]);
     // A body that is not JSON is refused by its media type, with or without a Content-Type.
-    const plain = await call('POST', `${P}/releases`, { token: 'alice-token', raw: '{"set":["api=2","web=2"]}', headers: { 'Content-Type': 'text/plain' } });
+    const plain = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      raw: '{"set":["api=2","web=2"]}',
+      headers: { 'Content-Type': 'text/plain' },
+    });
     expect(plain.status).toBe(415);
   });
 
@@ -483,13 +583,17 @@ describe('server: health and the OpenAPI document', () => {
     expect(doc.json.openapi).toMatch(/^3\.1\.\d+$/);
     const operations = new Map<string, { parameters?: { name: string; in: string }[]; requestBody?: unknown }>();
     for (const [path, methods] of Object.entries(doc.json.paths)) {
-      for (const [method, op] of Object.entries(methods)) operations.set(op.operationId, { ...op, path, method } as never);
+      for (const [method, op] of Object.entries(methods))
+        operations.set(op.operationId, { ...op, path, method } as never);
     }
     expect([...operations.keys()].sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), 'healthz', 'readyz'].sort());
     for (const id of Object.keys(ROUTE_PERMISSIONS)) {
       const op = operations.get(id) as { path: string; parameters?: { name: string; in: string }[] };
       expect(op.path).toMatch(/^\/api\/v1\/projects\/\{project\}\//);
-      expect(op.parameters?.some((p) => p.name === 'project' && p.in === 'path'), id).toBe(true);
+      expect(
+        op.parameters?.some((p) => p.name === 'project' && p.in === 'path'),
+        id,
+      ).toBe(true);
     }
     expect(doc.json.components.schemas.CreateRelease?.properties.set?.type).toBe('array');
     expect(doc.json.components.schemas.CreatePromotion?.required).toEqual(['release', 'to']);

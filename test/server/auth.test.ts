@@ -18,9 +18,22 @@ const NOW = new Date('2026-12-07T10:00:00Z');
 
 describe('tokenAuthenticator', () => {
   it('finds a token by the SHA-256 of what was sent and gives the identity it acts for, naming the token, never its secret', async () => {
-    const store = table([{ name: 'alice-ci', identity: 'alice@example.com', role: 'releaser', environments: ['dev'], hash: sha256hex('s3cret-token') }]);
+    const store = table([
+      {
+        name: 'alice-ci',
+        identity: 'alice@example.com',
+        role: 'releaser',
+        environments: ['dev'],
+        hash: sha256hex('s3cret-token'),
+      },
+    ]);
     const identity = await tokenAuthenticator(store, () => NOW)('s3cret-token');
-    expect(identity).toEqual({ name: 'alice@example.com', via: { kind: 'token', token: 'alice-ci' }, role: 'releaser', environments: ['dev'] });
+    expect(identity).toEqual({
+      name: 'alice@example.com',
+      via: { kind: 'token', token: 'alice-ci' },
+      role: 'releaser',
+      environments: ['dev'],
+    });
     expect(store.asked).toEqual([sha256hex('s3cret-token')]);
     expect(store.asked[0]).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(identity)).not.toContain('s3cret-token');

@@ -20,7 +20,15 @@ describe('lockstep serve', () => {
   it('prints where it listens first, answers over HTTP for every --project, and exits 0 on SIGTERM', async () => {
     const shop = newProject('shop');
     const payments = newProject('payments');
-    const child = lockstepAsync(shop.dir, ['serve', '--listen', '127.0.0.1:0', '--project', '.', '--project', payments.dir]);
+    const child = lockstepAsync(shop.dir, [
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--project',
+      '.',
+      '--project',
+      payments.dir,
+    ]);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const lines = createInterface({ input: child.stdout! });
@@ -37,7 +45,9 @@ describe('lockstep serve', () => {
     expect(ready.status).toBe(200);
     expect(Object.keys(((await ready.json()) as { projects: object }).projects).sort()).toEqual(['payments', 'shop']);
     // No token store holds this token: refused, over real HTTP, with the challenge.
-    const refused = await fetch(`${url}/api/v1/projects/payments/releases`, { headers: { Authorization: 'Bearer nope' } });
+    const refused = await fetch(`${url}/api/v1/projects/payments/releases`, {
+      headers: { Authorization: 'Bearer nope' },
+    });
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
     const doc = await fetch(`${url}/api/v1/openapi.json`);

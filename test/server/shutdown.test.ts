@@ -17,7 +17,9 @@ const ALICE: Identity = { name: 'alice@example.com', via: { kind: 'token', token
 
 describe('server shutdown', () => {
   it('close() stops taking connections, waits for the promotion a request started, then closes the store', async () => {
-    project = testProject(`project: shop\nenvironments:\n  dev: {}\ncomponents:\n  api:\n${commandComponent({ extra: '      env: { STEP_SLEEP: "1" }' })}\n`);
+    project = testProject(
+      `project: shop\nenvironments:\n  dev: {}\ncomponents:\n  api:\n${commandComponent({ extra: '      env: { STEP_SLEEP: "1" }' })}\n`,
+    );
     const handle = await openProjectHandle({ config: join(project.dir, 'lockstep.yaml') });
     const server = await startServer({
       projects: new Map([[handle.name, handle]]),
@@ -28,9 +30,17 @@ describe('server shutdown', () => {
       log: () => undefined,
     });
     const headers = { Authorization: 'Bearer alice', 'Content-Type': 'application/json' };
-    const created = await fetch(`${server.url}/api/v1/projects/shop/releases`, { method: 'POST', headers, body: JSON.stringify({ set: ['api=2.0.0'] }) });
+    const created = await fetch(`${server.url}/api/v1/projects/shop/releases`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ set: ['api=2.0.0'] }),
+    });
     const { release } = (await created.json()) as { release: ReleaseRecord };
-    const started = await fetch(`${server.url}/api/v1/projects/shop/promotions`, { method: 'POST', headers, body: JSON.stringify({ release: release.id, to: 'dev' }) });
+    const started = await fetch(`${server.url}/api/v1/projects/shop/promotions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ release: release.id, to: 'dev' }),
+    });
     expect(started.status).toBe(202);
     const { promotion } = (await started.json()) as { promotion: PromotionRecord };
     expect(promotion.state).toBe('running');

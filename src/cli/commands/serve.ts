@@ -20,18 +20,37 @@ export function serveCommand(program: Command): void {
     .command('serve')
     .description('run the HTTP API (docs/server.md) for one or more projects; SIGTERM or Ctrl-C stops it')
     .option('--listen <host:port>', 'where to listen (port 0 picks a free port)', '127.0.0.1:8417')
-    .option('--project <dir>', 'a directory holding lockstep.yaml (repeatable; default: the --config file)', collect, [] as string[])
-    .addHelpText('after', '\nExamples:\n  lockstep serve --listen 127.0.0.1:8417\n  lockstep serve --listen 0.0.0.0:8417 --project . --project ../payments')
+    .option(
+      '--project <dir>',
+      'a directory holding lockstep.yaml (repeatable; default: the --config file)',
+      collect,
+      [] as string[],
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  lockstep serve --listen 127.0.0.1:8417\n  lockstep serve --listen 0.0.0.0:8417 --project . --project ../payments',
+    )
     .action(async (o: ServeOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ config: string; state?: string; secretsFile?: string }>();
       // Loaded here, not at start: every other command starts without evaluating the HTTP stack.
       const { parseListen, startServer } = await import('../../server/serve.js');
       const { tokenRoleAuthorize } = await import('../../server/authorize.js');
       const { host, port } = parseListen(o.listen);
-      if (o.project.length > 1 && globals.state !== undefined) throw new InputError('--state names one state: with several --project, each keeps its own (.lockstep/ beside its config)', '--state');
-      const configs = o.project.length > 0 ? o.project.map((dir) => join(resolve(dir), 'lockstep.yaml')) : [resolve(globals.config)];
+      if (o.project.length > 1 && globals.state !== undefined)
+        throw new InputError(
+          '--state names one state: with several --project, each keeps its own (.lockstep/ beside its config)',
+          '--state',
+        );
+      const configs =
+        o.project.length > 0 ? o.project.map((dir) => join(resolve(dir), 'lockstep.yaml')) : [resolve(globals.config)];
       const projects = await openProjects(configs, { state: globals.state, secretsFile: globals.secretsFile });
-      const server = await startServer({ projects, host, port, authenticate: await storeTokens(projects), authorize: tokenRoleAuthorize });
+      const server = await startServer({
+        projects,
+        host,
+        port,
+        authenticate: await storeTokens(projects),
+        authorize: tokenRoleAuthorize,
+      });
       process.stdout.write(`listening on ${server.url}\n`);
 
       await new Promise<void>((done) => {
@@ -55,15 +74,23 @@ export function serveCommand(program: Command): void {
     });
 }
 
-async function openProjects(configs: string[], shared: { state?: string; secretsFile?: string }): Promise<Map<string, ProjectHandle>> {
+async function openProjects(
+  configs: string[],
+  shared: { state?: string; secretsFile?: string },
+): Promise<Map<string, ProjectHandle>> {
   const projects = new Map<string, ProjectHandle>();
   try {
     for (const config of configs) {
-      const project = await openProjectHandle({ config, ...shared }, (path) => process.stderr.write(`lockstep: created a new state at ${path}\n`));
+      const project = await openProjectHandle({ config, ...shared }, (path) =>
+        process.stderr.write(`lockstep: created a new state at ${path}\n`),
+      );
       const other = projects.get(project.name);
       if (other !== undefined) {
         await project.close();
-        throw new InputError(`two projects are named ${project.name} (${other.loaded.file} and ${config}): API routes name projects, so each needs its own name`, '--project');
+        throw new InputError(
+          `two projects are named ${project.name} (${other.loaded.file} and ${config}): API routes name projects, so each needs its own name`,
+          '--project',
+        );
       }
       projects.set(project.name, project);
     }
@@ -79,9 +106,13 @@ async function openProjects(configs: string[], shared: { state?: string; secrets
  * each in turn. A store that cannot hold tokens yet (before the token work lands in the Store port)
  * authenticates nobody.
  */
-async function storeTokens(projects: ReadonlyMap<string, ProjectHandle>): Promise<(bearer: string) => Promise<Identity | undefined>> {
+async function storeTokens(
+  projects: ReadonlyMap<string, ProjectHandle>,
+): Promise<(bearer: string) => Promise<Identity | undefined>> {
   const { tokenAuthenticator } = await import('../../server/auth.js');
-  const lookups = [...projects.values()].map((p) => p.store as unknown as Partial<TokenLookup>).filter((s): s is TokenLookup => typeof s.findTokenByHash === 'function');
+  const lookups = [...projects.values()]
+    .map((p) => p.store as unknown as Partial<TokenLookup>)
+    .filter((s): s is TokenLookup => typeof s.findTokenByHash === 'function');
   const authenticators = lookups.map((store) => tokenAuthenticator(store));
   return async (bearer) => {
     for (const authenticate of authenticators) {

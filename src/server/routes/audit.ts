@@ -16,9 +16,18 @@ export function auditRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): v
       middleware: guard('verifyAudit', options),
       request: {
         params: ProjectParams,
-        query: z.object({ head: z.string().regex(/^[0-9a-f]{64}$/).optional().openapi({ description: 'a head hash recorded earlier: the chain must still contain it' }) }),
+        query: z.object({
+          head: z
+            .string()
+            .regex(/^[0-9a-f]{64}$/)
+            .optional()
+            .openapi({ description: 'a head hash recorded earlier: the chain must still contain it' }),
+        }),
       },
-      responses: { 200: json(AuditVerification, 'the verification (a broken chain is a result, not an error)'), ...ERROR_RESPONSES },
+      responses: {
+        200: json(AuditVerification, 'the verification (a broken chain is a result, not an error)'),
+        ...ERROR_RESPONSES,
+      },
     }),
     async (c) => c.json(await verifyAuditLog(c.var.deps.store, c.req.valid('query').head), 200),
   );

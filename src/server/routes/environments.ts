@@ -14,10 +14,14 @@ export function environmentRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptio
       method: 'get',
       path: `${BASE}/environments`,
       tags: ['status'],
-      summary: 'per environment: the release, each component’s version, the last and active promotion, pending promotions with their gates',
+      summary:
+        'per environment: the release, each component’s version, the last and active promotion, pending promotions with their gates',
       middleware: guard('listEnvironments', options),
       request: { params: ProjectParams },
-      responses: { 200: json(z.array(Environment), 'every environment of the config, in its order'), ...ERROR_RESPONSES },
+      responses: {
+        200: json(z.array(Environment), 'every environment of the config, in its order'),
+        ...ERROR_RESPONSES,
+      },
     }),
     async (c) => c.json(await environmentStatus(c.var.deps), 200),
   );

@@ -6,14 +6,27 @@ import type { AppOptions, ServerEnv } from '../server-env.js';
 const Ready = z
   .object({
     ready: z.boolean(),
-    projects: z.record(z.string(), z.object({ config: z.string().openapi({ description: "the loaded config's digest" }), store: z.string().openapi({ description: '`ok` or `unreachable` (the server log says why)' }) })),
+    projects: z.record(
+      z.string(),
+      z.object({
+        config: z.string().openapi({ description: "the loaded config's digest" }),
+        store: z.string().openapi({ description: '`ok` or `unreachable` (the server log says why)' }),
+      }),
+    ),
   })
   .openapi('Ready');
 
 /** For load balancers, no token: alive (`/healthz`), and able to serve (`/readyz`: every store reachable, every config loaded). */
 export function healthRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): void {
   app.openapi(
-    createRoute({ operationId: 'healthz', method: 'get', path: '/healthz', tags: ['health'], summary: 'the process is alive', responses: { 200: json(z.object({ ok: z.literal(true) }), 'alive') } }),
+    createRoute({
+      operationId: 'healthz',
+      method: 'get',
+      path: '/healthz',
+      tags: ['health'],
+      summary: 'the process is alive',
+      responses: { 200: json(z.object({ ok: z.literal(true) }), 'alive') },
+    }),
     (c) => c.json({ ok: true as const }, 200),
   );
 

@@ -1,9 +1,23 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { approve } from '../../engine/approve.js';
 import { promote } from '../../engine/promote.js';
+import { promotionLogs, promotionWithSteps } from '../../engine/records.js';
 import { BackgroundRuns } from '../background.js';
 import { guard } from '../guard.js';
-import { ApproveBody, CreatePromotionBody, error, ERROR_RESPONSES, json, Limit, LogLine, ProjectParams, Promotion, PromotionParams, RejectBody, Step } from '../schemas.js';
+import {
+  ApproveBody,
+  CreatePromotionBody,
+  error,
+  ERROR_RESPONSES,
+  json,
+  Limit,
+  LogLine,
+  ProjectParams,
+  Promotion,
+  PromotionParams,
+  RejectBody,
+  Step,
+} from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
 
 const BASE = '/api/v1/projects/{project}';
@@ -15,7 +29,8 @@ const body = <S extends z.ZodType>(schema: S) => ({ content: { 'application/json
  * runs it in the background (BackgroundRuns), and its record says how it goes on.
  */
 export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): void {
-  const background = options.background ?? new BackgroundRuns(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
+  const background =
+    options.background ?? new BackgroundRuns(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
 
   app.openapi(
     createRoute({
@@ -25,7 +40,13 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       tags: ['promotions'],
       summary: 'promotions, newest first',
       middleware: guard('listPromotions', options),
-      request: { params: ProjectParams, query: z.object({ env: z.string().min(1).max(200).optional().openapi({ description: 'one environment' }), limit: Limit }) },
+      request: {
+        params: ProjectParams,
+        query: z.object({
+          env: z.string().min(1).max(200).optional().openapi({ description: 'one environment' }),
+          limit: Limit,
+        }),
+      },
       responses: { 200: json(z.array(Promotion), 'promotions, newest first'), ...ERROR_RESPONSES },
     }),
     async (c) => {
@@ -43,13 +64,12 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       summary: 'one promotion in full: its plan, gates and steps',
       middleware: guard('getPromotion', options),
       request: { params: PromotionParams },
-      responses: { 200: json(z.object({ promotion: Promotion, steps: z.array(Step) }), 'the promotion and its steps'), ...ERROR_RESPONSES },
+      responses: {
+        200: json(z.object({ promotion: Promotion, steps: z.array(Step) }), 'the promotion and its steps'),
+        ...ERROR_RESPONSES,
+      },
     }),
-    async (c) => {
-      const { store } = c.var.deps;
-      const promotion = await store.getPromotion(c.req.valid('param').promotion);
-      return c.json({ promotion, steps: await store.listSteps(promotion.id) }, 200);
-    },
+    async (c) => c.json(await promotionWithSteps(c.var.deps.store, c.req.valid('param').promotion), 200),
   );
 
   app.openapi(
@@ -60,14 +80,17 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       tags: ['promotions'],
       summary: "what a promotion's steps printed (secrets redacted)",
       middleware: guard('getPromotionLogs', options),
-      request: { params: PromotionParams, query: z.object({ component: z.string().min(1).max(200).optional().openapi({ description: 'one component' }) }) },
+      request: {
+        params: PromotionParams,
+        query: z.object({ component: z.string().min(1).max(200).optional().openapi({ description: 'one component' }) }),
+      },
       responses: { 200: json(z.array(LogLine), 'log lines, oldest first'), ...ERROR_RESPONSES },
     }),
-    async (c) => {
-      const { store } = c.var.deps;
-      const promotion = await store.getPromotion(c.req.valid('param').promotion);
-      return c.json(await store.stepLogs(promotion.id, c.req.valid('query').component), 200);
-    },
+    async (c) =>
+      c.json(
+        await promotionLogs(c.var.deps.store, c.req.valid('param').promotion, c.req.valid('query').component),
+        200,
+      ),
   );
 
   app.openapi(
@@ -76,11 +99,15 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       method: 'post',
       path: `${BASE}/promotions`,
       tags: ['promotions'],
-      summary: 'promote a release to an environment: answers once it is recorded (running, pending or rejected); the run goes on in the server',
+      summary:
+        'promote a release to an environment: answers once it is recorded (running, pending or rejected); the run goes on in the server',
       middleware: guard('createPromotion', options),
       request: { params: ProjectParams, body: body(CreatePromotionBody) },
       responses: {
-        202: json(z.object({ promotion: Promotion }), 'recorded; `state` says whether it runs, waits on its gates or was refused by them'),
+        202: json(
+          z.object({ promotion: Promotion }),
+          'recorded; `state` says whether it runs, waits on its gates or was refused by them',
+        ),
         409: error('the environment is busy'),
         422: error('a gate refuses: the release has not succeeded upstream'),
         ...ERROR_RESPONSES,
@@ -89,7 +116,9 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
     async (c) => {
       const { release, to, concurrency } = c.req.valid('json');
       const deps = c.var.deps;
-      const promotion = await background.start(`promotion of ${release} to ${to}`, (recorded) => promote(deps, release, to, { concurrency, onCreated: recorded }));
+      const promotion = await background.start(`promotion of ${release} to ${to}`, (recorded) =>
+        promote(deps, release, to, { concurrency, onCreated: recorded }),
+      );
       return c.json({ promotion }, 202);
     },
   );
@@ -118,7 +147,9 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
         const ref = c.req.valid('param').promotion;
         const { comment } = c.req.valid('json');
         const deps = c.var.deps;
-        const promotion = await background.start(`${decision} of promotion ${ref}`, (recorded) => approve(deps, ref, { comment, reject: decision === 'reject', onCreated: recorded }));
+        const promotion = await background.start(`${decision} of promotion ${ref}`, (recorded) =>
+          approve(deps, ref, { comment, reject: decision === 'reject', onCreated: recorded }),
+        );
         return c.json({ promotion }, 200);
       },
     );

@@ -1,8 +1,20 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { createRelease } from '../../engine/promote.js';
 import { previewPlan } from '../../engine/plan-preview.js';
+import { releaseWithPromotions } from '../../engine/records.js';
 import { guard } from '../guard.js';
-import { CreateReleaseBody, ERROR_RESPONSES, error, json, Limit, Plan, ProjectParams, Promotion, Release, ReleaseParams } from '../schemas.js';
+import {
+  CreateReleaseBody,
+  ERROR_RESPONSES,
+  error,
+  json,
+  Limit,
+  Plan,
+  ProjectParams,
+  Promotion,
+  Release,
+  ReleaseParams,
+} from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
 
 const BASE = '/api/v1/projects/{project}';
@@ -32,13 +44,12 @@ export function releaseRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions):
       summary: 'one release and its promotions',
       middleware: guard('getRelease', options),
       request: { params: ReleaseParams },
-      responses: { 200: json(z.object({ release: Release, promotions: z.array(Promotion) }), 'the release and its promotions'), ...ERROR_RESPONSES },
+      responses: {
+        200: json(z.object({ release: Release, promotions: z.array(Promotion) }), 'the release and its promotions'),
+        ...ERROR_RESPONSES,
+      },
     }),
-    async (c) => {
-      const { store } = c.var.deps;
-      const release = await store.getRelease(c.req.valid('param').release);
-      return c.json({ release, promotions: await store.listPromotions({ releaseId: release.id }) }, 200);
-    },
+    async (c) => c.json(await releaseWithPromotions(c.var.deps.store, c.req.valid('param').release), 200),
   );
 
   app.openapi(
@@ -49,7 +60,10 @@ export function releaseRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions):
       tags: ['releases'],
       summary: 'create (or find: a release is its versions) the release pinning a version for every component',
       middleware: guard('createRelease', options),
-      request: { params: ProjectParams, body: { content: { 'application/json': { schema: CreateReleaseBody } }, required: true } },
+      request: {
+        params: ProjectParams,
+        body: { content: { 'application/json': { schema: CreateReleaseBody } }, required: true },
+      },
       responses: {
         200: json(z.object({ created: z.literal(false), release: Release }), 'the release existed already'),
         201: json(z.object({ created: z.literal(true), release: Release }), 'the release was created'),
@@ -59,7 +73,9 @@ export function releaseRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions):
     }),
     async (c) => {
       const result = await createRelease(c.var.deps, c.req.valid('json'));
-      return result.created ? c.json({ created: true as const, release: result.release }, 201) : c.json({ created: false as const, release: result.release }, 200);
+      return result.created
+        ? c.json({ created: true as const, release: result.release }, 201)
+        : c.json({ created: false as const, release: result.release }, 200);
     },
   );
 
@@ -71,8 +87,16 @@ export function releaseRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions):
       tags: ['releases'],
       summary: 'what promoting the release to an environment would do, and the gates (records nothing)',
       middleware: guard('planRelease', options),
-      request: { params: ReleaseParams, query: z.object({ to: z.string().min(1).max(200).openapi({ description: 'target environment', example: 'prod' }) }) },
-      responses: { 200: json(z.object({ release: Release, plan: Plan }), 'the plan with the gates as they would stand now'), ...ERROR_RESPONSES },
+      request: {
+        params: ReleaseParams,
+        query: z.object({
+          to: z.string().min(1).max(200).openapi({ description: 'target environment', example: 'prod' }),
+        }),
+      },
+      responses: {
+        200: json(z.object({ release: Release, plan: Plan }), 'the plan with the gates as they would stand now'),
+        ...ERROR_RESPONSES,
+      },
     }),
     async (c) => c.json(await previewPlan(c.var.deps, c.req.valid('param').release, c.req.valid('query').to), 200),
   );
