@@ -5,13 +5,13 @@ import { openProjectHandle, type ProjectHandle } from '../../project/project-han
 import type { TokenLookup } from '../../server/auth.js';
 import type { Identity } from '../../core/access.js';
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 interface ServeOptions {
   listen: string;
-  project: string[];
+  project?: string[];
 }
 
 /** `lockstep serve`: the HTTP API over the projects' stores and configs, until SIGTERM or SIGINT. */
@@ -20,12 +20,7 @@ export function serveCommand(program: Command): void {
     .command('serve')
     .description('run the HTTP API (docs/server.md) for one or more projects; SIGTERM or Ctrl-C stops it')
     .option('--listen <host:port>', 'where to listen (port 0 picks a free port)', '127.0.0.1:8417')
-    .option(
-      '--project <dir>',
-      'a directory holding lockstep.yaml (repeatable; default: the --config file)',
-      collect,
-      [] as string[],
-    )
+    .option('--project <dir>', 'a directory holding lockstep.yaml (repeatable; default: the --config file)', collect)
     .addHelpText(
       'after',
       '\nExamples:\n  lockstep serve --listen 127.0.0.1:8417\n  lockstep serve --listen 0.0.0.0:8417 --project . --project ../payments',
@@ -36,13 +31,14 @@ export function serveCommand(program: Command): void {
       const { parseListen, startServer } = await import('../../server/serve.js');
       const { tokenRoleAuthorize } = await import('../../server/authorize.js');
       const { host, port } = parseListen(o.listen);
-      if (o.project.length > 1 && globals.state !== undefined)
+      const dirs = o.project ?? [];
+      if (dirs.length > 1 && globals.state !== undefined)
         throw new InputError(
           '--state names one state: with several --project, each keeps its own (.lockstep/ beside its config)',
           '--state',
         );
       const configs =
-        o.project.length > 0 ? o.project.map((dir) => join(resolve(dir), 'lockstep.yaml')) : [resolve(globals.config)];
+        dirs.length > 0 ? dirs.map((dir) => join(resolve(dir), 'lockstep.yaml')) : [resolve(globals.config)];
       const projects = await openProjects(configs, { state: globals.state, secretsFile: globals.secretsFile });
       const server = await startServer({
         projects,
