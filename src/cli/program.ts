@@ -2,20 +2,21 @@ import { Command, CommanderError, Option } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import { ConfigError, errorMessage, formatProblem, GateBlocked, InputError } from '../core/errors.js';
-import { printable, printableKeepingColour, printableLines } from '../core/printable.js';
+import { printableKeepingColour, printableLines } from '../core/printable.js';
 import { configJsonSchema } from '../core/config/config-schema.js';
 import { initTemplate } from '../core/config/init-template.js';
-import { AuditVerifier } from '../core/audit.js';
 import { formatLabels, parseLabelAssignments } from '../core/labels.js';
 import type { PromotionRecord } from '../core/model.js';
 import { builtinAdapters } from '../adapters/registry.js';
-import { planPromotion } from '../engine/planner.js';
 import { approve } from '../engine/approve.js';
-import { evaluatePromotionGates } from '../engine/gates.js';
 import type { PlannedPromotion } from '../engine/planner.js';
 import { createRelease, promote, resume, rollbackEnvironment } from '../engine/promote.js';
 import { rejectRelease, tick } from '../engine/tick.js';
 import { waitToEnd } from '../engine/follow.js';
+import { verifyAuditLog } from '../engine/audit-verify.js';
+import { previewPlan } from '../engine/plan-preview.js';
+import { environmentStatus } from '../engine/status.js';
+import { promotionLogs, promotionWithSteps, releaseWithPromotions } from '../engine/records.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { collect, globals, outputOption, print, printJson, withProject } from './command-kit.js';
@@ -24,6 +25,7 @@ import { DEFAULT_CONFIG, openStore, readConfig } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, stepProblem, table } from './format.js';
 import { Progress } from './progress.js';
+import { serveCommand } from './commands/serve.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -278,8 +280,7 @@ Examples:
       const opts = globals(cmd);
       const store = await openStore(opts, 'read');
       try {
-        const r = await store.getRelease(ref);
-        const promotions = await store.listPromotions({ releaseId: r.id });
+        const { release: r, promotions } = await releaseWithPromotions(store, ref);
         if (opts.output === 'json') return printJson({ release: r, promotions });
         print(renderRelease(r));
         if (promotions.length) print('\n' + table(['PROMOTION', 'ENV', 'STATE', 'REQUESTED'], promotions.map((p) => [shortId(p.id), p.environment, p.state, p.requestedAt])));
@@ -298,11 +299,7 @@ Examples:
     .action(async (ref: string, o: { to: string }, cmd: Command) => {
       // Planning records nothing: a read-only state plans.
       await withProject(cmd, 'read', async (deps, opts) => {
-        const r = await deps.store.getRelease(ref);
-        const planned = await planPromotion(deps, r, o.to);
-        // The gates as they would stand if the current actor promoted now (no approvals yet).
-        const evaluation = await evaluatePromotionGates(deps, { environment: o.to, kind: 'promotion', plan: planned.plan, requestedBy: deps.actor }, r);
-        const plan = { ...planned.plan, gates: evaluation.gates };
+        const { release: r, plan } = await previewPlan(deps, ref, o.to);
         if (opts.output === 'json') return printJson(plan);
         print(renderPlan(plan, r));
       });
@@ -432,26 +429,7 @@ Examples:
     .addHelpText('after', '\nExample:\n  lockstep status --env prod --output json')
     .action(async (o: { env?: string }, cmd: Command) => {
       await withProject(cmd, 'read', async (deps, opts) => {
-        const envs = o.env ? [o.env] : Object.keys(deps.loaded.config.environments);
-        if (o.env && !(o.env in deps.loaded.config.environments)) throw new InputError(`unknown environment ${printable(o.env)}`, '--env');
-        const result = [];
-        for (const env of envs) {
-          const components = await deps.store.environmentState(env);
-          const [last] = await deps.store.listPromotions({ environment: env, limit: 1 });
-          const [lastOk] = await deps.store.listPromotions({ environment: env, states: ['succeeded'], limit: 1 });
-          const active = await deps.store.activePromotion(env);
-          // The last release that fully succeeded here, and the components that no longer run its version
-          // (a later failed promotion may have left forward-only components at newer versions).
-          const versions = lastOk ? (await deps.store.getRelease(lastOk.releaseId)).versions : {};
-          const differing = lastOk ? components.filter((c) => versions[c.component] !== c.version).map((c) => c.component) : [];
-          // Pending promotions with their gates as they stand now (read-only: nothing is re-planned or recorded).
-          const pending = [];
-          for (const p of await deps.store.listPromotions({ environment: env, states: ['pending'] })) {
-            const evaluation = await evaluatePromotionGates(deps, p, await deps.store.getRelease(p.releaseId));
-            pending.push({ promotion: { ...p, plan: { ...p.plan, gates: evaluation.gates } }, gates: evaluation.gates, summary: evaluation.summary });
-          }
-          result.push({ environment: env, release: lastOk?.releaseId, differsFromRelease: differing, lastPromotion: last, activePromotion: active, pending, components });
-        }
+        const result = await environmentStatus(deps, o.env);
         if (opts.output === 'json') return printJson(result);
         for (const e of result) {
           const mixed = e.differsFromRelease.length > 0 ? ` (but ${e.differsFromRelease.join(', ')} run${e.differsFromRelease.length === 1 ? 's' : ''} other versions)` : '';
@@ -483,8 +461,7 @@ Examples:
       const store = await openStore(opts, 'read');
       try {
         if (ref !== undefined) {
-          const promotion = await store.getPromotion(ref);
-          const steps = await store.listSteps(promotion.id);
+          const { promotion, steps } = await promotionWithSteps(store, ref);
           if (opts.output === 'json') return printJson({ promotion, steps });
           print(renderPlan(promotion.plan, await store.getRelease(promotion.releaseId)));
           print('');
@@ -536,8 +513,7 @@ Examples:
       const opts = globals(cmd);
       const store = await openStore(opts, 'read');
       try {
-        const promotion = await store.getPromotion(ref);
-        const lines = await store.stepLogs(promotion.id, o.component);
+        const lines = await promotionLogs(store, ref, o.component);
         if (opts.output === 'json') return printJson(lines);
         const width = Math.max(0, ...lines.map((l) => l.component.length));
         for (const l of lines) print(`${l.time.slice(11, 23)} ${l.component.padEnd(width)} | ${printableKeepingColour(l.line)}`);
@@ -556,35 +532,12 @@ Examples:
       const opts = globals(cmd);
       const store = await openStore(opts, 'read');
       try {
-        const verifier = new AuditVerifier();
-        // From the very first row: one forged at sequence 0 or below must fail verification too.
-        let after: number | null = null;
-        let headSeen = false;
-        for (;;) {
-          // Pages of 2,000: large enough that reading costs little per entry, small enough that a
-          // page is garbage before the young generation fills (5,000 was measurably slower).
-          const page = await store.auditPage(after, 2000);
-          if (page.length === 0) break;
-          let ok = true;
-          for (const e of page) {
-            if (!verifier.push(e)) {
-              ok = false;
-              break;
-            }
-            if (e.hash === o.head) headSeen = true;
-          }
-          if (!ok) break;
-          after = page[page.length - 1]?.seq ?? after;
-        }
-        const result = verifier.result();
-        // A head recorded earlier must still be in the chain: entries appended since are fine, a
-        // removed tail (or a rewritten chain) is not.
-        const headMissing = result.ok && o.head !== undefined && !headSeen;
-        if (opts.output === 'json') printJson({ ...result, ...(headMissing ? { ok: false, reason: `the chain does not contain the expected head ${o.head ?? ''}` } : {}) });
+        const result = await verifyAuditLog(store, o.head);
+        if (opts.output === 'json') printJson(result);
+        else if ('headMissing' in result) print(`audit log chain is intact (${result.entries} entries) but does not contain the expected head ${o.head ?? ''}: entries were removed from the end, or the log was rewritten`);
         else if (!result.ok) print(`audit log BROKEN at entry ${result.firstBad}: ${result.reason} (${result.entries} entries before it verified)`);
-        else if (headMissing) print(`audit log chain is intact (${result.entries} entries) but does not contain the expected head ${o.head ?? ''}: entries were removed from the end, or the log was rewritten`);
         else print(`audit log intact: ${result.entries} entries, head ${result.head}`);
-        if (!result.ok || headMissing) throw new ReportedError(EXIT.failed);
+        if (!result.ok) throw new ReportedError(EXIT.failed);
       } finally {
         await store.close();
       }
@@ -613,6 +566,7 @@ Examples:
     });
 
   addTokenCommands(program);
+  serveCommand(program);
 
   return program;
 }

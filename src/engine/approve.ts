@@ -5,7 +5,7 @@ import { ConflictError, InputError, NotAllowedError } from '../core/errors.js';
 import { approvalRefusal } from '../core/gates/evaluate.js';
 import type { ApprovalRecord, PromotionRecord, ReleaseRecord } from '../core/model.js';
 import type { EngineDeps } from './deps.js';
-import { ACTOR_PROOF } from './gates.js';
+import { actorProof } from './gates.js';
 import { advancePending, withPendingClaim, type AdvanceOptions } from './promote.js';
 import { PromotionRunner } from './runner.js';
 
@@ -36,7 +36,7 @@ export async function approve(deps: EngineDeps, promotionRef: string, options: A
 
   const refusal = options.reject ? rejectionRefusal(deps, promotion) : await approvalProblem(deps, promotion, release);
   if (refusal !== undefined) {
-    await deps.store.commit({ audit: [{ ...base, kind: 'approval.refused', data: { decision, reason: refusal, identity: ACTOR_PROOF } }] });
+    await deps.store.commit({ audit: [{ ...base, kind: 'approval.refused', data: { decision, reason: refusal, ...actorProof(deps) } }] });
     throw new NotAllowedError(refusal);
   }
   const expires = env?.gates?.approvals?.expires;
@@ -52,7 +52,7 @@ export async function approve(deps: EngineDeps, promotionRef: string, options: A
   const event: AuditEventInput = {
     ...base,
     kind: options.reject ? 'approval.rejected' : 'approval.given',
-    data: { comment, planDigest: approval.planDigest, expiresAt: approval.expiresAt, identity: ACTOR_PROOF },
+    data: { comment, planDigest: approval.planDigest, expiresAt: approval.expiresAt, ...actorProof(deps) },
   };
   if (!options.reject) {
     await deps.store.commit({ approvals: [approval], audit: [event] });

@@ -23,8 +23,23 @@ export interface EngineDeps {
   stateDir: string;
   secrets: SecretSource;
   actor: string;
+  /** How `actor` was established; recorded with every decision an actor makes. Default: claimed. */
+  actorProof?: ActorProof;
   observer?: RunObserver;
 }
+
+/**
+ * Locally nobody proves who they are: the actor is whatever --actor, LOCKSTEP_ACTOR, git's user.email
+ * or the OS user says (`claimed`). Through the server the actor is the identity a token stands for
+ * (`authenticated`, naming the token, never its secret); what the server's worker does by itself is
+ * `automatic`.
+ */
+export type ActorProof =
+  | { identity: 'claimed' }
+  | { identity: 'authenticated'; via: 'token'; token: string }
+  | { identity: 'authenticated'; via: 'oidc'; issuer: string; subject: string }
+  /** Lockstep's own background work in a server (a gate that time satisfied, a dead process's promotion resumed): no person acted. */
+  | { identity: 'automatic' };
 
 /** Live progress, for the terminal and the event stream. Called synchronously; must not throw. */
 export interface RunObserver {

@@ -1,13 +1,16 @@
 import type { AuditEventInput } from '../core/audit.js';
 import { evaluateGates, type GateEvaluation, type UpstreamRun } from '../core/gates/evaluate.js';
 import type { PlannedGate, PromotionKind, PromotionPlan, PromotionRecord, ReleaseRecord } from '../core/model.js';
-import type { EngineDeps } from './deps.js';
+import type { ActorProof, EngineDeps } from './deps.js';
 
 /**
- * In local mode nobody proves who they are: the actor is whatever --actor, LOCKSTEP_ACTOR, git's
- * user.email or the OS user says. Every gate decision records that, so an auditor knows.
+ * How the actor was established, for the audit data of every decision a person makes (an approval,
+ * a rejection, an override): `identity: "claimed"` locally, `"authenticated"` with how (the token's
+ * name) through the server, so an auditor knows which decisions rest on proof.
  */
-export const ACTOR_PROOF = 'claimed';
+export function actorProof(deps: Pick<EngineDeps, 'actorProof'>): ActorProof {
+  return deps.actorProof ?? { identity: 'claimed' };
+}
 
 /** What gate evaluation needs of a promotion (one not recorded yet has no id and no approvals). */
 export interface GateSubject {

@@ -8,7 +8,7 @@ import { checkLabels, formatLabels, sameLabels } from '../core/labels.js';
 import { parseVersionAssignments, releaseId } from '../core/release.js';
 import { closestName } from '../core/suggest.js';
 import type { EngineDeps } from './deps.js';
-import { ACTOR_PROOF, evaluatePromotionGates, gateDecisionEvents } from './gates.js';
+import { actorProof, evaluatePromotionGates, gateDecisionEvents } from './gates.js';
 import { newOwner, ownerIsGone } from './lease.js';
 import { planPromotion, type PlannedPromotion } from './planner.js';
 import { PromotionRunner } from './runner.js';
@@ -106,7 +106,7 @@ export async function createRelease(deps: EngineDeps, input: CreateReleaseInput)
     release,
     audit: [
       configLoaded(deps, now),
-      { kind: 'release.created', time: now, actor: deps.actor, project: config.project, releaseId: id, data: { versions, labels, message: input.message, from: input.from } },
+      { kind: 'release.created', time: now, actor: deps.actor, project: config.project, releaseId: id, data: { versions, labels, message: input.message, from: input.from, ...actorProof(deps) } },
     ],
   });
   return { release, created: true };
@@ -203,9 +203,10 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
             rollbackOf: options.rollbackOf,
             steps: planned.plan.steps.map((s) => ({ component: s.component, from: s.fromVersion, to: s.toVersion, action: s.action, reversible: s.reversible })),
             gates: evaluation.verdict,
+            ...actorProof(deps),
           },
         },
-        ...(windowOverride ? [overrideEvent(event, windowOverride)] : []),
+        ...(windowOverride ? [overrideEvent(deps, event, windowOverride)] : []),
         ...decisions.events,
         ...(state === 'rejected' ? [{ ...event, kind: 'promotion.finished' as const, data: { state, reason: record.reason } }] : []),
       ],
@@ -241,8 +242,8 @@ export function checkOverride(deps: EngineDeps, environment: string, reason: str
   }
 }
 
-function overrideEvent(base: Omit<AuditEventInput, 'kind' | 'data'>, override: NonNullable<PromotionRecord['windowOverride']>): AuditEventInput {
-  return { ...base, kind: 'gate.overridden', data: { gate: 'windows', by: override.by, reason: override.reason, identity: ACTOR_PROOF, emergency: true } };
+function overrideEvent(deps: EngineDeps, base: Omit<AuditEventInput, 'kind' | 'data'>, override: NonNullable<PromotionRecord['windowOverride']>): AuditEventInput {
+  return { ...base, kind: 'gate.overridden', data: { gate: 'windows', by: override.by, reason: override.reason, ...actorProof(deps), emergency: true } };
 }
 
 async function supersede(deps: EngineDeps, older: PromotionRecord, newer: PromotionRecord): Promise<void> {
@@ -305,7 +306,7 @@ export async function advancePending(deps: EngineDeps, promotionId: string, opti
     let record = claimed;
     if (options.overrideWindow) {
       record = { ...record, windowOverride: { by: deps.actor, reason: options.overrideWindow.reason, at: deps.clock.now().toISOString() } };
-      audit.push(overrideEvent({ time: deps.clock.now().toISOString(), actor: deps.actor, project: record.project, environment: record.environment, releaseId: record.releaseId, promotionId: record.id }, record.windowOverride as NonNullable<PromotionRecord['windowOverride']>));
+      audit.push(overrideEvent(deps, { time: deps.clock.now().toISOString(), actor: deps.actor, project: record.project, environment: record.environment, releaseId: record.releaseId, promotionId: record.id }, record.windowOverride as NonNullable<PromotionRecord['windowOverride']>));
     }
     let evaluation = await evaluatePromotionGates(deps, record, release);
     let steps: StepRecord[] | undefined;

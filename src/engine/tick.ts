@@ -1,7 +1,7 @@
 import { errorMessage, InputError } from '../core/errors.js';
 import type { EnvironmentConfig, PromotionRecord, ReleaseRecord } from '../core/model.js';
 import type { EngineDeps } from './deps.js';
-import { ACTOR_PROOF } from './gates.js';
+import { actorProof } from './gates.js';
 import { advancePending, promote, type PromoteOptions } from './promote.js';
 import { own } from '../core/own.js';
 
@@ -78,7 +78,7 @@ export async function startAutomatic(
             project: deps.loaded.config.project,
             environment: env.name,
             releaseId: candidate.id,
-            data: { gate: 'auto', reason: `release succeeded in ${env.after.join(', ') || 'no upstream environment'}; auto-promotion started by ${deps.actor}`, tickBy: deps.actor, identity: ACTOR_PROOF },
+            data: { gate: 'auto', reason: `release succeeded in ${env.after.join(', ') || 'no upstream environment'}; auto-promotion started by ${deps.actor}`, tickBy: deps.actor, ...actorProof(deps) },
           },
         ],
       });
@@ -148,7 +148,7 @@ export async function rejectRelease(deps: EngineDeps, releaseRef: string, reason
   const at = deps.clock.now().toISOString();
   await deps.store.commit({
     releaseRejection: { releaseId: release.id, rejection: { by: deps.actor, reason, at } },
-    audit: [{ kind: 'release.rejected', time: at, actor: deps.actor, project: release.project, releaseId: release.id, data: { reason, identity: ACTOR_PROOF } }],
+    audit: [{ kind: 'release.rejected', time: at, actor: deps.actor, project: release.project, releaseId: release.id, data: { reason, ...actorProof(deps) } }],
   });
   const rejectedPromotions: PromotionRecord[] = [];
   for (const p of await deps.store.listPromotions({ releaseId: release.id, states: ['pending'] })) rejectedPromotions.push(await advancePending(deps, p.id));

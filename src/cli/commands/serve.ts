@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+import { join, resolve } from 'node:path';
+import { InputError } from '../../core/errors.js';
+import { openProjectHandle, type ProjectHandle } from '../../project/project-handle.js';
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+interface ServeOptions {
+  listen: string;
+  project?: string[];
+}
+
+/** `lockstep serve`: the HTTP API over the projects' stores and configs, until SIGTERM or SIGINT. */
+export function serveCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the HTTP API (docs/server.md) for one or more projects; SIGTERM or Ctrl-C stops it')
+    .option('--listen <host:port>', 'where to listen (port 0 picks a free port)', '127.0.0.1:8417')
+    .option('--project <dir>', 'a directory holding lockstep.yaml (repeatable; default: the --config file)', collect)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  lockstep serve --listen 127.0.0.1:8417\n  lockstep serve --listen 0.0.0.0:8417 --project . --project ../payments',
+    )
+    .action(async (o: ServeOptions, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<{ config: string; state?: string; secretsFile?: string }>();
+      // Loaded here, not at start: every other command starts without evaluating the HTTP stack.
+      const { parseListen, startServer } = await import('../../server/serve.js');
+      const { projectAuthenticator, projectAuthorizer } = await import('../../server/auth.js');
+      const { host, port } = parseListen(o.listen);
+      const dirs = o.project ?? [];
+      if (dirs.length > 1 && globals.state !== undefined)
+        throw new InputError(
+          '--state names one state: with several --project, each keeps its own (.lockstep/ beside its config)',
+          '--state',
+        );
+      const configs =
+        dirs.length > 0 ? dirs.map((dir) => join(resolve(dir), 'lockstep.yaml')) : [resolve(globals.config)];
+      const projects = await openProjects(configs, { state: globals.state, secretsFile: globals.secretsFile });
+      const server = await startServer({
+        projects,
+        host,
+        port,
+        authenticate: projectAuthenticator(projects),
+        authorize: projectAuthorizer(projects),
+      });
+      process.stdout.write(`listening on ${server.url}\n`);
+
+      await new Promise<void>((done) => {
+        let stopping = false;
+        const stop = (signal: NodeJS.Signals): void => {
+          if (stopping) {
+            // A second signal: leave now; what runs is continued by `lockstep resume` (or another server).
+            process.stderr.write(`lockstep: ${signal} again: exiting without waiting\n`);
+            process.exit(1);
+          }
+          stopping = true;
+          process.stderr.write(`lockstep: ${signal}: no new requests; finishing those in flight\n`);
+          server.close().then(done, (error: unknown) => {
+            process.stderr.write(`lockstep: error while stopping: ${String(error)}\n`);
+            done();
+          });
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+    });
+}
+
+async function openProjects(
+  configs: string[],
+  shared: { state?: string; secretsFile?: string },
+): Promise<Map<string, ProjectHandle>> {
+  const projects = new Map<string, ProjectHandle>();
+  try {
+    for (const config of configs) {
+      const project = await openProjectHandle({ config, ...shared }, (path) =>
+        process.stderr.write(`lockstep: created a new state at ${path}\n`),
+      );
+      const other = projects.get(project.name);
+      if (other !== undefined) {
+        await project.close();
+        throw new InputError(
+          `two projects are named ${project.name} (${other.loaded.file} and ${config}): API routes name projects, so each needs its own name`,
+          '--project',
+        );
+      }
+      projects.set(project.name, project);
+    }
+  } catch (error) {
+    for (const p of projects.values()) await p.close();
+    throw error;
+  }
+  return projects;
+}

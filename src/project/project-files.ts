@@ -1,0 +1,108 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { builtinAdapters } from '../adapters/registry.js';
+import { loadConfig, type LoadedConfig } from '../core/config/load-config.js';
+import { InputError, NotFoundError } from '../core/errors.js';
+import { systemClock } from '../engine/clock.js';
+import type { ActorProof, EngineDeps, RunObserver } from '../engine/deps.js';
+import { secretSource } from '../engine/secrets.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Where a project lives on disk: what both faces of the engine (the CLI per command, the server for
+ * its lifetime) need to build EngineDeps. Neither cli/ nor server/ holds this, so neither imports the other.
+ */
+export interface ProjectLocation {
+  /** The lockstep.yaml. */
+  config: string;
+  /** The state: a directory or a .db file; default .lockstep/ beside the config. */
+  state?: string;
+  /** NAME=value lines for `${{ secrets.NAME }}`. */
+  secretsFile?: string;
+}
+
+export const DEFAULT_CONFIG = 'lockstep.yaml';
+
+export function readConfig(file: string): LoadedConfig {
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(
+      code === 'ENOENT'
+        ? `${file}: no such file (run \`lockstep init\` to write an example, or pass --config FILE)`
+        : `${file}: cannot read (${code ?? 'error'})`,
+      '--config',
+      { cause: error },
+    );
+  }
+  return loadConfig(source, file, builtinAdapters());
+}
+
+/** The state database: `state` (a directory or a .db file), else .lockstep/ beside the config. */
+export function statePath(location: ProjectLocation): string {
+  if (location.state)
+    return location.state.endsWith('.db') ? resolve(location.state) : join(resolve(location.state), 'state.db');
+  return join(dirname(resolve(location.config)), '.lockstep', 'state.db');
+}
+
+/**
+ * How a caller uses the state:
+ * - `read`: opened read-only, so a read-only file, directory or file system still reads, and reading
+ *   never changes the file;
+ * - `write`: the caller records something, so the state must exist and be writable;
+ * - `create`: the caller starts a project (`init`, `release create`) and may create the state.
+ * Only `create` makes a new state, and `onCreated` is told: a mistyped `--state` must not silently
+ * start an empty history.
+ */
+export type StateAccess = 'read' | 'write' | 'create';
+
+export async function openStore(
+  location: ProjectLocation,
+  access: StateAccess,
+  onCreated?: (path: string) => void,
+): Promise<Store> {
+  const path = statePath(location);
+  const created = !existsSync(path);
+  if (created && access !== 'create') {
+    const where = location.state === undefined ? ' (the default, beside the config; --state names another)' : '';
+    throw new NotFoundError(
+      `no state at ${path}${where}: nothing was recorded there yet; run lockstep init or lockstep release create to start one`,
+    );
+  }
+  if (created) mkdirSync(dirname(path), { recursive: true });
+  const store = SqliteStore.open(path, { readonly: access === 'read' });
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  if (created) onCreated?.(path);
+  return store;
+}
+
+/** The EngineDeps of a project whose config is loaded and whose store is open, for one actor. */
+export function projectDeps(
+  location: ProjectLocation,
+  loaded: LoadedConfig,
+  store: Store,
+  who: { actor: string; actorProof?: ActorProof; observer?: RunObserver },
+): EngineDeps {
+  const stateDir = dirname(statePath(location));
+  return {
+    store,
+    adapters: builtinAdapters(),
+    clock: systemClock,
+    loaded,
+    projectDir: dirname(resolve(location.config)),
+    cacheDir: join(stateDir, 'cache'),
+    stateDir,
+    secrets: secretSource(process.env, location.secretsFile ?? process.env.LOCKSTEP_SECRETS_FILE),
+    actor: who.actor,
+    actorProof: who.actorProof,
+    observer: who.observer,
+  };
+}

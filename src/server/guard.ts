@@ -1,0 +1,88 @@
+import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
+import type { Identity } from '../core/access.js';
+import { NotAllowedError, NotFoundError } from '../core/errors.js';
+import { own } from '../core/own.js';
+import { printable } from '../core/printable.js';
+import type { ActorProof } from '../engine/deps.js';
+import type { ProjectHandle } from '../project/project-handle.js';
+import { Unauthenticated } from './errors.js';
+import { ROUTE_PERMISSIONS, type EnvironmentSource, type OperationId } from './permissions.js';
+import type { AppOptions, ServerEnv } from './server-env.js';
+
+/**
+ * The one middleware that decides who may call a route: the bearer token is authenticated (401),
+ * the project named in the path must be served here (404), and the route's permission, read from
+ * ROUTE_PERMISSIONS, must be granted to the identity (403 with the reason). Runs before the request
+ * is validated, so nobody learns the API's shape without a token.
+ */
+export function guard(operation: OperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
+  const rule = ROUTE_PERMISSIONS[operation];
+  return async (c, next) => {
+    const name = c.req.param('project') ?? '';
+    const project = options.projects.get(name);
+    const identity = await authenticated(c, options, project?.name);
+    if (project === undefined)
+      throw new NotFoundError(
+        `no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`,
+      );
+    const environment = 'environment' in rule ? await environmentOf(c, project, rule.environment) : undefined;
+    const verdict = options.authorize(identity, rule.permission, project.name, environment);
+    if (!verdict.ok) throw new NotAllowedError(verdict.reason);
+    c.set('identity', identity);
+    c.set('project', project);
+    c.set('deps', project.deps({ actor: identity.name, actorProof: proofOf(identity) }));
+    await next();
+  };
+}
+
+const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
+
+async function authenticated(c: Context, options: AppOptions, projectName: string | undefined): Promise<Identity> {
+  const header = c.req.header('Authorization');
+  if (header === undefined) throw new Unauthenticated('this API needs a token: send Authorization: Bearer TOKEN');
+  const token = BEARER.exec(header)?.[1];
+  // One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's.
+  const identity = token === undefined ? undefined : await options.authenticate(token, projectName);
+  if (identity === undefined) throw new Unauthenticated('the token is not valid (unknown, revoked or expired)');
+  return identity;
+}
+
+/** How the actor was proven, for the audit log: the token's name, never the token. */
+function proofOf(identity: Identity): ActorProof {
+  switch (identity.via.kind) {
+    case 'token':
+      return { identity: 'authenticated', via: 'token', token: identity.via.token };
+    case 'oidc':
+      return { identity: 'authenticated', via: 'oidc', issuer: identity.via.issuer, subject: identity.via.subject };
+    case 'claimed':
+      return { identity: 'claimed' };
+  }
+}
+
+/**
+ * The environment the request acts on, where the route says. A field that is missing or not a string
+ * gives none: the request then fails its validation after this (400), or acts on the whole project.
+ */
+async function environmentOf(
+  c: Context,
+  project: ProjectHandle,
+  source: EnvironmentSource,
+): Promise<string | undefined> {
+  switch (source.from) {
+    case 'param':
+      return c.req.param(source.field);
+    case 'query':
+      return c.req.query(source.field);
+    case 'body': {
+      const body: unknown = await c.req.json().catch(() => undefined);
+      const value =
+        typeof body === 'object' && body !== null ? own(body as Record<string, unknown>, source.field) : undefined;
+      return typeof value === 'string' ? value : undefined;
+    }
+    case 'promotion': {
+      const ref = c.req.param('promotion');
+      return ref === undefined ? undefined : (await project.store.getPromotion(ref)).environment;
+    }
+  }
+}

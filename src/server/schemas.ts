@@ -1,0 +1,133 @@
+import { z } from '@hono/zod-openapi';
+import type { AuditCheck } from '../engine/audit-verify.js';
+import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
+import type { EnvironmentStatus } from '../engine/status.js';
+import type { StepLogLine } from '../store/store.js';
+
+// The request schemas validate what arrives (a failure is a 400 naming the field) and, with the
+// response schemas, generate /api/v1/openapi.json. Records the engine returns are described, not
+// re-validated: their TypeScript types in core/model.ts are the contract.
+
+const NAME = z.string().min(1).max(200);
+
+export const ProjectParams = z.object({
+  project: NAME.openapi({
+    param: { name: 'project', in: 'path' },
+    description: "the config's `project:` name",
+    example: 'checkout',
+  }),
+});
+
+export const ReleaseParams = ProjectParams.extend({
+  release: NAME.openapi({
+    param: { name: 'release', in: 'path' },
+    description: 'release id or a unique prefix (≥ 7 characters)',
+    example: '3f2a1c9',
+  }),
+});
+
+export const PromotionParams = ProjectParams.extend({
+  promotion: NAME.openapi({
+    param: { name: 'promotion', in: 'path' },
+    description: 'promotion id or a unique prefix (≥ 7 characters)',
+    example: '9c1e2f3',
+  }),
+});
+
+export const EnvironmentParams = ProjectParams.extend({
+  environment: NAME.openapi({ param: { name: 'environment', in: 'path' }, example: 'prod' }),
+});
+
+export const Limit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(1000)
+  .default(20)
+  .openapi({ description: 'how many, newest first', example: 20 });
+
+export const CreateReleaseBody = z
+  .strictObject({
+    set: z
+      .array(z.string().max(1000))
+      .max(1000)
+      .default([])
+      .openapi({ description: 'COMPONENT=VERSION, as `release create --set`', example: ['api=1.4.2'] }),
+    from: NAME.optional().openapi({ description: 'take versions not given in `set` from what this environment runs' }),
+    message: z.string().max(10_000).optional(),
+    labels: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({
+        description: 'fixed with the release; policies read them as release.labels',
+        example: { risk: 'high' },
+      }),
+  })
+  .openapi('CreateRelease');
+
+export const CreatePromotionBody = z
+  .strictObject({
+    release: NAME.openapi({ description: 'release id or a unique prefix', example: '3f2a1c9' }),
+    to: NAME.openapi({ description: 'target environment', example: 'staging' }),
+    concurrency: z.number().int().min(1).max(1000).optional().openapi({ description: 'steps at once (default 8)' }),
+  })
+  .openapi('CreatePromotion');
+
+export const ApproveBody = z.strictObject({ comment: z.string().max(10_000).optional() }).openapi('Approve');
+export const RejectBody = z
+  .strictObject({ comment: z.string().min(1).max(10_000).openapi({ description: 'why: required' }) })
+  .openapi('Reject');
+
+/** A record described in the document, typed by its TypeScript interface. */
+function record<T>(name: string, description: string) {
+  return z.custom<T>(() => true).openapi(name, { type: 'object', description });
+}
+
+export const Release = record<ReleaseRecord>(
+  'Release',
+  'an immutable release: one version per component; its id is the SHA-256 of its canonical JSON',
+);
+export const Promotion = record<PromotionRecord>(
+  'Promotion',
+  'one release moving into one environment: plan, gates, state',
+);
+export const Step = record<StepRecord>('Step', "one component's work in a promotion");
+export const Plan = record<PromotionPlan>(
+  'Plan',
+  'per component: current → target version, what the adapter will change; and the gates',
+);
+export const Environment = record<EnvironmentStatus>(
+  'EnvironmentStatus',
+  'what runs in one environment, its last and active promotion, pending ones with their gates',
+);
+export const LogLine = record<StepLogLine>('LogLine', 'one line a step printed (secrets redacted)');
+export const AuditVerification = record<AuditCheck>(
+  'AuditVerification',
+  'the hash chain checked from the first entry: ok, or where it broke',
+);
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'not-found' }),
+      message: z.string().openapi({ description: 'the message the CLI prints' }),
+      field: z.string().optional().openapi({ description: 'the request field at fault (400)', example: 'body.to' }),
+      waiting: z.boolean().optional().openapi({ description: '422: a person or time can still satisfy the gate' }),
+    }),
+  })
+  .openapi('Error');
+
+export const error = (description: string) => ({ content: { 'application/json': { schema: ErrorBody } }, description });
+
+/** The error responses every guarded route may give. */
+export const ERROR_RESPONSES = {
+  400: error('a request field is invalid (`field` names it)'),
+  401: error('no token, or one that is not valid'),
+  403: error('the identity may not do this (the reason says why)'),
+  404: error('no such project, release or promotion'),
+  413: error('the request body is too large'),
+} as const;
+
+export function json<S extends z.ZodType>(schema: S, description: string) {
+  return { content: { 'application/json': { schema } }, description };
+}

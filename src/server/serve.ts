@@ -1,0 +1,92 @@
+import { serve as listen, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { InputError } from '../core/errors.js';
+import type { ProjectHandle } from '../project/project-handle.js';
+import { createApp } from './app.js';
+import { BackgroundRuns } from './background.js';
+import type { AppOptions } from './server-env.js';
+import { BackgroundWorker } from '../engine/worker.js';
+
+/** The actor of what the server's worker does by itself (audit entries say `identity: automatic`). */
+export const SERVER_ACTOR = 'lockstep:server';
+
+/** `HOST:PORT` (`[::1]:8417` for IPv6); port 0 picks a free port. */
+export function parseListen(value: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535)
+    throw new InputError(
+      `--listen takes HOST:PORT (like 127.0.0.1:8417, or port 0 for a free one), not ${JSON.stringify(value)}`,
+      '--listen',
+    );
+  return { host: match[1] ?? match[2] ?? '', port };
+}
+
+export interface RunningServer {
+  /** `http://HOST:PORT`, with the port actually bound. */
+  url: string;
+  /**
+   * Stops taking requests, lets those in flight finish, waits for the promotions requests started,
+   * then closes the stores.
+   */
+  close(): Promise<void>;
+}
+
+/** Serves the API for `projects` until `close`. */
+export async function startServer(
+  options: Omit<AppOptions, 'background'> & {
+    host: string;
+    port: number;
+    /** Run each project's background worker (engine/worker.ts); default true. */
+    worker?: boolean;
+  },
+): Promise<RunningServer> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const background = new BackgroundRuns(log);
+  const workers =
+    options.worker === false
+      ? []
+      : [...options.projects.values()].map(
+          (p) =>
+            new BackgroundWorker(() => p.deps({ actor: SERVER_ACTOR, actorProof: { identity: 'automatic' } }), {
+              log: (line) => log(`${p.name}: ${line}`),
+            }),
+        );
+  const app = createApp({ ...options, log, background });
+  const { server, address } = await new Promise<{ server: ServerType; address: AddressInfo }>((resolve, reject) => {
+    const s = listen({ fetch: app.fetch, hostname: options.host, port: options.port }, (info) =>
+      resolve({ server: s, address: info }),
+    );
+    s.once('error', reject);
+  });
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  for (const w of workers) w.start();
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Keep-alive connections with no request in flight would hold close() open.
+          if ('closeIdleConnections' in server) server.closeIdleConnections();
+        });
+        for (const w of workers) w.stop();
+        const running = workers.reduce((n, w) => n + w.running().length, 0);
+        if (running > 0) log(`waiting for ${running} promotion run(s) the background worker started to end`);
+        await Promise.all(workers.map((w) => w.idle()));
+        if (background.size > 0)
+          log(
+            `waiting for ${background.size} promotion run(s) started through the API to end (a second signal exits at once; \`lockstep resume\` continues them)`,
+          );
+        await background.idle();
+        await closeAll(options.projects.values());
+      })();
+      return closing;
+    },
+  };
+}
+
+async function closeAll(projects: Iterable<ProjectHandle>): Promise<void> {
+  for (const p of projects) await p.close();
+}

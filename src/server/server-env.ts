@@ -1,0 +1,37 @@
+import type { Permission, Identity } from '../core/access.js';
+import type { EngineDeps } from '../engine/deps.js';
+import type { ProjectHandle } from '../project/project-handle.js';
+import type { BackgroundRuns } from './background.js';
+
+/** authorize's answer: a refusal says why (the 403's message). */
+export type Authorization = { ok: true } | { ok: false; reason: string };
+
+export interface AppOptions {
+  /** By the config's `project:` name. */
+  projects: ReadonlyMap<string, ProjectHandle>;
+  /**
+   * The identity a bearer token stands for in the project (a token is recorded in one project's
+   * store, and counts there only); undefined when the token is unknown there, revoked or expired.
+   * Without a project (the path names none served here): whether the token is valid in any, so
+   * that only an authenticated caller learns which projects exist.
+   */
+  authenticate(bearer: string, projectName?: string): Promise<Identity | undefined>;
+  /** Whether the identity may do `permission` in the project (and, when the request names one, the environment). */
+  authorize(identity: Identity, permission: Permission, projectName: string, environment?: string): Authorization;
+  /** Largest request body accepted, in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Where the server reports what no client sees: failed background runs, 500s. Default: stderr. */
+  log?: (line: string) => void;
+  /** Promotions started by requests run here; the server waits for them on shutdown. */
+  background?: BackgroundRuns;
+}
+
+/** What the guard middleware hands each route handler. */
+export interface ServerEnv {
+  Variables: {
+    identity: Identity;
+    project: ProjectHandle;
+    /** The project's EngineDeps with the authenticated identity as actor. */
+    deps: EngineDeps;
+  };
+}

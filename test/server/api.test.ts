@@ -1,0 +1,602 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Identity, Permission } from '../../src/core/access.js';
+import type { AuditEntry } from '../../src/core/audit.js';
+import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../../src/core/model.js';
+import type { EnvironmentStatus } from '../../src/engine/status.js';
+import type { StepLogLine } from '../../src/store/store.js';
+import { createRelease } from '../../src/engine/promote.js';
+import { openProjectHandle, type ProjectHandle } from '../../src/project/project-handle.js';
+import { createApp, type Authorization } from '../../src/server/app.js';
+import { authorize } from '../../src/core/access.js';
+import { ROUTE_PERMISSIONS, type OperationId } from '../../src/server/permissions.js';
+import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
+
+// The HTTP API in-process (`app.request`), on a real scratch project: real SQLite, real deploy
+// scripts run by the engine. Authentication is a fake `authenticate` (tokens are another slice);
+// authorization is core/access.ts on the project's config (no access: block, so each token's own
+// role decides) unless a test refuses on purpose.
+const CONFIG = `project: shop
+groups:
+  sre: [carol@example.com, dave@example.com]
+environments:
+  dev: {}
+  staging: { after: [dev] }
+  prod:
+    after: [staging]
+    gates:
+      approvals: { count: 1, from: [group:sre] }
+components:
+  api:
+${commandComponent()}
+  web:
+${commandComponent()}
+`;
+
+const IDENTITIES: Record<string, Identity> = {
+  'alice-token': { name: 'alice@example.com', via: { kind: 'token', token: 'alice-ci' }, role: 'releaser' },
+  'carol-token': { name: 'carol@example.com', via: { kind: 'token', token: 'carol-laptop' }, role: 'approver' },
+  'victor-token': { name: 'victor@example.com', via: { kind: 'token', token: 'victor' }, role: 'viewer' },
+};
+
+interface AuthorizeCall {
+  identity: string;
+  permission: Permission;
+  project: string;
+  environment?: string;
+}
+
+let project: TestProject;
+let handle: ProjectHandle;
+let calls: AuthorizeCall[];
+let refuse: boolean;
+let logged: string[];
+
+function newApp(options: { maxBodyBytes?: number } = {}) {
+  return createApp({
+    projects: new Map([[handle.name, handle]]),
+    authenticate: (bearer) => Promise.resolve(IDENTITIES[bearer]),
+    authorize: (identity, permission, projectName, environment): Authorization => {
+      calls.push({ identity: identity.name, permission, project: projectName, environment });
+      if (refuse) return { ok: false, reason: `test refuses ${permission}` };
+      return authorize(handle.loaded.config, identity, permission, environment);
+    },
+    log: (line) => logged.push(line),
+    ...options,
+  });
+}
+let app: ReturnType<typeof newApp>;
+
+beforeEach(async () => {
+  project = testProject(CONFIG);
+  handle = await openProjectHandle({ config: join(project.dir, 'lockstep.yaml') });
+  calls = [];
+  refuse = false;
+  logged = [];
+  app = newApp();
+});
+afterEach(async () => {
+  await handle.close();
+  project.cleanup();
+});
+
+const P = '/api/v1/projects/shop';
+
+/** What the tests read of a response body; each response holds some of these. */
+interface ApiJson {
+  error: { code: string; message: string; field?: string; waiting?: boolean };
+  promotion: PromotionRecord;
+  plan: PromotionPlan;
+  pending: { promotion: PromotionRecord }[];
+  projects: Record<string, { config: string; store: string }>;
+}
+
+interface OpenApiDoc {
+  openapi: string;
+  paths: Record<string, Record<string, { operationId: string; parameters?: { name: string; in: string }[] }>>;
+  components: { schemas: Record<string, { properties: Record<string, { type: string }>; required: string[] }> };
+}
+
+async function call<T = ApiJson>(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+) {
+  const headers: Record<string, string> = {
+    ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+    ...options.headers,
+  };
+  let body: string | undefined = options.raw;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['Content-Type'] ??= 'application/json';
+  }
+  const response = await app.request(path, { method, headers, body });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: response.status, headers: response.headers, json: json as T, text };
+}
+
+/** Waits until the promotion stops moving (the run goes on in the server after the 202). */
+async function settled(
+  id: string,
+  token = 'alice-token',
+): Promise<{ promotion: PromotionRecord; steps: StepRecord[] }> {
+  for (let i = 0; i < 600; i++) {
+    const r = await call<{ promotion: PromotionRecord; steps: StepRecord[] }>('GET', `${P}/promotions/${id}`, {
+      token,
+    });
+    expect(r.status, r.text).toBe(200);
+    const state = r.json.promotion.state;
+    if (state !== 'running' && state !== 'rolling-back') return r.json;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`promotion ${id} did not finish`);
+}
+
+async function newRelease(versions: string[]): Promise<ReleaseRecord> {
+  const r = await call<{ release: ReleaseRecord }>('POST', `${P}/releases`, {
+    token: 'alice-token',
+    body: { set: versions },
+  });
+  expect(r.status, r.text).toBe(201);
+  return r.json.release;
+}
+
+async function promoteTo(release: string, to: string, token = 'alice-token'): Promise<PromotionRecord> {
+  const r = await call('POST', `${P}/promotions`, { token, body: { release, to } });
+  expect(r.status, r.text).toBe(202);
+  return r.json.promotion;
+}
+
+async function auditLog(): Promise<AuditEntry[]> {
+  return handle.store.auditPage(null, 100_000);
+}
+
+/** One request per API operation: the matrix below must cover the whole permission table. */
+function sampleRequests(ids: {
+  release: string;
+  promotion: string;
+}): Record<OperationId, { method: string; path: string; body?: unknown }> {
+  return {
+    listReleases: { method: 'GET', path: `${P}/releases` },
+    getRelease: { method: 'GET', path: `${P}/releases/${ids.release}` },
+    createRelease: { method: 'POST', path: `${P}/releases`, body: { set: ['api=9', 'web=9'] } },
+    planRelease: { method: 'GET', path: `${P}/releases/${ids.release}/plan?to=dev` },
+    listEnvironments: { method: 'GET', path: `${P}/environments` },
+    getEnvironment: { method: 'GET', path: `${P}/environments/dev` },
+    listPromotions: { method: 'GET', path: `${P}/promotions` },
+    getPromotion: { method: 'GET', path: `${P}/promotions/${ids.promotion}` },
+    getPromotionLogs: { method: 'GET', path: `${P}/promotions/${ids.promotion}/logs` },
+    createPromotion: { method: 'POST', path: `${P}/promotions`, body: { release: ids.release, to: 'dev' } },
+    approvePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/approve`, body: { comment: 'ok' } },
+    rejectPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/reject`, body: { comment: 'no' } },
+    verifyAudit: { method: 'GET', path: `${P}/audit/verify` },
+  };
+}
+
+describe('server: a release promoted, approved and followed through the API', () => {
+  it('creates, plans, promotes through dev and staging, waits for and takes an approval in prod; reads status, history, logs and the audit log', async () => {
+    const release = await newRelease(['api=1.0.0', 'web=1.0.0']);
+    expect(release.createdBy).toBe('alice@example.com');
+    const again = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['web=1.0.0', 'api=1.0.0'] },
+    });
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual({ created: false, release });
+
+    const list = await call<ReleaseRecord[]>('GET', `${P}/releases`, { token: 'victor-token' });
+    expect(list.status).toBe(200);
+    expect(list.json.map((r) => r.id)).toEqual([release.id]);
+    const one = await call('GET', `${P}/releases/${release.id.slice(0, 8)}`, { token: 'victor-token' });
+    expect(one.status).toBe(200);
+    expect(one.json).toEqual({ release, promotions: [] });
+
+    const plan = await call('GET', `${P}/releases/${release.id}/plan?to=dev`, { token: 'victor-token' });
+    expect(plan.status, plan.text).toBe(200);
+    expect(plan.json.plan.steps.map((s) => `${s.component}=${s.toVersion}`).sort()).toEqual(['api=1.0.0', 'web=1.0.0']);
+
+    const dev = await promoteTo(release.id, 'dev');
+    expect(['running', 'succeeded']).toContain(dev.state);
+    const devDone = await settled(dev.id);
+    expect(devDone.promotion.state).toBe('succeeded');
+    expect(devDone.promotion.requestedBy).toBe('alice@example.com');
+    expect(devDone.steps.map((s) => s.state)).toEqual(['succeeded', 'succeeded']);
+    expect(project.running('dev', 'api')).toBe('1.0.0');
+
+    const logs = await call<StepLogLine[]>('GET', `${P}/promotions/${dev.id.slice(0, 10)}/logs?component=api`, {
+      token: 'victor-token',
+    });
+    expect(logs.status).toBe(200);
+    expect(logs.json.map((l) => l.line)).toContain('deployed api 1.0.0');
+
+    const staging = await promoteTo(release.id, 'staging');
+    expect((await settled(staging.id)).promotion.state).toBe('succeeded');
+
+    // prod waits for an approval from the SRE group; the approver is who the token says.
+    const prod = await promoteTo(release.id, 'prod');
+    expect(prod.state).toBe('pending');
+    const status = await call('GET', `${P}/environments/prod`, { token: 'victor-token' });
+    expect(status.status).toBe(200);
+    expect(status.json.pending.map((p) => p.promotion.id)).toEqual([prod.id]);
+
+    const approved = await call('POST', `${P}/promotions/${prod.id}/approve`, {
+      token: 'carol-token',
+      body: { comment: 'plan reviewed' },
+    });
+    expect(approved.status, approved.text).toBe(200);
+    expect(['running', 'succeeded']).toContain(approved.json.promotion.state);
+    expect((await settled(prod.id)).promotion.state).toBe('succeeded');
+    expect(project.running('prod', 'web')).toBe('1.0.0');
+
+    const all = await call<EnvironmentStatus[]>('GET', `${P}/environments`, { token: 'victor-token' });
+    expect(all.json.map((e) => [e.environment, e.release])).toEqual([
+      ['dev', release.id],
+      ['staging', release.id],
+      ['prod', release.id],
+    ]);
+    const history = await call<PromotionRecord[]>('GET', `${P}/promotions?env=prod`, { token: 'victor-token' });
+    expect(history.json.map((p) => p.id)).toEqual([prod.id]);
+
+    // The audit log says who decided and that the server proved it: the token's name, never the token.
+    const entries = await auditLog();
+    const approval = entries.find((e) => e.kind === 'approval.given');
+    expect(approval?.actor).toBe('carol@example.com');
+    expect(approval?.data).toMatchObject({ identity: 'authenticated', via: 'token', token: 'carol-laptop' });
+    const created = entries.find((e) => e.kind === 'release.created');
+    expect(created?.data).toMatchObject({ identity: 'authenticated', via: 'token', token: 'alice-ci' });
+    expect(JSON.stringify(entries)).not.toContain('carol-token');
+
+    const verified = await call('GET', `${P}/audit/verify`, { token: 'victor-token' });
+    expect(verified.status).toBe(200);
+    expect(verified.json).toMatchObject({ ok: true, entries: entries.length });
+  });
+
+  it('a release created locally records a claimed identity, one through the API an authenticated one', async () => {
+    const local = await createRelease(await project.deps({ actor: 'someone@example.com' }), {
+      set: ['api=1', 'web=1'],
+    });
+    await newRelease(['api=2', 'web=2']);
+    const created = (await auditLog()).filter((e) => e.kind === 'release.created');
+    expect(created.map((e) => [e.releaseId === local.release.id, e.data.identity])).toEqual([
+      [true, 'claimed'],
+      [false, 'authenticated'],
+    ]);
+  });
+
+  it('rejects a pending promotion with a comment; without one it is a 400 naming body.comment', async () => {
+    const release = await newRelease(['api=1', 'web=1']);
+    for (const env of ['dev', 'staging'])
+      expect((await settled((await promoteTo(release.id, env)).id)).promotion.state).toBe('succeeded');
+    const prod = await promoteTo(release.id, 'prod');
+    const missing = await call('POST', `${P}/promotions/${prod.id}/reject`, { token: 'carol-token', body: {} });
+    expect(missing.status).toBe(400);
+    expect(missing.json.error.field).toBe('body.comment');
+    const rejected = await call('POST', `${P}/promotions/${prod.id}/reject`, {
+      token: 'carol-token',
+      body: { comment: 'drops the orders table' },
+    });
+    expect(rejected.status, rejected.text).toBe(200);
+    expect(rejected.json.promotion.state).toBe('rejected');
+    // Deciding again on a promotion that is no longer pending: a conflict, with the CLI's message.
+    const late = await call('POST', `${P}/promotions/${prod.id}/approve`, { token: 'carol-token', body: {} });
+    expect(late.status).toBe(409);
+    expect(late.json.error.message).toBe(
+      `promotion ${prod.id.slice(0, 12)} is rejected: only a pending promotion can be approved or rejected`,
+    );
+  });
+
+  it('maps business errors to status with the message the CLI prints: 400 naming the field, 403, 404, 409, 422', async () => {
+    const release = await newRelease(['api=1', 'web=1']);
+    // 422: a gate nothing can satisfy now (the release has not succeeded in dev).
+    const early = await call('POST', `${P}/promotions`, {
+      token: 'alice-token',
+      body: { release: release.id, to: 'staging' },
+    });
+    expect(early.status).toBe(422);
+    expect(early.json.error).toMatchObject({ code: 'gate-blocked', waiting: false });
+    expect(early.json.error.message).toMatch(/has not succeeded in dev yet/);
+    // 400 from the engine, the field named as the request names it (the CLI's --to).
+    const unknownEnv = await call('GET', `${P}/releases/${release.id}/plan?to=qa`, { token: 'alice-token' });
+    expect(unknownEnv.status).toBe(400);
+    expect(unknownEnv.json.error.field).toBe('to');
+    expect(unknownEnv.json.error.message).toMatch(/^unknown environment qa/);
+    const unknownComponent = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['apii=1', 'web=1'] },
+    });
+    expect(unknownComponent.status).toBe(400);
+    expect(unknownComponent.json.error.field).toBe('set');
+    expect(unknownComponent.json.error.message).toContain('did you mean api?');
+    // 409: labels are fixed with the release.
+    const relabelled = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['api=1', 'web=1'], labels: { risk: 'high' } },
+    });
+    expect(relabelled.status).toBe(409);
+    // 403 from the engine: the requester may not approve their own promotion (separation of duties).
+    for (const env of ['dev', 'staging']) await settled((await promoteTo(release.id, env)).id);
+    const carolPromotes: Identity = {
+      name: 'carol@example.com',
+      via: { kind: 'token', token: 'carol-ci' },
+      role: 'admin',
+    };
+    IDENTITIES['carol-admin'] = carolPromotes;
+    try {
+      const prod = await promoteTo(release.id, 'prod', 'carol-admin');
+      const self = await call('POST', `${P}/promotions/${prod.id}/approve`, { token: 'carol-token', body: {} });
+      expect(self.status).toBe(403);
+      expect(self.json.error.code).toBe('not-allowed');
+    } finally {
+      delete IDENTITIES['carol-admin'];
+    }
+    // 404: a release or promotion that does not exist.
+    expect((await call('GET', `${P}/releases/${'f'.repeat(64)}`, { token: 'alice-token' })).status).toBe(404);
+    expect((await call('GET', `${P}/promotions/${'e'.repeat(32)}`, { token: 'alice-token' })).status).toBe(404);
+  });
+});
+
+describe('server: who may call what', () => {
+  async function fixtures(): Promise<{ release: string; promotion: string }> {
+    const release = await newRelease(['api=1', 'web=1']);
+    const promotion = await promoteTo(release.id, 'dev');
+    await settled(promotion.id);
+    return { release: release.id, promotion: promotion.id };
+  }
+
+  it('every operation in the permission table: 401 without a token, with an unknown one and with a malformed header', async () => {
+    const requests = sampleRequests(await fixtures());
+    calls = [];
+    expect(Object.keys(requests).sort()).toEqual(Object.keys(ROUTE_PERMISSIONS).sort());
+    for (const [operation, r] of Object.entries(requests)) {
+      for (const headers of [
+        {} as Record<string, string>,
+        { Authorization: 'Bearer nobody-knows-me' },
+        { Authorization: 'Basic YWxpY2U6c2VjcmV0' },
+        { Authorization: 'Bearer' },
+      ]) {
+        const response = await call(r.method, r.path, { body: r.body, headers });
+        expect(response.status, `${operation} ${JSON.stringify(headers)}: ${response.text}`).toBe(401);
+        expect(response.headers.get('WWW-Authenticate')).toMatch(/^Bearer/);
+      }
+    }
+    expect(calls).toEqual([]);
+  });
+
+  it("every operation asks authorize for its table permission (with the request's environment) and answers 403 with the reason when refused", async () => {
+    const ids = await fixtures();
+    const requests = sampleRequests(ids);
+    const environments: Partial<Record<OperationId, string>> = {
+      planRelease: 'dev',
+      getEnvironment: 'dev',
+      getPromotion: 'dev',
+      getPromotionLogs: 'dev',
+      createPromotion: 'dev',
+      approvePromotion: 'dev',
+      rejectPromotion: 'dev',
+    };
+    refuse = true;
+    const before = await auditLog();
+    for (const [operation, r] of Object.entries(requests) as [OperationId, (typeof requests)[OperationId]][]) {
+      calls = [];
+      const response = await call(r.method, r.path, { token: 'alice-token', body: r.body });
+      const permission = ROUTE_PERMISSIONS[operation].permission;
+      expect(response.status, `${operation}: ${response.text}`).toBe(403);
+      expect(response.json.error.message).toBe(`test refuses ${permission}`);
+      expect(calls).toEqual([
+        { identity: 'alice@example.com', permission, project: 'shop', environment: environments[operation] },
+      ]);
+    }
+    // A refused request changed nothing.
+    expect((await auditLog()).length).toBe(before.length);
+  });
+
+  it('without access: in the config, the token\'s role decides: a viewer reads but may not create, an approver may not promote, a token limited to dev may not promote to staging', async () => {
+    IDENTITIES['dev-only'] = {
+      name: 'dora@example.com',
+      via: { kind: 'token', token: 'dora' },
+      role: 'releaser',
+      environments: ['dev'],
+    };
+    try {
+      const release = await newRelease(['api=1', 'web=1']);
+      expect((await call('GET', `${P}/releases`, { token: 'victor-token' })).status).toBe(200);
+      const viewer = await call('POST', `${P}/releases`, { token: 'victor-token', body: { set: ['api=2', 'web=2'] } });
+      expect(viewer.status).toBe(403);
+      expect(viewer.json.error.message).toBe('victor@example.com may not create releases: needs releaser (has viewer)');
+      expect(
+        (await call('POST', `${P}/promotions`, { token: 'carol-token', body: { release: release.id, to: 'dev' } }))
+          .status,
+      ).toBe(403);
+      const devOnly = await call('POST', `${P}/promotions`, {
+        token: 'dev-only',
+        body: { release: release.id, to: 'staging' },
+      });
+      expect(devOnly.status).toBe(403);
+      expect(devOnly.json.error.message).toBe('dora@example.com may not promote to staging: token dora is limited to environment dev');
+      const allowed = await call('POST', `${P}/promotions`, {
+        token: 'dev-only',
+        body: { release: release.id, to: 'dev' },
+      });
+      expect(allowed.status).toBe(202);
+      expect((await settled(allowed.json.promotion.id)).promotion.state).toBe('succeeded');
+    } finally {
+      delete IDENTITIES['dev-only'];
+    }
+  });
+});
+
+describe('server: malformed requests', () => {
+  it('400 naming the request field for bodies and queries that fail their schema', async () => {
+    const cases: [string, string, unknown, string][] = [
+      ['POST', `${P}/releases`, { set: 5 }, 'body.set'],
+      ['POST', `${P}/releases`, { set: ['api=1', 7] }, 'body.set.1'],
+      ['POST', `${P}/releases`, { set: ['api=1'], labels: { risk: 3 } }, 'body.labels.risk'],
+      ['POST', `${P}/promotions`, { to: 'dev' }, 'body.release'],
+      ['POST', `${P}/promotions`, { release: 'abcdef12', to: 'dev', concurrency: 0 }, 'body.concurrency'],
+      ['POST', `${P}/promotions`, { release: 'abcdef12', to: 'dev', concurrency: '4' }, 'body.concurrency'],
+      ['GET', `${P}/releases?limit=abc`, undefined, 'query.limit'],
+      ['GET', `${P}/releases?limit=0`, undefined, 'query.limit'],
+      ['GET', `${P}/releases/abcdef12/plan`, undefined, 'query.to'],
+      ['GET', `${P}/audit/verify?head=xyz`, undefined, 'query.head'],
+    ];
+    for (const [method, path, body, field] of cases) {
+      const r = await call(method, path, { token: 'alice-token', body });
+      expect(r.status, `${method} ${path} ${JSON.stringify(body)}: ${r.text}`).toBe(400);
+      expect(r.json.error.field).toBe(field);
+      expect(r.json.error.message).toContain(field);
+    }
+    // An unknown field is refused, not ignored: a typo must not silently drop what was meant.
+    const extra = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['api=1', 'web=1'], lables: { risk: 'high' } },
+    });
+    expect(extra.status).toBe(400);
+    expect(extra.json.error.message).toContain('lables');
+  });
+
+  it('413 for a body over the limit, before it is parsed', async () => {
+    app = newApp({ maxBodyBytes: 1024 });
+    const r = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      body: { set: ['api=1', 'web=1'], message: 'x'.repeat(2000) },
+    });
+    expect(r.status).toBe(413);
+    expect(r.json.error.code).toBe('body-too-large');
+    expect((await auditLog()).length).toBe(0);
+  });
+
+  it('never answers 5xx to a malformed request', async () => {
+    const release = await newRelease(['api=1', 'web=1']);
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const requests: { method: string; path: string; raw?: string; body?: unknown; headers?: Record<string, string> }[] =
+      [
+        { method: 'POST', path: `${P}/releases`, raw: '{"set": [', headers: { 'Content-Type': 'application/json' } },
+        { method: 'POST', path: `${P}/releases`, raw: '', headers: { 'Content-Type': 'application/json' } },
+        {
+          method: 'POST',
+          path: `${P}/releases`,
+          raw: 'set=api%3D1',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        },
+        { method: 'POST', path: `${P}/releases`, raw: '{"set":["api=1"]}', headers: { 'Content-Type': 'text/plain' } },
+        { method: 'POST', path: `${P}/releases`, raw: '{"set":["api=1"]}' },
+        { method: 'POST', path: `${P}/releases`, raw: deep, headers: { 'Content-Type': 'application/json' } },
+        { method: 'POST', path: `${P}/releases`, body: null },
+        { method: 'POST', path: `${P}/releases`, body: [] },
+        { method: 'POST', path: `${P}/releases`, body: 'api=1' },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['=1'] } },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['api'] } },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['api=1', 'web=1'], from: 'nowhere' } },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['api=1', 'web=1'], labels: { '': 'x' } } },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['__proto__=1', 'constructor=2'] } },
+        {
+          method: 'POST',
+          path: `${P}/releases`,
+          raw: '{"__proto__": {"set": ["api=1"]}, "set": []}',
+          headers: { 'Content-Type': 'application/json' },
+        },
+        { method: 'POST', path: `${P}/releases`, body: { set: ['api=\u0000\u001b[31m', 'web=1'] } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: 'abc', to: 'dev' } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: '__proto__' } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: 'constructor' } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: 'dev', concurrency: 1e308 } },
+        { method: 'POST', path: `${P}/promotions`, body: { release: 'x'.repeat(300), to: 'dev' } },
+        { method: 'POST', path: `${P}/promotions/abc/approve`, body: {} },
+        { method: 'POST', path: `${P}/promotions/${'0'.repeat(7)}/reject`, body: { comment: 'x' } },
+        { method: 'POST', path: `${P}/promotions/%ZZ/approve`, body: {} },
+        { method: 'GET', path: '/api/v1/projects/%ZZ/releases' },
+        { method: 'GET', path: '/api/v1/projects/__proto__/releases' },
+        { method: 'GET', path: '/api/v1/projects/constructor/releases' },
+        { method: 'GET', path: `/api/v1/projects/${'p'.repeat(5000)}/releases` },
+        { method: 'GET', path: `${P}/releases/%00` },
+        { method: 'GET', path: `${P}/releases/abc` },
+        { method: 'GET', path: `${P}/releases/${release.id}/plan?to=${'q'.repeat(500)}` },
+        { method: 'GET', path: `${P}/releases/${release.id}/plan?to=__proto__` },
+        { method: 'GET', path: `${P}/releases?limit=-1` },
+        { method: 'GET', path: `${P}/releases?limit=1e9` },
+        { method: 'GET', path: `${P}/releases?limit=2&limit=3` },
+        { method: 'GET', path: `${P}/environments/__proto__` },
+        { method: 'GET', path: `${P}/environments/toString` },
+        { method: 'GET', path: `${P}/promotions/abc/logs` },
+        { method: 'DELETE', path: `${P}/releases/${release.id}` },
+        { method: 'PUT', path: `${P}/promotions` },
+        { method: 'GET', path: `${P}/nothing-here` },
+        { method: 'GET', path: '/api/v2/anything' },
+      ];
+    for (const r of requests) {
+      const response = await call(r.method, r.path, {
+        token: 'alice-token',
+        raw: r.raw,
+        body: r.body,
+        headers: r.headers,
+      });
+      expect(
+        response.status,
+        `${r.method} ${r.path} ${r.raw ?? JSON.stringify(r.body)}: ${response.text}`,
+      ).toBeGreaterThanOrEqual(400);
+      expect(
+        response.status,
+        `${r.method} ${r.path} ${r.raw ?? JSON.stringify(r.body)}: ${response.text}`,
+      ).toBeLessThan(500);
+      expect(response.json.error.message, response.text).toEqual(expect.any(String));
+    }
+    expect(logged).toEqual([]);
+    // A body that is not JSON is refused by its media type, with or without a Content-Type.
+    const plain = await call('POST', `${P}/releases`, {
+      token: 'alice-token',
+      raw: '{"set":["api=2","web=2"]}',
+      headers: { 'Content-Type': 'text/plain' },
+    });
+    expect(plain.status).toBe(415);
+  });
+
+  it('404 for a project not served here and for an unknown route', async () => {
+    const r = await call('GET', '/api/v1/projects/payments/releases', { token: 'alice-token' });
+    expect(r.status).toBe(404);
+    expect(r.json.error.message).toBe('no project payments is served here (served: shop)');
+    expect((await call('GET', '/nothing', {})).status).toBe(404);
+  });
+});
+
+describe('server: health and the OpenAPI document', () => {
+  it('/healthz and /readyz answer without a token; readyz says 503 when a store cannot be read', async () => {
+    expect(await call('GET', '/healthz')).toMatchObject({ status: 200, json: { ok: true } });
+    const ready = await call('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.json).toEqual({ ready: true, projects: { shop: { config: handle.loaded.digest, store: 'ok' } } });
+    await handle.close();
+    const closed = await call('GET', '/readyz');
+    expect(closed.status).toBe(503);
+    expect(closed.json.projects.shop?.store).toBe('unreachable');
+    expect(logged.join('\n')).toMatch(/readyz: project shop/);
+  });
+
+  it('/api/v1/openapi.json is OpenAPI 3.1 and lists every operation of the permission table, with its parameters', async () => {
+    const doc = await call<OpenApiDoc>('GET', '/api/v1/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.json.openapi).toMatch(/^3\.1\.\d+$/);
+    const operations = new Map<string, { parameters?: { name: string; in: string }[]; requestBody?: unknown }>();
+    for (const [path, methods] of Object.entries(doc.json.paths)) {
+      for (const [method, op] of Object.entries(methods))
+        operations.set(op.operationId, { ...op, path, method } as never);
+    }
+    expect([...operations.keys()].sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), 'healthz', 'readyz'].sort());
+    for (const id of Object.keys(ROUTE_PERMISSIONS)) {
+      const op = operations.get(id) as { path: string; parameters?: { name: string; in: string }[] };
+      expect(op.path).toMatch(/^\/api\/v1\/projects\/\{project\}\//);
+      expect(
+        op.parameters?.some((p) => p.name === 'project' && p.in === 'path'),
+        id,
+      ).toBe(true);
+    }
+    expect(doc.json.components.schemas.CreateRelease?.properties.set?.type).toBe('array');
+    expect(doc.json.components.schemas.CreatePromotion?.required).toEqual(['release', 'to']);
+  });
+});
