@@ -93,7 +93,7 @@ describe('a team on one server', () => {
     expect(done.state).toBe('succeeded');
     expect(project.running('prod', 'api')).toBe('1.0.0');
 
-    const audit = (await handle.store.auditPage(0, 10_000)) as AuditEntry[];
+    const audit = (await handle.store.auditPage(0, 10_000));
     const given = audit.find((e) => e.kind === 'approval.given');
     expect(given).toMatchObject({ actor: 'carol@example.com', data: { identity: 'authenticated', via: 'token', token: 'carol' } });
     expect(audit.find((e) => e.kind === 'promotion.requested' && e.environment === 'prod')).toMatchObject({ actor: 'alice@example.com', data: { identity: 'authenticated', token: 'alice-ci' } });
