@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Identity } from '../../src/core/access.js';
-import type { AuditEntry } from '../../src/core/audit.js';
 import type { PromotionRecord, ReleaseRecord } from '../../src/core/model.js';
 import { createToken } from '../../src/engine/tokens.js';
 import { openProjectHandle } from '../../src/project/project-handle.js';
