@@ -36,6 +36,7 @@ export function targets(results) {
     target('validate + plan of 5,000 components: time', vp?.validatePlusPlanS, 2, 's'),
     target('validate + plan of 5,000 components: peak memory', vp?.peakMb, 300, 'MB'),
     target('promote to first step started, p50', b.throughput?.result?.firstStepP50Ms, 100, 'ms'),
+    target('promote through the server to first step started, p50', b.server?.result?.firstStepP50Ms, 100, 'ms'),
     million
       ? target('audit verify of 1,000,000 entries', million.verifyS, 10, 's')
       : target(
@@ -228,6 +229,27 @@ export function renderMarkdown(results) {
       table(['component', 'applies per seed'], counts),
       '',
       ...e.failed.map((f) => `- seed ${f.seed}: ${f.problems.join('; ')}`),
+      '',
+    );
+  }
+  if (b.server?.result) {
+    const v = b.server.result;
+    parts.push(
+      '## 8. The team server (a `lockstep serve` process on loopback)',
+      '',
+      table(
+        ['request', 'p50 ms', 'p99 ms', 'requests/s'],
+        [
+          ['`GET /healthz` (baseline: no token, no store)', v.healthz.p50Ms, v.healthz.p99Ms, v.healthz.perS],
+          ['`GET /environments` (status, with a token)', v.status.p50Ms, v.status.p99Ms, v.status.perS],
+        ],
+      ),
+      '',
+      `${v.reads} requests each, by ${v.clients} concurrent clients; status p50 is ${v.statusVsHealthzP50}× healthz p50.`,
+      '',
+      `Promote → first step started, through the API (POST /promotions, 5 zero-work steps): p50 ${v.firstStepP50Ms} ms, ` +
+        `p99 ${v.firstStepP99Ms} ms over ${v.promotions} promotions; in-process promote() in the same run: p50 ${v.inProcessFirstStepP50Ms} ms ` +
+        `(${v.firstStepVsInProcess}×).`,
       '',
     );
   }

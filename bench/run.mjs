@@ -14,6 +14,7 @@ const BENCHMARKS = [
   ['validatePlan', async () => (await import('./validate-plan.mjs')).benchValidatePlan()],
   ['gitops', async () => (await import('./gitops.mjs')).benchGitops()],
   ['exactlyOnce', async () => (await import('./exactly-once.mjs')).benchExactlyOnce()],
+  ['server', async () => (await import('./server.mjs')).benchServer()],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',');
