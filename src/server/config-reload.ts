@@ -60,6 +60,8 @@ export class ConfigWatcher {
    * Never rejects: what fails is logged.
    */
   reload(asked = false): Promise<void> {
+    // After stop the store is closing: a late SIGHUP or file event has nothing to do.
+    if (this.stopped) return this.queue;
     const next = this.queue.then(() => this.reloadNow(asked));
     this.queue = next;
     return next;

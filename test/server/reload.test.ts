@@ -247,49 +247,33 @@ describe('config reload: a changed lockstep.yaml is read again while the server 
       true,
     );
     project!.write('deploy-marked.sh', '#!/bin/sh\nset -eu\necho "$1" >> marked.log\nexec ./deploy.sh "$1"\n', true);
-    const releaser = s.tokens.releaser;
+    const promote = async (set: string[]): Promise<string> => {
+      const token = s.tokens.releaser;
+      const created = await s.api<{ release: ReleaseRecord }>('releases', { method: 'POST', body: { set }, token });
+      const body = { release: created.json.release.id, to: 'dev' };
+      const started = await s.api<{ promotion: PromotionRecord }>('promotions', { method: 'POST', body, token });
+      expect(started.status).toBe(202);
+      return started.json.promotion.id;
+    };
+    const ended = (id: string): Promise<PromotionRecord> =>
+      until(`promotion ${id} to end`, async () => {
+        const p = (await s.api<{ promotion: PromotionRecord }>(`promotions/${id}`)).json.promotion;
+        return p.state === 'running' ? undefined : p;
+      });
 
-    const first = await s.api<{ release: ReleaseRecord }>('releases', {
-      method: 'POST',
-      body: { set: ['api=1', 'web=1'] },
-      token: releaser,
-    });
-    const started = await s.api<{ promotion: PromotionRecord }>('promotions', {
-      method: 'POST',
-      body: { release: first.json.release.id, to: 'dev' },
-      token: releaser,
-    });
-    expect(started.status).toBe(202);
+    const first = await promote(['api=1', 'web=1']);
     await until('api to deploy', () => (exists(project!.dir, 'waiting') ? true : undefined));
-
     save(project!.dir, after);
     await until('the new config', async () =>
       (await s.api<ConfigStatus>('config')).json.digest === sha256Hex(after) ? true : undefined,
     );
     project!.write('go', '');
-    const done = await until('the first promotion to end', async () => {
-      const p = (await s.api<{ promotion: PromotionRecord }>(`promotions/${started.json.promotion.id}`)).json.promotion;
-      return p.state === 'running' ? undefined : p;
-    });
-    expect(done.state).toBe('succeeded');
+    expect((await ended(first)).state).toBe('succeeded');
     expect(project!.running('dev', 'web')).toBe('1');
     // web ran with the config the promotion was planned with: ./deploy.sh, not ./deploy-marked.sh.
     expect(exists(project!.dir, 'marked.log')).toBe(false);
 
-    const second = await s.api<{ release: ReleaseRecord }>('releases', {
-      method: 'POST',
-      body: { set: ['api=2', 'web=2'] },
-      token: releaser,
-    });
-    const next = await s.api<{ promotion: PromotionRecord }>('promotions', {
-      method: 'POST',
-      body: { release: second.json.release.id, to: 'dev' },
-      token: releaser,
-    });
-    await until('the second promotion to end', async () => {
-      const p = (await s.api<{ promotion: PromotionRecord }>(`promotions/${next.json.promotion.id}`)).json.promotion;
-      return p.state === 'running' ? undefined : p;
-    });
+    expect((await ended(await promote(['api=2', 'web=2']))).state).toBe('succeeded');
     expect(project!.running('dev', 'web')).toBe('2');
     expect(readText(project!.dir, 'marked.log')).toBe('2\n');
   });
