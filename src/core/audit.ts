@@ -6,6 +6,8 @@ import { canonicalJson, sha256Hex } from './canonical-json.js';
  */
 export const AUDIT_KINDS = [
   'config.loaded',
+  'config.reloaded',
+  'config.refused',
   'release.created',
   'release.rejected',
   'promotion.requested',

@@ -25,9 +25,13 @@ export interface ProjectLocation {
 export const DEFAULT_CONFIG = 'lockstep.yaml';
 
 export function readConfig(file: string): LoadedConfig {
-  let source: string;
+  return loadConfig(readConfigSource(file), file, builtinAdapters());
+}
+
+/** The config file's text, as readConfig reads it (InputError naming `--config` when it cannot be read). */
+export function readConfigSource(file: string): string {
   try {
-    source = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(
@@ -38,7 +42,6 @@ export function readConfig(file: string): LoadedConfig {
       { cause: error },
     );
   }
-  return loadConfig(source, file, builtinAdapters());
 }
 
 /** The state database: `state` (a directory or a .db file), else .lockstep/ beside the config. */

@@ -5,6 +5,7 @@ import { errorMessage, NotFoundError } from '../core/errors.js';
 import { BackgroundRuns } from './background.js';
 import { BodyTooLarge, errorResponse, RequestFieldError } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
+import { configRoutes } from './routes/config.js';
 import { environmentRoutes } from './routes/environments.js';
 import { healthRoutes } from './routes/health.js';
 import { promotionRoutes } from './routes/promotions.js';
@@ -54,6 +55,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   environmentRoutes(app, resolved);
   promotionRoutes(app, resolved);
   auditRoutes(app, resolved);
+  configRoutes(app, resolved);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

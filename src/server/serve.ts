@@ -4,6 +4,7 @@ import { InputError } from '../core/errors.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import { createApp } from './app.js';
 import { BackgroundRuns } from './background.js';
+import { ConfigWatcher } from './config-reload.js';
 import type { AppOptions } from './server-env.js';
 import { BackgroundWorker } from '../engine/worker.js';
 
@@ -30,6 +31,12 @@ export interface RunningServer {
    * then closes the stores.
    */
   close(): Promise<void>;
+  /**
+   * Reads every project's config again (SIGHUP), as a change on disk does: a valid one is put in
+   * force, one with problems is refused and the previous one kept; the server log and the audit log
+   * say which. Resolves when that is done; never rejects.
+   */
+  reloadConfigs(): Promise<void>;
 }
 
 /** Serves the API for `projects` until `close`. */
@@ -39,6 +46,8 @@ export async function startServer(
     port: number;
     /** Run each project's background worker (engine/worker.ts); default true. */
     worker?: boolean;
+    /** Read each project's lockstep.yaml again when it changes on disk; default true. */
+    watchConfig?: boolean;
   },
 ): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -52,6 +61,9 @@ export async function startServer(
               log: (line) => log(`${p.name}: ${line}`),
             }),
         );
+  const configs = [...options.projects.values()].map(
+    (p) => new ConfigWatcher(p, { log, actor: SERVER_ACTOR, actorProof: { identity: 'automatic' } }),
+  );
   const app = createApp({ ...options, log, background });
   const { server, address } = await new Promise<{ server: ServerType; address: AddressInfo }>((resolve, reject) => {
     const s = listen({ fetch: app.fetch, hostname: options.host, port: options.port }, (info) =>
@@ -61,6 +73,7 @@ export async function startServer(
   });
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   for (const w of workers) w.start();
+  if (options.watchConfig !== false) for (const c of configs) c.start();
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${address.port}`,
@@ -72,6 +85,7 @@ export async function startServer(
           if ('closeIdleConnections' in server) server.closeIdleConnections();
         });
         for (const w of workers) w.stop();
+        await Promise.all(configs.map((c) => c.stop()));
         const running = workers.reduce((n, w) => n + w.running().length, 0);
         if (running > 0) log(`waiting for ${running} promotion run(s) the background worker started to end`);
         await Promise.all(workers.map((w) => w.idle()));
@@ -83,6 +97,9 @@ export async function startServer(
         await closeAll(options.projects.values());
       })();
       return closing;
+    },
+    async reloadConfigs() {
+      await Promise.all(configs.map((c) => c.reload(true)));
     },
   };
 }

@@ -177,6 +177,7 @@ function sampleRequests(ids: {
     approvePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/approve`, body: { comment: 'ok' } },
     rejectPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/reject`, body: { comment: 'no' } },
     verifyAudit: { method: 'GET', path: `${P}/audit/verify` },
+    getConfig: { method: 'GET', path: `${P}/config` },
   };
 }
 
@@ -407,6 +408,7 @@ describe('server: who may call what', () => {
     try {
       const release = await newRelease(['api=1', 'web=1']);
       expect((await call('GET', `${P}/releases`, { token: 'victor-token' })).status).toBe(200);
+      expect((await call('GET', `${P}/config`, { token: 'victor-token' })).status).toBe(200);
       const viewer = await call('POST', `${P}/releases`, { token: 'victor-token', body: { set: ['api=2', 'web=2'] } });
       expect(viewer.status).toBe(403);
       expect(viewer.json.error.message).toBe('victor@example.com may not create releases: needs releaser (has viewer)');

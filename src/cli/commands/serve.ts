@@ -10,15 +10,23 @@ function collect(value: string, previous: string[] | undefined): string[] {
 interface ServeOptions {
   listen: string;
   project?: string[];
+  /** `--no-watch` sets it false. */
+  watch: boolean;
 }
 
 /** `lockstep serve`: the HTTP API over the projects' stores and configs, until SIGTERM or SIGINT. */
 export function serveCommand(program: Command): void {
   program
     .command('serve')
-    .description('run the HTTP API (docs/server.md) for one or more projects; SIGTERM or Ctrl-C stops it')
+    .description(
+      'run the HTTP API (docs/server.md) for one or more projects; a changed lockstep.yaml (or SIGHUP) is read again; SIGTERM or Ctrl-C stops it',
+    )
     .option('--listen <host:port>', 'where to listen (port 0 picks a free port)', '127.0.0.1:8417')
     .option('--project <dir>', 'a directory holding lockstep.yaml (repeatable; default: the --config file)', collect)
+    .option(
+      '--no-watch',
+      'read a changed lockstep.yaml only on SIGHUP, not as soon as it changes (for file systems whose changes are not seen, like NFS)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  lockstep serve --listen 127.0.0.1:8417\n  lockstep serve --listen 0.0.0.0:8417 --project . --project ../payments',
@@ -44,6 +52,7 @@ export function serveCommand(program: Command): void {
         port,
         authenticate: projectAuthenticator(projects),
         authorize: projectAuthorizer(projects),
+        watchConfig: o.watch,
       });
       process.stdout.write(`listening on ${server.url}\n`);
 
@@ -64,6 +73,12 @@ export function serveCommand(program: Command): void {
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
+        // Without a listener, SIGHUP would end the process: here it means "read the configs again".
+        process.on('SIGHUP', () => {
+          if (stopping) return;
+          process.stderr.write('lockstep: SIGHUP: reading the configs again\n');
+          void server.reloadConfigs();
+        });
       });
     });
 }

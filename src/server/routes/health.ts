@@ -11,6 +11,10 @@ const Ready = z
       z.object({
         config: z.string().openapi({ description: "the loaded config's digest" }),
         store: z.string().openapi({ description: '`ok` or `unreachable` (the server log says why)' }),
+        refused: z.object({ at: z.string(), problems: z.number().int() }).optional().openapi({
+          description:
+            'the config file was changed to one with problems, refused at `at`: the config above stays in force (what is wrong: GET /api/v1/projects/{project}/config, or the server log)',
+        }),
       }),
     ),
   })
@@ -36,11 +40,13 @@ export function healthRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): 
       method: 'get',
       path: '/readyz',
       tags: ['health'],
-      summary: 'every project’s config is loaded and its store answers',
+      summary:
+        'every project’s config is loaded and its store answers (a refused config change shows, and leaves it ready)',
       responses: { 200: json(Ready, 'ready'), 503: json(Ready, 'a store does not answer') },
     }),
     async (c) => {
-      const projects: Record<string, { config: string; store: string }> = {};
+      const projects: Record<string, { config: string; store: string; refused?: { at: string; problems: number } }> =
+        {};
       let ready = true;
       for (const [name, project] of options.projects) {
         let store = 'ok';
@@ -52,7 +58,14 @@ export function healthRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): 
           store = 'unreachable';
           options.log?.(`readyz: project ${name}: ${errorMessage(error)}`);
         }
-        projects[name] = { config: project.loaded.digest, store };
+        // A refused config does not make the server unready (the previous one serves), but it shows. Only the
+        // count of problems: this route answers without a token, and problems quote the config.
+        const refused = project.refused;
+        projects[name] = {
+          config: project.loaded.digest,
+          store,
+          ...(refused ? { refused: { at: refused.at, problems: refused.problems.length } } : {}),
+        };
       }
       return ready ? c.json({ ready, projects }, 200) : c.json({ ready, projects }, 503);
     },
