@@ -114,6 +114,8 @@ export class HttpBackend implements Backend {
   }
 
   async promote(request: PromoteRequest, hooks: RunHooks): Promise<PromotionRecord> {
+    // The engine's own check and message: the server's schema would name `body.concurrency` instead of the flag.
+    if (!Number.isInteger(request.concurrency) || request.concurrency < 1) throw new InputError('--concurrency must be a whole number ≥ 1', '--concurrency');
     const { promotion } = await this.call<{ promotion: PromotionRecord }>('POST', '/promotions', undefined, request);
     // As locally: the plan is shown once the promotion is recorded, whatever its gates say.
     hooks.onCreated(promotion, await this.planOf(promotion));

@@ -143,6 +143,14 @@ describe('the CLI as a client of lockstep serve', () => {
       expect(there.status, args.join(' ')).toBe(here.status);
       expect(there.stdout, args.join(' ')).toBe(here.stdout);
     }
+    // A gate nothing can satisfy (422 from the server), a bad flag (400): the same message and exit code.
+    const skipping = /created release ([0-9a-f]{64})/.exec((await client(['release', 'create', '--set', 'api=2.0.0'])).stdout)?.[1] ?? 'none';
+    for (const args of [['promote', skipping, '--to', 'prod'], ['promote', skipping, '--to', 'staging', '--concurrency', '0']]) {
+      const here = await local(args);
+      const there = await client(args);
+      expect(there.status, args.join(' ')).toBe(here.status);
+      expect(there.stderr, args.join(' ')).toBe(here.stderr);
+    }
     const unknown = await client(['status', '--env', 'nowhere']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toBe((await local(['status', '--env', 'nowhere'])).stderr);
