@@ -1,6 +1,11 @@
 import { Option, type Command } from 'commander';
-import type { EngineDeps } from '../engine/deps.js';
-import { openProject, type GlobalOptions, type StateAccess } from './context.js';
+import { existsSync } from 'node:fs';
+import { InputError } from '../core/errors.js';
+import type { EngineDeps, RunObserver } from '../engine/deps.js';
+import type { Backend } from './backend.js';
+import { openProject, readConfig, type GlobalOptions, type StateAccess } from './context.js';
+import { HttpBackend, serverToken, serverUrl } from './http-backend.js';
+import { LocalBackend } from './local-backend.js';
 import type { Progress } from './progress.js';
 
 /** What the command files share: options, output, and opening the project. */
@@ -19,8 +24,16 @@ export function printJson(value: unknown): void {
 }
 
 export function globals(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals<{ config: string; state?: string; actor?: string; secretsFile?: string; output: 'text' | 'json' }>();
-  return { config: o.config, state: o.state, actor: o.actor, secretsFile: o.secretsFile, output: o.output };
+  const o = cmd.optsWithGlobals<{ config: string; state?: string; actor?: string; secretsFile?: string; output: 'text' | 'json'; server?: string }>();
+  const server = o.server ?? (process.env.LOCKSTEP_SERVER || undefined);
+  return { config: o.config, state: o.state, actor: o.actor, secretsFile: o.secretsFile, output: o.output, command: commandPath(cmd), server };
+}
+
+/** `release create`, as typed: the names from the program's subcommand down to this one. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }
 
 export function outputOption(): Option {
@@ -34,5 +47,37 @@ export async function withProject<T>(cmd: Command, access: StateAccess, fn: (dep
     return await fn(deps, opts);
   } finally {
     await deps.store.close();
+  }
+}
+
+/**
+ * The backend a command talks to: the team server when `--server` or LOCKSTEP_SERVER names one
+ * (with LOCKSTEP_TOKEN), else the engine over the project's files. The only place that asks.
+ */
+export function openBackend(opts: GlobalOptions, access: StateAccess, observer?: RunObserver): Backend {
+  if (opts.server === undefined) return new LocalBackend(opts, access, { command: opts.command, observer });
+  // Through a server the actor is whom the token stands for: a claim would be a lie the audit log keeps.
+  if (opts.actor !== undefined)
+    throw new InputError('--actor cannot be used with a server: the actor is whom LOCKSTEP_TOKEN stands for', '--actor');
+  const url = serverUrl(opts.server);
+  const token = serverToken(process.env);
+  return new HttpBackend({ url, token, project: serverProject(opts) }, { command: opts.command, observer });
+}
+
+/** Which of the server's projects: LOCKSTEP_PROJECT, else the `project:` of the config here. */
+function serverProject(opts: GlobalOptions): string {
+  const named = process.env.LOCKSTEP_PROJECT?.trim();
+  if (named) return named;
+  if (existsSync(opts.config)) return readConfig(opts.config).config.project;
+  throw new InputError(`which project on the server? Set LOCKSTEP_PROJECT to its name (the project: of its lockstep.yaml), or run where its lockstep.yaml is (${opts.config} is not here)`, 'LOCKSTEP_PROJECT');
+}
+
+export async function withBackend<T>(cmd: Command, access: StateAccess, fn: (backend: Backend, opts: GlobalOptions) => Promise<T>, observer?: RunObserver): Promise<T> {
+  const opts = globals(cmd);
+  const backend = openBackend(opts, access, observer);
+  try {
+    return await fn(backend, opts);
+  } finally {
+    await backend.close();
   }
 }

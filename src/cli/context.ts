@@ -1,4 +1,5 @@
 import { dirname, resolve } from 'node:path';
+import { InputError } from '../core/errors.js';
 import type { EngineDeps, RunObserver } from '../engine/deps.js';
 import {
   DEFAULT_CONFIG,
@@ -18,15 +19,31 @@ export interface GlobalOptions {
   actor?: string;
   secretsFile?: string;
   output: 'text' | 'json';
+  /** The command as typed (`release create`): how refusals name it. */
+  command: string;
+  /** The team server's URL (`--server`, LOCKSTEP_SERVER): the command talks to it instead of the files here. */
+  server?: string;
+}
+
+/**
+ * With a server, commands go through its API (command-kit.ts openBackend); a command that still
+ * opens the project's files here is one the API has no route for yet, and must not run locally
+ * without anyone noticing.
+ */
+function localOnly(options: GlobalOptions): void {
+  if (options.server !== undefined)
+    throw new InputError(`lockstep ${options.command} is not available through the server yet (unset LOCKSTEP_SERVER, or leave out --server, to run it here)`, '--server');
 }
 
 /** Opens the state; a new one (only with `create`) is announced on stderr. */
 export async function openStore(options: GlobalOptions, access: StateAccess): Promise<Store> {
+  localOnly(options);
   return openProjectStore(options, access, (path) => process.stderr.write(`lockstep: created a new state at ${path}\n`));
 }
 
 /** Loads the config and opens the store: what every command that touches state needs. The actor is claimed. */
 export async function openProject(options: GlobalOptions, access: StateAccess, observer?: RunObserver): Promise<EngineDeps> {
+  localOnly(options);
   const loaded = readConfig(options.config);
   const store = await openStore(options, access);
   const actor = resolveActor(options.actor, process.env, dirname(resolve(options.config)));

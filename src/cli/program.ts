@@ -8,18 +8,13 @@ import { initTemplate } from '../core/config/init-template.js';
 import { formatLabels, parseLabelAssignments } from '../core/labels.js';
 import type { PromotionRecord } from '../core/model.js';
 import { builtinAdapters } from '../adapters/registry.js';
-import { approve } from '../engine/approve.js';
-import type { PlannedPromotion } from '../engine/planner.js';
-import { createRelease, promote, resume, rollbackEnvironment } from '../engine/promote.js';
+import { promote, resume, rollbackEnvironment } from '../engine/promote.js';
 import { rejectRelease, tick } from '../engine/tick.js';
 import { waitToEnd } from '../engine/follow.js';
-import { verifyAuditLog } from '../engine/audit-verify.js';
-import { previewPlan } from '../engine/plan-preview.js';
-import { environmentStatus } from '../engine/status.js';
-import { promotionLogs, promotionWithSteps, releaseWithPromotions } from '../engine/records.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
-import { collect, globals, outputOption, print, printJson, withProject } from './command-kit.js';
+import type { Backend, RunHooks as BackendRunHooks } from './backend.js';
+import { collect, globals, outputOption, print, printJson, withBackend, withProject } from './command-kit.js';
 import { addTokenCommands } from './commands/token.js';
 import { DEFAULT_CONFIG, openStore, readConfig } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -29,14 +24,11 @@ import { serveCommand } from './commands/serve.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-interface RunHooks {
-  onRunner: (runner: PromotionRunner) => void;
-  onCreated: (promotion: PromotionRecord, planText?: string) => void;
-  /** Another process runs the promotion: show its steps as this one's. */
+interface RunHooks extends BackendRunHooks {
+  /** Another process runs the promotion and may be gone: say whose it is, then show its steps as this one's. */
   onFollow: (promotion: PromotionRecord) => void;
 }
 
-/** Runs a promotion-like action with live progress and Ctrl-C handling; returns the exit code. */
 /** 1 when a promotion failed or needs a decision; 3 when one waits on (or was refused by) its gates; else 0. */
 function exitFor(results: readonly PromotionRecord[]): number {
   if (results.some((p) => p.state === 'failed' || p.state === 'interrupted' || p.state === 'cancelled')) return EXIT.failed;
@@ -44,9 +36,10 @@ function exitFor(results: readonly PromotionRecord[]): number {
   return results.every((p) => p.state === 'succeeded') ? EXIT.ok : EXIT.failed;
 }
 
+/** Runs a promotion-like action with live progress and Ctrl-C handling; returns the exit code. */
 async function runWithProgress(
   cmd: Command,
-  action: (deps: EngineDeps, hooks: RunHooks) => Promise<PromotionRecord[]>,
+  action: (backend: Backend, hooks: RunHooks) => Promise<PromotionRecord[]>,
   many = false,
 ): Promise<number> {
   const opts = globals(cmd);
@@ -69,8 +62,8 @@ async function runWithProgress(
   };
   process.on('SIGINT', onSigint);
   try {
-    return await withProject(cmd, 'write', async (deps) => {
-      const results = await action(deps, {
+    return await withBackend(cmd, 'write', async (backend) => {
+      const results = await action(backend, {
         onRunner: (r) => {
           runner = r;
           progress.start(r.record.plan.steps.map((s) => s.component));
@@ -79,9 +72,10 @@ async function runWithProgress(
           if (!json) print(`Promotion ${shortId(p.id)} is being run by process ${p.owner?.pid ?? '?'} on ${p.owner?.host ?? '?'}: following it until it ends (Ctrl-C stops following, not the promotion)`);
           progress.start(p.plan.steps.map((s) => s.component));
         },
-        onCreated: (p, planText) => {
+        onWatch: (p) => progress.start(p.plan.steps.map((s) => s.component)),
+        onCreated: (p, planned) => {
           if (!json) {
-            if (planText) print(planText + '\n');
+            if (planned) print(renderPlan(planned.plan, planned.release) + '\n');
             if (p.state === 'running') print(`Promotion ${shortId(p.id)}: release ${shortId(p.releaseId)} → ${p.environment} (concurrency ${p.concurrency}, on failure: ${p.onFailure})`);
           }
         },
@@ -89,7 +83,7 @@ async function runWithProgress(
       progress.stop();
       const out: unknown[] = [];
       for (const p of results) {
-        const steps = await deps.store.listSteps(p.id);
+        const { steps } = await backend.promotion(p.id);
         if (json) out.push({ promotion: p, steps });
         else if (p.state === 'pending' || (p.state === 'rejected' && p.startedAt === undefined)) {
           print('\n' + renderWaiting(p));
@@ -160,7 +154,8 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version')
     .option('-c, --config <file>', 'the project config', process.env.LOCKSTEP_CONFIG ?? DEFAULT_CONFIG)
     .option('--state <path>', 'state directory or .db file (default: .lockstep/ beside the config)')
-    .option('--actor <who>', 'who is acting (default: $LOCKSTEP_ACTOR, git user.email, OS user)')
+    .option('--actor <who>', 'who is acting (default: $LOCKSTEP_ACTOR, git user.email, OS user); not with --server')
+    .option('--server <url>', 'talk to a team server (lockstep serve) instead of the files here (also $LOCKSTEP_SERVER; needs $LOCKSTEP_TOKEN, and $LOCKSTEP_PROJECT away from the project\'s lockstep.yaml)')
     .option('--secrets-file <file>', 'NAME=value lines for ${{ secrets.NAME }} (also $LOCKSTEP_SECRETS_FILE); the environment wins')
     .showHelpAfterError()
     .exitOverride()
@@ -188,8 +183,9 @@ Examples:
       const file = opts.config;
       if (existsSync(file) && !o.force) throw new InputError(`${file} exists already (use --force to overwrite)`, 'config');
       writeFileSync(file, initTemplate());
-      // A project starts here: its state too (an existing one is left as it is).
-      await (await openStore(opts, 'create')).close();
+      // A project starts here: its state too (an existing one is left as it is). With a server set
+      // too: a new project's files are made here whatever the CLI talks to afterwards.
+      await (await openStore({ ...opts, server: undefined }, 'create')).close();
       print(`wrote ${file}; check it with: lockstep validate`);
     });
 
@@ -233,8 +229,8 @@ Examples:
     .action(async (o: { set: string[]; from?: string; message?: string; label: string[] }, cmd: Command) => {
       // Labels are checked before the state is opened or created: a typo changes nothing.
       const labels = o.label.length > 0 ? parseLabelAssignments(o.label) : undefined;
-      await withProject(cmd, 'create', async (deps, opts) => {
-        const { release: r, created } = await createRelease(deps, { set: o.set, from: o.from, message: o.message, labels });
+      await withBackend(cmd, 'create', async (backend, opts) => {
+        const { release: r, created } = await backend.createRelease({ set: o.set, from: o.from, message: o.message, labels });
         if (opts.output === 'json') printJson({ created, release: r });
         else print(`${created ? 'created' : 'exists already:'} release ${r.id}\n\n${renderRelease(r)}`);
       });
@@ -260,16 +256,12 @@ Examples:
     .option('-n, --limit <n>', 'how many', '20')
     .addOption(outputOption())
     .action(async (o: { limit: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      const store = await openStore(opts, 'read');
-      try {
-        const list = await store.listReleases({ limit: Number(o.limit) });
+      await withBackend(cmd, 'read', async (backend, opts) => {
+        const list = await backend.listReleases(Number(o.limit));
         if (opts.output === 'json') return printJson(list);
         if (list.length === 0) return print('no releases yet: lockstep release create --set COMPONENT=VERSION …');
         print(table(['ID', 'CREATED', 'BY', 'VERSIONS', 'LABELS', 'MESSAGE'], list.map((r) => [shortId(r.id) + (r.rejected ? ' REJECTED' : ''), r.createdAt, r.createdBy, Object.entries(r.versions).map(([c, v]) => `${c}=${v}`).join(' '), formatLabels(r.labels) || '-', r.message ?? ''])));
-      } finally {
-        await store.close();
-      }
+      });
     });
   release
     .command('show')
@@ -277,16 +269,12 @@ Examples:
     .argument('<release>')
     .addOption(outputOption())
     .action(async (ref: string, _o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      const store = await openStore(opts, 'read');
-      try {
-        const { release: r, promotions } = await releaseWithPromotions(store, ref);
+      await withBackend(cmd, 'read', async (backend, opts) => {
+        const { release: r, promotions } = await backend.release(ref);
         if (opts.output === 'json') return printJson({ release: r, promotions });
         print(renderRelease(r));
         if (promotions.length) print('\n' + table(['PROMOTION', 'ENV', 'STATE', 'REQUESTED'], promotions.map((p) => [shortId(p.id), p.environment, p.state, p.requestedAt])));
-      } finally {
-        await store.close();
-      }
+      });
     });
 
   program
@@ -298,8 +286,8 @@ Examples:
     .addHelpText('after', '\nExample:\n  lockstep plan 3f2a1c9 --to prod --output json')
     .action(async (ref: string, o: { to: string }, cmd: Command) => {
       // Planning records nothing: a read-only state plans.
-      await withProject(cmd, 'read', async (deps, opts) => {
-        const { release: r, plan } = await previewPlan(deps, ref, o.to);
+      await withBackend(cmd, 'read', async (backend, opts) => {
+        const { release: r, plan } = await backend.plan(ref, o.to);
         if (opts.output === 'json') return printJson(plan);
         print(renderPlan(plan, r));
       });
@@ -318,14 +306,13 @@ Examples:
     .addHelpText('after', '\nExamples:\n  lockstep promote 3f2a1c9 --to staging\n  lockstep promote 3f2a1c9 --to prod --concurrency 4 --actor alice@example.com\n  lockstep promote 3f2a1c9 --to prod --override-window --reason "INC-123: payment outage fix"')
     .action(async (ref: string, o: { to: string; concurrency: string; wait?: boolean; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
       let waited: number | undefined;
-      const code = await runWithProgress(cmd, async (deps, hooks) => {
-        const options = {
-          concurrency: Number(o.concurrency),
-          overrideWindow: overrideOption(o),
-          onRunner: hooks.onRunner,
-          onCreated: (p: PromotionRecord, planned: PlannedPromotion) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)),
-        };
-        const result = await promote(deps, ref, o.to, options);
+      const code = await runWithProgress(cmd, async (backend, hooks) => {
+        const concurrency = Number(o.concurrency);
+        const overrideWindow = overrideOption(o);
+        if (!o.wait && overrideWindow === undefined) return [await backend.promote({ release: ref, to: o.to, concurrency }, hooks)];
+        // The API has no field for these yet: the engine here runs them (a server backend refuses).
+        const deps = await backend.engine(o.wait ? '--wait' : '--override-window');
+        const result = await promote(deps, ref, o.to, { concurrency, overrideWindow, onRunner: hooks.onRunner, onCreated: hooks.onCreated });
         if (!o.wait || result.state !== 'pending') return [result];
         const end = await waitForEnd(deps, result, hooks, globals(cmd).output === 'json');
         waited = end.code;
@@ -343,13 +330,8 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExamples:\n  lockstep approve 9c1e2f3 --comment "plan reviewed" --actor bob@example.com\n  lockstep approve 9c1e2f3 --reject --comment "drops the orders table"')
     .action(async (ref: string, o: { comment?: string; reject?: boolean }, cmd: Command) => {
-      const code = await runWithProgress(cmd, async (deps, hooks) => [
-        await approve(deps, ref, {
-          comment: o.comment,
-          reject: o.reject,
-          onRunner: hooks.onRunner,
-          onCreated: (p, planned) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)),
-        }),
+      const code = await runWithProgress(cmd, async (backend, hooks) => [
+        await backend.decide({ promotion: ref, comment: o.comment, reject: o.reject }, hooks),
       ]);
       throw new ReportedError(code);
     });
@@ -363,8 +345,8 @@ Examples:
       let tickFailed = false;
       const code = await runWithProgress(
         cmd,
-        async (deps, hooks) => {
-          const result = await tick(deps, { onRunner: hooks.onRunner, onCreated: (p, planned) => hooks.onCreated(p, renderPlan(planned.plan, planned.release)) });
+        async (backend, hooks) => {
+          const result = await tick(await backend.engine(), { onRunner: hooks.onRunner, onCreated: hooks.onCreated });
           const all = [...result.pending, ...result.automatic];
           for (const e of result.errors) process.stderr.write(`lockstep: error: tick: ${e.environment}${e.promotionId ? ` (promotion ${shortId(e.promotionId)})` : ''}: ${e.message}\n`);
           tickFailed = result.errors.length > 0;
@@ -389,8 +371,8 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExamples:\n  lockstep resume\n  lockstep resume 9c1e2f3 --retry-step billing\n  lockstep resume 9c1e2f3          # a pending promotion: evaluate its gates again')
     .action(async (ref: string | undefined, o: { retryStep: string[]; markDone: string[]; stopRunning?: boolean; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
-      const code = await runWithProgress(cmd, async (deps, hooks) => {
-        const results = await resume(deps, ref, { retryStep: o.retryStep, markDone: o.markDone, stopRunning: o.stopRunning, overrideWindow: overrideOption(o), onRunner: hooks.onRunner });
+      const code = await runWithProgress(cmd, async (backend, hooks) => {
+        const results = await resume(await backend.engine(), ref, { retryStep: o.retryStep, markDone: o.markDone, stopRunning: o.stopRunning, overrideWindow: overrideOption(o), onRunner: hooks.onRunner });
         if (results.length === 0 && globals(cmd).output !== 'json') print('nothing to resume');
         return results;
       });
@@ -407,14 +389,14 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  lockstep rollback --env prod')
     .action(async (o: { env: string; concurrency: string; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
-      const code = await runWithProgress(cmd, async (deps, hooks) => [
-        await rollbackEnvironment(deps, o.env, {
+      const code = await runWithProgress(cmd, async (backend, hooks) => [
+        await rollbackEnvironment(await backend.engine(), o.env, {
           concurrency: Number(o.concurrency),
           overrideWindow: overrideOption(o),
           onRunner: hooks.onRunner,
           onCreated: (p, planned) => {
             if (globals(cmd).output !== 'json') print(`rolling ${o.env} back to release ${shortId(p.releaseId)}`);
-            hooks.onCreated(p, renderPlan(planned.plan, planned.release));
+            hooks.onCreated(p, planned);
           },
         }),
       ]);
@@ -428,8 +410,8 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  lockstep status --env prod --output json')
     .action(async (o: { env?: string }, cmd: Command) => {
-      await withProject(cmd, 'read', async (deps, opts) => {
-        const result = await environmentStatus(deps, o.env);
+      await withBackend(cmd, 'read', async (backend, opts) => {
+        const result = await backend.status(o.env);
         if (opts.output === 'json') return printJson(result);
         for (const e of result) {
           const mixed = e.differsFromRelease.length > 0 ? ` (but ${e.differsFromRelease.join(', ')} run${e.differsFromRelease.length === 1 ? 's' : ''} other versions)` : '';
@@ -457,34 +439,34 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExamples:\n  lockstep history --env prod\n  lockstep history --component api --output json\n  lockstep history 9c1e2f3        # the plan approvers are asked to approve, its gates and steps')
     .action(async (ref: string | undefined, o: { env?: string; component?: string; limit: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      const store = await openStore(opts, 'read');
-      try {
+      await withBackend(cmd, 'read', async (backend, opts) => {
         if (ref !== undefined) {
-          const { promotion, steps } = await promotionWithSteps(store, ref);
+          const { promotion, steps } = await backend.promotion(ref);
           if (opts.output === 'json') return printJson({ promotion, steps });
-          print(renderPlan(promotion.plan, await store.getRelease(promotion.releaseId)));
+          print(renderPlan(promotion.plan, (await backend.release(promotion.releaseId)).release));
           print('');
           print(promotion.state === 'pending' || (promotion.state === 'rejected' && promotion.startedAt === undefined) ? renderWaiting(promotion) : renderSummary(promotion, steps));
           return;
         }
         const limit = Number(o.limit);
         if (o.component) {
+          // No route for it yet: the store here (a server backend refuses, naming the option).
+          const { store } = await backend.engine('--component');
           const steps = await store.listStepHistory({ environment: o.env, component: o.component, limit });
           if (opts.output === 'json') return printJson(steps);
           print(table(['PROMOTION', 'ENV', 'COMPONENT', 'STATE', 'VERSION', 'STARTED', 'ERROR'], steps.map((s) => [shortId(s.promotionId), s.environment, s.component, s.state, `${s.fromVersion ?? '(none)'} → ${s.toVersion}`, s.startedAt ?? '', stepProblem(s)])));
           return;
         }
-        const promotions = await store.listPromotions({ environment: o.env, limit });
+        const promotions = await backend.promotions({ environment: o.env, limit });
         if (opts.output === 'json') {
           const out = [];
-          for (const p of promotions) out.push({ ...p, steps: await store.listSteps(p.id) });
+          for (const p of promotions) out.push({ ...p, steps: (await backend.promotion(p.id)).steps });
           return printJson(out);
         }
         if (promotions.length === 0) return print('no promotions yet');
         const rows = [];
         for (const p of promotions) {
-          const steps = await store.listSteps(p.id);
+          const { steps } = await backend.promotion(p.id);
           const counts = new Map<string, number>();
           for (const s of steps) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
           rows.push([shortId(p.id), p.environment, p.kind, p.state, shortId(p.releaseId), p.requestedAt, p.requestedBy, [...counts].map(([st, n]) => `${n} ${st}`).join(', ')]);
@@ -497,9 +479,7 @@ Examples:
           if (p.state !== 'succeeded' && p.reason) out.push(`  ${p.reason}`);
         });
         print(out.join('\n'));
-      } finally {
-        await store.close();
-      }
+      });
     });
 
   program
@@ -510,16 +490,12 @@ Examples:
     .addOption(outputOption())
     .addHelpText('after', '\nExamples:\n  lockstep logs 9c1e2f3\n  lockstep logs 9c1e2f3 --component billing --output json')
     .action(async (ref: string, o: { component?: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      const store = await openStore(opts, 'read');
-      try {
-        const lines = await promotionLogs(store, ref, o.component);
+      await withBackend(cmd, 'read', async (backend, opts) => {
+        const lines = await backend.logs(ref, o.component);
         if (opts.output === 'json') return printJson(lines);
         const width = Math.max(0, ...lines.map((l) => l.component.length));
         for (const l of lines) print(`${l.time.slice(11, 23)} ${l.component.padEnd(width)} | ${printableKeepingColour(l.line)}`);
-      } finally {
-        await store.close();
-      }
+      });
     });
 
   const audit = program.command('audit').description('the tamper-evident audit log');
@@ -529,18 +505,14 @@ Examples:
     .option('--head <hash>', 'a head hash recorded earlier: the chain must still contain it (detects a removed tail)')
     .addOption(outputOption())
     .action(async (o: { head?: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      const store = await openStore(opts, 'read');
-      try {
-        const result = await verifyAuditLog(store, o.head);
+      await withBackend(cmd, 'read', async (backend, opts) => {
+        const result = await backend.verifyAudit(o.head);
         if (opts.output === 'json') printJson(result);
         else if ('headMissing' in result) print(`audit log chain is intact (${result.entries} entries) but does not contain the expected head ${o.head ?? ''}: entries were removed from the end, or the log was rewritten`);
         else if (!result.ok) print(`audit log BROKEN at entry ${result.firstBad}: ${result.reason} (${result.entries} entries before it verified)`);
         else print(`audit log intact: ${result.entries} entries, head ${result.head}`);
         if (!result.ok) throw new ReportedError(EXIT.failed);
-      } finally {
-        await store.close();
-      }
+      });
     });
   audit
     .command('export')

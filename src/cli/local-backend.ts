@@ -1,0 +1,102 @@
+import { approve } from '../engine/approve.js';
+import { verifyAuditLog } from '../engine/audit-verify.js';
+import type { EngineDeps } from '../engine/deps.js';
+import { previewPlan } from '../engine/plan-preview.js';
+import { createRelease, promote } from '../engine/promote.js';
+import { promotionLogs, promotionWithSteps, releaseWithPromotions } from '../engine/records.js';
+import { environmentStatus } from '../engine/status.js';
+import type { Store } from '../store/store.js';
+import type { Backend, BackendOptions } from './backend.js';
+import { openProject, openStore, type GlobalOptions, type StateAccess } from './context.js';
+
+/**
+ * The engine in this process, over the project's config and state. Reads that need only the state
+ * (release list, history, logs, audit) open only the store, as they always did: they work with a
+ * config that no longer validates.
+ */
+export class LocalBackend implements Backend {
+  private deps: Promise<EngineDeps> | undefined;
+  private store: Promise<Store> | undefined;
+
+  constructor(
+    private readonly options: GlobalOptions,
+    private readonly access: StateAccess,
+    private readonly backend: BackendOptions,
+  ) {}
+
+  engine(): Promise<EngineDeps> {
+    this.deps ??= openProject(this.options, this.access, this.backend.observer);
+    return this.deps;
+  }
+
+  private state(): Promise<Store> {
+    this.store ??= this.deps ? this.deps.then((d) => d.store) : openStore(this.options, this.access);
+    return this.store;
+  }
+
+  async close(): Promise<void> {
+    const stores = new Set<Store>();
+    for (const s of [this.deps?.then((d) => d.store), this.store]) {
+      if (s === undefined) continue;
+      try {
+        stores.add(await s);
+      } catch {
+        // It never opened: its error reached the command already.
+      }
+    }
+    for (const s of stores) await s.close();
+  }
+
+  async createRelease(input: Parameters<Backend['createRelease']>[0]) {
+    return createRelease(await this.engine(), input);
+  }
+
+  async listReleases(limit: number) {
+    return (await this.state()).listReleases({ limit });
+  }
+
+  async release(ref: string) {
+    return releaseWithPromotions(await this.state(), ref);
+  }
+
+  async plan(ref: string, to: string) {
+    return previewPlan(await this.engine(), ref, to);
+  }
+
+  async status(environment?: string) {
+    return environmentStatus(await this.engine(), environment);
+  }
+
+  async promotions(query: { environment?: string; limit: number }) {
+    return (await this.state()).listPromotions(query);
+  }
+
+  async promotion(ref: string) {
+    return promotionWithSteps(await this.state(), ref);
+  }
+
+  async logs(ref: string, component?: string) {
+    return promotionLogs(await this.state(), ref, component);
+  }
+
+  async verifyAudit(head?: string) {
+    return verifyAuditLog(await this.state(), head);
+  }
+
+  async promote(request: Parameters<Backend['promote']>[0], hooks: Parameters<Backend['promote']>[1]) {
+    return promote(await this.engine(), request.release, request.to, {
+      concurrency: request.concurrency,
+      onRunner: hooks.onRunner,
+      onCreated: hooks.onCreated,
+    });
+  }
+
+  async decide(request: Parameters<Backend['decide']>[0], hooks: Parameters<Backend['decide']>[1]) {
+    return approve(await this.engine(), request.promotion, {
+      comment: request.comment,
+      reject: request.reject,
+      onRunner: hooks.onRunner,
+      onCreated: hooks.onCreated,
+    });
+  }
+}
