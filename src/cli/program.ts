@@ -14,6 +14,7 @@ import { createRelease, promote, resume, rollbackEnvironment } from '../engine/p
 import { rejectRelease, tick } from '../engine/tick.js';
 import { waitToEnd } from '../engine/follow.js';
 import { verifyAuditLog } from '../engine/audit-verify.js';
+import { auditExport } from '../engine/audit-export.js';
 import { previewPlan } from '../engine/plan-preview.js';
 import { environmentStatus } from '../engine/status.js';
 import { promotionLogs, promotionWithSteps, releaseWithPromotions } from '../engine/records.js';
@@ -551,14 +552,7 @@ Examples:
       const store = await openStore(globals(cmd), 'read');
       const sink = o.out ? createWriteStream(o.out) : process.stdout;
       try {
-        // Every row, as verify reads them: an export verified offline must show a forged row too.
-        let after: number | null = null;
-        for (;;) {
-          const page = await store.auditPage(after, 5000);
-          if (page.length === 0) break;
-          sink.write(page.map((e) => JSON.stringify(e)).join('\n') + '\n');
-          after = page[page.length - 1]?.seq ?? after;
-        }
+        for await (const chunk of auditExport(store)) sink.write(chunk);
       } finally {
         if (o.out) await new Promise<void>((res) => (sink as ReturnType<typeof createWriteStream>).end(res));
         await store.close();
