@@ -13,8 +13,10 @@ import type { AppOptions, ServerEnv } from './server-env.js';
 /**
  * The one middleware that decides who may call a route: the bearer token is authenticated (401),
  * the project named in the path must be served here (404), and the route's permission, read from
- * ROUTE_PERMISSIONS, must be granted to the identity (403 with the reason). Runs before the request
- * is validated, so nobody learns the API's shape without a token.
+ * ROUTE_PERMISSIONS, must be granted to the identity (403 with the reason), and so must each further
+ * permission the table ties to a body field the request holds (`markDone` needs `mark-done`): what
+ * a body asks for is the table's business, not the handler's. Runs before the request is validated,
+ * so nobody learns the API's shape without a token.
  */
 export function guard(operation: OperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
   const rule = ROUTE_PERMISSIONS[operation];
