@@ -6,6 +6,7 @@ import { withPendingClaim } from './promote.js';
 
 /**
  * Cancels a promotion that has not started: a pending one (waiting on its gates) ends `cancelled`,
+ * releasing nothing since it held nothing (one that ran in part is refused: see below),
  * with who and why in its record and the audit log. A running promotion is refused (ConflictError):
  * only the process that runs it can stop its steps (the CLI's Ctrl-C, `runner.cancel`), and that
  * process may be another one; stopping it from here would need a cancel request it notices at a
@@ -22,22 +23,32 @@ export async function cancelPromotion(deps: EngineDeps, promotionRef: string, wh
         : `promotion ${id} is ${promotion.state}: only a pending promotion can be cancelled`,
     );
   }
+  // One that ran in part waits for a new approval of a changed plan: systems have changed, and
+  // ending it here would skip its failure policy. Rejecting it applies the policy (approve.ts).
+  if (promotion.startedAt !== undefined)
+    throw new ConflictError(
+      `promotion ${id} ran in part before it came to wait again: reject it (lockstep approve ${id} --reject) so its failure policy applies`,
+    );
   const reason = `cancelled by ${deps.actor}${why === undefined || why.trim() === '' ? '' : `: ${why}`}`;
-  const cancelled = await withPendingClaim(deps, promotion, async (claimed, owner) => {
+  const cancelled = await withPendingClaim(deps, promotion, async (_claimed, owner) => {
+    // Read again under the claim: another process may have decided on it since (and let go of it).
+    const now = await deps.store.getPromotion(promotion.id);
+    if (now.state !== 'pending' || now.startedAt !== undefined)
+      throw new ConflictError(`promotion ${id} is ${now.state}: only a pending promotion can be cancelled`);
     const at = deps.clock.now().toISOString();
-    const record: PromotionRecord = { ...claimed, state: 'cancelled', reason, finishedAt: at, owner: undefined };
+    const record: PromotionRecord = { ...now, state: 'cancelled', reason, finishedAt: at, owner: undefined };
     await deps.store.commit({
-      fence: { promotionId: claimed.id, ownerToken: owner.token },
+      fence: { promotionId: record.id, ownerToken: owner.token },
       promotion: { record },
       audit: [
         {
           kind: 'promotion.finished',
           time: at,
           actor: deps.actor,
-          project: claimed.project,
-          environment: claimed.environment,
-          releaseId: claimed.releaseId,
-          promotionId: claimed.id,
+          project: record.project,
+          environment: record.environment,
+          releaseId: record.releaseId,
+          promotionId: record.id,
           data: { state: 'cancelled', reason, ...actorProof(deps) },
         },
       ],
