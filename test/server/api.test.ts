@@ -674,6 +674,17 @@ describe('server: health and the OpenAPI document', () => {
     }
     expect(doc.json.components.schemas.CreateRelease?.properties.set?.type).toBe('array');
     expect(doc.json.components.schemas.CreatePromotion?.required).toEqual(['release', 'to']);
+    expect(Object.keys(doc.json.components.schemas.CreatePromotion?.properties ?? {})).toContain('overrideWindow');
+    expect(Object.keys(doc.json.components.schemas.Resume?.properties ?? {}).sort()).toEqual([
+      'markDone',
+      'overrideWindow',
+      'retryStep',
+      'stopRunning',
+    ]);
+    const exported = doc.json.paths['/api/v1/projects/{project}/audit/export']?.get as unknown as {
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    };
+    expect(Object.keys(exported.responses['200']?.content ?? {})).toEqual(['application/x-ndjson']);
   });
 });
 
