@@ -758,6 +758,18 @@ describe('server: release reject, resume, cancel, rollback, window overrides, hi
     ).toBe(409);
   });
 
+  it('POST /promotions/{promotion}/cancel refuses a pending promotion that ran in part: its systems changed, rejecting it applies its failure policy', async () => {
+    const { prod } = await pendingInProd();
+    // What a promotion whose plan changed after it had started looks like while it waits for a new approval.
+    await handle.store.commit({ promotion: { record: { ...prod, startedAt: new Date().toISOString() } }, audit: [] });
+    const r = await call('POST', `${P}/promotions/${prod.id}/cancel`, { token: 'alice-token', body: {} });
+    expect(r.status).toBe(409);
+    expect(r.json.error.message).toContain('ran in part');
+    expect((await call('GET', `${P}/promotions/${prod.id}`, { token: 'alice-token' })).json.promotion.state).toBe(
+      'pending',
+    );
+  });
+
   it('POST /promotions/{promotion}/resume: a pending one has its gates evaluated again; markDone needs mark-done (admin) besides resume', async () => {
     const { prod } = await pendingInProd();
     const r = await call('POST', `${P}/promotions/${prod.id}/resume`, { token: 'alice-token', body: {} });
