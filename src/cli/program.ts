@@ -11,6 +11,7 @@ import { builtinAdapters } from '../adapters/registry.js';
 import { promote, resume, rollbackEnvironment } from '../engine/promote.js';
 import { rejectRelease, tick } from '../engine/tick.js';
 import { waitToEnd } from '../engine/follow.js';
+import { auditExport } from '../engine/audit-export.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EngineDeps } from '../engine/deps.js';
 import type { Backend, RunHooks as BackendRunHooks } from './backend.js';
@@ -523,14 +524,7 @@ Examples:
       const store = await openStore(globals(cmd), 'read');
       const sink = o.out ? createWriteStream(o.out) : process.stdout;
       try {
-        // Every row, as verify reads them: an export verified offline must show a forged row too.
-        let after: number | null = null;
-        for (;;) {
-          const page = await store.auditPage(after, 5000);
-          if (page.length === 0) break;
-          sink.write(page.map((e) => JSON.stringify(e)).join('\n') + '\n');
-          after = page[page.length - 1]?.seq ?? after;
-        }
+        for await (const chunk of auditExport(store)) sink.write(chunk);
       } finally {
         if (o.out) await new Promise<void>((res) => (sink as ReturnType<typeof createWriteStream>).end(res));
         await store.close();

@@ -10,6 +10,7 @@ import { environmentRoutes } from './routes/environments.js';
 import { healthRoutes } from './routes/health.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { releaseRoutes } from './routes/releases.js';
+import { tokenRoutes } from './routes/tokens.js';
 import type { AppOptions, ServerEnv } from './server-env.js';
 
 export type { AppOptions, Authorization, ServerEnv } from './server-env.js';
@@ -56,6 +57,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   promotionRoutes(app, resolved);
   auditRoutes(app, resolved);
   configRoutes(app, resolved);
+  tokenRoutes(app, resolved);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

@@ -1,20 +1,22 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Context } from 'hono';
-import type { Identity } from '../core/access.js';
+import type { Identity, Permission } from '../core/access.js';
 import { NotAllowedError, NotFoundError } from '../core/errors.js';
 import { own } from '../core/own.js';
 import { printable } from '../core/printable.js';
 import type { ActorProof } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import { Unauthenticated } from './errors.js';
-import { ROUTE_PERMISSIONS, type EnvironmentSource, type OperationId } from './permissions.js';
+import { ROUTE_PERMISSIONS, type BodyPermission, type EnvironmentSource, type OperationId } from './permissions.js';
 import type { AppOptions, ServerEnv } from './server-env.js';
 
 /**
  * The one middleware that decides who may call a route: the bearer token is authenticated (401),
  * the project named in the path must be served here (404), and the route's permission, read from
- * ROUTE_PERMISSIONS, must be granted to the identity (403 with the reason). Runs before the request
- * is validated, so nobody learns the API's shape without a token.
+ * ROUTE_PERMISSIONS, must be granted to the identity (403 with the reason), and so must each further
+ * permission the table ties to a body field the request holds (`markDone` needs `mark-done`): what
+ * a body asks for is the table's business, not the handler's. Runs before the request is validated,
+ * so nobody learns the API's shape without a token.
  */
 export function guard(operation: OperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
   const rule = ROUTE_PERMISSIONS[operation];
@@ -27,8 +29,11 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
         `no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`,
       );
     const environment = 'environment' in rule ? await environmentOf(c, project, rule.environment) : undefined;
-    const verdict = options.authorize(identity, rule.permission, project.name, environment);
-    if (!verdict.ok) throw new NotAllowedError(verdict.reason);
+    const asked = 'alsoWhen' in rule ? await askedFor(c, rule.alsoWhen) : [];
+    for (const permission of [rule.permission, ...asked]) {
+      const verdict = options.authorize(identity, permission, project.name, environment);
+      if (!verdict.ok) throw new NotAllowedError(verdict.reason);
+    }
     c.set('identity', identity);
     c.set('project', project);
     c.set('deps', project.deps({ actor: identity.name, actorProof: proofOf(identity) }));
@@ -60,6 +65,26 @@ function proofOf(identity: Identity): ActorProof {
   }
 }
 
+/** The JSON body as an object, or undefined when it is none (its validation then answers 400). */
+async function bodyObject(c: Context): Promise<Record<string, unknown> | undefined> {
+  const body: unknown = await c.req.json().catch(() => undefined);
+  return typeof body === 'object' && body !== null && !Array.isArray(body)
+    ? (body as Record<string, unknown>)
+    : undefined;
+}
+
+/** The further permissions the body asks for: each rule whose field is present and not an empty list. */
+async function askedFor(c: Context, rules: readonly BodyPermission[]): Promise<Permission[]> {
+  const body = await bodyObject(c);
+  if (body === undefined) return [];
+  return rules
+    .filter((rule) => {
+      const value = own(body, rule.field);
+      return value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0);
+    })
+    .map((rule) => rule.permission);
+}
+
 /**
  * The environment the request acts on, where the route says. A field that is missing or not a string
  * gives none: the request then fails its validation after this (400), or acts on the whole project.
@@ -75,9 +100,8 @@ async function environmentOf(
     case 'query':
       return c.req.query(source.field);
     case 'body': {
-      const body: unknown = await c.req.json().catch(() => undefined);
-      const value =
-        typeof body === 'object' && body !== null ? own(body as Record<string, unknown>, source.field) : undefined;
+      const body = await bodyObject(c);
+      const value = body === undefined ? undefined : own(body, source.field);
       return typeof value === 'string' ? value : undefined;
     }
     case 'promotion': {

@@ -7,16 +7,30 @@ import type { Permission } from '../core/access.js';
  */
 export type EnvironmentSource = { from: 'param' | 'query' | 'body'; field: string } | { from: 'promotion' };
 
+/**
+ * A permission a request needs besides its route's, because of what its body asks for: `markDone`
+ * on a resume needs `mark-done`, an `overrideWindow` needs `override-window`. The field counts as
+ * asked for when present and not an empty list. Checked in the same environment as the route's.
+ */
+export interface BodyPermission {
+  field: string;
+  permission: Permission;
+}
+
 export interface RoutePermission {
   permission: Permission;
   environment?: EnvironmentSource;
+  /** Further permissions, each needed only when the request's body holds its field. */
+  alsoWhen?: readonly BodyPermission[];
 }
+
+const OVERRIDE_WINDOW = { field: 'overrideWindow', permission: 'override-window' } as const;
 
 /**
  * Who may call what: every API operation (by its OpenAPI operationId) and the permission it needs.
  * The one guard middleware (guard.ts) enforces it, and the permission matrix test reads this table.
  * Rejecting a promotion needs `approve`: the engine also lets the requester reject, but through the
- * API only an approver may (a requester without that role cancels instead, in a later slice).
+ * API only an approver may (a requester without that role cancels it: `cancelPromotion`).
  */
 export const ROUTE_PERMISSIONS = {
   listReleases: { permission: 'read' },
@@ -28,11 +42,28 @@ export const ROUTE_PERMISSIONS = {
   listPromotions: { permission: 'read', environment: { from: 'query', field: 'env' } },
   getPromotion: { permission: 'read', environment: { from: 'promotion' } },
   getPromotionLogs: { permission: 'read', environment: { from: 'promotion' } },
-  createPromotion: { permission: 'promote', environment: { from: 'body', field: 'to' } },
-  approvePromotion: { permission: 'approve', environment: { from: 'promotion' } },
+  createPromotion: { permission: 'promote', environment: { from: 'body', field: 'to' }, alsoWhen: [OVERRIDE_WINDOW] },
+  approvePromotion: { permission: 'approve', environment: { from: 'promotion' }, alsoWhen: [OVERRIDE_WINDOW] },
   rejectPromotion: { permission: 'approve', environment: { from: 'promotion' } },
+  resumePromotion: {
+    permission: 'resume',
+    environment: { from: 'promotion' },
+    alsoWhen: [{ field: 'markDone', permission: 'mark-done' }, OVERRIDE_WINDOW],
+  },
+  cancelPromotion: { permission: 'cancel', environment: { from: 'promotion' } },
+  rollbackEnvironment: {
+    permission: 'rollback',
+    environment: { from: 'param', field: 'environment' },
+    alsoWhen: [OVERRIDE_WINDOW],
+  },
+  rejectRelease: { permission: 'release.reject' },
+  stepHistory: { permission: 'read', environment: { from: 'query', field: 'environment' } },
   verifyAudit: { permission: 'read' },
   getConfig: { permission: 'config.read' },
+  exportAudit: { permission: 'read' },
+  listTokens: { permission: 'token.manage' },
+  createToken: { permission: 'token.manage' },
+  revokeToken: { permission: 'token.manage' },
 } as const satisfies Record<string, RoutePermission>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;

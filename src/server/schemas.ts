@@ -3,6 +3,7 @@ import type { AuditCheck } from '../engine/audit-verify.js';
 import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
 import type { EnvironmentStatus } from '../engine/status.js';
 import type { StepLogLine } from '../store/store.js';
+import type { TokenView } from '../core/tokens.js';
 
 // The request schemas validate what arrives (a failure is a 400 naming the field) and, with the
 // response schemas, generate /api/v1/openapi.json. Records the engine returns are described, not
@@ -65,18 +66,77 @@ export const CreateReleaseBody = z
   })
   .openapi('CreateRelease');
 
+const Concurrency = z.number().int().min(1).max(1000).optional().openapi({ description: 'steps at once (default 8)' });
+
+/** The CLI's `--override-window --reason`: needs `override-window` (admin), and the actor in the gates' `overrideBy`. */
+export const OverrideWindow = z
+  .strictObject({
+    reason: z.string().min(1).max(10_000).openapi({ description: 'why this cannot wait for the change window' }),
+  })
+  .openapi('OverrideWindow', {
+    description:
+      'run outside the change windows; needs the override-window permission and the actor in gates.overrideBy',
+  });
+
 export const CreatePromotionBody = z
   .strictObject({
     release: NAME.openapi({ description: 'release id or a unique prefix', example: '3f2a1c9' }),
     to: NAME.openapi({ description: 'target environment', example: 'staging' }),
-    concurrency: z.number().int().min(1).max(1000).optional().openapi({ description: 'steps at once (default 8)' }),
+    concurrency: Concurrency,
+    overrideWindow: OverrideWindow.optional(),
   })
   .openapi('CreatePromotion');
 
-export const ApproveBody = z.strictObject({ comment: z.string().max(10_000).optional() }).openapi('Approve');
+export const ApproveBody = z
+  .strictObject({ comment: z.string().max(10_000).optional(), overrideWindow: OverrideWindow.optional() })
+  .openapi('Approve');
 export const RejectBody = z
   .strictObject({ comment: z.string().min(1).max(10_000).openapi({ description: 'why: required' }) })
   .openapi('Reject');
+
+const COMPONENTS = z.array(NAME).max(1000).default([]);
+
+export const ResumeBody = z
+  .strictObject({
+    retryStep: COMPONENTS.openapi({ description: 'interrupted: apply these steps again (`--retry-step`)' }),
+    markDone: COMPONENTS.openapi({
+      description: 'interrupted: you checked, these finished; carry on (`--mark-done`; needs the mark-done permission)',
+    }),
+    stopRunning: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'stop step commands still running from before a crash instead of waiting for them' }),
+    overrideWindow: OverrideWindow.optional(),
+  })
+  .openapi('Resume');
+
+export const CancelBody = z
+  .strictObject({ reason: z.string().max(10_000).optional().openapi({ description: 'why (recorded)' }) })
+  .openapi('Cancel');
+
+export const RollbackBody = z
+  .strictObject({ concurrency: Concurrency, overrideWindow: OverrideWindow.optional() })
+  .openapi('Rollback');
+
+export const RejectReleaseBody = z
+  .strictObject({
+    reason: z.string().min(1).max(10_000).openapi({ description: 'what is wrong with it (recorded in the audit log)' }),
+  })
+  .openapi('RejectRelease');
+
+export const CreateTokenBody = z
+  .strictObject({
+    name: NAME.openapi({ description: 'the token’s name (what the audit log records)', example: 'alice-laptop' }),
+    for: NAME.optional().openapi({ description: 'whom it acts for (default: the name)', example: 'alice@example.com' }),
+    role: NAME.optional().openapi({ description: 'narrows what its identity may do', example: 'releaser' }),
+    environments: z.array(NAME).min(1).max(1000).optional().openapi({ description: 'only these environments' }),
+    expires: NAME.optional().openapi({ description: 'a duration from now', example: '90d' }),
+  })
+  .openapi('CreateToken');
+
+export const TokenParams = ProjectParams.extend({
+  name: NAME.openapi({ param: { name: 'name', in: 'path' }, example: 'alice-laptop' }),
+});
 
 /** A record described in the document, typed by its TypeScript interface. */
 function record<T>(name: string, description: string) {
@@ -104,6 +164,11 @@ export const LogLine = record<StepLogLine>('LogLine', 'one line a step printed (
 export const AuditVerification = record<AuditCheck>(
   'AuditVerification',
   'the hash chain checked from the first entry: ok, or where it broke',
+);
+
+export const Token = record<TokenView>(
+  'Token',
+  'an API token as stored, without its text or hash: name, identity, role, environments, times, state',
 );
 
 export const ErrorBody = z

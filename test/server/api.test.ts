@@ -8,7 +8,8 @@ import type { StepLogLine } from '../../src/store/store.js';
 import { createRelease } from '../../src/engine/promote.js';
 import { openProjectHandle, type ProjectHandle } from '../../src/project/project-handle.js';
 import { createApp, type Authorization } from '../../src/server/app.js';
-import { authorize } from '../../src/core/access.js';
+import { BackgroundRuns } from '../../src/server/background.js';
+import { authorize, PERMISSIONS, type Role } from '../../src/core/access.js';
 import { ROUTE_PERMISSIONS, type OperationId } from '../../src/server/permissions.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
@@ -37,6 +38,7 @@ const IDENTITIES: Record<string, Identity> = {
   'alice-token': { name: 'alice@example.com', via: { kind: 'token', token: 'alice-ci' }, role: 'releaser' },
   'carol-token': { name: 'carol@example.com', via: { kind: 'token', token: 'carol-laptop' }, role: 'approver' },
   'victor-token': { name: 'victor@example.com', via: { kind: 'token', token: 'victor' }, role: 'viewer' },
+  'adam-token': { name: 'adam@example.com', via: { kind: 'token', token: 'adam-admin' }, role: 'admin' },
 };
 
 interface AuthorizeCall {
@@ -51,9 +53,11 @@ let handle: ProjectHandle;
 let calls: AuthorizeCall[];
 let refuse: boolean;
 let logged: string[];
+let background: BackgroundRuns;
 
 function newApp(options: { maxBodyBytes?: number } = {}) {
   return createApp({
+    background,
     projects: new Map([[handle.name, handle]]),
     authenticate: (bearer) => Promise.resolve(IDENTITIES[bearer]),
     authorize: (identity, permission, projectName, environment): Authorization => {
@@ -73,9 +77,12 @@ beforeEach(async () => {
   calls = [];
   refuse = false;
   logged = [];
+  background = new BackgroundRuns((line) => logged.push(line));
   app = newApp();
 });
 afterEach(async () => {
+  // Runs requests started go on after their responses: they end before the store closes.
+  await background.idle();
   await handle.close();
   project.cleanup();
 });
@@ -176,8 +183,17 @@ function sampleRequests(ids: {
     createPromotion: { method: 'POST', path: `${P}/promotions`, body: { release: ids.release, to: 'dev' } },
     approvePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/approve`, body: { comment: 'ok' } },
     rejectPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/reject`, body: { comment: 'no' } },
+    resumePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/resume`, body: {} },
+    cancelPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/cancel`, body: {} },
+    rollbackEnvironment: { method: 'POST', path: `${P}/environments/dev/rollback`, body: {} },
+    rejectRelease: { method: 'POST', path: `${P}/releases/${ids.release}/reject`, body: { reason: 'bad' } },
+    stepHistory: { method: 'GET', path: `${P}/history?environment=dev&component=api` },
     verifyAudit: { method: 'GET', path: `${P}/audit/verify` },
     getConfig: { method: 'GET', path: `${P}/config` },
+    exportAudit: { method: 'GET', path: `${P}/audit/export` },
+    listTokens: { method: 'GET', path: `${P}/tokens` },
+    createToken: { method: 'POST', path: `${P}/tokens`, body: { name: 'ci-bot' } },
+    revokeToken: { method: 'DELETE', path: `${P}/tokens/ci-bot` },
   };
 }
 
@@ -381,6 +397,10 @@ describe('server: who may call what', () => {
       createPromotion: 'dev',
       approvePromotion: 'dev',
       rejectPromotion: 'dev',
+      resumePromotion: 'dev',
+      cancelPromotion: 'dev',
+      rollbackEnvironment: 'dev',
+      stepHistory: 'dev',
     };
     refuse = true;
     const before = await auditLog();
@@ -398,7 +418,39 @@ describe('server: who may call what', () => {
     expect((await auditLog()).length).toBe(before.length);
   });
 
-  it('without access: in the config, the token\'s role decides: a viewer reads but may not create, an approver may not promote, a token limited to dev may not promote to staging', async () => {
+  it('every operation × every role: a role holding the permission gets past the guard, any other gets 403', async () => {
+    // Written out here rather than read from access.ts: admin ⊇ releaser ⊇ viewer, approver ⊇ viewer.
+    const held: Record<Role, Role[]> = {
+      viewer: ['viewer'],
+      releaser: ['releaser', 'viewer'],
+      approver: ['approver', 'viewer'],
+      admin: ['admin', 'releaser', 'viewer'],
+    };
+    const tokens: Record<Role, string> = {
+      viewer: 'victor-token',
+      releaser: 'alice-token',
+      approver: 'carol-token',
+      admin: 'adam-token',
+    };
+    const requests = sampleRequests(await fixtures());
+    for (const [operation, r] of Object.entries(requests) as [OperationId, (typeof requests)[OperationId]][]) {
+      const need = PERMISSIONS[ROUTE_PERMISSIONS[operation].permission];
+      for (const role of Object.keys(tokens) as Role[]) {
+        const response = await call(r.method, r.path, { token: tokens[role], body: r.body });
+        const cell = `${operation} as ${role}: ${response.text}`;
+        if (held[role].includes(need)) {
+          // Past the guard: what the engine says of these sample requests (2xx, or a 4xx such as 409) is not the guard's.
+          expect([401, 403], cell).not.toContain(response.status);
+          expect(response.status, cell).toBeLessThan(500);
+        } else {
+          expect(response.status, cell).toBe(403);
+          expect(response.json.error.message, cell).toContain(`needs ${need}`);
+        }
+      }
+    }
+  });
+
+  it("without access: in the config, the token's role decides: a viewer reads but may not create, an approver may not promote, a token limited to dev may not promote to staging", async () => {
     IDENTITIES['dev-only'] = {
       name: 'dora@example.com',
       via: { kind: 'token', token: 'dora' },
@@ -421,7 +473,9 @@ describe('server: who may call what', () => {
         body: { release: release.id, to: 'staging' },
       });
       expect(devOnly.status).toBe(403);
-      expect(devOnly.json.error.message).toBe('dora@example.com may not promote to staging: token dora is limited to environment dev');
+      expect(devOnly.json.error.message).toBe(
+        'dora@example.com may not promote to staging: token dora is limited to environment dev',
+      );
       const allowed = await call('POST', `${P}/promotions`, {
         token: 'dev-only',
         body: { release: release.id, to: 'dev' },
@@ -527,6 +581,28 @@ describe('server: malformed requests', () => {
         { method: 'GET', path: `${P}/environments/__proto__` },
         { method: 'GET', path: `${P}/environments/toString` },
         { method: 'GET', path: `${P}/promotions/abc/logs` },
+        { method: 'POST', path: `${P}/releases/${release.id}/reject`, body: { reason: 7 } },
+        { method: 'POST', path: `${P}/releases/abc/reject`, body: { reason: 'x' } },
+        { method: 'POST', path: `${P}/promotions/abc/resume`, body: { markDone: 'api' } },
+        { method: 'POST', path: `${P}/promotions/${'0'.repeat(7)}/resume`, body: { retryStep: ['__proto__'] } },
+        { method: 'POST', path: `${P}/promotions/${'0'.repeat(7)}/cancel`, body: {} },
+        { method: 'POST', path: `${P}/promotions/abc/cancel`, body: { reason: ['x'] } },
+        { method: 'POST', path: `${P}/environments/__proto__/rollback`, body: {} },
+        { method: 'POST', path: `${P}/environments/dev/rollback`, body: { overrideWindow: 'now' } },
+        {
+          method: 'POST',
+          path: `${P}/environments/dev/rollback`,
+          raw: '{',
+          headers: { 'Content-Type': 'application/json' },
+        },
+        { method: 'POST', path: `${P}/promotions`, body: { release: release.id, to: 'dev', overrideWindow: {} } },
+        { method: 'POST', path: `${P}/promotions/abc/approve`, body: { overrideWindow: { reason: 'x', by: 'me' } } },
+        { method: 'GET', path: `${P}/history?limit=x&component=api` },
+        { method: 'POST', path: `${P}/tokens`, body: { name: '../../etc' } },
+        { method: 'POST', path: `${P}/tokens`, body: { name: 'x', expires: 'forever' } },
+        { method: 'POST', path: `${P}/tokens`, body: { name: 'x', environments: ['__proto__'] } },
+        { method: 'DELETE', path: `${P}/tokens/nobody` },
+        { method: 'DELETE', path: `${P}/tokens/%ZZ` },
         { method: 'DELETE', path: `${P}/releases/${release.id}` },
         { method: 'PUT', path: `${P}/promotions` },
         { method: 'GET', path: `${P}/nothing-here` },
@@ -600,5 +676,283 @@ describe('server: health and the OpenAPI document', () => {
     }
     expect(doc.json.components.schemas.CreateRelease?.properties.set?.type).toBe('array');
     expect(doc.json.components.schemas.CreatePromotion?.required).toEqual(['release', 'to']);
+    expect(Object.keys(doc.json.components.schemas.CreatePromotion?.properties ?? {})).toContain('overrideWindow');
+    expect(Object.keys(doc.json.components.schemas.Resume?.properties ?? {}).sort()).toEqual([
+      'markDone',
+      'overrideWindow',
+      'retryStep',
+      'stopRunning',
+    ]);
+    const exported = doc.json.paths['/api/v1/projects/{project}/audit/export']?.get as unknown as {
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    };
+    expect(Object.keys(exported.responses['200']?.content ?? {})).toEqual(['application/x-ndjson']);
+  });
+});
+
+describe('server: release reject, resume, cancel, rollback, window overrides, history, audit export, tokens', () => {
+  /** A release that succeeded in dev and staging, and its promotion to prod, pending on an approval. */
+  async function pendingInProd(
+    versions = ['api=1', 'web=1'],
+  ): Promise<{ release: ReleaseRecord; prod: PromotionRecord }> {
+    const release = await newRelease(versions);
+    for (const env of ['dev', 'staging'])
+      expect((await settled((await promoteTo(release.id, env)).id)).promotion.state).toBe('succeeded');
+    const prod = await promoteTo(release.id, 'prod');
+    expect(prod.state).toBe('pending');
+    return { release, prod };
+  }
+
+  it('POST /releases/{release}/reject: the release can never be promoted again, its pending promotions end', async () => {
+    const { release, prod } = await pendingInProd();
+    const missing = await call('POST', `${P}/releases/${release.id}/reject`, { token: 'alice-token', body: {} });
+    expect(missing.status).toBe(400);
+    expect(missing.json.error.field).toBe('body.reason');
+    const r = await call<{ release: ReleaseRecord; rejectedPromotions: PromotionRecord[] }>(
+      'POST',
+      `${P}/releases/${release.id.slice(0, 9)}/reject`,
+      { token: 'alice-token', body: { reason: 'corrupts invoices' } },
+    );
+    expect(r.status, r.text).toBe(200);
+    expect(r.json.release.rejected).toMatchObject({ by: 'alice@example.com', reason: 'corrupts invoices' });
+    expect(r.json.rejectedPromotions.map((p) => [p.id, p.state])).toEqual([[prod.id, 'rejected']]);
+    const again = await call('POST', `${P}/promotions`, {
+      token: 'alice-token',
+      body: { release: release.id, to: 'dev' },
+    });
+    // Recorded, and refused by the release gate at once: as `lockstep promote` of a rejected release.
+    expect(again.status, again.text).toBe(202);
+    expect(again.json.promotion.state).toBe('rejected');
+    expect(again.json.promotion.reason).toContain('release rejected by alice@example.com');
+    const entry = (await auditLog()).find((e) => e.kind === 'release.rejected');
+    expect(entry?.data).toMatchObject({ reason: 'corrupts invoices', identity: 'authenticated', token: 'alice-ci' });
+  });
+
+  it('POST /promotions/{promotion}/cancel: a pending promotion ends cancelled; a finished one is a 409', async () => {
+    const { release, prod } = await pendingInProd();
+    const r = await call('POST', `${P}/promotions/${prod.id}/cancel`, {
+      token: 'alice-token',
+      body: { reason: 'wrong release' },
+    });
+    expect(r.status, r.text).toBe(200);
+    expect(r.json.promotion).toMatchObject({
+      id: prod.id,
+      state: 'cancelled',
+      reason: 'cancelled by alice@example.com: wrong release',
+    });
+    expect((await call('GET', `${P}/promotions/${prod.id}`, { token: 'victor-token' })).json.promotion.state).toBe(
+      'cancelled',
+    );
+    const finished = (await auditLog()).filter((e) => e.kind === 'promotion.finished' && e.promotionId === prod.id);
+    expect(finished.map((e) => e.data)).toEqual([
+      expect.objectContaining({ state: 'cancelled', identity: 'authenticated', token: 'alice-ci' }),
+    ]);
+    // Once ended, or never pending: nothing to cancel here.
+    const again = await call('POST', `${P}/promotions/${prod.id}/cancel`, { token: 'alice-token', body: {} });
+    expect(again.status).toBe(409);
+    expect(again.json.error.message).toBe(
+      `promotion ${prod.id.slice(0, 12)} is cancelled: only a pending promotion can be cancelled`,
+    );
+    const [dev] = (await call<PromotionRecord[]>('GET', `${P}/promotions?env=dev`, { token: 'alice-token' })).json;
+    expect(dev?.releaseId).toBe(release.id);
+    expect(
+      (await call('POST', `${P}/promotions/${dev?.id ?? ''}/cancel`, { token: 'alice-token', body: {} })).status,
+    ).toBe(409);
+  });
+
+  it('POST /promotions/{promotion}/cancel refuses a pending promotion that ran in part: its systems changed, rejecting it applies its failure policy', async () => {
+    const { prod } = await pendingInProd();
+    // What a promotion whose plan changed after it had started looks like while it waits for a new approval.
+    await handle.store.commit({ promotion: { record: { ...prod, startedAt: new Date().toISOString() } }, audit: [] });
+    const r = await call('POST', `${P}/promotions/${prod.id}/cancel`, { token: 'alice-token', body: {} });
+    expect(r.status).toBe(409);
+    expect(r.json.error.message).toContain('ran in part');
+    expect((await call('GET', `${P}/promotions/${prod.id}`, { token: 'alice-token' })).json.promotion.state).toBe(
+      'pending',
+    );
+  });
+
+  it('POST /promotions/{promotion}/resume: a pending one has its gates evaluated again; markDone needs mark-done (admin) besides resume', async () => {
+    const { prod } = await pendingInProd();
+    const r = await call('POST', `${P}/promotions/${prod.id}/resume`, { token: 'alice-token', body: {} });
+    expect(r.status, r.text).toBe(202);
+    expect(r.json.promotion).toMatchObject({ id: prod.id, state: 'pending' });
+
+    calls = [];
+    const releaser = await call('POST', `${P}/promotions/${prod.id}/resume`, {
+      token: 'alice-token',
+      body: { markDone: ['api'] },
+    });
+    expect(releaser.status).toBe(403);
+    expect(releaser.json.error.message).toBe(
+      'alice@example.com may not mark steps done in prod: needs admin there (has releaser)',
+    );
+    expect(calls.map((c) => [c.permission, c.environment])).toEqual([
+      ['resume', 'prod'],
+      ['mark-done', 'prod'],
+    ]);
+    // An empty list asks for nothing more; an admin gets past the guard, and the engine decides: markDone is for an interrupted promotion.
+    expect(
+      (await call('POST', `${P}/promotions/${prod.id}/resume`, { token: 'alice-token', body: { markDone: [] } }))
+        .status,
+    ).toBe(202);
+    const admin = await call('POST', `${P}/promotions/${prod.id}/resume`, {
+      token: 'adam-token',
+      body: { markDone: ['api'] },
+    });
+    expect(admin.status, admin.text).toBe(409);
+    expect(admin.json.error.message).toContain('--retry-step and --mark-done only apply to an interrupted promotion');
+    const bad = await call('POST', `${P}/promotions/${prod.id}/resume`, {
+      token: 'adam-token',
+      body: { retryStep: 'api' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.field).toBe('body.retryStep');
+  });
+
+  it('POST /environments/{environment}/rollback: 202, then the release that ran before runs again, recorded as a rollback', async () => {
+    const first = await newRelease(['api=1.0.0', 'web=1.0.0']);
+    const nothing = await call('POST', `${P}/environments/dev/rollback`, { token: 'alice-token', body: {} });
+    expect(nothing.status).toBe(404);
+    expect(nothing.json.error.message).toBe('nothing has been promoted to dev yet: there is nothing to roll back');
+    await settled((await promoteTo(first.id, 'dev')).id);
+    const second = await newRelease(['api=2.0.0', 'web=2.0.0']);
+    const current = (await settled((await promoteTo(second.id, 'dev')).id)).promotion;
+    expect(project.running('dev', 'api')).toBe('2.0.0');
+
+    const viewer = await call('POST', `${P}/environments/dev/rollback`, { token: 'victor-token', body: {} });
+    expect(viewer.status).toBe(403);
+    const r = await call('POST', `${P}/environments/dev/rollback`, { token: 'alice-token', body: { concurrency: 1 } });
+    expect(r.status, r.text).toBe(202);
+    expect(r.json.promotion).toMatchObject({
+      kind: 'rollback',
+      releaseId: first.id,
+      rollbackOf: current.id,
+      requestedBy: 'alice@example.com',
+    });
+    expect((await settled(r.json.promotion.id)).promotion.state).toBe('succeeded');
+    expect(project.running('dev', 'api')).toBe('1.0.0');
+    expect(project.running('dev', 'web')).toBe('1.0.0');
+    const unknown = await call('POST', `${P}/environments/qa/rollback`, { token: 'alice-token', body: {} });
+    expect(unknown.status).toBe(400);
+  });
+
+  it('overrideWindow on promote and approve needs override-window (admin); the engine then asks the gates’ overrideBy', async () => {
+    const release = await newRelease(['api=1', 'web=1']);
+    const overrideWindow = { reason: 'outage' };
+    const releaser = await call('POST', `${P}/promotions`, {
+      token: 'alice-token',
+      body: { release: release.id, to: 'dev', overrideWindow },
+    });
+    expect(releaser.status).toBe(403);
+    expect(releaser.json.error.message).toBe(
+      'alice@example.com may not override change windows in dev: needs admin there (has releaser)',
+    );
+    // An admin passes the guard; dev's gates name nobody in overrideBy, so the engine refuses, as the CLI does.
+    const admin = await call('POST', `${P}/promotions`, {
+      token: 'adam-token',
+      body: { release: release.id, to: 'dev', overrideWindow },
+    });
+    expect(admin.status).toBe(403);
+    expect(admin.json.error.message).toBe(
+      'nobody may override the change windows of dev: its gates name no overrideBy',
+    );
+    const empty = await call('POST', `${P}/promotions`, {
+      token: 'adam-token',
+      body: { release: release.id, to: 'dev', overrideWindow: { reason: '' } },
+    });
+    expect(empty.status).toBe(400);
+    expect(empty.json.error.field).toBe('body.overrideWindow.reason');
+    expect((await auditLog()).filter((e) => e.kind === 'promotion.requested')).toEqual([]);
+
+    const { prod } = await pendingInProd(['api=2', 'web=2']);
+    calls = [];
+    const approver = await call('POST', `${P}/promotions/${prod.id}/approve`, {
+      token: 'carol-token',
+      body: { overrideWindow },
+    });
+    expect(approver.status).toBe(403);
+    expect(calls.map((c) => c.permission)).toEqual(['approve', 'override-window']);
+    expect((await call('GET', `${P}/promotions/${prod.id}`, { token: 'carol-token' })).json.promotion.state).toBe(
+      'pending',
+    );
+  });
+
+  it('GET /history: the steps of a component across promotions, newest first', async () => {
+    const one = await newRelease(['api=1', 'web=1']);
+    await settled((await promoteTo(one.id, 'dev')).id);
+    await settled((await promoteTo(one.id, 'staging')).id);
+    const two = await newRelease(['api=2', 'web=1']);
+    await settled((await promoteTo(two.id, 'dev')).id);
+    const all = await call<StepRecord[]>('GET', `${P}/history?component=api`, { token: 'victor-token' });
+    expect(all.status, all.text).toBe(200);
+    expect(all.json.map((s) => [s.environment, s.component, s.toVersion])).toEqual([
+      ['dev', 'api', '2'],
+      ['staging', 'api', '1'],
+      ['dev', 'api', '1'],
+    ]);
+    const dev = await call<StepRecord[]>('GET', `${P}/history?component=api&environment=dev&limit=1`, {
+      token: 'victor-token',
+    });
+    expect(dev.json.map((s) => [s.environment, s.toVersion, s.fromVersion])).toEqual([['dev', '2', '1']]);
+    expect((await call('GET', `${P}/history?limit=0`, { token: 'victor-token' })).json.error.field).toBe('query.limit');
+  });
+
+  it('GET /audit/export streams the audit log as JSON lines, the entries as stored (what `lockstep audit export` writes)', async () => {
+    const release = await newRelease(['api=1', 'web=1']);
+    await settled((await promoteTo(release.id, 'dev')).id);
+    const response = await app.request(`${P}/audit/export`, { headers: { Authorization: 'Bearer victor-token' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Content-Type')).toMatch(/^application\/x-ndjson/);
+    const text = await response.text();
+    const entries = await auditLog();
+    expect(entries.length).toBeGreaterThan(3);
+    expect(text).toBe(entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  });
+
+  it('tokens: an admin makes one (its text in the 201 only), lists and revokes them; the text is in no log, audit entry or later answer', async () => {
+    const viewer = await call('POST', `${P}/tokens`, { token: 'alice-token', body: { name: 'ci-bot' } });
+    expect(viewer.status).toBe(403);
+    expect(viewer.json.error.message).toBe('alice@example.com may not manage tokens: needs admin (has releaser)');
+    const created = await call<{
+      name: string;
+      token: string;
+      record: { name: string; identity: string; role?: string; state: string };
+    }>('POST', `${P}/tokens`, {
+      token: 'adam-token',
+      body: { name: 'ci-bot', for: 'ci@example.com', role: 'releaser', expires: '90d' },
+    });
+    expect(created.status, created.text).toBe(201);
+    expect(created.json.token).toMatch(/^lst_/);
+    expect(created.json.record).toMatchObject({
+      name: 'ci-bot',
+      identity: 'ci@example.com',
+      role: 'releaser',
+      state: 'active',
+    });
+    const secret = created.json.token;
+
+    const bad = await call('POST', `${P}/tokens`, { token: 'adam-token', body: { name: 'x', role: 'superuser' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.field).toBe('role');
+
+    const list = await call('GET', `${P}/tokens`, { token: 'adam-token' });
+    expect(list.status).toBe(200);
+    expect(list.json).toEqual([expect.objectContaining({ name: 'ci-bot', state: 'active' })]);
+    const revoked = await call('DELETE', `${P}/tokens/ci-bot`, { token: 'adam-token' });
+    expect(revoked.status, revoked.text).toBe(200);
+    expect(revoked.json).toMatchObject({ name: 'ci-bot', state: 'revoked' });
+    expect((await call('DELETE', `${P}/tokens/ci-bot`, { token: 'adam-token' })).status).toBe(404);
+
+    const audit = await auditLog();
+    expect(audit.filter((e) => e.kind.startsWith('token.')).map((e) => [e.kind, e.actor])).toEqual([
+      ['token.created', 'adam@example.com'],
+      ['token.revoked', 'adam@example.com'],
+    ]);
+    const exported = await (
+      await app.request(`${P}/audit/export`, { headers: { Authorization: 'Bearer adam-token' } })
+    ).text();
+    for (const text of [JSON.stringify(audit), exported, list.text, revoked.text, logged.join('\n')])
+      expect(text).not.toContain(secret.slice(4));
   });
 });

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Identity } from '../../src/core/access.js';
@@ -101,5 +102,42 @@ describe('a team on one server', () => {
     // No token text anywhere in the audit log.
     const text = JSON.stringify(audit);
     for (const token of Object.values(tokens)) expect(text).not.toContain(token);
+  }, 30_000);
+
+  it('an admin makes a token through the API: it works at once, is stored only as a hash, and a revoked one is refused at once', async () => {
+    project = testProject(CONFIG);
+    const handle = await openProjectHandle({ config: join(project.dir, 'lockstep.yaml') });
+    const admin = (await createToken(handle.deps({ actor: ADMIN.name }), ADMIN, { name: 'root', for: ADMIN.name })).token;
+    const projects = new Map([[handle.name, handle]]);
+    const lines: string[] = [];
+    const running = await startServer({ projects, host: '127.0.0.1', port: 0, authenticate: projectAuthenticator(projects), authorize: projectAuthorizer(projects), log: (line) => lines.push(line) });
+    server = running;
+    const api = async (token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+      const response = await fetch(`${running.url}/api/v1/projects/shop${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: response.status, json: await response.json() };
+    };
+
+    const made = await api(admin, 'POST', '/tokens', { name: 'alice-laptop', for: 'alice@example.com' });
+    expect(made.status).toBe(201);
+    const alice = (made.json as { token: string }).token;
+    // Alice is a releaser by access:, so her new token may create releases, but not manage tokens.
+    expect((await api(alice, 'POST', '/releases', { set: ['api=1.0.0'] })).status).toBe(201);
+    expect((await api(alice, 'GET', '/tokens')).status).toBe(403);
+    expect((await api(admin, 'DELETE', '/tokens/alice-laptop')).status).toBe(200);
+    expect((await api(alice, 'GET', '/releases')).status).toBe(401);
+
+    // The token's text is nowhere but in the one answer: not in the store (its hash is), the audit log or the server's log.
+    const stored = JSON.stringify(await handle.store.listTokens());
+    expect(stored).toContain('alice-laptop');
+    expect(stored).not.toContain(alice);
+    expect(JSON.stringify(await handle.store.auditPage(null, 10_000))).not.toContain(alice);
+    expect(lines.join('\n')).not.toContain(alice);
+    const state = join(project.dir, '.lockstep');
+    expect(readdirSync(state).length).toBeGreaterThan(0);
+    for (const file of readdirSync(state)) expect(readFileSync(join(state, file)).includes(alice), file).toBe(false);
   }, 30_000);
 });

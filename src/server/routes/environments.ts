@@ -1,13 +1,27 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { rollbackEnvironment } from '../../engine/promote.js';
 import { environmentStatus } from '../../engine/status.js';
+import { BackgroundRuns } from '../background.js';
 import { guard } from '../guard.js';
-import { Environment, EnvironmentParams, ERROR_RESPONSES, json, ProjectParams } from '../schemas.js';
+import {
+  Environment,
+  EnvironmentParams,
+  error,
+  ERROR_RESPONSES,
+  json,
+  ProjectParams,
+  Promotion,
+  RollbackBody,
+} from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
 
 const BASE = '/api/v1/projects/{project}';
 
-/** What runs where, as `lockstep status`: every environment, or one. */
+/** What runs where, as `lockstep status`: every environment, or one; and rolling one back (`lockstep rollback`). */
 export function environmentRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): void {
+  const background =
+    options.background ?? new BackgroundRuns(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
+
   app.openapi(
     createRoute({
       operationId: 'listEnvironments',
@@ -40,6 +54,36 @@ export function environmentRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptio
     async (c) => {
       const [status] = await environmentStatus(c.var.deps, c.req.valid('param').environment);
       return c.json(status, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      operationId: 'rollbackEnvironment',
+      method: 'post',
+      path: `${BASE}/environments/{environment}/rollback`,
+      tags: ['promotions'],
+      summary:
+        'promote the release that ran before the current one (as `lockstep rollback`): answers once it is recorded; the run goes on in the server',
+      middleware: guard('rollbackEnvironment', options),
+      request: {
+        params: EnvironmentParams,
+        body: { content: { 'application/json': { schema: RollbackBody } }, required: true },
+      },
+      responses: {
+        202: json(z.object({ promotion: Promotion }), 'the rollback, recorded; `state` says whether it runs or waits'),
+        409: error('the environment is busy'),
+        ...ERROR_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const environment = c.req.valid('param').environment;
+      const { concurrency, overrideWindow } = c.req.valid('json');
+      const deps = c.var.deps;
+      const promotion = await background.start(`rollback of ${environment}`, (recorded) =>
+        rollbackEnvironment(deps, environment, { concurrency, overrideWindow, onCreated: recorded }),
+      );
+      return c.json({ promotion }, 202);
     },
   );
 }

@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { approve } from '../../engine/approve.js';
-import { promote } from '../../engine/promote.js';
+import { cancelPromotion } from '../../engine/cancel.js';
+import { promote, resume } from '../../engine/promote.js';
 import { promotionLogs, promotionWithSteps } from '../../engine/records.js';
 import { BackgroundRuns } from '../background.js';
 import { guard } from '../guard.js';
@@ -16,6 +17,8 @@ import {
   Promotion,
   PromotionParams,
   RejectBody,
+  ResumeBody,
+  CancelBody,
   Step,
 } from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
@@ -25,7 +28,8 @@ const body = <S extends z.ZodType>(schema: S) => ({ content: { 'application/json
 
 /**
  * Promotions: list, get (with its steps, as `history PROMOTION`), step logs, create (as `promote`),
- * approve and reject. A request that starts a run answers once the promotion is recorded; the engine
+ * approve, reject, resume and cancel; and the steps of a component across promotions (`history
+ * --component`). A request that starts a run answers once the promotion is recorded; the engine
  * runs it in the background (BackgroundRuns), and its record says how it goes on.
  */
 export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): void {
@@ -114,10 +118,10 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       },
     }),
     async (c) => {
-      const { release, to, concurrency } = c.req.valid('json');
+      const { release, to, concurrency, overrideWindow } = c.req.valid('json');
       const deps = c.var.deps;
       const promotion = await background.start(`promotion of ${release} to ${to}`, (recorded) =>
-        promote(deps, release, to, { concurrency, onCreated: recorded }),
+        promote(deps, release, to, { concurrency, overrideWindow, onCreated: recorded }),
       );
       return c.json({ promotion }, 202);
     },
@@ -145,13 +149,101 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       }),
       async (c) => {
         const ref = c.req.valid('param').promotion;
-        const { comment } = c.req.valid('json');
+        const input = c.req.valid('json');
+        const overrideWindow = 'overrideWindow' in input ? input.overrideWindow : undefined;
         const deps = c.var.deps;
         const promotion = await background.start(`${decision} of promotion ${ref}`, (recorded) =>
-          approve(deps, ref, { comment, reject: decision === 'reject', onCreated: recorded }),
+          approve(deps, ref, {
+            comment: input.comment,
+            reject: decision === 'reject',
+            overrideWindow,
+            onCreated: recorded,
+          }),
         );
         return c.json({ promotion }, 200);
       },
     );
   }
+
+  app.openapi(
+    createRoute({
+      operationId: 'resumePromotion',
+      method: 'post',
+      path: `${BASE}/promotions/{promotion}/resume`,
+      tags: ['promotions'],
+      summary:
+        'continue a promotion (as `lockstep resume PROMOTION`): an interrupted one with `retryStep`/`markDone`, one a dead process left, or a pending one whose gates are evaluated again; the run goes on in the server',
+      middleware: guard('resumePromotion', options),
+      request: { params: PromotionParams, body: body(ResumeBody) },
+      responses: {
+        202: json(
+          z.object({ promotion: Promotion }),
+          'taken up: the promotion as it stood when its run began (or as it stands, when it stays pending); follow it with GET /promotions/{promotion}',
+        ),
+        409: error('another process runs the promotion, or it is not in a state these options apply to'),
+        ...ERROR_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const ref = c.req.valid('param').promotion;
+      const { retryStep, markDone, stopRunning, overrideWindow } = c.req.valid('json');
+      const deps = c.var.deps;
+      const promotion = await background.start(`resume of promotion ${ref}`, async (recorded) => {
+        const [result] = await resume(deps, ref, {
+          retryStep,
+          markDone,
+          stopRunning,
+          overrideWindow,
+          onRunner: (runner) => recorded(runner.record),
+        });
+        // A named promotion gives exactly one result.
+        if (result === undefined) throw new Error(`resume of ${ref} gave no promotion`);
+        return result;
+      });
+      return c.json({ promotion }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      operationId: 'cancelPromotion',
+      method: 'post',
+      path: `${BASE}/promotions/{promotion}/cancel`,
+      tags: ['promotions'],
+      summary:
+        'cancel a pending promotion: it ends `cancelled`. A running one is refused (409): the process running it stops it',
+      middleware: guard('cancelPromotion', options),
+      request: { params: PromotionParams, body: body(CancelBody) },
+      responses: {
+        200: json(z.object({ promotion: Promotion }), 'the promotion, cancelled'),
+        409: error('the promotion is not pending (running, or ended), or another process decides on it now'),
+        ...ERROR_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const promotion = await cancelPromotion(c.var.deps, c.req.valid('param').promotion, c.req.valid('json').reason);
+      return c.json({ promotion }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      operationId: 'stepHistory',
+      method: 'get',
+      path: `${BASE}/history`,
+      tags: ['promotions'],
+      summary: 'steps across promotions, newest first: one component’s history (as `history --component`)',
+      middleware: guard('stepHistory', options),
+      request: {
+        params: ProjectParams,
+        query: z.object({
+          environment: z.string().min(1).max(200).optional().openapi({ description: 'one environment' }),
+          component: z.string().min(1).max(200).optional().openapi({ description: 'one component' }),
+          limit: Limit,
+        }),
+      },
+      responses: { 200: json(z.array(Step), 'steps, newest first'), ...ERROR_RESPONSES },
+    }),
+    async (c) => c.json(await c.var.deps.store.listStepHistory(c.req.valid('query')), 200),
+  );
 }

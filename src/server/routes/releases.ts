@@ -2,6 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { createRelease } from '../../engine/promote.js';
 import { previewPlan } from '../../engine/plan-preview.js';
 import { releaseWithPromotions } from '../../engine/records.js';
+import { rejectRelease } from '../../engine/tick.js';
 import { guard } from '../guard.js';
 import {
   CreateReleaseBody,
@@ -14,12 +15,13 @@ import {
   Promotion,
   Release,
   ReleaseParams,
+  RejectReleaseBody,
 } from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
 
 const BASE = '/api/v1/projects/{project}';
 
-/** Releases: list, get (with its promotions), create (as `release create`), plan (as `lockstep plan`). */
+/** Releases: list, get (with its promotions), create (as `release create`), plan (as `lockstep plan`), reject (as `release reject`). */
 export function releaseRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): void {
   app.openapi(
     createRoute({
@@ -99,5 +101,29 @@ export function releaseRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions):
       },
     }),
     async (c) => c.json(await previewPlan(c.var.deps, c.req.valid('param').release, c.req.valid('query').to), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      operationId: 'rejectRelease',
+      method: 'post',
+      path: `${BASE}/releases/{release}/reject`,
+      tags: ['releases'],
+      summary:
+        'mark a release known-bad: it can never be promoted again, anywhere; its pending promotions are rejected now (as `release reject`)',
+      middleware: guard('rejectRelease', options),
+      request: {
+        params: ReleaseParams,
+        body: { content: { 'application/json': { schema: RejectReleaseBody } }, required: true },
+      },
+      responses: {
+        200: json(
+          z.object({ release: Release, rejectedPromotions: z.array(Promotion) }),
+          'the release, rejected, and its pending promotions as they ended',
+        ),
+        ...ERROR_RESPONSES,
+      },
+    }),
+    async (c) => c.json(await rejectRelease(c.var.deps, c.req.valid('param').release, c.req.valid('json').reason), 200),
   );
 }
