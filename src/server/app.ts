@@ -6,6 +6,7 @@ import { BackgroundRuns } from './background.js';
 import { BodyTooLarge, errorResponse, RequestFieldError } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
 import { environmentRoutes } from './routes/environments.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { releaseRoutes } from './routes/releases.js';
@@ -54,6 +55,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   environmentRoutes(app, resolved);
   promotionRoutes(app, resolved);
   auditRoutes(app, resolved);
+  eventRoutes(app, resolved);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

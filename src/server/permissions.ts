@@ -32,6 +32,7 @@ export const ROUTE_PERMISSIONS = {
   approvePromotion: { permission: 'approve', environment: { from: 'promotion' } },
   rejectPromotion: { permission: 'approve', environment: { from: 'promotion' } },
   verifyAudit: { permission: 'read' },
+  streamEvents: { permission: 'read' },
 } as const satisfies Record<string, RoutePermission>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;

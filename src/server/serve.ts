@@ -34,7 +34,7 @@ export interface RunningServer {
 
 /** Serves the API for `projects` until `close`. */
 export async function startServer(
-  options: Omit<AppOptions, 'background'> & {
+  options: Omit<AppOptions, 'background' | 'shutdown'> & {
     host: string;
     port: number;
     /** Run each project's background worker (engine/worker.ts); default true. */
@@ -52,7 +52,8 @@ export async function startServer(
               log: (line) => log(`${p.name}: ${line}`),
             }),
         );
-  const app = createApp({ ...options, log, background });
+  const shutdown = new AbortController();
+  const app = createApp({ ...options, log, background, shutdown: shutdown.signal });
   const { server, address } = await new Promise<{ server: ServerType; address: AddressInfo }>((resolve, reject) => {
     const s = listen({ fetch: app.fetch, hostname: options.host, port: options.port }, (info) =>
       resolve({ server: s, address: info }),
@@ -66,10 +67,18 @@ export async function startServer(
     url: `http://${host}:${address.port}`,
     close() {
       closing ??= (async () => {
+        // Event streams never end by themselves: end them, or server.close() would wait for them.
+        shutdown.abort();
         await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          // Keep-alive connections with no request in flight would hold close() open.
-          if ('closeIdleConnections' in server) server.closeIdleConnections();
+          // Keep-alive connections with no request in flight would hold close() open, and so would
+          // those whose request ends during the shutdown (an event stream, a slow request) until
+          // their keep-alive timeout: close them as they go idle.
+          const idle = setInterval(() => closeIdle(server), 50);
+          server.close(() => {
+            clearInterval(idle);
+            resolve();
+          });
+          closeIdle(server);
         });
         for (const w of workers) w.stop();
         const running = workers.reduce((n, w) => n + w.running().length, 0);
@@ -85,6 +94,10 @@ export async function startServer(
       return closing;
     },
   };
+}
+
+function closeIdle(server: ServerType): void {
+  if ('closeIdleConnections' in server) server.closeIdleConnections();
 }
 
 async function closeAll(projects: Iterable<ProjectHandle>): Promise<void> {

@@ -24,6 +24,8 @@ export interface AppOptions {
   log?: (line: string) => void;
   /** Promotions started by requests run here; the server waits for them on shutdown. */
   background?: BackgroundRuns;
+  /** Aborted when the server shuts down: open event streams end, so closing does not wait on them. */
+  shutdown?: AbortSignal;
 }
 
 /** What the guard middleware hands each route handler. */

@@ -177,6 +177,7 @@ function sampleRequests(ids: {
     approvePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/approve`, body: { comment: 'ok' } },
     rejectPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/reject`, body: { comment: 'no' } },
     verifyAudit: { method: 'GET', path: `${P}/audit/verify` },
+    streamEvents: { method: 'GET', path: `${P}/events?kinds=audit` },
   };
 }
 
