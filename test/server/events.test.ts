@@ -48,13 +48,33 @@ class EventReader {
   /** The next message; undefined when the stream ended. */
   async next(): Promise<Message | undefined> {
     for (;;) {
+      const block = await this.block();
+      if (block === undefined) return undefined;
+      const message = parse(block);
+      if (message !== undefined) return message;
+    }
+  }
+
+  /** Reads until a comment line arrives; the messages before it. */
+  async untilComment(): Promise<Message[]> {
+    const messages: Message[] = [];
+    for (;;) {
+      const block = await this.block();
+      if (block === undefined) throw new Error('the stream ended without a comment');
+      if (block.split('\n').some((line) => line.startsWith(':'))) return messages;
+      const message = parse(block);
+      if (message !== undefined) messages.push(message);
+    }
+  }
+
+  /** The next block of lines (a message or a comment); undefined when the stream ended. */
+  private async block(): Promise<string | undefined> {
+    for (;;) {
       const end = this.buffer.indexOf('\n\n');
       if (end >= 0) {
         const block = this.buffer.slice(0, end);
         this.buffer = this.buffer.slice(end + 2);
-        const message = parse(block);
-        if (message !== undefined) return message;
-        continue;
+        return block;
       }
       const { done, value } = await this.reader.read();
       if (done) {
@@ -108,7 +128,7 @@ let handle: ProjectHandle;
 let server: RunningServer;
 const readers: EventReader[] = [];
 
-async function start(): Promise<RunningServer> {
+async function start(eventStream?: { heartbeatMs: number }): Promise<RunningServer> {
   handle = await openProjectHandle({ config: join(project.dir, 'lockstep.yaml') });
   const h = handle;
   return startServer({
@@ -120,6 +140,7 @@ async function start(): Promise<RunningServer> {
     authorize: (identity, permission, _project, environment) =>
       authorize(h.loaded.config, identity, permission, environment),
     log: () => undefined,
+    eventStream,
   });
 }
 
@@ -280,6 +301,14 @@ describe('server: the event stream', () => {
     });
     expect(kinds.status).toBe(400);
     expect(((await kinds.json()) as { error: { field: string } }).error.field).toBe('query.kinds');
+  });
+
+  it('sends a heartbeat comment while nothing happens', async () => {
+    await server.close();
+    server = await start({ heartbeatMs: 1 });
+    const stream = await events();
+    expect(await stream.untilComment()).toEqual([]);
+    expect(await stream.untilComment()).toEqual([]);
   });
 
   it('close() ends open streams instead of waiting for them', async () => {

@@ -19,9 +19,9 @@ import { ERROR_RESPONSES, ProjectParams } from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
 
 /** How often an open stream looks for new events in the store. */
-export const EVENT_POLL_MS = 200;
+const POLL_MS = 200;
 /** A comment line this often keeps proxies from closing a quiet stream. */
-export const HEARTBEAT_MS = 15_000;
+const HEARTBEAT_MS = 15_000;
 const PAGE = 500;
 
 const EVENT_ID_TEXT = z.string().regex(/^\s*\d{1,15}-\d{1,15}\s*$/, 'an event id is AUDITSEQ-LOGID, like 12-340');
@@ -102,7 +102,11 @@ export function eventRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): v
         options.shutdown?.addEventListener('abort', end, { once: true });
         try {
           if (options.shutdown?.aborted || c.req.raw.signal.aborted) return;
-          await follow(store, cursor, filter, stream, ended.signal);
+          await follow(store, cursor, filter, stream, {
+            pollMs: options.eventStream?.pollMs ?? POLL_MS,
+            heartbeatMs: options.eventStream?.heartbeatMs ?? HEARTBEAT_MS,
+            signal: ended.signal,
+          });
         } catch (error) {
           // The client sees the stream end (and reconnects with its Last-Event-ID); why is for the server log.
           if (!ended.signal.aborted) log(`${project}: event stream: ${errorMessage(error)}`);
@@ -120,7 +124,7 @@ async function follow(
   from: EventCursor,
   filter: EventFilter,
   stream: SSEStreamingApi,
-  signal: AbortSignal,
+  { pollMs, heartbeatMs, signal }: { pollMs: number; heartbeatMs: number; signal: AbortSignal },
 ): Promise<void> {
   let cursor = from;
   let quietSince = Date.now();
@@ -134,11 +138,11 @@ async function follow(
       quietSince = Date.now();
     }
     if (page.events.length > 0) continue;
-    if (Date.now() - quietSince >= HEARTBEAT_MS) {
+    if (Date.now() - quietSince >= heartbeatMs) {
       await stream.write(': heartbeat\n\n');
       quietSince = Date.now();
     }
-    await sleepUntilAborted(EVENT_POLL_MS, signal);
+    await sleepUntilAborted(pollMs, signal);
   }
 }
 
