@@ -4,6 +4,7 @@ import { authorize } from '../../src/core/access.js';
 import type { Identity } from '../../src/core/access.js';
 import type { AuditEntry } from '../../src/core/audit.js';
 import type { PromotionRecord, ReleaseRecord } from '../../src/core/model.js';
+import { createRelease, promote as promoteHere } from '../../src/engine/promote.js';
 import { openProjectHandle, type ProjectHandle } from '../../src/project/project-handle.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import type { StepLogLine } from '../../src/store/store.js';
@@ -229,6 +230,18 @@ describe('server: the event stream', () => {
     // Read again from the start once it is all stored: the same events in the same order, with the same ids.
     const replay = await (await events()).until(finished(dev.id));
     expect(replay).toEqual(messages);
+  });
+
+  it('carries what another process records in the project (a promotion run at a terminal)', async () => {
+    const stream = await events();
+    const deps = await project.deps({ actor: 'someone@example.com' });
+    const { release } = await createRelease(deps, { set: ['api=3', 'web=3'] });
+    const local = await promoteHere(deps, release.id, 'dev');
+    const messages = await stream.until(finished(local.id));
+    expect(messages.some((m) => m.event === 'log' && logLine(m).line === 'deployed api 3')).toBe(true);
+    expect(messages.filter((m) => m.event === 'audit').map(audit)).toContainEqual(
+      expect.objectContaining({ kind: 'release.created', actor: 'someone@example.com', releaseId: release.id }),
+    );
   });
 
   it('resumes after a Last-Event-ID (or ?after=) with exactly the events after it, after a restart too', async () => {
