@@ -7,6 +7,7 @@ import { BodyTooLarge, errorResponse, RequestFieldError } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
 import { configRoutes } from './routes/config.js';
 import { environmentRoutes } from './routes/environments.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { releaseRoutes } from './routes/releases.js';
@@ -58,6 +59,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   auditRoutes(app, resolved);
   configRoutes(app, resolved);
   tokenRoutes(app, resolved);
+  eventRoutes(app, resolved);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

@@ -64,6 +64,7 @@ export const ROUTE_PERMISSIONS = {
   listTokens: { permission: 'token.manage' },
   createToken: { permission: 'token.manage' },
   revokeToken: { permission: 'token.manage' },
+  streamEvents: { permission: 'read' },
 } as const satisfies Record<string, RoutePermission>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;

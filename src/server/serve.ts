@@ -41,7 +41,7 @@ export interface RunningServer {
 
 /** Serves the API for `projects` until `close`. */
 export async function startServer(
-  options: Omit<AppOptions, 'background'> & {
+  options: Omit<AppOptions, 'background' | 'shutdown'> & {
     host: string;
     port: number;
     /** Run each project's background worker (engine/worker.ts); default true. */
@@ -64,7 +64,8 @@ export async function startServer(
   const configs = [...options.projects.values()].map(
     (p) => new ConfigWatcher(p, { log, actor: SERVER_ACTOR, actorProof: { identity: 'automatic' } }),
   );
-  const app = createApp({ ...options, log, background });
+  const shutdown = new AbortController();
+  const app = createApp({ ...options, log, background, shutdown: shutdown.signal });
   const { server, address } = await new Promise<{ server: ServerType; address: AddressInfo }>((resolve, reject) => {
     const s = listen({ fetch: app.fetch, hostname: options.host, port: options.port }, (info) =>
       resolve({ server: s, address: info }),
@@ -79,10 +80,18 @@ export async function startServer(
     url: `http://${host}:${address.port}`,
     close() {
       closing ??= (async () => {
+        // Event streams never end by themselves: end them, or server.close() would wait for them.
+        shutdown.abort();
         await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          // Keep-alive connections with no request in flight would hold close() open.
-          if ('closeIdleConnections' in server) server.closeIdleConnections();
+          // Keep-alive connections with no request in flight would hold close() open, and so would
+          // those whose request ends during the shutdown (an event stream, a slow request) until
+          // their keep-alive timeout: close them as they go idle.
+          const idle = setInterval(() => closeIdle(server), 50);
+          server.close(() => {
+            clearInterval(idle);
+            resolve();
+          });
+          closeIdle(server);
         });
         for (const w of workers) w.stop();
         await Promise.all(configs.map((c) => c.stop()));
@@ -102,6 +111,10 @@ export async function startServer(
       await Promise.all(configs.map((c) => c.reload(true)));
     },
   };
+}
+
+function closeIdle(server: ServerType): void {
+  if ('closeIdleConnections' in server) server.closeIdleConnections();
 }
 
 async function closeAll(projects: Iterable<ProjectHandle>): Promise<void> {

@@ -24,6 +24,10 @@ export interface AppOptions {
   log?: (line: string) => void;
   /** Promotions started by requests run here; the server waits for them on shutdown. */
   background?: BackgroundRuns;
+  /** How often event streams read the store and send a heartbeat when quiet (defaults: 200 ms, 15 s). */
+  eventStream?: { pollMs?: number; heartbeatMs?: number };
+  /** Aborted when the server shuts down: open event streams end, so closing does not wait on them. */
+  shutdown?: AbortSignal;
 }
 
 /** What the guard middleware hands each route handler. */

@@ -60,6 +60,13 @@ export interface Store {
   stepLogs(promotionId: string, component?: string): Promise<StepLogLine[]>;
 
   /**
+   * Step log lines of every promotion after `afterId` (exclusive; 0 for the first), in id order, in
+   * pages of at most `limit`: what the event stream reads, with each line's place among the audit
+   * entries (StoredLogLine.afterSeq).
+   */
+  logsAfter(afterId: number, limit: number): Promise<StoredLogLine[]>;
+
+  /**
    * Audit entries in sequence order, from `afterSeq` (exclusive), in pages of at most `limit`.
    * `null` starts at the very first row, whatever its sequence number: a verifier must see a row
    * forged at sequence 0 or below too.
@@ -131,6 +138,17 @@ export interface StepLogLine {
   component: string;
   time: string;
   line: string;
+}
+
+/** A step log line as stored, with its place in the project's order of events. */
+export interface StoredLogLine extends StepLogLine {
+  /** Assigned by the store, increasing in commit order, never reused (log lines are never deleted). */
+  id: number;
+  /**
+   * The sequence number of the last audit entry committed before the line (0: none), so the line
+   * comes after that entry and before the next one. Lines committed with audit entries come before them.
+   */
+  afterSeq: number;
 }
 
 /**

@@ -119,7 +119,10 @@ async function call<T = ApiJson>(
     headers['Content-Type'] ??= 'application/json';
   }
   const response = await app.request(path, { method, headers, body });
-  const text = await response.text();
+  // An event stream never ends by itself: its status and headers are the answer here.
+  const streaming = response.headers.get('content-type')?.startsWith('text/event-stream') === true;
+  if (streaming) await response.body?.cancel();
+  const text = streaming ? '' : await response.text();
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -194,6 +197,7 @@ function sampleRequests(ids: {
     listTokens: { method: 'GET', path: `${P}/tokens` },
     createToken: { method: 'POST', path: `${P}/tokens`, body: { name: 'ci-bot' } },
     revokeToken: { method: 'DELETE', path: `${P}/tokens/ci-bot` },
+    streamEvents: { method: 'GET', path: `${P}/events?kinds=audit` },
   };
 }
 

@@ -283,6 +283,33 @@ describe('SqliteStore, SQLite specifics', () => {
     });
   });
 
+  it('places log lines written before migration 5 among the audit entries by their time', async () => {
+    const db = openRaw();
+    migrate(db, MIGRATIONS.slice(0, 4));
+    const insertAudit = db.prepare(
+      `INSERT INTO audit_log (seq, hash, prev_hash, kind, time, actor, project, data) VALUES (?, 'h', 'p', 'step.started', ?, 'a', 'p', '{}')`,
+    );
+    insertAudit.run(1, '2026-11-24T10:00:00.000Z');
+    insertAudit.run(2, '2026-11-24T10:02:00.000Z');
+    insertAudit.run(3, '2026-11-24T10:04:00.000Z');
+    db.pragma('foreign_keys = OFF');
+    const insertLog = db.prepare(`INSERT INTO step_logs (promotion_id, component, time, line) VALUES ('p', 'api', ?, ?)`);
+    insertLog.run('2026-11-24T09:59:00.000Z', 'before all');
+    insertLog.run('2026-11-24T10:03:00.000Z', 'after two');
+    // A clock that stepped back: the line stays after what the lines before it came after.
+    insertLog.run('2026-11-24T10:01:00.000Z', 'stepped back');
+    insertLog.run('2026-11-24T10:05:00.000Z', 'after three');
+    migrate(db);
+    const store = SqliteStore.open(file);
+    open.push(store);
+    expect((await store.logsAfter(0, 10)).map((l) => [l.line, l.afterSeq])).toEqual([
+      ['before all', 0],
+      ['after two', 2],
+      ['stepped back', 2],
+      ['after three', 3],
+    ]);
+  });
+
   describe('a damaged row names its table and entry, never a raw JavaScript error', () => {
     /** A store with one release, one promotion holding prod's lock, a step, an approval, a component state. */
     async function seeded(): Promise<{ store: SqliteStore; db: Database.Database; release: ReleaseRecord; promotion: PromotionRecord }> {

@@ -720,6 +720,36 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect((await store.stepLogs(p.id)).map((l) => l.line)).toEqual(['one', 'two', 'three']);
       });
 
+      it('pages every log line after an id, each placed after the audit entries committed before it', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        const q = await addPromotion({ releaseId: r.id, environment: 'staging' });
+        const line = (promotionId: string, text: string) => ({ promotionId, component: 'api', time: at(5), line: text });
+        const head = (await store.auditHead())?.seq ?? 0;
+        await store.commit({ logs: [line(p.id, 'one'), line(q.id, 'two')], audit: [event('step.started')] });
+        await store.commit({ logs: [line(p.id, 'three')], audit: [] });
+        await store.commit({ audit: [event('step.succeeded'), event('step.succeeded')] });
+        await store.commit({ logs: [line(q.id, 'four')], audit: [] });
+
+        const all = await store.logsAfter(0, 100);
+        expect(all.map((l) => [l.line, l.promotionId, l.afterSeq])).toEqual([
+          ['one', p.id, head],
+          ['two', q.id, head],
+          ['three', p.id, head + 1],
+          ['four', q.id, head + 3],
+        ]);
+        const ids = all.map((l) => l.id);
+        expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+        expect(new Set(ids).size).toBe(4);
+        expect(all[0]).toMatchObject(line(p.id, 'one'));
+
+        const first = await store.logsAfter(0, 2);
+        expect(first.map((l) => l.line)).toEqual(['one', 'two']);
+        const rest = await store.logsAfter(first[1]?.id ?? -1, 2);
+        expect(rest.map((l) => l.line)).toEqual(['three', 'four']);
+        expect(await store.logsAfter(all[3]?.id ?? -1, 2)).toEqual([]);
+      });
+
       it('lets exactly one of several concurrent claimers win', async () => {
         const r = await addRelease();
         const p = await addPromotion({ releaseId: r.id });

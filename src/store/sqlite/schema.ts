@@ -137,6 +137,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'step log lines placed in the audit order',
+    sql: `
+      -- The event stream interleaves audit entries and log lines in the order they were committed:
+      -- a line comes after audit entry after_seq and before after_seq + 1. New lines take the audit
+      -- log's head as they are inserted (inside the commit, so before the commit's own entries).
+      ALTER TABLE step_logs ADD COLUMN after_seq INTEGER NOT NULL DEFAULT 0;
+      -- Lines written before this version are placed by time: after the last entry older than the
+      -- newest line up to them. That running maximum keeps after_seq from going down as id goes up.
+      CREATE INDEX audit_log_time_once ON audit_log (time, seq);
+      UPDATE step_logs SET after_seq = COALESCE(
+        (SELECT a.seq FROM audit_log a WHERE a.time < running.newest ORDER BY a.time DESC, a.seq DESC LIMIT 1), 0)
+      FROM (SELECT id, MAX(time) OVER (ORDER BY id) AS newest FROM step_logs) AS running
+      WHERE running.id = step_logs.id;
+      DROP INDEX audit_log_time_once;
+    `,
+  },
 ];
 
 export interface MigrationResult {

@@ -10,7 +10,7 @@ import type { AuditEntry, AuditEventInput, AuditKind } from '../../core/audit.js
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
-import { StateError, type PromotionFilter, type StepLogLine, type Store, type StoreChange } from '../store.js';
+import { StateError, type PromotionFilter, type StepLogLine, type Store, type StoredLogLine, type StoreChange } from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
 import { checkApproval, checkAuditData, checkComponentState, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
@@ -259,7 +259,10 @@ export class SqliteStore implements Store {
     }
     for (const state of change.componentStates ?? []) this.upsertComponentState(state);
     for (const log of change.logs ?? []) {
-      this.run('INSERT INTO step_logs (promotion_id, component, time, line) VALUES (?, ?, ?, ?)', log.promotionId, log.component, log.time, log.line);
+      this.run(
+        'INSERT INTO step_logs (promotion_id, component, time, line, after_seq) VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM audit_log))',
+        log.promotionId, log.component, log.time, log.line,
+      );
     }
     if (change.createToken) this.insertToken(change.createToken);
     if (change.revokeToken) this.markTokenRevoked(change.revokeToken.name, change.revokeToken.at);
@@ -563,6 +566,16 @@ export class SqliteStore implements Store {
         ? this.all<LogRow>('SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = ? ORDER BY id', promotionId)
         : this.all<LogRow>('SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = ? AND component = ? ORDER BY id', promotionId, component);
     return rows.map((r) => ({ promotionId: r.promotion_id, component: r.component, time: r.time, line: r.line }));
+  }
+
+  async logsAfter(afterId: number, limit: number): Promise<StoredLogLine[]> {
+    if (!Number.isSafeInteger(afterId)) throw new InputError(`afterId must be a whole number, not ${afterId}`, 'afterId');
+    const rows = this.all<LogRow & { id: number; after_seq: number }>(
+      'SELECT id, after_seq, promotion_id, component, time, line FROM step_logs WHERE id > ? ORDER BY id LIMIT ?',
+      afterId,
+      sqlLimit(limit),
+    );
+    return rows.map((r) => ({ id: r.id, afterSeq: r.after_seq, promotionId: r.promotion_id, component: r.component, time: r.time, line: r.line }));
   }
 
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {

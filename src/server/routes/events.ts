@@ -1,0 +1,152 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import { errorMessage } from '../../core/errors.js';
+import { sleepUntilAborted } from '../../core/sleep.js';
+import {
+  EVENT_KINDS,
+  eventsAfter,
+  matches,
+  parseEventId,
+  START,
+  type EventCursor,
+  type EventFilter,
+  type EventKind,
+  type ProjectEvent,
+} from '../../engine/events.js';
+import type { Store } from '../../store/store.js';
+import { guard } from '../guard.js';
+import { ERROR_RESPONSES, ProjectParams } from '../schemas.js';
+import type { AppOptions, ServerEnv } from '../server-env.js';
+
+/** How often an open stream looks for new events in the store. */
+const POLL_MS = 200;
+/** A comment line this often keeps proxies from closing a quiet stream. */
+const HEARTBEAT_MS = 15_000;
+const PAGE = 500;
+
+const EVENT_ID_TEXT = z.string().regex(/^\s*\d{1,15}-\d{1,15}\s*$/, 'an event id is AUDITSEQ-LOGID, like 12-340');
+
+/**
+ * The event stream (Server-Sent Events): every audit entry and step log line of the project, in the
+ * order they were committed, as they happen. It reads the store, not the engine's memory, so it
+ * carries what any process writes to the project's state (a CLI at a terminal, another server), and
+ * an event id is a position in the store: resuming from one, after a restart too, gives exactly the
+ * events after it.
+ */
+export function eventRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): void {
+  app.openapi(
+    createRoute({
+      operationId: 'streamEvents',
+      method: 'get',
+      path: '/api/v1/projects/{project}/events',
+      tags: ['events'],
+      summary:
+        'Server-Sent Events: every audit entry (`event: audit`) and step log line (`event: log`), as they are committed; resumable with Last-Event-ID',
+      middleware: guard('streamEvents', options),
+      request: {
+        params: ProjectParams,
+        headers: z.object({
+          'last-event-id': EVENT_ID_TEXT.optional().openapi({
+            description: 'resume after this event (the `id:` of the last one received)',
+          }),
+        }),
+        query: z.object({
+          after: EVENT_ID_TEXT.optional().openapi({
+            description: 'resume after this event, for clients that cannot set Last-Event-ID (the header wins)',
+            example: '12-340',
+          }),
+          promotion: z
+            .string()
+            .min(1)
+            .max(200)
+            .optional()
+            .openapi({ description: "only this promotion's events (id or a unique prefix)" }),
+          kinds: z
+            .string()
+            .regex(/^(audit|log)(,(audit|log))*$/, 'a comma-separated list of audit, log')
+            .optional()
+            .openapi({ description: 'which kinds of event (default both)', example: 'audit' }),
+        }),
+      },
+      responses: {
+        200: {
+          content: { 'text/event-stream': { schema: z.string() } },
+          description:
+            'a stream of `id: AUDITSEQ-LOGID`, `event: audit|log`, `data: JSON` messages; a comment line every 15 s when quiet',
+        },
+        ...ERROR_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const header = c.req.valid('header')['last-event-id'];
+      const cursor =
+        header !== undefined
+          ? parseEventId(header, 'header.last-event-id')
+          : query.after !== undefined
+            ? parseEventId(query.after, 'query.after')
+            : START;
+      const store = c.var.project.store;
+      const filter: EventFilter = {
+        kinds: query.kinds === undefined ? EVENT_KINDS : (query.kinds.split(',') as EventKind[]),
+        promotionId: query.promotion === undefined ? undefined : (await store.getPromotion(query.promotion)).id,
+      };
+      const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+      const project = c.var.project.name;
+      return streamSSE(c, async (stream) => {
+        // Ends on the client's disconnect and on the server's shutdown, whichever comes first.
+        const ended = new AbortController();
+        const end = (): void => ended.abort();
+        stream.onAbort(end);
+        c.req.raw.signal.addEventListener('abort', end, { once: true });
+        options.shutdown?.addEventListener('abort', end, { once: true });
+        try {
+          if (options.shutdown?.aborted || c.req.raw.signal.aborted) return;
+          await follow(store, cursor, filter, stream, {
+            pollMs: options.eventStream?.pollMs ?? POLL_MS,
+            heartbeatMs: options.eventStream?.heartbeatMs ?? HEARTBEAT_MS,
+            signal: ended.signal,
+          });
+        } catch (error) {
+          // The client sees the stream end (and reconnects with its Last-Event-ID); why is for the server log.
+          if (!ended.signal.aborted) log(`${project}: event stream: ${errorMessage(error)}`);
+        } finally {
+          c.req.raw.signal.removeEventListener('abort', end);
+          options.shutdown?.removeEventListener('abort', end);
+        }
+      });
+    },
+  );
+}
+
+async function follow(
+  store: Store,
+  from: EventCursor,
+  filter: EventFilter,
+  stream: SSEStreamingApi,
+  { pollMs, heartbeatMs, signal }: { pollMs: number; heartbeatMs: number; signal: AbortSignal },
+): Promise<void> {
+  let cursor = from;
+  let quietSince = Date.now();
+  while (!signal.aborted) {
+    const page = await eventsAfter(store, cursor, PAGE);
+    cursor = page.cursor;
+    for (const event of page.events) {
+      if (signal.aborted) return;
+      if (!matches(event, filter)) continue;
+      await stream.writeSSE({ id: event.id, event: event.kind, data: JSON.stringify(payload(event)) });
+      quietSince = Date.now();
+    }
+    if (page.events.length > 0) continue;
+    if (Date.now() - quietSince >= heartbeatMs) {
+      await stream.write(': heartbeat\n\n');
+      quietSince = Date.now();
+    }
+    await sleepUntilAborted(pollMs, signal);
+  }
+}
+
+/** As stored: audit entries and log lines are redacted before they are written, and nothing is added. */
+function payload(event: ProjectEvent): unknown {
+  return event.kind === 'audit' ? event.entry : event.line;
+}
