@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +5,7 @@ import type { AuditEntry } from '../../src/core/audit.js';
 import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../../src/core/model.js';
 import { lockstep, type CliResult } from '../helpers/cli.js';
 import { testProject, type TestProject } from '../helpers/project.js';
+import { expectRealTerraform, TF_ENV } from '../helpers/terraform.js';
 
 // Issue 13, through the built CLI: approvers see the whole plan. A producer applied in the same
 // promotion hands its consumers the values its plan predicts (REAL Terraform 1.11 from the PATH,
@@ -13,7 +13,6 @@ import { testProject, type TestProject } from '../helpers/project.js';
 // predicted outputs), what nobody can know is shown in place as "(known after X applies)", and a
 // value that comes out different from the approved plan stops its consumer before it applies.
 
-const TF_ENV = { TF_CLI_CONFIG_FILE: '/dev/null' };
 
 let project: TestProject;
 
@@ -96,10 +95,7 @@ components:
       apply: ["./use.sh", "\${{ components.infra.outputs.role_arn }}", "\${{ components.infra.outputs.queue_url }}"]
 `;
 
-  beforeAll(() => {
-    const version = execFileSync('terraform', ['version', '-json'], { encoding: 'utf8', env: { ...process.env, ...TF_ENV } });
-    expect((JSON.parse(version) as { terraform_version: string }).terraform_version).toMatch(/^1\./);
-  });
+  beforeAll(expectRealTerraform);
 
   function setUp(): void {
     project = testProject(CONFIG);

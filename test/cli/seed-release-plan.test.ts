@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PromotionPlan, PromotionRecord, ReleaseRecord } from '../../src/core/model.js';
 import { FakeLambda } from '../adapters/aws-lambda/fake-lambda.js';
 import { gitFixture, type GitFixture } from '../adapters/gitops/git-fixture.js';
 import { lockstepAwait, type CliResult } from '../helpers/cli.js';
 import { testProject, type TestProject } from '../helpers/project.js';
+import { expectRealTerraform, TF_ENV } from '../helpers/terraform.js';
 
 // Issue 13's check, the project of docs/gates.md ("What approvers see: values known only after
 // apply"), through the built CLI: a release that changes infra (REAL Terraform 1.11 from the PATH;
@@ -15,7 +15,6 @@ import { testProject, type TestProject } from '../helpers/project.js';
 // learns only when it applies in its place. The fake answers in this process's event loop, so every
 // CLI call is awaited, never run synchronously.
 
-const TF_ENV = { TF_CLI_CONFIG_FILE: '/dev/null' };
 const AWS_ENV = {
   AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE',
   AWS_SECRET_ACCESS_KEY: 'fake-secret',
@@ -96,13 +95,7 @@ let lambda: FakeLambda;
 let repo: GitFixture;
 let project: TestProject;
 
-beforeAll(() => {
-  const version = execFileSync('terraform', ['version', '-json'], {
-    encoding: 'utf8',
-    env: { ...process.env, ...TF_ENV },
-  });
-  expect((JSON.parse(version) as { terraform_version: string }).terraform_version).toMatch(/^1\./);
-});
+beforeAll(expectRealTerraform);
 
 beforeEach(async () => {
   lambda = new FakeLambda();

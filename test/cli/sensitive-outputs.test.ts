@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PromotionRecord, ReleaseRecord } from '../../src/core/model.js';
 import { lockstep, type CliResult } from '../helpers/cli.js';
 import { testProject, type TestProject } from '../helpers/project.js';
+import { expectRealTerraform } from '../helpers/terraform.js';
 
 // Issue 12, part 2, through the built CLI with REAL Terraform (1.11, on PATH; the built-in
 // `terraform_data` resource needs no provider download) and a `command` producer that prints what it
@@ -98,11 +98,7 @@ components:
 
 let project: TestProject;
 
-beforeAll(() => {
-  // Real Terraform is part of these machines; say plainly when it is missing rather than skip.
-  const version = execFileSync('terraform', ['version', '-json'], { encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' } });
-  expect((JSON.parse(version) as { terraform_version: string }).terraform_version).toMatch(/^1\./);
-});
+beforeAll(expectRealTerraform);
 
 afterEach(() => {
   project?.cleanup();
