@@ -74,10 +74,7 @@ function prng(seed: number): () => number {
  * `read` is a query value on a GET (its schema is the route's own): a 2xx or a 4xx naming the
  * parameter, and nothing changes.
  */
-type Expect =
-  | { kind: 'refused'; field?: string }
-  | { kind: 'harmless' }
-  | { kind: 'read'; fieldNames: string };
+type Expect = { kind: 'refused'; field?: string } | { kind: 'harmless' } | { kind: 'read'; parameter: string };
 
 interface Case {
   label: string;
@@ -192,6 +189,17 @@ function wrongValues(random: () => number): [string, unknown][] {
     ['an object with __proto__ and constructor keys', JSON.parse('{"__proto__": {"polluted": 1}, "constructor": 1}')],
     [`generated garbage ${JSON.stringify(garbage)}`, garbage],
   ];
+}
+
+/** What a refused request must leave as it was: the audit log, and the records it would tell of. */
+async function storeState(): Promise<string> {
+  const store = handle.store;
+  return JSON.stringify({
+    audit: (await store.auditPage(null, 100_000)).length,
+    releases: (await store.listReleases({ limit: 100_000 })).map((r) => [r.id, r.rejected ?? null]),
+    promotions: (await store.listPromotions()).map((p) => [p.id, p.state]),
+    tokens: (await store.listTokens()).map((t) => [t.name, t.revokedAt ?? null]),
+  });
 }
 
 /** What the schema says of a body: admitted (harmless), or refused naming the field it faults. */
@@ -328,11 +336,11 @@ function casesFor(
       params.delete(parameter.name);
       const kept = params.toString();
       const path = `${pathOnly}?${kept === '' ? '' : `${kept}&`}${parameter.name}=${value}`;
-      add(`query ${parameter.name} ${what}`, { path, expect: { kind: 'read', fieldNames: parameter.name } });
+      add(`query ${parameter.name} ${what}`, { path, expect: { kind: 'read', parameter: parameter.name } });
     }
     add(`query ${parameter.name} twice`, {
       path: `${sample.path}${query === '' ? '?' : '&'}${parameter.name}=1&${parameter.name}=2`,
-      expect: { kind: 'read', fieldNames: parameter.name },
+      expect: { kind: 'read', parameter: parameter.name },
     });
   }
   add('unknown and prototype query parameters', {
@@ -361,8 +369,7 @@ function casesFor(
   add('no Authorization', { headers: contentType, expect: { kind: 'refused' } });
 
   // A method the route does not take.
-  for (const method of ['PUT', 'PATCH'])
-    add(`method ${method}`, { method, expect: { kind: 'refused' } });
+  for (const method of ['PUT', 'PATCH']) add(`method ${method}`, { method, expect: { kind: 'refused' } });
   return cases;
 }
 
@@ -395,7 +402,7 @@ describe('server: generated malformed requests', () => {
     const failures: string[] = [];
     const seen = { refused: 0, read: 0, harmless: 0 };
     for (const c of cases) {
-      const auditBefore = (await handle.store.auditPage(null, 100_000)).length;
+      const before = await storeState();
       const logBefore = logged.length;
       const r = await send(c);
       const error = (r.json as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
@@ -411,7 +418,7 @@ describe('server: generated malformed requests', () => {
           problem(`expected a 400 naming ${c.expect.field}`);
       } else if (c.expect.kind === 'read') {
         seen.read++;
-        const named = c.expect.fieldNames;
+        const named = c.expect.parameter;
         // The engine names a query field as the CLI's flag does (`to`), the schema with its place (`query.to`).
         if (r.status === 400 && ![`query.${named}`, named].includes(error?.field ?? ''))
           problem(`a 400 that does not name query.${named}`);
@@ -420,8 +427,7 @@ describe('server: generated malformed requests', () => {
         // What the engine started on an admitted request ends before the next request's "before".
         await background.idle();
       }
-      if (c.expect.kind !== 'harmless' && (await handle.store.auditPage(null, 100_000)).length !== auditBefore)
-        problem('the audit log changed');
+      if (c.expect.kind !== 'harmless' && (await storeState()) !== before) problem('the store or audit log changed');
     }
     expect(failures, failures.join('\n')).toEqual([]);
     expect(seen.refused).toBeGreaterThan(seen.harmless + seen.read);
