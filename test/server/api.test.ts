@@ -11,6 +11,7 @@ import { createApp, type Authorization } from '../../src/server/app.js';
 import { BackgroundRuns } from '../../src/server/background.js';
 import { authorize, PERMISSIONS, type Role } from '../../src/core/access.js';
 import { ROUTE_PERMISSIONS, type OperationId } from '../../src/server/permissions.js';
+import { sampleRequests as samplesFor } from '../helpers/api-requests.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
 // The HTTP API in-process (`app.request`), on a real scratch project: real SQLite, real deploy
@@ -169,36 +170,8 @@ async function auditLog(): Promise<AuditEntry[]> {
 }
 
 /** One request per API operation: the matrix below must cover the whole permission table. */
-function sampleRequests(ids: {
-  release: string;
-  promotion: string;
-}): Record<OperationId, { method: string; path: string; body?: unknown }> {
-  return {
-    listReleases: { method: 'GET', path: `${P}/releases` },
-    getRelease: { method: 'GET', path: `${P}/releases/${ids.release}` },
-    createRelease: { method: 'POST', path: `${P}/releases`, body: { set: ['api=9', 'web=9'] } },
-    planRelease: { method: 'GET', path: `${P}/releases/${ids.release}/plan?to=dev` },
-    listEnvironments: { method: 'GET', path: `${P}/environments` },
-    getEnvironment: { method: 'GET', path: `${P}/environments/dev` },
-    listPromotions: { method: 'GET', path: `${P}/promotions` },
-    getPromotion: { method: 'GET', path: `${P}/promotions/${ids.promotion}` },
-    getPromotionLogs: { method: 'GET', path: `${P}/promotions/${ids.promotion}/logs` },
-    createPromotion: { method: 'POST', path: `${P}/promotions`, body: { release: ids.release, to: 'dev' } },
-    approvePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/approve`, body: { comment: 'ok' } },
-    rejectPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/reject`, body: { comment: 'no' } },
-    resumePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/resume`, body: {} },
-    cancelPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/cancel`, body: {} },
-    rollbackEnvironment: { method: 'POST', path: `${P}/environments/dev/rollback`, body: {} },
-    rejectRelease: { method: 'POST', path: `${P}/releases/${ids.release}/reject`, body: { reason: 'bad' } },
-    stepHistory: { method: 'GET', path: `${P}/history?environment=dev&component=api` },
-    verifyAudit: { method: 'GET', path: `${P}/audit/verify` },
-    getConfig: { method: 'GET', path: `${P}/config` },
-    exportAudit: { method: 'GET', path: `${P}/audit/export` },
-    listTokens: { method: 'GET', path: `${P}/tokens` },
-    createToken: { method: 'POST', path: `${P}/tokens`, body: { name: 'ci-bot' } },
-    revokeToken: { method: 'DELETE', path: `${P}/tokens/ci-bot` },
-    streamEvents: { method: 'GET', path: `${P}/events?kinds=audit` },
-  };
+function sampleRequests(ids: { release: string; promotion: string }) {
+  return samplesFor(P, ids);
 }
 
 describe('server: a release promoted, approved and followed through the API', () => {
