@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReleaseRecord } from '../../src/core/model.js';
 import { CLI, lockstep, requireBuild, type CliResult } from '../helpers/cli.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
+import { MIGRATIONS } from '../../src/store/sqlite/schema.js';
 
 // How the CLI treats the state file: it is created only where a project starts, a read-only state
 // still reads (and reading never writes it), a write to a read-only state says so, and a damaged
@@ -201,9 +202,11 @@ describe('lockstep state', () => {
     it('written by an older Lockstep: a read-only one says it must be upgraded with write access; a writable one is upgraded', () => {
       const older = (): { dir: string; file: string } => {
         const copy = copyState();
-        // Schema version 2: as a Lockstep before approvals, rejections and API tokens left it.
+        // Schema version 2: as a Lockstep before approvals, rejections, API tokens and ordered log lines left it.
         const db = new Database(copy.file);
-        db.exec('DROP TABLE api_tokens; DROP TABLE approvals; DROP TABLE release_rejections; DELETE FROM schema_version WHERE version >= 3;');
+        db.exec(
+          'DROP TABLE api_tokens; DROP TABLE approvals; DROP TABLE release_rejections; ALTER TABLE step_logs DROP COLUMN after_seq; DELETE FROM schema_version WHERE version >= 3;',
+        );
         db.close();
         return copy;
       };
@@ -213,7 +216,7 @@ describe('lockstep state', () => {
       const refused = lockstepUnprivileged(project.dir, ['--state', readOnly.file, 'status']);
       expect(refused.status, show(refused)).toBe(1);
       expect(refused.stderr).toBe(
-        `lockstep: error: the state at ${readOnly.file} has schema version 2 and this Lockstep reads 4: it must be upgraded, which needs write access (the file does not allow writing); open it once where it is writable\n`,
+        `lockstep: error: the state at ${readOnly.file} has schema version 2 and this Lockstep reads ${MIGRATIONS.length}: it must be upgraded, which needs write access (the file does not allow writing); open it once where it is writable\n`,
       );
 
       const writable = older();

@@ -15,6 +15,7 @@ import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
 import { checkApproval, checkAuditData, checkComponentState, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
+import { printable } from '../../core/printable.js';
 
 /** The shortest id prefix `getRelease` and `getPromotion` accept. */
 const MIN_PREFIX = 7;
@@ -690,12 +691,12 @@ export class SqliteStore implements Store {
       MAX_CANDIDATES + 1,
     );
     const [first, second] = rows;
-    if (first === undefined) throw new NotFoundError(`${noun} ${idOrPrefix} not found`);
+    if (first === undefined) throw new NotFoundError(`${noun} ${printable(idOrPrefix)} not found`);
     if (second === undefined) return first;
     const listed = rows.slice(0, MAX_CANDIDATES).map((row) => row.id);
     const more = rows.length > MAX_CANDIDATES ? ', and more' : '';
     throw new InputError(
-      `${noun} id prefix ${idOrPrefix} is ambiguous (give more characters): it matches ${listed.join(', ')}${more}`,
+      `${noun} id prefix ${printable(idOrPrefix)} is ambiguous (give more characters): it matches ${listed.join(', ')}${more}`,
       noun,
     );
   }
