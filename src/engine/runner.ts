@@ -540,7 +540,7 @@ export class PromotionRunner {
       const untouched = error instanceof StepFailure && error.untouched && latest.phase === 'apply';
       const failed: StepRecord = { ...latest, state: 'failed', error: message, finishedAt: this.now(), applyStarted: untouched ? false : latest.applyStarted };
       const first = this.firstFailure({ component: name, phase: failed.phase ?? 'plan', error: message });
-      await this.save({ steps: [failed], promotion: first }, [...(startEvent ? [startEvent] : []), this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
+      await this.save({ steps: [failed], promotion: first }, [...(startEvent ? [startEvent] : []), this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable, durationMs: elapsed(failed) }, name)]);
     }
   }
 

@@ -12,6 +12,8 @@ import { healthRoutes } from './routes/health.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { releaseRoutes } from './routes/releases.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { ServerMetrics } from './metrics.js';
 import type { AppOptions, ServerEnv } from './server-env.js';
 
 export type { AppOptions, Authorization, ServerEnv } from './server-env.js';
@@ -34,7 +36,8 @@ const TARGET_NAMES: Record<string, string> = {
  */
 export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const resolved: AppOptions = { ...options, log, background: options.background ?? new BackgroundRuns(log) };
+  const metrics = options.metrics ?? new ServerMetrics();
+  const resolved: AppOptions = { ...options, log, background: options.background ?? new BackgroundRuns(log), metrics };
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new OpenAPIHono<ServerEnv>({
     // A request that fails its schema is a 400 naming the field: `body.set.0`, `query.limit`.
@@ -43,6 +46,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
     },
   });
 
+  app.use('*', metrics.middleware());
   app.use(
     '/api/*',
     bodyLimit({
@@ -60,6 +64,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   configRoutes(app, resolved);
   tokenRoutes(app, resolved);
   eventRoutes(app, resolved);
+  metricsRoutes(app, resolved, metrics);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

@@ -7,7 +7,7 @@ import { printable } from '../core/printable.js';
 import type { ActorProof } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import { Unauthenticated } from './errors.js';
-import { ROUTE_PERMISSIONS, type BodyPermission, type EnvironmentSource, type OperationId } from './permissions.js';
+import { ROUTE_PERMISSIONS, type BodyPermission, type EnvironmentSource, type OperationId, type RoutePermission } from './permissions.js';
 import type { AppOptions, ServerEnv } from './server-env.js';
 
 /**
@@ -19,7 +19,8 @@ import type { AppOptions, ServerEnv } from './server-env.js';
  * so nobody learns the API's shape without a token.
  */
 export function guard(operation: OperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
-  const rule = ROUTE_PERMISSIONS[operation];
+  const rule: RoutePermission = ROUTE_PERMISSIONS[operation];
+  if (rule.scope === 'server') return serverGuard(rule, options);
   return async (c, next) => {
     const name = c.req.param('project') ?? '';
     const project = options.projects.get(name);
@@ -28,8 +29,8 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
       throw new NotFoundError(
         `no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`,
       );
-    const environment = 'environment' in rule ? await environmentOf(c, project, rule.environment) : undefined;
-    const asked = 'alsoWhen' in rule ? await askedFor(c, rule.alsoWhen) : [];
+    const environment = rule.environment !== undefined ? await environmentOf(c, project, rule.environment) : undefined;
+    const asked = rule.alsoWhen !== undefined ? await askedFor(c, rule.alsoWhen) : [];
     for (const permission of [rule.permission, ...asked]) {
       const verdict = options.authorize(identity, permission, project.name, environment);
       if (!verdict.ok) throw new NotAllowedError(verdict.reason);
@@ -41,15 +42,52 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
   };
 }
 
+/**
+ * For a route that spans the projects served (`scope: 'server'`): the caller is authenticated in
+ * each project (a token counts in the project whose store holds it), and the route's permission is
+ * asked for in each. The handler gets the projects where it is granted; none is a 403 with the first
+ * reason, and a token no project knows a 401.
+ */
+function serverGuard(rule: RoutePermission, options: AppOptions): MiddlewareHandler<ServerEnv> {
+  return async (c, next) => {
+    const token = bearer(c);
+    const granted: ProjectHandle[] = [];
+    let identity: Identity | undefined;
+    let refusal: string | undefined;
+    for (const project of options.projects.values()) {
+      const known = token === undefined ? undefined : await options.authenticate(token, project.name);
+      if (known === undefined) continue;
+      identity ??= known;
+      const verdict = options.authorize(known, rule.permission, project.name);
+      if (verdict.ok) granted.push(project);
+      else refusal ??= verdict.reason;
+    }
+    if (identity === undefined) throw invalidToken();
+    if (granted.length === 0) throw new NotAllowedError(refusal ?? `no project is served here`);
+    c.set('identity', identity);
+    c.set('granted', granted);
+    await next();
+  };
+}
+
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 
-async function authenticated(c: Context, options: AppOptions, projectName: string | undefined): Promise<Identity> {
+/** The bearer token of the request; undefined when the header is malformed. 401 when there is none. */
+function bearer(c: Context): string | undefined {
   const header = c.req.header('Authorization');
   if (header === undefined) throw new Unauthenticated('this API needs a token: send Authorization: Bearer TOKEN');
-  const token = BEARER.exec(header)?.[1];
-  // One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's.
+  return BEARER.exec(header)?.[1];
+}
+
+/** One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's. */
+function invalidToken(): Unauthenticated {
+  return new Unauthenticated('the token is not valid (unknown, revoked or expired)');
+}
+
+async function authenticated(c: Context, options: AppOptions, projectName: string | undefined): Promise<Identity> {
+  const token = bearer(c);
   const identity = token === undefined ? undefined : await options.authenticate(token, projectName);
-  if (identity === undefined) throw new Unauthenticated('the token is not valid (unknown, revoked or expired)');
+  if (identity === undefined) throw invalidToken();
   return identity;
 }
 

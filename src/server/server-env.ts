@@ -2,6 +2,7 @@ import type { Permission, Identity } from '../core/access.js';
 import type { EngineDeps } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import type { BackgroundRuns } from './background.js';
+import type { ServerMetrics } from './metrics.js';
 
 /** authorize's answer: a refusal says why (the 403's message). */
 export type Authorization = { ok: true } | { ok: false; reason: string };
@@ -26,6 +27,8 @@ export interface AppOptions {
   background?: BackgroundRuns;
   /** How often event streams read the store and send a heartbeat when quiet (defaults: 200 ms, 15 s). */
   eventStream?: { pollMs?: number; heartbeatMs?: number };
+  /** What GET /metrics shows; one per server (createApp makes one when not given). */
+  metrics?: ServerMetrics;
   /** Aborted when the server shuts down: open event streams end, so closing does not wait on them. */
   shutdown?: AbortSignal;
 }
@@ -37,5 +40,7 @@ export interface ServerEnv {
     project: ProjectHandle;
     /** The project's EngineDeps with the authenticated identity as actor. */
     deps: EngineDeps;
+    /** A route spanning the projects (`scope: 'server'`): those where its permission is granted. */
+    granted: ProjectHandle[];
   };
 }

@@ -10,7 +10,7 @@ import { openProjectHandle, type ProjectHandle } from '../../src/project/project
 import { createApp, type Authorization } from '../../src/server/app.js';
 import { BackgroundRuns } from '../../src/server/background.js';
 import { authorize, PERMISSIONS, type Role } from '../../src/core/access.js';
-import { ROUTE_PERMISSIONS, type OperationId } from '../../src/server/permissions.js';
+import { ROUTE_PERMISSIONS, type OperationId, type RoutePermission } from '../../src/server/permissions.js';
 import { sampleRequests as samplesFor } from '../helpers/api-requests.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
@@ -643,8 +643,13 @@ describe('server: health and the OpenAPI document', () => {
         operations.set(op.operationId, { ...op, path, method } as never);
     }
     expect([...operations.keys()].sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), 'healthz', 'readyz'].sort());
-    for (const id of Object.keys(ROUTE_PERMISSIONS)) {
+    for (const [id, rule] of Object.entries(ROUTE_PERMISSIONS) as [OperationId, RoutePermission][]) {
       const op = operations.get(id) as { path: string; parameters?: { name: string; in: string }[] };
+      // A route spanning the projects (GET /metrics) is the only kind outside a project's path.
+      if (rule.scope === 'server') {
+        expect(op.path, id).not.toMatch(/\{project\}/);
+        continue;
+      }
       expect(op.path).toMatch(/^\/api\/v1\/projects\/\{project\}\//);
       expect(
         op.parameters?.some((p) => p.name === 'project' && p.in === 'path'),
