@@ -1,5 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { printable } from '../core/printable.js';
 import type { ZodError } from 'zod';
 import { errorMessage, NotFoundError } from '../core/errors.js';
 import { BackgroundRuns } from './background.js';
@@ -47,6 +49,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   });
 
   app.use('*', metrics.middleware());
+  if (options.accessLog) app.use('*', accessLog(log));
   app.use(
     '/api/*',
     bodyLimit({
@@ -90,6 +93,19 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
     return c.json(body, status, headers);
   });
   return app;
+}
+
+/**
+ * One line per request in the server log: time, method, path (never the query: an OIDC callback
+ * carries its code there), status, duration, and who asked when the guard knew.
+ */
+function accessLog(log: (line: string) => void): MiddlewareHandler<ServerEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const who = c.get('identity')?.name;
+    log(`${new Date().toISOString()} ${c.req.method} ${printable(c.req.path)} ${c.res.status} ${Math.round(performance.now() - started)}ms${who === undefined ? '' : ` ${who}`}`);
+  };
 }
 
 function fieldError(target: string, error: ZodError): RequestFieldError {

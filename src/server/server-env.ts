@@ -21,6 +21,8 @@ export interface AppOptions {
   authorize(identity: Identity, permission: Permission, projectName: string, environment?: string): Authorization;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Log one line per request (`lockstep serve` does, unless `--no-access-log`). */
+  accessLog?: boolean;
   /** Where the server reports what no client sees: failed background runs, 500s. Default: stderr. */
   log?: (line: string) => void;
   /** Promotions started by requests run here; the server waits for them on shutdown. */

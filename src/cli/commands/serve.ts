@@ -12,6 +12,8 @@ interface ServeOptions {
   project?: string[];
   /** `--no-watch` sets it false. */
   watch: boolean;
+  /** `--no-access-log` sets it false. */
+  accessLog: boolean;
 }
 
 /** `lockstep serve`: the HTTP API over the projects' stores and configs, until SIGTERM or SIGINT. */
@@ -27,6 +29,7 @@ export function serveCommand(program: Command): void {
       '--no-watch',
       'read a changed lockstep.yaml only on SIGHUP, not as soon as it changes (for file systems whose changes are not seen, like NFS)',
     )
+    .option('--no-access-log', 'do not log a line per request on stderr')
     .addHelpText(
       'after',
       '\nExamples:\n  lockstep serve --listen 127.0.0.1:8417\n  lockstep serve --listen 0.0.0.0:8417 --project . --project ../payments',
@@ -53,6 +56,7 @@ export function serveCommand(program: Command): void {
         authenticate: projectAuthenticator(projects),
         authorize: projectAuthorizer(projects),
         watchConfig: o.watch,
+        accessLog: o.accessLog,
       });
       process.stdout.write(`listening on ${server.url}\n`);
 
