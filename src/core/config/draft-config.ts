@@ -1,5 +1,6 @@
 import type { AccessConfig } from '../access.js';
 import { isPlainObject } from '../expression/template.js';
+import type { NotifyTargetConfig, ServerConfig } from '../notify/notify-events.js';
 import { ownRecord } from '../own.js';
 import {
   ON_FAILURE,
@@ -62,6 +63,9 @@ export function draftConfig(raw: unknown): DraftConfig {
       groups: groups(root.groups),
       // Raw: the access rule reads it defensively (see access-rules.ts).
       ...(isPlainObject(root.access) ? { access: root.access as unknown as AccessConfig } : {}),
+      // Raw: the notify rule reads them defensively (see notify-rules.ts).
+      ...(isPlainObject(root.server) ? { server: root.server as ServerConfig } : {}),
+      ...(Array.isArray(root.notify) ? { notify: root.notify as unknown as NotifyTargetConfig[] } : {}),
     },
     unusableWith,
   };
