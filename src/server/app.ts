@@ -9,6 +9,7 @@ import { configRoutes } from './routes/config.js';
 import { environmentRoutes } from './routes/environments.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { notifyRoutes } from './routes/notify.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { releaseRoutes } from './routes/releases.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -60,6 +61,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   configRoutes(app, resolved);
   tokenRoutes(app, resolved);
   eventRoutes(app, resolved);
+  notifyRoutes(app, resolved);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

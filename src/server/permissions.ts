@@ -65,6 +65,7 @@ export const ROUTE_PERMISSIONS = {
   createToken: { permission: 'token.manage' },
   revokeToken: { permission: 'token.manage' },
   streamEvents: { permission: 'read' },
+  listDeliveries: { permission: 'read' },
 } as const satisfies Record<string, RoutePermission>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;

@@ -1,6 +1,5 @@
 import type { AccessConfig } from '../access.js';
 import { isPlainObject } from '../expression/template.js';
-import type { NotifyTargetConfig, ServerConfig } from '../notify/notify-events.js';
 import { ownRecord } from '../own.js';
 import {
   ON_FAILURE,
@@ -64,8 +63,8 @@ export function draftConfig(raw: unknown): DraftConfig {
       // Raw: the access rule reads it defensively (see access-rules.ts).
       ...(isPlainObject(root.access) ? { access: root.access as unknown as AccessConfig } : {}),
       // Raw: the notify rule reads them defensively (see notify-rules.ts).
-      ...(isPlainObject(root.server) ? { server: root.server as ServerConfig } : {}),
-      ...(Array.isArray(root.notify) ? { notify: root.notify as unknown as NotifyTargetConfig[] } : {}),
+      ...(isPlainObject(root.server) ? { server: root.server } : {}),
+      ...(Array.isArray(root.notify) ? { notify: root.notify } : {}),
     },
     unusableWith,
   };
