@@ -1,20 +1,21 @@
 import { errorMessage } from '../core/errors.js';
 import type { EngineDeps } from './deps.js';
-import { deliverDue, type DispatchOptions, type DispatchResult } from './notify-dispatch.js';
+import { deliverTarget, type DispatchOptions } from './notify-dispatch.js';
 import { queueNotifications } from './notify-queue.js';
 
-/** How often the server's notifier reads the audit log when nothing wakes it. */
+/** How often the server's notifier reads the audit log and looks for due deliveries when nothing wakes it. */
 export const NOTIFY_INTERVAL_MS = 1_000;
 
 export type NotifierOptions = Omit<DispatchOptions, 'signal' | 'deadline'> & { intervalMs?: number };
 
 /**
  * Queues and sends notifications continuously, as `lockstep serve` runs it beside the background
- * worker: each round queues what the audit log has that the targets have not read, then sends what
- * is due, and the next round comes at the interval or when a retry is due, whichever is sooner.
- * Runs apart from the promotions: a target that is down or slow never holds up a promotion, only its
- * own later deliveries. Stopping aborts the requests in flight; their deliveries stay in the outbox
- * and go out after a restart, under the same delivery ids.
+ * worker. Each round queues what the audit log has that the targets have not read, then starts
+ * sending for every target that is not sending already: each target has at most one sender, which
+ * goes through its due deliveries in order and ends. So a target that is down or never answers holds
+ * up only its own later deliveries: not the promotions, not the queuing, not the other targets.
+ * Stopping aborts the requests in flight; their deliveries stay in the outbox and go out after a
+ * restart, under the same delivery ids.
  */
 export class Notifier {
   private timer: NodeJS.Timeout | undefined;
@@ -22,6 +23,7 @@ export class Notifier {
   private again = false;
   private stopped = false;
   private readonly abort = new AbortController();
+  private readonly senders = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: () => EngineDeps,
@@ -45,42 +47,42 @@ export class Notifier {
     this.abort.abort();
   }
 
-  /** Resolves when the round in progress, if any, has ended. */
+  /** Resolves when the round and the senders in progress have ended. */
   async idle(): Promise<void> {
-    while (this.round !== undefined) await this.round;
-  }
-
-  /** One round now, awaited (tests). */
-  async runOnce(): Promise<DispatchResult | undefined> {
-    return this.work();
+    while (this.round !== undefined || this.senders.size > 0) await Promise.allSettled([this.round, ...this.senders.values()]);
   }
 
   private schedule(ms: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.round = this.work().then((result) => {
+      this.round = this.work().finally(() => {
         this.round = undefined;
-        const interval = this.options.intervalMs ?? NOTIFY_INTERVAL_MS;
-        const due = result?.nextAttemptAt === undefined ? interval : Date.parse(result.nextAttemptAt) - this.deps().clock.now().getTime();
         const again = this.again;
         this.again = false;
-        this.schedule(again ? 0 : Math.max(10, Math.min(interval, due)));
+        this.schedule(again ? 0 : (this.options.intervalMs ?? NOTIFY_INTERVAL_MS));
       });
     }, ms);
     this.timer.unref();
   }
 
   /** Never throws: what fails is logged and tried again next round. */
-  private async work(): Promise<DispatchResult | undefined> {
+  private async work(): Promise<void> {
     const deps = this.deps();
-    if ((deps.loaded.config.notify ?? []).length === 0) return undefined;
+    const targets = deps.loaded.config.notify ?? [];
+    if (targets.length === 0) return;
     try {
       await queueNotifications(deps);
-      return await deliverDue(deps, { ...this.options, signal: this.abort.signal });
     } catch (error) {
-      this.options.log?.(`notifications: ${errorMessage(error)}; tried again next round`);
-      return undefined;
+      this.options.log?.(`notifications: cannot queue: ${errorMessage(error)}; tried again next round`);
+    }
+    for (const target of targets) {
+      if (this.senders.has(target.name) || this.stopped) continue;
+      const sender = deliverTarget(deps, target, { ...this.options, signal: this.abort.signal })
+        .then(() => undefined)
+        .catch((error: unknown) => this.options.log?.(`notify ${target.name}: ${errorMessage(error)}; tried again next round`))
+        .finally(() => this.senders.delete(target.name));
+      this.senders.set(target.name, sender);
     }
   }
 }

@@ -52,11 +52,27 @@ export interface DispatchResult {
 export async function deliverDue(deps: Pick<EngineDeps, 'store' | 'loaded' | 'secrets' | 'clock'>, options: DispatchOptions = {}): Promise<DispatchResult> {
   const result: DispatchResult = { delivered: 0, failed: 0, retrying: 0 };
   const targets = deps.loaded.config.notify ?? [];
-  await Promise.all(targets.map((target) => deliverTarget(deps, target, options, result)));
+  for (const one of await Promise.all(targets.map((target) => deliverTarget(deps, target, options)))) {
+    result.delivered += one.delivered;
+    result.failed += one.failed;
+    result.retrying += one.retrying;
+    if (one.nextAttemptAt !== undefined) soonest(result, one.nextAttemptAt);
+  }
   return result;
 }
 
-async function deliverTarget(
+/** deliverDue for one target: what the server's notifier runs per target, so that targets never wait for each other. */
+export async function deliverTarget(
+  deps: Pick<EngineDeps, 'store' | 'secrets' | 'clock'>,
+  target: NotifyTargetConfig,
+  options: DispatchOptions = {},
+): Promise<DispatchResult> {
+  const result: DispatchResult = { delivered: 0, failed: 0, retrying: 0 };
+  await deliverHeads(deps, target, options, result);
+  return result;
+}
+
+async function deliverHeads(
   deps: Pick<EngineDeps, 'store' | 'secrets' | 'clock'>,
   target: NotifyTargetConfig,
   options: DispatchOptions,
