@@ -178,8 +178,8 @@ function loadedConfig(data: ProjectOutput, source: string, file: string, locate:
       components,
       ...(access === undefined ? {} : { access }),
       ...(data.server === undefined ? {} : { server: data.server }),
-      // The names were checked by notifyIsValid.
-      notify: data.notify.map(({ events, ...t }) => ({ ...t, ...(events === undefined ? {} : { events: events as NotifyEventType[] }) })),
+      // The names were checked by notifyIsValid. Absent when there are none, as `access`.
+      ...(data.notify.length === 0 ? {} : { notify: data.notify.map(({ events, ...t }) => ({ ...t, ...(events === undefined ? {} : { events: events as NotifyEventType[] }) })) }),
     },
     digest: sha256Hex(source),
     file,
