@@ -27,6 +27,8 @@ export interface DispatchOptions {
   signal?: AbortSignal;
   /** No attempt starts after this time (ms since the epoch): how the CLI bounds its flush. */
   deadline?: number;
+  /** Try pending deliveries now, whatever their backoff says (`lockstep notify send`: a person asks). */
+  ignoreBackoff?: boolean;
   /** One line per failed attempt, for the server log. Secrets are redacted. */
   log?(line: string): void;
 }
@@ -86,7 +88,7 @@ async function deliverHeads(
     if (options.deadline !== undefined && now.getTime() >= options.deadline) return;
     const head = await deps.store.nextDelivery(target.name);
     if (head === undefined) return;
-    if (head.nextAttemptAt > now.toISOString()) {
+    if (head.nextAttemptAt > now.toISOString() && options.ignoreBackoff !== true) {
       soonest(result, head.nextAttemptAt);
       return;
     }

@@ -36,12 +36,12 @@ export function addNotifyCommands(program: Command): void {
 
   notify
     .command('send')
-    .description('send the notifications that are due now (without a server; a server sends by itself)')
+    .description('send pending notifications now, without waiting for their next retry (a server sends by itself)')
     .addOption(outputOption())
     .addHelpText('after', '\nExample (from cron, beside lockstep tick):\n  lockstep notify send')
     .action(async (_o: unknown, cmd: Command) => {
       await withProject(cmd, 'write', async (deps, opts) => {
-        const sent = await flushNotifications(deps, { budgetMs: SEND_BUDGET_MS });
+        const sent = await flushNotifications(deps, { budgetMs: SEND_BUDGET_MS, ignoreBackoff: true });
         if (opts.output === 'json') return printJson(sent);
         print(`queued ${sent.queued}, delivered ${sent.delivered}, failed ${sent.failed}, to retry ${sent.retrying}${sent.nextAttemptAt ? ` (next attempt at ${sent.nextAttemptAt})` : ''}`);
       });
