@@ -62,6 +62,8 @@ describe('notifications from lockstep serve', () => {
     const r = await new WebhookReceiver({ '/events': HMAC }).start();
     receivers.push(r);
     r.mode = 'hanging';
+    const other = await new WebhookReceiver().start();
+    receivers.push(other);
     project = testProject(`project: shop
 environments:
   dev: {}
@@ -73,6 +75,9 @@ notify:
     url: ${r.url('/events')}
     format: json
     secret: "\${{ secrets.EVENTS_HMAC }}"
+  - name: other
+    url: ${other.url('/other')}
+    events: [promotion.finished]
 `);
     project.write('secrets.env', `EVENTS_HMAC=${HMAC}\n`);
     {
@@ -88,9 +93,13 @@ notify:
       const queued = await until(
         'every event to be queued',
         () => api<DeliveryView[]>(first.server, 'GET', '/notify/deliveries?limit=100'),
-        (list) => list.some((d) => d.event === 'promotion.finished'),
+        (list) => list.some((d) => d.target === 'events' && d.event === 'promotion.finished'),
       );
-      expect(queued.every((d) => d.status === 'pending' && d.attempts === 0)).toBe(true);
+      const events = queued.filter((d) => d.target === 'events');
+      expect(events.every((d) => d.status === 'pending' && d.attempts === 0)).toBe(true);
+      // Another target does not wait for the one that hangs.
+      await until('the other target to hear the promotion finish', () => Promise.resolve(other.acknowledged().length), (n) => n === 1);
+      expect(other.acknowledged()[0]?.event).toBe('promotion.finished');
 
       // Stopped: the request in flight is abandoned, the deliveries stay in the outbox.
       await first.server.close();
@@ -103,7 +112,7 @@ notify:
         () => api<DeliveryView[]>(second.server, 'GET', '/notify/deliveries?limit=100'),
         (list) => list.length >= queued.length && list.every((d) => d.status === 'delivered'),
       );
-      const inOrder = [...delivered].reverse();
+      const inOrder = [...delivered].reverse().filter((d) => d.target === 'events');
       expect(r.acknowledged().map((a) => a.deliveryId)).toStrictEqual(inOrder.map((d) => d.deliveryId));
       // The one that hung went again under its id; the receiver can tell it is the same delivery.
       expect(r.received[0]?.deliveryId).toBe(inOrder[0]?.deliveryId);
@@ -112,6 +121,7 @@ notify:
       // The API filters as `notify log` does.
       expect(await api<DeliveryView[]>(second.server, 'GET', '/notify/deliveries?status=pending')).toStrictEqual([]);
       expect((await api<DeliveryView[]>(second.server, 'GET', '/notify/deliveries?target=events&limit=1'))[0]?.event).toBe('promotion.finished');
+      expect(await api<DeliveryView[]>(second.server, 'GET', '/notify/deliveries?target=other')).toHaveLength(1);
     }
   });
 });
