@@ -4,7 +4,8 @@ import type { AuditCheck } from '../engine/audit-verify.js';
 import type { EngineDeps } from '../engine/deps.js';
 import type { CreateReleaseInput } from '../engine/promote.js';
 import type { EnvironmentStatus } from '../engine/status.js';
-import type { StepLogLine } from '../store/store.js';
+import type { DeliveryFilter, StepLogLine } from '../store/store.js';
+import type { DeliveryView } from '../engine/notifications.js';
 import type { Backend, BackendOptions, DecisionRequest, PromoteRequest, RunHooks } from './backend.js';
 
 /** Where the server is and who the caller is: `--server`/LOCKSTEP_SERVER, LOCKSTEP_TOKEN, the project's name. */
@@ -111,6 +112,14 @@ export class HttpBackend implements Backend {
 
   verifyAudit(head?: string): Promise<AuditCheck> {
     return this.call('GET', '/audit/verify', head !== undefined ? { head } : undefined);
+  }
+
+  deliveries(filter: DeliveryFilter): Promise<DeliveryView[]> {
+    const query: Record<string, string> = {};
+    if (filter.target !== undefined) query.target = filter.target;
+    if (filter.status !== undefined) query.status = filter.status;
+    if (filter.limit !== undefined) query.limit = String(filter.limit);
+    return this.call('GET', '/notify/deliveries', query);
   }
 
   async promote(request: PromoteRequest, hooks: RunHooks): Promise<PromotionRecord> {

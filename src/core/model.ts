@@ -4,6 +4,7 @@
  */
 
 import type { AccessConfig } from './access.js';
+import type { NotifyTargetConfig, ServerConfig } from './notify/notify-events.js';
 
 // ---------------------------------------------------------------- config
 
@@ -106,6 +107,10 @@ export interface ProjectConfig {
   groups: Record<string, string[]>;
   /** `access:`: roles for the team server. Absent: tokens hold the role they name (see core/access.ts). */
   access?: AccessConfig;
+  /** `server:`: the team server's public URL. */
+  server?: ServerConfig;
+  /** `notify:`: webhook targets (docs/notifications.md); absent or empty: none. */
+  notify?: NotifyTargetConfig[];
 }
 
 // ---------------------------------------------------------------- records

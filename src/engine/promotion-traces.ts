@@ -1,7 +1,7 @@
 import type { AuditEntry } from '../core/audit.js';
 import { errorMessage } from '../core/errors.js';
 import { promotionTrace, type TraceResource } from '../core/otlp-trace.js';
-import type { PromotionFilter, Store, StoreChange } from '../store/store.js';
+import type { Store, StoreChange } from '../store/store.js';
 
 /**
  * OpenTelemetry traces of promotions, off unless OTEL_EXPORTER_OTLP_ENDPOINT (or
@@ -127,79 +127,26 @@ export class TraceExporter {
 /**
  * The store with the exporter listening: after a commit that ends a promotion (its
  * `promotion.finished` entry), the promotion's trace is sent; `close` waits for what is in flight
- * first. Everything else is the store itself.
+ * first. Every other method is the store's own, bound to it: a Proxy rather than a class that
+ * forwards each method, so a method the port gains needs nothing here.
  */
 export function tracedStore(store: Store, exporter: TraceExporter): Store {
-  return new TracedStore(store, exporter);
-}
-
-class TracedStore implements Store {
-  constructor(
-    private readonly inner: Store,
-    private readonly exporter: TraceExporter,
-  ) {}
-
-  async commit(change: StoreChange): Promise<AuditEntry[]> {
-    const entries = await this.inner.commit(change);
+  const commit = async (change: StoreChange): Promise<AuditEntry[]> => {
+    const entries = await store.commit(change);
     for (const entry of entries)
-      if (entry.kind === 'promotion.finished' && entry.promotionId !== undefined) this.exporter.send(this.inner, entry.promotionId);
+      if (entry.kind === 'promotion.finished' && entry.promotionId !== undefined) exporter.send(store, entry.promotionId);
     return entries;
-  }
-
-  async close(): Promise<void> {
-    await this.exporter.idle();
-    await this.inner.close();
-  }
-
-  migrate(): Promise<void> {
-    return this.inner.migrate();
-  }
-  claimPromotion(...args: Parameters<Store['claimPromotion']>): ReturnType<Store['claimPromotion']> {
-    return this.inner.claimPromotion(...args);
-  }
-  getRelease(idOrPrefix: string): ReturnType<Store['getRelease']> {
-    return this.inner.getRelease(idOrPrefix);
-  }
-  listReleases(options?: { limit?: number }): ReturnType<Store['listReleases']> {
-    return this.inner.listReleases(options);
-  }
-  getPromotion(idOrPrefix: string): ReturnType<Store['getPromotion']> {
-    return this.inner.getPromotion(idOrPrefix);
-  }
-  listPromotions(filter?: PromotionFilter): ReturnType<Store['listPromotions']> {
-    return this.inner.listPromotions(filter);
-  }
-  activePromotion(environment: string): ReturnType<Store['activePromotion']> {
-    return this.inner.activePromotion(environment);
-  }
-  listApprovals(promotionId: string): ReturnType<Store['listApprovals']> {
-    return this.inner.listApprovals(promotionId);
-  }
-  listSteps(promotionId: string): ReturnType<Store['listSteps']> {
-    return this.inner.listSteps(promotionId);
-  }
-  listStepHistory(...args: Parameters<Store['listStepHistory']>): ReturnType<Store['listStepHistory']> {
-    return this.inner.listStepHistory(...args);
-  }
-  environmentState(environment: string): ReturnType<Store['environmentState']> {
-    return this.inner.environmentState(environment);
-  }
-  stepLogs(promotionId: string, component?: string): ReturnType<Store['stepLogs']> {
-    return this.inner.stepLogs(promotionId, component);
-  }
-  logsAfter(afterId: number, limit: number): ReturnType<Store['logsAfter']> {
-    return this.inner.logsAfter(afterId, limit);
-  }
-  auditPage(afterSeq: number | null, limit: number): ReturnType<Store['auditPage']> {
-    return this.inner.auditPage(afterSeq, limit);
-  }
-  auditHead(): ReturnType<Store['auditHead']> {
-    return this.inner.auditHead();
-  }
-  listTokens(): ReturnType<Store['listTokens']> {
-    return this.inner.listTokens();
-  }
-  findTokenByHash(hash: string): ReturnType<Store['findTokenByHash']> {
-    return this.inner.findTokenByHash(hash);
-  }
+  };
+  const close = async (): Promise<void> => {
+    await exporter.idle();
+    await store.close();
+  };
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'commit') return commit;
+      if (property === 'close') return close;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

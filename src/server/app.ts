@@ -11,6 +11,7 @@ import { configRoutes } from './routes/config.js';
 import { environmentRoutes } from './routes/environments.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { notifyRoutes } from './routes/notify.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { releaseRoutes } from './routes/releases.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -68,6 +69,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   tokenRoutes(app, resolved);
   eventRoutes(app, resolved);
   metricsRoutes(app, resolved, metrics);
+  notifyRoutes(app, resolved);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

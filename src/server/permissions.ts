@@ -72,6 +72,7 @@ export const ROUTE_PERMISSIONS = {
   revokeToken: { permission: 'token.manage' },
   streamEvents: { permission: 'read' },
   metrics: { permission: 'read', scope: 'server' },
+  listDeliveries: { permission: 'read' },
 } as const satisfies Record<string, RoutePermission>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;

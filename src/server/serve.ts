@@ -7,6 +7,7 @@ import { BackgroundRuns } from './background.js';
 import { ConfigWatcher } from './config-reload.js';
 import type { AppOptions } from './server-env.js';
 import { BackgroundWorker } from '../engine/worker.js';
+import type { NotifierOptions } from '../engine/notifier.js';
 
 /** The actor of what the server's worker does by itself (audit entries say `identity: automatic`). */
 export const SERVER_ACTOR = 'lockstep:server';
@@ -48,6 +49,8 @@ export async function startServer(
     worker?: boolean;
     /** Read each project's lockstep.yaml again when it changes on disk; default true. */
     watchConfig?: boolean;
+    /** How notifications are sent (timeouts, retries); defaults in engine/notify-dispatch.ts. */
+    notify?: NotifierOptions;
   },
 ): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -57,9 +60,12 @@ export async function startServer(
       ? []
       : [...options.projects.values()].map(
           (p) =>
-            new BackgroundWorker(() => p.deps({ actor: SERVER_ACTOR, actorProof: { identity: 'automatic' } }), {
-              log: (line) => log(`${p.name}: ${line}`),
-            }),
+            new BackgroundWorker(
+              () => p.deps({ actor: SERVER_ACTOR, actorProof: { identity: 'automatic' } }),
+              { log: (line) => log(`${p.name}: ${line}`) },
+              undefined,
+              options.notify,
+            ),
         );
   const configs = [...options.projects.values()].map(
     (p) => new ConfigWatcher(p, { log, actor: SERVER_ACTOR, actorProof: { identity: 'automatic' } }),

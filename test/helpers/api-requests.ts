@@ -43,5 +43,6 @@ export function sampleRequests(
     revokeToken: { method: 'DELETE', path: `${P}/tokens/ci-bot` },
     streamEvents: { method: 'GET', path: `${P}/events?kinds=audit` },
     metrics: { method: 'GET', path: '/metrics' },
+    listDeliveries: { method: 'GET', path: `${P}/notify/deliveries?status=pending` },
   };
 }

@@ -6,6 +6,8 @@ import type { ComponentConfig, EnvironmentConfig, ProjectConfig } from '../model
 import { projectSchema, type AdapterSet, type ProjectOutput } from './config-schema.js';
 import { draftConfig } from './draft-config.js';
 import { accessIsValid } from './access-rules.js';
+import { notifyIsValid } from './notify-rules.js';
+import type { NotifyEventType } from '../notify/notify-events.js';
 import { gatesAreValid } from './gate-rules.js';
 import { describeValue, dotted, issueFindings, type Finding } from './findings.js';
 import { deepestPoint, MAX_CONFIG_DEPTH, TOO_DEEP_MESSAGE } from './nesting.js';
@@ -51,6 +53,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   adapterSpecsAccept,
   gatesAreValid,
   accessIsValid,
+  notifyIsValid,
 ];
 
 const NEEDS = 'project, environments and components';
@@ -168,7 +171,16 @@ function loadedConfig(data: ProjectOutput, source: string, file: string, locate:
   const groups = ownRecord(Object.entries(data.groups));
   const access = data.access === undefined ? undefined : { ...data.access, environments: ownRecord(Object.entries(data.access.environments)) };
   return {
-    config: { project: data.project, groups, environments, components, ...(access === undefined ? {} : { access }) },
+    config: {
+      project: data.project,
+      groups,
+      environments,
+      components,
+      ...(access === undefined ? {} : { access }),
+      ...(data.server === undefined ? {} : { server: data.server }),
+      // The names were checked by notifyIsValid. Absent when there are none, as `access`.
+      ...(data.notify.length === 0 ? {} : { notify: data.notify.map(({ events, ...t }) => ({ ...t, ...(events === undefined ? {} : { events: events as NotifyEventType[] }) })) }),
+    },
     digest: sha256Hex(source),
     file,
     source,

@@ -168,3 +168,20 @@ export const checkToken: RowCheck = shape(
     return undefined;
   },
 );
+
+/** A queued notification: what the dispatcher sends and `notify log` shows. */
+export const checkDelivery: RowCheck = shape(
+  {
+    deliveryId: 'text',
+    target: 'text',
+    event: 'text',
+    cloudEventType: 'text?',
+    auditSeq: 'number?',
+    createdAt: 'text',
+    contentType: 'text',
+    body: 'text',
+    attempts: 'number',
+    deliveredAt: 'text?',
+    history: 'list',
+  },
+);

@@ -10,10 +10,24 @@ import type { AuditEntry, AuditEventInput, AuditKind } from '../../core/audit.js
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
-import { StateError, type PromotionFilter, type StepLogLine, type Store, type StoredLogLine, type StoreChange } from '../store.js';
+import {
+  MAX_ATTEMPT_HISTORY,
+  StateError,
+  type AttemptOutcome,
+  type DeliveryBatch,
+  type DeliveryCount,
+  type DeliveryFilter,
+  type DeliveryRecord,
+  type DeliveryStatus,
+  type PromotionFilter,
+  type StepLogLine,
+  type Store,
+  type StoredLogLine,
+  type StoreChange,
+} from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
-import { checkApproval, checkAuditData, checkComponentState, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
+import { checkApproval, checkAuditData, checkComponentState, checkDelivery, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 import { printable } from '../../core/printable.js';
 
@@ -592,6 +606,114 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : this.tokenRecord(row.id, row.json);
   }
 
+  // ------------------------------------------------ notification outbox
+
+  async notifyCursor(target: string): Promise<number | undefined> {
+    return this.get<{ audit_seq: number }>('SELECT audit_seq FROM notify_cursors WHERE target = ?', target)?.audit_seq;
+  }
+
+  async queueDeliveries(batch: DeliveryBatch): Promise<boolean> {
+    return this.writing(() =>
+      this.db
+        .transaction((): boolean => {
+          const moved =
+            batch.after === undefined
+              ? this.run('INSERT INTO notify_cursors (target, audit_seq) VALUES (?, ?) ON CONFLICT (target) DO NOTHING', batch.target, batch.upTo)
+              : this.run('UPDATE notify_cursors SET audit_seq = ? WHERE target = ? AND audit_seq = ?', batch.upTo, batch.target, batch.after);
+          if (moved.changes === 0) return false;
+          for (const delivery of batch.deliveries) {
+            const record: Omit<DeliveryRecord, 'id'> = { ...delivery, status: 'pending', attempts: 0, nextAttemptAt: delivery.createdAt, history: [] };
+            this.run(
+              'INSERT INTO notify_deliveries (delivery_id, target, status, next_attempt_at, json) VALUES (?, ?, ?, ?, ?)',
+              delivery.deliveryId,
+              delivery.target,
+              'pending',
+              record.nextAttemptAt,
+              JSON.stringify(record),
+            );
+          }
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  async nextDelivery(target: string): Promise<DeliveryRecord | undefined> {
+    const row = this.get<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries WHERE target = ? AND status = 'pending' ORDER BY id LIMIT 1`, target);
+    return row === undefined ? undefined : this.deliveryRecord(row);
+  }
+
+  async claimDelivery(id: number, claim: { token: string; until: string; now: string }): Promise<boolean> {
+    return this.writing(
+      () =>
+        this.run(
+          `UPDATE notify_deliveries SET claim_token = ?, claimed_until = ?
+            WHERE id = ? AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?)`,
+          claim.token,
+          claim.until,
+          id,
+          claim.now,
+        ).changes === 1,
+    );
+  }
+
+  async finishAttempt(id: number, token: string, outcome: AttemptOutcome): Promise<boolean> {
+    return this.writing(() =>
+      this.db
+        .transaction((): boolean => {
+          const row = this.get<DeliveryRow & { claim_token: string | null }>(`SELECT ${DELIVERY_COLUMNS}, claim_token FROM notify_deliveries WHERE id = ?`, id);
+          if (row === undefined) throw new NotFoundError(`delivery ${id} not found`);
+          if (row.claim_token !== token) return false;
+          const before = this.deliveryRecord(row);
+          const { id: _id, ...rest } = before;
+          const record: Omit<DeliveryRecord, 'id'> = {
+            ...rest,
+            status: outcome.status,
+            attempts: before.attempts + 1,
+            nextAttemptAt: outcome.status === 'pending' ? outcome.nextAttemptAt : before.nextAttemptAt,
+            history: [...before.history, outcome.attempt].slice(-MAX_ATTEMPT_HISTORY),
+            ...(outcome.status === 'delivered' ? { deliveredAt: outcome.attempt.at } : {}),
+          };
+          this.run(
+            'UPDATE notify_deliveries SET status = ?, next_attempt_at = ?, claim_token = NULL, claimed_until = NULL, json = ? WHERE id = ?',
+            record.status,
+            record.nextAttemptAt,
+            JSON.stringify(record),
+            id,
+          );
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  async listDeliveries(filter: DeliveryFilter = {}): Promise<DeliveryRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.target !== undefined) {
+      where.push('target = ?');
+      params.push(filter.target);
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    const rows = this.all<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries ${whereClause(where)} ORDER BY id DESC LIMIT ?`, ...params, sqlLimit(filter.limit));
+    return rows.map((row) => this.deliveryRecord(row));
+  }
+
+  async deliveryCounts(): Promise<DeliveryCount[]> {
+    return this.all<{ target: string; status: DeliveryStatus; count: number }>(
+      'SELECT target, status, COUNT(*) AS count FROM notify_deliveries GROUP BY target, status ORDER BY target, status',
+    );
+  }
+
+  /** The columns say where a delivery stands; the JSON keeps what it is (and, for reads, its history). */
+  private deliveryRecord(row: DeliveryRow): DeliveryRecord {
+    const record = this.record<Omit<DeliveryRecord, 'id'>>('notify_deliveries', `row id ${row.id}`, row.json, checkDelivery);
+    return { ...record, id: row.id, status: row.status, nextAttemptAt: row.next_attempt_at };
+  }
+
   // ---------------------------------------------------------------- helpers
 
   private readHead(): { seq: number; hash: string } | undefined {
@@ -723,6 +845,15 @@ export class SqliteStore implements Store {
     return this.statement(sql).all(...params) as Row[];
   }
 }
+
+interface DeliveryRow {
+  id: number;
+  status: DeliveryStatus;
+  next_attempt_at: string;
+  json: string;
+}
+
+const DELIVERY_COLUMNS = 'id, status, next_attempt_at, json';
 
 interface LogRow {
   promotion_id: string;
