@@ -155,6 +155,19 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX audit_log_time_once;
     `,
   },
+  {
+    version: 6,
+    name: 'cancel requests',
+    sql: `
+      -- A request that the process running a promotion cancel it, written by another process. Kept
+      -- apart from promotions.json, which the owner rewrites whole from its own copy: a field there
+      -- would be overwritten by the owner's next commit. The first request stays.
+      CREATE TABLE cancel_requests (
+        promotion_id TEXT PRIMARY KEY REFERENCES promotions (id),
+        json         TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export interface MigrationResult {
