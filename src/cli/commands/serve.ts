@@ -21,7 +21,7 @@ export function serveCommand(program: Command): void {
   program
     .command('serve')
     .description(
-      'run the HTTP API (docs/server.md) for one or more projects; a changed lockstep.yaml (or SIGHUP) is read again; SIGTERM or Ctrl-C stops it',
+      'run the HTTP API (docs/server.md) for one or more projects; a changed lockstep.yaml (or SIGHUP) is read again; SIGTERM or Ctrl-C drains and stops it',
     )
     .option('--listen <host:port>', 'where to listen (port 0 picks a free port)', '127.0.0.1:8417')
     .option('--project <dir>', 'a directory holding lockstep.yaml (repeatable; default: the --config file)', collect)
