@@ -487,11 +487,18 @@ export class PromotionRunner {
     const deps = new Map(this.promotion.plan.steps.map((s) => [s.component, s.dependsOn]));
     const running = new Map<string, Promise<void>>();
     for (;;) {
-      if (!this.failed && !this.controller.signal.aborted && this.replanFor.length === 0 && !this.draining) {
+      // Draining, nothing starts: the next owner enters what is left, recovered steps included.
+      if (!this.draining) {
+        const halted = this.failed || this.controller.signal.aborted || this.replanFor.length > 0;
         for (const name of order) {
           if (running.size >= this.promotion.concurrency) break;
           const step = this.steps.get(name);
           if (!step || step.state !== 'pending' || running.has(name)) continue;
+          // Once halted (a failure, a cancel, a changed value), no new step starts. A step recovered in
+          // flight (a phase set: its command may still run, or have finished) is no new step: it is
+          // entered again so that what it did is recorded (and, when cancelled, its command stopped),
+          // rather than skipped while its command goes on changing the system.
+          if (halted && step.phase === undefined) continue;
           const ready = (deps.get(name) ?? []).every((d) => ['succeeded', 'unchanged'].includes(this.steps.get(d)?.state ?? ''));
           if (!ready) continue;
           const task = this.runStep(name).finally(() => running.delete(name));
@@ -550,6 +557,14 @@ export class PromotionRunner {
       // entered again with the same attempt, so they are read back or waited for, not run again.
       const resumeAtApply = step.phase === 'apply';
       const resuming = resumeAtVerify || resumeAtApply;
+      if (resumeAtApply && this.controller.signal.aborted) {
+        // Cancelled before its recovered apply was entered again: commands it left running from before
+        // the restart are stopped (as a cancel stops a running step), not waited for, before the step
+        // fails and the failure policy applies to it.
+        const stopped = await stopRecordedRuns(this.runDir(step, 'apply'), 'the promotion was cancelled');
+        if (stopped > 0) this.log(name, `stopped ${stopped} process(es) left running before the restart: the promotion was cancelled`);
+        throw this.controller.signal.reason;
+      }
       const started: StepRecord = {
         ...step,
         state: 'running',
