@@ -151,7 +151,8 @@ export class PromotionRunner {
    * and why as the reason. Only while running: a rollback under way is not stopped by a request.
    */
   cancelRequested(request: CancelRequest): void {
-    if (this.cancelRequestSeen || this.state() !== 'running') return;
+    // Handed back, the promotion is the next owner's: it reads the request itself.
+    if (this.cancelRequestSeen || this.state() !== 'running' || this.handedBack !== undefined) return;
     this.cancelRequestSeen = true;
     this.cancel(cancelReason(request));
   }
