@@ -58,6 +58,11 @@ export interface Backend {
   /** Approves or rejects a pending promotion; an approval that completes the gates is followed to its end. */
   decide(request: DecisionRequest, hooks: RunHooks): Promise<PromotionRecord>;
   /**
+   * Cancels a pending promotion (returned `cancelled`), or asks whoever runs a running one to cancel it
+   * (returned as it stands, still running: see engine/cancel.ts). Does not wait for the end.
+   */
+  cancel(promotion: string, reason: string): Promise<PromotionRecord>;
+  /**
    * The engine itself, for the commands the API has no route for yet. A backend that cannot give
    * it refuses with an InputError naming the command (exit 2): such a command never runs locally
    * by accident. `feature` names an option that needs it (`--wait`).

@@ -141,6 +141,10 @@ export class HttpBackend implements Backend {
     return this.follow(promotion, hooks);
   }
 
+  async cancel(promotion: string, reason: string): Promise<PromotionRecord> {
+    return (await this.call<{ promotion: PromotionRecord }>('POST', `/promotions/${encodeURIComponent(promotion)}/cancel`, undefined, { reason })).promotion;
+  }
+
   private async planOf(promotion: PromotionRecord): Promise<{ plan: PromotionPlan; release: ReleaseRecord }> {
     const { release } = await this.release(promotion.releaseId);
     return { plan: promotion.plan, release };

@@ -2,6 +2,7 @@ import { approve } from '../engine/approve.js';
 import { errorMessage } from '../core/errors.js';
 import { flushNotifications, listDeliveries, prepareNotifications } from '../engine/notifications.js';
 import { verifyAuditLog } from '../engine/audit-verify.js';
+import { cancelPromotion } from '../engine/cancel.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { previewPlan } from '../engine/plan-preview.js';
 import { createRelease, promote } from '../engine/promote.js';
@@ -121,6 +122,10 @@ export class LocalBackend implements Backend {
       onRunner: hooks.onRunner,
       onCreated: hooks.onCreated,
     });
+  }
+
+  async cancel(promotion: string, reason: string) {
+    return cancelPromotion(await this.engine(), promotion, reason);
   }
 
   async decide(request: Parameters<Backend['decide']>[0], hooks: Parameters<Backend['decide']>[1]) {

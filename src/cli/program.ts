@@ -23,6 +23,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, stepProblem, table } from './format.js';
 import { Progress } from './progress.js';
 import { serveCommand } from './commands/serve.js';
+import { cancelCommand } from './commands/cancel.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -535,6 +536,7 @@ Examples:
   addTokenCommands(program);
   addNotifyCommands(program);
   serveCommand(program);
+  cancelCommand(program);
 
   return program;
 }

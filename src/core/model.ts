@@ -233,8 +233,11 @@ export interface InputChange {
 export interface PromotionFailure {
   /** Absent when the environment's verification failed, or a new approval was refused. */
   component?: string;
-  /** `approval`: it ran in part, stopped for a new approval of a changed plan, and that was refused. */
-  phase: StepPhase | 'verification' | 'approval';
+  /**
+   * `approval`: it ran in part, stopped for a new approval of a changed plan, and that was refused.
+   * `cancel`: it was cancelled while no step ran (a cancel during a step fails that step instead).
+   */
+  phase: StepPhase | 'verification' | 'approval' | 'cancel';
   error: string;
   at: string;
 }

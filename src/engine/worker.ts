@@ -19,10 +19,11 @@ export interface WorkerEvents {
  * The background work `tick` does once, done continuously for one project, as `lockstep serve` runs
  * it: pending promotions start as soon as their gates pass (the last approval, the soak time, the
  * window), `auto` environments promote, and promotions left running by a process that died are
- * resumed where `resume` would be safe (those that need a person stay interrupted). Each promotion it
- * runs runs in the background, so one long promotion holds nothing else up; a promotion it already
- * runs is not picked up twice. Claims in the store keep two workers (or a worker and a person) from
- * running the same promotion. Notifications go out beside it (engine/notifier.ts), never in its way.
+ * resumed where `resume` would be safe (those that need a person stay interrupted), as are those a
+ * server that shut down handed back. Each promotion it runs runs in the background, so one long
+ * promotion holds nothing else up; a promotion it already runs is not picked up twice. Claims in the
+ * store keep two workers (or a worker and a person) from running the same promotion. Notifications
+ * go out beside it (engine/notifier.ts), never in its way.
  */
 export class BackgroundWorker {
   private readonly inFlight = new Map<string, Promise<unknown>>();
@@ -105,7 +106,9 @@ export class BackgroundWorker {
       const now = deps.clock.now();
       for (const p of await deps.store.listPromotions({ states: ['running', 'rolling-back'] })) {
         if (this.inFlight.has(p.id) || !ownerIsGone(p, now)) continue;
-        this.events.log?.(`promotion ${p.id.slice(0, 12)} (${p.environment}) was left ${p.state} by a process that is gone: resuming it`);
+        // No owner: a process that shut down handed it back (its lease released), so it is taken at once.
+        const left = p.owner === undefined ? 'was handed back' : 'was left';
+        this.events.log?.(`promotion ${p.id.slice(0, 12)} (${p.environment}) ${left} ${p.state} by a process that is gone: resuming it`);
         this.run(p.id, () => resume(deps, p.id));
       }
       const onCreated = (p: PromotionRecord): void => this.events.log?.(`auto-promotion ${p.id.slice(0, 12)} of release ${p.releaseId.slice(0, 12)} to ${p.environment}`);

@@ -5,7 +5,7 @@ import { printable } from '../core/printable.js';
 import type { ZodError } from 'zod';
 import { errorMessage, NotFoundError } from '../core/errors.js';
 import { BackgroundRuns } from './background.js';
-import { BodyTooLarge, errorResponse, RequestFieldError } from './errors.js';
+import { BodyTooLarge, errorResponse, RequestFieldError, ShuttingDown } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
 import { configRoutes } from './routes/config.js';
 import { environmentRoutes } from './routes/environments.js';
@@ -51,6 +51,15 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
 
   app.use('*', metrics.middleware());
   if (options.accessLog) app.use('*', accessLog(log));
+  // Draining (see serve.ts close): reads are still answered, anything that would change something (and
+  // so may start a run) is refused, and connections are closed after each answer so that clients move
+  // to another replica.
+  app.use('*', async (c, next) => {
+    if (options.shutdown?.aborted !== true) return next();
+    c.header('Connection', 'close');
+    if (c.req.path.startsWith('/api/') && c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new ShuttingDown();
+    return next();
+  });
   app.use(
     '/api/*',
     bodyLimit({

@@ -1,4 +1,5 @@
 import type { AuditEntry, AuditEventInput } from '../core/audit.js';
+import type { CancelRequest } from '../core/cancel-request.js';
 import type {
   ApprovalRecord,
   ComponentState,
@@ -44,6 +45,12 @@ export interface Store {
   listPromotions(filter?: PromotionFilter): Promise<PromotionRecord[]>;
   /** The promotion holding the environment's lock, if any. */
   activePromotion(environment: string): Promise<PromotionRecord | undefined>;
+
+  /**
+   * The request that the promotion be cancelled (StoreChange.cancelRequest), if one was recorded: the
+   * first one. Read by the process running it at every lease renewal. Exact id only.
+   */
+  getCancelRequest(promotionId: string): Promise<CancelRequest | undefined>;
 
   /** A promotion's approvals and rejections, oldest first. */
   listApprovals(promotionId: string): Promise<ApprovalRecord[]>;
@@ -211,6 +218,12 @@ export interface StoreChange {
   replaceSteps?: string;
   /** Upserts, matched by (promotionId, component). */
   steps?: StepRecord[];
+  /**
+   * Records a request that the promotion's owner cancel it (the owner reads it: getCancelRequest). The
+   * first request stays: a later one changes nothing, but its audit events are appended (both asked).
+   * NotFoundError when the promotion does not exist.
+   */
+  cancelRequest?: CancelRequest;
   /** Appended; approvals are never changed or deleted. */
   approvals?: ApprovalRecord[];
   /** Marks a release known-bad (once; a second rejection is a ConflictError). */

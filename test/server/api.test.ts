@@ -733,7 +733,7 @@ describe('server: release reject, resume, cancel, rollback, window overrides, hi
     const again = await call('POST', `${P}/promotions/${prod.id}/cancel`, { token: 'alice-token', body: {} });
     expect(again.status).toBe(409);
     expect(again.json.error.message).toBe(
-      `promotion ${prod.id.slice(0, 12)} is cancelled: only a pending promotion can be cancelled`,
+      `promotion ${prod.id.slice(0, 12)} is cancelled: only a pending or running promotion can be cancelled`,
     );
     const [dev] = (await call<PromotionRecord[]>('GET', `${P}/promotions?env=dev`, { token: 'alice-token' })).json;
     expect(dev?.releaseId).toBe(release.id);

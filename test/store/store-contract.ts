@@ -706,6 +706,26 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect((await store.auditHead())?.seq).toBe(before + 1);
       });
 
+      it('records a cancel request once, beside the promotion: the owner rewriting its record keeps it, a second request changes nothing', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id, owner: owner('runner') });
+        expect(await store.getCancelRequest(p.id)).toBeUndefined();
+        const first = { promotionId: p.id, by: 'bob@example.com', reason: 'wrong config', at: '2026-11-24T10:00:00.000Z' };
+        // Not fenced: whoever asks does not own the promotion.
+        await store.commit({ cancelRequest: first, audit: [event('promotion.cancel-requested', { promotionId: p.id })] });
+        expect(await store.getCancelRequest(p.id)).toStrictEqual(first);
+        // The owner's next commit rewrites the promotion record whole: the request is not part of it.
+        await store.commit({ fence: { promotionId: p.id, ownerToken: 'runner' }, promotion: { record: { ...p, state: 'running' } }, audit: [] });
+        const before = (await store.auditHead())?.seq ?? 0;
+        await store.commit({ cancelRequest: { promotionId: p.id, by: 'carol@example.com', at: '2026-11-24T10:01:00.000Z' }, audit: [event('promotion.cancel-requested', { promotionId: p.id })] });
+        expect(await store.getCancelRequest(p.id)).toStrictEqual(first);
+        expect((await store.auditHead())?.seq).toBe(before + 1);
+        const ghost = store.commit({ cancelRequest: { ...first, promotionId: hexId('ghost') }, audit: [event('promotion.cancel-requested')] });
+        expect(await rejection(ghost)).toBeInstanceOf(NotFoundError);
+        expect((await store.auditHead())?.seq).toBe(before + 1);
+        expect(await store.getCancelRequest(hexId('ghost'))).toBeUndefined();
+      });
+
       it('keeps step logs in order, per promotion and component, written with the commit', async () => {
         const r = await addRelease();
         const p = await addPromotion({ releaseId: r.id });

@@ -86,6 +86,8 @@ export const checkRelease: RowCheck = shape({
   from: 'text?',
 });
 
+export const checkCancelRequest: RowCheck = shape({ promotionId: 'text', by: 'text', reason: 'text?', at: 'text' });
+
 export const checkRejection: RowCheck = shape({ by: 'text', reason: 'text', at: 'text' });
 
 const checkPlan = shape({ steps: 'list', levels: 'list', gates: 'list', digest: 'text' });

@@ -179,6 +179,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX notify_deliveries_target ON notify_deliveries (target, status, id);
     `,
   },
+  {
+    version: 7,
+    name: 'cancel requests',
+    sql: `
+      -- A request that the process running a promotion cancel it, written by another process. Kept
+      -- apart from promotions.json, which the owner rewrites whole from its own copy: a field there
+      -- would be overwritten by the owner's next commit. The first request stays.
+      CREATE TABLE cancel_requests (
+        promotion_id TEXT PRIMARY KEY REFERENCES promotions (id),
+        json         TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export interface MigrationResult {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chainEntry } from '../../core/audit.js';
 import type { AuditEntry, AuditEventInput, AuditKind } from '../../core/audit.js';
+import type { CancelRequest } from '../../core/cancel-request.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
@@ -27,7 +28,7 @@ import {
 } from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
-import { checkApproval, checkAuditData, checkComponentState, checkDelivery, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 import { printable } from '../../core/printable.js';
 
@@ -264,6 +265,7 @@ export class SqliteStore implements Store {
     if (change.createPromotion) this.insertPromotion(change.createPromotion.record, change.createPromotion.lock);
     if (change.releaseRejection) this.rejectRelease(change.releaseRejection.releaseId, change.releaseRejection.rejection);
     if (change.promotion) this.replacePromotion(change.promotion.record, change.promotion.releaseLock ?? false, change.promotion.takeLock ?? false);
+    if (change.cancelRequest) this.putCancelRequest(change.cancelRequest);
     if (change.replaceSteps !== undefined) this.run('DELETE FROM steps WHERE promotion_id = ?', change.replaceSteps);
     for (const step of change.steps ?? []) this.upsertStep(step);
     for (const approval of change.approvals ?? []) {
@@ -305,6 +307,13 @@ export class SqliteStore implements Store {
     if (row === undefined) throw new NotFoundError(`no token named ${name} (that is not revoked already)`);
     const record: TokenRecord = { ...this.tokenRecord(row.id, row.json), revokedAt: at };
     this.run('UPDATE api_tokens SET revoked_at = ?, json = ? WHERE id = ?', at, JSON.stringify(record), row.id);
+  }
+
+  private putCancelRequest(request: CancelRequest): void {
+    if (this.get('SELECT 1 FROM promotions WHERE id = ?', request.promotionId) === undefined) {
+      throw new NotFoundError(`a cancel request names promotion ${request.promotionId}, which does not exist`);
+    }
+    this.run('INSERT INTO cancel_requests (promotion_id, json) VALUES (?, ?) ON CONFLICT (promotion_id) DO NOTHING', request.promotionId, JSON.stringify(request));
   }
 
   private checkFence(fence: { promotionId: string; ownerToken: string }): void {
@@ -478,6 +487,11 @@ export class SqliteStore implements Store {
       const release = this.releaseRecord(row.id, row.json);
       return row.rejection === null ? release : { ...release, rejected: this.rejectionRecord(row.id, row.rejection) };
     });
+  }
+
+  async getCancelRequest(promotionId: string): Promise<CancelRequest | undefined> {
+    const row = this.get<JsonRow>('SELECT json FROM cancel_requests WHERE promotion_id = ?', promotionId);
+    return row === undefined ? undefined : this.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
   }
 
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {
