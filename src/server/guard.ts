@@ -7,8 +7,16 @@ import { printable } from '../core/printable.js';
 import type { ActorProof } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import { Unauthenticated } from './errors.js';
-import { ROUTE_PERMISSIONS, type BodyPermission, type EnvironmentSource, type OperationId } from './permissions.js';
-import type { AppOptions, ServerEnv } from './server-env.js';
+import {
+  ROUTE_PERMISSIONS,
+  type BodyPermission,
+  type EnvironmentSource,
+  type IdentityRoute,
+  type OperationId,
+  type ProjectOperationId,
+  type RoutePermission,
+} from './permissions.js';
+import type { AppOptions, KnownIdentity, ServerEnv } from './server-env.js';
 
 /**
  * The one middleware that decides who may call a route: the bearer token is authenticated (401),
@@ -18,8 +26,8 @@ import type { AppOptions, ServerEnv } from './server-env.js';
  * a body asks for is the table's business, not the handler's. Runs before the request is validated,
  * so nobody learns the API's shape without a token.
  */
-export function guard(operation: OperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
-  const rule = ROUTE_PERMISSIONS[operation];
+export function guard(operation: ProjectOperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
+  const rule: RoutePermission = ROUTE_PERMISSIONS[operation];
   return async (c, next) => {
     const name = c.req.param('project') ?? '';
     const project = options.projects.get(name);
@@ -28,8 +36,8 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
       throw new NotFoundError(
         `no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`,
       );
-    const environment = 'environment' in rule ? await environmentOf(c, project, rule.environment) : undefined;
-    const asked = 'alsoWhen' in rule ? await askedFor(c, rule.alsoWhen) : [];
+    const environment = rule.environment === undefined ? undefined : await environmentOf(c, project, rule.environment);
+    const asked = rule.alsoWhen === undefined ? [] : await askedFor(c, rule.alsoWhen);
     for (const permission of [rule.permission, ...asked]) {
       const verdict = options.authorize(identity, permission, project.name, environment);
       if (!verdict.ok) throw new NotAllowedError(verdict.reason);
@@ -41,16 +49,48 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
   };
 }
 
+/**
+ * The guard of a route outside any project (an IdentityRoute of the table): the bearer token must be
+ * valid in at least one served project (401 otherwise), and the route learns in which, as whom.
+ */
+export function identityGuard(operation: Exclude<OperationId, ProjectOperationId>, options: AppOptions): MiddlewareHandler<ServerEnv> {
+  const rule: IdentityRoute = ROUTE_PERMISSIONS[operation];
+  return async (c, next) => {
+    const token = bearerOf(c);
+    const known: KnownIdentity[] = [];
+    if (rule.identityOnly && token !== undefined)
+      for (const project of options.projects.values()) {
+        const identity = await options.authenticate(token, project.name);
+        if (identity !== undefined) known.push({ project, identity });
+      }
+    const first = known[0];
+    if (first === undefined) throw new Unauthenticated(invalidToken(c));
+    c.set('identity', first.identity);
+    c.set('known', known);
+    await next();
+  };
+}
+
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 
 async function authenticated(c: Context, options: AppOptions, projectName: string | undefined): Promise<Identity> {
-  const header = c.req.header('Authorization');
-  if (header === undefined) throw new Unauthenticated('this API needs a token: send Authorization: Bearer TOKEN');
-  const token = BEARER.exec(header)?.[1];
-  // One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's.
+  const token = bearerOf(c);
   const identity = token === undefined ? undefined : await options.authenticate(token, projectName);
-  if (identity === undefined) throw new Unauthenticated('the token is not valid (unknown, revoked or expired)');
+  if (identity === undefined) throw new Unauthenticated(invalidToken(c));
   return identity;
+}
+
+/** The bearer token of the Authorization header, if it holds one. */
+function bearerOf(c: Context): string | undefined {
+  const header = c.req.header('Authorization');
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
+}
+
+/** One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's. */
+function invalidToken(c: Context): string {
+  return c.req.header('Authorization') === undefined
+    ? 'this API needs a token: send Authorization: Bearer TOKEN'
+    : 'the token is not valid (unknown, revoked or expired)';
 }
 
 /** How the actor was proven, for the audit log: the token's name, never the token. */

@@ -27,6 +27,15 @@ export interface RoutePermission {
 const OVERRIDE_WINDOW = { field: 'overrideWindow', permission: 'override-window' } as const;
 
 /**
+ * A route outside any project that asks only for a token valid in some served project: who the
+ * caller is (`whoami`) is no project's secret, and even an identity with no role may learn that it
+ * has none.
+ */
+export interface IdentityRoute {
+  identityOnly: true;
+}
+
+/**
  * Who may call what: every API operation (by its OpenAPI operationId) and the permission it needs.
  * The one guard middleware (guard.ts) enforces it, and the permission matrix test reads this table.
  * Rejecting a promotion needs `approve`: the engine also lets the requester reject, but through the
@@ -65,6 +74,11 @@ export const ROUTE_PERMISSIONS = {
   createToken: { permission: 'token.manage' },
   revokeToken: { permission: 'token.manage' },
   streamEvents: { permission: 'read' },
-} as const satisfies Record<string, RoutePermission>;
+  whoami: { identityOnly: true },
+} as const satisfies Record<string, RoutePermission | IdentityRoute>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;
+/** The operations under `/projects/{project}`, each needing a permission there. */
+export type ProjectOperationId = {
+  [K in OperationId]: (typeof ROUTE_PERMISSIONS)[K] extends RoutePermission ? K : never;
+}[OperationId];

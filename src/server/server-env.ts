@@ -30,10 +30,18 @@ export interface AppOptions {
   shutdown?: AbortSignal;
 }
 
+/** A project whose store knows the request's token, and whom the token stands for there. */
+export interface KnownIdentity {
+  project: ProjectHandle;
+  identity: Identity;
+}
+
 /** What the guard middleware hands each route handler. */
 export interface ServerEnv {
   Variables: {
     identity: Identity;
+    /** A route outside any project (identityGuard): every project that knows the token. */
+    known: KnownIdentity[];
     project: ProjectHandle;
     /** The project's EngineDeps with the authenticated identity as actor. */
     deps: EngineDeps;

@@ -42,5 +42,7 @@ export function sampleRequests(
     createToken: { method: 'POST', path: `${P}/tokens`, body: { name: 'ci-bot' } },
     revokeToken: { method: 'DELETE', path: `${P}/tokens/ci-bot` },
     streamEvents: { method: 'GET', path: `${P}/events?kinds=audit` },
+    // Not under a project: a token's projects are what it answers.
+    whoami: { method: 'GET', path: '/api/v1/whoami' },
   };
 }
