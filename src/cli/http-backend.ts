@@ -404,6 +404,9 @@ function apiError(status: number, body: ApiErrorBody): Error {
 
 /** Request fields whose flag is not the field in kebab case. */
 const FLAGS: Readonly<Record<string, string>> = {
+  // The commands' arguments (`lockstep promote RELEASE`), wherever the request carries them.
+  release: 'release',
+  promotion: 'promotion',
   environment: '--env',
   env: '--env',
   environments: '--env',
