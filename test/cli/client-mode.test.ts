@@ -321,10 +321,6 @@ function releaseOf(r: CliResult): string {
   return /release ([0-9a-f]{64})/.exec(r.stdout)?.[1] ?? 'none';
 }
 
-function promotionOf(r: CliResult): string {
-  return /Promotion ([0-9a-f]{12})/.exec(r.stdout)?.[1] ?? 'none';
-}
-
 describe('every command through the server prints what it prints locally, with the same exit code', () => {
   let first = '';
   let second = '';
