@@ -7,8 +7,16 @@ import { printable } from '../core/printable.js';
 import type { ActorProof } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import { Unauthenticated } from './errors.js';
-import { ROUTE_PERMISSIONS, type BodyPermission, type EnvironmentSource, type OperationId, type RoutePermission } from './permissions.js';
-import type { AppOptions, ServerEnv } from './server-env.js';
+import {
+  ROUTE_PERMISSIONS,
+  type BodyPermission,
+  type EnvironmentSource,
+  type ServerRoute,
+  type OperationId,
+  type ProjectOperationId,
+  type RoutePermission,
+} from './permissions.js';
+import type { AppOptions, KnownIdentity, ServerEnv } from './server-env.js';
 
 /**
  * The one middleware that decides who may call a route: the bearer token is authenticated (401),
@@ -18,9 +26,8 @@ import type { AppOptions, ServerEnv } from './server-env.js';
  * a body asks for is the table's business, not the handler's. Runs before the request is validated,
  * so nobody learns the API's shape without a token.
  */
-export function guard(operation: OperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
+export function guard(operation: ProjectOperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
   const rule: RoutePermission = ROUTE_PERMISSIONS[operation];
-  if (rule.scope === 'server') return serverGuard(rule, options);
   return async (c, next) => {
     const name = c.req.param('project') ?? '';
     const project = options.projects.get(name);
@@ -29,8 +36,8 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
       throw new NotFoundError(
         `no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`,
       );
-    const environment = rule.environment !== undefined ? await environmentOf(c, project, rule.environment) : undefined;
-    const asked = rule.alsoWhen !== undefined ? await askedFor(c, rule.alsoWhen) : [];
+    const environment = rule.environment === undefined ? undefined : await environmentOf(c, project, rule.environment);
+    const asked = rule.alsoWhen === undefined ? [] : await askedFor(c, rule.alsoWhen);
     for (const permission of [rule.permission, ...asked]) {
       const verdict = options.authorize(identity, permission, project.name, environment);
       if (!verdict.ok) throw new NotAllowedError(verdict.reason);
@@ -43,52 +50,57 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
 }
 
 /**
- * For a route that spans the projects served (`scope: 'server'`): the caller is authenticated in
- * each project (a token counts in the project whose store holds it), and the route's permission is
- * asked for in each. The handler gets the projects where it is granted; none is a 403 with the first
- * reason, and a token no project knows a 401.
+ * The guard of a route outside any project (a ServerRoute of the table): the bearer token must be
+ * valid in at least one served project (401 otherwise). An `identityOnly` route then learns in which
+ * projects, as whom (whoami); an `inEachProject` route learns those where the identity also holds
+ * the permission (GET /metrics: the projects whose series it may see), and none is a 403 with the
+ * first refusal's reason.
  */
-function serverGuard(rule: RoutePermission, options: AppOptions): MiddlewareHandler<ServerEnv> {
+export function identityGuard(operation: Exclude<OperationId, ProjectOperationId>, options: AppOptions): MiddlewareHandler<ServerEnv> {
+  const rule: ServerRoute = ROUTE_PERMISSIONS[operation];
   return async (c, next) => {
-    const token = bearer(c);
-    const granted: ProjectHandle[] = [];
-    let identity: Identity | undefined;
-    let refusal: string | undefined;
-    for (const project of options.projects.values()) {
-      const known = token === undefined ? undefined : await options.authenticate(token, project.name);
-      if (known === undefined) continue;
-      identity ??= known;
-      const verdict = options.authorize(known, rule.permission, project.name);
-      if (verdict.ok) granted.push(project);
-      else refusal ??= verdict.reason;
+    const token = bearerOf(c);
+    const known: KnownIdentity[] = [];
+    if (token !== undefined)
+      for (const project of options.projects.values()) {
+        const identity = await options.authenticate(token, project.name);
+        if (identity !== undefined) known.push({ project, identity });
+      }
+    const first = known[0];
+    if (first === undefined) throw new Unauthenticated(invalidToken(c));
+    let granted = known;
+    if ('inEachProject' in rule) {
+      const verdicts = known.map((k) => ({ k, verdict: options.authorize(k.identity, rule.inEachProject, k.project.name) }));
+      granted = verdicts.filter((v) => v.verdict.ok).map((v) => v.k);
+      const refused = verdicts.find((v) => !v.verdict.ok)?.verdict;
+      if (granted.length === 0) throw new NotAllowedError(refused !== undefined && !refused.ok ? refused.reason : 'no project is served here');
     }
-    if (identity === undefined) throw invalidToken();
-    if (granted.length === 0) throw new NotAllowedError(refusal ?? `no project is served here`);
-    c.set('identity', identity);
-    c.set('granted', granted);
+    c.set('identity', (granted[0] ?? first).identity);
+    c.set('known', granted);
     await next();
   };
 }
 
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 
-/** The bearer token of the request; undefined when the header is malformed. 401 when there is none. */
-function bearer(c: Context): string | undefined {
+async function authenticated(c: Context, options: AppOptions, projectName: string | undefined): Promise<Identity> {
+  const token = bearerOf(c);
+  const identity = token === undefined ? undefined : await options.authenticate(token, projectName);
+  if (identity === undefined) throw new Unauthenticated(invalidToken(c));
+  return identity;
+}
+
+/** The bearer token of the Authorization header, if it holds one. */
+function bearerOf(c: Context): string | undefined {
   const header = c.req.header('Authorization');
-  if (header === undefined) throw new Unauthenticated('this API needs a token: send Authorization: Bearer TOKEN');
-  return BEARER.exec(header)?.[1];
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
 }
 
 /** One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's. */
-function invalidToken(): Unauthenticated {
-  return new Unauthenticated('the token is not valid (unknown, revoked or expired)');
-}
-
-async function authenticated(c: Context, options: AppOptions, projectName: string | undefined): Promise<Identity> {
-  const token = bearer(c);
-  const identity = token === undefined ? undefined : await options.authenticate(token, projectName);
-  if (identity === undefined) throw invalidToken();
-  return identity;
+function invalidToken(c: Context): string {
+  return c.req.header('Authorization') === undefined
+    ? 'this API needs a token: send Authorization: Bearer TOKEN'
+    : 'the token is not valid (unknown, revoked or expired)';
 }
 
 /** How the actor was proven, for the audit log: the token's name, never the token. */

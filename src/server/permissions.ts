@@ -19,18 +19,20 @@ export interface BodyPermission {
 
 export interface RoutePermission {
   permission: Permission;
-  /**
-   * `server`: the route is not under a project and spans those served (`/metrics`). The guard
-   * authenticates the caller in each project, and the handler sees the projects where the permission
-   * is granted (403 when none).
-   */
-  scope?: 'server';
   environment?: EnvironmentSource;
   /** Further permissions, each needed only when the request's body holds its field. */
   alsoWhen?: readonly BodyPermission[];
 }
 
 const OVERRIDE_WINDOW = { field: 'overrideWindow', permission: 'override-window' } as const;
+
+/**
+ * A route outside any project. `identityOnly`: it asks only for a token valid in some served
+ * project: who the caller is (`whoami`) is no project's secret, and even an identity with no role may
+ * learn that it has none. `inEachProject`: it also asks for the permission in each project, and sees
+ * only those where it is granted (`GET /metrics`: series of other projects stay hidden).
+ */
+export type ServerRoute = { identityOnly: true } | { inEachProject: Permission };
 
 /**
  * Who may call what: every API operation (by its OpenAPI operationId) and the permission it needs.
@@ -71,8 +73,13 @@ export const ROUTE_PERMISSIONS = {
   createToken: { permission: 'token.manage' },
   revokeToken: { permission: 'token.manage' },
   streamEvents: { permission: 'read' },
-  metrics: { permission: 'read', scope: 'server' },
+  metrics: { inEachProject: 'read' },
   listDeliveries: { permission: 'read' },
-} as const satisfies Record<string, RoutePermission>;
+  whoami: { identityOnly: true },
+} as const satisfies Record<string, RoutePermission | ServerRoute>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;
+/** The operations under `/projects/{project}`, each needing a permission there. */
+export type ProjectOperationId = {
+  [K in OperationId]: (typeof ROUTE_PERMISSIONS)[K] extends RoutePermission ? K : never;
+}[OperationId];
