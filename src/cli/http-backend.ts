@@ -418,6 +418,10 @@ function apiError(status: number, body: ApiErrorBody): Error {
       return new ConflictError(message);
     case 422:
       return new GateBlocked(message, body.error?.waiting === true);
+    case 503:
+      // Draining (server.md#shutdown): nothing was done; the same request succeeds on another server or after the restart.
+      if (body.error?.code === 'shutting-down') return new Error(message);
+      return new Error(`the server failed: ${message}`);
     default:
       return new Error(status >= 500 ? `the server failed: ${message}` : message);
   }

@@ -89,6 +89,8 @@ export async function waitToEnd(
     // Read after the subscription opened: whatever happened before is in this record, the rest comes as events.
     let { promotion: current, steps } = await reader.promotion(pending.id);
     let said: string | undefined;
+    // Whether `current` was read after an event of the stream, rather than before the first one.
+    let afterEvent = false;
     for (;;) {
       if (current.state === 'pending') {
         if (current.reason !== said) {
@@ -99,13 +101,19 @@ export async function waitToEnd(
         if (!concerns(event, current.id) || event.kind !== 'audit') continue;
         const read = await reader.promotion(current.id);
         current = read.promotion;
+        afterEvent = true;
         // While it waits, its steps are as read; once it runs, their changes come as events after these.
         if (current.state === 'pending') steps = read.steps;
         continue;
       }
-      if (!inRun(current)) return { promotion: current, end: 'finished' };
+      // A record read after an event may be ahead of the stream: a short run can have ended by the time
+      // the approval's entry arrives. It ran, so its steps' changes and lines are still to come as
+      // events, up to its end: follow them, whatever the record says by now.
+      const ranSinceEvent = afterEvent && current.startedAt !== undefined;
+      if (!inRun(current) && !ranSinceEvent) return { promotion: current, end: 'finished' };
       hooks.onFollow(current);
       current = await followRun(events, reader, current, steps, observer);
+      afterEvent = false;
       steps = (await reader.promotion(current.id)).steps;
     }
   } catch (error) {

@@ -88,7 +88,7 @@ components:
       [9, 5, 'components.api.replicas'],
       [12, 7, 'components.api.with.retries'],
     ]);
-    expect(v.problems[0]).toBe('lockstep.yaml:2:1: owner: unknown field owner (expected one of project, groups, environments, components, access)');
+    expect(v.problems[0]).toBe('lockstep.yaml:2:1: owner: unknown field owner (expected one of project, groups, environments, components, access, server, notify)');
     for (const [i, field] of ['owner', 'colour', 'replicas', 'retries'].entries()) {
       expect(parts(v.problems[i]!).message).toMatch(new RegExp(`^unknown field ${field}\\b`));
     }

@@ -388,14 +388,14 @@ describe('server: who may call what', () => {
     for (const [operation, r] of Object.entries(requests) as [OperationId, (typeof requests)[OperationId]][]) {
       calls = [];
       const response = await call(r.method, r.path, { token: 'alice-token', body: r.body });
-      const rule = ROUTE_PERMISSIONS[operation];
-      if (!('permission' in rule)) {
+      const rule: RoutePermission | ServerRoute = ROUTE_PERMISSIONS[operation];
+      if ('identityOnly' in rule) {
         // Who asks is all it needs to know: it asks authorize nothing, and a valid token is enough.
         expect(response.status, `${operation}: ${response.text}`).toBe(200);
         expect(calls).toEqual([]);
         continue;
       }
-      const permission = rule.permission;
+      const permission = 'permission' in rule ? rule.permission : rule.inEachProject;
       expect(response.status, `${operation}: ${response.text}`).toBe(403);
       expect(response.json.error.message).toBe(`test refuses ${permission}`);
       expect(calls).toEqual([

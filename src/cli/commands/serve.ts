@@ -69,8 +69,6 @@ export function serveCommand(program: Command): void {
         accessLog: o.accessLog,
         drainTimeoutMs,
       });
-      process.stdout.write(`listening on ${server.url}\n`);
-
       await new Promise<void>((done) => {
         let stopping = false;
         const stop = (signal: NodeJS.Signals): void => {
@@ -95,6 +93,8 @@ export function serveCommand(program: Command): void {
           process.stderr.write('lockstep: SIGHUP: reading the configs again\n');
           void server.reloadConfigs();
         });
+        // Only now: whoever reads this line may signal at once, and must find the handlers in place.
+        process.stdout.write(`listening on ${server.url}\n`);
       });
       process.stderr.write('lockstep: stopped\n');
       // Steps handed back while still running (drain time up) leave work in this process that waits for
