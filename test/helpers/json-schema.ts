@@ -1,26 +1,16 @@
-import { createRequire } from 'node:module';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import * as formats from 'ajv-formats';
 
-/**
- * Ajv 8 with the JSON Schema 2020-12 dialect, and ajv-formats. The `ajv` at the top of node_modules
- * is eslint's Ajv 6 (no 2020-12); Ajv 8 is there as the one cloudevents and ajv-formats use, so it
- * is loaded from beside ajv-formats until it is a devDependency of its own.
- */
-interface AjvLike {
-  addSchema(schema: object): AjvLike;
-  compile(schema: object): ValidateLike;
-}
+/** Ajv 8 with the JSON Schema 2020-12 dialect (the CDEvents schemas' own) and ajv-formats' formats. */
+export type ValidateLike = ReturnType<Ajv2020['compile']>;
 
-export interface ValidateLike {
-  (data: unknown): boolean;
-  errors?: unknown[] | null;
-}
+type FormatsPlugin = (ajv: Ajv2020) => Ajv2020;
+// ajv-formats is CommonJS with `exports.default`: Node's ES module loader puts the module's exports on
+// `default`, a bundler may put the function there itself.
+const loaded = formats as unknown as { default: FormatsPlugin | { default: FormatsPlugin } };
+const addFormats: FormatsPlugin = typeof loaded.default === 'function' ? loaded.default : loaded.default.default;
 
-const require = createRequire(import.meta.url);
-const besideFormats = createRequire(require.resolve('ajv-formats'));
-
-export function ajv2020(): AjvLike {
-  const Ajv2020 = (besideFormats('ajv/dist/2020') as { default: new (options: object) => AjvLike }).default;
-  const addFormats = (require('ajv-formats') as { default: (ajv: AjvLike) => void }).default;
+export function ajv2020(): Ajv2020 {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
   return ajv;
