@@ -24,6 +24,7 @@ interface Tail {
   kinds: Map<string, string>;
   /** The label sets of the gauges set at the last scrape, so those that are gone can be removed. */
   open: Array<Record<string, string>>;
+  deliveries: Array<Record<string, string>>;
   oldest: Array<Record<string, string>>;
   /** One scrape at a time reads the log: two at once would count the same entries twice. */
   reading: Promise<void>;
@@ -33,7 +34,7 @@ interface Tail {
  * What `GET /metrics` shows, in Prometheus' text format (prom-client). Per project: what its audit
  * log says happened (promotions finished, by environment, kind and result; step durations by
  * component type), and what its store holds now (open promotions, the age of the oldest pending one,
- * the audit log's length, whether a config change was refused). For the server: its HTTP requests,
+ * notification deliveries by status, the audit log's length, whether a config change was refused). For the server: its HTTP requests,
  * and the Node process (prom-client's default metrics).
  *
  * The counters and the histogram are fed by reading each project's audit log after a cursor at every
@@ -51,6 +52,7 @@ export class ServerMetrics {
   private readonly oldestPending: Gauge;
   private readonly auditEntries: Gauge;
   private readonly configRefused: Gauge;
+  private readonly deliveries: Gauge;
   private readonly requests: Counter;
   private readonly requestSeconds: Histogram;
 
@@ -92,6 +94,12 @@ export class ServerMetrics {
       name: 'lockstep_config_refused',
       help: '1 while a change to the project’s lockstep.yaml is refused (the previous config stays in force), else 0.',
       labelNames: ['project'],
+      registers,
+    });
+    this.deliveries = new Gauge({
+      name: 'lockstep_notify_deliveries',
+      help: 'Notification deliveries in the outbox, by target and status: pending (not sent yet, or failing and retried), delivered, failed (given up).',
+      labelNames: ['project', 'target', 'status'],
       registers,
     });
     this.requests = new Counter({
@@ -146,7 +154,7 @@ export class ServerMetrics {
   private async update(project: ProjectHandle): Promise<void> {
     let tail = this.tails.get(project.name);
     if (tail === undefined) {
-      tail = { afterSeq: 0, kinds: new Map(), open: [], oldest: [], reading: Promise.resolve() };
+      tail = { afterSeq: 0, kinds: new Map(), open: [], oldest: [], deliveries: [], reading: Promise.resolve() };
       this.tails.set(project.name, tail);
     }
     const current = tail;
@@ -186,6 +194,13 @@ export class ServerMetrics {
       const labels = { project: project.name, environment, state };
       this.open.set(labels, n);
       tail.open.push(labels);
+    }
+    for (const labels of tail.deliveries) this.deliveries.remove(labels);
+    tail.deliveries = [];
+    for (const { target, status, count } of await store.deliveryCounts()) {
+      const labels = { project: project.name, target, status };
+      this.deliveries.set(labels, count);
+      tail.deliveries.push(labels);
     }
     for (const [environment, requested] of oldest) {
       const labels = { project: project.name, environment };

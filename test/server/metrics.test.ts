@@ -1,7 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Identity } from '../../src/core/access.js';
 import { createRelease, promote } from '../../src/engine/promote.js';
+import { flushNotifications, prepareNotifications } from '../../src/engine/notifications.js';
 import { createToken } from '../../src/engine/tokens.js';
 import { openProjectHandle, type ProjectHandle } from '../../src/project/project-handle.js';
 import { createApp } from '../../src/server/app.js';
@@ -118,6 +121,43 @@ describe('GET /metrics', () => {
     const again = await scrape(shop.viewer);
     expect(samplesOf(again, 'lockstep_promotions_finished_total', { project: 'shop', result: 'succeeded' }).map((s) => s.value)).toEqual([2]);
     expect(samplesOf(again, 'lockstep_promotions_finished_total', { project: 'shop', result: 'rolled-back' }).map((s) => s.value)).toEqual([1]);
+  });
+
+  it('counts notification deliveries by target and status, as the receiver saw them', async () => {
+    let received = 0;
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received++;
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (receiver.address() as AddressInfo).port;
+      const project = testProject(`${config('shop')}notify:
+  - name: hooks
+    url: http://127.0.0.1:${port}/lockstep
+    format: json
+`);
+      projects.push(project);
+      const handle = await openProjectHandle({ config: join(project.dir, 'lockstep.yaml') });
+      handles.push(handle);
+      const viewer = (await createToken(handle.deps({ actor: ADMIN.name }), ADMIN, { name: 'prometheus', role: 'viewer' })).token;
+      const deps = handle.deps({ actor: 'alice@example.com' });
+      await prepareNotifications(deps);
+      const release = (await createRelease(deps, { set: ['api=1.0.0', 'web=1.0.0'] })).release;
+      await promote(deps, release.id, 'dev');
+      const sent = await flushNotifications(deps);
+      expect(sent.delivered).toBeGreaterThan(0);
+      const served = new Map([[handle.name, handle]]);
+      const app = createApp({ projects: served, authenticate: projectAuthenticator(served), authorize: projectAuthorizer(served), log: () => undefined });
+      const text = await (await app.request('/metrics', { headers: { Authorization: `Bearer ${viewer}` } })).text();
+      const deliveries = samplesOf(parsePrometheusText(text), 'lockstep_notify_deliveries', { project: 'shop', target: 'hooks' });
+      expect(deliveries.map((s) => [s.labels.status, s.value])).toEqual([['delivered', received]]);
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 
   it('scrapes that arrive together count each audit entry once', async () => {
