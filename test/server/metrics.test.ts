@@ -1,5 +1,3 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Identity } from '../../src/core/access.js';
@@ -12,6 +10,7 @@ import { projectAuthenticator, projectAuthorizer } from '../../src/server/auth.j
 import { ServerMetrics } from '../../src/server/metrics.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 import { parsePrometheusText, samplesOf, type Sample } from '../helpers/prometheus.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // GET /metrics on two real projects with real promotions (real SQLite, real deploy scripts), scraped
 // over the app with real tokens and read by a strict parser of the text format.
@@ -124,20 +123,11 @@ describe('GET /metrics', () => {
   });
 
   it('counts notification deliveries by target and status, as the receiver saw them', async () => {
-    let received = 0;
-    const receiver = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        received++;
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiver = await new WebhookReceiver().start();
     try {
-      const port = (receiver.address() as AddressInfo).port;
       const project = testProject(`${config('shop')}notify:
   - name: hooks
-    url: http://127.0.0.1:${port}/lockstep
+    url: ${receiver.url('/lockstep')}
     format: json
 `);
       projects.push(project);
@@ -154,9 +144,9 @@ describe('GET /metrics', () => {
       const app = createApp({ projects: served, authenticate: projectAuthenticator(served), authorize: projectAuthorizer(served), log: () => undefined });
       const text = await (await app.request('/metrics', { headers: { Authorization: `Bearer ${viewer}` } })).text();
       const deliveries = samplesOf(parsePrometheusText(text), 'lockstep_notify_deliveries', { project: 'shop', target: 'hooks' });
-      expect(deliveries.map((s) => [s.labels.status, s.value])).toEqual([['delivered', received]]);
+      expect(deliveries.map((s) => [s.labels.status, s.value])).toEqual([['delivered', receiver.acknowledged().length]]);
     } finally {
-      await new Promise((resolve) => receiver.close(resolve));
+      await receiver.down();
     }
   });
 
