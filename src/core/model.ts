@@ -4,6 +4,7 @@
  */
 
 import type { AccessConfig } from './access.js';
+import type { OidcConfig } from './oidc.js';
 
 // ---------------------------------------------------------------- config
 
@@ -106,6 +107,13 @@ export interface ProjectConfig {
   groups: Record<string, string[]>;
   /** `access:`: roles for the team server. Absent: tokens hold the role they name (see core/access.ts). */
   access?: AccessConfig;
+  /** `server:`: settings of the team server, the same in every project it serves. */
+  server?: ServerConfig;
+}
+
+export interface ServerConfig {
+  /** Sign-in with an OpenID provider (core/oidc.ts). */
+  oidc?: OidcConfig;
 }
 
 // ---------------------------------------------------------------- records
@@ -142,6 +150,11 @@ export interface ApprovalRecord {
   at: string;
   /** When the approval stops counting (from `approvals.expires`). */
   expiresAt?: string;
+  /**
+   * The groups the identity provider said the approver was in when they decided (OIDC sign-in):
+   * `from: [group:sre]` counts them as it counts `groups:`. Absent for any other identity.
+   */
+  groups?: string[];
 }
 
 export const PROMOTION_STATES = [

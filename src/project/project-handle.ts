@@ -46,7 +46,7 @@ export interface ProjectHandle {
    * EngineDeps carrying the config in force now. A reload never changes deps already handed out: a
    * promotion running with them keeps the config it was planned with.
    */
-  deps(who: { actor: string; actorProof?: ActorProof; observer?: RunObserver }): EngineDeps;
+  deps(who: { actor: string; actorProof?: ActorProof; actorGroups?: readonly string[]; observer?: RunObserver }): EngineDeps;
   /**
    * Reads the config file again, with the loader and checks `lockstep validate` uses. A file whose
    * text is the config in force changes nothing; a valid new one is in force from the next `deps`

@@ -3,6 +3,7 @@ import type { Role } from '../access.js';
 import type { Adapter } from '../adapter.js';
 import { parseDuration } from '../duration.js';
 import { ON_FAILURE, VALUE_TYPES } from '../model.js';
+import { serverSchema } from './oidc-schema.js';
 
 /** The adapters a config may use, by type (src/adapters/registry.ts builds it). */
 export type AdapterSet = ReadonlyMap<string, Adapter<unknown>>;
@@ -179,6 +180,7 @@ export const projectSchema = z.strictObject({
     .meta({ minProperties: 1 })
     .describe('The deployable parts of the system.'),
   access: accessSchema.optional().describe('Roles for the team server: viewer, releaser, approver, admin, per environment.'),
+  server: serverSchema.optional().describe('Settings of the team server (lockstep serve).'),
 });
 
 export type ProjectInput = z.input<typeof projectSchema>;

@@ -10,6 +10,7 @@ import {
   type OnFailure,
   type OutputDeclaration,
   type ProjectConfig,
+  type ServerConfig,
   type ValueType,
 } from '../model.js';
 
@@ -62,6 +63,8 @@ export function draftConfig(raw: unknown): DraftConfig {
       groups: groups(root.groups),
       // Raw: the access rule reads it defensively (see access-rules.ts).
       ...(isPlainObject(root.access) ? { access: root.access as unknown as AccessConfig } : {}),
+      // Raw: the oidc rule reads it defensively (see oidc-rules.ts).
+      ...(isPlainObject(root.server) ? { server: root.server as ServerConfig } : {}),
     },
     unusableWith,
   };

@@ -6,6 +6,7 @@ import type { ComponentConfig, EnvironmentConfig, ProjectConfig } from '../model
 import { projectSchema, type AdapterSet, type ProjectOutput } from './config-schema.js';
 import { draftConfig } from './draft-config.js';
 import { accessIsValid } from './access-rules.js';
+import { oidcIsValid } from './oidc-rules.js';
 import { gatesAreValid } from './gate-rules.js';
 import { describeValue, dotted, issueFindings, type Finding } from './findings.js';
 import { deepestPoint, MAX_CONFIG_DEPTH, TOO_DEEP_MESSAGE } from './nesting.js';
@@ -51,6 +52,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   adapterSpecsAccept,
   gatesAreValid,
   accessIsValid,
+  oidcIsValid,
 ];
 
 const NEEDS = 'project, environments and components';
@@ -168,7 +170,14 @@ function loadedConfig(data: ProjectOutput, source: string, file: string, locate:
   const groups = ownRecord(Object.entries(data.groups));
   const access = data.access === undefined ? undefined : { ...data.access, environments: ownRecord(Object.entries(data.access.environments)) };
   return {
-    config: { project: data.project, groups, environments, components, ...(access === undefined ? {} : { access }) },
+    config: {
+      project: data.project,
+      groups,
+      environments,
+      components,
+      ...(access === undefined ? {} : { access }),
+      ...(data.server === undefined ? {} : { server: data.server }),
+    },
     digest: sha256Hex(source),
     file,
     source,
