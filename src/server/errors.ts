@@ -33,6 +33,11 @@ export class Unauthenticated extends Error {
   override readonly name = 'Unauthenticated';
 }
 
+/** A service the request needs (the identity provider) cannot be reached: try again later. */
+export class Unavailable extends Error {
+  override readonly name = 'Unavailable';
+}
+
 /** What every error response carries. `field` names the request field at fault (400). */
 export interface ErrorBody {
   error: { code: string; message: string; field?: string; waiting?: boolean };
@@ -67,6 +72,8 @@ export function errorResponse(error: unknown): ErrorResponse {
   if (error instanceof NotFoundError) return { status: 404, body: { error: { code: 'not-found', message } } };
   if (error instanceof ConflictError) return { status: 409, body: { error: { code: 'conflict', message } } };
   if (error instanceof BodyTooLarge) return { status: 413, body: { error: { code: 'body-too-large', message } } };
+  if (error instanceof Unavailable)
+    return { status: 503, body: { error: { code: 'unavailable', message } }, headers: { 'Retry-After': '5' } };
   if (error instanceof GateBlocked)
     return { status: 422, body: { error: { code: 'gate-blocked', message, waiting: error.waiting } } };
   // Hono's own refusals: malformed JSON, a Content-Type the validator cannot read.

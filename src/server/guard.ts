@@ -7,11 +7,21 @@ import { printable } from '../core/printable.js';
 import type { ActorProof } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import { Unauthenticated } from './errors.js';
-import { ROUTE_PERMISSIONS, type BodyPermission, type EnvironmentSource, type OperationId } from './permissions.js';
+import type { OidcSignIn, Session } from './oidc/oidc-sign-in.js';
+import { sameCsrf } from './oidc/session-cookie.js';
+import {
+  ROUTE_PERMISSIONS,
+  SERVER_ROUTES,
+  type BodyPermission,
+  type EnvironmentSource,
+  type OperationId,
+  type ServerOperationId,
+} from './permissions.js';
 import type { AppOptions, ServerEnv } from './server-env.js';
 
 /**
- * The one middleware that decides who may call a route: the bearer token is authenticated (401),
+ * The one middleware that decides who may call a route: the caller is authenticated (401: a bearer
+ * token or a session cookie, see `authenticated`),
  * the project named in the path must be served here (404), and the route's permission, read from
  * ROUTE_PERMISSIONS, must be granted to the identity (403 with the reason), and so must each further
  * permission the table ties to a body field the request holds (`markDone` needs `mark-done`): what
@@ -23,7 +33,7 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
   return async (c, next) => {
     const name = c.req.param('project') ?? '';
     const project = options.projects.get(name);
-    const identity = await authenticated(c, options, project?.name);
+    const { identity } = await authenticated(c, options, project?.name);
     if (project === undefined)
       throw new NotFoundError(
         `no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`,
@@ -36,21 +46,77 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
     }
     c.set('identity', identity);
     c.set('project', project);
-    c.set('deps', project.deps({ actor: identity.name, actorProof: proofOf(identity) }));
+    c.set(
+      'deps',
+      project.deps({
+        actor: identity.name,
+        actorProof: proofOf(identity),
+        ...(identity.groups === undefined ? {} : { actorGroups: identity.groups }),
+      }),
+    );
+    await next();
+  };
+}
+
+/**
+ * The same guard for the routes outside any project (SERVER_ROUTES): a `public` one lets everyone
+ * through, explicitly; a `signed-in` one needs valid credentials, as any project route does, with
+ * the same CSRF rule for a session cookie, and no role.
+ */
+export function serverGuard(operation: ServerOperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
+  const rule: { access: 'public' | 'signed-in' } = SERVER_ROUTES[operation];
+  return async (c, next) => {
+    if (rule.access === 'signed-in') {
+      const { identity, session } = await authenticated(c, options, undefined);
+      c.set('identity', identity);
+      if (session !== undefined) c.set('session', session);
+    }
     await next();
   };
 }
 
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
+/** A compact JWS: what an OpenID provider's ID token or JWT access token looks like. */
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Methods that change nothing: a session cookie alone may send them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+export const CSRF_HEADER = 'X-CSRF-Token';
 
-async function authenticated(c: Context, options: AppOptions, projectName: string | undefined): Promise<Identity> {
+/**
+ * Who sends the request. With an Authorization header: an API token of the project (or of any
+ * project, for a route outside one), else, when people sign in with a provider, the provider's
+ * token (signature, issuer, audience and expiry checked). Without one: a session cookie, which for
+ * a state-changing request must come with the session's CSRF token in X-CSRF-Token (a page on
+ * another site can make the browser send the cookie, never read the token). A bearer token needs no
+ * CSRF token: no browser sends it by itself.
+ */
+async function authenticated(
+  c: Context,
+  options: AppOptions,
+  projectName: string | undefined,
+): Promise<{ identity: Identity; session?: Session }> {
   const header = c.req.header('Authorization');
-  if (header === undefined) throw new Unauthenticated('this API needs a token: send Authorization: Bearer TOKEN');
+  if (header === undefined) {
+    const session = options.oidc === undefined ? undefined : await options.oidc.session(c);
+    if (session === undefined)
+      throw new Unauthenticated(
+        options.oidc === undefined
+          ? 'this API needs a token: send Authorization: Bearer TOKEN'
+          : 'this API needs a token (Authorization: Bearer TOKEN) or a session: sign in at /auth/login',
+      );
+    if (!SAFE_METHODS.has(c.req.method) && !sameCsrf(c.req.header(CSRF_HEADER), session.csrf))
+      throw new NotAllowedError(
+        `a ${c.req.method} request signed in by cookie needs the ${CSRF_HEADER} header: its value is csrfToken of GET /api/v1/session`,
+      );
+    return { identity: (options.oidc as OidcSignIn).identityOf(session), session };
+  }
   const token = BEARER.exec(header)?.[1];
   // One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's.
   const identity = token === undefined ? undefined : await options.authenticate(token, projectName);
-  if (identity === undefined) throw new Unauthenticated('the token is not valid (unknown, revoked or expired)');
-  return identity;
+  if (identity !== undefined) return { identity };
+  // The provider's verdict says why (expired, another audience...): it is the person's own token.
+  if (token !== undefined && options.oidc !== undefined && JWT.test(token)) return { identity: await options.oidc.bearer(token) };
+  throw new Unauthenticated('the token is not valid (unknown, revoked or expired)');
 }
 
 /** How the actor was proven, for the audit log: the token's name, never the token. */

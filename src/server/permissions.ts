@@ -68,3 +68,21 @@ export const ROUTE_PERMISSIONS = {
 } as const satisfies Record<string, RoutePermission>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;
+
+/**
+ * The routes outside any project, and who may call them: `public` needs no credentials (load
+ * balancers' health checks, and the sign-in flow, which is how a person gets credentials at all);
+ * `signed-in` needs any valid credentials (a session cookie, the provider's token or an API token),
+ * and no role. Enforced by the same guard (serverGuard); the matrix test reads this table too.
+ */
+export const SERVER_ROUTES = {
+  healthz: { access: 'public' },
+  readyz: { access: 'public' },
+  getAuthConfig: { access: 'public' },
+  beginSignIn: { access: 'public' },
+  finishSignIn: { access: 'public' },
+  getSession: { access: 'signed-in' },
+  signOut: { access: 'signed-in' },
+} as const satisfies Record<string, { access: 'public' | 'signed-in' }>;
+
+export type ServerOperationId = keyof typeof SERVER_ROUTES;

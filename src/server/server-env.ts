@@ -2,6 +2,7 @@ import type { Permission, Identity } from '../core/access.js';
 import type { EngineDeps } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import type { BackgroundRuns } from './background.js';
+import type { OidcSignIn, Session } from './oidc/oidc-sign-in.js';
 
 /** authorize's answer: a refusal says why (the 403's message). */
 export type Authorization = { ok: true } | { ok: false; reason: string };
@@ -28,6 +29,8 @@ export interface AppOptions {
   eventStream?: { pollMs?: number; heartbeatMs?: number };
   /** Aborted when the server shuts down: open event streams end, so closing does not wait on them. */
   shutdown?: AbortSignal;
+  /** People sign in with an OpenID provider (`server.oidc`): sessions, the sign-in routes, the provider's tokens as bearers. */
+  oidc?: OidcSignIn;
 }
 
 /** What the guard middleware hands each route handler. */
@@ -37,5 +40,7 @@ export interface ServerEnv {
     project: ProjectHandle;
     /** The project's EngineDeps with the authenticated identity as actor. */
     deps: EngineDeps;
+    /** The session cookie the request was authenticated by, if it was. */
+    session?: Session;
   };
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { InputError } from '../../core/errors.js';
 import { openProjectHandle, type ProjectHandle } from '../../project/project-handle.js';
+import type { OidcSignIn } from '../../server/oidc/oidc-sign-in.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -12,6 +13,7 @@ interface ServeOptions {
   project?: string[];
   /** `--no-watch` sets it false. */
   watch: boolean;
+  sessionKey?: string;
 }
 
 /** `lockstep serve`: the HTTP API over the projects' stores and configs, until SIGTERM or SIGINT. */
@@ -26,6 +28,10 @@ export function serveCommand(program: Command): void {
     .option(
       '--no-watch',
       'read a changed lockstep.yaml only on SIGHUP, not as soon as it changes (for file systems whose changes are not seen, like NFS)',
+    )
+    .option(
+      '--session-key <file>',
+      'the key browser sessions are sealed with, when people sign in with server.oidc (made on first use; share it between replicas; default: session.key beside the first such project\'s state)',
     )
     .addHelpText(
       'after',
@@ -46,7 +52,15 @@ export function serveCommand(program: Command): void {
       const configs =
         dirs.length > 0 ? dirs.map((dir) => join(resolve(dir), 'lockstep.yaml')) : [resolve(globals.config)];
       const projects = await openProjects(configs, { state: globals.state, secretsFile: globals.secretsFile });
+      let oidc;
+      try {
+        oidc = await signIn(projects, o.sessionKey);
+      } catch (error) {
+        for (const p of projects.values()) await p.close();
+        throw error;
+      }
       const server = await startServer({
+        oidc,
         projects,
         host,
         port,
@@ -81,6 +95,19 @@ export function serveCommand(program: Command): void {
         });
       });
     });
+}
+
+/** Sign-in with the identity provider the projects' server.oidc names, if any (server/oidc/). */
+async function signIn(projects: Map<string, ProjectHandle>, keyFile: string | undefined): Promise<OidcSignIn | undefined> {
+  const { serverOidc } = await import('../../server/oidc/server-oidc.js');
+  const { sessionKey } = await import('../../server/oidc/session-key.js');
+  const { OidcSignIn } = await import('../../server/oidc/oidc-sign-in.js');
+  const settings = serverOidc(projects.values());
+  if (settings === undefined) return undefined;
+  const file = keyFile === undefined ? settings.defaultKeyFile : resolve(keyFile);
+  const log = (line: string): void => void process.stderr.write(`lockstep: ${line}\n`);
+  log(`people sign in with ${settings.config.issuer} (server.oidc of ${settings.file}); sessions sealed with ${file}`);
+  return new OidcSignIn({ config: settings.config, clientSecret: settings.clientSecret, sessionKey: sessionKey(file), log });
 }
 
 async function openProjects(
