@@ -1,3 +1,4 @@
+import * as client from 'openid-client';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { openProjectHandle, type ProjectHandle } from '../../src/project/project-handle.js';
@@ -69,7 +70,7 @@ export interface SignInServer {
   /** Everything the server logged. */
   lines: string[];
   close(): Promise<void>;
-  /** Starts the server again on the same project and key (a restart), same provider. */
+  /** Starts the server again on the same project and key (a restart), same provider; `url` changes. */
   restart(): Promise<void>;
 }
 
@@ -111,8 +112,9 @@ export async function startSignInServer(config: (issuer: string) => string = sig
     async restart() {
       await server.close();
       handle = await openProjectHandle({ config: join(project.dir, 'lockstep.yaml'), secretsFile });
-      server = await serve(Number(new URL(result.url).port));
-      Object.assign(result, { handle, server });
+      // Another port: the old one's pooled keep-alive connections are closed.
+      server = await serve(0);
+      Object.assign(result, { handle, server, url: server.url });
     },
   };
   return result;
@@ -127,4 +129,31 @@ export async function browserSignIn(url: string, who: string, returnTo = '/api/v
   if (end.status !== 200) throw new Error(`sign-in of ${who} ended with HTTP ${end.status} at ${end.url}: ${end.text}`);
   const session = JSON.parse(end.text) as { csrfToken?: string };
   return { browser, landed: end.url, csrf: session.csrfToken ?? '' };
+}
+
+/**
+ * The provider's own tokens for `who`, as a client other than the server's web client gets them
+ * (the CLI's public client, code flow with PKCE through the provider's pages): an ID token for
+ * lockstep-cli and a JWT access token for the `lockstep` audience.
+ */
+export async function providerTokens(issuer: string, who: string): Promise<{ idToken: string; accessToken: string; refreshToken?: string }> {
+  const config = await client.discovery(new URL(issuer), 'lockstep-cli', undefined, client.None(), { execute: [client.allowInsecureRequests] });
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  // Nobody listens there: the browser stops at the redirect, as a native app would take it.
+  const redirectUri = 'http://127.0.0.1:9/callback';
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid email profile groups offline_access api',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    prompt: 'consent',
+  });
+  const end = await new Browser().navigate(url.href, (prompt) => (prompt === 'login' ? { login: who, password: 'x' } : {}), { stopAt: redirectUri });
+  const tokens = await client.authorizationCodeGrant(config, new URL(end.url), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+  if (tokens.id_token === undefined) throw new Error('the provider sent no ID token');
+  return { idToken: tokens.id_token, accessToken: tokens.access_token, ...(tokens.refresh_token === undefined ? {} : { refreshToken: tokens.refresh_token }) };
 }
