@@ -11,7 +11,7 @@ import { Browser } from './browser.js';
 import { startTestProvider, WEB_CLIENT_SECRET, type TestPerson, type TestProvider } from './oidc-provider.js';
 import { commandComponent, testProject, type TestProject } from './project.js';
 
-/** The people of the sign-in tests: alice and bob are in the provider's sre group, dave only in the config's. */
+/** The people of the sign-in tests: bob is in sre by the provider only, dave by the config only, alice by both; erin in no group. */
 export const PEOPLE: Record<string, TestPerson> = {
   alice: { email: 'alice@example.com', groups: ['sre'] },
   bob: { email: 'bob@example.com', groups: ['sre', 'release-managers'] },
@@ -35,13 +35,13 @@ export function oidcBlock(issuer: string): string {
 
 /**
  * A project whose prod needs two approvals from group:sre: the provider says alice and bob are in
- * sre, the config says dave is; releases are made by group:release-managers (bob, through the
- * provider) and admin@example.com.
+ * sre, the config says alice and dave are; releases are made by group:release-managers (bob,
+ * through the provider; admin@example.com, through the config).
  */
 export function signInConfig(issuer: string): string {
   return `project: shop
 ${oidcBlock(issuer)}groups:
-  sre: [dave@example.com]
+  sre: [dave@example.com, alice@example.com]
   release-managers: [admin@example.com]
 access:
   viewer: [group:sre, group:release-managers, erin@example.com]

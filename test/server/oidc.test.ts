@@ -150,6 +150,15 @@ describe('browser sign-in', () => {
     }
   }, 30_000);
 
+  it('refuses a person whose provider says their email is not verified: no session', async () => {
+    running = await startSignInServer();
+    const browser = new Browser();
+    const end = await browser.navigate(`${running.url}/auth/login`, (prompt) => (prompt === 'login' ? { login: 'mallory', password: 'x' } : {}));
+    expect(end.status, end.text).toBe(401);
+    expect(end.text).toContain('not verified');
+    expect(browser.cookie(running.url, 'lockstep_session')).toBeUndefined();
+  }, 30_000);
+
   it('keeps the client secret, the session cookie and the provider codes out of the log, the audit log and every answer', async () => {
     running = await startSignInServer();
     const { browser, csrf } = await browserSignIn(running.url, 'bob');
