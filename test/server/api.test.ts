@@ -10,7 +10,7 @@ import { openProjectHandle, type ProjectHandle } from '../../src/project/project
 import { createApp, type Authorization } from '../../src/server/app.js';
 import { BackgroundRuns } from '../../src/server/background.js';
 import { authorize, PERMISSIONS, type Role } from '../../src/core/access.js';
-import { ROUTE_PERMISSIONS, type OperationId } from '../../src/server/permissions.js';
+import { ROUTE_PERMISSIONS, SERVER_ROUTES, type OperationId } from '../../src/server/permissions.js';
 import { sampleRequests as samplesFor } from '../helpers/api-requests.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
@@ -642,7 +642,7 @@ describe('server: health and the OpenAPI document', () => {
       for (const [method, op] of Object.entries(methods))
         operations.set(op.operationId, { ...op, path, method } as never);
     }
-    expect([...operations.keys()].sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), 'healthz', 'readyz'].sort());
+    expect([...operations.keys()].sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), ...Object.keys(SERVER_ROUTES)].sort());
     for (const id of Object.keys(ROUTE_PERMISSIONS)) {
       const op = operations.get(id) as { path: string; parameters?: { name: string; in: string }[] };
       expect(op.path).toMatch(/^\/api\/v1\/projects\/\{project\}\//);

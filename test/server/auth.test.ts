@@ -4,6 +4,9 @@ import type { Identity } from '../../src/core/access.js';
 import { createToken, revokeToken } from '../../src/engine/tokens.js';
 import { openProjectHandle, type ProjectHandle } from '../../src/project/project-handle.js';
 import { projectAuthenticator, projectAuthorizer } from '../../src/server/auth.js';
+import { createApp } from '../../src/server/app.js';
+import { ROUTE_PERMISSIONS, SERVER_ROUTES, type ServerOperationId } from '../../src/server/permissions.js';
+import { browserSignIn, startSignInServer, type SignInServer } from '../helpers/oidc-server.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
 // The server's authentication and authorization on real projects and their real SQLite stores:
@@ -93,5 +96,64 @@ access:
     // A token that only reads cannot promote, whatever its person may do.
     expect(may({ ...alice, role: 'viewer' }, 'promote', 'shop', 'prod').ok).toBe(false);
     expect(may(alice, 'read', 'elsewhere').ok).toBe(false);
+  });
+});
+
+/** One request per route outside the projects: the matrix below must cover the whole SERVER_ROUTES table. */
+const SERVER_SAMPLES: Record<ServerOperationId, { method: string; path: string }> = {
+  healthz: { method: 'GET', path: '/healthz' },
+  readyz: { method: 'GET', path: '/readyz' },
+  getAuthConfig: { method: 'GET', path: '/api/v1/auth/config' },
+  beginSignIn: { method: 'GET', path: '/auth/login' },
+  finishSignIn: { method: 'GET', path: '/auth/callback?code=x&state=y' },
+  getSession: { method: 'GET', path: '/api/v1/session' },
+  signOut: { method: 'POST', path: '/auth/logout' },
+};
+
+describe('routes outside the projects (SERVER_ROUTES), with sign-in through a real provider', () => {
+  let running: SignInServer | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  it('public routes answer without credentials; signed-in ones need valid credentials, and a cookie needs its CSRF token to change anything', async () => {
+    running = await startSignInServer();
+    const s = running;
+    const token = (await createToken(s.handle.deps({ actor: ADMIN.name }), ADMIN, { name: 'erin', for: 'erin@example.com' })).token;
+    const { browser, csrf } = await browserSignIn(s.url, 'erin');
+    const cookie = `lockstep_session=${browser.cookie(s.url, 'lockstep_session') ?? ''}`;
+    expect(Object.keys(SERVER_SAMPLES).sort()).toEqual(Object.keys(SERVER_ROUTES).sort());
+    const send = async (r: { method: string; path: string }, headers: Record<string, string>): Promise<number> =>
+      (await fetch(`${s.url}${r.path}`, { method: r.method, headers, redirect: 'manual' })).status;
+    for (const [operation, r] of Object.entries(SERVER_SAMPLES) as [ServerOperationId, { method: string; path: string }][]) {
+      const access: string = SERVER_ROUTES[operation].access;
+      const anonymous = await send(r, {});
+      if (access === 'public') {
+        expect(anonymous, operation).not.toBe(401);
+        expect(anonymous, operation).toBeLessThan(500);
+        continue;
+      }
+      expect(anonymous, operation).toBe(401);
+      expect(await send(r, { Authorization: 'Bearer not-a-token' }), operation).toBe(401);
+      expect(await send(r, { Authorization: 'Bearer a.b.c' }), operation).toBe(401);
+      expect(await send(r, { Cookie: 'lockstep_session=forged' }), operation).toBe(401);
+      expect(await send(r, { Authorization: `Bearer ${token}` }), operation).toBe(200);
+      expect(await send(r, { Cookie: cookie, 'X-CSRF-Token': csrf }), operation).toBe(200);
+      // Without the CSRF token a cookie reads, and changes nothing.
+      expect(await send(r, { Cookie: cookie }), operation).toBe(r.method === 'GET' ? 200 : 403);
+    }
+  }, 60_000);
+
+  it('every route of the OpenAPI document is in exactly one of the two tables', async () => {
+    const served = await serve(config('shop'));
+    const app = createApp({ projects: served, authenticate: projectAuthenticator(served), authorize: projectAuthorizer(served), log: () => undefined });
+    const doc = (await (await app.request('/api/v1/openapi.json')).json()) as { paths: Record<string, Record<string, { operationId: string }>> };
+    const operations = Object.values(doc.paths).flatMap((methods) => Object.values(methods).map((op) => op.operationId));
+    expect(operations.sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), ...Object.keys(SERVER_ROUTES)].sort());
+    // Without server.oidc nobody signs in: the sign-in routes say so, and a session cookie is no credential.
+    expect(await (await app.request('/api/v1/auth/config')).json()).toEqual({ oidc: null });
+    expect((await app.request('/auth/login')).status).toBe(404);
+    expect((await app.request('/api/v1/session', { headers: { Cookie: 'lockstep_session=x' } })).status).toBe(401);
   });
 });
