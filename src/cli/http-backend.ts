@@ -11,7 +11,8 @@ import type { Backend, BackendOptions, DecisionRequest, PromoteRequest, RunHooks
 export interface ServerConnection {
   /** The server's base URL, without credentials. */
   url: URL;
-  token: string;
+  /** LOCKSTEP_TOKEN, or the stored login's token (read, and refreshed, when the first request needs it). */
+  token: string | (() => Promise<string>);
   project: string;
 }
 
@@ -166,7 +167,8 @@ export class HttpBackend implements Backend {
   }
 
   private async call<T>(method: 'GET' | 'POST', path: string, query?: Record<string, string>, body?: unknown): Promise<T> {
-    const { url: base, token, project } = this.connection;
+    const { url: base, project } = this.connection;
+    const token = typeof this.connection.token === 'string' ? this.connection.token : await this.connection.token();
     const url = new URL(`${base.pathname.replace(/\/+$/, '')}/api/v1/projects/${encodeURIComponent(project)}${path}`, base);
     for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
     let response: Response;
@@ -206,7 +208,7 @@ function apiError(status: number, body: ApiErrorBody): Error {
     case 415:
       return new InputError(message, field);
     case 401:
-      return new NotAllowedError(`the server refused LOCKSTEP_TOKEN: ${message}`);
+      return new NotAllowedError(`the server refused the credentials (LOCKSTEP_TOKEN, or the login of lockstep login): ${message}`);
     case 403:
       return new NotAllowedError(message);
     case 404:

@@ -17,6 +17,7 @@ import type { EngineDeps } from '../engine/deps.js';
 import type { Backend, RunHooks as BackendRunHooks } from './backend.js';
 import { collect, globals, outputOption, print, printJson, withBackend, withProject } from './command-kit.js';
 import { addTokenCommands } from './commands/token.js';
+import { addLoginCommands } from './commands/login.js';
 import { DEFAULT_CONFIG, openStore, readConfig } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, stepProblem, table } from './format.js';
@@ -532,6 +533,7 @@ Examples:
     });
 
   addTokenCommands(program);
+  addLoginCommands(program);
   serveCommand(program);
 
   return program;

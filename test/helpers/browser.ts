@@ -112,3 +112,9 @@ function formOf(html: string): { action: string; hidden: Record<string, string> 
 function decodeEntities(text: string): string {
   return text.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#x2F;/g, '/').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
 }
+
+/** Fills the provider's pages as `login` would: any password on the login page, Continue on consent. */
+export function asPerson(login: string): (prompt: string) => Record<string, string> {
+  const none: Record<string, string> = {};
+  return (prompt) => (prompt === 'login' ? { login, password: 'any password' } : none);
+}

@@ -32,7 +32,7 @@ export const WEB_CLIENT_SECRET = 'web-client-secret-a7f3c9e1d2b4';
  * server under test is configured with the issuer first), so the HTTP server listens first and the
  * provider is attached to it when `redirectUris` gives the URI.
  */
-export async function startTestProvider(people: Record<string, TestPerson>): Promise<{
+export async function startTestProvider(people: Record<string, TestPerson>, options: { deviceFlow?: boolean } = {}): Promise<{
   issuer: string;
   /** Registers the clients (the web client's redirect URI is Lockstep's /auth/callback) and starts answering. */
   attach(redirectUri: string): Promise<TestProvider>;
@@ -94,7 +94,7 @@ export async function startTestProvider(people: Record<string, TestPerson>): Pro
       },
       features: {
         devInteractions: { enabled: true },
-        deviceFlow: { enabled: true },
+        deviceFlow: { enabled: options.deviceFlow ?? true },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => 'urn:lockstep:api',

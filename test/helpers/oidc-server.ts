@@ -7,7 +7,7 @@ import { OidcSignIn } from '../../src/server/oidc/oidc-sign-in.js';
 import { serverOidc } from '../../src/server/oidc/server-oidc.js';
 import { sessionKey } from '../../src/server/oidc/session-key.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
-import { Browser } from './browser.js';
+import { asPerson, Browser } from './browser.js';
 import { startTestProvider, WEB_CLIENT_SECRET, type TestPerson, type TestProvider } from './oidc-provider.js';
 import { commandComponent, testProject, type TestProject } from './project.js';
 
@@ -78,8 +78,11 @@ export interface SignInServer {
  * A real provider on loopback and a Lockstep server that signs people in with it, over real HTTP:
  * the project's config names the provider; the client secret comes from a secrets file.
  */
-export async function startSignInServer(config: (issuer: string) => string = signInConfig): Promise<SignInServer> {
-  const started = await startTestProvider(PEOPLE);
+export async function startSignInServer(
+  config: (issuer: string) => string = signInConfig,
+  provider: { deviceFlow?: boolean } = {},
+): Promise<SignInServer> {
+  const started = await startTestProvider(PEOPLE, provider);
   const project = testProject(config(started.issuer));
   const secretsFile = join(project.dir, 'secrets.env');
   writeFileSync(secretsFile, `OIDC_CLIENT_SECRET=${WEB_CLIENT_SECRET}\n`, { mode: 0o600 });
@@ -123,8 +126,7 @@ export async function startSignInServer(config: (issuer: string) => string = sig
 /** Signs `who` in through the whole browser flow: Lockstep's /auth/login, the provider's login and consent pages, the callback. */
 export async function browserSignIn(url: string, who: string, returnTo = '/api/v1/session'): Promise<{ browser: Browser; landed: string; csrf: string }> {
   const browser = new Browser();
-  const end = await browser.navigate(`${url}/auth/login?returnTo=${encodeURIComponent(returnTo)}`, (prompt) =>
-    prompt === 'login' ? { login: who, password: 'any password' } : {},
+  const end = await browser.navigate(`${url}/auth/login?returnTo=${encodeURIComponent(returnTo)}`, asPerson(who),
   );
   if (end.status !== 200) throw new Error(`sign-in of ${who} ended with HTTP ${end.status} at ${end.url}: ${end.text}`);
   const session = JSON.parse(end.text) as { csrfToken?: string };
@@ -152,7 +154,7 @@ export async function providerTokens(issuer: string, who: string): Promise<{ idT
     nonce,
     prompt: 'consent',
   });
-  const end = await new Browser().navigate(url.href, (prompt) => (prompt === 'login' ? { login: who, password: 'x' } : {}), { stopAt: redirectUri });
+  const end = await new Browser().navigate(url.href, asPerson(who), { stopAt: redirectUri });
   const tokens = await client.authorizationCodeGrant(config, new URL(end.url), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
   if (tokens.id_token === undefined) throw new Error('the provider sent no ID token');
   return { idToken: tokens.id_token, accessToken: tokens.access_token, ...(tokens.refresh_token === undefined ? {} : { refreshToken: tokens.refresh_token }) };

@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openProjectHandle, type ProjectHandle } from '../../src/project/project-handle.js';
 import { serverOidc } from '../../src/server/oidc/server-oidc.js';
-import { Browser } from '../helpers/browser.js';
+import { asPerson, Browser } from '../helpers/browser.js';
 import { WEB_CLIENT_SECRET } from '../helpers/oidc-provider.js';
 import { browserSignIn, oidcBlock, startSignInServer, type SignInServer } from '../helpers/oidc-server.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
@@ -104,12 +104,12 @@ describe('browser sign-in', () => {
   it('behind a TLS proxy (X-Forwarded-Proto: https) the session cookie is Secure and __Host- prefixed', async () => {
     running = await startSignInServer();
     const browser = new Browser();
-    const end = await browser.navigate(`${running.url}/auth/login`, (prompt) => (prompt === 'login' ? { login: 'alice', password: 'x' } : {}));
+    const end = await browser.navigate(`${running.url}/auth/login`, asPerson('alice'));
     // The callback came without the header (the test's browser talks to the server directly), so sign in again through "the proxy".
     expect(end.status).toBe(404);
     const start = await browser.request(`${running.url}/auth/login`, { headers: { 'X-Forwarded-Proto': 'https' } });
     expect(cookieFlags(browser, 'lockstep_sign_in').has('secure')).toBe(true);
-    const provider = await browser.navigate(start.headers.get('Location') ?? '', (prompt) => (prompt === 'login' ? { login: 'alice', password: 'x' } : {}), { stopAt: running.url });
+    const provider = await browser.navigate(start.headers.get('Location') ?? '', asPerson('alice'), { stopAt: running.url });
     const callback = await browser.request(provider.url, { headers: { 'X-Forwarded-Proto': 'https' } });
     expect(callback.status, callback.text).toBe(302);
     const flags = cookieFlags(browser, '__Host-lockstep_session');
@@ -127,7 +127,7 @@ describe('browser sign-in', () => {
     // A changed state: 401, and no session.
     const browser = new Browser();
     const start = await browser.request(`${running.url}/auth/login`);
-    const provider = await browser.navigate(start.headers.get('Location') ?? '', (prompt) => (prompt === 'login' ? { login: 'alice', password: 'x' } : {}), { stopAt: running.url });
+    const provider = await browser.navigate(start.headers.get('Location') ?? '', asPerson('alice'), { stopAt: running.url });
     const tampered = new URL(provider.url);
     tampered.searchParams.set('state', 'someone-elses-state');
     const refused = await browser.request(tampered.href);
@@ -143,8 +143,7 @@ describe('browser sign-in', () => {
     expect(denied.cookie(running.url, 'lockstep_session')).toBeUndefined();
     // returnTo elsewhere is ignored: the sign-in ends on this server.
     for (const elsewhere of ['https://evil.example/', '//evil.example/x', '/\\evil.example']) {
-      const signedIn = await new Browser().navigate(`${running.url}/auth/login?returnTo=${encodeURIComponent(elsewhere)}`, (prompt) =>
-        prompt === 'login' ? { login: 'alice', password: 'x' } : {},
+      const signedIn = await new Browser().navigate(`${running.url}/auth/login?returnTo=${encodeURIComponent(elsewhere)}`, asPerson('alice'),
       );
       expect(signedIn.url).toBe(`${running.url}/`);
     }
@@ -153,7 +152,7 @@ describe('browser sign-in', () => {
   it('refuses a person whose provider says their email is not verified: no session', async () => {
     running = await startSignInServer();
     const browser = new Browser();
-    const end = await browser.navigate(`${running.url}/auth/login`, (prompt) => (prompt === 'login' ? { login: 'mallory', password: 'x' } : {}));
+    const end = await browser.navigate(`${running.url}/auth/login`, asPerson('mallory'));
     expect(end.status, end.text).toBe(401);
     expect(end.text).toContain('not verified');
     expect(browser.cookie(running.url, 'lockstep_session')).toBeUndefined();
