@@ -80,9 +80,9 @@ export interface SignInServer {
  */
 export async function startSignInServer(
   config: (issuer: string) => string = signInConfig,
-  provider: { deviceFlow?: boolean } = {},
+  providerOptions: { deviceFlow?: boolean } = {},
 ): Promise<SignInServer> {
-  const started = await startTestProvider(PEOPLE, provider);
+  const started = await startTestProvider(PEOPLE, providerOptions);
   const project = testProject(config(started.issuer));
   const secretsFile = join(project.dir, 'secrets.env');
   writeFileSync(secretsFile, `OIDC_CLIENT_SECRET=${WEB_CLIENT_SECRET}\n`, { mode: 0o600 });
