@@ -73,7 +73,7 @@ export async function startTestProvider(people: Record<string, TestPerson>, opti
           token_endpoint_auth_method: 'none',
           application_type: 'native',
           redirect_uris: ['http://127.0.0.1/callback'],
-          grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+          grant_types: ['authorization_code', 'refresh_token', ...(options.deviceFlow === false ? [] : ['urn:ietf:params:oauth:grant-type:device_code'])],
           response_types: ['code'],
         },
       ],
