@@ -26,7 +26,13 @@ async function discover(signIn: Pick<ServerSignIn, 'issuer' | 'clientId'>): Prom
   const issuer = new URL(signIn.issuer);
   const insecure = issuer.protocol === 'http:' && isLoopbackUrl(issuer);
   try {
-    return await client.discovery(issuer, signIn.clientId, undefined, client.None(), insecure ? { execute: [client.allowInsecureRequests] } : undefined);
+    return await client.discovery(
+      issuer,
+      signIn.clientId,
+      undefined,
+      client.None(),
+      insecure ? { execute: [client.allowInsecureRequests] } : undefined,
+    );
   } catch (error) {
     throw new Error(`cannot reach the identity provider ${signIn.issuer}: ${reason(error)}`, { cause: error });
   }
@@ -38,11 +44,18 @@ async function discover(signIn: Pick<ServerSignIn, 'issuer' | 'clientId'>): Prom
  * authorization code flow with PKCE through a redirect to a port on 127.0.0.1 that only this
  * process listens on (RFC 8252). `loopback` forces the latter.
  */
-export async function providerLogin(signIn: ServerSignIn, say: Say, options: { loopback?: boolean; signal?: AbortSignal } = {}): Promise<ProviderLogin> {
+export async function providerLogin(
+  signIn: ServerSignIn,
+  say: Say,
+  options: { loopback?: boolean; signal?: AbortSignal } = {},
+): Promise<ProviderLogin> {
   const configuration = await discover(signIn);
   const scope = signIn.scopes.join(' ');
   try {
-    const tokens = signIn.deviceFlow && options.loopback !== true ? await deviceFlow(configuration, scope, say, options.signal) : await loopbackFlow(configuration, scope, say, options.signal);
+    const tokens =
+      signIn.deviceFlow && options.loopback !== true
+        ? await deviceFlow(configuration, scope, say, options.signal)
+        : await loopbackFlow(configuration, scope, say, options.signal);
     return loginFrom(signIn, tokens);
   } catch (error) {
     if (error instanceof client.ResponseBodyError || error instanceof client.AuthorizationResponseError)
@@ -51,15 +64,30 @@ export async function providerLogin(signIn: ServerSignIn, say: Say, options: { l
   }
 }
 
-async function deviceFlow(configuration: client.Configuration, scope: string, say: Say, signal: AbortSignal | undefined): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers> {
+async function deviceFlow(
+  configuration: client.Configuration,
+  scope: string,
+  say: Say,
+  signal: AbortSignal | undefined,
+): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers> {
   const started = await client.initiateDeviceAuthorization(configuration, { scope });
   say(`To sign in, open ${started.verification_uri} and enter the code ${started.user_code}`);
   if (started.verification_uri_complete !== undefined) say(`(or open ${started.verification_uri_complete})`);
   say('Waiting for you to confirm…');
-  return client.pollDeviceAuthorizationGrant(configuration, started, undefined, signal === undefined ? undefined : { signal });
+  return client.pollDeviceAuthorizationGrant(
+    configuration,
+    started,
+    undefined,
+    signal === undefined ? undefined : { signal },
+  );
 }
 
-async function loopbackFlow(configuration: client.Configuration, scope: string, say: Say, signal: AbortSignal | undefined): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers> {
+async function loopbackFlow(
+  configuration: client.Configuration,
+  scope: string,
+  say: Say,
+  signal: AbortSignal | undefined,
+): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers> {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -71,7 +99,9 @@ async function loopbackFlow(configuration: client.Configuration, scope: string, 
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Lockstep: you may close this window and go back to the terminal.\n');
+    res
+      .writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' })
+      .end('Lockstep: you may close this window and go back to the terminal.\n');
     answer(url);
   });
   await new Promise<void>((resolve, reject) => {
@@ -93,7 +123,12 @@ async function loopbackFlow(configuration: client.Configuration, scope: string, 
     const callback = await waitFor(came, LOOPBACK_WAIT_MS, signal);
     const current = new URL(redirectUri);
     current.search = callback.search;
-    return await client.authorizationCodeGrant(configuration, current, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+    return await client.authorizationCodeGrant(configuration, current, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    });
   } finally {
     server.closeAllConnections();
     server.close();
@@ -102,13 +137,17 @@ async function loopbackFlow(configuration: client.Configuration, scope: string, 
 
 /** A fresh bearer token from the refresh token; InputError (sign in again) when the provider refuses it. */
 export async function refreshLogin(login: StoredLogin): Promise<ProviderLogin> {
-  if (login.refreshToken === undefined) throw new InputError('your sign-in has expired: run lockstep login again', 'login');
+  if (login.refreshToken === undefined)
+    throw new InputError('your sign-in has expired: run lockstep login again', 'login');
   const configuration = await discover(login);
   try {
     const tokens = await client.refreshTokenGrant(configuration, login.refreshToken);
     return loginFrom(login, tokens, login.refreshToken);
   } catch (error) {
-    if (error instanceof client.ResponseBodyError) throw new InputError(`your sign-in has expired (${error.error}): run lockstep login again`, 'login', { cause: error });
+    if (error instanceof client.ResponseBodyError)
+      throw new InputError(`your sign-in has expired (${error.error}): run lockstep login again`, 'login', {
+        cause: error,
+      });
     throw error;
   }
 }
@@ -122,14 +161,31 @@ function loginFrom(
   const token = tokens.id_token ?? tokens.access_token;
   const claims = tokens.claims();
   const expiresIn = tokens.expiresIn();
-  const expiresAt = claims?.exp !== undefined && tokens.id_token !== undefined ? claims.exp * 1000 : Date.now() + (expiresIn ?? 300) * 1000;
+  const expiresAt =
+    claims?.exp !== undefined && tokens.id_token !== undefined
+      ? claims.exp * 1000
+      : Date.now() + (expiresIn ?? 300) * 1000;
   const refreshToken = tokens.refresh_token ?? previousRefresh;
-  return { issuer: signIn.issuer, clientId: signIn.clientId, token, expiresAt: new Date(expiresAt).toISOString(), ...(refreshToken === undefined ? {} : { refreshToken }) };
+  return {
+    issuer: signIn.issuer,
+    clientId: signIn.clientId,
+    token,
+    expiresAt: new Date(expiresAt).toISOString(),
+    ...(refreshToken === undefined ? {} : { refreshToken }),
+  };
 }
 
 function waitFor<T>(promise: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`nobody came back from the identity provider within ${ms / 60_000} minutes: run lockstep login again`)), ms);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `nobody came back from the identity provider within ${ms / 60_000} minutes: run lockstep login again`,
+          ),
+        ),
+      ms,
+    );
     signal?.addEventListener('abort', () => reject(new Error('lockstep login was stopped')), { once: true });
     promise.then(
       (value) => {

@@ -15,7 +15,10 @@ export function storedToken(url: URL, env: NodeJS.ProcessEnv = process.env): () 
     const key = serverKey(url);
     const login = readLogins(file)[key];
     if (login === undefined)
-      throw new InputError(`talking to a server needs a token: set LOCKSTEP_TOKEN (lockstep token create makes one), or sign in with lockstep login --server ${key}`, 'LOCKSTEP_TOKEN');
+      throw new InputError(
+        `talking to a server needs a token: set LOCKSTEP_TOKEN (lockstep token create makes one), or sign in with lockstep login --server ${key}`,
+        'LOCKSTEP_TOKEN',
+      );
     if (Date.parse(login.expiresAt) - EARLY_MS > Date.now()) return login.token;
     // Loaded only when a refresh is due: the protocol libraries stay out of every other command's start.
     const { refreshLogin } = await import('./oidc-login.js');

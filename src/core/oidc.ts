@@ -76,9 +76,16 @@ export function personFromClaims(config: OidcConfig, claims: Readonly<Record<str
   if (typeof subject !== 'string' || subject === '') return { ok: false, reason: 'the token has no sub claim' };
   const email = claims[config.emailClaim];
   if (typeof email !== 'string' || email.trim() === '')
-    return { ok: false, reason: `the token has no ${config.emailClaim} claim (Lockstep names people by it: ask the provider to include it)` };
-  if (claims.email_verified === false) return { ok: false, reason: `the provider says the ${config.emailClaim} of this person is not verified` };
-  return { ok: true, person: { issuer: config.issuer, subject, email: email.trim(), groups: groupsOf(claims[config.groupsClaim]) } };
+    return {
+      ok: false,
+      reason: `the token has no ${config.emailClaim} claim (Lockstep names people by it: ask the provider to include it)`,
+    };
+  if (claims.email_verified === false)
+    return { ok: false, reason: `the provider says the ${config.emailClaim} of this person is not verified` };
+  return {
+    ok: true,
+    person: { issuer: config.issuer, subject, email: email.trim(), groups: groupsOf(claims[config.groupsClaim]) },
+  };
 }
 
 function groupsOf(value: unknown): string[] {

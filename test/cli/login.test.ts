@@ -24,7 +24,10 @@ afterEach(async () => {
 
 interface Stored {
   version: number;
-  servers: Record<string, { issuer: string; clientId: string; token: string; expiresAt: string; refreshToken?: string; name: string }>;
+  servers: Record<
+    string,
+    { issuer: string; clientId: string; token: string; expiresAt: string; refreshToken?: string; name: string }
+  >;
 }
 
 function env(): NodeJS.ProcessEnv {
@@ -68,7 +71,9 @@ describe('lockstep login', () => {
     expect(uri).toBe(`${s.provider.issuer}/device`);
     // The person, in a browser: enters the code, confirms, signs in at the provider, consents.
     const person = asPerson('bob');
-    const page = await new Browser().navigate(uri ?? '', (prompt) => (prompt === '' ? { user_code: code ?? '' } : person(prompt)));
+    const page = await new Browser().navigate(uri ?? '', (prompt) =>
+      prompt === '' ? { user_code: code ?? '' } : person(prompt),
+    );
     expect(page.status, page.text).toBe(200);
     expect(page.text).toMatch(/Sign-in Success|success/i);
     const result = await done;
@@ -82,22 +87,41 @@ describe('lockstep login', () => {
     expect(stored).toMatchObject({ issuer: s.provider.issuer, clientId: 'lockstep-cli', name: 'bob@example.com' });
     expect(stored?.refreshToken).toBeDefined();
     // Nothing the provider gave is printed.
-    for (const secret of [stored?.token ?? '', stored?.refreshToken ?? '']) expect(`${result.stdout}${result.stderr}`).not.toContain(secret);
+    for (const secret of [stored?.token ?? '', stored?.refreshToken ?? ''])
+      expect(`${result.stdout}${result.stderr}`).not.toContain(secret);
 
     // A command through the server acts as bob, with no LOCKSTEP_TOKEN.
-    const made = await lockstepAwait(cwd, ['release', 'create', '--server', s.url, '--set', 'api=4.0.0', '-o', 'json'], env());
+    const made = await lockstepAwait(
+      cwd,
+      ['release', 'create', '--server', s.url, '--set', 'api=4.0.0', '-o', 'json'],
+      env(),
+    );
     expect(made.status, made.stderr).toBe(0);
     const release = JSON.parse(made.stdout) as { release: ReleaseRecord };
     expect(release.release.createdBy).toBe('bob@example.com');
     const audit = await s.handle.store.auditPage(null, 1000);
-    expect(audit.find((e) => e.kind === 'release.created')).toMatchObject({ actor: 'bob@example.com', data: { via: 'oidc', issuer: s.provider.issuer, subject: 'bob' } });
+    expect(audit.find((e) => e.kind === 'release.created')).toMatchObject({
+      actor: 'bob@example.com',
+      data: { via: 'oidc', issuer: s.provider.issuer, subject: 'bob' },
+    });
 
     // An expired login is refreshed with the refresh token, and kept again.
     const before = credentials();
     const entry = before.servers[s.url];
     if (entry === undefined) throw new Error('no login kept');
-    writeFileSync(file, JSON.stringify({ ...before, servers: { [s.url]: { ...entry, expiresAt: new Date(Date.now() - 60_000).toISOString() } } }), { mode: 0o600 });
-    const again = await lockstepAwait(cwd, ['release', 'create', '--server', s.url, '--set', 'api=4.0.1', '-o', 'json'], env());
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...before,
+        servers: { [s.url]: { ...entry, expiresAt: new Date(Date.now() - 60_000).toISOString() } },
+      }),
+      { mode: 0o600 },
+    );
+    const again = await lockstepAwait(
+      cwd,
+      ['release', 'create', '--server', s.url, '--set', 'api=4.0.1', '-o', 'json'],
+      env(),
+    );
     expect(again.status, again.stderr).toBe(0);
     const refreshed = credentials().servers[s.url];
     expect(refreshed?.token).not.toBe(entry.token);
@@ -116,7 +140,9 @@ describe('lockstep login', () => {
   it('signs in through a loopback redirect where the provider offers no device flow: PKCE, a port on 127.0.0.1 only this process listens on', async () => {
     running = await startSignInServer(undefined, { deviceFlow: false });
     const s = running;
-    expect(await (await fetch(`${s.url}/api/v1/auth/config`)).json()).toMatchObject({ oidc: { clientId: 'lockstep-cli', deviceFlow: false } });
+    expect(await (await fetch(`${s.url}/api/v1/auth/config`)).json()).toMatchObject({
+      oidc: { clientId: 'lockstep-cli', deviceFlow: false },
+    });
     const child = lockstepAsync(s.project.dir, ['login', '--server', s.url, '-o', 'json'], env());
     const done = ended(child);
     const [, address] = await waitForOutput(child, /open this address in a browser on this machine:\s+(\S+)/);
@@ -128,7 +154,11 @@ describe('lockstep login', () => {
     expect(page.text.replace(/<style>[\s\S]*<\/style>/, ''), page.url).toContain('you may close this window');
     const result = await done;
     expect(result.status, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ server: s.url, name: 'alice@example.com', issuer: s.provider.issuer });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      server: s.url,
+      name: 'alice@example.com',
+      issuer: s.provider.issuer,
+    });
     expect(credentials().servers[s.url]?.name).toBe('alice@example.com');
   }, 90_000);
 

@@ -28,13 +28,19 @@ export class Browser {
   }
 
   /** Sends one request (no redirect followed), with the jar's cookies; stores what comes back. */
-  async request(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<BrowserResponse> {
+  async request(
+    url: string,
+    init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  ): Promise<BrowserResponse> {
     const target = new URL(url);
     const cookies = [...(this.jar.get(target.host)?.values() ?? [])].filter((c) => target.pathname.startsWith(c.path));
     const response = await fetch(target, {
       method: init.method ?? 'GET',
       redirect: 'manual',
-      headers: { ...(cookies.length > 0 ? { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') } : {}), ...init.headers },
+      headers: {
+        ...(cookies.length > 0 ? { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') } : {}),
+        ...init.headers,
+      },
       body: init.body,
     });
     for (const header of response.headers.getSetCookie()) this.store(target, header);
@@ -53,7 +59,8 @@ export class Browser {
   ): Promise<BrowserResponse> {
     let next: { url: string; method: string; body?: string } = { url, method: 'GET' };
     for (let hops = 0; hops < 30; hops++) {
-      if (options.stopAt !== undefined && next.url.startsWith(options.stopAt)) return { status: 0, url: next.url, headers: new Headers(), text: '' };
+      if (options.stopAt !== undefined && next.url.startsWith(options.stopAt))
+        return { status: 0, url: next.url, headers: new Headers(), text: '' };
       const response = await this.request(next.url, {
         method: next.method,
         body: next.body,
@@ -110,7 +117,13 @@ function formOf(html: string): { action: string; hidden: Record<string, string> 
 }
 
 function decodeEntities(text: string): string {
-  return text.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#x2F;/g, '/').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+  return text
+    .replace(/&amp;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x2F;/g, '/')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>');
 }
 
 /** Fills the provider's pages as `login` would: any password on the login page, Continue on consent. */

@@ -32,12 +32,16 @@ export const WEB_CLIENT_SECRET = 'web-client-secret-a7f3c9e1d2b4';
  * server under test is configured with the issuer first), so the HTTP server listens first and the
  * provider is attached to it when `redirectUris` gives the URI.
  */
-export async function startTestProvider(people: Record<string, TestPerson>, options: { deviceFlow?: boolean } = {}): Promise<{
+export async function startTestProvider(
+  people: Record<string, TestPerson>,
+  options: { deviceFlow?: boolean } = {},
+): Promise<{
   issuer: string;
   /** Registers the clients (the web client's redirect URI is Lockstep's /auth/callback) and starts answering. */
   attach(redirectUri: string): Promise<TestProvider>;
 }> {
-  let handler: ((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void) | undefined;
+  let handler:
+    ((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void) | undefined;
   const server: Server = createServer((req, res) => {
     if (handler === undefined) {
       res.statusCode = 503;
@@ -73,7 +77,11 @@ export async function startTestProvider(people: Record<string, TestPerson>, opti
           token_endpoint_auth_method: 'none',
           application_type: 'native',
           redirect_uris: ['http://127.0.0.1/callback'],
-          grant_types: ['authorization_code', 'refresh_token', ...(options.deviceFlow === false ? [] : ['urn:ietf:params:oauth:grant-type:device_code'])],
+          grant_types: [
+            'authorization_code',
+            'refresh_token',
+            ...(options.deviceFlow === false ? [] : ['urn:ietf:params:oauth:grant-type:device_code']),
+          ],
           response_types: ['code'],
         },
       ],
@@ -99,12 +107,25 @@ export async function startTestProvider(people: Record<string, TestPerson>, opti
           enabled: true,
           defaultResource: () => 'urn:lockstep:api',
           useGrantedResource: () => true,
-          getResourceServerInfo: () => ({ scope: 'api', audience: 'lockstep', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
+          getResourceServerInfo: () => ({
+            scope: 'api',
+            audience: 'lockstep',
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          }),
         },
       },
       pkce: { required: () => true },
       cookies: { keys: ['test-cookie-key-not-a-secret'] },
-      ttl: { AccessToken: 600, IdToken: 600, DeviceCode: 600, RefreshToken: 86_400, Grant: 86_400, Session: 86_400, Interaction: 600 },
+      ttl: {
+        AccessToken: 600,
+        IdToken: 600,
+        DeviceCode: 600,
+        RefreshToken: 86_400,
+        Grant: 86_400,
+        Session: 86_400,
+        Interaction: 600,
+      },
     });
     // A refused request is the test's business; the provider's own console lines would only be noise.
     provider.on('server_error', () => undefined);

@@ -94,8 +94,22 @@ export async function startSignInServer(
     const settings = serverOidc(projects.values());
     if (settings === undefined) throw new Error('the test config sets no server.oidc');
     const log = (line: string): void => void lines.push(line);
-    const oidc = new OidcSignIn({ config: settings.config, clientSecret: settings.clientSecret, sessionKey: sessionKey(settings.defaultKeyFile), log });
-    return startServer({ projects, host: '127.0.0.1', port, authenticate: projectAuthenticator(projects), authorize: projectAuthorizer(projects), oidc, log, watchConfig: false });
+    const oidc = new OidcSignIn({
+      config: settings.config,
+      clientSecret: settings.clientSecret,
+      sessionKey: sessionKey(settings.defaultKeyFile),
+      log,
+    });
+    return startServer({
+      projects,
+      host: '127.0.0.1',
+      port,
+      authenticate: projectAuthenticator(projects),
+      authorize: projectAuthorizer(projects),
+      oidc,
+      log,
+      watchConfig: false,
+    });
   };
   let server = await serve(0);
   const provider = await started.attach(`${server.url}/auth/callback`);
@@ -124,10 +138,13 @@ export async function startSignInServer(
 }
 
 /** Signs `who` in through the whole browser flow: Lockstep's /auth/login, the provider's login and consent pages, the callback. */
-export async function browserSignIn(url: string, who: string, returnTo = '/api/v1/session'): Promise<{ browser: Browser; landed: string; csrf: string }> {
+export async function browserSignIn(
+  url: string,
+  who: string,
+  returnTo = '/api/v1/session',
+): Promise<{ browser: Browser; landed: string; csrf: string }> {
   const browser = new Browser();
-  const end = await browser.navigate(`${url}/auth/login?returnTo=${encodeURIComponent(returnTo)}`, asPerson(who),
-  );
+  const end = await browser.navigate(`${url}/auth/login?returnTo=${encodeURIComponent(returnTo)}`, asPerson(who));
   if (end.status !== 200) throw new Error(`sign-in of ${who} ended with HTTP ${end.status} at ${end.url}: ${end.text}`);
   const session = JSON.parse(end.text) as { csrfToken?: string };
   return { browser, landed: end.url, csrf: session.csrfToken ?? '' };
@@ -138,8 +155,13 @@ export async function browserSignIn(url: string, who: string, returnTo = '/api/v
  * (the CLI's public client, code flow with PKCE through the provider's pages): an ID token for
  * lockstep-cli and a JWT access token for the `lockstep` audience.
  */
-export async function providerTokens(issuer: string, who: string): Promise<{ idToken: string; accessToken: string; refreshToken?: string }> {
-  const config = await client.discovery(new URL(issuer), 'lockstep-cli', undefined, client.None(), { execute: [client.allowInsecureRequests] });
+export async function providerTokens(
+  issuer: string,
+  who: string,
+): Promise<{ idToken: string; accessToken: string; refreshToken?: string }> {
+  const config = await client.discovery(new URL(issuer), 'lockstep-cli', undefined, client.None(), {
+    execute: [client.allowInsecureRequests],
+  });
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -155,7 +177,16 @@ export async function providerTokens(issuer: string, who: string): Promise<{ idT
     prompt: 'consent',
   });
   const end = await new Browser().navigate(url.href, asPerson(who), { stopAt: redirectUri });
-  const tokens = await client.authorizationCodeGrant(config, new URL(end.url), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+  const tokens = await client.authorizationCodeGrant(config, new URL(end.url), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
   if (tokens.id_token === undefined) throw new Error('the provider sent no ID token');
-  return { idToken: tokens.id_token, accessToken: tokens.access_token, ...(tokens.refresh_token === undefined ? {} : { refreshToken: tokens.refresh_token }) };
+  return {
+    idToken: tokens.id_token,
+    accessToken: tokens.access_token,
+    ...(tokens.refresh_token === undefined ? {} : { refreshToken: tokens.refresh_token }),
+  };
 }

@@ -20,10 +20,17 @@ afterEach(async () => {
 
 type Caller = { bearer: string } | { cookie: string; csrf: string };
 
-async function api(caller: Caller, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
+async function api(
+  caller: Caller,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
   const s = running as SignInServer;
   const headers: Record<string, string> =
-    'bearer' in caller ? { Authorization: `Bearer ${caller.bearer}` } : { Cookie: `lockstep_session=${caller.cookie}`, 'X-CSRF-Token': caller.csrf };
+    'bearer' in caller
+      ? { Authorization: `Bearer ${caller.bearer}` }
+      : { Cookie: `lockstep_session=${caller.cookie}`, 'X-CSRF-Token': caller.csrf };
   const response = await fetch(`${s.url}/api/v1/projects/shop${path}`, {
     method,
     headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
@@ -63,7 +70,9 @@ async function settled(admin: Caller, id: string): Promise<PromotionRecord> {
 }
 
 async function adminToken(s: SignInServer): Promise<Caller> {
-  return { bearer: (await createToken(s.handle.deps({ actor: ADMIN.name }), ADMIN, { name: 'admin', for: ADMIN.name })).token };
+  return {
+    bearer: (await createToken(s.handle.deps({ actor: ADMIN.name }), ADMIN, { name: 'admin', for: ADMIN.name })).token,
+  };
 }
 
 describe('approvals by people who signed in', () => {
@@ -72,7 +81,14 @@ describe('approvals by people who signed in', () => {
     const admin = await adminToken(running);
     const promotion = await pendingProd(admin);
     const alice = { bearer: (await providerTokens(running.provider.issuer, 'alice')).idToken };
-    const aliceToken = { bearer: (await createToken(running.handle.deps({ actor: ADMIN.name }), ADMIN, { name: 'alice-laptop', for: 'alice@example.com' })).token };
+    const aliceToken = {
+      bearer: (
+        await createToken(running.handle.deps({ actor: ADMIN.name }), ADMIN, {
+          name: 'alice-laptop',
+          for: 'alice@example.com',
+        })
+      ).token,
+    };
 
     const first = await api(alice, 'POST', `/promotions/${promotion.id}/approve`, { comment: 'by the provider' });
     expect(first.status, first.text).toBe(200);
@@ -85,16 +101,36 @@ describe('approvals by people who signed in', () => {
 
     // Bob signs in in a browser: sre by the provider's word only.
     const bob = await browserSignIn(running.url, 'bob');
-    const second = await api({ cookie: bob.browser.cookie(running.url, 'lockstep_session') ?? '', csrf: bob.csrf }, 'POST', `/promotions/${promotion.id}/approve`, { comment: 'lgtm' });
+    const second = await api(
+      { cookie: bob.browser.cookie(running.url, 'lockstep_session') ?? '', csrf: bob.csrf },
+      'POST',
+      `/promotions/${promotion.id}/approve`,
+      { comment: 'lgtm' },
+    );
     expect(second.status, second.text).toBe(200);
     expect((await settled(admin, promotion.id)).state).toBe('succeeded');
 
     const audit: AuditEntry[] = await running.handle.store.auditPage(null, 10_000);
     const given = audit.filter((e) => e.kind === 'approval.given');
     expect(given.map((e) => e.actor)).toEqual(['alice@example.com', 'bob@example.com']);
-    expect(given[0]?.data).toMatchObject({ identity: 'authenticated', via: 'oidc', issuer: running.provider.issuer, subject: 'alice', groups: ['sre'] });
-    expect(given[1]?.data).toMatchObject({ identity: 'authenticated', via: 'oidc', issuer: running.provider.issuer, subject: 'bob', groups: ['sre', 'release-managers'] });
-    expect(audit.find((e) => e.kind === 'approval.refused')).toMatchObject({ actor: 'alice@example.com', data: { via: 'token', token: 'alice-laptop' } });
+    expect(given[0]?.data).toMatchObject({
+      identity: 'authenticated',
+      via: 'oidc',
+      issuer: running.provider.issuer,
+      subject: 'alice',
+      groups: ['sre'],
+    });
+    expect(given[1]?.data).toMatchObject({
+      identity: 'authenticated',
+      via: 'oidc',
+      issuer: running.provider.issuer,
+      subject: 'bob',
+      groups: ['sre', 'release-managers'],
+    });
+    expect(audit.find((e) => e.kind === 'approval.refused')).toMatchObject({
+      actor: 'alice@example.com',
+      data: { via: 'token', token: 'alice-laptop' },
+    });
     // The approval keeps the groups the provider vouched for: later evaluations count bob by them.
     const approvals = await running.handle.store.listApprovals(promotion.id);
     expect(approvals.map((a) => a.groups)).toEqual([['sre'], ['sre', 'release-managers']]);

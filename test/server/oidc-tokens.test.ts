@@ -15,7 +15,10 @@ afterAll(async () => {
   await running.close();
 });
 
-async function get(path: string, token: string): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
+async function get(
+  path: string,
+  token: string,
+): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
   const response = await fetch(`${running.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
   const text = await response.text();
   return { status: response.status, body: JSON.parse(text) as Record<string, unknown>, text };
@@ -30,7 +33,13 @@ describe("the provider's tokens as bearer tokens", () => {
     for (const token of [idToken, accessToken]) {
       const session = await get('/api/v1/session', token);
       expect(session.status, session.text).toBe(200);
-      expect(session.body).toEqual({ name: 'bob@example.com', via: 'oidc', issuer: running.provider.issuer, subject: 'bob', groups: ['sre', 'release-managers'] });
+      expect(session.body).toEqual({
+        name: 'bob@example.com',
+        via: 'oidc',
+        issuer: running.provider.issuer,
+        subject: 'bob',
+        groups: ['sre', 'release-managers'],
+      });
       // A bearer needs no CSRF token, and roles come from access: (bob is a release manager by the provider's word).
       const created = await fetch(`${running.url}/api/v1/projects/shop/releases`, {
         method: 'POST',
@@ -44,7 +53,15 @@ describe("the provider's tokens as bearer tokens", () => {
   it('refuses forged, expired, not yet valid, wrong-audience, wrong-issuer, emailless, unverified and shared-secret tokens with 401, quoting none of them', async () => {
     const { issuer } = running.provider;
     const now = Math.floor(Date.now() / 1000);
-    const good = { iss: issuer, aud: 'lockstep', sub: 'alice', email: 'alice@example.com', groups: ['sre'], iat: now, exp: now + 600 };
+    const good = {
+      iss: issuer,
+      aud: 'lockstep',
+      sub: 'alice',
+      email: 'alice@example.com',
+      groups: ['sre'],
+      iat: now,
+      exp: now + 600,
+    };
     // The control: the same claims signed with the provider's key pass.
     expect((await get('/api/v1/session', await running.provider.sign(good))).status).toBe(200);
     const hs256 = await sharedSecretToken(good);
@@ -77,7 +94,9 @@ describe("the provider's tokens as bearer tokens", () => {
 async function sharedSecretToken(claims: Record<string, unknown>): Promise<string> {
   const { SignJWT } = await import('jose');
   const { WEB_CLIENT_SECRET } = await import('../helpers/oidc-provider.js');
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: 'test-signing-key' }).sign(new TextEncoder().encode(WEB_CLIENT_SECRET));
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', kid: 'test-signing-key' })
+    .sign(new TextEncoder().encode(WEB_CLIENT_SECRET));
 }
 
 function unsignedToken(claims: Record<string, unknown>): string {

@@ -21,10 +21,15 @@ afterEach(async () => {
 /** The Set-Cookie header that set `name` last, split into its attributes (lower-cased names). */
 function cookieFlags(browser: Browser, name: string): Map<string, string> {
   const header = [...browser.setCookies].reverse().find((c) => c.header.startsWith(`${name}=`))?.header ?? '';
-  return new Map(header.split(';').slice(1).map((a) => {
-    const [k = '', v = ''] = a.trim().split('=');
-    return [k.toLowerCase(), v];
-  }));
+  return new Map(
+    header
+      .split(';')
+      .slice(1)
+      .map((a) => {
+        const [k = '', v = ''] = a.trim().split('=');
+        return [k.toLowerCase(), v];
+      }),
+  );
 }
 
 describe('browser sign-in', () => {
@@ -32,8 +37,18 @@ describe('browser sign-in', () => {
     running = await startSignInServer();
     const { browser, landed, csrf } = await browserSignIn(running.url, 'alice');
     expect(landed).toBe(`${running.url}/api/v1/session`);
-    const session = JSON.parse((await browser.request(`${running.url}/api/v1/session`)).text) as Record<string, unknown>;
-    expect(session).toMatchObject({ name: 'alice@example.com', via: 'oidc', issuer: running.provider.issuer, subject: 'alice', groups: ['sre'], csrfToken: csrf });
+    const session = JSON.parse((await browser.request(`${running.url}/api/v1/session`)).text) as Record<
+      string,
+      unknown
+    >;
+    expect(session).toMatchObject({
+      name: 'alice@example.com',
+      via: 'oidc',
+      issuer: running.provider.issuer,
+      subject: 'alice',
+      groups: ['sre'],
+      csrfToken: csrf,
+    });
     expect(csrf).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const flags = cookieFlags(browser, 'lockstep_session');
     expect(flags.has('httponly')).toBe(true);
@@ -57,7 +72,11 @@ describe('browser sign-in', () => {
     const alice = await browserSignIn(running.url, 'alice');
     const releases = `${running.url}/api/v1/projects/shop/releases`;
     const post = (browser: Browser, headers: Record<string, string>) =>
-      browser.request(releases, { method: 'POST', body: JSON.stringify({ set: ['api=1.0.0'] }), headers: { 'Content-Type': 'application/json', ...headers } });
+      browser.request(releases, {
+        method: 'POST',
+        body: JSON.stringify({ set: ['api=1.0.0'] }),
+        headers: { 'Content-Type': 'application/json', ...headers },
+      });
     expect((await bob.browser.request(releases)).status).toBe(200);
     const without = await post(bob.browser, {});
     expect(without.status).toBe(403);
@@ -81,7 +100,10 @@ describe('browser sign-in', () => {
     const { browser, csrf } = await browserSignIn(running.url, 'alice');
     expect((await browser.request(`${running.url}/auth/logout`, { method: 'POST' })).status).toBe(403);
     expect(browser.cookie(running.url, 'lockstep_session')).toBeDefined();
-    const out = await browser.request(`${running.url}/auth/logout`, { method: 'POST', headers: { 'X-CSRF-Token': csrf } });
+    const out = await browser.request(`${running.url}/auth/logout`, {
+      method: 'POST',
+      headers: { 'X-CSRF-Token': csrf },
+    });
     expect(out.status, out.text).toBe(200);
     expect(browser.cookie(running.url, 'lockstep_session')).toBeUndefined();
     expect((await browser.request(`${running.url}/api/v1/session`)).status).toBe(401);
@@ -109,7 +131,9 @@ describe('browser sign-in', () => {
     expect(end.status).toBe(404);
     const start = await browser.request(`${running.url}/auth/login`, { headers: { 'X-Forwarded-Proto': 'https' } });
     expect(cookieFlags(browser, 'lockstep_sign_in').has('secure')).toBe(true);
-    const provider = await browser.navigate(start.headers.get('Location') ?? '', asPerson('alice'), { stopAt: running.url });
+    const provider = await browser.navigate(start.headers.get('Location') ?? '', asPerson('alice'), {
+      stopAt: running.url,
+    });
     const callback = await browser.request(provider.url, { headers: { 'X-Forwarded-Proto': 'https' } });
     expect(callback.status, callback.text).toBe(302);
     const flags = cookieFlags(browser, '__Host-lockstep_session');
@@ -127,7 +151,9 @@ describe('browser sign-in', () => {
     // A changed state: 401, and no session.
     const browser = new Browser();
     const start = await browser.request(`${running.url}/auth/login`);
-    const provider = await browser.navigate(start.headers.get('Location') ?? '', asPerson('alice'), { stopAt: running.url });
+    const provider = await browser.navigate(start.headers.get('Location') ?? '', asPerson('alice'), {
+      stopAt: running.url,
+    });
     const tampered = new URL(provider.url);
     tampered.searchParams.set('state', 'someone-elses-state');
     const refused = await browser.request(tampered.href);
@@ -136,14 +162,20 @@ describe('browser sign-in', () => {
     // The provider said no (the person cancelled): 401 with its error code, and no session.
     const denied = new Browser();
     const asked = new URL((await denied.request(`${running.url}/auth/login`)).headers.get('Location') ?? '');
-    const answer = new URLSearchParams({ error: 'access_denied', state: asked.searchParams.get('state') ?? '', iss: running.provider.issuer });
+    const answer = new URLSearchParams({
+      error: 'access_denied',
+      state: asked.searchParams.get('state') ?? '',
+      iss: running.provider.issuer,
+    });
     const cancelled = await denied.request(`${running.url}/auth/callback?${answer.toString()}`);
     expect(cancelled.status, cancelled.text).toBe(401);
     expect(cancelled.text).toContain('access_denied');
     expect(denied.cookie(running.url, 'lockstep_session')).toBeUndefined();
     // returnTo elsewhere is ignored: the sign-in ends on this server.
     for (const elsewhere of ['https://evil.example/', '//evil.example/x', '/\\evil.example']) {
-      const signedIn = await new Browser().navigate(`${running.url}/auth/login?returnTo=${encodeURIComponent(elsewhere)}`, asPerson('alice'),
+      const signedIn = await new Browser().navigate(
+        `${running.url}/auth/login?returnTo=${encodeURIComponent(elsewhere)}`,
+        asPerson('alice'),
       );
       expect(signedIn.url).toBe(`${running.url}/`);
     }
@@ -168,10 +200,14 @@ describe('browser sign-in', () => {
     });
     expect(r.status).toBe(201);
     const cookie = browser.cookie(running.url, 'lockstep_session') ?? '';
-    const config = JSON.stringify(await (await browser.request(`${running.url}/api/v1/projects/shop/config`)).text);
+    const config = (await browser.request(`${running.url}/api/v1/projects/shop/config`)).text;
     const audit = JSON.stringify(await running.handle.store.auditPage(null, 10_000));
     const log = running.lines.join('\n');
-    for (const [what, text] of [['config', config], ['audit', audit], ['log', log]] as const) {
+    for (const [what, text] of [
+      ['config', config],
+      ['audit', audit],
+      ['log', log],
+    ] as const) {
       expect(text, what).not.toContain(WEB_CLIENT_SECRET);
       expect(text, what).not.toContain(cookie);
       expect(text, what).not.toContain(csrf);
@@ -189,7 +225,9 @@ describe('one identity provider per server', () => {
     for (const p of made.splice(0)) p.cleanup();
   });
   async function open(name: string, oidc: string): Promise<ProjectHandle> {
-    const project = testProject(`project: ${name}\n${oidc}environments:\n  dev: {}\ncomponents:\n  api:\n${commandComponent()}\n`);
+    const project = testProject(
+      `project: ${name}\n${oidc}environments:\n  dev: {}\ncomponents:\n  api:\n${commandComponent()}\n`,
+    );
     made.push(project);
     const handle = await openProjectHandle({ config: join(project.dir, 'lockstep.yaml') });
     handles.push(handle);
@@ -204,11 +242,16 @@ describe('one identity provider per server', () => {
     expect(serverOidc([plain, shop, payments])?.config.issuer).toBe('https://login.example.com');
     expect(serverOidc([plain])).toBeUndefined();
     const other = await open('other', oidcBlock('https://login.other.example'));
-    expect(() => serverOidc([shop, plain, other])).toThrow(`server.oidc differs between ${shop.loaded.file} and ${other.loaded.file}`);
+    expect(() => serverOidc([shop, plain, other])).toThrow(
+      `server.oidc differs between ${shop.loaded.file} and ${other.loaded.file}`,
+    );
   });
 
   it('refuses to start when the client secret it names is not set', async () => {
-    const shop = await open('shop', oidcBlock('https://login.example.com').replace('OIDC_CLIENT_SECRET', 'NOT_SET_ANYWHERE_X'));
+    const shop = await open(
+      'shop',
+      oidcBlock('https://login.example.com').replace('OIDC_CLIENT_SECRET', 'NOT_SET_ANYWHERE_X'),
+    );
     expect(() => serverOidc([shop])).toThrow(/names the secret NOT_SET_ANYWHERE_X, which is not set/);
   });
 });

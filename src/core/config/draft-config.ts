@@ -10,7 +10,6 @@ import {
   type OnFailure,
   type OutputDeclaration,
   type ProjectConfig,
-  type ServerConfig,
   type ValueType,
 } from '../model.js';
 
@@ -64,7 +63,7 @@ export function draftConfig(raw: unknown): DraftConfig {
       // Raw: the access rule reads it defensively (see access-rules.ts).
       ...(isPlainObject(root.access) ? { access: root.access as unknown as AccessConfig } : {}),
       // Raw: the oidc rule reads it defensively (see oidc-rules.ts).
-      ...(isPlainObject(root.server) ? { server: root.server as ServerConfig } : {}),
+      ...(isPlainObject(root.server) ? { server: root.server } : {}),
     },
     unusableWith,
   };

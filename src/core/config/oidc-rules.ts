@@ -26,11 +26,15 @@ export const oidcIsValid: Rule = ({ config }) => {
     // Never quote the value: it may be the secret itself.
     out.push({
       path: [...base, 'clientSecret'],
-      message: 'clientSecret must come from a secret, written as ${{ secrets.NAME }} (set NAME in the environment or the secrets file of lockstep serve)',
+      message:
+        'clientSecret must come from a secret, written as ${{ secrets.NAME }} (set NAME in the environment or the secrets file of lockstep serve)',
     });
   }
   if (Array.isArray(oidc.scopes) && !oidc.scopes.includes('openid')) {
-    out.push({ path: [...base, 'scopes'], message: 'scopes must include openid: without it the provider signs nobody in with OpenID Connect' });
+    out.push({
+      path: [...base, 'scopes'],
+      message: 'scopes must include openid: without it the provider signs nobody in with OpenID Connect',
+    });
   }
   return out;
 };
@@ -43,7 +47,8 @@ function issuerProblem(text: string): string | undefined {
     return 'issuer must be a URL, like https://login.example.com';
   }
   if (url.username !== '' || url.password !== '') return 'issuer must not carry a user name or password';
-  if (url.search !== '' || url.hash !== '') return 'issuer must not have a query or fragment (OpenID Connect Discovery forbids them)';
+  if (url.search !== '' || url.hash !== '')
+    return 'issuer must not have a query or fragment (OpenID Connect Discovery forbids them)';
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:' && isLoopbackUrl(url)) return undefined;
   return `issuer must be an https URL (http only for a provider on this machine: 127.0.0.1, localhost, [::1]), not ${url.protocol}`;

@@ -1,6 +1,12 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import * as client from 'openid-client';
-import { acceptedAudiences, isLoopbackUrl, personFromClaims, type OidcConfig, type OidcPerson } from '../../core/oidc.js';
+import {
+  acceptedAudiences,
+  isLoopbackUrl,
+  personFromClaims,
+  type OidcConfig,
+  type OidcPerson,
+} from '../../core/oidc.js';
 import { Unauthenticated, Unavailable } from '../errors.js';
 
 /** Clock difference allowed between this server and the provider when checking `exp`, `nbf` and `iat`. */
@@ -76,9 +82,14 @@ export class IdentityProvider {
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (error) {
-      if (error instanceof joseErrors.JWKSTimeout || (error instanceof Error && !(error instanceof joseErrors.JOSEError))) {
+      if (
+        error instanceof joseErrors.JWKSTimeout ||
+        (error instanceof Error && !(error instanceof joseErrors.JOSEError))
+      ) {
         this.log(`oidc: cannot fetch the provider's keys: ${describe(error)}`);
-        throw new Unavailable(`the identity provider ${this.config.issuer} cannot be reached to check the token; try again later`);
+        throw new Unavailable(
+          `the identity provider ${this.config.issuer} cannot be reached to check the token; try again later`,
+        );
       }
       throw new Unauthenticated(`the token is not valid: ${refusal(error)}`);
     }
@@ -88,7 +99,12 @@ export class IdentityProvider {
   }
 
   /** Where to send the browser to sign in, with PKCE (S256), state and nonce. */
-  async authorizationUrl(checks: { redirectUri: string; state: string; nonce: string; verifier: string }): Promise<URL> {
+  async authorizationUrl(checks: {
+    redirectUri: string;
+    state: string;
+    nonce: string;
+    verifier: string;
+  }): Promise<URL> {
     const { configuration } = await this.discover();
     return client.buildAuthorizationUrl(configuration, {
       redirect_uri: checks.redirectUri,
@@ -123,7 +139,9 @@ export class IdentityProvider {
       }
       if (error instanceof client.ResponseBodyError) {
         this.log(`oidc: the provider refused the code exchange: ${printableCode(error.error)}`);
-        throw new Unauthenticated(`the identity provider refused the sign-in: ${printableCode(error.error)}; sign in again`);
+        throw new Unauthenticated(
+          `the identity provider refused the sign-in: ${printableCode(error.error)}; sign in again`,
+        );
       }
       if (error instanceof client.ClientError) {
         // A state, nonce or token check failed: someone's answer was not meant for this sign-in.

@@ -54,7 +54,11 @@ export class OidcSignIn {
 
   /** A person as the API's identity: named by email, proven by issuer and subject, with the provider's groups. */
   identityOf(person: Pick<OidcPerson, 'issuer' | 'subject' | 'email' | 'groups'>): Identity {
-    return { name: person.email, via: { kind: 'oidc', issuer: person.issuer, subject: person.subject }, groups: person.groups };
+    return {
+      name: person.email,
+      via: { kind: 'oidc', issuer: person.issuer, subject: person.subject },
+      groups: person.groups,
+    };
   }
 
   /** The person a provider token stands for; throws Unauthenticated (401) or Unavailable (503). */
@@ -95,7 +99,10 @@ export class OidcSignIn {
     const pending = sealed === undefined ? undefined : await this.sealer.openSignIn(sealed, this.now());
     deleteCookie(c, SIGN_IN_COOKIE, { ...this.cookieFlags(c), path: SIGN_IN_PATH });
     if (pending === undefined)
-      throw new InputError('no sign-in is under way in this browser (it took too long, or began elsewhere): start again at /auth/login', 'cookie');
+      throw new InputError(
+        'no sign-in is under way in this browser (it took too long, or began elsewhere): start again at /auth/login',
+        'cookie',
+      );
     // The URL the provider sent the browser to, on the redirect URI the sign-in registered.
     const callback = new URL(pending.redirectUri);
     callback.search = new URL(c.req.url).search;
@@ -104,8 +111,14 @@ export class OidcSignIn {
     const { cookie } = await this.sealer.sealSession({ ...person, expiresAt });
     // A browser refuses a cookie above 4 KB: a person in very many groups gets a clear refusal instead.
     if (cookie.length > 3800)
-      throw new Unauthenticated(`the provider lists too many groups for ${person.email} to fit in a session cookie: ask it to send only the groups Lockstep needs`);
-    setCookie(c, this.sessionCookieName(c), cookie, { ...this.cookieFlags(c), path: '/', maxAge: expiresAt - Math.floor(this.now().getTime() / 1000) });
+      throw new Unauthenticated(
+        `the provider lists too many groups for ${person.email} to fit in a session cookie: ask it to send only the groups Lockstep needs`,
+      );
+    setCookie(c, this.sessionCookieName(c), cookie, {
+      ...this.cookieFlags(c),
+      path: '/',
+      maxAge: expiresAt - Math.floor(this.now().getTime() / 1000),
+    });
     this.options.log(`oidc: ${person.email} signed in (issuer ${person.issuer}, subject ${person.subject})`);
     return c.redirect(pending.returnTo, 302);
   }
@@ -126,7 +139,10 @@ export class OidcSignIn {
 
   /** Over TLS: the public URL is https, the request came over TLS, or the proxy in front says it did. */
   private secure(c: Context): boolean {
-    return new URL(this.origin(c)).protocol === 'https:' || c.req.header('X-Forwarded-Proto')?.split(',')[0]?.trim() === 'https';
+    return (
+      new URL(this.origin(c)).protocol === 'https:' ||
+      c.req.header('X-Forwarded-Proto')?.split(',')[0]?.trim() === 'https'
+    );
   }
 
   private sessionCookieName(c: Context): string {
@@ -141,6 +157,7 @@ export class OidcSignIn {
 
 /** Where to go after signing in: a path on this server, never another site (`//evil.example`, `/\evil`). */
 function localPath(returnTo: string | undefined): string {
-  if (returnTo === undefined || !returnTo.startsWith('/') || returnTo.startsWith('//') || returnTo.startsWith('/\\')) return '/';
+  if (returnTo === undefined || !returnTo.startsWith('/') || returnTo.startsWith('//') || returnTo.startsWith('/\\'))
+    return '/';
   return /^[\x21-\x7e]*$/.test(returnTo) ? returnTo : '/';
 }

@@ -52,5 +52,10 @@ export function serverOidc(projects: Iterable<ProjectHandle>): ServerOidc | unde
         'server.oidc.clientSecret',
       );
   }
-  return { config: found.config, clientSecret, file: found.project.loaded.file, defaultKeyFile: path.join(deps.stateDir, SESSION_KEY_FILE) };
+  return {
+    config: found.config,
+    clientSecret,
+    file: found.project.loaded.file,
+    defaultKeyFile: path.join(deps.stateDir, SESSION_KEY_FILE),
+  };
 }

@@ -55,9 +55,16 @@ export class SessionSealer {
     const payload = await this.open(cookie, SESSION_AUDIENCE, now);
     if (payload === undefined) return undefined;
     const { idpIssuer, idpSubject, email, groups, csrf, exp } = payload;
-    if (typeof idpIssuer !== 'string' || typeof idpSubject !== 'string' || typeof email !== 'string' || typeof csrf !== 'string') return undefined;
-    if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string') || typeof exp !== 'number') return undefined;
-    return { issuer: idpIssuer, subject: idpSubject, email, groups: groups as string[], csrf, expiresAt: exp };
+    if (
+      typeof idpIssuer !== 'string' ||
+      typeof idpSubject !== 'string' ||
+      typeof email !== 'string' ||
+      typeof csrf !== 'string'
+    )
+      return undefined;
+    if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string') || typeof exp !== 'number')
+      return undefined;
+    return { issuer: idpIssuer, subject: idpSubject, email, groups, csrf, expiresAt: exp };
   }
 
   async sealSignIn(pending: PendingSignIn, now: Date): Promise<string> {
@@ -69,7 +76,13 @@ export class SessionSealer {
     if (p === undefined) return undefined;
     const fields = [p.state, p.nonce, p.verifier, p.redirectUri, p.returnTo];
     if (!fields.every((f) => typeof f === 'string')) return undefined;
-    return { state: p.state as string, nonce: p.nonce as string, verifier: p.verifier as string, redirectUri: p.redirectUri as string, returnTo: p.returnTo as string };
+    return {
+      state: p.state as string,
+      nonce: p.nonce as string,
+      verifier: p.verifier as string,
+      redirectUri: p.redirectUri as string,
+      returnTo: p.returnTo as string,
+    };
   }
 
   private async seal(claims: JWTPayload, audience: string, expiresAt: number): Promise<string> {

@@ -37,5 +37,9 @@ function readKey(file: string): Uint8Array {
 
 function unusable(file: string, error: unknown): InputError {
   const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : 'unreadable');
-  return new InputError(`the session key ${file} can be neither read nor made (${why}): sign-in needs it`, '--session-key', { cause: error });
+  return new InputError(
+    `the session key ${file} can be neither read nor made (${why}): sign-in needs it`,
+    '--session-key',
+    { cause: error },
+  );
 }

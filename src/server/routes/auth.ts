@@ -30,7 +30,9 @@ const SessionView = z
     csrfToken: z
       .string()
       .optional()
-      .openapi({ description: 'for a session cookie: send it as X-CSRF-Token with every request that changes something' }),
+      .openapi({
+        description: 'for a session cookie: send it as X-CSRF-Token with every request that changes something',
+      }),
     expiresAt: z.string().optional().openapi({ description: 'when the session cookie ends' }),
   })
   .openapi('Session');
@@ -58,7 +60,10 @@ export function authRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): vo
       tags: ['auth'],
       summary: 'how to sign in here: what `lockstep login` needs to talk to the identity provider',
       middleware: serverGuard('getAuthConfig', options),
-      responses: { 200: json(AuthConfig, 'the sign-in settings'), 503: error('the identity provider cannot be reached') },
+      responses: {
+        200: json(AuthConfig, 'the sign-in settings'),
+        503: error('the identity provider cannot be reached'),
+      },
     }),
     async (c) => c.json({ oidc: options.oidc === undefined ? null : await options.oidc.cliSignIn() }, 200),
   );
@@ -71,7 +76,11 @@ export function authRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): vo
       tags: ['auth'],
       summary: 'sign in in a browser: redirects to the identity provider (authorization code flow with PKCE)',
       middleware: serverGuard('beginSignIn', options),
-      request: { query: z.object({ returnTo: z.string().max(2000).optional().openapi({ description: 'a path here to go back to' }) }) },
+      request: {
+        query: z.object({
+          returnTo: z.string().max(2000).optional().openapi({ description: 'a path here to go back to' }),
+        }),
+      },
       responses: { 302: REDIRECT, 404: ERROR_RESPONSES[404] },
     }),
     async (c) => signIn().beginSignIn(c, c.req.valid('query').returnTo),
@@ -127,7 +136,11 @@ export function authRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): vo
       tags: ['auth'],
       summary: 'sign out: the session cookie is removed (with a cookie, send X-CSRF-Token)',
       middleware: serverGuard('signOut', options),
-      responses: { 200: json(z.object({ signedOut: z.literal(true) }), 'signed out'), 401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403] },
+      responses: {
+        200: json(z.object({ signedOut: z.literal(true) }), 'signed out'),
+        401: ERROR_RESPONSES[401],
+        403: ERROR_RESPONSES[403],
+      },
     }),
     (c) => {
       options.oidc?.signOut(c);

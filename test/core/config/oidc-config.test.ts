@@ -19,7 +19,11 @@ const OIDC = ['server:', '  oidc:', '    issuer: https://login.example.com', '  
 
 describe('server.oidc in lockstep.yaml', () => {
   it('loads with its defaults', () => {
-    const loaded = loadConfig(withServer(...OIDC, '    clientSecret: "${{ secrets.OIDC_CLIENT_SECRET }}"'), 'lockstep.yaml', ADAPTERS);
+    const loaded = loadConfig(
+      withServer(...OIDC, '    clientSecret: "${{ secrets.OIDC_CLIENT_SECRET }}"'),
+      'lockstep.yaml',
+      ADAPTERS,
+    );
     expect(loaded.config.server?.oidc).toEqual({
       issuer: 'https://login.example.com',
       clientId: 'lockstep',
@@ -35,7 +39,10 @@ describe('server.oidc in lockstep.yaml', () => {
 
   it('takes an http issuer on loopback only', () => {
     for (const issuer of ['http://127.0.0.1:8080', 'http://localhost:9000/realms/x', 'http://[::1]:4000']) {
-      expect(problems(withServer('server:', '  oidc:', `    issuer: ${issuer}`, '    clientId: lockstep')), issuer).toEqual([]);
+      expect(
+        problems(withServer('server:', '  oidc:', `    issuer: ${issuer}`, '    clientId: lockstep')),
+        issuer,
+      ).toEqual([]);
     }
   });
 
@@ -60,17 +67,22 @@ describe('server.oidc in lockstep.yaml', () => {
       'lockstep.yaml:19:5: server.oidc.groupClaim: unknown field groupClaim (did you mean groupsClaim?)',
     ]);
     expect(found.join('\n')).not.toContain('s3cr3t');
-    expect(problems(withServer('server:', '  oidc:', '    issuer: "https://login.example.com/?x=1"', '    clientId: lockstep'))[0]).toContain('must not have a query');
-    expect(problems(withServer('server:', '  oidc:', '    clientId: lockstep'))).toEqual(['lockstep.yaml:13:3: server.oidc.issuer: missing required field issuer']);
+    expect(
+      problems(
+        withServer('server:', '  oidc:', '    issuer: "https://login.example.com/?x=1"', '    clientId: lockstep'),
+      )[0],
+    ).toContain('must not have a query');
+    expect(problems(withServer('server:', '  oidc:', '    clientId: lockstep'))).toEqual([
+      'lockstep.yaml:13:3: server.oidc.issuer: missing required field issuer',
+    ]);
   });
 
   it('with server.oidc, gates and access: may name a group only the provider fills; without it, an unknown group is an error', () => {
     const gated = (oidc: string[]) =>
-      withServer(
-        ...oidc,
-        'access:',
-        '  approver: [group:platform]',
-      ).replace('    after: [dev]\n', '    after: [dev]\n    gates:\n      approvals: { count: 3, from: [group:sre, group:platform] }\n');
+      withServer(...oidc, 'access:', '  approver: [group:platform]').replace(
+        '    after: [dev]\n',
+        '    after: [dev]\n    gates:\n      approvals: { count: 3, from: [group:sre, group:platform] }\n',
+      );
     expect(problems(gated(OIDC))).toEqual([]);
     const without = problems(gated([]));
     expect(without.some((p) => p.includes('unknown group platform'))).toBe(true);
