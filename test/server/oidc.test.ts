@@ -1,11 +1,21 @@
+import { once } from 'node:events';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openProjectHandle, type ProjectHandle } from '../../src/project/project-handle.js';
 import { serverOidc } from '../../src/server/oidc/server-oidc.js';
 import { asPerson, Browser } from '../helpers/browser.js';
-import { WEB_CLIENT_SECRET } from '../helpers/oidc-provider.js';
-import { browserSignIn, oidcBlock, startSignInServer, type SignInServer } from '../helpers/oidc-server.js';
+import { lockstep, lockstepAsync } from '../helpers/cli.js';
+import { startTestProvider, WEB_CLIENT_SECRET } from '../helpers/oidc-provider.js';
+import {
+  browserSignIn,
+  oidcBlock,
+  PEOPLE,
+  signInConfig,
+  startSignInServer,
+  type SignInServer,
+} from '../helpers/oidc-server.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
 // Browser sign-in against a real OpenID provider (oidc-provider) on loopback, over real HTTP: the
@@ -229,17 +239,23 @@ describe('one identity provider per server', () => {
       `project: ${name}\n${oidc}environments:\n  dev: {}\ncomponents:\n  api:\n${commandComponent()}\n`,
     );
     made.push(project);
-    const handle = await openProjectHandle({ config: join(project.dir, 'lockstep.yaml') });
+    project.write('secrets.env', 'OIDC_CLIENT_SECRET=from-the-secrets-file\n');
+    const handle = await openProjectHandle({
+      config: join(project.dir, 'lockstep.yaml'),
+      secretsFile: join(project.dir, 'secrets.env'),
+    });
     handles.push(handle);
     return handle;
   }
 
   it('projects that set server.oidc must agree; one that leaves it out is served with it', async () => {
-    process.env.OIDC_CLIENT_SECRET ??= 'from-the-environment';
     const shop = await open('shop', oidcBlock('https://login.example.com'));
     const payments = await open('payments', oidcBlock('https://login.example.com'));
     const plain = await open('plain', '');
-    expect(serverOidc([plain, shop, payments])?.config.issuer).toBe('https://login.example.com');
+    expect(serverOidc([plain, shop, payments])).toMatchObject({
+      config: { issuer: 'https://login.example.com' },
+      clientSecret: 'from-the-secrets-file',
+    });
     expect(serverOidc([plain])).toBeUndefined();
     const other = await open('other', oidcBlock('https://login.other.example'));
     expect(() => serverOidc([shop, plain, other])).toThrow(
@@ -254,4 +270,64 @@ describe('one identity provider per server', () => {
     );
     expect(() => serverOidc([shop])).toThrow(/names the secret NOT_SET_ANYWHERE_X, which is not set/);
   });
+});
+
+describe('lockstep serve with server.oidc, as a user runs it', () => {
+  const made: TestProject[] = [];
+  afterEach(() => {
+    for (const p of made.splice(0)) p.cleanup();
+  });
+
+  it('signs people in with the provider its config names; the session key is made 0600 beside the state; the secret is printed nowhere', async () => {
+    const started = await startTestProvider(PEOPLE);
+    const project = testProject(signInConfig(started.issuer));
+    made.push(project);
+    const child = lockstepAsync(project.dir, ['serve', '--listen', '127.0.0.1:0'], {
+      OIDC_CLIENT_SECRET: WEB_CLIENT_SECRET,
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [first] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const url = /^listening on (\S+)$/.exec(first)?.[1] ?? '';
+    expect(url, stderr).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const provider = await started.attach(`${url}/auth/callback`);
+    try {
+      const { browser } = await browserSignIn(url, 'alice');
+      expect(JSON.parse((await browser.request(`${url}/api/v1/session`)).text)).toMatchObject({
+        name: 'alice@example.com',
+        issuer: started.issuer,
+      });
+      expect(statSync(join(project.dir, '.lockstep', 'session.key')).mode & 0o777).toBe(0o600);
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+      await provider.close();
+    }
+    expect(stderr).toContain(`people sign in with ${started.issuer}`);
+    expect(stderr).not.toContain(WEB_CLIENT_SECRET);
+  }, 60_000);
+
+  it('refuses to start (exit 2) when two projects name different providers, or the client secret is not set', () => {
+    const shop = testProject(
+      `project: shop\n${oidcBlock('https://login.example.com')}environments:\n  dev: {}\ncomponents:\n  api:\n${commandComponent()}\n`,
+    );
+    const payments = testProject(
+      `project: payments\n${oidcBlock('https://sso.example.org')}environments:\n  dev: {}\ncomponents:\n  api:\n${commandComponent()}\n`,
+    );
+    made.push(shop, payments);
+    const env = { OIDC_CLIENT_SECRET: 'x' };
+    const differ = lockstep(
+      shop.dir,
+      ['serve', '--listen', '127.0.0.1:0', '--project', '.', '--project', payments.dir],
+      env,
+    );
+    expect(differ.status, differ.stderr).toBe(2);
+    expect(differ.stderr).toContain(
+      `server.oidc differs between ${join(shop.dir, 'lockstep.yaml')} and ${join(payments.dir, 'lockstep.yaml')}`,
+    );
+    const unset = lockstep(shop.dir, ['serve', '--listen', '127.0.0.1:0'], { OIDC_CLIENT_SECRET: '' });
+    expect(unset.status, unset.stderr).toBe(2);
+    expect(unset.stderr).toContain('names the secret OIDC_CLIENT_SECRET, which is not set');
+  }, 60_000);
 });
