@@ -1,5 +1,5 @@
 import { builtinAdapters } from '../adapters/registry.js';
-import { sha256Hex } from '../core/canonical-json.js';
+import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { loadConfig, type LoadedConfig } from '../core/config/load-config.js';
 import { ConfigError, errorMessage, formatProblem } from '../core/errors.js';
 import { systemClock } from '../engine/clock.js';
@@ -126,6 +126,22 @@ export async function openProjectHandle(
               ...at,
               path: 'project',
               message: `the server serves this project as ${name} (API routes name it so): renaming it needs a restart`,
+            }),
+          ],
+          digest,
+        );
+      }
+      if (canonicalJson(next.config.server?.oidc ?? null) !== canonicalJson(loaded.config.server?.oidc ?? null)) {
+        // Sign-in is the whole server's, set up at start from every project's config (server/oidc/).
+        const at = next.config.server?.oidc === undefined ? { line: 1, column: 1 } : next.locate(['server', 'oidc']);
+        return refuse(
+          now,
+          [
+            formatProblem({
+              file: location.config,
+              ...at,
+              path: 'server.oidc',
+              message: 'server.oidc changed: sign-in is set up when the server starts, so a change to it needs a restart',
             }),
           ],
           digest,
