@@ -18,6 +18,7 @@ export const PEOPLE: Record<string, TestPerson> = {
   dave: { email: 'dave@example.com', groups: [] },
   erin: { email: 'erin@example.com', groups: [] },
   mallory: { email: 'mallory@example.com', groups: ['sre'], emailVerified: false },
+  admin: { email: 'admin@example.com', groups: [] },
 };
 
 export function oidcBlock(issuer: string): string {

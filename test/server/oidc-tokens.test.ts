@@ -25,6 +25,28 @@ async function get(
 }
 
 describe("the provider's tokens as bearer tokens", () => {
+  it('an admin signed in with the provider makes an API token: the audit entry names the admin by issuer and subject', async () => {
+    const { idToken } = await providerTokens(running.provider.issuer, 'admin');
+    const made = await fetch(`${running.url}/api/v1/projects/shop/tokens`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${idToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'deploy-bot', role: 'releaser' }),
+    });
+    expect(made.status, await made.clone().text()).toBe(201);
+    const audit = await running.handle.store.auditPage(null, 10_000);
+    expect(audit.find((e) => e.kind === 'token.created')).toMatchObject({
+      actor: 'admin@example.com',
+      data: {
+        name: 'deploy-bot',
+        identity: 'authenticated',
+        via: 'oidc',
+        issuer: running.provider.issuer,
+        subject: 'admin',
+      },
+    });
+    expect(JSON.stringify(audit)).not.toContain(idToken.split('.')[2]);
+  }, 30_000);
+
   it('accepts an ID token and a JWT access token: the person by email, proven by issuer and subject, with the groups claim', async () => {
     const { idToken, accessToken } = await providerTokens(running.provider.issuer, 'bob');
     // What the provider issued: an ID token for the CLI's client, an access token for Lockstep's audience.
@@ -103,3 +125,33 @@ function unsignedToken(claims: Record<string, unknown>): string {
   const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.${Buffer.from('x').toString('base64url')}`;
 }
+
+describe('when the identity provider cannot be reached', () => {
+  it('a session cookie and a token whose keys were fetched before still work; otherwise 503, never 401 or 500', async () => {
+    const s = await startSignInServer();
+    try {
+      const { browserSignIn } = await import('../helpers/oidc-server.js');
+      const { browser } = await browserSignIn(s.url, 'alice');
+      const { idToken } = await providerTokens(s.provider.issuer, 'alice');
+      const before = await fetch(`${s.url}/api/v1/session`, { headers: { Authorization: `Bearer ${idToken}` } });
+      expect(before.status).toBe(200);
+      await s.provider.close();
+      // The session is sealed here, and the provider's keys are cached: neither needs the provider now.
+      expect((await browser.request(`${s.url}/api/v1/session`)).status).toBe(200);
+      expect((await fetch(`${s.url}/api/v1/session`, { headers: { Authorization: `Bearer ${idToken}` } })).status).toBe(
+        200,
+      );
+      // A new sign-in needs the provider.
+      await s.restart();
+      const login = await fetch(`${s.url}/auth/login`, { redirect: 'manual' });
+      expect(login.status).toBe(503);
+      expect(login.headers.get('Retry-After')).toBe('5');
+      expect(((await login.json()) as { error: { message: string } }).error.message).toContain('cannot be reached');
+      const bearer = await fetch(`${s.url}/api/v1/session`, { headers: { Authorization: `Bearer ${idToken}` } });
+      expect(bearer.status).toBe(503);
+      expect(s.lines.join('\n')).toContain(`oidc: cannot discover the provider ${s.provider.issuer}`);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+});
