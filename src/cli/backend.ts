@@ -4,7 +4,8 @@ import type { CreateReleaseInput } from '../engine/promote.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EnvironmentStatus } from '../engine/status.js';
 import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
-import type { StepLogLine } from '../store/store.js';
+import type { DeliveryFilter, StepLogLine } from '../store/store.js';
+import type { DeliveryView } from '../engine/notifications.js';
 
 /**
  * What a promotion-running command (promote, approve) hears while the backend works, so that it
@@ -50,10 +51,17 @@ export interface Backend {
   promotion(ref: string): Promise<{ promotion: PromotionRecord; steps: StepRecord[] }>;
   logs(ref: string, component?: string): Promise<StepLogLine[]>;
   verifyAudit(head?: string): Promise<AuditCheck>;
+  /** The notification outbox, newest first (`notify log`). */
+  deliveries(filter: DeliveryFilter): Promise<DeliveryView[]>;
   /** Promotes and follows the run to its end (or returns it pending or rejected by its gates). */
   promote(request: PromoteRequest, hooks: RunHooks): Promise<PromotionRecord>;
   /** Approves or rejects a pending promotion; an approval that completes the gates is followed to its end. */
   decide(request: DecisionRequest, hooks: RunHooks): Promise<PromotionRecord>;
+  /**
+   * Cancels a pending promotion (returned `cancelled`), or asks whoever runs a running one to cancel it
+   * (returned as it stands, still running: see engine/cancel.ts). Does not wait for the end.
+   */
+  cancel(promotion: string, reason: string): Promise<PromotionRecord>;
   /**
    * The engine itself, for the commands the API has no route for yet. A backend that cannot give
    * it refuses with an InputError naming the command (exit 2): such a command never runs locally

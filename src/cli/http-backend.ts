@@ -4,7 +4,8 @@ import type { AuditCheck } from '../engine/audit-verify.js';
 import type { EngineDeps } from '../engine/deps.js';
 import type { CreateReleaseInput } from '../engine/promote.js';
 import type { EnvironmentStatus } from '../engine/status.js';
-import type { StepLogLine } from '../store/store.js';
+import type { DeliveryFilter, StepLogLine } from '../store/store.js';
+import type { DeliveryView } from '../engine/notifications.js';
 import type { Backend, BackendOptions, DecisionRequest, PromoteRequest, RunHooks } from './backend.js';
 
 /** Where the server is and who the caller is: `--server`/LOCKSTEP_SERVER, LOCKSTEP_TOKEN, the project's name. */
@@ -114,6 +115,14 @@ export class HttpBackend implements Backend {
     return this.call('GET', '/audit/verify', head !== undefined ? { head } : undefined);
   }
 
+  deliveries(filter: DeliveryFilter): Promise<DeliveryView[]> {
+    const query: Record<string, string> = {};
+    if (filter.target !== undefined) query.target = filter.target;
+    if (filter.status !== undefined) query.status = filter.status;
+    if (filter.limit !== undefined) query.limit = String(filter.limit);
+    return this.call('GET', '/notify/deliveries', query);
+  }
+
   async promote(request: PromoteRequest, hooks: RunHooks): Promise<PromotionRecord> {
     // The engine's own check and message: the server's schema would name `body.concurrency` instead of the flag.
     if (!Number.isInteger(request.concurrency) || request.concurrency < 1) throw new InputError('--concurrency must be a whole number ≥ 1', '--concurrency');
@@ -131,6 +140,10 @@ export class HttpBackend implements Backend {
     // As locally: the plan is shown when the approval starts the run (the plan as made again).
     if (promotion.state !== 'pending' && promotion.state !== 'rejected') hooks.onCreated(promotion, await this.planOf(promotion));
     return this.follow(promotion, hooks);
+  }
+
+  async cancel(promotion: string, reason: string): Promise<PromotionRecord> {
+    return (await this.call<{ promotion: PromotionRecord }>('POST', `/promotions/${encodeURIComponent(promotion)}/cancel`, undefined, { reason })).promotion;
   }
 
   private async planOf(promotion: PromotionRecord): Promise<{ plan: PromotionPlan; release: ReleaseRecord }> {

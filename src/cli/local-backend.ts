@@ -1,5 +1,8 @@
 import { approve } from '../engine/approve.js';
+import { errorMessage } from '../core/errors.js';
+import { flushNotifications, listDeliveries, prepareNotifications } from '../engine/notifications.js';
 import { verifyAuditLog } from '../engine/audit-verify.js';
+import { cancelPromotion } from '../engine/cancel.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { previewPlan } from '../engine/plan-preview.js';
 import { createRelease, promote } from '../engine/promote.js';
@@ -25,7 +28,11 @@ export class LocalBackend implements Backend {
   ) {}
 
   engine(): Promise<EngineDeps> {
-    this.deps ??= openProject(this.options, this.access, this.backend.observer);
+    this.deps ??= openProject(this.options, this.access, this.backend.observer).then(async (deps) => {
+      // Targets seen for the first time hear what this command is about to record.
+      if (this.access !== 'read') await prepareNotifications(deps);
+      return deps;
+    });
     return this.deps;
   }
 
@@ -35,6 +42,7 @@ export class LocalBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    await this.sendNotifications();
     const stores = new Set<Store>();
     for (const s of [this.deps?.then((d) => d.store), this.store]) {
       if (s === undefined) continue;
@@ -45,6 +53,27 @@ export class LocalBackend implements Backend {
       }
     }
     for (const s of stores) await s.close();
+  }
+
+  /**
+   * Without a server nobody else sends what this command recorded: it goes out now, within a short
+   * bound (notifications.ts FLUSH_BUDGET_MS), after the command's result is printed. What cannot be
+   * sent stays in the outbox; the command's outcome never depends on it.
+   */
+  private async sendNotifications(): Promise<void> {
+    if (this.access === 'read' || this.deps === undefined) return;
+    try {
+      const deps = await this.deps;
+      const sent = await flushNotifications(deps);
+      if (sent.retrying + sent.failed > 0) {
+        process.stderr.write(
+          `lockstep: notify: ${sent.retrying + sent.failed} notification(s) could not be sent (lockstep notify log shows why); ${sent.retrying > 0 ? 'they are tried again by the next command, lockstep notify send, or a server' : 'given up'}\n`,
+        );
+      }
+    } catch (error) {
+      // The engine never opened (its error reached the command already), or the outbox could not be read.
+      if (this.deps !== undefined && !(await this.deps.then(() => false, () => true))) process.stderr.write(`lockstep: notify: ${errorMessage(error)}\n`);
+    }
   }
 
   async createRelease(input: Parameters<Backend['createRelease']>[0]) {
@@ -83,12 +112,20 @@ export class LocalBackend implements Backend {
     return verifyAuditLog(await this.state(), head);
   }
 
+  async deliveries(filter: Parameters<Backend['deliveries']>[0]) {
+    return listDeliveries(await this.state(), filter);
+  }
+
   async promote(request: Parameters<Backend['promote']>[0], hooks: Parameters<Backend['promote']>[1]) {
     return promote(await this.engine(), request.release, request.to, {
       concurrency: request.concurrency,
       onRunner: hooks.onRunner,
       onCreated: hooks.onCreated,
     });
+  }
+
+  async cancel(promotion: string, reason: string) {
+    return cancelPromotion(await this.engine(), promotion, reason);
   }
 
   async decide(request: Parameters<Backend['decide']>[0], hooks: Parameters<Backend['decide']>[1]) {

@@ -18,11 +18,13 @@ import type { Backend, RunHooks as BackendRunHooks } from './backend.js';
 import { collect, globals, outputOption, print, printJson, withBackend, withProject } from './command-kit.js';
 import { addTokenCommands } from './commands/token.js';
 import { addLoginCommands } from './commands/login.js';
+import { addNotifyCommands } from './commands/notify.js';
 import { DEFAULT_CONFIG, openStore, readConfig } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { renderGates, renderPlan, renderRelease, renderSummary, renderWaiting, shortId, stepProblem, table } from './format.js';
 import { Progress } from './progress.js';
 import { serveCommand } from './commands/serve.js';
+import { cancelCommand } from './commands/cancel.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -533,8 +535,10 @@ Examples:
     });
 
   addTokenCommands(program);
+  addNotifyCommands(program);
   addLoginCommands(program);
   serveCommand(program);
+  cancelCommand(program);
 
   return program;
 }

@@ -16,6 +16,8 @@ export const AUDIT_KINDS = [
   'promotion.interrupted',
   'promotion.finished',
   'promotion.replanned',
+  'promotion.handed-back',
+  'promotion.cancel-requested',
   'step.started',
   'step.succeeded',
   'step.unchanged',

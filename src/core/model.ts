@@ -4,6 +4,7 @@
  */
 
 import type { AccessConfig } from './access.js';
+import type { NotifyTargetConfig } from './notify/notify-events.js';
 import type { OidcConfig } from './oidc.js';
 
 // ---------------------------------------------------------------- config
@@ -107,12 +108,17 @@ export interface ProjectConfig {
   groups: Record<string, string[]>;
   /** `access:`: roles for the team server. Absent: tokens hold the role they name (see core/access.ts). */
   access?: AccessConfig;
-  /** `server:`: settings of the team server, the same in every project it serves. */
+  /** `server:`: settings of the team server (its public URL, sign-in). */
   server?: ServerConfig;
+  /** `notify:`: webhook targets (docs/notifications.md); absent or empty: none. */
+  notify?: NotifyTargetConfig[];
 }
 
+/** `server:` of lockstep.yaml: how people and other tools reach this project's server. */
 export interface ServerConfig {
-  /** Sign-in with an OpenID provider (core/oidc.ts). */
+  /** The server's public URL: links in notifications point there, and sign-in's redirect URI. */
+  url?: string;
+  /** Sign-in with an OpenID provider (core/oidc.ts), the same in every project a server serves. */
   oidc?: OidcConfig;
 }
 
@@ -241,8 +247,11 @@ export interface InputChange {
 export interface PromotionFailure {
   /** Absent when the environment's verification failed, or a new approval was refused. */
   component?: string;
-  /** `approval`: it ran in part, stopped for a new approval of a changed plan, and that was refused. */
-  phase: StepPhase | 'verification' | 'approval';
+  /**
+   * `approval`: it ran in part, stopped for a new approval of a changed plan, and that was refused.
+   * `cancel`: it was cancelled while no step ran (a cancel during a step fails that step instead).
+   */
+  phase: StepPhase | 'verification' | 'approval' | 'cancel';
   error: string;
   at: string;
 }

@@ -3,6 +3,7 @@ import type { LoadedConfig } from '../core/config/load-config.js';
 import type { PromotionRecord, StepRecord } from '../core/model.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
+import type { RunningPromotions } from './running-promotions.js';
 import type { SecretSource } from './secrets.js';
 
 /** Everything the engine needs from outside: built by the CLI (or the server), passed in explicitly. */
@@ -31,6 +32,11 @@ export interface EngineDeps {
    */
   actorGroups?: readonly string[];
   observer?: RunObserver;
+  /**
+   * The promotions this process runs (a long-lived process: the server). A runner adds itself while
+   * it owns its promotion, so that a cancel reaches it at once and a shutdown can drain it.
+   */
+  running?: RunningPromotions;
 }
 
 /**

@@ -7,6 +7,7 @@ import { compileCel } from '../core/gates/cel.js';
 import type { ComponentState, InputChange, PromotionFailure, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord, VerificationRecord, VerifyConfig } from '../core/model.js';
 import { FINAL_PROMOTION_STATES } from '../core/model.js';
 import { canonicalJson } from '../core/canonical-json.js';
+import { cancelReason, type CancelRequest } from '../core/cancel-request.js';
 import { checkOutputs, redactSensitiveOutputs, sensitiveNames } from '../core/outputs.js';
 import { inputFingerprint } from '../core/fingerprint.js';
 import { referencedOutputs } from '../core/plan.js';
@@ -77,6 +78,14 @@ export class PromotionRunner {
   private readonly controller = new AbortController();
   /** Rollback has its own signal: cancelling a promotion must not cancel the rollback it triggers. */
   private readonly rollbackController = new AbortController();
+  /** Aborted by drain: stops what is read-only and can be run again by the next owner (the verification). */
+  private readonly drainController = new AbortController();
+  /** Set by drain: no new step starts, and the promotion is handed back once the running ones end. */
+  private draining = false;
+  /** The promotion was handed back: the store says nobody owns it, so this runner's commits are fenced off. */
+  private handedBack: Promise<PromotionRecord> | undefined;
+  /** A cancel request read from the store has been acted on (see noticeCancelRequest). */
+  private cancelRequestSeen = false;
   private rollingBack = false;
   private vars: Record<string, unknown> = {};
   /** What `components.<name>` reads in this run's specs (outputs looked up live). */
@@ -138,6 +147,40 @@ export class PromotionRunner {
   }
 
   /**
+   * Acts on a recorded cancel request (engine/cancel.ts) once: cancels as `cancel` does, with who asked
+   * and why as the reason. Only while running: a rollback under way is not stopped by a request.
+   */
+  cancelRequested(request: CancelRequest): void {
+    // Handed back, the promotion is the next owner's: it reads the request itself.
+    if (this.cancelRequestSeen || this.state() !== 'running' || this.handedBack !== undefined) return;
+    this.cancelRequestSeen = true;
+    this.cancel(cancelReason(request));
+  }
+
+  /**
+   * Stops taking work, for a process that is shutting down: no new step starts (nor the verification,
+   * nor the next level of a rollback); steps running now run to their end and their commits land.
+   * Then `run` hands the promotion back (see handBack) and returns it. Nothing is cancelled and the
+   * failure policy does not apply: the next owner carries on as `resume` would. A verification under
+   * way is stopped (it is read-only, and the next owner runs it again).
+   */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.drainController.abort();
+  }
+
+  /**
+   * The drain time is up and steps still run: hands the promotion back now, without waiting for them.
+   * They are left to crash recovery, as after a kill: their process records let the next owner wait
+   * for a command still running or read back one that finished. Whatever this runner does afterwards is
+   * never committed (the store's fence refuses a runner that no longer owns its promotion).
+   */
+  async abandon(): Promise<void> {
+    await this.handBack();
+  }
+
+  /**
    * Takes ownership (failing with ConflictError when a live process owns it), recovers steps that were
    * in flight, and runs the promotion on from where it stood.
    */
@@ -145,7 +188,9 @@ export class PromotionRunner {
     const decision: Decision = { retryStep: options.retryStep ?? [], markDone: options.markDone ?? [], stopRunning: options.stopRunning };
     if (FINAL_PROMOTION_STATES.includes(this.promotion.state)) return this.promotion;
     await this.claim();
+    this.deps.running?.add(this);
     try {
+      await this.noticeCancelRequest();
       const env = this.promotion.environment;
       this.vars = renderEnvironmentVars(this.deps.loaded.config, env, this.deps.secrets, this.redactor);
       this.states = new Map((await this.deps.store.environmentState(env)).map((s) => [s.component, s]));
@@ -168,26 +213,37 @@ export class PromotionRunner {
         for (;;) {
           await this.execute();
           if (this.state() === 'interrupted') return this.promotion;
-          if (this.replanFor.length === 0 || this.failed || this.hasFailures() || this.controller.signal.aborted) break;
+          if (this.replanFor.length === 0 || this.failed || this.hasFailures() || this.controller.signal.aborted || this.draining) break;
           if (!(await this.replan())) return this.promotion;
         }
+        // Cancelled while no step ran (between two steps, or before the first): no step failed, but
+        // the promotion must not carry on as if nothing was asked.
+        if (this.controller.signal.aborted && !this.failed && !this.hasFailures()) await this.cancelledBetweenSteps();
         if (this.failed || this.hasFailures()) {
           await this.skipPending();
           if (this.promotion.onFailure === 'rollback') {
             await this.save({ promotion: { record: { ...this.promotion, state: 'rolling-back' } } }, []);
           }
+        } else if (this.draining && (names([...this.steps.values()], 'pending').length > 0 || this.verificationDue())) {
+          // Work is left: the next owner does it. (Nothing left but recording the end: that is done here.)
+          return await this.handBack();
         } else {
           await this.verify();
+          // The drain stopped the verification: the next owner runs it again.
+          if (this.draining && this.state() === 'running' && !this.failed && this.promotion.verification?.state === 'running') return await this.handBack();
         }
       }
       if (this.state() === 'rolling-back') {
+        if (this.draining) return await this.handBack();
         await this.rollBack();
         if (this.state() === 'interrupted') return this.promotion;
+        if (this.draining && [...this.steps.values()].some((s) => this.needsRollback(s))) return await this.handBack();
       }
       await this.finish();
       return this.promotion;
     } finally {
       this.stopLease();
+      this.deps.running?.remove(this);
     }
   }
 
@@ -214,17 +270,62 @@ export class PromotionRunner {
 
   private async renewLease(): Promise<void> {
     const owner = this.promotion.owner;
-    if (!owner) return;
+    if (!owner || this.handedBack) return;
     const next = renewed(owner, this.deps.clock.now());
     try {
       if (await this.deps.store.claimPromotion(this.promotion.id, next, owner.token)) {
         this.promotion = { ...this.promotion, owner: next };
-      } else {
+        await this.noticeCancelRequest();
+      } else if (!this.handedBack) {
+        // Handed back on purpose is not taken over: the steps left running are the next owner's to recover.
         this.cancel('another process took over this promotion');
       }
     } catch {
       // A failed renewal is retried at the next tick; the lease is three ticks long.
     }
+  }
+
+  /**
+   * A cancel request recorded in the store by another process (`lockstep cancel`, the API on another
+   * server) is read when the run starts and at every lease renewal, and acted on as the requester's
+   * own Ctrl-C would be: running steps are stopped, then the failure policy applies. The request and
+   * its audit entry name who asked and why.
+   */
+  private async noticeCancelRequest(): Promise<void> {
+    if (this.cancelRequestSeen || this.state() !== 'running') return;
+    const request = await this.deps.store.getCancelRequest(this.promotion.id);
+    if (request !== undefined) this.cancelRequested(request);
+  }
+
+  /**
+   * Gives up the promotion without ending it, for a process that is shutting down: the lease is
+   * released (no owner, so the next process takes it over at once instead of waiting for the lease to
+   * expire), its state is left as it stands (resumable: not failed, not interrupted), and the audit log
+   * says it was handed back and which steps were still running. Returns the promotion as recorded.
+   */
+  private handBack(): Promise<PromotionRecord> {
+    this.handedBack ??= (async () => {
+      this.stopLease();
+      await this.committing;
+      const stillRunning = [...this.steps.values()].filter((s) => s.state === 'running' || s.state === 'rolling-back').map((s) => s.component);
+      const waiting = names([...this.steps.values()], 'pending');
+      const token = this.promotion.owner?.token;
+      const record: PromotionRecord = { ...this.promotion, owner: undefined };
+      const logs = this.pendingLogs;
+      this.pendingLogs = [];
+      // Committed directly, not through save: save keeps the owner on the record. In memory the owner
+      // stays, so that any later commit of this runner is fenced with a token the store no longer holds.
+      await this.deps.store.commit({
+        fence: token ? { promotionId: record.id, ownerToken: token } : undefined,
+        promotion: { record },
+        logs,
+        audit: [this.event('promotion.handed-back', { reason: 'the process running it is shutting down', stillRunning, pending: waiting, host: this.promotion.owner?.host, pid: this.promotion.owner?.pid })],
+      });
+      this.deps.observer?.promotion?.(record);
+      this.deps.running?.handedBack(record, stillRunning);
+      return record;
+    })();
+    return this.handedBack;
   }
 
   private stopLease(): void {
@@ -387,11 +488,18 @@ export class PromotionRunner {
     const deps = new Map(this.promotion.plan.steps.map((s) => [s.component, s.dependsOn]));
     const running = new Map<string, Promise<void>>();
     for (;;) {
-      if (!this.failed && !this.controller.signal.aborted && this.replanFor.length === 0) {
+      // Draining, nothing starts: the next owner enters what is left, recovered steps included.
+      if (!this.draining) {
+        const halted = this.failed || this.controller.signal.aborted || this.replanFor.length > 0;
         for (const name of order) {
           if (running.size >= this.promotion.concurrency) break;
           const step = this.steps.get(name);
           if (!step || step.state !== 'pending' || running.has(name)) continue;
+          // Once halted (a failure, a cancel, a changed value), no new step starts. A step recovered in
+          // flight (a phase set: its command may still run, or have finished) is no new step: it is
+          // entered again so that what it did is recorded (and, when cancelled, its command stopped),
+          // rather than skipped while its command goes on changing the system.
+          if (halted && step.phase === undefined) continue;
           const ready = (deps.get(name) ?? []).every((d) => ['succeeded', 'unchanged'].includes(this.steps.get(d)?.state ?? ''));
           if (!ready) continue;
           const task = this.runStep(name).finally(() => running.delete(name));
@@ -450,6 +558,14 @@ export class PromotionRunner {
       // entered again with the same attempt, so they are read back or waited for, not run again.
       const resumeAtApply = step.phase === 'apply';
       const resuming = resumeAtVerify || resumeAtApply;
+      if (resumeAtApply && this.controller.signal.aborted) {
+        // Cancelled before its recovered apply was entered again: commands it left running from before
+        // the restart are stopped (as a cancel stops a running step), not waited for, before the step
+        // fails and the failure policy applies to it.
+        const stopped = await stopRecordedRuns(this.runDir(step, 'apply'), 'the promotion was cancelled');
+        if (stopped > 0) this.log(name, `stopped ${stopped} process(es) left running before the restart: the promotion was cancelled`);
+        throw this.controller.signal.reason;
+      }
       const started: StepRecord = {
         ...step,
         state: 'running',
@@ -540,7 +656,7 @@ export class PromotionRunner {
       const untouched = error instanceof StepFailure && error.untouched && latest.phase === 'apply';
       const failed: StepRecord = { ...latest, state: 'failed', error: message, finishedAt: this.now(), applyStarted: untouched ? false : latest.applyStarted };
       const first = this.firstFailure({ component: name, phase: failed.phase ?? 'plan', error: message });
-      await this.save({ steps: [failed], promotion: first }, [...(startEvent ? [startEvent] : []), this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable }, name)]);
+      await this.save({ steps: [failed], promotion: first }, [...(startEvent ? [startEvent] : []), this.event('step.failed', { phase: failed.phase, error: message, retryable: error instanceof StepFailure && error.retryable, durationMs: elapsed(failed) }, name)]);
     }
   }
 
@@ -667,6 +783,15 @@ export class PromotionRunner {
     return [...this.steps.values()].some((s) => s.state === 'failed');
   }
 
+  /** Records the cancel as the promotion's first failure, so that the failure policy applies to what ran. */
+  private async cancelledBetweenSteps(): Promise<void> {
+    this.failed = true;
+    const reason: unknown = this.controller.signal.reason;
+    const error = this.redactor.redact(reason instanceof Error ? reason.message : 'cancelled');
+    const first = this.firstFailure({ phase: 'cancel', error });
+    if (first) await this.save({ promotion: first }, []);
+  }
+
   private async skipPending(): Promise<void> {
     const pending = [...this.steps.values()].filter((s) => s.state === 'pending');
     if (pending.length === 0) return;
@@ -684,8 +809,8 @@ export class PromotionRunner {
    * rollback, every reversible step is rolled back.
    */
   private async verify(): Promise<void> {
-    const configs = this.deps.loaded.config.environments[this.promotion.environment]?.gates?.verify ?? [];
-    if (configs.length === 0 || this.promotion.verification?.state === 'passed') return;
+    if (!this.verificationDue()) return;
+    const configs = this.verifyConfigs();
     let checks: VerifyCheck[];
     try {
       checks = configs.map((c, i) => verifyCheck(c, i, this.verifyScope()));
@@ -699,7 +824,7 @@ export class PromotionRunner {
     ]);
     const result = await runVerification(checks, {
       recordDir: this.runsDir(VERIFY_LOG),
-      signal: this.controller.signal,
+      signal: AbortSignal.any([this.controller.signal, this.drainController.signal]),
       cwd: this.deps.projectDir,
       env: process.env,
       now: () => this.deps.clock.now(),
@@ -712,6 +837,8 @@ export class PromotionRunner {
       message: this.redactor.redact(result.message),
       checks: result.checks.map((c) => ({ name: c.name, state: c.state, failures: c.failures, measurements: c.measurements.length, message: this.redactor.redact(c.message) })),
     };
+    // Stopped by the drain, not failed: left `running` in the store, run again by the next owner.
+    if (!result.passed && this.draining && !this.controller.signal.aborted && record.state === 'cancelled') return;
     if (!result.passed) {
       await this.verificationFailed(record);
       return;
@@ -719,6 +846,15 @@ export class PromotionRunner {
     await this.save({ promotion: { record: { ...this.promotion, verification: record, verifiedAt: record.finishedAt } } }, [
       this.event('verification.finished', { state: record.state, message: record.message, checks: record.checks }),
     ]);
+  }
+
+  private verifyConfigs(): VerifyConfig[] {
+    return this.deps.loaded.config.environments[this.promotion.environment]?.gates?.verify ?? [];
+  }
+
+  /** The environment has checks, and they have not passed for this promotion yet. */
+  private verificationDue(): boolean {
+    return this.verifyConfigs().length > 0 && this.promotion.verification?.state !== 'passed';
   }
 
   private async verificationFailed(record: VerificationRecord): Promise<void> {
@@ -746,6 +882,8 @@ export class PromotionRunner {
     this.rollingBack = true;
     const levels = [...this.promotion.plan.levels].reverse();
     for (const level of levels) {
+      // Draining: the level running has ended; the next owner rolls back the rest.
+      if (this.draining) return;
       const due = level
         .map((n) => this.steps.get(n))
         .filter((s): s is StepRecord => s !== undefined && this.needsRollback(s));
@@ -1223,6 +1361,7 @@ function withoutPhase(error: string, phase: string): string {
 function failureReason(failure: PromotionFailure, steps: StepRecord[], onFailure: string): string {
   const parts: string[] = [];
   if (failure.phase === 'approval') parts.push(`the changed plan was not approved (${failure.error})`);
+  else if (failure.phase === 'cancel') parts.push(failure.error);
   else if (failure.component === undefined) parts.push(`verification failed: ${failure.error}`);
   else {
     parts.push(`${failure.component} failed in ${failure.phase}: ${withoutPhase(failure.error, failure.phase)}`);

@@ -5,6 +5,7 @@ import { evaluatePromotionGates } from './gates.js';
 import { ownerIsGone } from './lease.js';
 import { advancePending, resume } from './promote.js';
 import { startAutomatic } from './tick.js';
+import { Notifier, type NotifierOptions } from './notifier.js';
 
 /** How often the worker looks for work when nothing wakes it (a gate that time satisfies, a dead process). */
 export const WORKER_INTERVAL_MS = 1_000;
@@ -18,13 +19,15 @@ export interface WorkerEvents {
  * The background work `tick` does once, done continuously for one project, as `lockstep serve` runs
  * it: pending promotions start as soon as their gates pass (the last approval, the soak time, the
  * window), `auto` environments promote, and promotions left running by a process that died are
- * resumed where `resume` would be safe (those that need a person stay interrupted). Each promotion it
- * runs runs in the background, so one long promotion holds nothing else up; a promotion it already
- * runs is not picked up twice. Claims in the store keep two workers (or a worker and a person) from
- * running the same promotion.
+ * resumed where `resume` would be safe (those that need a person stay interrupted), as are those a
+ * server that shut down handed back. Each promotion it runs runs in the background, so one long
+ * promotion holds nothing else up; a promotion it already runs is not picked up twice. Claims in the
+ * store keep two workers (or a worker and a person) from running the same promotion. Notifications
+ * go out beside it (engine/notifier.ts), never in its way.
  */
 export class BackgroundWorker {
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly notifier: Notifier;
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private again = false;
@@ -35,15 +38,20 @@ export class BackgroundWorker {
     private readonly deps: () => EngineDeps,
     private readonly events: WorkerEvents = {},
     private readonly intervalMs = WORKER_INTERVAL_MS,
-  ) {}
+    notify: NotifierOptions = {},
+  ) {
+    this.notifier = new Notifier(deps, { log: (line) => this.events.log?.(line), ...notify });
+  }
 
   start(): void {
     this.schedule(0);
+    this.notifier.start();
   }
 
   /** Looks for work now (after a request that may have made some), instead of at the next interval. */
   nudge(): void {
     if (this.stopped) return;
+    this.notifier.nudge();
     if (this.round !== undefined) this.again = true;
     else this.schedule(0);
   }
@@ -57,6 +65,8 @@ export class BackgroundWorker {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    // Requests in flight are aborted: their deliveries stay in the outbox, sent again after a restart.
+    this.notifier.stop();
   }
 
   /** Waits until every promotion this worker started has ended (tests, and a graceful shutdown with time to spare). */
@@ -64,6 +74,7 @@ export class BackgroundWorker {
     while (this.round !== undefined || this.inFlight.size > 0) {
       await Promise.allSettled([this.round, ...this.inFlight.values()]);
     }
+    await this.notifier.idle();
   }
 
   private schedule(ms: number): void {
@@ -95,7 +106,9 @@ export class BackgroundWorker {
       const now = deps.clock.now();
       for (const p of await deps.store.listPromotions({ states: ['running', 'rolling-back'] })) {
         if (this.inFlight.has(p.id) || !ownerIsGone(p, now)) continue;
-        this.events.log?.(`promotion ${p.id.slice(0, 12)} (${p.environment}) was left ${p.state} by a process that is gone: resuming it`);
+        // No owner: a process that shut down handed it back (its lease released), so it is taken at once.
+        const left = p.owner === undefined ? 'was handed back' : 'was left';
+        this.events.log?.(`promotion ${p.id.slice(0, 12)} (${p.environment}) ${left} ${p.state} by a process that is gone: resuming it`);
         this.run(p.id, () => resume(deps, p.id));
       }
       const onCreated = (p: PromotionRecord): void => this.events.log?.(`auto-promotion ${p.id.slice(0, 12)} of release ${p.releaseId.slice(0, 12)} to ${p.environment}`);

@@ -6,6 +6,7 @@ import { InputError, NotFoundError } from '../core/errors.js';
 import { systemClock } from '../engine/clock.js';
 import type { ActorProof, EngineDeps, RunObserver } from '../engine/deps.js';
 import { secretSource } from '../engine/secrets.js';
+import { TraceExporter, traceSettings, tracedStore } from '../engine/promotion-traces.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 
@@ -84,7 +85,18 @@ export async function openStore(
     throw error;
   }
   if (created) onCreated?.(path);
-  return store;
+  // A command that only reads never ends a promotion: it has no trace to send.
+  const tracing = access === 'read' ? undefined : traceSettings(process.env, packageVersion, warn);
+  return tracing === undefined ? store : tracedStore(store, new TraceExporter(tracing, warn));
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** What telemetry has to say (it never fails a command): one line on stderr. */
+function warn(message: string): void {
+  process.stderr.write(`lockstep: warning: ${message}\n`);
 }
 
 /** The EngineDeps of a project whose config is loaded and whose store is open, for one actor. */

@@ -4,6 +4,7 @@ import { loadConfig, type LoadedConfig } from '../core/config/load-config.js';
 import { ConfigError, errorMessage, formatProblem } from '../core/errors.js';
 import { systemClock } from '../engine/clock.js';
 import type { ActorProof, EngineDeps, RunObserver } from '../engine/deps.js';
+import { RunningPromotions } from '../engine/running-promotions.js';
 import type { Store } from '../store/store.js';
 import { openStore, projectDeps, readConfig, readConfigSource, type ProjectLocation } from './project-files.js';
 
@@ -42,6 +43,8 @@ export interface ProjectHandle {
   /** The last config file refused since, if the file has not been valid again. */
   readonly refused: ConfigRefusal | undefined;
   readonly store: Store;
+  /** The promotions this process runs for the project: every `deps` carries it (see EngineDeps.running). */
+  readonly running: RunningPromotions;
   /**
    * EngineDeps carrying the config in force now. A reload never changes deps already handed out: a
    * promotion running with them keeps the config it was planned with.
@@ -73,6 +76,7 @@ export async function openProjectHandle(
   let refused: ConfigRefusal | undefined;
   const name = loaded.config.project;
   const store = await openStore(location, 'create', onCreated);
+  const running = new RunningPromotions();
   let closed: Promise<void> | undefined;
 
   const refuse = (at: Date, problems: string[], digest?: string): ConfigReload => {
@@ -94,8 +98,9 @@ export async function openProjectHandle(
       return refused;
     },
     store,
+    running,
     // `loaded` is read at the call: the deps object keeps the config of that moment.
-    deps: (who) => projectDeps(location, loaded, store, who),
+    deps: (who) => ({ ...projectDeps(location, loaded, store, who), running }),
     reload(now = systemClock.now()) {
       let source: string;
       try {

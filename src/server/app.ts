@@ -1,18 +1,23 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { printable } from '../core/printable.js';
 import type { ZodError } from 'zod';
 import { errorMessage, NotFoundError } from '../core/errors.js';
 import { BackgroundRuns } from './background.js';
-import { BodyTooLarge, errorResponse, RequestFieldError } from './errors.js';
+import { BodyTooLarge, errorResponse, RequestFieldError, ShuttingDown } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { configRoutes } from './routes/config.js';
 import { environmentRoutes } from './routes/environments.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { notifyRoutes } from './routes/notify.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { releaseRoutes } from './routes/releases.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { ServerMetrics } from './metrics.js';
 import type { AppOptions, ServerEnv } from './server-env.js';
 
 export type { AppOptions, Authorization, ServerEnv } from './server-env.js';
@@ -35,7 +40,8 @@ const TARGET_NAMES: Record<string, string> = {
  */
 export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const resolved: AppOptions = { ...options, log, background: options.background ?? new BackgroundRuns(log) };
+  const metrics = options.metrics ?? new ServerMetrics();
+  const resolved: AppOptions = { ...options, log, background: options.background ?? new BackgroundRuns(log), metrics };
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new OpenAPIHono<ServerEnv>({
     // A request that fails its schema is a 400 naming the field: `body.set.0`, `query.limit`.
@@ -44,6 +50,17 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
     },
   });
 
+  app.use('*', metrics.middleware());
+  if (options.accessLog) app.use('*', accessLog(log));
+  // Draining (see serve.ts close): reads are still answered, anything that would change something (and
+  // so may start a run) is refused, and connections are closed after each answer so that clients move
+  // to another replica.
+  app.use('*', async (c, next) => {
+    if (options.shutdown?.aborted !== true) return next();
+    c.header('Connection', 'close');
+    if (c.req.path.startsWith('/api/') && c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new ShuttingDown();
+    return next();
+  });
   app.use(
     '/api/*',
     bodyLimit({
@@ -62,6 +79,8 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   configRoutes(app, resolved);
   tokenRoutes(app, resolved);
   eventRoutes(app, resolved);
+  metricsRoutes(app, resolved, metrics);
+  notifyRoutes(app, resolved);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',
@@ -87,6 +106,19 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
     return c.json(body, status, headers);
   });
   return app;
+}
+
+/**
+ * One line per request in the server log: time, method, path (never the query: an OIDC callback
+ * carries its code there), status, duration, and who asked when the guard knew.
+ */
+function accessLog(log: (line: string) => void): MiddlewareHandler<ServerEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const who = c.get('identity')?.name;
+    log(`${new Date().toISOString()} ${c.req.method} ${printable(c.req.path)} ${c.res.status} ${Math.round(performance.now() - started)}ms${who === undefined ? '' : ` ${who}`}`);
+  };
 }
 
 function fieldError(target: string, error: ZodError): RequestFieldError {

@@ -28,6 +28,14 @@ export class BodyTooLarge extends Error {
   }
 }
 
+/** The server is shutting down (draining): it takes no new work; another replica, or this one restarted, will. */
+export class ShuttingDown extends Error {
+  override readonly name = 'ShuttingDown';
+  constructor() {
+    super('the server is shutting down and takes no new work: send the request again in a moment (to another replica, or to this one once it is back)');
+  }
+}
+
 /** The request carries no bearer token, or one the server does not accept. */
 export class Unauthenticated extends Error {
   override readonly name = 'Unauthenticated';
@@ -74,6 +82,8 @@ export function errorResponse(error: unknown): ErrorResponse {
   if (error instanceof BodyTooLarge) return { status: 413, body: { error: { code: 'body-too-large', message } } };
   if (error instanceof Unavailable)
     return { status: 503, body: { error: { code: 'unavailable', message } }, headers: { 'Retry-After': '5' } };
+  if (error instanceof ShuttingDown)
+    return { status: 503, body: { error: { code: 'shutting-down', message } }, headers: { 'Retry-After': '5' } };
   if (error instanceof GateBlocked)
     return { status: 422, body: { error: { code: 'gate-blocked', message, waiting: error.waiting } } };
   // Hono's own refusals: malformed JSON, a Content-Type the validator cannot read.

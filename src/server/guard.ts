@@ -15,6 +15,7 @@ import {
   type BodyPermission,
   type EnvironmentSource,
   type OperationId,
+  type RoutePermission,
   type ServerOperationId,
 } from './permissions.js';
 import type { AppOptions, ServerEnv } from './server-env.js';
@@ -29,7 +30,8 @@ import type { AppOptions, ServerEnv } from './server-env.js';
  * so nobody learns the API's shape without a token.
  */
 export function guard(operation: OperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
-  const rule = ROUTE_PERMISSIONS[operation];
+  const rule: RoutePermission = ROUTE_PERMISSIONS[operation];
+  if (rule.scope === 'server') return spanningGuard(rule, options);
   return async (c, next) => {
     const name = c.req.param('project') ?? '';
     const project = options.projects.get(name);
@@ -38,8 +40,8 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
       throw new NotFoundError(
         `no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`,
       );
-    const environment = 'environment' in rule ? await environmentOf(c, project, rule.environment) : undefined;
-    const asked = 'alsoWhen' in rule ? await askedFor(c, rule.alsoWhen) : [];
+    const environment = rule.environment !== undefined ? await environmentOf(c, project, rule.environment) : undefined;
+    const asked = rule.alsoWhen !== undefined ? await askedFor(c, rule.alsoWhen) : [];
     for (const permission of [rule.permission, ...asked]) {
       const verdict = options.authorize(identity, permission, project.name, environment);
       if (!verdict.ok) throw new NotAllowedError(verdict.reason);
@@ -75,6 +77,35 @@ export function serverGuard(operation: ServerOperationId, options: AppOptions): 
   };
 }
 
+/**
+ * For a route that spans the projects served (`scope: 'server'`): the caller is authenticated in
+ * each project (an API token counts in the project whose store holds it; a person signed in with
+ * the provider is the same person in every project), and the route's permission is asked for in
+ * each. The handler gets the projects where it is granted; none is a 403 with the first reason, and
+ * a token no project knows a 401.
+ */
+function spanningGuard(rule: RoutePermission, options: AppOptions): MiddlewareHandler<ServerEnv> {
+  return async (c, next) => {
+    const caller = await credentials(c, options);
+    const granted: ProjectHandle[] = [];
+    let identity: Identity | undefined;
+    let refusal: string | undefined;
+    for (const project of options.projects.values()) {
+      const known = 'identity' in caller ? caller.identity : await options.authenticate(caller.token, project.name);
+      if (known === undefined) continue;
+      identity ??= known;
+      const verdict = options.authorize(known, rule.permission, project.name);
+      if (verdict.ok) granted.push(project);
+      else refusal ??= verdict.reason;
+    }
+    if (identity === undefined) throw invalidToken();
+    if (granted.length === 0) throw new NotAllowedError(refusal ?? `no project is served here`);
+    c.set('identity', identity);
+    c.set('granted', granted);
+    await next();
+  };
+}
+
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 /** A compact JWS: what an OpenID provider's ID token or JWT access token looks like. */
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -82,19 +113,24 @@ const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export const CSRF_HEADER = 'X-CSRF-Token';
 
+/** One message for a malformed, unknown, revoked or expired API token: which one is nobody's business but the admin's. */
+function invalidToken(): Unauthenticated {
+  return new Unauthenticated('the token is not valid (unknown, revoked or expired)');
+}
+
 /**
- * Who sends the request. With an Authorization header: an API token of the project (or of any
- * project, for a route outside one), else, when people sign in with a provider, the provider's
- * token (signature, issuer, audience and expiry checked). Without one: a session cookie, which for
- * a state-changing request must come with the session's CSRF token in X-CSRF-Token (a page on
- * another site can make the browser send the cookie, never read the token). A bearer token needs no
- * CSRF token: no browser sends it by itself.
+ * Who sends the request, as far as it can be told without a project. Without an Authorization
+ * header: a session cookie, which for a state-changing request must come with the session's CSRF
+ * token in X-CSRF-Token (a page on another site can make the browser send the cookie, never read the
+ * token). With one: when people sign in with a provider, a JWT is the provider's token (signature,
+ * issuer, audience and expiry checked; a refusal says which check failed, as it is the person's own
+ * token); anything else is an API token, which counts only in the project whose store holds it. A
+ * bearer token needs no CSRF token: no browser sends it by itself.
  */
-async function authenticated(
+async function credentials(
   c: Context,
   options: AppOptions,
-  projectName: string | undefined,
-): Promise<{ identity: Identity; session?: Session }> {
+): Promise<{ identity: Identity; session?: Session } | { token: string }> {
   const header = c.req.header('Authorization');
   if (header === undefined) {
     const session = options.oidc === undefined ? undefined : await options.oidc.session(c);
@@ -111,12 +147,22 @@ async function authenticated(
     return { identity: (options.oidc as OidcSignIn).identityOf(session), session };
   }
   const token = BEARER.exec(header)?.[1];
-  // One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's.
-  const identity = token === undefined ? undefined : await options.authenticate(token, projectName);
-  if (identity !== undefined) return { identity };
-  // The provider's verdict says why (expired, another audience...): it is the person's own token.
-  if (token !== undefined && options.oidc !== undefined && JWT.test(token)) return { identity: await options.oidc.bearer(token) };
-  throw new Unauthenticated('the token is not valid (unknown, revoked or expired)');
+  if (token === undefined) throw invalidToken();
+  if (options.oidc !== undefined && JWT.test(token)) return { identity: await options.oidc.bearer(token) };
+  return { token };
+}
+
+/** The caller in the project (an API token of that project; any project's, for a route outside one). */
+async function authenticated(
+  c: Context,
+  options: AppOptions,
+  projectName: string | undefined,
+): Promise<{ identity: Identity; session?: Session }> {
+  const caller = await credentials(c, options);
+  if ('identity' in caller) return caller;
+  const identity = await options.authenticate(caller.token, projectName);
+  if (identity === undefined) throw invalidToken();
+  return { identity };
 }
 
 /** How the actor was proven, for the audit log: the token's name, never the token. */

@@ -19,6 +19,12 @@ export interface BodyPermission {
 
 export interface RoutePermission {
   permission: Permission;
+  /**
+   * `server`: the route is not under a project and spans those served (`/metrics`). The guard
+   * authenticates the caller in each project, and the handler sees the projects where the permission
+   * is granted (403 when none).
+   */
+  scope?: 'server';
   environment?: EnvironmentSource;
   /** Further permissions, each needed only when the request's body holds its field. */
   alsoWhen?: readonly BodyPermission[];
@@ -65,6 +71,8 @@ export const ROUTE_PERMISSIONS = {
   createToken: { permission: 'token.manage' },
   revokeToken: { permission: 'token.manage' },
   streamEvents: { permission: 'read' },
+  metrics: { permission: 'read', scope: 'server' },
+  listDeliveries: { permission: 'read' },
 } as const satisfies Record<string, RoutePermission>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;

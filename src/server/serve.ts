@@ -1,5 +1,6 @@
 import { serve as listen, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
+import { limitText } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import { createApp } from './app.js';
@@ -7,9 +8,17 @@ import { BackgroundRuns } from './background.js';
 import { ConfigWatcher } from './config-reload.js';
 import type { AppOptions } from './server-env.js';
 import { BackgroundWorker } from '../engine/worker.js';
+import type { NotifierOptions } from '../engine/notifier.js';
 
 /** The actor of what the server's worker does by itself (audit entries say `identity: automatic`). */
 export const SERVER_ACTOR = 'lockstep:server';
+
+/**
+ * How long a shutdown waits for running steps to end before handing their promotions back anyway:
+ * below Kubernetes' default grace period (30 s between SIGTERM and SIGKILL), leaving time for the
+ * hand-back commits and the exit.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 20_000;
 
 /** `HOST:PORT` (`[::1]:8417` for IPv6); port 0 picks a free port. */
 export function parseListen(value: string): { host: string; port: number } {
@@ -27,8 +36,13 @@ export interface RunningServer {
   /** `http://HOST:PORT`, with the port actually bound. */
   url: string;
   /**
-   * Stops taking requests, lets those in flight finish, waits for the promotions requests started,
-   * then closes the stores.
+   * Drains, then stops (see docs/server.md, "Shutdown"). At once: /readyz answers 503 `draining`,
+   * requests that would change something are refused (503), event streams end, the background worker
+   * starts nothing more, and every promotion this server runs starts no new step. Steps already
+   * running get `drainTimeoutMs` to end (their commits land); then each promotion is handed back
+   * (lease released, left resumable, an audit entry saying so), a step still running included: it
+   * is left to crash recovery, as after a kill. Then the listener closes once the requests in flight
+   * are answered, and the stores close. Resolves when done; never waits longer for a step.
    */
   close(): Promise<void>;
   /**
@@ -48,6 +62,10 @@ export async function startServer(
     worker?: boolean;
     /** Read each project's lockstep.yaml again when it changes on disk; default true. */
     watchConfig?: boolean;
+    /** How notifications are sent (timeouts, retries); defaults in engine/notify-dispatch.ts. */
+    notify?: NotifierOptions;
+    /** How long `close` lets running steps run before handing their promotions back; default DEFAULT_DRAIN_TIMEOUT_MS. */
+    drainTimeoutMs?: number;
   },
 ): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -57,9 +75,12 @@ export async function startServer(
       ? []
       : [...options.projects.values()].map(
           (p) =>
-            new BackgroundWorker(() => p.deps({ actor: SERVER_ACTOR, actorProof: { identity: 'automatic' } }), {
-              log: (line) => log(`${p.name}: ${line}`),
-            }),
+            new BackgroundWorker(
+              () => p.deps({ actor: SERVER_ACTOR, actorProof: { identity: 'automatic' } }),
+              { log: (line) => log(`${p.name}: ${line}`) },
+              undefined,
+              options.notify,
+            ),
         );
   const configs = [...options.projects.values()].map(
     (p) => new ConfigWatcher(p, { log, actor: SERVER_ACTOR, actorProof: { identity: 'automatic' } }),
@@ -80,8 +101,12 @@ export async function startServer(
     url: `http://${host}:${address.port}`,
     close() {
       closing ??= (async () => {
-        // Event streams never end by themselves: end them, or server.close() would wait for them.
+        // Event streams never end by themselves: end them, or server.close() would wait for them. The
+        // same signal makes /readyz say `draining` and refuses requests that would start work.
         shutdown.abort();
+        for (const w of workers) w.stop();
+        await drain([...options.projects.values()], [...workers.map((w) => w.idle()), background.idle()], options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, log);
+        await Promise.all(configs.map((c) => c.stop()));
         await new Promise<void>((resolve) => {
           // Keep-alive connections with no request in flight would hold close() open, and so would
           // those whose request ends during the shutdown (an event stream, a slow request) until
@@ -93,16 +118,6 @@ export async function startServer(
           });
           closeIdle(server);
         });
-        for (const w of workers) w.stop();
-        await Promise.all(configs.map((c) => c.stop()));
-        const running = workers.reduce((n, w) => n + w.running().length, 0);
-        if (running > 0) log(`waiting for ${running} promotion run(s) the background worker started to end`);
-        await Promise.all(workers.map((w) => w.idle()));
-        if (background.size > 0)
-          log(
-            `waiting for ${background.size} promotion run(s) started through the API to end (a second signal exits at once; \`lockstep resume\` continues them)`,
-          );
-        await background.idle();
         await closeAll(options.projects.values());
       })();
       return closing;
@@ -111,6 +126,35 @@ export async function startServer(
       await Promise.all(configs.map((c) => c.reload(true)));
     },
   };
+}
+
+/**
+ * Every project's runners start no new step; `runs` (the worker's and the requests' promotion runs)
+ * end as their running steps end and they hand their promotions back. Past `timeoutMs`, those still
+ * running hand theirs back without waiting for their steps.
+ */
+async function drain(projects: ProjectHandle[], runs: Promise<void>[], timeoutMs: number, log: (line: string) => void): Promise<void> {
+  const count = projects.reduce((n, p) => n + p.running.size, 0);
+  if (count > 0)
+    log(`draining: ${count} promotion run(s) start no new step; running steps get ${limitText(timeoutMs)} to end, then each promotion is handed back (a second signal exits at once)`);
+  for (const p of projects) {
+    p.running.drain({
+      handedBack: (promotion, stillRunning) =>
+        log(
+          `${p.name}: handed back promotion ${promotion.id.slice(0, 12)} (${promotion.environment}, ${promotion.state})${stillRunning.length > 0 ? ` with ${stillRunning.join(', ')} still running: the next owner recovers them as after a crash` : ''}; the next server to start (or \`lockstep resume\`) carries it on`,
+        ),
+    });
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([
+    Promise.allSettled(runs).then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (ended) return;
+  const left = projects.reduce((n, p) => n + p.running.size, 0);
+  log(`drain time (${limitText(timeoutMs)}) is up: handing back ${left} promotion(s) whose steps still run`);
+  await Promise.all(projects.map((p) => p.running.abandon()));
 }
 
 function closeIdle(server: ServerType): void {

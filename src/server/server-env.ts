@@ -2,6 +2,7 @@ import type { Permission, Identity } from '../core/access.js';
 import type { EngineDeps } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import type { BackgroundRuns } from './background.js';
+import type { ServerMetrics } from './metrics.js';
 import type { OidcSignIn, Session } from './oidc/oidc-sign-in.js';
 
 /** authorize's answer: a refusal says why (the 403's message). */
@@ -21,12 +22,16 @@ export interface AppOptions {
   authorize(identity: Identity, permission: Permission, projectName: string, environment?: string): Authorization;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Log one line per request (`lockstep serve` does, unless `--no-access-log`). */
+  accessLog?: boolean;
   /** Where the server reports what no client sees: failed background runs, 500s. Default: stderr. */
   log?: (line: string) => void;
   /** Promotions started by requests run here; the server waits for them on shutdown. */
   background?: BackgroundRuns;
   /** How often event streams read the store and send a heartbeat when quiet (defaults: 200 ms, 15 s). */
   eventStream?: { pollMs?: number; heartbeatMs?: number };
+  /** What GET /metrics shows; one per server (createApp makes one when not given). */
+  metrics?: ServerMetrics;
   /** Aborted when the server shuts down: open event streams end, so closing does not wait on them. */
   shutdown?: AbortSignal;
   /** People sign in with an OpenID provider (`server.oidc`): sessions, the sign-in routes, the provider's tokens as bearers. */
@@ -40,6 +45,8 @@ export interface ServerEnv {
     project: ProjectHandle;
     /** The project's EngineDeps with the authenticated identity as actor. */
     deps: EngineDeps;
+    /** A route spanning the projects (`scope: 'server'`): those where its permission is granted. */
+    granted: ProjectHandle[];
     /** The session cookie the request was authenticated by, if it was. */
     session?: Session;
   };

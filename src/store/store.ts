@@ -1,4 +1,5 @@
 import type { AuditEntry, AuditEventInput } from '../core/audit.js';
+import type { CancelRequest } from '../core/cancel-request.js';
 import type {
   ApprovalRecord,
   ComponentState,
@@ -45,6 +46,12 @@ export interface Store {
   /** The promotion holding the environment's lock, if any. */
   activePromotion(environment: string): Promise<PromotionRecord | undefined>;
 
+  /**
+   * The request that the promotion be cancelled (StoreChange.cancelRequest), if one was recorded: the
+   * first one. Read by the process running it at every lease renewal. Exact id only.
+   */
+  getCancelRequest(promotionId: string): Promise<CancelRequest | undefined>;
+
   /** A promotion's approvals and rejections, oldest first. */
   listApprovals(promotionId: string): Promise<ApprovalRecord[]>;
 
@@ -82,6 +89,103 @@ export interface Store {
    * decides, and confirms the match in constant time (core/tokens.ts `sameTokenHash`).
    */
   findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+
+  // ------------------------------------------------ the notification outbox (docs/notifications.md)
+  // Bookkeeping of what is sent where, derived from the audit log: not state changes of their own,
+  // so these writes add no audit entries (an entry per delivery would make deliveries of itself).
+
+  /** How far `target` has read the audit log (its last sequence number read); undefined before its first read. */
+  notifyCursor(target: string): Promise<number | undefined>;
+  /**
+   * Queues `deliveries` for `target` and moves its cursor from `after` to `upTo`, atomically: a
+   * crash queues all of them with the cursor moved, or none. Compare-and-set: false (and nothing
+   * written) when the cursor is not at `after` any more (another process queued them); `after`
+   * undefined creates the cursor, false when it exists.
+   */
+  queueDeliveries(batch: DeliveryBatch): Promise<boolean>;
+  /** The target's oldest delivery still pending (its head of line), claimed or not, due or not. */
+  nextDelivery(target: string): Promise<DeliveryRecord | undefined>;
+  /**
+   * Claims a pending delivery for one attempt until `until`: false when it is not pending, or
+   * another claim has not run out at `now`. The claim keeps two processes from sending it at once.
+   */
+  claimDelivery(id: number, claim: { token: string; until: string; now: string }): Promise<boolean>;
+  /**
+   * Records an attempt made under the claim `token` and what follows: delivered, failed for good, or
+   * pending again from `nextAttemptAt`. Releases the claim. False (nothing written) when the claim
+   * is not this one any more.
+   */
+  finishAttempt(id: number, token: string, outcome: AttemptOutcome): Promise<boolean>;
+  /** Deliveries, newest first. */
+  listDeliveries(filter?: DeliveryFilter): Promise<DeliveryRecord[]>;
+  /** How many deliveries each target has in each status (for metrics). */
+  deliveryCounts(): Promise<DeliveryCount[]>;
+}
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** A delivery as queued: the body is made once, so every attempt sends the same bytes. */
+export interface NewDelivery {
+  /** Sent as X-Lockstep-Delivery; the same on every attempt, so a receiver can drop duplicates. */
+  deliveryId: string;
+  target: string;
+  /** The notify event (`promotion.finished`), or `notify.test`. */
+  event: string;
+  /** For cdevents: the CloudEvent's type. */
+  cloudEventType?: string;
+  /** The audit entry it comes from. */
+  auditSeq?: number;
+  createdAt: string;
+  contentType: string;
+  /** Never holds a secret: made from audit entries and records, which hold none. */
+  body: string;
+}
+
+/** One try: the HTTP status when there was an answer, else why not (secrets already redacted). */
+export interface DeliveryAttempt {
+  at: string;
+  httpStatus?: number;
+  error?: string;
+  durationMs: number;
+}
+
+export interface DeliveryRecord extends NewDelivery {
+  /** Assigned by the store, increasing: the order of a target's deliveries. */
+  id: number;
+  status: DeliveryStatus;
+  attempts: number;
+  /** When it may be tried (again). */
+  nextAttemptAt: string;
+  deliveredAt?: string;
+  /** The last attempts, newest last (at most MAX_ATTEMPT_HISTORY). */
+  history: DeliveryAttempt[];
+}
+
+/** How many attempts a delivery record keeps. */
+export const MAX_ATTEMPT_HISTORY = 10;
+
+export interface DeliveryBatch {
+  target: string;
+  after: number | undefined;
+  upTo: number;
+  deliveries: NewDelivery[];
+}
+
+export type AttemptOutcome =
+  | { attempt: DeliveryAttempt; status: 'delivered' | 'failed' }
+  | { attempt: DeliveryAttempt; status: 'pending'; nextAttemptAt: string };
+
+export interface DeliveryFilter {
+  target?: string;
+  status?: DeliveryStatus;
+  limit?: number;
+}
+
+export interface DeliveryCount {
+  target: string;
+  status: DeliveryStatus;
+  count: number;
 }
 
 export interface PromotionFilter {
@@ -114,6 +218,12 @@ export interface StoreChange {
   replaceSteps?: string;
   /** Upserts, matched by (promotionId, component). */
   steps?: StepRecord[];
+  /**
+   * Records a request that the promotion's owner cancel it (the owner reads it: getCancelRequest). The
+   * first request stays: a later one changes nothing, but its audit events are appended (both asked).
+   * NotFoundError when the promotion does not exist.
+   */
+  cancelRequest?: CancelRequest;
   /** Appended; approvals are never changed or deleted. */
   approvals?: ApprovalRecord[];
   /** Marks a release known-bad (once; a second rejection is a ConflictError). */

@@ -51,7 +51,10 @@ const FRAGMENTS: Readonly<Record<string, (v: Variant) => string>> = {
   "release.labels[?'risk'].orValue('low')": (v) => v.risk ?? 'low',
 };
 
-/** `expr:` values in the docs' yaml blocks, and inline code that is a CEL policy (or names release labels). */
+/**
+ * `expr:` values in the docs' ```yaml blocks, and inline code that is a CEL policy (or names release
+ * labels). Prometheus files (observability.md) are ```yml blocks: their `expr:` is PromQL.
+ */
 function documentedExpressions(): { policies: Set<string>; fragments: Set<string> } {
   const policies = new Set<string>();
   const fragments = new Set<string>();

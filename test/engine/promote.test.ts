@@ -8,6 +8,8 @@ import { ConflictError, GateBlocked, InputError } from '../../src/core/errors.js
 import type { EngineDeps } from '../../src/engine/deps.js';
 import { createRelease, promote, resume, rollbackEnvironment } from '../../src/engine/promote.js';
 import { planPromotion } from '../../src/engine/planner.js';
+import { cancelPromotion } from '../../src/engine/cancel.js';
+import { lockstepAsync } from '../helpers/cli.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
 const ENVS = `project: shop
@@ -208,6 +210,52 @@ ${commandComponent({ dependsOn: ['schema'] })}
     expect(project.running('dev', 'api')).toBe('1');
     expect(result.reason).toMatch(/^api failed in apply: cancelled by the test; rolled back: api/);
   });
+
+  it('cancelled while no step runs: nothing more starts, the promotion fails with the reason as its first failure', async () => {
+    project = testProject(`${ENVS}components:\n  api:\n${commandComponent()}\n  web:\n${commandComponent({ dependsOn: ['api'] })}\n`);
+    const deps = await project.deps();
+    // Cancelled before its run begins: as a cancel that lands between two steps.
+    const result = await promote(deps, await release(deps, { api: '1', web: '1' }), 'dev', {
+      onRunner: (runner) => runner.cancel('cancelled by the test'),
+    });
+    expect(result.state).toBe('failed');
+    expect(result.failure).toMatchObject({ phase: 'cancel', error: 'cancelled by the test' });
+    expect(result.reason).toBe('cancelled by the test');
+    expect((await deps.store.listSteps(result.id)).map((s) => [s.component, s.state])).toEqual([['api', 'skipped'], ['web', 'skipped']]);
+    expect(project.applies()).toEqual([]);
+  });
+
+  it('a cancel requested while nobody runs the promotion (its process was killed mid-step) is acted on by whoever resumes it: the command left running is stopped, then rolled back', async () => {
+    project = testProject(`${ENVS}components:\n  api:\n${commandComponent()}\n`);
+    const deps = await project.deps();
+    await promote(deps, await release(deps, { api: '1' }), 'dev');
+    const two = await release(deps, { api: '2' });
+    // The step sleeps far longer than the test: waited for instead of stopped, the test would time out.
+    const child = lockstepAsync(project.dir, ['promote', two, '--to', 'dev'], { STEP_SLEEP: '600' });
+    let id: string | undefined;
+    while (id === undefined) {
+      const [p] = await deps.store.listPromotions({ environment: 'dev', states: ['running'] });
+      const [step] = p ? await deps.store.listSteps(p.id) : [];
+      if (p && step?.phase === 'apply' && project.applies().length === 2) id = p.id;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+
+    const asked = await cancelPromotion({ ...deps, actor: 'bob@example.com' }, id, 'too slow');
+    expect(asked.state).toBe('running');
+    expect((await audit(deps)).filter((e) => e.kind === 'promotion.cancel-requested')).toMatchObject([
+      { actor: 'bob@example.com', promotionId: id, data: { reason: 'too slow', owner: { pid: child.pid } } },
+    ]);
+    const [result] = await resume(deps, id);
+    expect(result?.state).toBe('failed');
+    expect(result?.reason).toBe('api failed in apply: cancelled by bob@example.com: too slow; rolled back: api');
+    expect((await deps.store.listSteps(id))[0]).toMatchObject({ state: 'rolled-back', error: 'cancelled by bob@example.com: too slow' });
+    expect(project.running('dev', 'api')).toBe('1');
+    const logs = (await deps.store.stepLogs(id, 'api')).map((l) => l.line);
+    expect(logs).toContain('stopped 1 process(es) left running before the restart: the promotion was cancelled');
+  }, 60_000);
 
   it('a step whose program cannot even start changed nothing: no rollback, not reported as left behind', async () => {
     project = testProject(`${ENVS}components:\n  api:\n    type: command\n    with: { apply: ["./missing.sh"] }\n`);

@@ -42,5 +42,7 @@ export function sampleRequests(
     createToken: { method: 'POST', path: `${P}/tokens`, body: { name: 'ci-bot' } },
     revokeToken: { method: 'DELETE', path: `${P}/tokens/ci-bot` },
     streamEvents: { method: 'GET', path: `${P}/events?kinds=audit` },
+    metrics: { method: 'GET', path: '/metrics' },
+    listDeliveries: { method: 'GET', path: `${P}/notify/deliveries?status=pending` },
   };
 }

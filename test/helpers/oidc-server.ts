@@ -96,6 +96,7 @@ export async function startSignInServer(
     if (settings === undefined) throw new Error('the test config sets no server.oidc');
     const log = (line: string): void => void lines.push(line);
     const oidc = new OidcSignIn({
+      ...(settings.publicUrl === undefined ? {} : { publicUrl: settings.publicUrl }),
       config: settings.config,
       clientSecret: settings.clientSecret,
       sessionKey: sessionKey(settings.defaultKeyFile),

@@ -152,6 +152,19 @@ describe('browser sign-in', () => {
     expect(flags.get('path')).toBe('/');
   }, 30_000);
 
+  it('behind a proxy with server.url set, the redirect URI is built on it (its path kept) and cookies are Secure', async () => {
+    running = await startSignInServer((issuer) =>
+      signInConfig(issuer).replace('server:\n', 'server:\n  url: https://lockstep.example.com/tools/\n'),
+    );
+    const start = await fetch(`${running.url}/auth/login`, { redirect: 'manual' });
+    expect(start.status).toBe(302);
+    const asked = new URL(start.headers.get('Location') ?? '');
+    expect(asked.origin).toBe(running.provider.issuer);
+    expect(asked.searchParams.get('redirect_uri')).toBe('https://lockstep.example.com/tools/auth/callback');
+    expect(asked.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(start.headers.getSetCookie().join('\n')).toMatch(/^lockstep_sign_in=[^;]+;.*Secure/);
+  }, 30_000);
+
   it('refuses a callback that no sign-in of this browser began, or whose state was changed, and never sends anyone off-site', async () => {
     running = await startSignInServer();
     // No sign-in cookie: a 400 naming the cookie.

@@ -20,6 +20,8 @@ describe('lockstep serve', () => {
   it('prints where it listens first, answers over HTTP for every --project, and exits 0 on SIGTERM', async () => {
     const shop = newProject('shop');
     const payments = newProject('payments');
+    const created = lockstep(shop.dir, ['token', 'create', '--name', 'viewer-bot', '--role', 'viewer', '-o', 'json']);
+    const token = (JSON.parse(created.stdout) as { token: string }).token;
     const child = lockstepAsync(shop.dir, [
       'serve',
       '--listen',
@@ -50,6 +52,8 @@ describe('lockstep serve', () => {
     });
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    const listed = await fetch(`${url}/api/v1/projects/shop/releases?limit=5`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(listed.status).toBe(200);
     const doc = await fetch(`${url}/api/v1/openapi.json`);
     expect(((await doc.json()) as { openapi: string }).openapi).toMatch(/^3\.1\./);
 
@@ -57,6 +61,11 @@ describe('lockstep serve', () => {
     child.kill('SIGTERM');
     const [code, signal] = (await exited) as [number | null, string | null];
     expect({ code, signal, stderr }).toMatchObject({ code: 0, signal: null });
+    // The access log: a line per request, with who asked when known; never the query or the token.
+    expect(stderr).toMatch(/^\S+Z GET \/api\/v1\/projects\/shop\/releases 200 \d+ms viewer-bot$/m);
+    expect(stderr).toMatch(/^\S+Z GET \/api\/v1\/projects\/payments\/releases 401 \d+ms$/m);
+    expect(stderr).not.toContain('limit=5');
+    expect(stderr).not.toContain(token);
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 

@@ -16,7 +16,7 @@ afterEach(() => project?.cleanup());
 const ALICE: Identity = { name: 'alice@example.com', via: { kind: 'token', token: 'alice-ci' }, role: 'releaser' };
 
 describe('server shutdown', () => {
-  it('close() stops taking connections, waits for the promotion a request started, then closes the store', async () => {
+  it('close() drains: readyz says so and writes are refused while the running step ends; its promotion ends, then the store closes', async () => {
     project = testProject(
       `project: shop\nenvironments:\n  dev: {}\ncomponents:\n  api:\n${commandComponent({ extra: '      env: { STEP_SLEEP: "1" }' })}\n`,
     );
@@ -46,8 +46,20 @@ describe('server shutdown', () => {
     expect(promotion.state).toBe('running');
 
     const closing = server.close();
-    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+    // Draining while the step runs: load balancers read that on /readyz; nothing new is taken.
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, draining: true });
+    const refused = await fetch(`${server.url}/api/v1/projects/shop/releases`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ set: ['api=3.0.0'] }),
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('shutting-down');
     await closing;
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
 
     // The run was not cut off: it finished and was recorded before the store closed.
     expect(project.running('dev', 'api')).toBe('2.0.0');

@@ -12,7 +12,7 @@ import type {
   StepRecord,
 } from '../../src/core/model.js';
 import type { TokenRecord } from '../../src/core/tokens.js';
-import type { Store } from '../../src/store/store.js';
+import { MAX_ATTEMPT_HISTORY, type NewDelivery, type Store } from '../../src/store/store.js';
 
 /**
  * The Store contract: every implementation (SQLite now, PostgreSQL later) runs this suite unchanged.
@@ -706,6 +706,26 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect((await store.auditHead())?.seq).toBe(before + 1);
       });
 
+      it('records a cancel request once, beside the promotion: the owner rewriting its record keeps it, a second request changes nothing', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id, owner: owner('runner') });
+        expect(await store.getCancelRequest(p.id)).toBeUndefined();
+        const first = { promotionId: p.id, by: 'bob@example.com', reason: 'wrong config', at: '2026-11-24T10:00:00.000Z' };
+        // Not fenced: whoever asks does not own the promotion.
+        await store.commit({ cancelRequest: first, audit: [event('promotion.cancel-requested', { promotionId: p.id })] });
+        expect(await store.getCancelRequest(p.id)).toStrictEqual(first);
+        // The owner's next commit rewrites the promotion record whole: the request is not part of it.
+        await store.commit({ fence: { promotionId: p.id, ownerToken: 'runner' }, promotion: { record: { ...p, state: 'running' } }, audit: [] });
+        const before = (await store.auditHead())?.seq ?? 0;
+        await store.commit({ cancelRequest: { promotionId: p.id, by: 'carol@example.com', at: '2026-11-24T10:01:00.000Z' }, audit: [event('promotion.cancel-requested', { promotionId: p.id })] });
+        expect(await store.getCancelRequest(p.id)).toStrictEqual(first);
+        expect((await store.auditHead())?.seq).toBe(before + 1);
+        const ghost = store.commit({ cancelRequest: { ...first, promotionId: hexId('ghost') }, audit: [event('promotion.cancel-requested')] });
+        expect(await rejection(ghost)).toBeInstanceOf(NotFoundError);
+        expect((await store.auditHead())?.seq).toBe(before + 1);
+        expect(await store.getCancelRequest(hexId('ghost'))).toBeUndefined();
+      });
+
       it('keeps step logs in order, per promotion and component, written with the commit', async () => {
         const r = await addRelease();
         const p = await addPromotion({ releaseId: r.id });
@@ -870,6 +890,74 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(String(again)).toContain('no token named ci');
         expect((await store.listTokens())[0]?.revokedAt).toBe(at(2));
         expect((await store.auditHead())?.seq).toBe(2);
+      });
+    });
+
+    describe('notification outbox', () => {
+      function delivery(n: number, target = 'chat'): NewDelivery {
+        return { deliveryId: `d-${target}-${n}`, target, event: 'promotion.finished', auditSeq: n, createdAt: at(n), contentType: 'application/json', body: `{"n":${n}}` };
+      }
+
+      it('creates a cursor once, then moves it only from where it stands, queuing with it', async () => {
+        expect(await store.notifyCursor('chat')).toBeUndefined();
+        expect(await store.queueDeliveries({ target: 'chat', after: undefined, upTo: 3, deliveries: [] })).toBe(true);
+        expect(await store.queueDeliveries({ target: 'chat', after: undefined, upTo: 9, deliveries: [] })).toBe(false);
+        expect(await store.notifyCursor('chat')).toBe(3);
+        expect(await store.queueDeliveries({ target: 'chat', after: 3, upTo: 5, deliveries: [delivery(4), delivery(5)] })).toBe(true);
+        // A second process that read from 3 too: nothing is queued twice.
+        expect(await store.queueDeliveries({ target: 'chat', after: 3, upTo: 5, deliveries: [delivery(6)] })).toBe(false);
+        expect(await store.notifyCursor('chat')).toBe(5);
+        const listed = await store.listDeliveries();
+        expect(listed.map((d) => d.deliveryId)).toStrictEqual(['d-chat-5', 'd-chat-4']);
+        expect(listed[0]).toMatchObject({ status: 'pending', attempts: 0, history: [], nextAttemptAt: at(5), body: '{"n":5}', target: 'chat' });
+        // The audit log is not touched: deliveries are bookkeeping derived from it.
+        expect(await store.auditHead()).toBeUndefined();
+      });
+
+      it('gives the head of line per target, claims it once, and records attempts under the claim', async () => {
+        await store.queueDeliveries({ target: 'chat', after: undefined, upTo: 0, deliveries: [] });
+        await store.queueDeliveries({ target: 'bus', after: undefined, upTo: 0, deliveries: [] });
+        await store.queueDeliveries({ target: 'chat', after: 0, upTo: 2, deliveries: [delivery(1), delivery(2)] });
+        await store.queueDeliveries({ target: 'bus', after: 0, upTo: 1, deliveries: [delivery(1, 'bus')] });
+        const head = await store.nextDelivery('chat');
+        expect(head?.deliveryId).toBe('d-chat-1');
+        const id = head?.id ?? -1;
+        expect(await store.claimDelivery(id, { token: 'a', until: at(10), now: at(5) })).toBe(true);
+        expect(await store.claimDelivery(id, { token: 'b', until: at(11), now: at(6) })).toBe(false);
+        // Another process's attempt under a claim it does not hold writes nothing.
+        expect(await store.finishAttempt(id, 'b', { status: 'delivered', attempt: { at: at(6), httpStatus: 200, durationMs: 3 } })).toBe(false);
+        const failed = { at: at(7), error: 'connect ECONNREFUSED', durationMs: 1 };
+        expect(await store.finishAttempt(id, 'a', { status: 'pending', nextAttemptAt: at(8), attempt: failed })).toBe(true);
+        expect(await store.nextDelivery('chat')).toMatchObject({ deliveryId: 'd-chat-1', attempts: 1, nextAttemptAt: at(8), history: [failed] });
+        // A claim that ran out can be taken by another process.
+        expect(await store.claimDelivery(id, { token: 'c', until: at(20), now: at(9) })).toBe(true);
+        expect(await store.finishAttempt(id, 'c', { status: 'delivered', attempt: { at: at(9), httpStatus: 204, durationMs: 2 } })).toBe(true);
+        expect(await store.claimDelivery(id, { token: 'd', until: at(30), now: at(25) })).toBe(false);
+        expect((await store.nextDelivery('chat'))?.deliveryId).toBe('d-chat-2');
+        expect((await store.nextDelivery('bus'))?.deliveryId).toBe('d-bus-1');
+        const done = (await store.listDeliveries({ status: 'delivered' }))[0];
+        expect(done).toMatchObject({ deliveryId: 'd-chat-1', status: 'delivered', attempts: 2, deliveredAt: at(9) });
+        expect(done?.history).toHaveLength(2);
+        expect((await store.listDeliveries({ target: 'bus' })).map((d) => d.deliveryId)).toStrictEqual(['d-bus-1']);
+        expect(await store.deliveryCounts()).toStrictEqual([
+          { target: 'bus', status: 'pending', count: 1 },
+          { target: 'chat', status: 'delivered', count: 1 },
+          { target: 'chat', status: 'pending', count: 1 },
+        ]);
+      });
+
+      it('keeps only the last attempts in a record', async () => {
+        await store.queueDeliveries({ target: 'chat', after: undefined, upTo: 1, deliveries: [delivery(1)] });
+        const id = (await store.nextDelivery('chat'))?.id ?? -1;
+        for (let i = 0; i < MAX_ATTEMPT_HISTORY + 3; i++) {
+          expect(await store.claimDelivery(id, { token: `t${i}`, until: at(i + 1), now: at(i) })).toBe(true);
+          await store.finishAttempt(id, `t${i}`, { status: i === MAX_ATTEMPT_HISTORY + 2 ? 'failed' : 'pending', nextAttemptAt: at(i + 1), attempt: { at: at(i), httpStatus: 500, durationMs: i } });
+        }
+        const [record] = await store.listDeliveries();
+        expect(record?.attempts).toBe(MAX_ATTEMPT_HISTORY + 3);
+        expect(record?.status).toBe('failed');
+        expect(record?.history.map((h) => h.durationMs)).toStrictEqual(Array.from({ length: MAX_ATTEMPT_HISTORY }, (_, i) => i + 3));
+        expect(await store.nextDelivery('chat')).toBeUndefined();
       });
     });
 

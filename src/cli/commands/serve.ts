@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
+import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import { openProjectHandle, type ProjectHandle } from '../../project/project-handle.js';
 import type { OidcSignIn } from '../../server/oidc/oidc-sign-in.js';
@@ -13,6 +14,9 @@ interface ServeOptions {
   project?: string[];
   /** `--no-watch` sets it false. */
   watch: boolean;
+  /** `--no-access-log` sets it false. */
+  accessLog: boolean;
+  drainTimeout: string;
   sessionKey?: string;
 }
 
@@ -21,13 +25,19 @@ export function serveCommand(program: Command): void {
   program
     .command('serve')
     .description(
-      'run the HTTP API (docs/server.md) for one or more projects; a changed lockstep.yaml (or SIGHUP) is read again; SIGTERM or Ctrl-C stops it',
+      'run the HTTP API (docs/server.md) for one or more projects; a changed lockstep.yaml (or SIGHUP) is read again; SIGTERM or Ctrl-C drains and stops it',
     )
     .option('--listen <host:port>', 'where to listen (port 0 picks a free port)', '127.0.0.1:8417')
     .option('--project <dir>', 'a directory holding lockstep.yaml (repeatable; default: the --config file)', collect)
     .option(
       '--no-watch',
       'read a changed lockstep.yaml only on SIGHUP, not as soon as it changes (for file systems whose changes are not seen, like NFS)',
+    )
+    .option('--no-access-log', 'do not log a line per request on stderr')
+    .option(
+      '--drain-timeout <duration>',
+      'on SIGTERM, how long running steps may take to end before their promotions are handed back anyway (keep it below the grace period before SIGKILL: 30s in Kubernetes)',
+      '20s',
     )
     .option(
       '--session-key <file>',
@@ -43,6 +53,9 @@ export function serveCommand(program: Command): void {
       const { parseListen, startServer } = await import('../../server/serve.js');
       const { projectAuthenticator, projectAuthorizer } = await import('../../server/auth.js');
       const { host, port } = parseListen(o.listen);
+      const drainTimeoutMs = parseDuration(o.drainTimeout);
+      if (drainTimeoutMs === undefined)
+        throw new InputError(`--drain-timeout takes a duration like 20s or 1m, not ${JSON.stringify(o.drainTimeout)}`, '--drain-timeout');
       const dirs = o.project ?? [];
       if (dirs.length > 1 && globals.state !== undefined)
         throw new InputError(
@@ -67,6 +80,8 @@ export function serveCommand(program: Command): void {
         authenticate: projectAuthenticator(projects),
         authorize: projectAuthorizer(projects),
         watchConfig: o.watch,
+        accessLog: o.accessLog,
+        drainTimeoutMs,
       });
       process.stdout.write(`listening on ${server.url}\n`);
 
@@ -74,12 +89,13 @@ export function serveCommand(program: Command): void {
         let stopping = false;
         const stop = (signal: NodeJS.Signals): void => {
           if (stopping) {
-            // A second signal: leave now; what runs is continued by `lockstep resume` (or another server).
+            // A second signal: leave now, as a kill would; what runs is continued by the next server
+            // (or `lockstep resume`) through crash recovery.
             process.stderr.write(`lockstep: ${signal} again: exiting without waiting\n`);
             process.exit(1);
           }
           stopping = true;
-          process.stderr.write(`lockstep: ${signal}: no new requests; finishing those in flight\n`);
+          process.stderr.write(`lockstep: ${signal}: draining: no new work; running steps get up to ${o.drainTimeout} to end\n`);
           server.close().then(done, (error: unknown) => {
             process.stderr.write(`lockstep: error while stopping: ${String(error)}\n`);
             done();
@@ -94,6 +110,10 @@ export function serveCommand(program: Command): void {
           void server.reloadConfigs();
         });
       });
+      process.stderr.write('lockstep: stopped\n');
+      // Steps handed back while still running (drain time up) leave work in this process that waits for
+      // them (a command's pollers, a request): that is the next owner's now, so nothing here waits.
+      process.exit(0);
     });
 }
 
@@ -107,7 +127,13 @@ async function signIn(projects: Map<string, ProjectHandle>, keyFile: string | un
   const file = keyFile === undefined ? settings.defaultKeyFile : resolve(keyFile);
   const log = (line: string): void => void process.stderr.write(`lockstep: ${line}\n`);
   log(`people sign in with ${settings.config.issuer} (server.oidc of ${settings.file}); sessions sealed with ${file}`);
-  return new OidcSignIn({ config: settings.config, clientSecret: settings.clientSecret, sessionKey: sessionKey(file), log });
+  return new OidcSignIn({
+    config: settings.config,
+    clientSecret: settings.clientSecret,
+    sessionKey: sessionKey(file),
+    ...(settings.publicUrl === undefined ? {} : { publicUrl: settings.publicUrl }),
+    log,
+  });
 }
 
 async function openProjects(

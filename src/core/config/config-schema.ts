@@ -3,7 +3,8 @@ import type { Role } from '../access.js';
 import type { Adapter } from '../adapter.js';
 import { parseDuration } from '../duration.js';
 import { ON_FAILURE, VALUE_TYPES } from '../model.js';
-import { serverSchema } from './oidc-schema.js';
+import { NOTIFY_FORMATS } from '../notify/notify-events.js';
+import { oidcSchema } from './oidc-schema.js';
 
 /** The adapters a config may use, by type (src/adapters/registry.ts builds it). */
 export type AdapterSet = ReadonlyMap<string, Adapter<unknown>>;
@@ -159,6 +160,29 @@ export const accessSchema = z.strictObject({
 });
 
 /**
+ * One `notify:` target. Event and environment names, the URL and where its secrets come from are
+ * checked by rules (notify-rules.ts), so every problem is reported at once.
+ */
+export const notifyTargetSchema = z.strictObject({
+  name: name('a notify target').describe('How deliveries and `lockstep notify log` name the target.'),
+  url: z
+    .string()
+    .min(1, { error: 'url must not be empty' })
+    .describe('Where to POST: an http(s) URL, or a whole ${{ secrets.NAME }} when the URL is itself a secret (a Slack webhook).'),
+  format: z.enum(NOTIFY_FORMATS).default('json').describe("json: Lockstep's own event; slack: a Slack message; cdevents: CDEvents v0.5 as CloudEvents."),
+  events: z.array(z.string()).optional().describe('What to send (default: the format\'s usual events; see docs/notifications.md).'),
+  environments: z.array(z.string()).optional().describe('Only events of these environments (default: all).'),
+  secret: z.string().optional().describe('A ${{ secrets.NAME }}: the HMAC-SHA256 key of X-Lockstep-Signature.'),
+  headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers; values may use ${{ secrets.NAME }}.'),
+});
+
+/** `server:`: the team server's settings that the config holds. */
+export const serverSchema = z.strictObject({
+  url: z.string().optional().describe('The public URL of `lockstep serve` (https://lockstep.example.com): links in notifications point there.'),
+  oidc: oidcSchema.optional().describe('Sign people in with an OpenID provider (docs/oidc.md).'),
+});
+
+/**
  * The whole `lockstep.yaml`. The loader validates with it, and `configJsonSchema` is generated from
  * it, so editors and `lockstep validate` agree. Adapter specs (`with:`) are checked separately,
  * over typed placeholders for the templates (see spec-check.ts).
@@ -180,7 +204,8 @@ export const projectSchema = z.strictObject({
     .meta({ minProperties: 1 })
     .describe('The deployable parts of the system.'),
   access: accessSchema.optional().describe('Roles for the team server: viewer, releaser, approver, admin, per environment.'),
-  server: serverSchema.optional().describe('Settings of the team server (lockstep serve).'),
+  server: serverSchema.optional().describe('The team server (lockstep serve): its public URL, sign-in.'),
+  notify: z.array(notifyTargetSchema).default([]).describe('Webhooks that hear about promotions, approvals and gates (docs/notifications.md).'),
 });
 
 export type ProjectInput = z.input<typeof projectSchema>;

@@ -62,8 +62,9 @@ export function draftConfig(raw: unknown): DraftConfig {
       groups: groups(root.groups),
       // Raw: the access rule reads it defensively (see access-rules.ts).
       ...(isPlainObject(root.access) ? { access: root.access as unknown as AccessConfig } : {}),
-      // Raw: the oidc rule reads it defensively (see oidc-rules.ts).
+      // Raw: the notify and oidc rules read them defensively (see notify-rules.ts, oidc-rules.ts).
       ...(isPlainObject(root.server) ? { server: root.server } : {}),
+      ...(Array.isArray(root.notify) ? { notify: root.notify } : {}),
     },
     unusableWith,
   };

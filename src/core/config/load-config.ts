@@ -6,7 +6,9 @@ import type { ComponentConfig, EnvironmentConfig, ProjectConfig } from '../model
 import { projectSchema, type AdapterSet, type ProjectOutput } from './config-schema.js';
 import { draftConfig } from './draft-config.js';
 import { accessIsValid } from './access-rules.js';
+import { notifyIsValid } from './notify-rules.js';
 import { oidcIsValid } from './oidc-rules.js';
+import type { NotifyEventType } from '../notify/notify-events.js';
 import { gatesAreValid } from './gate-rules.js';
 import { describeValue, dotted, issueFindings, type Finding } from './findings.js';
 import { deepestPoint, MAX_CONFIG_DEPTH, TOO_DEEP_MESSAGE } from './nesting.js';
@@ -52,6 +54,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   adapterSpecsAccept,
   gatesAreValid,
   accessIsValid,
+  notifyIsValid,
   oidcIsValid,
 ];
 
@@ -177,6 +180,8 @@ function loadedConfig(data: ProjectOutput, source: string, file: string, locate:
       components,
       ...(access === undefined ? {} : { access }),
       ...(data.server === undefined ? {} : { server: data.server }),
+      // The names were checked by notifyIsValid. Absent when there are none, as `access`.
+      ...(data.notify.length === 0 ? {} : { notify: data.notify.map(({ events, ...t }) => ({ ...t, ...(events === undefined ? {} : { events: events as NotifyEventType[] }) })) }),
     },
     digest: sha256Hex(source),
     file,

@@ -42,8 +42,3 @@ export const oidcSchema = z.strictObject({
     .default(DEFAULT_SESSION_LIFETIME)
     .describe('How long a browser session lasts before signing in again.'),
 });
-
-/** `server:` settings of the team server (`lockstep serve`), the same in every project it serves. */
-export const serverSchema = z.strictObject({
-  oidc: oidcSchema.optional().describe('Sign people in with an OpenID provider (docs/oidc.md).'),
-});

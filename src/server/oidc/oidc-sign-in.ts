@@ -81,7 +81,7 @@ export class OidcSignIn {
       state: client.randomState(),
       nonce: client.randomNonce(),
       verifier: client.randomPKCECodeVerifier(),
-      redirectUri: new URL('/auth/callback', this.origin(c)).href,
+      redirectUri: `${this.origin(c)}/auth/callback`,
       returnTo: localPath(returnTo),
     };
     const url = await this.provider.authorizationUrl(pending);
@@ -133,8 +133,9 @@ export class OidcSignIn {
     return this.provider.cliSignIn();
   }
 
+  /** Where people reach this server: the public URL (its path kept, no trailing slash), else the request's origin. */
   private origin(c: Context): string {
-    return this.options.publicUrl ?? new URL(c.req.url).origin;
+    return this.options.publicUrl?.replace(/\/+$/, '') ?? new URL(c.req.url).origin;
   }
 
   /** Over TLS: the public URL is https, the request came over TLS, or the proxy in front says it did. */

@@ -16,6 +16,8 @@ export interface ServerOidc {
   file: string;
   /** Where the session key lives unless `--session-key` says: beside that project's state. */
   defaultKeyFile: string;
+  /** That project's `server.url`: the redirect URI is built on it (behind a proxy, the URL people use). */
+  publicUrl: string | undefined;
 }
 
 const SECRET_NAME = /^\s*\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$/;
@@ -57,5 +59,6 @@ export function serverOidc(projects: Iterable<ProjectHandle>): ServerOidc | unde
     clientSecret,
     file: found.project.loaded.file,
     defaultKeyFile: path.join(deps.stateDir, SESSION_KEY_FILE),
+    publicUrl: found.project.loaded.config.server?.url,
   };
 }

@@ -7,6 +7,10 @@ import type { AppOptions, ServerEnv } from '../server-env.js';
 const Ready = z
   .object({
     ready: z.boolean(),
+    draining: z.boolean().optional().openapi({
+      description:
+        'the server is shutting down: it finishes the steps it runs and hands their promotions back; send work elsewhere',
+    }),
     projects: z.record(
       z.string(),
       z.object({
@@ -43,9 +47,9 @@ export function healthRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): 
       path: '/readyz',
       tags: ['health'],
       summary:
-        'every project’s config is loaded and its store answers (a refused config change shows, and leaves it ready)',
+        'every project’s config is loaded and its store answers (a refused config change shows, and leaves it ready); 503 with `draining` once the server is shutting down',
       middleware: serverGuard('readyz', options),
-      responses: { 200: json(Ready, 'ready'), 503: json(Ready, 'a store does not answer') },
+      responses: { 200: json(Ready, 'ready'), 503: json(Ready, 'a store does not answer, or the server is draining') },
     }),
     async (c) => {
       const projects: Record<string, { config: string; store: string; refused?: { at: string; problems: number } }> =
@@ -70,6 +74,7 @@ export function healthRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): 
           ...(refused ? { refused: { at: refused.at, problems: refused.problems.length } } : {}),
         };
       }
+      if (options.shutdown?.aborted === true) return c.json({ ready: false, draining: true, projects }, 503);
       return ready ? c.json({ ready, projects }, 200) : c.json({ ready, projects }, 503);
     },
   );

@@ -28,7 +28,7 @@ const body = <S extends z.ZodType>(schema: S) => ({ content: { 'application/json
 
 /**
  * Promotions: list, get (with its steps, as `history PROMOTION`), step logs, create (as `promote`),
- * approve, reject, resume and cancel; and the steps of a component across promotions (`history
+ * approve, reject, resume and cancel (as `cancel`); and the steps of a component across promotions (`history
  * --component`). A request that starts a run answers once the promotion is recorded; the engine
  * runs it in the background (BackgroundRuns), and its record says how it goes on.
  */
@@ -211,18 +211,22 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       path: `${BASE}/promotions/{promotion}/cancel`,
       tags: ['promotions'],
       summary:
-        'cancel a pending promotion: it ends `cancelled`. A running one is refused (409): the process running it stops it',
+        'cancel a promotion: a pending one ends `cancelled` (200); for a running one a cancel request is recorded (202) and whoever runs it (this server at once, another process at its next lease renewal) stops its running steps, then its failure policy applies',
       middleware: guard('cancelPromotion', options),
       request: { params: PromotionParams, body: body(CancelBody) },
       responses: {
         200: json(z.object({ promotion: Promotion }), 'the promotion, cancelled'),
-        409: error('the promotion is not pending (running, or ended), or another process decides on it now'),
+        202: json(
+          z.object({ promotion: Promotion }),
+          'a running promotion: the cancel request is recorded; the promotion as it stands (follow it with GET /promotions/{promotion})',
+        ),
+        409: error('the promotion is rolling back, interrupted or ended, or another process decides on it now'),
         ...ERROR_RESPONSES,
       },
     }),
     async (c) => {
       const promotion = await cancelPromotion(c.var.deps, c.req.valid('param').promotion, c.req.valid('json').reason);
-      return c.json({ promotion }, 200);
+      return promotion.state === 'cancelled' ? c.json({ promotion }, 200) : c.json({ promotion }, 202);
     },
   );
 

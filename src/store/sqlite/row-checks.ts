@@ -86,6 +86,8 @@ export const checkRelease: RowCheck = shape({
   from: 'text?',
 });
 
+export const checkCancelRequest: RowCheck = shape({ promotionId: 'text', by: 'text', reason: 'text?', at: 'text' });
+
 export const checkRejection: RowCheck = shape({ by: 'text', reason: 'text', at: 'text' });
 
 const checkPlan = shape({ steps: 'list', levels: 'list', gates: 'list', digest: 'text' });
@@ -170,5 +172,22 @@ export const checkToken: RowCheck = shape(
     const envs = record.environments;
     if (Array.isArray(envs) && !envs.every((e) => typeof e === 'string')) return 'field environments must be a list of text';
     return undefined;
+  },
+);
+
+/** A queued notification: what the dispatcher sends and `notify log` shows. */
+export const checkDelivery: RowCheck = shape(
+  {
+    deliveryId: 'text',
+    target: 'text',
+    event: 'text',
+    cloudEventType: 'text?',
+    auditSeq: 'number?',
+    createdAt: 'text',
+    contentType: 'text',
+    body: 'text',
+    attempts: 'number',
+    deliveredAt: 'text?',
+    history: 'list',
   },
 );

@@ -155,6 +155,43 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX audit_log_time_once;
     `,
   },
+  {
+    version: 6,
+    name: 'notification outbox',
+    sql: `
+      -- What each notify target has read of the audit log: deliveries are queued from the entries
+      -- after it, and the cursor moves in the same transaction, so a crash loses or repeats nothing.
+      CREATE TABLE notify_cursors (
+        target    TEXT PRIMARY KEY,
+        audit_seq INTEGER NOT NULL
+      ) STRICT;
+      -- One row per delivery; id orders a target's deliveries (sent head of line, in that order).
+      CREATE TABLE notify_deliveries (
+        id              INTEGER PRIMARY KEY,
+        delivery_id     TEXT NOT NULL UNIQUE,
+        target          TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        claim_token     TEXT,
+        claimed_until   TEXT,
+        json            TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX notify_deliveries_target ON notify_deliveries (target, status, id);
+    `,
+  },
+  {
+    version: 7,
+    name: 'cancel requests',
+    sql: `
+      -- A request that the process running a promotion cancel it, written by another process. Kept
+      -- apart from promotions.json, which the owner rewrites whole from its own copy: a field there
+      -- would be overwritten by the owner's next commit. The first request stays.
+      CREATE TABLE cancel_requests (
+        promotion_id TEXT PRIMARY KEY REFERENCES promotions (id),
+        json         TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export interface MigrationResult {

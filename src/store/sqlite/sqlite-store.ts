@@ -7,13 +7,28 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chainEntry } from '../../core/audit.js';
 import type { AuditEntry, AuditEventInput, AuditKind } from '../../core/audit.js';
+import type { CancelRequest } from '../../core/cancel-request.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
-import { StateError, type PromotionFilter, type StepLogLine, type Store, type StoredLogLine, type StoreChange } from '../store.js';
+import {
+  MAX_ATTEMPT_HISTORY,
+  StateError,
+  type AttemptOutcome,
+  type DeliveryBatch,
+  type DeliveryCount,
+  type DeliveryFilter,
+  type DeliveryRecord,
+  type DeliveryStatus,
+  type PromotionFilter,
+  type StepLogLine,
+  type Store,
+  type StoredLogLine,
+  type StoreChange,
+} from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
-import { checkApproval, checkAuditData, checkComponentState, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 import { printable } from '../../core/printable.js';
 
@@ -250,6 +265,7 @@ export class SqliteStore implements Store {
     if (change.createPromotion) this.insertPromotion(change.createPromotion.record, change.createPromotion.lock);
     if (change.releaseRejection) this.rejectRelease(change.releaseRejection.releaseId, change.releaseRejection.rejection);
     if (change.promotion) this.replacePromotion(change.promotion.record, change.promotion.releaseLock ?? false, change.promotion.takeLock ?? false);
+    if (change.cancelRequest) this.putCancelRequest(change.cancelRequest);
     if (change.replaceSteps !== undefined) this.run('DELETE FROM steps WHERE promotion_id = ?', change.replaceSteps);
     for (const step of change.steps ?? []) this.upsertStep(step);
     for (const approval of change.approvals ?? []) {
@@ -291,6 +307,13 @@ export class SqliteStore implements Store {
     if (row === undefined) throw new NotFoundError(`no token named ${name} (that is not revoked already)`);
     const record: TokenRecord = { ...this.tokenRecord(row.id, row.json), revokedAt: at };
     this.run('UPDATE api_tokens SET revoked_at = ?, json = ? WHERE id = ?', at, JSON.stringify(record), row.id);
+  }
+
+  private putCancelRequest(request: CancelRequest): void {
+    if (this.get('SELECT 1 FROM promotions WHERE id = ?', request.promotionId) === undefined) {
+      throw new NotFoundError(`a cancel request names promotion ${request.promotionId}, which does not exist`);
+    }
+    this.run('INSERT INTO cancel_requests (promotion_id, json) VALUES (?, ?) ON CONFLICT (promotion_id) DO NOTHING', request.promotionId, JSON.stringify(request));
   }
 
   private checkFence(fence: { promotionId: string; ownerToken: string }): void {
@@ -466,6 +489,11 @@ export class SqliteStore implements Store {
     });
   }
 
+  async getCancelRequest(promotionId: string): Promise<CancelRequest | undefined> {
+    const row = this.get<JsonRow>('SELECT json FROM cancel_requests WHERE promotion_id = ?', promotionId);
+    return row === undefined ? undefined : this.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
+  }
+
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {
     const row = this.resolve('promotions', 'promotion', idOrPrefix);
     const promotion = this.promotionRecord(row.id, row.json);
@@ -590,6 +618,114 @@ export class SqliteStore implements Store {
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
     const row = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE hash = ?', hash);
     return row === undefined ? undefined : this.tokenRecord(row.id, row.json);
+  }
+
+  // ------------------------------------------------ notification outbox
+
+  async notifyCursor(target: string): Promise<number | undefined> {
+    return this.get<{ audit_seq: number }>('SELECT audit_seq FROM notify_cursors WHERE target = ?', target)?.audit_seq;
+  }
+
+  async queueDeliveries(batch: DeliveryBatch): Promise<boolean> {
+    return this.writing(() =>
+      this.db
+        .transaction((): boolean => {
+          const moved =
+            batch.after === undefined
+              ? this.run('INSERT INTO notify_cursors (target, audit_seq) VALUES (?, ?) ON CONFLICT (target) DO NOTHING', batch.target, batch.upTo)
+              : this.run('UPDATE notify_cursors SET audit_seq = ? WHERE target = ? AND audit_seq = ?', batch.upTo, batch.target, batch.after);
+          if (moved.changes === 0) return false;
+          for (const delivery of batch.deliveries) {
+            const record: Omit<DeliveryRecord, 'id'> = { ...delivery, status: 'pending', attempts: 0, nextAttemptAt: delivery.createdAt, history: [] };
+            this.run(
+              'INSERT INTO notify_deliveries (delivery_id, target, status, next_attempt_at, json) VALUES (?, ?, ?, ?, ?)',
+              delivery.deliveryId,
+              delivery.target,
+              'pending',
+              record.nextAttemptAt,
+              JSON.stringify(record),
+            );
+          }
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  async nextDelivery(target: string): Promise<DeliveryRecord | undefined> {
+    const row = this.get<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries WHERE target = ? AND status = 'pending' ORDER BY id LIMIT 1`, target);
+    return row === undefined ? undefined : this.deliveryRecord(row);
+  }
+
+  async claimDelivery(id: number, claim: { token: string; until: string; now: string }): Promise<boolean> {
+    return this.writing(
+      () =>
+        this.run(
+          `UPDATE notify_deliveries SET claim_token = ?, claimed_until = ?
+            WHERE id = ? AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?)`,
+          claim.token,
+          claim.until,
+          id,
+          claim.now,
+        ).changes === 1,
+    );
+  }
+
+  async finishAttempt(id: number, token: string, outcome: AttemptOutcome): Promise<boolean> {
+    return this.writing(() =>
+      this.db
+        .transaction((): boolean => {
+          const row = this.get<DeliveryRow & { claim_token: string | null }>(`SELECT ${DELIVERY_COLUMNS}, claim_token FROM notify_deliveries WHERE id = ?`, id);
+          if (row === undefined) throw new NotFoundError(`delivery ${id} not found`);
+          if (row.claim_token !== token) return false;
+          const before = this.deliveryRecord(row);
+          const { id: _id, ...rest } = before;
+          const record: Omit<DeliveryRecord, 'id'> = {
+            ...rest,
+            status: outcome.status,
+            attempts: before.attempts + 1,
+            nextAttemptAt: outcome.status === 'pending' ? outcome.nextAttemptAt : before.nextAttemptAt,
+            history: [...before.history, outcome.attempt].slice(-MAX_ATTEMPT_HISTORY),
+            ...(outcome.status === 'delivered' ? { deliveredAt: outcome.attempt.at } : {}),
+          };
+          this.run(
+            'UPDATE notify_deliveries SET status = ?, next_attempt_at = ?, claim_token = NULL, claimed_until = NULL, json = ? WHERE id = ?',
+            record.status,
+            record.nextAttemptAt,
+            JSON.stringify(record),
+            id,
+          );
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  async listDeliveries(filter: DeliveryFilter = {}): Promise<DeliveryRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.target !== undefined) {
+      where.push('target = ?');
+      params.push(filter.target);
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    const rows = this.all<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries ${whereClause(where)} ORDER BY id DESC LIMIT ?`, ...params, sqlLimit(filter.limit));
+    return rows.map((row) => this.deliveryRecord(row));
+  }
+
+  async deliveryCounts(): Promise<DeliveryCount[]> {
+    return this.all<{ target: string; status: DeliveryStatus; count: number }>(
+      'SELECT target, status, COUNT(*) AS count FROM notify_deliveries GROUP BY target, status ORDER BY target, status',
+    );
+  }
+
+  /** The columns say where a delivery stands; the JSON keeps what it is (and, for reads, its history). */
+  private deliveryRecord(row: DeliveryRow): DeliveryRecord {
+    const record = this.record<Omit<DeliveryRecord, 'id'>>('notify_deliveries', `row id ${row.id}`, row.json, checkDelivery);
+    return { ...record, id: row.id, status: row.status, nextAttemptAt: row.next_attempt_at };
   }
 
   // ---------------------------------------------------------------- helpers
@@ -723,6 +859,15 @@ export class SqliteStore implements Store {
     return this.statement(sql).all(...params) as Row[];
   }
 }
+
+interface DeliveryRow {
+  id: number;
+  status: DeliveryStatus;
+  next_attempt_at: string;
+  json: string;
+}
+
+const DELIVERY_COLUMNS = 'id, status, next_attempt_at, json';
 
 interface LogRow {
   promotion_id: string;

@@ -182,7 +182,7 @@ describe('loadConfig: schema problems', () => {
       'lockstep.yaml:9:47: components.api.colour: unknown field colour (expected one of type, description, dependsOn, with, outputs)',
     ]);
     expect(problems(`version: 2\n${withComponents('  api: { type: command, with: { apply: [a] } }')}`)).toEqual([
-      'lockstep.yaml:1:1: version: unknown field version (expected one of project, groups, environments, components, access, server)',
+      'lockstep.yaml:1:1: version: unknown field version (expected one of project, groups, environments, components, access, server, notify)',
     ]);
   });
 
