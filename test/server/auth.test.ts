@@ -143,6 +143,9 @@ describe('routes outside the projects (SERVER_ROUTES), with sign-in through a re
       // Without the CSRF token a cookie reads, and changes nothing.
       expect(await send(r, { Cookie: cookie }), operation).toBe(r.method === 'GET' ? 200 : 403);
     }
+    // A route spanning the projects (ROUTE_PERMISSIONS, scope server) takes a signed-in person as a token.
+    expect(await send({ method: 'GET', path: '/metrics' }, { Cookie: cookie })).toBe(200);
+    expect(await send({ method: 'GET', path: '/metrics' }, { Cookie: 'lockstep_session=forged' })).toBe(401);
   }, 60_000);
 
   it('every route of the OpenAPI document is in exactly one of the two tables', async () => {
