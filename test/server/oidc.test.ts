@@ -319,6 +319,9 @@ describe('lockstep serve with server.oidc, as a user runs it', () => {
     }
     expect(stderr).toContain(`people sign in with ${started.issuer}`);
     expect(stderr).not.toContain(WEB_CLIENT_SECRET);
+    // The access log names the callback, never its code or state.
+    expect(stderr).toMatch(/GET \/auth\/callback 302/);
+    expect(stderr).not.toMatch(/code=|state=|lockstep_session=/);
   }, 60_000);
 
   it('refuses to start (exit 2) when two projects name different providers, or the client secret is not set', () => {
