@@ -1,13 +1,12 @@
 import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
-import type { EngineDeps, RunObserver } from '../engine/deps.js';
+import type { RunObserver } from '../engine/deps.js';
 import type { Backend } from './backend.js';
-import { openProject, readConfig, type GlobalOptions, type StateAccess } from './context.js';
+import { readConfig, type GlobalOptions, type StateAccess } from './context.js';
 import { HttpBackend, serverToken, serverUrl } from './http-backend.js';
 import { LocalBackend } from './local-backend.js';
 import { storedToken } from './stored-login.js';
-import type { Progress } from './progress.js';
 
 /** What the command files share: options, output, and opening the project. */
 
@@ -41,13 +40,10 @@ export function outputOption(): Option {
   return new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
 }
 
-export async function withProject<T>(cmd: Command, access: StateAccess, fn: (deps: EngineDeps, opts: GlobalOptions) => Promise<T>, progress?: Progress): Promise<T> {
-  const opts = globals(cmd);
-  const deps = await openProject(opts, access, progress);
-  try {
-    return await fn(deps, opts);
-  } finally {
-    await deps.store.close();
+/** Thrown by an action that has already printed its result, to set the exit code. */
+export class ReportedError extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
   }
 }
 
@@ -66,12 +62,15 @@ export function openBackend(opts: GlobalOptions, access: StateAccess, observer?:
   return new HttpBackend({ url, token, project: serverProject(opts) }, { command: opts.command, observer });
 }
 
-/** Which of the server's projects: LOCKSTEP_PROJECT, else the `project:` of the config here. */
-function serverProject(opts: GlobalOptions): string {
+/**
+ * Which of the server's projects: LOCKSTEP_PROJECT, else the `project:` of the config here, else
+ * none: the backend asks the server which projects know the token (there must be one).
+ */
+function serverProject(opts: GlobalOptions): string | undefined {
   const named = process.env.LOCKSTEP_PROJECT?.trim();
   if (named) return named;
   if (existsSync(opts.config)) return readConfig(opts.config).config.project;
-  throw new InputError(`which project on the server? Set LOCKSTEP_PROJECT to its name (the project: of its lockstep.yaml), or run where its lockstep.yaml is (${opts.config} is not here)`, 'LOCKSTEP_PROJECT');
+  return undefined;
 }
 
 export async function withBackend<T>(cmd: Command, access: StateAccess, fn: (backend: Backend, opts: GlobalOptions) => Promise<T>, observer?: RunObserver): Promise<T> {

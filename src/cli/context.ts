@@ -26,13 +26,13 @@ export interface GlobalOptions {
 }
 
 /**
- * With a server, commands go through its API (command-kit.ts openBackend); a command that still
- * opens the project's files here is one the API has no route for yet, and must not run locally
- * without anyone noticing.
+ * With a server, commands go through its API (command-kit.ts openBackend), and only the commands of
+ * the files themselves (`init`, `validate`) open them here: a path that opened the state with a
+ * server set would act on this machine's files while the user means the server's.
  */
 function localOnly(options: GlobalOptions): void {
   if (options.server !== undefined)
-    throw new InputError(`lockstep ${options.command} is not available through the server yet (unset LOCKSTEP_SERVER, or leave out --server, to run it here)`, '--server');
+    throw new InputError(`lockstep ${options.command} would open the state on this machine, not the server's (unset LOCKSTEP_SERVER, or leave out --server, to run it here)`, '--server');
 }
 
 /** Opens the state; a new one (only with `create`) is announced on stderr. */

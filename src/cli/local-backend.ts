@@ -1,16 +1,25 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Identity } from '../core/access.js';
+import { whoIs, type WhoAmI } from '../core/whoami.js';
 import { approve } from '../engine/approve.js';
+import { auditExport } from '../engine/audit-export.js';
 import { errorMessage } from '../core/errors.js';
-import { flushNotifications, listDeliveries, prepareNotifications } from '../engine/notifications.js';
+import { flushNotifications, listDeliveries, prepareNotifications, sendTestNotification } from '../engine/notifications.js';
 import { verifyAuditLog } from '../engine/audit-verify.js';
 import { cancelPromotion } from '../engine/cancel.js';
 import type { EngineDeps } from '../engine/deps.js';
+import { waitToEnd } from '../engine/follow.js';
 import { previewPlan } from '../engine/plan-preview.js';
-import { createRelease, promote } from '../engine/promote.js';
+import { createRelease, promote, resume, rollbackEnvironment } from '../engine/promote.js';
 import { promotionLogs, promotionWithSteps, releaseWithPromotions } from '../engine/records.js';
 import { environmentStatus } from '../engine/status.js';
+import { rejectRelease, tick } from '../engine/tick.js';
+import { checkNewToken, createToken, listTokens, revokeToken, type NewToken } from '../engine/tokens.js';
 import type { Store } from '../store/store.js';
-import type { Backend, BackendOptions } from './backend.js';
-import { openProject, openStore, type GlobalOptions, type StateAccess } from './context.js';
+import { resolveActor } from './actor.js';
+import type { Backend, BackendOptions, ResumeRequest, RollbackRequest, RunHooks, TickOutcome, WaitHooks } from './backend.js';
+import { openProject, openStore, readConfig, type GlobalOptions, type StateAccess } from './context.js';
 
 /**
  * The engine in this process, over the project's config and state. Reads that need only the state
@@ -27,7 +36,7 @@ export class LocalBackend implements Backend {
     private readonly backend: BackendOptions,
   ) {}
 
-  engine(): Promise<EngineDeps> {
+  private engine(): Promise<EngineDeps> {
     this.deps ??= openProject(this.options, this.access, this.backend.observer).then(async (deps) => {
       // Targets seen for the first time hear what this command is about to record.
       if (this.access !== 'read') await prepareNotifications(deps);
@@ -36,13 +45,18 @@ export class LocalBackend implements Backend {
     return this.deps;
   }
 
+  /** Locally the actor is claimed (--actor, LOCKSTEP_ACTOR, git, the OS user), and the audit log says so. */
+  private caller(): Identity {
+    return { name: resolveActor(this.options.actor, process.env, dirname(resolve(this.options.config))), via: { kind: 'claimed' } };
+  }
+
   private state(): Promise<Store> {
     this.store ??= this.deps ? this.deps.then((d) => d.store) : openStore(this.options, this.access);
     return this.store;
   }
 
   async close(): Promise<void> {
-    await this.sendNotifications();
+    await this.flushAtClose();
     const stores = new Set<Store>();
     for (const s of [this.deps?.then((d) => d.store), this.store]) {
       if (s === undefined) continue;
@@ -60,7 +74,7 @@ export class LocalBackend implements Backend {
    * bound (notifications.ts FLUSH_BUDGET_MS), after the command's result is printed. What cannot be
    * sent stays in the outbox; the command's outcome never depends on it.
    */
-  private async sendNotifications(): Promise<void> {
+  private async flushAtClose(): Promise<void> {
     if (this.access === 'read' || this.deps === undefined) return;
     try {
       const deps = await this.deps;
@@ -116,9 +130,18 @@ export class LocalBackend implements Backend {
     return listDeliveries(await this.state(), filter);
   }
 
+  async sendNotifications(budgetMs: number) {
+    return flushNotifications(await this.engine(), { budgetMs, ignoreBackoff: true });
+  }
+
+  async testNotification(target: string) {
+    return sendTestNotification(await this.engine(), target);
+  }
+
   async promote(request: Parameters<Backend['promote']>[0], hooks: Parameters<Backend['promote']>[1]) {
     return promote(await this.engine(), request.release, request.to, {
       concurrency: request.concurrency,
+      overrideWindow: request.overrideWindow,
       onRunner: hooks.onRunner,
       onCreated: hooks.onCreated,
     });
@@ -135,5 +158,67 @@ export class LocalBackend implements Backend {
       onRunner: hooks.onRunner,
       onCreated: hooks.onCreated,
     });
+  }
+
+  async rejectRelease(ref: string, reason: string) {
+    return rejectRelease(await this.engine(), ref, reason);
+  }
+
+  async stepHistory(query: { environment?: string; component?: string; limit: number }) {
+    return (await this.state()).listStepHistory(query);
+  }
+
+  async *exportAudit(): AsyncGenerator<string> {
+    yield* auditExport(await this.state());
+  }
+
+  async waitToEnd(promotion: Parameters<Backend['waitToEnd']>[0], hooks: WaitHooks, signal: AbortSignal) {
+    const deps = await this.engine();
+    return waitToEnd(deps, promotion, {
+      signal,
+      observer: deps.observer,
+      onRunner: hooks.onRunner,
+      onCreated: (p) => hooks.onCreated(p),
+      onFollow: hooks.onFollow,
+      onWaiting: hooks.onWaiting,
+    });
+  }
+
+  async resume(request: ResumeRequest, hooks: RunHooks) {
+    const { promotion, ...options } = request;
+    return resume(await this.engine(), promotion, { ...options, onRunner: hooks.onRunner });
+  }
+
+  async rollback(request: RollbackRequest, hooks: RunHooks) {
+    return rollbackEnvironment(await this.engine(), request.environment, {
+      concurrency: request.concurrency,
+      overrideWindow: request.overrideWindow,
+      onRunner: hooks.onRunner,
+      onCreated: hooks.onCreated,
+    });
+  }
+
+  async tick(hooks: RunHooks): Promise<TickOutcome> {
+    return { kind: 'ran', result: await tick(await this.engine(), { onRunner: hooks.onRunner, onCreated: hooks.onCreated }) };
+  }
+
+  async createToken(input: NewToken) {
+    // Checked before the state is opened (or created): a refused or mistyped command leaves no trace.
+    checkNewToken({ loaded: readConfig(this.options.config) }, this.caller(), input);
+    return createToken(await this.engine(), this.caller(), input);
+  }
+
+  async listTokens() {
+    return listTokens(await this.engine(), this.caller());
+  }
+
+  async revokeToken(name: string) {
+    return revokeToken(await this.engine(), this.caller(), name);
+  }
+
+  /** The claimed actor, and what the config here gives it (every role when it has no `access:`). */
+  whoami(): Promise<WhoAmI> {
+    const projects = existsSync(this.options.config) ? [readConfig(this.options.config).config] : [];
+    return Promise.resolve(whoIs(this.caller(), projects.map((config) => ({ name: config.project, config }))));
   }
 }

@@ -23,6 +23,15 @@ export type EventKind = (typeof EVENT_KINDS)[number];
 
 const EVENT_ID = /^(\d{1,15})-(\d{1,15})$/;
 
+/**
+ * Where the project's events stand now: after the last audit entry and the last log line. A stream
+ * started here carries only what is committed from now on.
+ */
+export async function headCursor(store: Pick<Store, 'auditHead' | 'logHead'>): Promise<EventCursor> {
+  const [audit, logId] = await Promise.all([store.auditHead(), store.logHead()]);
+  return { auditSeq: audit?.seq ?? 0, logId };
+}
+
 /** `AUDITSEQ-LOGID`: the event's position (the id an SSE client sends back as Last-Event-ID). */
 export function eventId(cursor: EventCursor): string {
   return `${cursor.auditSeq}-${cursor.logId}`;

@@ -14,11 +14,14 @@ import { deliveriesFor, queueNotifications, startNotifyCursors, testEvent } from
 export const FLUSH_BUDGET_MS = 3_000;
 export const FLUSH_TIMEOUT_MS = 3_000;
 
+/** What a flush did: deliveries queued from the audit log, and how the sending went. */
+export type SentNotifications = DispatchResult & { queued: number };
+
 /** Queues what the audit log holds for the targets, then sends what is due until `budgetMs` has passed. */
 export async function flushNotifications(
   deps: Pick<EngineDeps, 'store' | 'loaded' | 'secrets' | 'clock'>,
   options: Omit<DispatchOptions, 'deadline'> & { budgetMs?: number } = {},
-): Promise<DispatchResult & { queued: number }> {
+): Promise<SentNotifications> {
   if ((deps.loaded.config.notify ?? []).length === 0) return { queued: 0, delivered: 0, failed: 0, retrying: 0 };
   const queued = await queueNotifications(deps);
   const deadline = deps.clock.now().getTime() + (options.budgetMs ?? FLUSH_BUDGET_MS);

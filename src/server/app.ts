@@ -1,11 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { printable } from '../core/printable.js';
 import type { ZodError } from 'zod';
 import { errorMessage, NotFoundError } from '../core/errors.js';
 import { BackgroundRuns } from './background.js';
-import { BodyTooLarge, errorResponse, RequestFieldError, ShuttingDown } from './errors.js';
+import { BodyTooLarge, errorResponse, RequestFieldError, ShuttingDown, type RequestFields } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { configRoutes } from './routes/config.js';
@@ -18,16 +19,18 @@ import { releaseRoutes } from './routes/releases.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { ServerMetrics } from './metrics.js';
+import { whoamiRoutes } from './routes/whoami.js';
 import type { AppOptions, ServerEnv } from './server-env.js';
 
 export type { AppOptions, Authorization, ServerEnv } from './server-env.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
+/** The place a field is in, the first part of its name in a 400 (`body.to`, `query.limit`, `params.promotion`). */
 const TARGET_NAMES: Record<string, string> = {
   json: 'body',
   query: 'query',
-  param: 'path',
+  param: 'params',
   header: 'header',
   cookie: 'cookie',
   form: 'body',
@@ -44,7 +47,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   const resolved: AppOptions = { ...options, log, background: options.background ?? new BackgroundRuns(log), metrics };
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new OpenAPIHono<ServerEnv>({
-    // A request that fails its schema is a 400 naming the field: `body.set.0`, `query.limit`.
+    // A request that fails its schema is a 400 naming the field: `body.set.0`, `query.limit`, `params.release`.
     defaultHook: (result) => {
       if (!result.success) throw fieldError(result.target, result.error);
     },
@@ -81,6 +84,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   eventRoutes(app, resolved);
   metricsRoutes(app, resolved, metrics);
   notifyRoutes(app, resolved);
+  whoamiRoutes(app, resolved);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',
@@ -97,8 +101,8 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
     const { status, body } = errorResponse(new NotFoundError(`no route ${c.req.method} ${c.req.path}`));
     return c.json(body, status);
   });
-  app.onError((error, c) => {
-    const { status, body, headers } = errorResponse(error);
+  app.onError(async (error, c) => {
+    const { status, body, headers } = errorResponse(error, await requestFields(c));
     if (status >= 500)
       log(
         `${c.req.method} ${c.req.path}: ${error instanceof Error ? (error.stack ?? error.message) : errorMessage(error)}`,
@@ -119,6 +123,14 @@ function accessLog(log: (line: string) => void): MiddlewareHandler<ServerEnv> {
     const who = c.get('identity')?.name;
     log(`${new Date().toISOString()} ${c.req.method} ${printable(c.req.path)} ${c.res.status} ${Math.round(performance.now() - started)}ms${who === undefined ? '' : ` ${who}`}`);
   };
+}
+
+/** What the request holds, for naming the field an engine error is about. The body is the one the validator read (cached). */
+async function requestFields(c: Context): Promise<RequestFields> {
+  const body: unknown = c.req.header('Content-Type')?.includes('json')
+    ? await c.req.json().catch(() => undefined)
+    : undefined;
+  return { params: c.req.param(), query: c.req.query(), body };
 }
 
 function fieldError(target: string, error: ZodError): RequestFieldError {

@@ -11,37 +11,38 @@ import type { OidcSignIn, Session } from './oidc/oidc-sign-in.js';
 import { sameCsrf } from './oidc/session-cookie.js';
 import {
   ROUTE_PERMISSIONS,
-  SERVER_ROUTES,
   type BodyPermission,
   type EnvironmentSource,
+  type ServerRoute,
   type OperationId,
+  type ProjectOperationId,
+  type PublicOperationId,
   type RoutePermission,
-  type ServerOperationId,
+  PUBLIC_ROUTES,
 } from './permissions.js';
-import type { AppOptions, ServerEnv } from './server-env.js';
+import type { AppOptions, KnownIdentity, ServerEnv } from './server-env.js';
 
 /**
  * The one middleware that decides who may call a route: the caller is authenticated (401: a bearer
- * token or a session cookie, see `authenticated`),
+ * token or a session cookie, see `credentials`),
  * the project named in the path must be served here (404), and the route's permission, read from
  * ROUTE_PERMISSIONS, must be granted to the identity (403 with the reason), and so must each further
  * permission the table ties to a body field the request holds (`markDone` needs `mark-done`): what
  * a body asks for is the table's business, not the handler's. Runs before the request is validated,
  * so nobody learns the API's shape without a token.
  */
-export function guard(operation: OperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
+export function guard(operation: ProjectOperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
   const rule: RoutePermission = ROUTE_PERMISSIONS[operation];
-  if (rule.scope === 'server') return spanningGuard(rule, options);
   return async (c, next) => {
     const name = c.req.param('project') ?? '';
     const project = options.projects.get(name);
-    const { identity } = await authenticated(c, options, project?.name);
+    const identity = await authenticated(c, options, project?.name);
     if (project === undefined)
       throw new NotFoundError(
         `no project ${printable(name)} is served here (served: ${[...options.projects.keys()].join(', ')})`,
       );
-    const environment = rule.environment !== undefined ? await environmentOf(c, project, rule.environment) : undefined;
-    const asked = rule.alsoWhen !== undefined ? await askedFor(c, rule.alsoWhen) : [];
+    const environment = rule.environment === undefined ? undefined : await environmentOf(c, project, rule.environment);
+    const asked = rule.alsoWhen === undefined ? [] : await askedFor(c, rule.alsoWhen);
     for (const permission of [rule.permission, ...asked]) {
       const verdict = options.authorize(identity, permission, project.name, environment);
       if (!verdict.ok) throw new NotAllowedError(verdict.reason);
@@ -61,49 +62,49 @@ export function guard(operation: OperationId, options: AppOptions): MiddlewareHa
 }
 
 /**
- * The same guard for the routes outside any project (SERVER_ROUTES): a `public` one lets everyone
- * through, explicitly; a `signed-in` one needs valid credentials, as any project route does, with
- * the same CSRF rule for a session cookie, and no role.
+ * The guard of a route outside any project (a ServerRoute of the table): the caller must be known in at least one served project
+ * (401 otherwise): an API token in the projects whose stores hold it, a person signed in with the
+ * provider in every project. An `identityOnly` route then learns in which projects, as whom (whoami,
+ * the session); an `inEachProject` route learns those where the identity also holds the permission
+ * (GET /metrics: the projects whose series it may see), and none is a 403 with the first refusal's
+ * reason.
  */
-export function serverGuard(operation: ServerOperationId, options: AppOptions): MiddlewareHandler<ServerEnv> {
-  const rule: { access: 'public' | 'signed-in' } = SERVER_ROUTES[operation];
+export function identityGuard(
+  operation: Exclude<OperationId, ProjectOperationId>,
+  options: AppOptions,
+): MiddlewareHandler<ServerEnv> {
+  const rule: ServerRoute = ROUTE_PERMISSIONS[operation];
   return async (c, next) => {
-    if (rule.access === 'signed-in') {
-      const { identity, session } = await authenticated(c, options, undefined);
-      c.set('identity', identity);
-      if (session !== undefined) c.set('session', session);
+    const caller = await credentials(c, options);
+    const known: KnownIdentity[] = [];
+    for (const project of options.projects.values()) {
+      const identity = 'identity' in caller ? caller.identity : await options.authenticate(caller.token, project.name);
+      if (identity !== undefined) known.push({ project, identity });
     }
+    const first = known[0];
+    if (first === undefined) throw new Unauthenticated(invalidToken(c));
+    if ('session' in caller && caller.session !== undefined) c.set('session', caller.session);
+    let granted = known;
+    if ('inEachProject' in rule) {
+      const verdicts = known.map((k) => ({
+        k,
+        verdict: options.authorize(k.identity, rule.inEachProject, k.project.name),
+      }));
+      granted = verdicts.filter((v) => v.verdict.ok).map((v) => v.k);
+      const refused = verdicts.find((v) => !v.verdict.ok)?.verdict;
+      if (granted.length === 0)
+        throw new NotAllowedError(refused !== undefined && !refused.ok ? refused.reason : 'no project is served here');
+    }
+    c.set('identity', (granted[0] ?? first).identity);
+    c.set('known', granted);
     await next();
   };
 }
 
-/**
- * For a route that spans the projects served (`scope: 'server'`): the caller is authenticated in
- * each project (an API token counts in the project whose store holds it; a person signed in with
- * the provider is the same person in every project), and the route's permission is asked for in
- * each. The handler gets the projects where it is granted; none is a 403 with the first reason, and
- * a token no project knows a 401.
- */
-function spanningGuard(rule: RoutePermission, options: AppOptions): MiddlewareHandler<ServerEnv> {
-  return async (c, next) => {
-    const caller = await credentials(c, options);
-    const granted: ProjectHandle[] = [];
-    let identity: Identity | undefined;
-    let refusal: string | undefined;
-    for (const project of options.projects.values()) {
-      const known = 'identity' in caller ? caller.identity : await options.authenticate(caller.token, project.name);
-      if (known === undefined) continue;
-      identity ??= known;
-      const verdict = options.authorize(known, rule.permission, project.name);
-      if (verdict.ok) granted.push(project);
-      else refusal ??= verdict.reason;
-    }
-    if (identity === undefined) throw invalidToken();
-    if (granted.length === 0) throw new NotAllowedError(refusal ?? `no project is served here`);
-    c.set('identity', identity);
-    c.set('granted', granted);
-    await next();
-  };
+/** The guard of a route in PUBLIC_ROUTES: nobody is asked anything, because the table says so. */
+export function publicRoute(operation: PublicOperationId): MiddlewareHandler<ServerEnv> {
+  if (!PUBLIC_ROUTES.includes(operation)) throw new Error(`${operation} is not in PUBLIC_ROUTES`);
+  return (_c, next) => next();
 }
 
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
@@ -113,9 +114,13 @@ const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export const CSRF_HEADER = 'X-CSRF-Token';
 
-/** One message for a malformed, unknown, revoked or expired API token: which one is nobody's business but the admin's. */
-function invalidToken(): Unauthenticated {
-  return new Unauthenticated('the token is not valid (unknown, revoked or expired)');
+/** The caller in the project: an API token of that project (of any, for a path naming none served), or a person. */
+async function authenticated(c: Context, options: AppOptions, projectName: string | undefined): Promise<Identity> {
+  const caller = await credentials(c, options);
+  if ('identity' in caller) return caller.identity;
+  const identity = await options.authenticate(caller.token, projectName);
+  if (identity === undefined) throw new Unauthenticated(invalidToken(c));
+  return identity;
 }
 
 /**
@@ -134,12 +139,7 @@ async function credentials(
   const header = c.req.header('Authorization');
   if (header === undefined) {
     const session = options.oidc === undefined ? undefined : await options.oidc.session(c);
-    if (session === undefined)
-      throw new Unauthenticated(
-        options.oidc === undefined
-          ? 'this API needs a token: send Authorization: Bearer TOKEN'
-          : 'this API needs a token (Authorization: Bearer TOKEN) or a session: sign in at /auth/login',
-      );
+    if (session === undefined) throw new Unauthenticated(invalidToken(c, options));
     if (!SAFE_METHODS.has(c.req.method) && !sameCsrf(c.req.header(CSRF_HEADER), session.csrf))
       throw new NotAllowedError(
         `a ${c.req.method} request signed in by cookie needs the ${CSRF_HEADER} header: its value is csrfToken of GET /api/v1/session`,
@@ -147,22 +147,17 @@ async function credentials(
     return { identity: (options.oidc as OidcSignIn).identityOf(session), session };
   }
   const token = BEARER.exec(header)?.[1];
-  if (token === undefined) throw invalidToken();
+  if (token === undefined) throw new Unauthenticated(invalidToken(c, options));
   if (options.oidc !== undefined && JWT.test(token)) return { identity: await options.oidc.bearer(token) };
   return { token };
 }
 
-/** The caller in the project (an API token of that project; any project's, for a route outside one). */
-async function authenticated(
-  c: Context,
-  options: AppOptions,
-  projectName: string | undefined,
-): Promise<{ identity: Identity; session?: Session }> {
-  const caller = await credentials(c, options);
-  if ('identity' in caller) return caller;
-  const identity = await options.authenticate(caller.token, projectName);
-  if (identity === undefined) throw invalidToken();
-  return { identity };
+/** One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's. */
+function invalidToken(c: Context, options?: AppOptions): string {
+  if (c.req.header('Authorization') !== undefined) return 'the token is not valid (unknown, revoked or expired)';
+  return options?.oidc === undefined
+    ? 'this API needs a token: send Authorization: Bearer TOKEN'
+    : 'this API needs a token (Authorization: Bearer TOKEN) or a session: sign in at /auth/login';
 }
 
 /** How the actor was proven, for the audit log: the token's name, never the token. */

@@ -19,18 +19,21 @@ export interface BodyPermission {
 
 export interface RoutePermission {
   permission: Permission;
-  /**
-   * `server`: the route is not under a project and spans those served (`/metrics`). The guard
-   * authenticates the caller in each project, and the handler sees the projects where the permission
-   * is granted (403 when none).
-   */
-  scope?: 'server';
   environment?: EnvironmentSource;
   /** Further permissions, each needed only when the request's body holds its field. */
   alsoWhen?: readonly BodyPermission[];
 }
 
 const OVERRIDE_WINDOW = { field: 'overrideWindow', permission: 'override-window' } as const;
+
+/**
+ * A route outside any project. `identityOnly`: it asks only for valid credentials (a token valid in
+ * some served project, a session cookie or the identity provider's token): who the caller is
+ * (`whoami`, the session) is no project's secret, and even an identity with no role may learn that it
+ * has none. `inEachProject`: it also asks for the permission in each project, and sees only those
+ * where it is granted (`GET /metrics`: series of other projects stay hidden).
+ */
+export type ServerRoute = { identityOnly: true } | { inEachProject: Permission };
 
 /**
  * Who may call what: every API operation (by its OpenAPI operationId) and the permission it needs.
@@ -71,26 +74,26 @@ export const ROUTE_PERMISSIONS = {
   createToken: { permission: 'token.manage' },
   revokeToken: { permission: 'token.manage' },
   streamEvents: { permission: 'read' },
-  metrics: { permission: 'read', scope: 'server' },
+  metrics: { inEachProject: 'read' },
   listDeliveries: { permission: 'read' },
-} as const satisfies Record<string, RoutePermission>;
+  whoami: { identityOnly: true },
+  getSession: { identityOnly: true },
+  signOut: { identityOnly: true },
+} as const satisfies Record<string, RoutePermission | ServerRoute>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;
+/** The operations under `/projects/{project}`, each needing a permission there. */
+export type ProjectOperationId = {
+  [K in OperationId]: (typeof ROUTE_PERMISSIONS)[K] extends RoutePermission ? K : never;
+}[OperationId];
 
 /**
- * The routes outside any project, and who may call them: `public` needs no credentials (load
- * balancers' health checks, and the sign-in flow, which is how a person gets credentials at all);
- * `signed-in` needs any valid credentials (a session cookie, the provider's token or an API token),
- * and no role. Enforced by the same guard (serverGuard); the matrix test reads this table too.
+ * The routes anyone may call without credentials, marked here so that nothing is public by being
+ * left out: the health checks load balancers call, and the sign-in flow, which is how a person gets
+ * credentials in the first place. Their guard (publicRoute) checks nothing, on purpose; the matrix
+ * test (test/server/auth.test.ts) reads this list, and every route of the OpenAPI document is in
+ * this list or in ROUTE_PERMISSIONS.
  */
-export const SERVER_ROUTES = {
-  healthz: { access: 'public' },
-  readyz: { access: 'public' },
-  getAuthConfig: { access: 'public' },
-  beginSignIn: { access: 'public' },
-  finishSignIn: { access: 'public' },
-  getSession: { access: 'signed-in' },
-  signOut: { access: 'signed-in' },
-} as const satisfies Record<string, { access: 'public' | 'signed-in' }>;
+export const PUBLIC_ROUTES = ['healthz', 'readyz', 'getAuthConfig', 'beginSignIn', 'finishSignIn'] as const;
 
-export type ServerOperationId = keyof typeof SERVER_ROUTES;
+export type PublicOperationId = (typeof PUBLIC_ROUTES)[number];

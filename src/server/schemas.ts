@@ -1,9 +1,17 @@
 import { z } from '@hono/zod-openapi';
 import type { AuditCheck } from '../engine/audit-verify.js';
-import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
+import {
+  PROMOTION_STATES,
+  type PromotionState,
+  type PromotionPlan,
+  type PromotionRecord,
+  type ReleaseRecord,
+  type StepRecord,
+} from '../core/model.js';
 import type { EnvironmentStatus } from '../engine/status.js';
 import type { StepLogLine } from '../store/store.js';
 import type { TokenView } from '../core/tokens.js';
+import { ROLES } from '../core/access.js';
 
 // The request schemas validate what arrives (a failure is a 400 naming the field) and, with the
 // response schemas, generate /api/v1/openapi.json. Records the engine returns are described, not
@@ -46,6 +54,20 @@ export const Limit = z.coerce
   .max(1000)
   .default(20)
   .openapi({ description: 'how many, newest first', example: 20 });
+
+/** `?state=running,interrupted`: promotions in any of these states (`lockstep resume` finds the unfinished ones so). */
+export const PromotionStates = z
+  .string()
+  .regex(
+    new RegExp(`^(${PROMOTION_STATES.join('|')})(,(${PROMOTION_STATES.join('|')}))*$`),
+    `a comma-separated list of ${PROMOTION_STATES.join(', ')}`,
+  )
+  .transform((text) => text.split(',') as PromotionState[])
+  .openapi({
+    type: 'string',
+    description: `only promotions in these states, comma-separated (${PROMOTION_STATES.join(', ')})`,
+    example: 'running,interrupted',
+  });
 
 export const CreateReleaseBody = z
   .strictObject({
@@ -170,6 +192,27 @@ export const Token = record<TokenView>(
   'Token',
   'an API token as stored, without its text or hash: name, identity, role, environments, times, state',
 );
+
+const RoleList = z.array(z.enum(ROLES));
+
+export const WhoAmI = z
+  .object({
+    actor: z
+      .string()
+      .openapi({ description: 'whom the token stands for: the actor of what it does', example: 'alice@example.com' }),
+    via: z.enum(['token', 'oidc', 'claimed']).openapi({ description: 'how the identity was proven' }),
+    token: z.string().optional().openapi({ description: "the token's name (never its text)", example: 'alice-ci' }),
+    projects: z.array(
+      z.object({
+        project: z.string(),
+        roles: RoleList.openapi({ description: 'roles held project-wide, implied ones included' }),
+        environments: z
+          .record(z.string(), RoleList)
+          .openapi({ description: 'environments where the roles differ', example: { prod: ['viewer'] } }),
+      }),
+    ),
+  })
+  .openapi('WhoAmI');
 
 export const ErrorBody = z
   .object({

@@ -38,15 +38,21 @@ export interface AppOptions {
   oidc?: OidcSignIn;
 }
 
+/** A project whose store knows the request's token, and whom the token stands for there. */
+export interface KnownIdentity {
+  project: ProjectHandle;
+  identity: Identity;
+}
+
 /** What the guard middleware hands each route handler. */
 export interface ServerEnv {
   Variables: {
     identity: Identity;
+    /** A route outside any project (identityGuard): the projects that know the token (and, for an `inEachProject` route, grant its permission). */
+    known: KnownIdentity[];
     project: ProjectHandle;
     /** The project's EngineDeps with the authenticated identity as actor. */
     deps: EngineDeps;
-    /** A route spanning the projects (`scope: 'server'`): those where its permission is granted. */
-    granted: ProjectHandle[];
     /** The session cookie the request was authenticated by, if it was. */
     session?: Session;
   };

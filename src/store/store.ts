@@ -72,6 +72,8 @@ export interface Store {
    * entries (StoredLogLine.afterSeq).
    */
   logsAfter(afterId: number, limit: number): Promise<StoredLogLine[]>;
+  /** The id of the last step log line (0 when there is none): with auditHead, where the event stream stands now. */
+  logHead(): Promise<number>;
 
   /**
    * Audit entries in sequence order, from `afterSeq` (exclusive), in pages of at most `limit`.

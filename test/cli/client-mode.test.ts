@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { createToken } from '../../src/engine/tokens.js';
 import { openProjectHandle } from '../../src/project/project-handle.js';
 import { projectAuthenticator, projectAuthorizer } from '../../src/server/auth.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
-import { lockstepAwait, type CliResult } from '../helpers/cli.js';
+import { lockstepAsync, lockstepAwait, type CliResult } from '../helpers/cli.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
 // The built CLI as the team server's client: a real server in this process over a real project,
@@ -33,13 +34,63 @@ components:
 ${commandComponent()}
 `;
 
+/**
+ * A second project on the same server, and its twin on this machine only: the same commands run
+ * through the server on one and locally on the other must print the same (ids and times aside).
+ * `web` waits for a file `go` when its version ends in -live, after printing a line and before
+ * printing another: a follower that shows the first line before the file exists shows it live.
+ */
+const DEPOT = `project: depot
+access:
+  viewer: [alice@example.com, carol@example.com]
+  releaser: [alice@example.com]
+  approver: [carol@example.com]
+  admin: [admin@example.com]
+environments:
+  staging: {}
+  prod:
+    after: [staging]
+    gates:
+      approvals: { count: 1, from: [carol@example.com] }
+components:
+  api:
+${commandComponent()}
+  web:
+    type: command
+    with:
+      apply: ["./live.sh", "\${{ version }}"]
+`;
+
+const LIVE_SH = `#!/bin/sh
+set -eu
+case "$1" in
+  *-live)
+    echo "starting $1"
+    i=0
+    while [ ! -f go ]; do sleep 0.05; i=$((i+1)); [ "$i" -lt 2400 ] || { echo "no go file" >&2; exit 1; }; done
+    echo "done $1" ;;
+  *) echo "deployed web $1" ;;
+esac
+mkdir -p "systems/$LOCKSTEP_ENVIRONMENT"
+printf '%s\\n' "$1" > "systems/$LOCKSTEP_ENVIRONMENT/$LOCKSTEP_COMPONENT"
+`;
+
 const ADMIN: Identity = { name: 'admin@example.com', via: { kind: 'claimed' } };
 
 let project: TestProject | undefined;
+let depot: TestProject | undefined;
+let twin: TestProject | undefined;
 let server: RunningServer | undefined;
 let elsewhere: string;
 let url = '';
-const tokens: Record<'alice' | 'carol', string> = { alice: '', carol: '' };
+const tokens: Record<'alice' | 'carol' | 'depotAlice' | 'depotCarol' | 'depotAdmin' | 'both', string> = {
+  alice: '',
+  carol: '',
+  depotAlice: '',
+  depotCarol: '',
+  depotAdmin: '',
+  both: '',
+};
 /** Every output of every client-mode run: no token may appear in any. */
 const outputs: string[] = [];
 
@@ -50,7 +101,24 @@ beforeAll(async () => {
   const admin = handle.deps({ actor: ADMIN.name });
   tokens.alice = (await createToken(admin, ADMIN, { name: 'alice-ci', for: 'alice@example.com' })).token;
   tokens.carol = (await createToken(admin, ADMIN, { name: 'carol', for: 'carol@example.com' })).token;
-  const projects = new Map([[handle.name, handle]]);
+  depot = testProject(DEPOT);
+  twin = testProject(DEPOT);
+  for (const p of [depot, twin]) p.write('live.sh', LIVE_SH, true);
+  // The twin's state exists already, as depot's (opened by the server) does: no "created a new state" line.
+  await twin.deps();
+  const depotHandle = await openProjectHandle({ config: join(depot.dir, 'lockstep.yaml') });
+  const depotAdmin = depotHandle.deps({ actor: ADMIN.name });
+  tokens.depotAlice = (await createToken(depotAdmin, ADMIN, { name: 'alice', for: 'alice@example.com' })).token;
+  tokens.depotCarol = (await createToken(depotAdmin, ADMIN, { name: 'carol', for: 'carol@example.com' })).token;
+  tokens.depotAdmin = (await createToken(depotAdmin, ADMIN, { name: 'admin', for: 'admin@example.com' })).token;
+  // The same token text in both stores (the random source fixed): known to two projects.
+  const same = (size: number) => Buffer.alloc(size, 7);
+  tokens.both = (await createToken(admin, ADMIN, { name: 'roaming', for: 'carol@example.com' }, same)).token;
+  await createToken(depotAdmin, ADMIN, { name: 'roaming', for: 'carol@example.com' }, same);
+  const projects = new Map([
+    [handle.name, handle],
+    [depotHandle.name, depotHandle],
+  ]);
   server = await startServer({
     projects,
     host: '127.0.0.1',
@@ -65,6 +133,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   project?.cleanup();
+  depot?.cleanup();
+  twin?.cleanup();
   rmSync(elsewhere, { recursive: true, force: true });
 });
 
@@ -156,24 +226,15 @@ describe('the CLI as a client of lockstep serve', () => {
     expect(unknown.stderr).toBe((await local(['status', '--env', 'nowhere'])).stderr);
   });
 
-  it('refuses --actor, and commands the API has no route for yet (exit 2), instead of running them here', async () => {
+  it('refuses --actor (exit 2): through a server the actor is whom the token stands for', async () => {
     const actor = await client(['status', '--actor', 'mallory@example.com']);
     expect(actor.status).toBe(2);
     expect(actor.stderr).toContain('--actor');
-
-    const resume = await client(['resume']);
-    expect(resume.status).toBe(2);
-    expect(resume.stderr).toContain('lockstep resume is not available through the server yet');
-    const reject = await client(['release', 'reject', release, '--reason', 'no']);
-    expect(reject.status).toBe(2);
-    expect(reject.stderr).toContain('lockstep release reject is not available through the server yet');
-    const wait = await client(['promote', release, '--to', 'prod', '--wait']);
-    expect(wait.status).toBe(2);
-    expect(wait.stderr).toContain('lockstep promote --wait is not available through the server yet');
     // `--server` does what LOCKSTEP_SERVER does.
     const flag = await client(['--server', url, 'history', '--component', 'api'], { LOCKSTEP_SERVER: '' });
-    expect(flag.status).toBe(2);
-    expect(flag.stderr).toContain('lockstep history --component is not available through the server yet');
+    expect(flag.stderr).toBe('');
+    expect(flag.status).toBe(0);
+    expect(flag.stdout).toBe((await local(['history', '--component', 'api'])).stdout);
   });
 
   it('says what is wrong with the token, the server or the project, never showing a token', async () => {
@@ -202,13 +263,245 @@ describe('the CLI as a client of lockstep serve', () => {
     expect(unreachable.status).toBe(1);
     expect(unreachable.stderr).toContain(`cannot reach the server at ${closed.url}`);
 
-    const nowhere = await client(['status'], { LOCKSTEP_PROJECT: '' });
-    expect(nowhere.status).toBe(2);
-    expect(nowhere.stderr).toContain('LOCKSTEP_PROJECT');
+    // No LOCKSTEP_PROJECT and no lockstep.yaml here: the one project that knows the token.
+    const chosen = await client(['status'], { LOCKSTEP_PROJECT: '' });
+    expect(chosen.stderr).toBe('');
+    expect(chosen.status).toBe(0);
+    expect(chosen.stdout).toBe((await client(['status'])).stdout);
+    // A token two projects know: which one is for the user to say.
+    const two = await client(['status'], { LOCKSTEP_PROJECT: '', LOCKSTEP_TOKEN: tokens.both });
+    expect(two.status).toBe(2);
+    expect(two.stderr).toBe('lockstep: error: which project on the server? LOCKSTEP_TOKEN is known to shop, depot there: set LOCKSTEP_PROJECT to one of them, or run where its lockstep.yaml is\n');
 
-    for (const text of outputs) {
-      expect(text).not.toContain(tokens.alice);
-      expect(text).not.toContain(tokens.carol);
+    for (const text of outputs) for (const token of Object.values(tokens)) expect(text).not.toContain(token);
+  });
+});
+
+/** Through the server, on project depot, as the token given (alice's by default). */
+async function onDepot(args: string[], token = tokens.depotAlice, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const r = await lockstepAwait(elsewhere, args, { LOCKSTEP_SERVER: url, LOCKSTEP_TOKEN: token, LOCKSTEP_PROJECT: 'depot', ...env });
+  outputs.push(r.stdout, r.stderr);
+  return r;
+}
+
+/** Locally, in depot's twin (or in `dir`), as `actor`. */
+function onTwin(args: string[], actor = 'alice@example.com', dir = twin?.dir ?? ''): Promise<CliResult> {
+  return lockstepAwait(dir, args, { LOCKSTEP_ACTOR: actor, LOCKSTEP_SERVER: '', LOCKSTEP_TOKEN: '' });
+}
+
+/**
+ * What must be equal, through the server and locally: ids (random for promotions), times and
+ * durations left out, and the phase lines of the progress (`api  running apply`): the server's
+ * store records a step's start and end, not every phase the local process goes through.
+ */
+function normal(text: string): string {
+  return text
+    .replace(/\b[0-9a-f]{12,64}\b/g, 'ID')
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, 'TIME')
+    .replace(/^\d\d:\d\d:\d\d /gm, '')
+    .replace(/\b\d+(\.\d+)?(ms|s)\b|\b\d+m \d+s\b/g, 'D')
+    .split('\n')
+    .filter((line) => !/^\S+\s+running( (plan|apply|verify))?$/.test(line))
+    .map((line) => line.replace(/\s+/g, ' ').trimEnd())
+    .join('\n');
+}
+
+/** Runs the same command through the server and on the twin: same exit code, same text. `twinArgs` where an id differs. */
+async function same(args: string[], token = tokens.depotAlice, actor = 'alice@example.com', twinArgs = args): Promise<CliResult & { here: CliResult }> {
+  const there = await onDepot(args, token);
+  const here = await onTwin(twinArgs, actor);
+  const what = args.join(' ');
+  expect(normal(there.stderr), `${what}: stderr`).toBe(normal(here.stderr));
+  expect(there.status, `${what}: ${there.stderr}`).toBe(here.status);
+  expect(normal(there.stdout), `${what}: stdout`).toBe(normal(here.stdout));
+  return { ...there, here };
+}
+
+function releaseOf(r: CliResult): string {
+  return /release ([0-9a-f]{64})/.exec(r.stdout)?.[1] ?? 'none';
+}
+
+describe('every command through the server prints what it prints locally, with the same exit code', () => {
+  let first = '';
+  let second = '';
+
+  it('release create, promote, rollback, history --component, release reject', async () => {
+    first = releaseOf(await same(['release', 'create', '--set', 'api=1.0.0', '--set', 'web=1.0.0', '-m', 'first']));
+    // One step at a time: two at once print their lines in either order, here as there.
+    const promoted = await same(['promote', first, '--to', 'staging', '-j', '1']);
+    expect(promoted.status).toBe(0);
+    expect(promoted.stdout).toMatch(/api\s+\| deployed api 1\.0\.0/);
+    second = releaseOf(await same(['release', 'create', '--set', 'api=2.0.0', '--set', 'web=2.0.0']));
+    expect((await same(['promote', second, '--to', 'staging', '-o', 'json', '-j', '1'])).status).toBe(0);
+
+    const rolled = await same(['rollback', '--env', 'staging', '-j', '1']);
+    expect(rolled.status).toBe(0);
+    expect(rolled.stdout).toContain(`rolling staging back to release ${first.slice(0, 12)}`);
+    expect(depot?.running('staging', 'api')).toBe('1.0.0');
+    for (const args of [['history', '--component', 'api'], ['history', '--component', 'web', '--env', 'staging', '-o', 'json'], ['status'], ['history']])
+      await same(args);
+
+    // Nothing to roll back to in prod, an unknown environment: the same refusal and exit code.
+    await same(['rollback', '--env', 'prod']);
+    await same(['rollback', '--env', 'nowhere']);
+    await same(['rollback', '--env', 'staging', '--concurrency', '0']);
+
+    const rejected = await same(['release', 'reject', second.slice(0, 9), '--reason', 'corrupts invoices']);
+    expect(rejected.stdout).toContain('rejected: corrupts invoices');
+    await same(['release', 'reject', second, '--reason', ' ']);
+    await same(['promote', second, '--to', 'staging']);
+  }, 120_000);
+
+  it('resume: a pending promotion evaluated again; its options checked as locally', async () => {
+    const pending = await same(['promote', first, '--to', 'prod']);
+    expect(pending.status).toBe(3);
+    const id = /lockstep approve ([0-9a-f]{12})/.exec(pending.stdout)?.[1] ?? 'none';
+    const twinId = /lockstep approve ([0-9a-f]{12})/.exec(pending.here.stdout)?.[1] ?? 'none';
+    expect((await same(['resume', id], tokens.depotAlice, 'alice@example.com', ['resume', twinId])).status).toBe(3);
+    // Options that do not apply to a pending promotion: the engine's conflict (exit 4) either way.
+    const retry = await onDepot(['resume', id, '--retry-step', 'api']);
+    expect(retry.status).toBe(4);
+    expect(normal(retry.stderr)).toBe(normal((await onTwin(['resume', twinId, '--retry-step', 'api'])).stderr));
+    await same(['resume', '--retry-step', 'api']);
+    await same(['resume', id, '--override-window']);
+    // mark-done needs admin through the server: refused as locally refusals are (exit 2, `lockstep: error:`).
+    const markDone = await onDepot(['resume', id, '--mark-done', 'api']);
+    expect(markDone.status).toBe(2);
+    expect(markDone.stderr).toBe('lockstep: error: alice@example.com may not mark steps done in prod: needs admin there (has releaser)\n');
+    await same(['resume']);
+
+    // promote --wait through the server: waits, then follows the run the approval starts to its end.
+    const waiting = lockstepAsync(elsewhere, ['promote', first, '--to', 'prod', '--wait'], { LOCKSTEP_SERVER: url, LOCKSTEP_TOKEN: tokens.depotAlice, LOCKSTEP_PROJECT: 'depot' });
+    let out = '';
+    let err = '';
+    waiting.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    waiting.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const ended = new Promise<number | null>((resolve) => waiting.on('close', resolve));
+    while (!out.includes(' waiting: ')) await new Promise((resolve) => setTimeout(resolve, 50));
+    const approved = await onDepot(['approve', id, '-m', 'ok'], tokens.depotCarol);
+    expect(approved.stderr).toBe('');
+    expect(approved.status).toBe(0);
+    expect(await ended).toBe(0);
+    expect(err).toBe('');
+    expect(out).toContain(`Promotion ${id} SUCCEEDED`);
+    expect(out).toMatch(/api\s+\| deployed api 1\.0\.0/);
+  }, 120_000);
+
+  it('audit export writes what it writes locally, to stdout or --out', async () => {
+    const here = await onTwin(['audit', 'export'], 'admin@example.com', depot?.dir);
+    const there = await onDepot(['audit', 'export']);
+    expect(there.stderr).toBe('');
+    expect(there.status).toBe(0);
+    expect(there.stdout).toBe(here.stdout);
+    expect(there.stdout.trim().split('\n').length).toBeGreaterThan(10);
+    const file = join(elsewhere, 'audit.jsonl');
+    const written = await onDepot(['audit', 'export', '--out', file]);
+    expect(written.status).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(here.stdout);
+  });
+
+  it('token create, list and revoke: an admin through the server as locally; others refused as locally', async () => {
+    const listed = await onDepot(['token', 'list'], tokens.depotAdmin);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toBe((await onTwin(['token', 'list'], 'admin@example.com', depot?.dir)).stdout);
+    // The token is printed once, on stdout, as locally: this output is not searched for tokens.
+    const created = await lockstepAwait(elsewhere, ['token', 'create', '--name', 'deploy-bot', '--for', 'alice@example.com', '--role', 'releaser', '--env', 'staging'], { LOCKSTEP_SERVER: url, LOCKSTEP_TOKEN: tokens.depotAdmin, LOCKSTEP_PROJECT: 'depot' });
+    expect(created.status).toBe(0);
+    expect(created.stdout).toMatch(/^lst_[A-Za-z0-9_-]{43}\n$/);
+    expect(created.stderr).toBe('created token deploy-bot for alice@example.com (role releaser; environments staging; no expiry)\nThis is the only time it is shown: Lockstep keeps only its hash.\n');
+    const bot = created.stdout.trim();
+    expect((await onDepot(['status'], bot)).status).toBe(0);
+    const revoked = await onDepot(['token', 'revoke', 'deploy-bot'], tokens.depotAdmin);
+    expect(revoked.stdout).toMatch(/^revoked token deploy-bot for alice@example\.com/);
+    const refused = await onDepot(['status'], bot);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('the server refused LOCKSTEP_TOKEN');
+    // A flag the engine refuses names the flag, as locally.
+    await same(['token', 'create', '--name', 'x', '--role', 'boss'], tokens.depotAdmin, 'admin@example.com');
+    await same(['token', 'create', '--name', 'x', '--env', 'qa'], tokens.depotAdmin, 'admin@example.com');
+    // Alice is no admin: the same refusal and exit code as locally (which adds where a claimed actor's roles come from).
+    for (const args of [['token', 'list'], ['token', 'revoke', 'alice'], ['token', 'create', '--name', 'mine']]) {
+      const there = await onDepot(args);
+      const here = await onTwin(args);
+      expect(there.status, args.join(' ')).toBe(2);
+      expect(there.status).toBe(here.status);
+      expect(there.stderr).toBe('lockstep: error: alice@example.com may not manage tokens: needs admin (has releaser)\n');
+      expect(here.stderr.startsWith(there.stderr.trimEnd())).toBe(true);
     }
+  });
+
+  it('tick through a server says its worker does that, and exits 0; whoami says who the token is', async () => {
+    const ticked = await onDepot(['tick']);
+    expect(ticked.status).toBe(0);
+    expect(ticked.stdout).toBe('');
+    expect(ticked.stderr).toBe(`lockstep: the server at ${url} does what tick does continuously (its background worker): nothing to do here\n`);
+
+    const alice = await onDepot(['whoami']);
+    expect(alice.stderr).toBe('');
+    expect(alice.stdout).toBe('alice@example.com: authenticated by token alice\ndepot: viewer, releaser\n');
+    const carol = await client(['whoami', '-o', 'json'], { LOCKSTEP_TOKEN: tokens.carol, LOCKSTEP_PROJECT: '' });
+    expect(JSON.parse(carol.stdout)).toEqual({
+      actor: 'carol@example.com',
+      via: 'token',
+      token: 'carol',
+      projects: [{ project: 'shop', roles: ['viewer', 'approver'], environments: {} }],
+    });
+    const roaming = await client(['whoami'], { LOCKSTEP_TOKEN: tokens.both, LOCKSTEP_PROJECT: '' });
+    expect(roaming.stdout).toBe('carol@example.com: authenticated by token roaming\nshop: viewer, approver\ndepot: viewer, approver\n');
+    // Locally: the claimed actor and what the config here gives it.
+    const here = await onTwin(['whoami']);
+    expect(here.stdout).toBe('alice@example.com: claimed, not proven (--actor, LOCKSTEP_ACTOR, git user.email or the OS user)\ndepot: viewer, releaser\n');
+    expect((await onTwin(['whoami'], 'alice@example.com', elsewhere)).stdout).toContain('no project here');
+  });
+
+  it('follows a run live through the event stream: a line is shown while its step still runs, and a dropped connection loses nothing', async () => {
+    // A proxy between the CLI and the server, so the test can cut the CLI's connections.
+    const sockets = new Set<Socket>();
+    const target = new URL(url);
+    const proxy: Server = createServer((downstream) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      for (const s of [downstream, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      downstream.pipe(upstream).pipe(downstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const address = proxy.address();
+    const proxied = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    try {
+      const live = releaseOf(await onDepot(['release', 'create', '--set', 'api=3.0.0', '--set', 'web=3.0.0-live']));
+      rmSync(join(depot?.dir ?? '', 'go'), { force: true });
+      const child = lockstepAsync(elsewhere, ['promote', live, '--to', 'staging'], { LOCKSTEP_SERVER: proxied, LOCKSTEP_TOKEN: tokens.depotAlice, LOCKSTEP_PROJECT: 'depot' });
+      let out = '';
+      let err = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+      const ended = new Promise<number | null>((resolve) => child.on('close', resolve));
+      while (!out.includes('| starting 3.0.0-live')) await new Promise((resolve) => setTimeout(resolve, 50));
+      // The step waits for `go`: the line came while it ran.
+      expect(existsSync(join(depot?.dir ?? '', 'go'))).toBe(false);
+      expect(out).not.toContain('done 3.0.0-live');
+      // Every connection cut: the CLI holds only its event stream now, and must resume it.
+      for (const s of sockets) s.destroy();
+      writeFileSync(join(depot?.dir ?? '', 'go'), '');
+      expect(await ended).toBe(0);
+      expect(err).toBe('');
+      expect(out.match(/\| starting 3\.0\.0-live/g)).toHaveLength(1);
+      expect(out.match(/\| done 3\.0\.0-live/g)).toHaveLength(1);
+      expect(out.indexOf('| starting')).toBeLessThan(out.indexOf('| done'));
+      expect(out).toMatch(/web\s+succeeded/);
+      expect(out).toMatch(/Promotion [0-9a-f]{12} SUCCEEDED/);
+      expect(depot?.running('staging', 'web')).toBe('3.0.0-live');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  }, 120_000);
+
+  it('no output of any command held a token (but the one token create prints)', () => {
+    expect(outputs.length).toBeGreaterThan(50);
+    for (const text of outputs) for (const token of Object.values(tokens)) expect(text).not.toContain(token);
   });
 });

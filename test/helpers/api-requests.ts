@@ -44,5 +44,9 @@ export function sampleRequests(
     streamEvents: { method: 'GET', path: `${P}/events?kinds=audit` },
     metrics: { method: 'GET', path: '/metrics' },
     listDeliveries: { method: 'GET', path: `${P}/notify/deliveries?status=pending` },
+    // Not under a project: a token's projects are what it answers.
+    whoami: { method: 'GET', path: '/api/v1/whoami' },
+    getSession: { method: 'GET', path: '/api/v1/session' },
+    signOut: { method: 'POST', path: '/auth/logout' },
   };
 }

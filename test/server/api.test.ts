@@ -10,7 +10,7 @@ import { openProjectHandle, type ProjectHandle } from '../../src/project/project
 import { createApp, type Authorization } from '../../src/server/app.js';
 import { BackgroundRuns } from '../../src/server/background.js';
 import { authorize, PERMISSIONS, type Role } from '../../src/core/access.js';
-import { ROUTE_PERMISSIONS, SERVER_ROUTES, type OperationId, type RoutePermission } from '../../src/server/permissions.js';
+import { PUBLIC_ROUTES, ROUTE_PERMISSIONS, type OperationId, type RoutePermission, type ServerRoute } from '../../src/server/permissions.js';
 import { sampleRequests as samplesFor } from '../helpers/api-requests.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
@@ -296,17 +296,21 @@ describe('server: a release promoted, approved and followed through the API', ()
     expect(early.status).toBe(422);
     expect(early.json.error).toMatchObject({ code: 'gate-blocked', waiting: false });
     expect(early.json.error.message).toMatch(/has not succeeded in dev yet/);
-    // 400 from the engine, the field named as the request names it (the CLI's --to).
+    // 400 from the engine, the field named as the request names it, with its place (the CLI's --to).
     const unknownEnv = await call('GET', `${P}/releases/${release.id}/plan?to=qa`, { token: 'alice-token' });
     expect(unknownEnv.status).toBe(400);
-    expect(unknownEnv.json.error.field).toBe('to');
+    expect(unknownEnv.json.error.field).toBe('query.to');
     expect(unknownEnv.json.error.message).toMatch(/^unknown environment qa/);
     const unknownComponent = await call('POST', `${P}/releases`, {
       token: 'alice-token',
       body: { set: ['apii=1', 'web=1'] },
     });
     expect(unknownComponent.status).toBe(400);
-    expect(unknownComponent.json.error.field).toBe('set');
+    expect(unknownComponent.json.error.field).toBe('body.set');
+    // The engine's --env is the path's environment here.
+    const unknownRollback = await call('POST', `${P}/environments/qa/rollback`, { token: 'alice-token', body: {} });
+    expect(unknownRollback.status).toBe(400);
+    expect(unknownRollback.json.error.field).toBe('params.environment');
     expect(unknownComponent.json.error.message).toContain('did you mean api?');
     // 409: labels are fixed with the release.
     const relabelled = await call('POST', `${P}/releases`, {
@@ -384,7 +388,15 @@ describe('server: who may call what', () => {
     for (const [operation, r] of Object.entries(requests) as [OperationId, (typeof requests)[OperationId]][]) {
       calls = [];
       const response = await call(r.method, r.path, { token: 'alice-token', body: r.body });
-      const permission = ROUTE_PERMISSIONS[operation].permission;
+      const rule: RoutePermission | ServerRoute = ROUTE_PERMISSIONS[operation];
+      if ('identityOnly' in rule) {
+        // Who asks is all it needs to know: it asks authorize nothing, and a valid token is enough.
+        expect(response.status, `${operation}: ${response.text}`).toBe(200);
+        expect(calls).toEqual([]);
+        continue;
+      }
+      // An inEachProject route asks in each project (here one), for the whole project.
+      const permission = 'permission' in rule ? rule.permission : rule.inEachProject;
       expect(response.status, `${operation}: ${response.text}`).toBe(403);
       expect(response.json.error.message).toBe(`test refuses ${permission}`);
       expect(calls).toEqual([
@@ -411,11 +423,15 @@ describe('server: who may call what', () => {
     };
     const requests = sampleRequests(await fixtures());
     for (const [operation, r] of Object.entries(requests) as [OperationId, (typeof requests)[OperationId]][]) {
-      const need = PERMISSIONS[ROUTE_PERMISSIONS[operation].permission];
+      const rule = ROUTE_PERMISSIONS[operation];
+      const need = 'permission' in rule ? PERMISSIONS[rule.permission] : undefined;
       for (const role of Object.keys(tokens) as Role[]) {
         const response = await call(r.method, r.path, { token: tokens[role], body: r.body });
         const cell = `${operation} as ${role}: ${response.text}`;
-        if (held[role].includes(need)) {
+        if (need === undefined) {
+          // Only a valid token: every role learns who it is.
+          expect(response.status, cell).toBe(200);
+        } else if (held[role].includes(need)) {
           // Past the guard: what the engine says of these sample requests (2xx, or a 4xx such as 409) is not the guard's.
           expect([401, 403], cell).not.toContain(response.status);
           expect(response.status, cell).toBeLessThan(500);
@@ -642,12 +658,14 @@ describe('server: health and the OpenAPI document', () => {
       for (const [method, op] of Object.entries(methods))
         operations.set(op.operationId, { ...op, path, method } as never);
     }
-    expect([...operations.keys()].sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), ...Object.keys(SERVER_ROUTES)].sort());
-    for (const [id, rule] of Object.entries(ROUTE_PERMISSIONS) as [OperationId, RoutePermission][]) {
+    expect([...operations.keys()].sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), ...PUBLIC_ROUTES].sort());
+    for (const [id, rule] of Object.entries(ROUTE_PERMISSIONS) as [OperationId, RoutePermission | ServerRoute][]) {
       const op = operations.get(id) as { path: string; parameters?: { name: string; in: string }[] };
-      // A route spanning the projects (GET /metrics) is the only kind outside a project's path.
-      if (rule.scope === 'server') {
-        expect(op.path, id).not.toMatch(/\{project\}/);
+      // Outside a project: who the token is and in which projects (whoami), and the metrics.
+      if (!('permission' in rule)) {
+        expect(op.path, id).toBe(
+          { whoami: '/api/v1/whoami', metrics: '/metrics', getSession: '/api/v1/session', signOut: '/auth/logout' }[id as string],
+        );
         continue;
       }
       expect(op.path).toMatch(/^\/api\/v1\/projects\/\{project\}\//);
@@ -916,7 +934,7 @@ describe('server: release reject, resume, cancel, rollback, window overrides, hi
 
     const bad = await call('POST', `${P}/tokens`, { token: 'adam-token', body: { name: 'x', role: 'superuser' } });
     expect(bad.status).toBe(400);
-    expect(bad.json.error.field).toBe('role');
+    expect(bad.json.error.field).toBe('body.role');
 
     const list = await call('GET', `${P}/tokens`, { token: 'adam-token' });
     expect(list.status).toBe(200);

@@ -69,12 +69,15 @@ function prng(seed: number): () => number {
 }
 
 /**
- * What a case may get: `refused` is a 4xx that changes nothing, naming `field` when given;
+ * What a case may get: `refused` is a 4xx that changes nothing, a 400 naming `field` when given, and
+ * any 400 or 415 naming `named` when that is given (the API's one convention: `body.to`,
+ * `query.limit`, `params.promotion`, and `body` for a body that is not JSON);
  * `harmless` is what the schema admits (the engine then decides, and may act): anything but a 5xx;
  * `read` is a query value on a GET (its schema is the route's own): a 2xx or a 4xx naming the
  * parameter, and nothing changes.
  */
-type Expect = { kind: 'refused'; field?: string } | { kind: 'harmless' } | { kind: 'read'; parameter: string };
+type Expect =
+  { kind: 'refused'; field?: string; named?: string } | { kind: 'harmless' } | { kind: 'read'; parameter: string };
 
 interface Case {
   label: string;
@@ -211,6 +214,19 @@ function judged(schema: ZodType, body: unknown): Expect {
   return { kind: 'refused', field: ['body', ...path.map(String)].join('.') };
 }
 
+/** A body text sent as JSON: refused naming `body` when it does not parse, else as its schema judges it. */
+function notJson(schema: ZodType, text: string | Uint8Array): Expect {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
+  } catch {
+    return { kind: 'refused', named: 'body' };
+  }
+  const result = schema.safeParse(parsed);
+  if (result.success) return { kind: 'harmless' };
+  return { kind: 'refused', named: ['body', ...(result.error.issues[0]?.path ?? []).map(String)].join('.') };
+}
+
 function casesFor(
   operation: OperationId,
   sample: SampleRequest,
@@ -240,7 +256,10 @@ function casesFor(
         add(`body.${field} is ${what}`, { raw: JSON.stringify(mutated), expect: judged(schema, mutated) });
       }
     }
-    add('an unknown extra field', { raw: JSON.stringify({ ...body, lables: 1 }), expect: { kind: 'refused' } });
+    add('an unknown extra field', {
+      raw: JSON.stringify({ ...body, lables: 1 }),
+      expect: judged(schema, { ...body, lables: 1 }),
+    });
     for (const key of ['__proto__', 'constructor', 'prototype'])
       add(`a ${key} key`, {
         raw: `{"${key}": {"polluted": true}, ${JSON.stringify(body).slice(1)}`.replace(/, }$/, '}'),
@@ -252,7 +271,7 @@ function casesFor(
       ['a string', 'set=api=1'],
       ['a number', 7],
     ] as const)
-      add(`the body is ${what}`, { raw: JSON.stringify(value), expect: { kind: 'refused' } });
+      add(`the body is ${what}`, { raw: JSON.stringify(value), expect: { kind: 'refused', field: 'body' } });
 
     // JSON texts that do not parse, or parse into something absurd.
     const text = raw ?? '{}';
@@ -270,7 +289,8 @@ function casesFor(
       ['invalid UTF-8 bytes', new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d])],
       ['a NUL byte', `${text}\u0000`],
     ];
-    for (const [what, t] of texts) if (t !== text) add(what, { raw: t, expect: { kind: 'refused' } });
+    // What does not parse names the body as a whole; what parses, the field its schema faults.
+    for (const [what, t] of texts) if (t !== text) add(what, { raw: t, expect: notJson(schema, t) });
 
     // Media types: what is not JSON is refused whatever the text; a JSON one is read as JSON.
     for (const type of [
@@ -284,9 +304,9 @@ function casesFor(
     ])
       add(`Content-Type ${JSON.stringify(type)}`, {
         headers: [auth(), ['Content-Type', type]],
-        expect: { kind: 'refused' },
+        expect: { kind: 'refused', named: 'body' },
       });
-    add('no Content-Type', { headers: [auth()], expect: { kind: 'refused' } });
+    add('no Content-Type', { headers: [auth()], expect: { kind: 'refused', named: 'body' } });
     for (const type of ['application/json; charset=utf-8', 'application/json, text/plain'])
       add(`Content-Type ${type}`, { headers: [auth(), ['Content-Type', type]], expect: { kind: 'harmless' } });
     add('Content-Type sent twice', { headers: [auth(), jsonType, jsonType], expect: { kind: 'harmless' } });
@@ -315,7 +335,10 @@ function casesFor(
       ['toString', 'toString'],
     ]) {
       const path = values.map((v, j) => (j === i ? value : v)).join('/');
-      add(`path {${name}} ${what}`, { path: query === '' ? path : `${path}?${query}`, expect: { kind: 'refused' } });
+      add(`path {${name}} ${what}`, {
+        path: query === '' ? path : `${path}?${query}`,
+        expect: { kind: 'refused', named: `params.${name}` },
+      });
     }
   });
 
@@ -416,12 +439,13 @@ describe('server: generated malformed requests', () => {
         if (r.status < 400 || r.status >= 500) problem('not refused with a 4xx');
         if (c.expect.field !== undefined && (r.status !== 400 || error?.field !== c.expect.field))
           problem(`expected a 400 naming ${c.expect.field}`);
+        if (c.expect.named !== undefined && [400, 415].includes(r.status) && error?.field !== c.expect.named)
+          problem(`a ${r.status} that does not name ${c.expect.named}`);
       } else if (c.expect.kind === 'read') {
         seen.read++;
         const named = c.expect.parameter;
-        // The engine names a query field as the CLI's flag does (`to`), the schema with its place (`query.to`).
-        if (r.status === 400 && ![`query.${named}`, named].includes(error?.field ?? ''))
-          problem(`a 400 that does not name query.${named}`);
+        // The schema and the engine alike name it with its place.
+        if (r.status === 400 && error?.field !== `query.${named}`) problem(`a 400 that does not name query.${named}`);
       } else {
         seen.harmless++;
         // What the engine started on an admitted request ends before the next request's "before".

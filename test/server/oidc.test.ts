@@ -170,7 +170,7 @@ describe('browser sign-in', () => {
     // No sign-in cookie: a 400 naming the cookie.
     const stray = await new Browser().request(`${running.url}/auth/callback?code=abc&state=def`);
     expect(stray.status).toBe(400);
-    expect(JSON.parse(stray.text)).toMatchObject({ error: { field: 'cookie' } });
+    expect(JSON.parse(stray.text)).toMatchObject({ error: { field: 'header.cookie' } });
     // A changed state: 401, and no session.
     const browser = new Browser();
     const start = await browser.request(`${running.url}/auth/login`);

@@ -746,6 +746,7 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         const q = await addPromotion({ releaseId: r.id, environment: 'staging' });
         const line = (promotionId: string, text: string) => ({ promotionId, component: 'api', time: at(5), line: text });
         const head = (await store.auditHead())?.seq ?? 0;
+        expect(await store.logHead()).toBe(0);
         await store.commit({ logs: [line(p.id, 'one'), line(q.id, 'two')], audit: [event('step.started')] });
         await store.commit({ logs: [line(p.id, 'three')], audit: [] });
         await store.commit({ audit: [event('step.succeeded'), event('step.succeeded')] });
@@ -768,6 +769,7 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         const rest = await store.logsAfter(first[1]?.id ?? -1, 2);
         expect(rest.map((l) => l.line)).toEqual(['three', 'four']);
         expect(await store.logsAfter(all[3]?.id ?? -1, 2)).toEqual([]);
+        expect(await store.logHead()).toBe(all[3]?.id);
       });
 
       it('lets exactly one of several concurrent claimers win', async () => {

@@ -1,9 +1,9 @@
 import { Option, type Command } from 'commander';
 import { InputError } from '../../core/errors.js';
 import { printable } from '../../core/printable.js';
-import { flushNotifications, sendTestNotification, type DeliveryView } from '../../engine/notifications.js';
+import type { DeliveryView } from '../../engine/notifications.js';
 import { DELIVERY_STATUSES, type DeliveryStatus } from '../../store/store.js';
-import { globals, outputOption, print, printJson, withBackend, withProject } from '../command-kit.js';
+import { globals, outputOption, print, printJson, withBackend } from '../command-kit.js';
 import { table } from '../format.js';
 
 /** How long `notify send` keeps sending what is due. */
@@ -40,8 +40,8 @@ export function addNotifyCommands(program: Command): void {
     .addOption(outputOption())
     .addHelpText('after', '\nExample (from cron, beside lockstep tick):\n  lockstep notify send')
     .action(async (_o: unknown, cmd: Command) => {
-      await withProject(cmd, 'write', async (deps, opts) => {
-        const sent = await flushNotifications(deps, { budgetMs: SEND_BUDGET_MS, ignoreBackoff: true });
+      await withBackend(cmd, 'write', async (backend, opts) => {
+        const sent = await backend.sendNotifications(SEND_BUDGET_MS);
         if (opts.output === 'json') return printJson(sent);
         print(`queued ${sent.queued}, delivered ${sent.delivered}, failed ${sent.failed}, to retry ${sent.retrying}${sent.nextAttemptAt ? ` (next attempt at ${sent.nextAttemptAt})` : ''}`);
       });
@@ -54,8 +54,8 @@ export function addNotifyCommands(program: Command): void {
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  lockstep notify test sre-chat')
     .action(async (name: string, _o: unknown, cmd: Command) => {
-      await withProject(cmd, 'write', async (deps) => {
-        const delivery = await sendTestNotification(deps, name);
+      await withBackend(cmd, 'write', async (backend) => {
+        const delivery = await backend.testNotification(name);
         if (globals(cmd).output === 'json') return printJson(delivery);
         print(table(['QUEUED', 'TARGET', 'EVENT', 'STATUS', 'ATTEMPTS', 'LAST ANSWER', 'DELIVERY'], [row(delivery)]));
         // Exit 1: a test that did not get through is what the command is there to tell.

@@ -1,19 +1,13 @@
 import type { Command } from 'commander';
-import { dirname, resolve } from 'node:path';
-import type { Identity } from '../../core/access.js';
 import { printable } from '../../core/printable.js';
 import type { TokenView } from '../../core/tokens.js';
-import type { EngineDeps } from '../../engine/deps.js';
-import { checkNewToken, createToken, listTokens, revokeToken } from '../../engine/tokens.js';
-import { resolveActor } from '../actor.js';
-import { collect, globals, outputOption, print, printJson, withProject } from '../command-kit.js';
-import { readConfig } from '../context.js';
+import { collect, outputOption, print, printJson, withBackend } from '../command-kit.js';
 import { table } from '../format.js';
 
 /**
- * `lockstep token create | list | revoke`: API tokens for the team server, managed on the machine
- * that holds the state. Admin operations: once lockstep.yaml has `access:`, the local actor must be
- * an admin there (see docs/access.md).
+ * `lockstep token create | list | revoke`: API tokens for the team server, on the machine that holds
+ * the state or through the server. Admin operations: once lockstep.yaml has `access:`, the actor (the
+ * claimed one locally, the token's through a server) must be an admin there (see docs/access.md).
  */
 export function addTokenCommands(program: Command): void {
   const token = program.command('token').description('API tokens for the team server (admin)');
@@ -32,13 +26,9 @@ export function addTokenCommands(program: Command): void {
     )
     .action(async (o: { name: string; for?: string; role?: string; env: string[]; expires?: string }, cmd: Command) => {
       const input = { name: o.name, for: o.for, role: o.role, environments: o.env, expires: o.expires };
-      // Checked before the state is opened or created: a refused or mistyped command leaves no trace.
-      const opts = globals(cmd);
-      const loaded = readConfig(opts.config);
-      checkNewToken({ loaded }, { name: resolveActor(opts.actor, process.env, dirname(resolve(opts.config))), via: { kind: 'claimed' } }, input);
       // 'create': a team may make its first tokens before its first release.
-      await withProject(cmd, 'create', async (deps) => {
-        const { token: text, record } = await createToken(deps, localCaller(deps), input);
+      await withBackend(cmd, 'create', async (backend, opts) => {
+        const { token: text, record } = await backend.createToken(input);
         if (opts.output === 'json') {
           return printJson({
             name: record.name,
@@ -60,8 +50,8 @@ export function addTokenCommands(program: Command): void {
     .description('list API tokens: name, whom they act for, role, environments, state (never the tokens)')
     .addOption(outputOption())
     .action(async (_o: unknown, cmd: Command) => {
-      await withProject(cmd, 'read', async (deps, opts) => {
-        const tokens = await listTokens(deps, localCaller(deps));
+      await withBackend(cmd, 'read', async (backend, opts) => {
+        const tokens = await backend.listTokens();
         if (opts.output === 'json') return printJson(tokens);
         if (tokens.length === 0) return print('no tokens yet (lockstep token create --name NAME makes one)');
         print(
@@ -80,17 +70,12 @@ export function addTokenCommands(program: Command): void {
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  lockstep token revoke deploy-bot')
     .action(async (name: string, _o: unknown, cmd: Command) => {
-      await withProject(cmd, 'write', async (deps, opts) => {
-        const revoked = await revokeToken(deps, localCaller(deps), name);
+      await withBackend(cmd, 'write', async (backend, opts) => {
+        const revoked = await backend.revokeToken(name);
         if (opts.output === 'json') return printJson(revoked);
         print(`revoked token ${describe(revoked)}`);
       });
     });
-}
-
-/** Locally the actor is claimed (--actor, LOCKSTEP_ACTOR, git), as everywhere in local mode. */
-function localCaller(deps: EngineDeps): Identity {
-  return { name: deps.actor, via: { kind: 'claimed' } };
 }
 
 function describe(t: TokenView): string {

@@ -101,7 +101,7 @@ export class OidcSignIn {
     if (pending === undefined)
       throw new InputError(
         'no sign-in is under way in this browser (it took too long, or began elsewhere): start again at /auth/login',
-        'cookie',
+        'header.cookie',
       );
     // The URL the provider sent the browser to, on the redirect URI the sign-in registered.
     const callback = new URL(pending.redirectUri);

@@ -1,6 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { NotFoundError } from '../../core/errors.js';
-import { serverGuard } from '../guard.js';
+import { identityGuard, publicRoute } from '../guard.js';
 import type { OidcSignIn } from '../oidc/oidc-sign-in.js';
 import { error, ERROR_RESPONSES, json } from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
@@ -27,12 +27,9 @@ const SessionView = z
     subject: z.string().optional(),
     token: z.string().optional().openapi({ description: 'the API token’s name (never its text)' }),
     groups: z.array(z.string()).openapi({ description: 'groups the identity provider vouches for' }),
-    csrfToken: z
-      .string()
-      .optional()
-      .openapi({
-        description: 'for a session cookie: send it as X-CSRF-Token with every request that changes something',
-      }),
+    csrfToken: z.string().optional().openapi({
+      description: 'for a session cookie: send it as X-CSRF-Token with every request that changes something',
+    }),
     expiresAt: z.string().optional().openapi({ description: 'when the session cookie ends' }),
   })
   .openapi('Session');
@@ -41,9 +38,9 @@ const REDIRECT = { description: 'a redirect (Location)' } as const;
 
 /**
  * Signing in and out (docs/oidc.md), outside any project: one identity provider serves the whole
- * server, and roles are still each project's. Every route goes through the guard with its row in
- * SERVER_ROUTES: the flow's own steps are public (they are how one gets credentials), the session
- * and signing out need credentials.
+ * server, and roles are still each project's. Every route goes through the guard: the flow's own
+ * steps are in PUBLIC_ROUTES (they are how one gets credentials), the session and signing out are
+ * `identityOnly` rows of ROUTE_PERMISSIONS (any valid credentials, no role).
  */
 export function authRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): void {
   const signIn = (): OidcSignIn => {
@@ -59,7 +56,7 @@ export function authRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): vo
       path: '/api/v1/auth/config',
       tags: ['auth'],
       summary: 'how to sign in here: what `lockstep login` needs to talk to the identity provider',
-      middleware: serverGuard('getAuthConfig', options),
+      middleware: publicRoute('getAuthConfig'),
       responses: {
         200: json(AuthConfig, 'the sign-in settings'),
         503: error('the identity provider cannot be reached'),
@@ -75,7 +72,7 @@ export function authRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): vo
       path: '/auth/login',
       tags: ['auth'],
       summary: 'sign in in a browser: redirects to the identity provider (authorization code flow with PKCE)',
-      middleware: serverGuard('beginSignIn', options),
+      middleware: publicRoute('beginSignIn'),
       request: {
         query: z.object({
           returnTo: z.string().max(2000).optional().openapi({ description: 'a path here to go back to' }),
@@ -93,7 +90,7 @@ export function authRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): vo
       path: '/auth/callback',
       tags: ['auth'],
       summary: 'where the identity provider sends the browser back: sets the session cookie, redirects on',
-      middleware: serverGuard('finishSignIn', options),
+      middleware: publicRoute('finishSignIn'),
       responses: { 302: REDIRECT, 400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401] },
     }),
     async (c) => signIn().finishSignIn(c),
@@ -106,7 +103,7 @@ export function authRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): vo
       path: '/api/v1/session',
       tags: ['auth'],
       summary: 'who is signed in (a session cookie or a bearer token), and the CSRF token a session needs',
-      middleware: serverGuard('getSession', options),
+      middleware: identityGuard('getSession', options),
       responses: { 200: json(SessionView, 'the caller'), 401: ERROR_RESPONSES[401] },
     }),
     (c) => {
@@ -135,7 +132,7 @@ export function authRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): vo
       path: '/auth/logout',
       tags: ['auth'],
       summary: 'sign out: the session cookie is removed (with a cookie, send X-CSRF-Token)',
-      middleware: serverGuard('signOut', options),
+      middleware: identityGuard('signOut', options),
       responses: {
         200: json(z.object({ signedOut: z.literal(true) }), 'signed out'),
         401: ERROR_RESPONSES[401],

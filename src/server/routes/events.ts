@@ -4,7 +4,9 @@ import { errorMessage } from '../../core/errors.js';
 import { sleepUntilAborted } from '../../core/sleep.js';
 import {
   EVENT_KINDS,
+  eventId,
   eventsAfter,
+  headCursor,
   matches,
   parseEventId,
   START,
@@ -51,10 +53,14 @@ export function eventRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): v
           }),
         }),
         query: z.object({
-          after: EVENT_ID_TEXT.optional().openapi({
-            description: 'resume after this event, for clients that cannot set Last-Event-ID (the header wins)',
-            example: '12-340',
-          }),
+          after: z
+            .union([EVENT_ID_TEXT, z.literal('now')])
+            .optional()
+            .openapi({
+              description:
+                'resume after this event, for clients that cannot set Last-Event-ID (the header wins); `now`: only what is committed from now on, the stream starting with an `id:` line that says where that is',
+              example: '12-340',
+            }),
           promotion: z
             .string()
             .min(1)
@@ -80,13 +86,18 @@ export function eventRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): v
     async (c) => {
       const query = c.req.valid('query');
       const header = c.req.valid('header')['last-event-id'];
+      const store = c.var.project.store;
+      // `now` is resolved here, before the response starts: events committed after this request was
+      // answered are in the stream, whenever the client reads it.
+      const fromNow = header === undefined && query.after === 'now';
       const cursor =
         header !== undefined
           ? parseEventId(header, 'header.last-event-id')
-          : query.after !== undefined
-            ? parseEventId(query.after, 'query.after')
-            : START;
-      const store = c.var.project.store;
+          : query.after === 'now'
+            ? await headCursor(store)
+            : query.after !== undefined
+              ? parseEventId(query.after, 'query.after')
+              : START;
       const filter: EventFilter = {
         kinds: query.kinds === undefined ? EVENT_KINDS : (query.kinds.split(',') as EventKind[]),
         promotionId: query.promotion === undefined ? undefined : (await store.getPromotion(query.promotion)).id,
@@ -102,6 +113,9 @@ export function eventRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): v
         options.shutdown?.addEventListener('abort', end, { once: true });
         try {
           if (options.shutdown?.aborted || c.req.raw.signal.aborted) return;
+          // An id alone dispatches no event (EventSource only takes it as its Last-Event-ID): a client
+          // that reconnects before any event arrived resumes from here, not from the start.
+          if (fromNow) await stream.write(`id: ${eventId(cursor)}\n\n`);
           await follow(store, cursor, filter, stream, {
             pollMs: options.eventStream?.pollMs ?? POLL_MS,
             heartbeatMs: options.eventStream?.heartbeatMs ?? HEARTBEAT_MS,

@@ -1,5 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { guard } from '../guard.js';
+import { identityGuard } from '../guard.js';
 import { ERROR_RESPONSES } from '../schemas.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
@@ -17,7 +17,7 @@ export function metricsRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions, 
       tags: ['metrics'],
       summary:
         'Prometheus metrics in the text exposition format: the server’s, and those of each project the caller may read (series labelled `project`)',
-      middleware: guard('metrics', options),
+      middleware: identityGuard('metrics', options),
       responses: {
         200: {
           description: 'the metrics',
@@ -27,7 +27,10 @@ export function metricsRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions, 
       },
     }),
     async (c) => {
-      const text = await metrics.render(c.var.granted, [...options.projects.keys()]);
+      const text = await metrics.render(
+        c.var.known.map((k) => k.project),
+        [...options.projects.keys()],
+      );
       return c.text(text, 200, { 'Content-Type': metrics.registry.contentType });
     },
   );

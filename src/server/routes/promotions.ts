@@ -16,6 +16,7 @@ import {
   ProjectParams,
   Promotion,
   PromotionParams,
+  PromotionStates,
   RejectBody,
   ResumeBody,
   CancelBody,
@@ -48,14 +49,15 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
         params: ProjectParams,
         query: z.object({
           env: z.string().min(1).max(200).optional().openapi({ description: 'one environment' }),
+          state: PromotionStates.optional(),
           limit: Limit,
         }),
       },
       responses: { 200: json(z.array(Promotion), 'promotions, newest first'), ...ERROR_RESPONSES },
     }),
     async (c) => {
-      const { env, limit } = c.req.valid('query');
-      return c.json(await c.var.deps.store.listPromotions({ environment: env, limit }), 200);
+      const { env, state, limit } = c.req.valid('query');
+      return c.json(await c.var.deps.store.listPromotions({ environment: env, states: state, limit }), 200);
     },
   );
 

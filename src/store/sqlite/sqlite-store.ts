@@ -607,6 +607,10 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ id: r.id, afterSeq: r.after_seq, promotionId: r.promotion_id, component: r.component, time: r.time, line: r.line }));
   }
 
+  async logHead(): Promise<number> {
+    return this.get<{ id: number | null }>('SELECT max(id) AS id FROM step_logs')?.id ?? 0;
+  }
+
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
     return this.readHead();
   }
