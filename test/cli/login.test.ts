@@ -90,6 +90,11 @@ describe('lockstep login', () => {
     for (const secret of [stored?.token ?? '', stored?.refreshToken ?? ''])
       expect(`${result.stdout}${result.stderr}`).not.toContain(secret);
 
+    // whoami through the server names bob as the provider vouched for him, in every project served.
+    const who = await lockstepAwait(cwd, ['whoami', '--server', s.url, '-o', 'json'], env());
+    expect(who.status, who.stderr).toBe(0);
+    expect(JSON.parse(who.stdout)).toMatchObject({ actor: 'bob@example.com', via: 'oidc' });
+
     // A command through the server acts as bob, with no LOCKSTEP_TOKEN.
     const made = await lockstepAwait(
       cwd,
