@@ -62,9 +62,9 @@ export function guard(operation: ProjectOperationId, options: AppOptions): Middl
 }
 
 /**
- * The guard of a route outside any project (a ServerRoute of the table): the caller must be known in at least one served project
- * (401 otherwise): an API token in the projects whose stores hold it, a person signed in with the
- * provider in every project. An `identityOnly` route then learns in which projects, as whom (whoami,
+ * The guard of a route outside any project (a ServerRoute of the table): the caller must be known
+ * in at least one served project (401 otherwise): an API token in the projects whose stores hold
+ * it, a person signed in with the provider in every project. An `identityOnly` route then learns in which projects, as whom (whoami,
  * the session); an `inEachProject` route learns those where the identity also holds the permission
  * (GET /metrics: the projects whose series it may see), and none is a 403 with the first refusal's
  * reason.
