@@ -6,6 +6,7 @@ import type { Backend } from './backend.js';
 import { readConfig, type GlobalOptions, type StateAccess } from './context.js';
 import { HttpBackend, serverToken, serverUrl } from './http-backend.js';
 import { LocalBackend } from './local-backend.js';
+import { storedToken } from './stored-login.js';
 
 /** What the command files share: options, output, and opening the project. */
 
@@ -48,7 +49,7 @@ export class ReportedError extends Error {
 
 /**
  * The backend a command talks to: the team server when `--server` or LOCKSTEP_SERVER names one
- * (with LOCKSTEP_TOKEN), else the engine over the project's files. The only place that asks.
+ * (with LOCKSTEP_TOKEN, or the login `lockstep login` stored), else the engine over the project's files. The only place that asks.
  */
 export function openBackend(opts: GlobalOptions, access: StateAccess, observer?: RunObserver): Backend {
   if (opts.server === undefined) return new LocalBackend(opts, access, { command: opts.command, observer });
@@ -56,7 +57,8 @@ export function openBackend(opts: GlobalOptions, access: StateAccess, observer?:
   if (opts.actor !== undefined)
     throw new InputError('--actor cannot be used with a server: the actor is whom LOCKSTEP_TOKEN stands for', '--actor');
   const url = serverUrl(opts.server);
-  const token = serverToken(process.env);
+  // LOCKSTEP_TOKEN wins; without it, the login `lockstep login` stored for this server.
+  const token = process.env.LOCKSTEP_TOKEN?.trim() ? serverToken(process.env) : storedToken(url);
   return new HttpBackend({ url, token, project: serverProject(opts) }, { command: opts.command, observer });
 }
 

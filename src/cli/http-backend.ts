@@ -27,7 +27,8 @@ import { followRun, inRun, waitToEnd } from './remote-follow.js';
 export interface ServerConnection {
   /** The server's base URL, without credentials. */
   url: URL;
-  token: string;
+  /** LOCKSTEP_TOKEN, or the stored login's token (read, and refreshed, when the first request needs it). */
+  token: string | (() => Promise<string>);
   /** The project's name; none: the one project the token is known in (GET /api/v1/whoami). */
   project?: string;
 }
@@ -342,11 +343,12 @@ export class HttpBackend implements Backend {
     const base = this.connection.url;
     const url = new URL(`${base.pathname.replace(/\/+$/, '')}${path}`, base);
     for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
+    const token = typeof this.connection.token === 'string' ? this.connection.token : await this.connection.token();
     try {
       return await fetch(url, {
         method,
         headers: {
-          Authorization: `Bearer ${this.connection.token}`,
+          Authorization: `Bearer ${token}`,
           Accept: options.accept,
           ...(options.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
           ...options.headers,
@@ -376,7 +378,8 @@ export class HttpBackend implements Backend {
     } catch {
       // No JSON: the status says what there is to say.
     }
-    return apiError(response.status, body);
+    // What was refused, in the words the person used: the variable, or their `lockstep login`.
+    return apiError(response.status, body, typeof this.connection.token === 'string' ? 'LOCKSTEP_TOKEN' : 'your lockstep login');
   }
 
   private where(): string {
@@ -397,7 +400,7 @@ function defined(query: Record<string, string | undefined>): Record<string, stri
 }
 
 /** The API's error as the engine's error class, so the CLI's one catch prints it and exits as locally. */
-function apiError(status: number, body: ApiErrorBody): Error {
+function apiError(status: number, body: ApiErrorBody, credential: string): Error {
   const raw = typeof body.error?.message === 'string' ? body.error.message : `HTTP ${status}`;
   const field = typeof body.error?.field === 'string' ? body.error.field : undefined;
   const flag = field === undefined ? undefined : flagFor(field);
@@ -409,7 +412,7 @@ function apiError(status: number, body: ApiErrorBody): Error {
     case 415:
       return new InputError(message, flag ?? field);
     case 401:
-      return new NotAllowedError(`the server refused LOCKSTEP_TOKEN: ${message}`);
+      return new NotAllowedError(`the server refused ${credential}: ${message}`);
     case 403:
       return new NotAllowedError(message);
     case 404:

@@ -5,6 +5,7 @@ import { printableLines } from '../core/printable.js';
 import { ReportedError } from './command-kit.js';
 import { addAuditCommands } from './commands/audit.js';
 import { cancelCommand } from './commands/cancel.js';
+import { addLoginCommands } from './commands/login.js';
 import { addNotifyCommands } from './commands/notify.js';
 import { addProjectCommands } from './commands/project.js';
 import { addPromotionCommands } from './commands/promotion.js';
@@ -32,6 +33,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   addNotifyCommands,
   addTokenCommands,
   addWhoamiCommand,
+  addLoginCommands,
   serveCommand,
 ];
 
@@ -42,7 +44,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'the project config', process.env.LOCKSTEP_CONFIG ?? DEFAULT_CONFIG)
     .option('--state <path>', 'state directory or .db file (default: .lockstep/ beside the config)')
     .option('--actor <who>', 'who is acting (default: $LOCKSTEP_ACTOR, git user.email, OS user); not with --server')
-    .option('--server <url>', 'talk to a team server (lockstep serve) instead of the files here (also $LOCKSTEP_SERVER; needs $LOCKSTEP_TOKEN; the project is $LOCKSTEP_PROJECT, the lockstep.yaml here, or the one the token is known to)')
+    .option('--server <url>', 'talk to a team server (lockstep serve) instead of the files here (also $LOCKSTEP_SERVER; needs $LOCKSTEP_TOKEN or a lockstep login; the project is $LOCKSTEP_PROJECT, the lockstep.yaml here, or the one the token is known to)')
     .option('--secrets-file <file>', 'NAME=value lines for ${{ secrets.NAME }} (also $LOCKSTEP_SECRETS_FILE); the environment wins')
     .showHelpAfterError()
     .exitOverride()

@@ -4,7 +4,8 @@
  */
 
 import type { AccessConfig } from './access.js';
-import type { NotifyTargetConfig, ServerConfig } from './notify/notify-events.js';
+import type { NotifyTargetConfig } from './notify/notify-events.js';
+import type { OidcConfig } from './oidc.js';
 
 // ---------------------------------------------------------------- config
 
@@ -107,10 +108,18 @@ export interface ProjectConfig {
   groups: Record<string, string[]>;
   /** `access:`: roles for the team server. Absent: tokens hold the role they name (see core/access.ts). */
   access?: AccessConfig;
-  /** `server:`: the team server's public URL. */
+  /** `server:`: settings of the team server (its public URL, sign-in). */
   server?: ServerConfig;
   /** `notify:`: webhook targets (docs/notifications.md); absent or empty: none. */
   notify?: NotifyTargetConfig[];
+}
+
+/** `server:` of lockstep.yaml: how people and other tools reach this project's server. */
+export interface ServerConfig {
+  /** The server's public URL: links in notifications point there, and sign-in's redirect URI. */
+  url?: string;
+  /** Sign-in with an OpenID provider (core/oidc.ts), the same in every project a server serves. */
+  oidc?: OidcConfig;
 }
 
 // ---------------------------------------------------------------- records
@@ -147,6 +156,11 @@ export interface ApprovalRecord {
   at: string;
   /** When the approval stops counting (from `approvals.expires`). */
   expiresAt?: string;
+  /**
+   * The groups the identity provider said the approver was in when they decided (OIDC sign-in):
+   * `from: [group:sre]` counts them as it counts `groups:`. Absent for any other identity.
+   */
+  groups?: string[];
 }
 
 export const PROMOTION_STATES = [

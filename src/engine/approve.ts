@@ -1,5 +1,5 @@
 import type { AuditEventInput } from '../core/audit.js';
-import { expandPeople } from '../core/config/gate-rules.js';
+import { listsPerson } from '../core/config/gate-rules.js';
 import { parseDuration } from '../core/duration.js';
 import { ConflictError, InputError, NotAllowedError } from '../core/errors.js';
 import { approvalRefusal } from '../core/gates/evaluate.js';
@@ -31,6 +31,7 @@ export async function approve(deps: EngineDeps, promotionRef: string, options: A
   const now = deps.clock.now();
   const base = { time: now.toISOString(), actor: deps.actor, project: promotion.project, environment: promotion.environment, releaseId: promotion.releaseId, promotionId: promotion.id };
   const decision = options.reject ? 'reject' : 'approve';
+  const providerGroups = [...(deps.actorGroups ?? [])];
   const comment = options.comment?.trim() || undefined;
   if (options.reject && comment === undefined) throw new InputError('a rejection needs --comment saying why', '--comment');
 
@@ -48,11 +49,12 @@ export async function approve(deps: EngineDeps, promotionRef: string, options: A
     planDigest: promotion.plan.digest,
     at: now.toISOString(),
     expiresAt: !options.reject && expires !== undefined ? new Date(now.getTime() + (parseDuration(expires) ?? 0)).toISOString() : undefined,
+    ...(providerGroups.length === 0 ? {} : { groups: providerGroups }),
   };
   const event: AuditEventInput = {
     ...base,
     kind: options.reject ? 'approval.rejected' : 'approval.given',
-    data: { comment, planDigest: approval.planDigest, expiresAt: approval.expiresAt, ...actorProof(deps) },
+    data: { comment, planDigest: approval.planDigest, expiresAt: approval.expiresAt, ...actorProof(deps), ...(approval.groups === undefined ? {} : { groups: approval.groups }) },
   };
   if (!options.reject) {
     await deps.store.commit({ approvals: [approval], audit: [event] });
@@ -118,7 +120,7 @@ async function abandon(
 async function approvalProblem(deps: EngineDeps, promotion: PromotionRecord, release: ReleaseRecord): Promise<string | undefined> {
   const env = deps.loaded.config.environments[promotion.environment];
   if (!env) return `environment ${promotion.environment} is no longer in the config`;
-  const refusal = approvalRefusal({ environment: env, groups: deps.loaded.config.groups, release, requestedBy: promotion.requestedBy }, deps.actor);
+  const refusal = approvalRefusal({ environment: env, groups: deps.loaded.config.groups, release, requestedBy: promotion.requestedBy }, deps.actor, deps.actorGroups);
   if (refusal !== undefined) return refusal;
   const now = deps.clock.now().getTime();
   const earlier = (await deps.store.listApprovals(promotion.id)).find(
@@ -138,6 +140,6 @@ function rejectionRefusal(deps: EngineDeps, promotion: PromotionRecord): string 
   const who = deps.actor.toLowerCase();
   if (who === promotion.requestedBy.toLowerCase()) return undefined;
   const from = env?.gates?.approvals?.from ?? [];
-  if (expandPeople(from, deps.loaded.config.groups).has(who)) return undefined;
+  if (listsPerson(from, deps.loaded.config.groups, deps.actor, deps.actorGroups)) return undefined;
   return `${deps.actor} may not reject promotions to ${promotion.environment}: only its approvers (${from.join(', ') || 'none'}) and the requester may`;
 }

@@ -26,6 +26,11 @@ export interface EngineDeps {
   actor: string;
   /** How `actor` was established; recorded with every decision an actor makes. Default: claimed. */
   actorProof?: ActorProof;
+  /**
+   * Groups the identity provider says the actor is in (the groups claim of an OIDC sign-in): gates'
+   * `from` and `overrideBy` count them as they count `groups:`. Absent for any other identity.
+   */
+  actorGroups?: readonly string[];
   observer?: RunObserver;
   /**
    * The promotions this process runs (a long-lived process: the server). A runner adds itself while

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditEventInput, AuditKind } from '../core/audit.js';
-import { expandPeople } from '../core/config/gate-rules.js';
+import { expandPeople, listsPerson } from '../core/config/gate-rules.js';
 import { ConflictError, GateBlocked, InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
 import type { PromotionKind, PromotionOwner, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
 import { planChanges } from '../core/plan.js';
@@ -232,12 +232,12 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
 export function checkOverride(deps: EngineDeps, environment: string, reason: string): void {
   const gates = deps.loaded.config.environments[environment]?.gates;
   if (reason.trim() === '') throw new InputError('--override-window needs --reason: say why this cannot wait for the window', '--reason');
-  const allowed = expandPeople(gates?.overrideBy ?? [], deps.loaded.config.groups);
-  if (!allowed.has(deps.actor.toLowerCase())) {
+  const overrideBy = gates?.overrideBy ?? [];
+  if (!listsPerson(overrideBy, deps.loaded.config.groups, deps.actor, deps.actorGroups)) {
     throw new NotAllowedError(
-      allowed.size === 0
+      expandPeople(overrideBy, deps.loaded.config.groups).size === 0
         ? `nobody may override the change windows of ${environment}: its gates name no overrideBy`
-        : `${deps.actor} may not override the change windows of ${environment} (overrideBy: ${(gates?.overrideBy ?? []).join(', ')})`,
+        : `${deps.actor} may not override the change windows of ${environment} (overrideBy: ${overrideBy.join(', ')})`,
     );
   }
 }

@@ -185,9 +185,9 @@ function tokenEvent(deps: TokenDeps, caller: Identity, kind: 'token.created' | '
   };
 }
 
-/** How the actor was known, as gate decisions record it: claimed on this machine, or authenticated (and how). */
+/** How the actor was known, as gate decisions record it: claimed on this machine, or authenticated (and how: a person by issuer and subject). */
 function proof(caller: Identity): Record<string, string> {
   if (caller.via.kind === 'claimed') return { identity: 'claimed' };
   if (caller.via.kind === 'token') return { identity: 'authenticated', via: `token ${caller.via.token}` };
-  return { identity: 'authenticated', via: `oidc ${caller.via.issuer}` };
+  return { identity: 'authenticated', via: 'oidc', issuer: caller.via.issuer, subject: caller.via.subject };
 }

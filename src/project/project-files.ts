@@ -104,7 +104,7 @@ export function projectDeps(
   location: ProjectLocation,
   loaded: LoadedConfig,
   store: Store,
-  who: { actor: string; actorProof?: ActorProof; observer?: RunObserver },
+  who: { actor: string; actorProof?: ActorProof; actorGroups?: readonly string[]; observer?: RunObserver },
 ): EngineDeps {
   const stateDir = dirname(statePath(location));
   return {
@@ -118,6 +118,7 @@ export function projectDeps(
     secrets: secretSource(process.env, location.secretsFile ?? process.env.LOCKSTEP_SECRETS_FILE),
     actor: who.actor,
     actorProof: who.actorProof,
+    ...(who.actorGroups === undefined ? {} : { actorGroups: who.actorGroups }),
     observer: who.observer,
   };
 }

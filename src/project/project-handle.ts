@@ -1,5 +1,5 @@
 import { builtinAdapters } from '../adapters/registry.js';
-import { sha256Hex } from '../core/canonical-json.js';
+import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { loadConfig, type LoadedConfig } from '../core/config/load-config.js';
 import { ConfigError, errorMessage, formatProblem } from '../core/errors.js';
 import { systemClock } from '../engine/clock.js';
@@ -49,7 +49,7 @@ export interface ProjectHandle {
    * EngineDeps carrying the config in force now. A reload never changes deps already handed out: a
    * promotion running with them keeps the config it was planned with.
    */
-  deps(who: { actor: string; actorProof?: ActorProof; observer?: RunObserver }): EngineDeps;
+  deps(who: { actor: string; actorProof?: ActorProof; actorGroups?: readonly string[]; observer?: RunObserver }): EngineDeps;
   /**
    * Reads the config file again, with the loader and checks `lockstep validate` uses. A file whose
    * text is the config in force changes nothing; a valid new one is in force from the next `deps`
@@ -131,6 +131,22 @@ export async function openProjectHandle(
               ...at,
               path: 'project',
               message: `the server serves this project as ${name} (API routes name it so): renaming it needs a restart`,
+            }),
+          ],
+          digest,
+        );
+      }
+      if (canonicalJson(next.config.server?.oidc ?? null) !== canonicalJson(loaded.config.server?.oidc ?? null)) {
+        // Sign-in is the whole server's, set up at start from every project's config (server/oidc/).
+        const at = next.config.server?.oidc === undefined ? { line: 1, column: 1 } : next.locate(['server', 'oidc']);
+        return refuse(
+          now,
+          [
+            formatProblem({
+              file: location.config,
+              ...at,
+              path: 'server.oidc',
+              message: 'server.oidc changed: sign-in is set up when the server starts, so a change to it needs a restart',
             }),
           ],
           digest,

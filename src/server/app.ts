@@ -8,6 +8,7 @@ import { errorMessage, NotFoundError } from '../core/errors.js';
 import { BackgroundRuns } from './background.js';
 import { BodyTooLarge, errorResponse, RequestFieldError, ShuttingDown, type RequestFields } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
+import { authRoutes } from './routes/auth.js';
 import { configRoutes } from './routes/config.js';
 import { environmentRoutes } from './routes/environments.js';
 import { eventRoutes } from './routes/events.js';
@@ -73,6 +74,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
     }),
   );
   healthRoutes(app, resolved);
+  authRoutes(app, resolved);
   releaseRoutes(app, resolved);
   environmentRoutes(app, resolved);
   promotionRoutes(app, resolved);
@@ -90,7 +92,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
       title: 'Lockstep API',
       version: '1',
       description:
-        'Promote releases across systems: the API `lockstep serve` offers. Authenticate with `Authorization: Bearer TOKEN`.',
+        'Promote releases across systems: the API `lockstep serve` offers. Authenticate with `Authorization: Bearer TOKEN` (an API token, or the identity provider’s token), or a session cookie from /auth/login (then send X-CSRF-Token with every request that changes something).',
     },
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

@@ -44,6 +44,11 @@ export class Unauthenticated extends Error {
   override readonly name = 'Unauthenticated';
 }
 
+/** A service the request needs (the identity provider) cannot be reached: try again later. */
+export class Unavailable extends Error {
+  override readonly name = 'Unavailable';
+}
+
 /** What every error response carries. `field` names the request field at fault (400), as RequestFieldError's. */
 export interface ErrorBody {
   error: { code: string; message: string; field?: string; waiting?: boolean };
@@ -87,6 +92,8 @@ export function errorResponse(error: unknown, request?: RequestFields): ErrorRes
   if (error instanceof ConflictError) return { status: 409, body: { error: { code: 'conflict', message } } };
   if (error instanceof BodyTooLarge)
     return { status: 413, body: { error: { code: 'body-too-large', message, field: 'body' } } };
+  if (error instanceof Unavailable)
+    return { status: 503, body: { error: { code: 'unavailable', message } }, headers: { 'Retry-After': '5' } };
   if (error instanceof ShuttingDown)
     return { status: 503, body: { error: { code: 'shutting-down', message } }, headers: { 'Retry-After': '5' } };
   if (error instanceof GateBlocked)

@@ -7,6 +7,8 @@ import { printable } from '../core/printable.js';
 import type { ActorProof } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import { Unauthenticated } from './errors.js';
+import type { OidcSignIn, Session } from './oidc/oidc-sign-in.js';
+import { sameCsrf } from './oidc/session-cookie.js';
 import {
   ROUTE_PERMISSIONS,
   type BodyPermission,
@@ -14,12 +16,15 @@ import {
   type ServerRoute,
   type OperationId,
   type ProjectOperationId,
+  type PublicOperationId,
   type RoutePermission,
+  PUBLIC_ROUTES,
 } from './permissions.js';
 import type { AppOptions, KnownIdentity, ServerEnv } from './server-env.js';
 
 /**
- * The one middleware that decides who may call a route: the bearer token is authenticated (401),
+ * The one middleware that decides who may call a route: the caller is authenticated (401: a bearer
+ * token or a session cookie, see `credentials`),
  * the project named in the path must be served here (404), and the route's permission, read from
  * ROUTE_PERMISSIONS, must be granted to the identity (403 with the reason), and so must each further
  * permission the table ties to a body field the request holds (`markDone` needs `mark-done`): what
@@ -44,36 +49,51 @@ export function guard(operation: ProjectOperationId, options: AppOptions): Middl
     }
     c.set('identity', identity);
     c.set('project', project);
-    c.set('deps', project.deps({ actor: identity.name, actorProof: proofOf(identity) }));
+    c.set(
+      'deps',
+      project.deps({
+        actor: identity.name,
+        actorProof: proofOf(identity),
+        ...(identity.groups === undefined ? {} : { actorGroups: identity.groups }),
+      }),
+    );
     await next();
   };
 }
 
 /**
- * The guard of a route outside any project (a ServerRoute of the table): the bearer token must be
- * valid in at least one served project (401 otherwise). An `identityOnly` route then learns in which
- * projects, as whom (whoami); an `inEachProject` route learns those where the identity also holds
- * the permission (GET /metrics: the projects whose series it may see), and none is a 403 with the
- * first refusal's reason.
+ * The guard of a route outside any project (a ServerRoute of the table): the caller must be known
+ * in at least one served project (401 otherwise): an API token in the projects whose stores hold
+ * it, a person signed in with the provider in every project. An `identityOnly` route then learns in which projects, as whom (whoami,
+ * the session); an `inEachProject` route learns those where the identity also holds the permission
+ * (GET /metrics: the projects whose series it may see), and none is a 403 with the first refusal's
+ * reason.
  */
-export function identityGuard(operation: Exclude<OperationId, ProjectOperationId>, options: AppOptions): MiddlewareHandler<ServerEnv> {
+export function identityGuard(
+  operation: Exclude<OperationId, ProjectOperationId>,
+  options: AppOptions,
+): MiddlewareHandler<ServerEnv> {
   const rule: ServerRoute = ROUTE_PERMISSIONS[operation];
   return async (c, next) => {
-    const token = bearerOf(c);
+    const caller = await credentials(c, options);
     const known: KnownIdentity[] = [];
-    if (token !== undefined)
-      for (const project of options.projects.values()) {
-        const identity = await options.authenticate(token, project.name);
-        if (identity !== undefined) known.push({ project, identity });
-      }
+    for (const project of options.projects.values()) {
+      const identity = 'identity' in caller ? caller.identity : await options.authenticate(caller.token, project.name);
+      if (identity !== undefined) known.push({ project, identity });
+    }
     const first = known[0];
     if (first === undefined) throw new Unauthenticated(invalidToken(c));
+    if ('session' in caller && caller.session !== undefined) c.set('session', caller.session);
     let granted = known;
     if ('inEachProject' in rule) {
-      const verdicts = known.map((k) => ({ k, verdict: options.authorize(k.identity, rule.inEachProject, k.project.name) }));
+      const verdicts = known.map((k) => ({
+        k,
+        verdict: options.authorize(k.identity, rule.inEachProject, k.project.name),
+      }));
       granted = verdicts.filter((v) => v.verdict.ok).map((v) => v.k);
       const refused = verdicts.find((v) => !v.verdict.ok)?.verdict;
-      if (granted.length === 0) throw new NotAllowedError(refused !== undefined && !refused.ok ? refused.reason : 'no project is served here');
+      if (granted.length === 0)
+        throw new NotAllowedError(refused !== undefined && !refused.ok ? refused.reason : 'no project is served here');
     }
     c.set('identity', (granted[0] ?? first).identity);
     c.set('known', granted);
@@ -81,26 +101,63 @@ export function identityGuard(operation: Exclude<OperationId, ProjectOperationId
   };
 }
 
-const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
+/** The guard of a route in PUBLIC_ROUTES: nobody is asked anything, because the table says so. */
+export function publicRoute(operation: PublicOperationId): MiddlewareHandler<ServerEnv> {
+  if (!PUBLIC_ROUTES.includes(operation)) throw new Error(`${operation} is not in PUBLIC_ROUTES`);
+  return (_c, next) => next();
+}
 
+const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
+/** A compact JWS: what an OpenID provider's ID token or JWT access token looks like. */
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Methods that change nothing: a session cookie alone may send them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+export const CSRF_HEADER = 'X-CSRF-Token';
+
+/** The caller in the project: an API token of that project (of any, for a path naming none served), or a person. */
 async function authenticated(c: Context, options: AppOptions, projectName: string | undefined): Promise<Identity> {
-  const token = bearerOf(c);
-  const identity = token === undefined ? undefined : await options.authenticate(token, projectName);
+  const caller = await credentials(c, options);
+  if ('identity' in caller) return caller.identity;
+  const identity = await options.authenticate(caller.token, projectName);
   if (identity === undefined) throw new Unauthenticated(invalidToken(c));
   return identity;
 }
 
-/** The bearer token of the Authorization header, if it holds one. */
-function bearerOf(c: Context): string | undefined {
+/**
+ * Who sends the request, as far as it can be told without a project. Without an Authorization
+ * header: a session cookie, which for a state-changing request must come with the session's CSRF
+ * token in X-CSRF-Token (a page on another site can make the browser send the cookie, never read the
+ * token). With one: when people sign in with a provider, a JWT is the provider's token (signature,
+ * issuer, audience and expiry checked; a refusal says which check failed, as it is the person's own
+ * token); anything else is an API token, which counts only in the project whose store holds it. A
+ * bearer token needs no CSRF token: no browser sends it by itself.
+ */
+async function credentials(
+  c: Context,
+  options: AppOptions,
+): Promise<{ identity: Identity; session?: Session } | { token: string }> {
   const header = c.req.header('Authorization');
-  return header === undefined ? undefined : BEARER.exec(header)?.[1];
+  if (header === undefined) {
+    const session = options.oidc === undefined ? undefined : await options.oidc.session(c);
+    if (session === undefined) throw new Unauthenticated(invalidToken(c, options));
+    if (!SAFE_METHODS.has(c.req.method) && !sameCsrf(c.req.header(CSRF_HEADER), session.csrf))
+      throw new NotAllowedError(
+        `a ${c.req.method} request signed in by cookie needs the ${CSRF_HEADER} header: its value is csrfToken of GET /api/v1/session`,
+      );
+    return { identity: (options.oidc as OidcSignIn).identityOf(session), session };
+  }
+  const token = BEARER.exec(header)?.[1];
+  if (token === undefined) throw new Unauthenticated(invalidToken(c, options));
+  if (options.oidc !== undefined && JWT.test(token)) return { identity: await options.oidc.bearer(token) };
+  return { token };
 }
 
 /** One message for a malformed, unknown, revoked or expired token: which one is nobody's business but the admin's. */
-function invalidToken(c: Context): string {
-  return c.req.header('Authorization') === undefined
+function invalidToken(c: Context, options?: AppOptions): string {
+  if (c.req.header('Authorization') !== undefined) return 'the token is not valid (unknown, revoked or expired)';
+  return options?.oidc === undefined
     ? 'this API needs a token: send Authorization: Bearer TOKEN'
-    : 'the token is not valid (unknown, revoked or expired)';
+    : 'this API needs a token (Authorization: Bearer TOKEN) or a session: sign in at /auth/login';
 }
 
 /** How the actor was proven, for the audit log: the token's name, never the token. */

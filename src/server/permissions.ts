@@ -27,10 +27,11 @@ export interface RoutePermission {
 const OVERRIDE_WINDOW = { field: 'overrideWindow', permission: 'override-window' } as const;
 
 /**
- * A route outside any project. `identityOnly`: it asks only for a token valid in some served
- * project: who the caller is (`whoami`) is no project's secret, and even an identity with no role may
- * learn that it has none. `inEachProject`: it also asks for the permission in each project, and sees
- * only those where it is granted (`GET /metrics`: series of other projects stay hidden).
+ * A route outside any project. `identityOnly`: it asks only for valid credentials (a token valid in
+ * some served project, a session cookie or the identity provider's token): who the caller is
+ * (`whoami`, the session) is no project's secret, and even an identity with no role may learn that it
+ * has none. `inEachProject`: it also asks for the permission in each project, and sees only those
+ * where it is granted (`GET /metrics`: series of other projects stay hidden).
  */
 export type ServerRoute = { identityOnly: true } | { inEachProject: Permission };
 
@@ -76,6 +77,8 @@ export const ROUTE_PERMISSIONS = {
   metrics: { inEachProject: 'read' },
   listDeliveries: { permission: 'read' },
   whoami: { identityOnly: true },
+  getSession: { identityOnly: true },
+  signOut: { identityOnly: true },
 } as const satisfies Record<string, RoutePermission | ServerRoute>;
 
 export type OperationId = keyof typeof ROUTE_PERMISSIONS;
@@ -83,3 +86,14 @@ export type OperationId = keyof typeof ROUTE_PERMISSIONS;
 export type ProjectOperationId = {
   [K in OperationId]: (typeof ROUTE_PERMISSIONS)[K] extends RoutePermission ? K : never;
 }[OperationId];
+
+/**
+ * The routes anyone may call without credentials, marked here so that nothing is public by being
+ * left out: the health checks load balancers call, and the sign-in flow, which is how a person gets
+ * credentials in the first place. Their guard (publicRoute) checks nothing, on purpose; the matrix
+ * test (test/server/auth.test.ts) reads this list, and every route of the OpenAPI document is in
+ * this list or in ROUTE_PERMISSIONS.
+ */
+export const PUBLIC_ROUTES = ['healthz', 'readyz', 'getAuthConfig', 'beginSignIn', 'finishSignIn'] as const;
+
+export type PublicOperationId = (typeof PUBLIC_ROUTES)[number];

@@ -3,6 +3,7 @@ import type { EngineDeps } from '../engine/deps.js';
 import type { ProjectHandle } from '../project/project-handle.js';
 import type { BackgroundRuns } from './background.js';
 import type { ServerMetrics } from './metrics.js';
+import type { OidcSignIn, Session } from './oidc/oidc-sign-in.js';
 
 /** authorize's answer: a refusal says why (the 403's message). */
 export type Authorization = { ok: true } | { ok: false; reason: string };
@@ -33,6 +34,8 @@ export interface AppOptions {
   metrics?: ServerMetrics;
   /** Aborted when the server shuts down: open event streams end, so closing does not wait on them. */
   shutdown?: AbortSignal;
+  /** People sign in with an OpenID provider (`server.oidc`): sessions, the sign-in routes, the provider's tokens as bearers. */
+  oidc?: OidcSignIn;
 }
 
 /** A project whose store knows the request's token, and whom the token stands for there. */
@@ -50,5 +53,7 @@ export interface ServerEnv {
     project: ProjectHandle;
     /** The project's EngineDeps with the authenticated identity as actor. */
     deps: EngineDeps;
+    /** The session cookie the request was authenticated by, if it was. */
+    session?: Session;
   };
 }

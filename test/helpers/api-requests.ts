@@ -46,5 +46,7 @@ export function sampleRequests(
     listDeliveries: { method: 'GET', path: `${P}/notify/deliveries?status=pending` },
     // Not under a project: a token's projects are what it answers.
     whoami: { method: 'GET', path: '/api/v1/whoami' },
+    getSession: { method: 'GET', path: '/api/v1/session' },
+    signOut: { method: 'POST', path: '/auth/logout' },
   };
 }

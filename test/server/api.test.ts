@@ -10,7 +10,7 @@ import { openProjectHandle, type ProjectHandle } from '../../src/project/project
 import { createApp, type Authorization } from '../../src/server/app.js';
 import { BackgroundRuns } from '../../src/server/background.js';
 import { authorize, PERMISSIONS, type Role } from '../../src/core/access.js';
-import { ROUTE_PERMISSIONS, type OperationId, type RoutePermission, type ServerRoute } from '../../src/server/permissions.js';
+import { PUBLIC_ROUTES, ROUTE_PERMISSIONS, type OperationId, type RoutePermission, type ServerRoute } from '../../src/server/permissions.js';
 import { sampleRequests as samplesFor } from '../helpers/api-requests.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
 
@@ -395,6 +395,7 @@ describe('server: who may call what', () => {
         expect(calls).toEqual([]);
         continue;
       }
+      // An inEachProject route asks in each project (here one), for the whole project.
       const permission = 'permission' in rule ? rule.permission : rule.inEachProject;
       expect(response.status, `${operation}: ${response.text}`).toBe(403);
       expect(response.json.error.message).toBe(`test refuses ${permission}`);
@@ -657,12 +658,14 @@ describe('server: health and the OpenAPI document', () => {
       for (const [method, op] of Object.entries(methods))
         operations.set(op.operationId, { ...op, path, method } as never);
     }
-    expect([...operations.keys()].sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), 'healthz', 'readyz'].sort());
+    expect([...operations.keys()].sort()).toEqual([...Object.keys(ROUTE_PERMISSIONS), ...PUBLIC_ROUTES].sort());
     for (const [id, rule] of Object.entries(ROUTE_PERMISSIONS) as [OperationId, RoutePermission | ServerRoute][]) {
       const op = operations.get(id) as { path: string; parameters?: { name: string; in: string }[] };
       // Outside a project: who the token is and in which projects (whoami), and the metrics.
       if (!('permission' in rule)) {
-        expect(op.path, id).toBe({ whoami: '/api/v1/whoami', metrics: '/metrics' }[id as string]);
+        expect(op.path, id).toBe(
+          { whoami: '/api/v1/whoami', metrics: '/metrics', getSession: '/api/v1/session', signOut: '/auth/logout' }[id as string],
+        );
         continue;
       }
       expect(op.path).toMatch(/^\/api\/v1\/projects\/\{project\}\//);

@@ -224,6 +224,18 @@ describe('config reload: a changed lockstep.yaml is read again while the server 
     expect(await environmentNames(s)).toEqual(['dev']);
   });
 
+  it('a config changing server.oidc is refused: sign-in is set up at start', async () => {
+    const s = await serve(DEV);
+    const oidc = 'server:\n  oidc:\n    issuer: https://login.example.com\n    clientId: lockstep\n';
+    save(project!.dir, `${DEV_STAGING}${oidc}`);
+    await server!.reloadConfigs();
+    const status = await s.api<ConfigStatus>('config');
+    expect(status.json.digest).toBe(sha256Hex(DEV));
+    expect(status.json.refused?.problems).toEqual([
+      `${join(project!.dir, 'lockstep.yaml')}:${DEV_STAGING.split('\n').length + 2}:5: server.oidc: server.oidc changed: sign-in is set up when the server starts, so a change to it needs a restart`,
+    ]);
+  });
+
   it('a running promotion keeps the config it was planned with; the next one gets the new config', async () => {
     // api's deploy waits for a file the test writes, so the config changes while the promotion runs.
     const components = (webDeploy: string): string => `  api:

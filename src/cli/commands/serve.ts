@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import { openProjectHandle, type ProjectHandle } from '../../project/project-handle.js';
+import type { OidcSignIn } from '../../server/oidc/oidc-sign-in.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -16,6 +17,7 @@ interface ServeOptions {
   /** `--no-access-log` sets it false. */
   accessLog: boolean;
   drainTimeout: string;
+  sessionKey?: string;
 }
 
 /** `lockstep serve`: the HTTP API over the projects' stores and configs, until SIGTERM or SIGINT. */
@@ -36,6 +38,10 @@ export function serveCommand(program: Command): void {
       '--drain-timeout <duration>',
       'on SIGTERM, how long running steps may take to end before their promotions are handed back anyway (keep it below the grace period before SIGKILL: 30s in Kubernetes)',
       '20s',
+    )
+    .option(
+      '--session-key <file>',
+      'the key browser sessions are sealed with, when people sign in with server.oidc (made on first use; share it between replicas; default: session.key beside the first such project\'s state)',
     )
     .addHelpText(
       'after',
@@ -59,7 +65,15 @@ export function serveCommand(program: Command): void {
       const configs =
         dirs.length > 0 ? dirs.map((dir) => join(resolve(dir), 'lockstep.yaml')) : [resolve(globals.config)];
       const projects = await openProjects(configs, { state: globals.state, secretsFile: globals.secretsFile });
+      let oidc;
+      try {
+        oidc = await signIn(projects, o.sessionKey);
+      } catch (error) {
+        for (const p of projects.values()) await p.close();
+        throw error;
+      }
       const server = await startServer({
+        oidc,
         projects,
         host,
         port,
@@ -101,6 +115,25 @@ export function serveCommand(program: Command): void {
       // them (a command's pollers, a request): that is the next owner's now, so nothing here waits.
       process.exit(0);
     });
+}
+
+/** Sign-in with the identity provider the projects' server.oidc names, if any (server/oidc/). */
+async function signIn(projects: Map<string, ProjectHandle>, keyFile: string | undefined): Promise<OidcSignIn | undefined> {
+  const { serverOidc } = await import('../../server/oidc/server-oidc.js');
+  const { sessionKey } = await import('../../server/oidc/session-key.js');
+  const { OidcSignIn } = await import('../../server/oidc/oidc-sign-in.js');
+  const settings = serverOidc(projects.values());
+  if (settings === undefined) return undefined;
+  const file = keyFile === undefined ? settings.defaultKeyFile : resolve(keyFile);
+  const log = (line: string): void => void process.stderr.write(`lockstep: ${line}\n`);
+  log(`people sign in with ${settings.config.issuer} (server.oidc of ${settings.file}); sessions sealed with ${file}`);
+  return new OidcSignIn({
+    config: settings.config,
+    clientSecret: settings.clientSecret,
+    sessionKey: sessionKey(file),
+    ...(settings.publicUrl === undefined ? {} : { publicUrl: settings.publicUrl }),
+    log,
+  });
 }
 
 async function openProjects(

@@ -4,6 +4,7 @@ import type { Adapter } from '../adapter.js';
 import { parseDuration } from '../duration.js';
 import { ON_FAILURE, VALUE_TYPES } from '../model.js';
 import { NOTIFY_FORMATS } from '../notify/notify-events.js';
+import { oidcSchema } from './oidc-schema.js';
 
 /** The adapters a config may use, by type (src/adapters/registry.ts builds it). */
 export type AdapterSet = ReadonlyMap<string, Adapter<unknown>>;
@@ -178,6 +179,7 @@ export const notifyTargetSchema = z.strictObject({
 /** `server:`: the team server's settings that the config holds. */
 export const serverSchema = z.strictObject({
   url: z.string().optional().describe('The public URL of `lockstep serve` (https://lockstep.example.com): links in notifications point there.'),
+  oidc: oidcSchema.optional().describe('Sign people in with an OpenID provider (docs/oidc.md).'),
 });
 
 /**
@@ -202,7 +204,7 @@ export const projectSchema = z.strictObject({
     .meta({ minProperties: 1 })
     .describe('The deployable parts of the system.'),
   access: accessSchema.optional().describe('Roles for the team server: viewer, releaser, approver, admin, per environment.'),
-  server: serverSchema.optional().describe('The team server: its public URL.'),
+  server: serverSchema.optional().describe('The team server (lockstep serve): its public URL, sign-in.'),
   notify: z.array(notifyTargetSchema).default([]).describe('Webhooks that hear about promotions, approvals and gates (docs/notifications.md).'),
 });
 

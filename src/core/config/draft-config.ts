@@ -62,7 +62,7 @@ export function draftConfig(raw: unknown): DraftConfig {
       groups: groups(root.groups),
       // Raw: the access rule reads it defensively (see access-rules.ts).
       ...(isPlainObject(root.access) ? { access: root.access as unknown as AccessConfig } : {}),
-      // Raw: the notify rule reads them defensively (see notify-rules.ts).
+      // Raw: the notify and oidc rules read them defensively (see notify-rules.ts, oidc-rules.ts).
       ...(isPlainObject(root.server) ? { server: root.server } : {}),
       ...(Array.isArray(root.notify) ? { notify: root.notify } : {}),
     },

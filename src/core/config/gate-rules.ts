@@ -36,9 +36,14 @@ function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-/** `from`/`overrideBy`/`access:` lists: every `group:<name>` names a group of the config. */
+/**
+ * `from`/`overrideBy`/`access:` lists: every `group:<name>` names a group of the config. With
+ * `server.oidc`, a group may also come from the provider's groups claim, which only exists at sign-in:
+ * any name is taken then.
+ */
 export function peopleProblems(value: unknown, path: Path, config: ProjectConfig): Finding[] {
   const out: Finding[] = [];
+  if (providerGroupsPossible(config)) return out;
   list(value).forEach((entry, i) => {
     if (typeof entry !== 'string' || !entry.startsWith('group:')) return;
     const group = entry.slice('group:'.length);
@@ -54,6 +59,8 @@ function approvalProblems(value: unknown, path: Path, config: ProjectConfig): Fi
   if (!isPlainObject(value)) return [];
   const out = peopleProblems(value.from, [...path, 'from'], config);
   if (out.length > 0 || typeof value.count !== 'number' || !Array.isArray(value.from)) return out;
+  // A group the provider fills has members nobody can count here.
+  if (providerGroupsPossible(config) && list(value.from).some((e) => typeof e === 'string' && e.startsWith('group:'))) return out;
   const people = expandPeople(list(value.from).filter((e): e is string => typeof e === 'string'), config.groups);
   if (value.count > people.size) {
     out.push({
@@ -62,6 +69,26 @@ function approvalProblems(value: unknown, path: Path, config: ProjectConfig): Fi
     });
   }
   return out;
+}
+
+/** Whether people sign in with a provider (`server.oidc`), whose groups claim may name groups `groups:` does not. */
+function providerGroupsPossible(config: ProjectConfig): boolean {
+  const server: unknown = config.server;
+  return isPlainObject(server) && isPlainObject(server.oidc);
+}
+
+/**
+ * Whether `entries` (people and `group:<name>`) name `actor`: directly, through `groups:`, or through
+ * a group the identity provider says the actor is in (`providerGroups`, from the groups claim).
+ */
+export function listsPerson(
+  entries: readonly string[],
+  groups: Readonly<Record<string, readonly string[]>>,
+  actor: string,
+  providerGroups: readonly string[] = [],
+): boolean {
+  if (expandPeople(entries, groups).has(actor.toLowerCase())) return true;
+  return providerGroups.some((g) => entries.includes(`group:${g}`));
 }
 
 /** People named directly and through `group:<name>`, lower-cased, in order of appearance. */

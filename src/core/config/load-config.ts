@@ -7,6 +7,7 @@ import { projectSchema, type AdapterSet, type ProjectOutput } from './config-sch
 import { draftConfig } from './draft-config.js';
 import { accessIsValid } from './access-rules.js';
 import { notifyIsValid } from './notify-rules.js';
+import { oidcIsValid } from './oidc-rules.js';
 import type { NotifyEventType } from '../notify/notify-events.js';
 import { gatesAreValid } from './gate-rules.js';
 import { describeValue, dotted, issueFindings, type Finding } from './findings.js';
@@ -54,6 +55,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   gatesAreValid,
   accessIsValid,
   notifyIsValid,
+  oidcIsValid,
 ];
 
 const NEEDS = 'project, environments and components';

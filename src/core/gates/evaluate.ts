@@ -1,4 +1,4 @@
-import { expandPeople } from '../config/gate-rules.js';
+import { expandPeople, listsPerson } from '../config/gate-rules.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { errorMessage } from '../errors.js';
 import type {
@@ -81,13 +81,19 @@ export function evaluateGates(input: GateInput): GateEvaluation {
   return { gates, verdict, tally, summary };
 }
 
-/** Why `actor` may not approve (or reject) this promotion, or undefined when they may. */
-export function approvalRefusal(input: Pick<GateInput, 'environment' | 'groups' | 'release' | 'requestedBy'>, actor: string): string | undefined {
+/**
+ * Why `actor` may not approve (or reject) this promotion, or undefined when they may. `providerGroups`:
+ * the groups the identity provider said the actor was in when they decided (ApprovalRecord.groups).
+ */
+export function approvalRefusal(
+  input: Pick<GateInput, 'environment' | 'groups' | 'release' | 'requestedBy'>,
+  actor: string,
+  providerGroups: readonly string[] = [],
+): string | undefined {
   const config = input.environment.gates?.approvals;
   if (!config) return `${input.environment.name} needs no approvals`;
   const who = actor.toLowerCase();
-  const allowed = expandPeople(config.from, input.groups);
-  if (!allowed.has(who)) return `${actor} is not allowed to approve promotions to ${input.environment.name} (approvals.from: ${config.from.join(', ')})`;
+  if (!listsPerson(config.from, input.groups, actor, providerGroups)) return `${actor} is not allowed to approve promotions to ${input.environment.name} (approvals.from: ${config.from.join(', ')})`;
   if (config.separationOfDuties && who === input.requestedBy.toLowerCase()) {
     return `${actor} requested this promotion and cannot approve it (separation of duties)`;
   }
@@ -105,7 +111,7 @@ export function tallyApprovals(input: GateInput): ApprovalTally {
   for (const approval of input.approvals) {
     if (approval.decision !== 'approve') continue;
     const who = approval.actor.toLowerCase();
-    const refusal = approvalRefusal(input, approval.actor);
+    const refusal = approvalRefusal(input, approval.actor, approval.groups);
     if (approval.planDigest !== input.plan.digest) {
       ignored.push({ approval, why: 'plan-changed', message: `the plan changed after ${approval.actor} approved it (approved ${approval.planDigest.slice(0, 12)}, now ${input.plan.digest.slice(0, 12)})` });
     } else if (approval.expiresAt !== undefined && Date.parse(approval.expiresAt) <= input.now.getTime()) {

@@ -55,12 +55,6 @@ export interface NotifyTargetConfig {
   headers: Record<string, string>;
 }
 
-/** `server:` of lockstep.yaml: how people and other tools reach this project's server. */
-export interface ServerConfig {
-  /** The server's public URL: links in notifications point there. */
-  url?: string;
-}
-
 /**
  * One Lockstep event as a target receives it (the `json` format's body, and what the slack and
  * cdevents builders read). Holds nothing secret: it is made of an audit entry (redacted before it

@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { errorMessage } from '../../core/errors.js';
+import { publicRoute } from '../guard.js';
 import { json } from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
 
@@ -33,6 +34,7 @@ export function healthRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): 
       path: '/healthz',
       tags: ['health'],
       summary: 'the process is alive',
+      middleware: publicRoute('healthz'),
       responses: { 200: json(z.object({ ok: z.literal(true) }), 'alive') },
     }),
     (c) => c.json({ ok: true as const }, 200),
@@ -46,6 +48,7 @@ export function healthRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions): 
       tags: ['health'],
       summary:
         'every project’s config is loaded and its store answers (a refused config change shows, and leaves it ready); 503 with `draining` once the server is shutting down',
+      middleware: publicRoute('readyz'),
       responses: { 200: json(Ready, 'ready'), 503: json(Ready, 'a store does not answer, or the server is draining') },
     }),
     async (c) => {

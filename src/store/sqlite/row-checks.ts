@@ -143,8 +143,12 @@ export const checkComponentState: RowCheck = shape({
 });
 
 export const checkApproval: RowCheck = shape(
-  { promotionId: 'text', actor: 'text', decision: 'text', comment: 'text?', planDigest: 'text', at: 'text', expiresAt: 'text?' },
-  oneOf('decision', ['approve', 'reject']),
+  { promotionId: 'text', actor: 'text', decision: 'text', comment: 'text?', planDigest: 'text', at: 'text', expiresAt: 'text?', groups: 'list?' },
+  (record) => {
+    const groups = record.groups;
+    if (Array.isArray(groups) && !groups.every((g) => typeof g === 'string')) return 'field groups must be a list of text';
+    return oneOf('decision', ['approve', 'reject'])(record);
+  },
 );
 
 /** An audit entry's `data` is an object; what is in it is the hash chain's business. */
