@@ -17,7 +17,9 @@ function writeProject(dir) {
 
 /** Starts `lockstep serve` on a free port; resolves with its URL once it says it listens. */
 function serve(dir) {
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--project', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--project', dir, ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The server logs a line per request on stderr: read it, as a service manager does, or the pipe fills and the server waits on it.
+  child.stderr.resume();
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
