@@ -6,7 +6,7 @@ import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chainEntry } from '../../core/audit.js';
-import type { AuditEntry, AuditEventInput, AuditKind } from '../../core/audit.js';
+import type { AuditEntry, AuditEventInput } from '../../core/audit.js';
 import type { CancelRequest } from '../../core/cancel-request.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
@@ -28,9 +28,10 @@ import {
 } from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
-import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from '../row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 import { printable } from '../../core/printable.js';
+import { AUDIT_COLUMNS, asStored, entryFromTuple, type AuditTuple } from '../audit-rows.js';
 
 /** The shortest id prefix `getRelease` and `getPromotion` accept. */
 const MIN_PREFIX = 7;
@@ -39,21 +40,6 @@ const MAX_CANDIDATES = 10;
 
 interface JsonRow {
   json: string;
-}
-
-interface AuditRow {
-  seq: number;
-  hash: string;
-  prev_hash: string;
-  kind: string;
-  time: string;
-  actor: string;
-  project: string;
-  environment: string | null;
-  release_id: string | null;
-  promotion_id: string | null;
-  component: string | null;
-  data: string;
 }
 
 export interface SqliteOpenOptions {
@@ -878,78 +864,6 @@ interface LogRow {
   component: string;
   time: string;
   line: string;
-}
-
-/**
- * The entry as it will read back: optional fields that are absent stay absent, and `data` passes
- * through JSON (a Date becomes its string, `undefined` members vanish). The hash is computed over
- * this form, so what is stored is exactly what was hashed.
- */
-function asStored(input: AuditEventInput): AuditEventInput {
-  const stored: AuditEventInput = {
-    kind: input.kind,
-    time: input.time,
-    actor: input.actor,
-    project: input.project,
-    data: JSON.parse(JSON.stringify(input.data)) as Record<string, unknown>,
-  };
-  if (input.environment !== undefined) stored.environment = input.environment;
-  if (input.releaseId !== undefined) stored.releaseId = input.releaseId;
-  if (input.promotionId !== undefined) stored.promotionId = input.promotionId;
-  if (input.component !== undefined) stored.component = input.component;
-  return stored;
-}
-
-/** The columns `auditPage` reads, in the order of `AuditTuple`. */
-const AUDIT_COLUMNS = [
-  'seq',
-  'hash',
-  'prev_hash',
-  'kind',
-  'time',
-  'actor',
-  'project',
-  'environment',
-  'release_id',
-  'promotion_id',
-  'component',
-  'data',
-] as const satisfies readonly (keyof AuditRow)[];
-
-/** An audit row as an array (better-sqlite3's raw mode), in `AUDIT_COLUMNS` order. */
-type AuditTuple = [
-  seq: number,
-  hash: string,
-  prevHash: string,
-  kind: string,
-  time: string,
-  actor: string,
-  project: string,
-  environment: string | null,
-  releaseId: string | null,
-  promotionId: string | null,
-  component: string | null,
-  data: string,
-];
-
-/** `data` parsed and checked by the store (see `auditEntry`). */
-function entryFromTuple(row: AuditTuple, data: Record<string, unknown>): AuditEntry {
-  const [seq, hash, prevHash, kind, time, actor, project, environment, releaseId, promotionId, component] = row;
-  const entry: AuditEntry = {
-    seq,
-    kind: kind as AuditKind,
-    time,
-    actor,
-    project,
-    data,
-    prevHash,
-    hash,
-  };
-  if (environment !== null) entry.environment = environment;
-  if (releaseId !== null) entry.releaseId = releaseId;
-  if (promotionId !== null) entry.promotionId = promotionId;
-  if (component !== null) entry.component = component;
-  return entry;
 }
 
 function whereClause(conditions: readonly string[]): string {
