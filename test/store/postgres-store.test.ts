@@ -169,6 +169,26 @@ describe('PostgresStore, PostgreSQL specifics', () => {
       expect((failure as Error).message).not.toContain('lockstep:');
     });
 
+    it('honours the URL\'s TLS mode (sslmode=require): refused by a server without TLS, encrypted with one', async () => {
+      const url = new URL(POSTGRES_URL);
+      url.searchParams.set('sslmode', 'require');
+      // The test server is whatever LOCKSTEP_TEST_POSTGRES_URL names: ask it whether it offers TLS.
+      const tls = await admin(async (client) => (await client.query<{ ssl: string }>('SHOW ssl')).rows[0]?.ssl === 'on');
+      const outcome = await PostgresStore.connect(url.toString()).then(
+        async (store) => {
+          await store.close();
+          return 'connected';
+        },
+        (error: unknown) => error,
+      );
+      if (tls) {
+        expect(outcome).toBe('connected');
+      } else {
+        expect(outcome).toBeInstanceOf(StateError);
+        expect((outcome as Error).message).toBe(`cannot connect to ${name}: The server does not support SSL connections`);
+      }
+    });
+
     it('refuses a schema name it would have to quote', async () => {
       await expect(PostgresStore.connect(POSTGRES_URL, { schema: 'x; DROP TABLE y' })).rejects.toThrow(/plain lower-case name/);
     });

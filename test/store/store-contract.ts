@@ -15,7 +15,7 @@ import type { TokenRecord } from '../../src/core/tokens.js';
 import { MAX_ATTEMPT_HISTORY, type NewDelivery, type Store } from '../../src/store/store.js';
 
 /**
- * The Store contract: every implementation (SQLite now, PostgreSQL later) runs this suite unchanged.
+ * The Store contract: every implementation (SQLite, PostgreSQL) runs this suite unchanged.
  * `open` gives a fresh, empty store; the suite calls `migrate()` itself, then `close()` and
  * `cleanup()` after each test.
  */
