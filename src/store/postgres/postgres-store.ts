@@ -84,11 +84,16 @@ interface DeliveryRow {
 
 const DELIVERY_COLUMNS = 'id, status, next_attempt_at, json';
 
+/** `line` as stored: UTF-8 bytes (see the schema). */
 interface LogRow {
   promotion_id: string;
   component: string;
   time: string;
-  line: string;
+  line: Buffer;
+}
+
+function logLine(row: LogRow): StepLogLine {
+  return { promotionId: row.promotion_id, component: row.component, time: row.time, line: row.line.toString('utf8') };
 }
 
 /**
@@ -227,7 +232,7 @@ export class PostgresStore implements Store {
     for (const log of change.logs ?? []) {
       await client.query(
         'INSERT INTO step_logs (promotion_id, component, time, line, after_seq) VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(seq), 0) FROM audit_log))',
-        [log.promotionId, log.component, log.time, log.line],
+        [log.promotionId, log.component, log.time, Buffer.from(log.line, 'utf8')],
       );
     }
     if (change.createToken) await this.insertToken(client, change.createToken);
@@ -495,7 +500,7 @@ export class PostgresStore implements Store {
       component === undefined
         ? await all<LogRow>(this.pool, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 ORDER BY id', [promotionId])
         : await all<LogRow>(this.pool, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 AND component = $2 ORDER BY id', [promotionId, component]);
-    return rows.map((r) => ({ promotionId: r.promotion_id, component: r.component, time: r.time, line: r.line }));
+    return rows.map(logLine);
   }
 
   async logsAfter(afterId: number, limit: number): Promise<StoredLogLine[]> {
@@ -505,7 +510,7 @@ export class PostgresStore implements Store {
       'SELECT id, after_seq, promotion_id, component, time, line FROM step_logs WHERE id > $1 ORDER BY id LIMIT $2',
       [afterId, sqlLimit(limit)],
     );
-    return rows.map((r) => ({ id: r.id, afterSeq: r.after_seq, promotionId: r.promotion_id, component: r.component, time: r.time, line: r.line }));
+    return rows.map((r) => ({ id: r.id, afterSeq: r.after_seq, ...logLine(r) }));
   }
 
   async logHead(): Promise<number> {

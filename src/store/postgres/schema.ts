@@ -100,12 +100,13 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         FOR EACH ROW EXECUTE FUNCTION lockstep_append_only('the audit log is append-only');
 
       -- after_seq: the audit head when the line was inserted (see StoredLogLine.afterSeq).
+      -- line is UTF-8 bytes: a command may print NUL, which PostgreSQL text cannot hold.
       CREATE TABLE step_logs (
         id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         promotion_id TEXT COLLATE "C" NOT NULL REFERENCES promotions (id),
         component    TEXT NOT NULL,
         time         TEXT NOT NULL,
-        line         TEXT NOT NULL,
+        line         BYTEA NOT NULL,
         after_seq    BIGINT NOT NULL
       );
       CREATE INDEX step_logs_promotion ON step_logs (promotion_id, component, id);
