@@ -48,6 +48,9 @@ const MAX_CANDIDATES = 10;
 /** A schema name we put into the connection's options unquoted: plain identifiers only. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** How long a session may sit idle inside a transaction; ours never wait between statements. */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+
 /** PostgreSQL's type id of BIGINT (int8). */
 const INT8_OID = 20;
 
@@ -126,11 +129,18 @@ export class PostgresStore implements Store {
     if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
       throw new InputError(`the PostgreSQL schema must be a plain lower-case name (letters, digits, _), not ${printable(options.schema)}`, 'schema');
     }
+    const settings = [
+      // A process frozen (SIGSTOP, a partition) inside a commit would hold the write lock, and with
+      // it every other replica's commits: PostgreSQL ends such a session and rolls it back.
+      `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
+      ...(options.schema === undefined ? [] : [`-c search_path=${options.schema}`]),
+    ];
     const pool = new pg.Pool({
-      connectionString: url,
+      connectionString: withSettings(url, settings),
       max: options.maxConnections ?? 10,
       types: TYPES,
-      ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
+      // Finds a connection whose peer vanished without closing it.
+      keepAlive: true,
     });
     // An idle connection the server closed (a restart, a failover) is dropped by the pool and
     // replaced on the next query, which reports its own error. Without a listener it would crash
@@ -761,6 +771,23 @@ function sqlLimit(limit: number | undefined): number | null {
   if (limit === undefined) return null;
   if (!Number.isSafeInteger(limit) || limit < 0) throw new InputError(`limit must be a whole number of at least 0, not ${limit}`, 'limit');
   return limit;
+}
+
+/**
+ * The URL with `settings` added to its `options` parameter (the server settings sent at connect),
+ * after any the URL holds: node-postgres lets the URL's parameters win over its config object, so
+ * they are put in the URL. A URL that does not parse is left to node-postgres to refuse.
+ */
+function withSettings(url: string, settings: readonly string[]): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  const given = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', [...(given === null || given === '' ? [] : [given]), ...settings].join(' '));
+  return parsed.toString();
 }
 
 /**
