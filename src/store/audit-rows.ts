@@ -91,3 +91,21 @@ export function entryFromTuple(row: AuditTuple, data: Record<string, unknown>): 
   if (component !== null) entry.component = component;
   return entry;
 }
+
+/** An entry's column values, in `AUDIT_COLUMNS` order: what both stores insert. */
+export function auditRowValues(entry: AuditEntry): AuditTuple {
+  return [
+    entry.seq,
+    entry.hash,
+    entry.prevHash,
+    entry.kind,
+    entry.time,
+    entry.actor,
+    entry.project,
+    entry.environment ?? null,
+    entry.releaseId ?? null,
+    entry.promotionId ?? null,
+    entry.component ?? null,
+    JSON.stringify(entry.data),
+  ];
+}

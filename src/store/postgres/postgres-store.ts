@@ -8,20 +8,9 @@ import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
 import { printable } from '../../core/printable.js';
 import type { TokenRecord } from '../../core/tokens.js';
-import { AUDIT_COLUMNS, asStored, entryFromTuple, type AuditTuple } from '../audit-rows.js';
-import {
-  checkApproval,
-  checkAuditData,
-  checkCancelRequest,
-  checkComponentState,
-  checkDelivery,
-  checkPromotion,
-  checkRejection,
-  checkRelease,
-  checkStep,
-  checkToken,
-  type RowCheck,
-} from '../row-checks.js';
+import { RecordReader } from '../record-reader.js';
+import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkRejection } from '../row-checks.js';
 import {
   MAX_ATTEMPT_HISTORY,
   StateError,
@@ -112,12 +101,16 @@ function logLine(row: LogRow): StepLogLine {
  */
 export class PostgresStore implements Store {
   private closed = false;
+  /** Reads records back; a damaged row names itself. */
+  private readonly read: RecordReader;
 
   private constructor(
     private readonly pool: pg.Pool,
     /** `the state in PostgreSQL at host/database`: never the URL, which may hold a password. */
     private readonly name: string,
-  ) {}
+  ) {
+    this.read = new RecordReader(name);
+  }
 
   /**
    * A pool on the database at `url` (`postgres://user:password@host:port/database?sslmode=…`; the
@@ -209,7 +202,7 @@ export class PostgresStore implements Store {
       const row = await get<{ owner_token: string | null; json: string }>(client, 'SELECT owner_token, json FROM promotions WHERE id = $1 FOR UPDATE', [promotionId]);
       if (row === undefined) throw new NotFoundError(`promotion ${promotionId} not found`);
       if (row.owner_token !== (expectedToken ?? null)) return false;
-      const { owner: _previous, ...rest } = this.promotionRecord(promotionId, row.json);
+      const { owner: _previous, ...rest } = this.read.promotion(promotionId, row.json);
       const record: PromotionRecord = owner === undefined ? rest : { ...rest, owner };
       await client.query('UPDATE promotions SET owner_token = $1, json = $2 WHERE id = $3', [owner?.token ?? null, JSON.stringify(record), promotionId]);
       return true;
@@ -266,7 +259,7 @@ export class PostgresStore implements Store {
     const json = JSON.stringify(release);
     if (existing !== undefined) {
       // Releases are immutable: writing the same one again is a no-op, anything else a conflict.
-      if (canonicalJson(this.releaseRecord(release.id, existing.json)) === canonicalJson(JSON.parse(json))) return;
+      if (canonicalJson(this.read.release(release.id, existing.json)) === canonicalJson(JSON.parse(json))) return;
       throw new ConflictError(`release ${release.id} already exists with different content (releases are immutable)`);
     }
     await client.query('INSERT INTO releases (id, created_at, json) VALUES ($1, $2, $3)', [release.id, release.createdAt, json]);
@@ -276,7 +269,7 @@ export class PostgresStore implements Store {
     if (!(await exists(client, 'SELECT 1 FROM releases WHERE id = $1', [releaseId]))) throw new NotFoundError(`release ${releaseId} not found`);
     const existing = await get<JsonRow>(client, 'SELECT json FROM release_rejections WHERE release_id = $1', [releaseId]);
     if (existing !== undefined) {
-      const earlier = this.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, existing.json, checkRejection);
+      const earlier = this.read.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, existing.json, checkRejection);
       throw new ConflictError(`release ${releaseId.slice(0, 12)} was already rejected by ${earlier.by} at ${earlier.at}: ${earlier.reason}`);
     }
     await client.query('INSERT INTO release_rejections (release_id, json) VALUES ($1, $2)', [releaseId, JSON.stringify(rejection)]);
@@ -360,7 +353,7 @@ export class PostgresStore implements Store {
   private async insertToken(client: PostgresClientLike, record: TokenRecord): Promise<void> {
     const holder = await get<{ id: number; json: string }>(client, 'SELECT id, json FROM api_tokens WHERE name = $1 AND revoked_at IS NULL', [record.name]);
     if (holder !== undefined) {
-      const existing = this.tokenRecord(holder.id, holder.json);
+      const existing = this.read.token(holder.id, holder.json);
       const expired = existing.expiresAt !== undefined && existing.expiresAt <= record.createdAt ? `, expired at ${existing.expiresAt}` : '';
       throw new ConflictError(
         `a token named ${record.name} exists already (for ${existing.identity}, created at ${existing.createdAt} by ${existing.createdBy}${expired}): revoke it first (lockstep token revoke ${record.name}) or choose another name`,
@@ -376,7 +369,7 @@ export class PostgresStore implements Store {
   private async markTokenRevoked(client: PostgresClientLike, name: string, at: string): Promise<void> {
     const row = await get<{ id: number; json: string }>(client, 'SELECT id, json FROM api_tokens WHERE name = $1 AND revoked_at IS NULL', [name]);
     if (row === undefined) throw new NotFoundError(`no token named ${name} (that is not revoked already)`);
-    const record: TokenRecord = { ...this.tokenRecord(row.id, row.json), revokedAt: at };
+    const record: TokenRecord = { ...this.read.token(row.id, row.json), revokedAt: at };
     await client.query('UPDATE api_tokens SET revoked_at = $1, json = $2 WHERE id = $3', [at, JSON.stringify(record), row.id]);
   }
 
@@ -387,23 +380,7 @@ export class PostgresStore implements Store {
     const entries: AuditEntry[] = [];
     for (const input of inputs) {
       const entry = chainEntry(asStored(input), head);
-      await client.query(
-        `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [
-          entry.seq,
-          entry.hash,
-          entry.prevHash,
-          entry.kind,
-          entry.time,
-          entry.actor,
-          entry.project,
-          entry.environment ?? null,
-          entry.releaseId ?? null,
-          entry.promotionId ?? null,
-          entry.component ?? null,
-          JSON.stringify(entry.data),
-        ],
-      );
+      await client.query(`INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, auditRowValues(entry));
       entries.push(entry);
       head = entry;
     }
@@ -414,9 +391,9 @@ export class PostgresStore implements Store {
 
   async getRelease(idOrPrefix: string): Promise<ReleaseRecord> {
     const row = await this.resolve('releases', 'release', idOrPrefix);
-    const release = this.releaseRecord(row.id, row.json);
+    const release = this.read.release(row.id, row.json);
     const rejection = await get<JsonRow>(this.pool, 'SELECT json FROM release_rejections WHERE release_id = $1', [release.id]);
-    return rejection === undefined ? release : { ...release, rejected: this.rejectionRecord(release.id, rejection.json) };
+    return rejection === undefined ? release : { ...release, rejected: this.read.rejection(release.id, rejection.json) };
   }
 
   async listReleases(options: { limit?: number } = {}): Promise<ReleaseRecord[]> {
@@ -427,14 +404,14 @@ export class PostgresStore implements Store {
       [sqlLimit(options.limit)],
     );
     return rows.map((row) => {
-      const release = this.releaseRecord(row.id, row.json);
-      return row.rejection === null ? release : { ...release, rejected: this.rejectionRecord(row.id, row.rejection) };
+      const release = this.read.release(row.id, row.json);
+      return row.rejection === null ? release : { ...release, rejected: this.read.rejection(row.id, row.rejection) };
     });
   }
 
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {
     const row = await this.resolve('promotions', 'promotion', idOrPrefix);
-    const promotion = this.promotionRecord(row.id, row.json);
+    const promotion = this.read.promotion(row.id, row.json);
     await this.checkReleaseExists(this.pool, promotion);
     return promotion;
   }
@@ -458,8 +435,8 @@ export class PostgresStore implements Store {
       params,
     );
     return rows.map((row) => {
-      const promotion = this.promotionRecord(row.id, row.json);
-      if (row.release_missing) throw this.missingRelease(promotion);
+      const promotion = this.read.promotion(row.id, row.json);
+      if (row.release_missing) throw this.read.missingRelease(promotion);
       return promotion;
     });
   }
@@ -470,17 +447,17 @@ export class PostgresStore implements Store {
 
   async getCancelRequest(promotionId: string): Promise<CancelRequest | undefined> {
     const row = await get<JsonRow>(this.pool, 'SELECT json FROM cancel_requests WHERE promotion_id = $1', [promotionId]);
-    return row === undefined ? undefined : this.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
+    return row === undefined ? undefined : this.read.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
   }
 
   async listApprovals(promotionId: string): Promise<ApprovalRecord[]> {
     const rows = await all<JsonRow & { id: number }>(this.pool, 'SELECT id, json FROM approvals WHERE promotion_id = $1 ORDER BY id', [promotionId]);
-    return rows.map((row) => this.record<ApprovalRecord>('approvals', `row id ${row.id}`, row.json, checkApproval));
+    return rows.map((row) => this.read.record<ApprovalRecord>('approvals', `row id ${row.id}`, row.json, checkApproval));
   }
 
   async listSteps(promotionId: string): Promise<StepRecord[]> {
     const rows = await all<JsonRow & { component: string }>(this.pool, 'SELECT component, json FROM steps WHERE promotion_id = $1 ORDER BY ord', [promotionId]);
-    return rows.map((row) => this.stepRecord(promotionId, row.component, row.json));
+    return rows.map((row) => this.read.step(promotionId, row.component, row.json));
   }
 
   async listStepHistory(filter: { environment?: string; component?: string; limit?: number } = {}): Promise<StepRecord[]> {
@@ -495,13 +472,13 @@ export class PostgresStore implements Store {
         ORDER BY p.requested_at DESC, p.id DESC, s.ord LIMIT ${limit}`,
       params,
     );
-    return rows.map((row) => this.stepRecord(row.promotion_id, row.component, row.json));
+    return rows.map((row) => this.read.step(row.promotion_id, row.component, row.json));
   }
 
   async environmentState(environment: string): Promise<ComponentState[]> {
     const rows = await all<JsonRow & { component: string }>(this.pool, 'SELECT component, json FROM component_states WHERE environment = $1 ORDER BY component', [environment]);
     return rows.map((row) =>
-      this.record<ComponentState>('component_states', `environment ${environment}, component ${row.component}`, row.json, checkComponentState),
+      this.read.record<ComponentState>('component_states', `environment ${environment}, component ${row.component}`, row.json, checkComponentState),
     );
   }
 
@@ -536,7 +513,7 @@ export class PostgresStore implements Store {
         ? await this.pool.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log ORDER BY seq LIMIT $1`, values: [sqlLimit(limit)], rowMode: 'array' })
         : await this.pool.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, values: [afterSeq, sqlLimit(limit)], rowMode: 'array' });
     return result.rows.map((row) => {
-      const data = this.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
+      const data = this.read.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
       return entryFromTuple(row, data);
     });
   }
@@ -547,12 +524,12 @@ export class PostgresStore implements Store {
 
   async listTokens(): Promise<TokenRecord[]> {
     const rows = await all<{ id: number; json: string }>(this.pool, 'SELECT id, json FROM api_tokens ORDER BY id');
-    return rows.map((row) => this.tokenRecord(row.id, row.json));
+    return rows.map((row) => this.read.token(row.id, row.json));
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
     const row = await get<{ id: number; json: string }>(this.pool, 'SELECT id, json FROM api_tokens WHERE hash = $1', [hash]);
-    return row === undefined ? undefined : this.tokenRecord(row.id, row.json);
+    return row === undefined ? undefined : this.read.token(row.id, row.json);
   }
 
   // ------------------------------------------------ notification outbox
@@ -641,7 +618,7 @@ export class PostgresStore implements Store {
   }
 
   private deliveryRecord(row: DeliveryRow): DeliveryRecord {
-    const record = this.record<Omit<DeliveryRecord, 'id'>>('notify_deliveries', `row id ${row.id}`, row.json, checkDelivery);
+    const record = this.read.record<Omit<DeliveryRecord, 'id'>>('notify_deliveries', `row id ${row.id}`, row.json, checkDelivery);
     return { ...record, id: row.id, status: row.status, nextAttemptAt: row.next_attempt_at };
   }
 
@@ -654,18 +631,14 @@ export class PostgresStore implements Store {
       [environment],
     );
     if (row === undefined) return undefined;
-    if (row.json === null) throw this.damaged('env_locks', `environment ${environment}`, `it names promotion ${row.promotion_id}, which is not in table promotions`);
-    const promotion = this.promotionRecord(row.promotion_id, row.json);
+    if (row.json === null) throw this.read.damaged('env_locks', `environment ${environment}`, `it names promotion ${row.promotion_id}, which is not in table promotions`);
+    const promotion = this.read.promotion(row.promotion_id, row.json);
     await this.checkReleaseExists(client, promotion);
     return promotion;
   }
 
   private async checkReleaseExists(client: PostgresClientLike, promotion: PromotionRecord): Promise<void> {
-    if (!(await exists(client, 'SELECT 1 FROM releases WHERE id = $1', [promotion.releaseId]))) throw this.missingRelease(promotion);
-  }
-
-  private missingRelease(promotion: PromotionRecord): StateError {
-    return this.damaged('promotions', `id ${promotion.id}`, `it names release ${promotion.releaseId}, which is not in table releases`);
+    if (!(await exists(client, 'SELECT 1 FROM releases WHERE id = $1', [promotion.releaseId]))) throw this.read.missingRelease(promotion);
   }
 
   /** The one record whose id is `idOrPrefix`, or starts with it (≥ 7 characters). */
@@ -689,48 +662,6 @@ export class PostgresStore implements Store {
     throw new InputError(`${noun} id prefix ${printable(idOrPrefix)} is ambiguous (give more characters): it matches ${listed.join(', ')}${more}`, noun);
   }
 
-  // ------------------------------------------------ reading records back (a damaged row names itself)
-
-  /** As in the SQLite store: a StateError naming the table and the entry, never quoting the column. */
-  private record<T>(table: string, entry: string, json: string, check: RowCheck, column = 'json'): T {
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch {
-      throw this.damaged(table, entry, `column ${column} is not valid JSON`);
-    }
-    const problem = check(value);
-    if (problem !== undefined) throw this.damaged(table, entry, `column ${column}: ${problem}`);
-    return value as T;
-  }
-
-  private damaged(table: string, entry: string, problem: string): StateError {
-    return new StateError(`${this.name} is damaged: table ${table}, ${entry}: ${problem}`);
-  }
-
-  private releaseRecord(id: string, json: string): ReleaseRecord {
-    const release = this.record<ReleaseRecord>('releases', `id ${id}`, json, checkRelease);
-    if (release.id !== id) throw this.damaged('releases', `id ${id}`, `column json holds release ${release.id}`);
-    return release.labels === undefined ? { ...release, labels: {} } : release;
-  }
-
-  private rejectionRecord(releaseId: string, json: string): ReleaseRejection {
-    return this.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, json, checkRejection);
-  }
-
-  private promotionRecord(id: string, json: string): PromotionRecord {
-    const promotion = this.record<PromotionRecord>('promotions', `id ${id}`, json, checkPromotion);
-    if (promotion.id !== id) throw this.damaged('promotions', `id ${id}`, `column json holds promotion ${promotion.id}`);
-    return promotion;
-  }
-
-  private stepRecord(promotionId: string, component: string, json: string): StepRecord {
-    return this.record<StepRecord>('steps', `promotion_id ${promotionId}, component ${component}`, json, checkStep);
-  }
-
-  private tokenRecord(id: number, json: string): TokenRecord {
-    return this.record<TokenRecord>('api_tokens', `row id ${id}`, json, checkToken);
-  }
 }
 
 async function readHead(client: PostgresClientLike): Promise<{ seq: number; hash: string } | undefined> {

@@ -28,10 +28,11 @@ import {
 } from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
-import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from '../row-checks.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkRejection } from '../row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 import { printable } from '../../core/printable.js';
-import { AUDIT_COLUMNS, asStored, entryFromTuple, type AuditTuple } from '../audit-rows.js';
+import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
+import { RecordReader } from '../record-reader.js';
 
 /** The shortest id prefix `getRelease` and `getPromotion` accept. */
 const MIN_PREFIX = 7;
@@ -75,11 +76,14 @@ interface StoreSource {
 export class SqliteStore implements Store {
   private readonly statements = new Map<string, SqliteStatementLike>();
   private closed = false;
+  /** Reads records back; a damaged row names itself. */
+  private readonly read: RecordReader;
 
   private constructor(
     private readonly db: SqliteDatabaseLike,
     private readonly source: StoreSource = { name: 'the state', readonly: false },
   ) {
+    this.read = new RecordReader(source.name);
     // busy_timeout first: switching to WAL needs a lock another process may hold.
     db.pragma('busy_timeout = 5000');
     if (!source.readonly) {
@@ -231,7 +235,7 @@ export class SqliteStore implements Store {
         );
         if (row === undefined) throw new NotFoundError(`promotion ${promotionId} not found`);
         if (row.owner_token !== (expectedToken ?? null)) return false;
-        const { owner: _previous, ...rest } = this.promotionRecord(promotionId, row.json);
+        const { owner: _previous, ...rest } = this.read.promotion(promotionId, row.json);
         const record: PromotionRecord = owner === undefined ? rest : { ...rest, owner };
         this.run(
           'UPDATE promotions SET owner_token = ?, json = ? WHERE id = ?',
@@ -275,7 +279,7 @@ export class SqliteStore implements Store {
   private insertToken(record: TokenRecord): void {
     const holder = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE name = ? AND revoked_at IS NULL', record.name);
     if (holder !== undefined) {
-      const existing = this.tokenRecord(holder.id, holder.json);
+      const existing = this.read.token(holder.id, holder.json);
       const expired = existing.expiresAt !== undefined && existing.expiresAt <= record.createdAt ? `, expired at ${existing.expiresAt}` : '';
       throw new ConflictError(
         `a token named ${record.name} exists already (for ${existing.identity}, created at ${existing.createdAt} by ${existing.createdBy}${expired}): revoke it first (lockstep token revoke ${record.name}) or choose another name`,
@@ -291,7 +295,7 @@ export class SqliteStore implements Store {
   private markTokenRevoked(name: string, at: string): void {
     const row = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE name = ? AND revoked_at IS NULL', name);
     if (row === undefined) throw new NotFoundError(`no token named ${name} (that is not revoked already)`);
-    const record: TokenRecord = { ...this.tokenRecord(row.id, row.json), revokedAt: at };
+    const record: TokenRecord = { ...this.read.token(row.id, row.json), revokedAt: at };
     this.run('UPDATE api_tokens SET revoked_at = ?, json = ? WHERE id = ?', at, JSON.stringify(record), row.id);
   }
 
@@ -317,7 +321,7 @@ export class SqliteStore implements Store {
     const json = JSON.stringify(release);
     if (existing !== undefined) {
       // Releases are immutable: writing the same one again is a no-op, anything else a conflict.
-      if (canonicalJson(this.releaseRecord(release.id, existing.json)) === canonicalJson(JSON.parse(json))) return;
+      if (canonicalJson(this.read.release(release.id, existing.json)) === canonicalJson(JSON.parse(json))) return;
       throw new ConflictError(`release ${release.id} already exists with different content (releases are immutable)`);
     }
     this.run('INSERT INTO releases (id, created_at, json) VALUES (?, ?, ?)', release.id, release.createdAt, json);
@@ -327,7 +331,7 @@ export class SqliteStore implements Store {
     if (this.get('SELECT 1 FROM releases WHERE id = ?', releaseId) === undefined) throw new NotFoundError(`release ${releaseId} not found`);
     const existing = this.get<JsonRow>('SELECT json FROM release_rejections WHERE release_id = ?', releaseId);
     if (existing !== undefined) {
-      const earlier = this.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, existing.json, checkRejection);
+      const earlier = this.read.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, existing.json, checkRejection);
       throw new ConflictError(`release ${releaseId.slice(0, 12)} was already rejected by ${earlier.by} at ${earlier.at}: ${earlier.reason}`);
     }
     this.run('INSERT INTO release_rejections (release_id, json) VALUES (?, ?)', releaseId, JSON.stringify(rejection));
@@ -421,23 +425,7 @@ export class SqliteStore implements Store {
     const entries: AuditEntry[] = [];
     for (const input of inputs) {
       const entry = chainEntry(asStored(input), head);
-      this.run(
-        `INSERT INTO audit_log
-           (seq, hash, prev_hash, kind, time, actor, project, environment, release_id, promotion_id, component, data)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        entry.seq,
-        entry.hash,
-        entry.prevHash,
-        entry.kind,
-        entry.time,
-        entry.actor,
-        entry.project,
-        entry.environment ?? null,
-        entry.releaseId ?? null,
-        entry.promotionId ?? null,
-        entry.component ?? null,
-        JSON.stringify(entry.data),
-      );
+      this.run(`INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ...auditRowValues(entry));
       entries.push(entry);
       head = entry;
     }
@@ -448,17 +436,17 @@ export class SqliteStore implements Store {
 
   async getRelease(idOrPrefix: string): Promise<ReleaseRecord> {
     const row = this.resolve('releases', 'release', idOrPrefix);
-    return this.withRejection(this.releaseRecord(row.id, row.json));
+    return this.withRejection(this.read.release(row.id, row.json));
   }
 
   private withRejection(release: ReleaseRecord): ReleaseRecord {
     const row = this.get<JsonRow>('SELECT json FROM release_rejections WHERE release_id = ?', release.id);
-    return row === undefined ? release : { ...release, rejected: this.rejectionRecord(release.id, row.json) };
+    return row === undefined ? release : { ...release, rejected: this.read.rejection(release.id, row.json) };
   }
 
   async listApprovals(promotionId: string): Promise<ApprovalRecord[]> {
     return this.all<JsonRow & { id: number }>('SELECT id, json FROM approvals WHERE promotion_id = ? ORDER BY id', promotionId).map((row) =>
-      this.record<ApprovalRecord>('approvals', `row id ${row.id}`, row.json, checkApproval),
+      this.read.record<ApprovalRecord>('approvals', `row id ${row.id}`, row.json, checkApproval),
     );
   }
 
@@ -470,19 +458,19 @@ export class SqliteStore implements Store {
       sqlLimit(options.limit),
     );
     return rows.map((row) => {
-      const release = this.releaseRecord(row.id, row.json);
-      return row.rejection === null ? release : { ...release, rejected: this.rejectionRecord(row.id, row.rejection) };
+      const release = this.read.release(row.id, row.json);
+      return row.rejection === null ? release : { ...release, rejected: this.read.rejection(row.id, row.rejection) };
     });
   }
 
   async getCancelRequest(promotionId: string): Promise<CancelRequest | undefined> {
     const row = this.get<JsonRow>('SELECT json FROM cancel_requests WHERE promotion_id = ?', promotionId);
-    return row === undefined ? undefined : this.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
+    return row === undefined ? undefined : this.read.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
   }
 
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {
     const row = this.resolve('promotions', 'promotion', idOrPrefix);
-    const promotion = this.promotionRecord(row.id, row.json);
+    const promotion = this.read.promotion(row.id, row.json);
     this.checkReleaseExists(promotion);
     return promotion;
   }
@@ -512,8 +500,8 @@ export class SqliteStore implements Store {
       sqlLimit(filter.limit),
     );
     return rows.map((row) => {
-      const promotion = this.promotionRecord(row.id, row.json);
-      if (row.release_missing === 1) throw this.missingRelease(promotion);
+      const promotion = this.read.promotion(row.id, row.json);
+      if (row.release_missing === 1) throw this.read.missingRelease(promotion);
       return promotion;
     });
   }
@@ -524,7 +512,7 @@ export class SqliteStore implements Store {
 
   async listSteps(promotionId: string): Promise<StepRecord[]> {
     const rows = this.all<JsonRow & { component: string }>('SELECT component, json FROM steps WHERE promotion_id = ? ORDER BY ord', promotionId);
-    return rows.map((row) => this.stepRecord(promotionId, row.component, row.json));
+    return rows.map((row) => this.read.step(promotionId, row.component, row.json));
   }
 
   async listStepHistory(
@@ -546,7 +534,7 @@ export class SqliteStore implements Store {
       ...params,
       sqlLimit(filter.limit),
     );
-    return rows.map((row) => this.stepRecord(row.promotion_id, row.component, row.json));
+    return rows.map((row) => this.read.step(row.promotion_id, row.component, row.json));
   }
 
   async environmentState(environment: string): Promise<ComponentState[]> {
@@ -555,7 +543,7 @@ export class SqliteStore implements Store {
       environment,
     );
     return rows.map((row) =>
-      this.record<ComponentState>('component_states', `environment ${environment}, component ${row.component}`, row.json, checkComponentState),
+      this.read.record<ComponentState>('component_states', `environment ${environment}, component ${row.component}`, row.json, checkComponentState),
     );
   }
 
@@ -602,12 +590,12 @@ export class SqliteStore implements Store {
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    return this.all<{ id: number; json: string }>('SELECT id, json FROM api_tokens ORDER BY id').map((row) => this.tokenRecord(row.id, row.json));
+    return this.all<{ id: number; json: string }>('SELECT id, json FROM api_tokens ORDER BY id').map((row) => this.read.token(row.id, row.json));
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
     const row = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE hash = ?', hash);
-    return row === undefined ? undefined : this.tokenRecord(row.id, row.json);
+    return row === undefined ? undefined : this.read.token(row.id, row.json);
   }
 
   // ------------------------------------------------ notification outbox
@@ -714,7 +702,7 @@ export class SqliteStore implements Store {
 
   /** The columns say where a delivery stands; the JSON keeps what it is (and, for reads, its history). */
   private deliveryRecord(row: DeliveryRow): DeliveryRecord {
-    const record = this.record<Omit<DeliveryRecord, 'id'>>('notify_deliveries', `row id ${row.id}`, row.json, checkDelivery);
+    const record = this.read.record<Omit<DeliveryRecord, 'id'>>('notify_deliveries', `row id ${row.id}`, row.json, checkDelivery);
     return { ...record, id: row.id, status: row.status, nextAttemptAt: row.next_attempt_at };
   }
 
@@ -731,72 +719,21 @@ export class SqliteStore implements Store {
     );
     if (row === undefined) return undefined;
     if (row.json === null) {
-      throw this.damaged('env_locks', `environment ${environment}`, `it names promotion ${row.promotion_id}, which is not in table promotions`);
+      throw this.read.damaged('env_locks', `environment ${environment}`, `it names promotion ${row.promotion_id}, which is not in table promotions`);
     }
-    const promotion = this.promotionRecord(row.promotion_id, row.json);
+    const promotion = this.read.promotion(row.promotion_id, row.json);
     this.checkReleaseExists(promotion);
     return promotion;
   }
 
   // ------------------------------------------------ reading records back (a damaged row names itself)
 
-  /**
-   * Parses and checks one stored record. The store wrote it, so anything wrong means the file was
-   * damaged or edited: a StateError naming the table and the entry, never a raw SyntaxError or a
-   * TypeError later. The message never quotes the column's content.
-   */
-  private record<T>(table: string, entry: string, json: string, check: RowCheck, column = 'json'): T {
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch {
-      throw this.damaged(table, entry, `column ${column} is not valid JSON`);
-    }
-    const problem = check(value);
-    if (problem !== undefined) throw this.damaged(table, entry, `column ${column}: ${problem}`);
-    return value as T;
-  }
-
-  private damaged(table: string, entry: string, problem: string): StateError {
-    return new StateError(`${this.source.name} is damaged: table ${table}, ${entry}: ${problem}`);
-  }
-
-  private releaseRecord(id: string, json: string): ReleaseRecord {
-    const release = this.record<ReleaseRecord>('releases', `id ${id}`, json, checkRelease);
-    if (release.id !== id) throw this.damaged('releases', `id ${id}`, `column json holds release ${release.id}`);
-    // Labels were always written; a record without them still reads as a release without labels.
-    return release.labels === undefined ? { ...release, labels: {} } : release;
-  }
-
-  private rejectionRecord(releaseId: string, json: string): ReleaseRejection {
-    return this.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, json, checkRejection);
-  }
-
-  private promotionRecord(id: string, json: string): PromotionRecord {
-    const promotion = this.record<PromotionRecord>('promotions', `id ${id}`, json, checkPromotion);
-    if (promotion.id !== id) throw this.damaged('promotions', `id ${id}`, `column json holds promotion ${promotion.id}`);
-    return promotion;
-  }
-
-  private stepRecord(promotionId: string, component: string, json: string): StepRecord {
-    return this.record<StepRecord>('steps', `promotion_id ${promotionId}, component ${component}`, json, checkStep);
-  }
-
-  /** The entry names the row id, not the token's name: a damaged row's name column cannot be trusted either. */
-  private tokenRecord(id: number, json: string): TokenRecord {
-    return this.record<TokenRecord>('api_tokens', `row id ${id}`, json, checkToken);
-  }
-
   private checkReleaseExists(promotion: PromotionRecord): void {
-    if (this.get('SELECT 1 FROM releases WHERE id = ?', promotion.releaseId) === undefined) throw this.missingRelease(promotion);
-  }
-
-  private missingRelease(promotion: PromotionRecord): StateError {
-    return this.damaged('promotions', `id ${promotion.id}`, `it names release ${promotion.releaseId}, which is not in table releases`);
+    if (this.get('SELECT 1 FROM releases WHERE id = ?', promotion.releaseId) === undefined) throw this.read.missingRelease(promotion);
   }
 
   private auditEntry(row: AuditTuple): AuditEntry {
-    const data = this.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
+    const data = this.read.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
     return entryFromTuple(row, data);
   }
 
