@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditVerifier } from '../../src/core/audit.js';
-import type { AuditEntry, AuditEventInput, AuditVerification } from '../../src/core/audit.js';
-import { sha256Hex } from '../../src/core/canonical-json.js';
 import { ConflictError } from '../../src/core/errors.js';
-import type { PromotionRecord, ReleaseRecord } from '../../src/core/model.js';
 import { PostgresStore, describeUrl } from '../../src/store/postgres/postgres-store.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/schema.js';
 import { StateError, type Store } from '../../src/store/store.js';
 import { POSTGRES_URL } from '../helpers/database-urls.js';
 import { storeContract } from './store-contract.js';
+import { event, promotionRecord, releaseRecord, verify } from './store-records.js';
 
 /*
  * The PostgreSQL store against a real server (POSTGRES_URL). Every test works in a schema of its
@@ -221,48 +218,6 @@ describe('PostgresStore, PostgreSQL specifics', () => {
   });
 });
 
-async function verify(store: Store): Promise<AuditVerification> {
-  const verifier = new AuditVerifier();
-  let after = 0;
-  for (let page: AuditEntry[] = await store.auditPage(after, 50); page.length > 0; page = await store.auditPage(after, 50)) {
-    for (const entry of page) verifier.push(entry);
-    after = page.at(-1)?.seq ?? after;
-  }
-  return verifier.result();
-}
-
-function event(n: number): AuditEventInput {
-  return { kind: 'step.started', time: '2026-01-01T00:00:00.000Z', actor: 'bob@example.com', project: 'checkout', data: { n } };
-}
-
 function owner(token: string): { token: string; host: string; pid: number; leaseUntil: string } {
   return { token, host: 'h', pid: 1, leaseUntil: '2026-01-01T01:00:00.000Z' };
-}
-
-function releaseRecord(): ReleaseRecord {
-  return { id: sha256Hex('release'), project: 'checkout', versions: { api: '1.0.0' }, labels: {}, createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'carol@example.com' };
-}
-function promotionRecord(seed: string, releaseId: string): PromotionRecord {
-  return {
-    id: sha256Hex(seed),
-    project: 'checkout',
-    releaseId,
-    environment: 'prod',
-    kind: 'promotion',
-    state: 'pending',
-    requestedBy: 'alice@example.com',
-    requestedAt: '2026-01-01T00:05:00.000Z',
-    configDigest: sha256Hex('config'),
-    plan: {
-      releaseId,
-      environment: 'prod',
-      steps: [],
-      levels: [],
-      gates: [],
-      irreversible: false,
-      digest: sha256Hex('plan'),
-    },
-    concurrency: 1,
-    onFailure: 'halt',
-  };
 }
