@@ -9,10 +9,10 @@ import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, R
 import { printable } from '../../core/printable.js';
 import type { TokenRecord } from '../../core/tokens.js';
 import { RecordReader } from '../record-reader.js';
+import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, queuedDelivery, tokenNameTaken } from '../store-rules.js';
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
 import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkRejection } from '../row-checks.js';
 import {
-  MAX_ATTEMPT_HISTORY,
   StateError,
   type AttemptOutcome,
   type DeliveryBatch,
@@ -28,11 +28,6 @@ import {
 } from '../store.js';
 import type { PostgresClientLike } from './postgres-client.js';
 import { migratePostgres } from './schema.js';
-
-/** The shortest id prefix `getRelease` and `getPromotion` accept. */
-const MIN_PREFIX = 7;
-/** How many candidates an "ambiguous prefix" error lists. */
-const MAX_CANDIDATES = 10;
 
 /** A schema name we put into the connection's options unquoted: plain identifiers only. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -282,20 +277,16 @@ export class PostgresStore implements Store {
   private async lockEnvironment(client: PostgresClientLike, record: PromotionRecord): Promise<void> {
     const holder = await this.lockHolder(client, record.environment);
     if (holder !== undefined && holder.id === record.id) return;
-    if (holder !== undefined) {
-      throw new ConflictError(`environment ${record.environment} is busy: promotion ${holder.id} (requested by ${holder.requestedBy} at ${holder.requestedAt})`);
-    }
+    if (holder !== undefined) throw environmentBusy(record.environment, holder);
     try {
       await client.query('INSERT INTO env_locks (environment, promotion_id) VALUES ($1, $2)', [record.environment, record.id]);
     } catch (error) {
       if (!isUniqueViolation(error, 'env_locks_pkey')) throw error;
       // This transaction is aborted now: the holder is read from what has been committed.
       const committed = await this.lockHolder(this.pool, record.environment);
-      throw new ConflictError(
-        `environment ${record.environment} is busy: promotion ${committed?.id ?? '(another)'}` +
-          (committed === undefined ? '' : ` (requested by ${committed.requestedBy} at ${committed.requestedAt})`),
-        { cause: error },
-      );
+      if (committed !== undefined) throw environmentBusy(record.environment, committed);
+      // Freed again since: still a conflict of this commit, to be retried by the caller.
+      throw new ConflictError(`environment ${record.environment} is busy: another promotion took it meanwhile`, { cause: error });
     }
   }
 
@@ -354,10 +345,7 @@ export class PostgresStore implements Store {
     const holder = await get<{ id: number; json: string }>(client, 'SELECT id, json FROM api_tokens WHERE name = $1 AND revoked_at IS NULL', [record.name]);
     if (holder !== undefined) {
       const existing = this.read.token(holder.id, holder.json);
-      const expired = existing.expiresAt !== undefined && existing.expiresAt <= record.createdAt ? `, expired at ${existing.expiresAt}` : '';
-      throw new ConflictError(
-        `a token named ${record.name} exists already (for ${existing.identity}, created at ${existing.createdAt} by ${existing.createdBy}${expired}): revoke it first (lockstep token revoke ${record.name}) or choose another name`,
-      );
+      throw tokenNameTaken(existing, record);
     }
     if (await exists(client, 'SELECT 1 FROM api_tokens WHERE hash = $1', [record.hash])) {
       // 256 random bits do not collide: this is a token being stored twice.
@@ -548,7 +536,7 @@ export class PostgresStore implements Store {
           : await client.query('UPDATE notify_cursors SET audit_seq = $1 WHERE target = $2 AND audit_seq = $3', [batch.upTo, batch.target, batch.after]);
       if (moved.rowCount === 0) return false;
       for (const delivery of batch.deliveries) {
-        const record: Omit<DeliveryRecord, 'id'> = { ...delivery, status: 'pending', attempts: 0, nextAttemptAt: delivery.createdAt, history: [] };
+        const record = queuedDelivery(delivery);
         await client.query('INSERT INTO notify_deliveries (delivery_id, target, status, next_attempt_at, json) VALUES ($1, $2, $3, $4, $5)', [
           delivery.deliveryId,
           delivery.target,
@@ -581,15 +569,7 @@ export class PostgresStore implements Store {
       if (row === undefined) throw new NotFoundError(`delivery ${id} not found`);
       if (row.claim_token !== token) return false;
       const before = this.deliveryRecord(row);
-      const { id: _id, ...rest } = before;
-      const record: Omit<DeliveryRecord, 'id'> = {
-        ...rest,
-        status: outcome.status,
-        attempts: before.attempts + 1,
-        nextAttemptAt: outcome.status === 'pending' ? outcome.nextAttemptAt : before.nextAttemptAt,
-        history: [...before.history, outcome.attempt].slice(-MAX_ATTEMPT_HISTORY),
-        ...(outcome.status === 'delivered' ? { deliveredAt: outcome.attempt.at } : {}),
-      };
+      const record = afterAttempt(before, outcome);
       await client.query('UPDATE notify_deliveries SET status = $1, next_attempt_at = $2, claim_token = NULL, claimed_until = NULL, json = $3 WHERE id = $4', [
         record.status,
         record.nextAttemptAt,
@@ -645,21 +625,16 @@ export class PostgresStore implements Store {
   private async resolve(table: 'releases' | 'promotions', noun: 'release' | 'promotion', idOrPrefix: string): Promise<{ id: string; json: string }> {
     const exact = await get<JsonRow>(this.pool, `SELECT json FROM ${table} WHERE id = $1`, [idOrPrefix]);
     if (exact !== undefined) return { id: idOrPrefix, json: exact.json };
-    if (idOrPrefix.length < MIN_PREFIX) throw new InputError(`a ${noun} id prefix needs at least ${MIN_PREFIX} characters`, noun);
+    checkPrefix(noun, idOrPrefix);
     // Ids are lower-case hex (or UUIDs) in COLLATE "C" columns: every id starting with the prefix
     // sorts in [prefix, prefix + 'g'), so the primary key index answers without scanning.
-    const prefix = idOrPrefix.toLowerCase();
+    const { from, to } = prefixRange(idOrPrefix);
     const rows = await all<{ id: string; json: string }>(this.pool, `SELECT id, json FROM ${table} WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3`, [
-      prefix,
-      `${prefix}g`,
+      from,
+      to,
       MAX_CANDIDATES + 1,
     ]);
-    const [first, second] = rows;
-    if (first === undefined) throw new NotFoundError(`${noun} ${printable(idOrPrefix)} not found`);
-    if (second === undefined) return first;
-    const listed = rows.slice(0, MAX_CANDIDATES).map((row) => row.id);
-    const more = rows.length > MAX_CANDIDATES ? ', and more' : '';
-    throw new InputError(`${noun} id prefix ${printable(idOrPrefix)} is ambiguous (give more characters): it matches ${listed.join(', ')}${more}`, noun);
+    return onlyMatch(noun, idOrPrefix, rows);
   }
 
 }

@@ -12,7 +12,6 @@ import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
 import {
-  MAX_ATTEMPT_HISTORY,
   StateError,
   type AttemptOutcome,
   type DeliveryBatch,
@@ -30,14 +29,9 @@ import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
 import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkRejection } from '../row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
-import { printable } from '../../core/printable.js';
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
 import { RecordReader } from '../record-reader.js';
-
-/** The shortest id prefix `getRelease` and `getPromotion` accept. */
-const MIN_PREFIX = 7;
-/** How many candidates an "ambiguous prefix" error lists. */
-const MAX_CANDIDATES = 10;
+import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, queuedDelivery, tokenNameTaken } from '../store-rules.js';
 
 interface JsonRow {
   json: string;
@@ -280,10 +274,7 @@ export class SqliteStore implements Store {
     const holder = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE name = ? AND revoked_at IS NULL', record.name);
     if (holder !== undefined) {
       const existing = this.read.token(holder.id, holder.json);
-      const expired = existing.expiresAt !== undefined && existing.expiresAt <= record.createdAt ? `, expired at ${existing.expiresAt}` : '';
-      throw new ConflictError(
-        `a token named ${record.name} exists already (for ${existing.identity}, created at ${existing.createdAt} by ${existing.createdBy}${expired}): revoke it first (lockstep token revoke ${record.name}) or choose another name`,
-      );
+      throw tokenNameTaken(existing, record);
     }
     if (this.get('SELECT 1 FROM api_tokens WHERE hash = ?', record.hash) !== undefined) {
       // 256 random bits do not collide: this is a token being stored twice.
@@ -340,12 +331,7 @@ export class SqliteStore implements Store {
   private lockEnvironment(record: PromotionRecord): void {
     const holder = this.lockHolder(record.environment);
     if (holder !== undefined && holder.id === record.id) return;
-    if (holder !== undefined) {
-      throw new ConflictError(
-        `environment ${record.environment} is busy: promotion ${holder.id} ` +
-          `(requested by ${holder.requestedBy} at ${holder.requestedAt})`,
-      );
-    }
+    if (holder !== undefined) throw environmentBusy(record.environment, holder);
     this.run('INSERT INTO env_locks (environment, promotion_id) VALUES (?, ?)', record.environment, record.id);
   }
 
@@ -614,7 +600,7 @@ export class SqliteStore implements Store {
               : this.run('UPDATE notify_cursors SET audit_seq = ? WHERE target = ? AND audit_seq = ?', batch.upTo, batch.target, batch.after);
           if (moved.changes === 0) return false;
           for (const delivery of batch.deliveries) {
-            const record: Omit<DeliveryRecord, 'id'> = { ...delivery, status: 'pending', attempts: 0, nextAttemptAt: delivery.createdAt, history: [] };
+            const record = queuedDelivery(delivery);
             this.run(
               'INSERT INTO notify_deliveries (delivery_id, target, status, next_attempt_at, json) VALUES (?, ?, ?, ?, ?)',
               delivery.deliveryId,
@@ -657,15 +643,7 @@ export class SqliteStore implements Store {
           if (row === undefined) throw new NotFoundError(`delivery ${id} not found`);
           if (row.claim_token !== token) return false;
           const before = this.deliveryRecord(row);
-          const { id: _id, ...rest } = before;
-          const record: Omit<DeliveryRecord, 'id'> = {
-            ...rest,
-            status: outcome.status,
-            attempts: before.attempts + 1,
-            nextAttemptAt: outcome.status === 'pending' ? outcome.nextAttemptAt : before.nextAttemptAt,
-            history: [...before.history, outcome.attempt].slice(-MAX_ATTEMPT_HISTORY),
-            ...(outcome.status === 'delivered' ? { deliveredAt: outcome.attempt.at } : {}),
-          };
+          const record = afterAttempt(before, outcome);
           this.run(
             'UPDATE notify_deliveries SET status = ?, next_attempt_at = ?, claim_token = NULL, claimed_until = NULL, json = ? WHERE id = ?',
             record.status,
@@ -741,27 +719,17 @@ export class SqliteStore implements Store {
   private resolve(table: 'releases' | 'promotions', noun: 'release' | 'promotion', idOrPrefix: string): { id: string; json: string } {
     const exact = this.get<JsonRow>(`SELECT json FROM ${table} WHERE id = ?`, idOrPrefix);
     if (exact !== undefined) return { id: idOrPrefix, json: exact.json };
-    if (idOrPrefix.length < MIN_PREFIX) {
-      throw new InputError(`a ${noun} id prefix needs at least ${MIN_PREFIX} characters`, noun);
-    }
+    checkPrefix(noun, idOrPrefix);
     // Ids are lower-case hex (or UUIDs): every id starting with the prefix sorts in
     // [prefix, prefix + 'g'), so the primary key index answers without scanning.
-    const prefix = idOrPrefix.toLowerCase();
+    const { from, to } = prefixRange(idOrPrefix);
     const rows = this.all<{ id: string; json: string }>(
       `SELECT id, json FROM ${table} WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`,
-      prefix,
-      `${prefix}g`,
+      from,
+      to,
       MAX_CANDIDATES + 1,
     );
-    const [first, second] = rows;
-    if (first === undefined) throw new NotFoundError(`${noun} ${printable(idOrPrefix)} not found`);
-    if (second === undefined) return first;
-    const listed = rows.slice(0, MAX_CANDIDATES).map((row) => row.id);
-    const more = rows.length > MAX_CANDIDATES ? ', and more' : '';
-    throw new InputError(
-      `${noun} id prefix ${printable(idOrPrefix)} is ambiguous (give more characters): it matches ${listed.join(', ')}${more}`,
-      noun,
-    );
+    return onlyMatch(noun, idOrPrefix, rows);
   }
 
   private statement(sql: string): SqliteStatementLike {
