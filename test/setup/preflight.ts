@@ -168,7 +168,7 @@ export async function missingPrerequisites(target: PreflightTarget): Promise<Mis
   if (postgres !== undefined) {
     missing.push({
       what: `PostgreSQL at ${withoutPassword(target.postgresUrl)} (${postgres})`,
-      why: 'the sql-migrations tests',
+      why: 'the sql-migrations tests and the PostgreSQL store tests (a schema of their own per test)',
       apt: ['postgresql'],
       hint:
         'start it with trust authentication for local TCP connections ' +

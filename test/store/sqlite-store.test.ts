@@ -4,8 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditVerifier, chainEntry } from '../../src/core/audit.js';
-import type { AuditEntry, AuditEventInput, AuditVerification } from '../../src/core/audit.js';
+import { chainEntry } from '../../src/core/audit.js';
+import type { AuditEntry } from '../../src/core/audit.js';
 import { sha256Hex } from '../../src/core/canonical-json.js';
 import { ConflictError } from '../../src/core/errors.js';
 import type { PromotionRecord, ReleaseRecord, StepRecord } from '../../src/core/model.js';
@@ -13,6 +13,7 @@ import { MIGRATIONS, migrate } from '../../src/store/sqlite/schema.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StateError, type Store } from '../../src/store/store.js';
 import { storeContract } from './store-contract.js';
+import { event, promotionRecord, releaseRecord, verify } from './store-records.js';
 
 storeContract('SqliteStore on a temporary file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lockstep-store-'));
@@ -403,63 +404,6 @@ describe('SqliteStore, SQLite specifics', () => {
   // (no tsx here), and a test of SQLite's own fsync is not ours to write. What we own is the pragma
   // set (WAL + synchronous FULL), checked above.
 });
-
-async function verify(store: Store): Promise<AuditVerification> {
-  const verifier = new AuditVerifier();
-  // From the very first row, as `lockstep audit verify` reads: rows at sequence 0 or below included.
-  let after: number | null = null;
-  for (let page = await store.auditPage(after, 4); page.length > 0; page = await store.auditPage(after, 4)) {
-    for (const entry of page) verifier.push(entry);
-    after = page.at(-1)?.seq ?? after;
-  }
-  return verifier.result();
-}
-
-function event(n: number): AuditEventInput {
-  return {
-    kind: 'step.started',
-    time: '2026-01-01T00:00:00.000Z',
-    actor: 'bob@example.com',
-    project: 'checkout',
-    data: { n },
-  };
-}
-
-function releaseRecord(): ReleaseRecord {
-  return {
-    id: sha256Hex('release'),
-    project: 'checkout',
-    versions: { api: '1.0.0' },
-    labels: {},
-    createdAt: '2026-01-01T00:00:00.000Z',
-    createdBy: 'carol@example.com',
-  };
-}
-
-function promotionRecord(seed: string, releaseId: string): PromotionRecord {
-  return {
-    id: sha256Hex(seed),
-    project: 'checkout',
-    releaseId,
-    environment: 'prod',
-    kind: 'promotion',
-    state: 'pending',
-    requestedBy: 'alice@example.com',
-    requestedAt: '2026-01-01T00:05:00.000Z',
-    configDigest: sha256Hex('config'),
-    plan: {
-      releaseId,
-      environment: 'prod',
-      steps: [],
-      levels: [],
-      gates: [],
-      irreversible: false,
-      digest: sha256Hex('plan'),
-    },
-    concurrency: 1,
-    onFailure: 'halt',
-  };
-}
 
 function stepRecord(promotionId: string): StepRecord {
   return {

@@ -15,7 +15,7 @@ import type { TokenRecord } from '../../src/core/tokens.js';
 import { MAX_ATTEMPT_HISTORY, type NewDelivery, type Store } from '../../src/store/store.js';
 
 /**
- * The Store contract: every implementation (SQLite now, PostgreSQL later) runs this suite unchanged.
+ * The Store contract: every implementation (SQLite, PostgreSQL) runs this suite unchanged.
  * `open` gives a fresh, empty store; the suite calls `migrate()` itself, then `close()` and
  * `cleanup()` after each test.
  */
@@ -738,6 +738,15 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         const failing = store.commit({ logs: [line('api', 'never')], promotion: { record: { ...p, id: hexId('ghost') } }, audit: [] });
         expect(await rejection(failing)).toBeInstanceOf(NotFoundError);
         expect((await store.stepLogs(p.id)).map((l) => l.line)).toEqual(['one', 'two', 'three']);
+      });
+
+      it('keeps a log line exactly as a command printed it: NUL, control characters, any script', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        const text = 'a\u0000b\u0001\t\u001b[31mred\u001b[0m ü ✓ 😀 \\ \'"';
+        await store.commit({ logs: [{ promotionId: p.id, component: 'api', time: '2026-11-24T10:00:00.000Z', line: text }], audit: [] });
+        expect((await store.stepLogs(p.id)).map((l) => l.line)).toEqual([text]);
+        expect((await store.logsAfter(0, 10)).map((l) => l.line)).toEqual([text]);
       });
 
       it('pages every log line after an id, each placed after the audit entries committed before it', async () => {

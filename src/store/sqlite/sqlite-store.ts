@@ -6,13 +6,12 @@ import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chainEntry } from '../../core/audit.js';
-import type { AuditEntry, AuditEventInput, AuditKind } from '../../core/audit.js';
+import type { AuditEntry, AuditEventInput } from '../../core/audit.js';
 import type { CancelRequest } from '../../core/cancel-request.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
 import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
 import {
-  MAX_ATTEMPT_HISTORY,
   StateError,
   type AttemptOutcome,
   type DeliveryBatch,
@@ -28,32 +27,14 @@ import {
 } from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
-import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkPromotion, checkRejection, checkRelease, checkStep, checkToken, type RowCheck } from './row-checks.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkRejection } from '../row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
-import { printable } from '../../core/printable.js';
-
-/** The shortest id prefix `getRelease` and `getPromotion` accept. */
-const MIN_PREFIX = 7;
-/** How many candidates an "ambiguous prefix" error lists. */
-const MAX_CANDIDATES = 10;
+import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
+import { RecordReader } from '../record-reader.js';
+import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, queuedDelivery, tokenNameTaken } from '../store-rules.js';
 
 interface JsonRow {
   json: string;
-}
-
-interface AuditRow {
-  seq: number;
-  hash: string;
-  prev_hash: string;
-  kind: string;
-  time: string;
-  actor: string;
-  project: string;
-  environment: string | null;
-  release_id: string | null;
-  promotion_id: string | null;
-  component: string | null;
-  data: string;
 }
 
 export interface SqliteOpenOptions {
@@ -89,11 +70,14 @@ interface StoreSource {
 export class SqliteStore implements Store {
   private readonly statements = new Map<string, SqliteStatementLike>();
   private closed = false;
+  /** Reads records back; a damaged row names itself. */
+  private readonly read: RecordReader;
 
   private constructor(
     private readonly db: SqliteDatabaseLike,
     private readonly source: StoreSource = { name: 'the state', readonly: false },
   ) {
+    this.read = new RecordReader(source.name);
     // busy_timeout first: switching to WAL needs a lock another process may hold.
     db.pragma('busy_timeout = 5000');
     if (!source.readonly) {
@@ -245,7 +229,7 @@ export class SqliteStore implements Store {
         );
         if (row === undefined) throw new NotFoundError(`promotion ${promotionId} not found`);
         if (row.owner_token !== (expectedToken ?? null)) return false;
-        const { owner: _previous, ...rest } = this.promotionRecord(promotionId, row.json);
+        const { owner: _previous, ...rest } = this.read.promotion(promotionId, row.json);
         const record: PromotionRecord = owner === undefined ? rest : { ...rest, owner };
         this.run(
           'UPDATE promotions SET owner_token = ?, json = ? WHERE id = ?',
@@ -289,11 +273,8 @@ export class SqliteStore implements Store {
   private insertToken(record: TokenRecord): void {
     const holder = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE name = ? AND revoked_at IS NULL', record.name);
     if (holder !== undefined) {
-      const existing = this.tokenRecord(holder.id, holder.json);
-      const expired = existing.expiresAt !== undefined && existing.expiresAt <= record.createdAt ? `, expired at ${existing.expiresAt}` : '';
-      throw new ConflictError(
-        `a token named ${record.name} exists already (for ${existing.identity}, created at ${existing.createdAt} by ${existing.createdBy}${expired}): revoke it first (lockstep token revoke ${record.name}) or choose another name`,
-      );
+      const existing = this.read.token(holder.id, holder.json);
+      throw tokenNameTaken(existing, record);
     }
     if (this.get('SELECT 1 FROM api_tokens WHERE hash = ?', record.hash) !== undefined) {
       // 256 random bits do not collide: this is a token being stored twice.
@@ -305,7 +286,7 @@ export class SqliteStore implements Store {
   private markTokenRevoked(name: string, at: string): void {
     const row = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE name = ? AND revoked_at IS NULL', name);
     if (row === undefined) throw new NotFoundError(`no token named ${name} (that is not revoked already)`);
-    const record: TokenRecord = { ...this.tokenRecord(row.id, row.json), revokedAt: at };
+    const record: TokenRecord = { ...this.read.token(row.id, row.json), revokedAt: at };
     this.run('UPDATE api_tokens SET revoked_at = ?, json = ? WHERE id = ?', at, JSON.stringify(record), row.id);
   }
 
@@ -331,7 +312,7 @@ export class SqliteStore implements Store {
     const json = JSON.stringify(release);
     if (existing !== undefined) {
       // Releases are immutable: writing the same one again is a no-op, anything else a conflict.
-      if (canonicalJson(this.releaseRecord(release.id, existing.json)) === canonicalJson(JSON.parse(json))) return;
+      if (canonicalJson(this.read.release(release.id, existing.json)) === canonicalJson(JSON.parse(json))) return;
       throw new ConflictError(`release ${release.id} already exists with different content (releases are immutable)`);
     }
     this.run('INSERT INTO releases (id, created_at, json) VALUES (?, ?, ?)', release.id, release.createdAt, json);
@@ -341,7 +322,7 @@ export class SqliteStore implements Store {
     if (this.get('SELECT 1 FROM releases WHERE id = ?', releaseId) === undefined) throw new NotFoundError(`release ${releaseId} not found`);
     const existing = this.get<JsonRow>('SELECT json FROM release_rejections WHERE release_id = ?', releaseId);
     if (existing !== undefined) {
-      const earlier = this.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, existing.json, checkRejection);
+      const earlier = this.read.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, existing.json, checkRejection);
       throw new ConflictError(`release ${releaseId.slice(0, 12)} was already rejected by ${earlier.by} at ${earlier.at}: ${earlier.reason}`);
     }
     this.run('INSERT INTO release_rejections (release_id, json) VALUES (?, ?)', releaseId, JSON.stringify(rejection));
@@ -350,12 +331,7 @@ export class SqliteStore implements Store {
   private lockEnvironment(record: PromotionRecord): void {
     const holder = this.lockHolder(record.environment);
     if (holder !== undefined && holder.id === record.id) return;
-    if (holder !== undefined) {
-      throw new ConflictError(
-        `environment ${record.environment} is busy: promotion ${holder.id} ` +
-          `(requested by ${holder.requestedBy} at ${holder.requestedAt})`,
-      );
-    }
+    if (holder !== undefined) throw environmentBusy(record.environment, holder);
     this.run('INSERT INTO env_locks (environment, promotion_id) VALUES (?, ?)', record.environment, record.id);
   }
 
@@ -435,23 +411,7 @@ export class SqliteStore implements Store {
     const entries: AuditEntry[] = [];
     for (const input of inputs) {
       const entry = chainEntry(asStored(input), head);
-      this.run(
-        `INSERT INTO audit_log
-           (seq, hash, prev_hash, kind, time, actor, project, environment, release_id, promotion_id, component, data)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        entry.seq,
-        entry.hash,
-        entry.prevHash,
-        entry.kind,
-        entry.time,
-        entry.actor,
-        entry.project,
-        entry.environment ?? null,
-        entry.releaseId ?? null,
-        entry.promotionId ?? null,
-        entry.component ?? null,
-        JSON.stringify(entry.data),
-      );
+      this.run(`INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ...auditRowValues(entry));
       entries.push(entry);
       head = entry;
     }
@@ -462,17 +422,17 @@ export class SqliteStore implements Store {
 
   async getRelease(idOrPrefix: string): Promise<ReleaseRecord> {
     const row = this.resolve('releases', 'release', idOrPrefix);
-    return this.withRejection(this.releaseRecord(row.id, row.json));
+    return this.withRejection(this.read.release(row.id, row.json));
   }
 
   private withRejection(release: ReleaseRecord): ReleaseRecord {
     const row = this.get<JsonRow>('SELECT json FROM release_rejections WHERE release_id = ?', release.id);
-    return row === undefined ? release : { ...release, rejected: this.rejectionRecord(release.id, row.json) };
+    return row === undefined ? release : { ...release, rejected: this.read.rejection(release.id, row.json) };
   }
 
   async listApprovals(promotionId: string): Promise<ApprovalRecord[]> {
     return this.all<JsonRow & { id: number }>('SELECT id, json FROM approvals WHERE promotion_id = ? ORDER BY id', promotionId).map((row) =>
-      this.record<ApprovalRecord>('approvals', `row id ${row.id}`, row.json, checkApproval),
+      this.read.record<ApprovalRecord>('approvals', `row id ${row.id}`, row.json, checkApproval),
     );
   }
 
@@ -484,19 +444,19 @@ export class SqliteStore implements Store {
       sqlLimit(options.limit),
     );
     return rows.map((row) => {
-      const release = this.releaseRecord(row.id, row.json);
-      return row.rejection === null ? release : { ...release, rejected: this.rejectionRecord(row.id, row.rejection) };
+      const release = this.read.release(row.id, row.json);
+      return row.rejection === null ? release : { ...release, rejected: this.read.rejection(row.id, row.rejection) };
     });
   }
 
   async getCancelRequest(promotionId: string): Promise<CancelRequest | undefined> {
     const row = this.get<JsonRow>('SELECT json FROM cancel_requests WHERE promotion_id = ?', promotionId);
-    return row === undefined ? undefined : this.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
+    return row === undefined ? undefined : this.read.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
   }
 
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {
     const row = this.resolve('promotions', 'promotion', idOrPrefix);
-    const promotion = this.promotionRecord(row.id, row.json);
+    const promotion = this.read.promotion(row.id, row.json);
     this.checkReleaseExists(promotion);
     return promotion;
   }
@@ -526,8 +486,8 @@ export class SqliteStore implements Store {
       sqlLimit(filter.limit),
     );
     return rows.map((row) => {
-      const promotion = this.promotionRecord(row.id, row.json);
-      if (row.release_missing === 1) throw this.missingRelease(promotion);
+      const promotion = this.read.promotion(row.id, row.json);
+      if (row.release_missing === 1) throw this.read.missingRelease(promotion);
       return promotion;
     });
   }
@@ -538,7 +498,7 @@ export class SqliteStore implements Store {
 
   async listSteps(promotionId: string): Promise<StepRecord[]> {
     const rows = this.all<JsonRow & { component: string }>('SELECT component, json FROM steps WHERE promotion_id = ? ORDER BY ord', promotionId);
-    return rows.map((row) => this.stepRecord(promotionId, row.component, row.json));
+    return rows.map((row) => this.read.step(promotionId, row.component, row.json));
   }
 
   async listStepHistory(
@@ -560,7 +520,7 @@ export class SqliteStore implements Store {
       ...params,
       sqlLimit(filter.limit),
     );
-    return rows.map((row) => this.stepRecord(row.promotion_id, row.component, row.json));
+    return rows.map((row) => this.read.step(row.promotion_id, row.component, row.json));
   }
 
   async environmentState(environment: string): Promise<ComponentState[]> {
@@ -569,7 +529,7 @@ export class SqliteStore implements Store {
       environment,
     );
     return rows.map((row) =>
-      this.record<ComponentState>('component_states', `environment ${environment}, component ${row.component}`, row.json, checkComponentState),
+      this.read.record<ComponentState>('component_states', `environment ${environment}, component ${row.component}`, row.json, checkComponentState),
     );
   }
 
@@ -616,12 +576,12 @@ export class SqliteStore implements Store {
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    return this.all<{ id: number; json: string }>('SELECT id, json FROM api_tokens ORDER BY id').map((row) => this.tokenRecord(row.id, row.json));
+    return this.all<{ id: number; json: string }>('SELECT id, json FROM api_tokens ORDER BY id').map((row) => this.read.token(row.id, row.json));
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
     const row = this.get<{ id: number; json: string }>('SELECT id, json FROM api_tokens WHERE hash = ?', hash);
-    return row === undefined ? undefined : this.tokenRecord(row.id, row.json);
+    return row === undefined ? undefined : this.read.token(row.id, row.json);
   }
 
   // ------------------------------------------------ notification outbox
@@ -640,7 +600,7 @@ export class SqliteStore implements Store {
               : this.run('UPDATE notify_cursors SET audit_seq = ? WHERE target = ? AND audit_seq = ?', batch.upTo, batch.target, batch.after);
           if (moved.changes === 0) return false;
           for (const delivery of batch.deliveries) {
-            const record: Omit<DeliveryRecord, 'id'> = { ...delivery, status: 'pending', attempts: 0, nextAttemptAt: delivery.createdAt, history: [] };
+            const record = queuedDelivery(delivery);
             this.run(
               'INSERT INTO notify_deliveries (delivery_id, target, status, next_attempt_at, json) VALUES (?, ?, ?, ?, ?)',
               delivery.deliveryId,
@@ -683,15 +643,7 @@ export class SqliteStore implements Store {
           if (row === undefined) throw new NotFoundError(`delivery ${id} not found`);
           if (row.claim_token !== token) return false;
           const before = this.deliveryRecord(row);
-          const { id: _id, ...rest } = before;
-          const record: Omit<DeliveryRecord, 'id'> = {
-            ...rest,
-            status: outcome.status,
-            attempts: before.attempts + 1,
-            nextAttemptAt: outcome.status === 'pending' ? outcome.nextAttemptAt : before.nextAttemptAt,
-            history: [...before.history, outcome.attempt].slice(-MAX_ATTEMPT_HISTORY),
-            ...(outcome.status === 'delivered' ? { deliveredAt: outcome.attempt.at } : {}),
-          };
+          const record = afterAttempt(before, outcome);
           this.run(
             'UPDATE notify_deliveries SET status = ?, next_attempt_at = ?, claim_token = NULL, claimed_until = NULL, json = ? WHERE id = ?',
             record.status,
@@ -728,7 +680,7 @@ export class SqliteStore implements Store {
 
   /** The columns say where a delivery stands; the JSON keeps what it is (and, for reads, its history). */
   private deliveryRecord(row: DeliveryRow): DeliveryRecord {
-    const record = this.record<Omit<DeliveryRecord, 'id'>>('notify_deliveries', `row id ${row.id}`, row.json, checkDelivery);
+    const record = this.read.record<Omit<DeliveryRecord, 'id'>>('notify_deliveries', `row id ${row.id}`, row.json, checkDelivery);
     return { ...record, id: row.id, status: row.status, nextAttemptAt: row.next_attempt_at };
   }
 
@@ -745,72 +697,21 @@ export class SqliteStore implements Store {
     );
     if (row === undefined) return undefined;
     if (row.json === null) {
-      throw this.damaged('env_locks', `environment ${environment}`, `it names promotion ${row.promotion_id}, which is not in table promotions`);
+      throw this.read.damaged('env_locks', `environment ${environment}`, `it names promotion ${row.promotion_id}, which is not in table promotions`);
     }
-    const promotion = this.promotionRecord(row.promotion_id, row.json);
+    const promotion = this.read.promotion(row.promotion_id, row.json);
     this.checkReleaseExists(promotion);
     return promotion;
   }
 
   // ------------------------------------------------ reading records back (a damaged row names itself)
 
-  /**
-   * Parses and checks one stored record. The store wrote it, so anything wrong means the file was
-   * damaged or edited: a StateError naming the table and the entry, never a raw SyntaxError or a
-   * TypeError later. The message never quotes the column's content.
-   */
-  private record<T>(table: string, entry: string, json: string, check: RowCheck, column = 'json'): T {
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch {
-      throw this.damaged(table, entry, `column ${column} is not valid JSON`);
-    }
-    const problem = check(value);
-    if (problem !== undefined) throw this.damaged(table, entry, `column ${column}: ${problem}`);
-    return value as T;
-  }
-
-  private damaged(table: string, entry: string, problem: string): StateError {
-    return new StateError(`${this.source.name} is damaged: table ${table}, ${entry}: ${problem}`);
-  }
-
-  private releaseRecord(id: string, json: string): ReleaseRecord {
-    const release = this.record<ReleaseRecord>('releases', `id ${id}`, json, checkRelease);
-    if (release.id !== id) throw this.damaged('releases', `id ${id}`, `column json holds release ${release.id}`);
-    // Labels were always written; a record without them still reads as a release without labels.
-    return release.labels === undefined ? { ...release, labels: {} } : release;
-  }
-
-  private rejectionRecord(releaseId: string, json: string): ReleaseRejection {
-    return this.record<ReleaseRejection>('release_rejections', `release_id ${releaseId}`, json, checkRejection);
-  }
-
-  private promotionRecord(id: string, json: string): PromotionRecord {
-    const promotion = this.record<PromotionRecord>('promotions', `id ${id}`, json, checkPromotion);
-    if (promotion.id !== id) throw this.damaged('promotions', `id ${id}`, `column json holds promotion ${promotion.id}`);
-    return promotion;
-  }
-
-  private stepRecord(promotionId: string, component: string, json: string): StepRecord {
-    return this.record<StepRecord>('steps', `promotion_id ${promotionId}, component ${component}`, json, checkStep);
-  }
-
-  /** The entry names the row id, not the token's name: a damaged row's name column cannot be trusted either. */
-  private tokenRecord(id: number, json: string): TokenRecord {
-    return this.record<TokenRecord>('api_tokens', `row id ${id}`, json, checkToken);
-  }
-
   private checkReleaseExists(promotion: PromotionRecord): void {
-    if (this.get('SELECT 1 FROM releases WHERE id = ?', promotion.releaseId) === undefined) throw this.missingRelease(promotion);
-  }
-
-  private missingRelease(promotion: PromotionRecord): StateError {
-    return this.damaged('promotions', `id ${promotion.id}`, `it names release ${promotion.releaseId}, which is not in table releases`);
+    if (this.get('SELECT 1 FROM releases WHERE id = ?', promotion.releaseId) === undefined) throw this.read.missingRelease(promotion);
   }
 
   private auditEntry(row: AuditTuple): AuditEntry {
-    const data = this.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
+    const data = this.read.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
     return entryFromTuple(row, data);
   }
 
@@ -818,27 +719,17 @@ export class SqliteStore implements Store {
   private resolve(table: 'releases' | 'promotions', noun: 'release' | 'promotion', idOrPrefix: string): { id: string; json: string } {
     const exact = this.get<JsonRow>(`SELECT json FROM ${table} WHERE id = ?`, idOrPrefix);
     if (exact !== undefined) return { id: idOrPrefix, json: exact.json };
-    if (idOrPrefix.length < MIN_PREFIX) {
-      throw new InputError(`a ${noun} id prefix needs at least ${MIN_PREFIX} characters`, noun);
-    }
+    checkPrefix(noun, idOrPrefix);
     // Ids are lower-case hex (or UUIDs): every id starting with the prefix sorts in
     // [prefix, prefix + 'g'), so the primary key index answers without scanning.
-    const prefix = idOrPrefix.toLowerCase();
+    const { from, to } = prefixRange(idOrPrefix);
     const rows = this.all<{ id: string; json: string }>(
       `SELECT id, json FROM ${table} WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`,
-      prefix,
-      `${prefix}g`,
+      from,
+      to,
       MAX_CANDIDATES + 1,
     );
-    const [first, second] = rows;
-    if (first === undefined) throw new NotFoundError(`${noun} ${printable(idOrPrefix)} not found`);
-    if (second === undefined) return first;
-    const listed = rows.slice(0, MAX_CANDIDATES).map((row) => row.id);
-    const more = rows.length > MAX_CANDIDATES ? ', and more' : '';
-    throw new InputError(
-      `${noun} id prefix ${printable(idOrPrefix)} is ambiguous (give more characters): it matches ${listed.join(', ')}${more}`,
-      noun,
-    );
+    return onlyMatch(noun, idOrPrefix, rows);
   }
 
   private statement(sql: string): SqliteStatementLike {
@@ -878,78 +769,6 @@ interface LogRow {
   component: string;
   time: string;
   line: string;
-}
-
-/**
- * The entry as it will read back: optional fields that are absent stay absent, and `data` passes
- * through JSON (a Date becomes its string, `undefined` members vanish). The hash is computed over
- * this form, so what is stored is exactly what was hashed.
- */
-function asStored(input: AuditEventInput): AuditEventInput {
-  const stored: AuditEventInput = {
-    kind: input.kind,
-    time: input.time,
-    actor: input.actor,
-    project: input.project,
-    data: JSON.parse(JSON.stringify(input.data)) as Record<string, unknown>,
-  };
-  if (input.environment !== undefined) stored.environment = input.environment;
-  if (input.releaseId !== undefined) stored.releaseId = input.releaseId;
-  if (input.promotionId !== undefined) stored.promotionId = input.promotionId;
-  if (input.component !== undefined) stored.component = input.component;
-  return stored;
-}
-
-/** The columns `auditPage` reads, in the order of `AuditTuple`. */
-const AUDIT_COLUMNS = [
-  'seq',
-  'hash',
-  'prev_hash',
-  'kind',
-  'time',
-  'actor',
-  'project',
-  'environment',
-  'release_id',
-  'promotion_id',
-  'component',
-  'data',
-] as const satisfies readonly (keyof AuditRow)[];
-
-/** An audit row as an array (better-sqlite3's raw mode), in `AUDIT_COLUMNS` order. */
-type AuditTuple = [
-  seq: number,
-  hash: string,
-  prevHash: string,
-  kind: string,
-  time: string,
-  actor: string,
-  project: string,
-  environment: string | null,
-  releaseId: string | null,
-  promotionId: string | null,
-  component: string | null,
-  data: string,
-];
-
-/** `data` parsed and checked by the store (see `auditEntry`). */
-function entryFromTuple(row: AuditTuple, data: Record<string, unknown>): AuditEntry {
-  const [seq, hash, prevHash, kind, time, actor, project, environment, releaseId, promotionId, component] = row;
-  const entry: AuditEntry = {
-    seq,
-    kind: kind as AuditKind,
-    time,
-    actor,
-    project,
-    data,
-    prevHash,
-    hash,
-  };
-  if (environment !== null) entry.environment = environment;
-  if (releaseId !== null) entry.releaseId = releaseId;
-  if (promotionId !== null) entry.promotionId = promotionId;
-  if (component !== null) entry.component = component;
-  return entry;
 }
 
 function whereClause(conditions: readonly string[]): string {

@@ -1,9 +1,9 @@
-import { ROLES } from '../../core/access.js';
-import { PROMOTION_STATES, STEP_STATES } from '../../core/model.js';
+import { ROLES } from '../core/access.js';
+import { PROMOTION_STATES, STEP_STATES } from '../core/model.js';
 
 /**
- * Shape checks for the JSON records the SQLite store reads back. The store wrote them, so a failure
- * means the file was damaged or edited by hand: the store turns it into a StateError naming the table
+ * Shape checks for the JSON records a store (SQLite, PostgreSQL) reads back. The store wrote them, so a failure
+ * means the data was damaged or edited by hand: the store turns it into a StateError naming the table
  * and the entry, instead of a TypeError deep in a command. The checks cover the fields the rest of
  * Lockstep reads without looking; fields added later are optional, so older records still pass.
  *
