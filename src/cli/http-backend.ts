@@ -1,4 +1,5 @@
 import { ConflictError, GateBlocked, InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
+import { fetchFailure } from '../core/fetch-failure.js';
 import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
 import type { TokenView } from '../core/tokens.js';
 import type { WhoAmI } from '../core/whoami.js';
@@ -358,7 +359,7 @@ export class HttpBackend implements Backend {
       });
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      throw new ConnectionLost(`cannot reach the server at ${this.where()}: ${reachProblem(error)}`);
+      throw new ConnectionLost(`cannot reach the server at ${this.where()}: ${fetchFailure(error)}`);
     }
   }
 
@@ -459,13 +460,6 @@ export function flagFor(field: string): string | undefined {
   // A path parameter is the command's argument (`lockstep approve PROMOTION`), not a flag.
   if (place === 'params') return first;
   return `--${first.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-}
-
-/** Why a request did not reach the server, in a few words (Node's fetch hides it in `cause`). */
-function reachProblem(error: unknown): string {
-  const cause = error instanceof Error ? error.cause : undefined;
-  if (cause instanceof Error) return 'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message;
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** notify send|test act on a project's own outbox; a server sends its own, by itself. */

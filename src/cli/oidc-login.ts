@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as client from 'openid-client';
 import { InputError, NotAllowedError } from '../core/errors.js';
+import { fetchFailure } from '../core/fetch-failure.js';
 import { isLoopbackUrl } from '../core/oidc.js';
 import type { StoredLogin } from './credentials.js';
 
@@ -34,7 +35,7 @@ async function discover(signIn: Pick<ServerSignIn, 'issuer' | 'clientId'>): Prom
       insecure ? { execute: [client.allowInsecureRequests] } : undefined,
     );
   } catch (error) {
-    throw new Error(`cannot reach the identity provider ${signIn.issuer}: ${reason(error)}`, { cause: error });
+    throw new Error(`cannot reach the identity provider ${signIn.issuer}: ${fetchFailure(error)}`, { cause: error });
   }
 }
 
@@ -200,8 +201,3 @@ function waitFor<T>(promise: Promise<T>, ms: number, signal: AbortSignal | undef
   });
 }
 
-function reason(error: unknown): string {
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
-  if (cause !== undefined && 'code' in cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.message : String(error);
-}

@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../core/audit.js';
 import { errorMessage } from '../core/errors.js';
+import { fetchFailure } from '../core/fetch-failure.js';
 import { promotionTrace, type TraceResource } from '../core/otlp-trace.js';
 import type { Store, StoreChange } from '../store/store.js';
 
@@ -115,9 +116,7 @@ export class TraceExporter {
       body,
       signal: AbortSignal.timeout(this.settings.timeoutMs),
     }).catch((error: unknown) => {
-      // fetch hides why in `cause` (ECONNREFUSED); the URL it quotes is ours, shown without credentials.
-      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-      throw new Error(error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${this.settings.timeoutMs} ms` : ('code' in (cause as object) ? String((cause as { code: unknown }).code) : errorMessage(cause)));
+      throw new Error(error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${this.settings.timeoutMs} ms` : fetchFailure(error));
     });
     await response.body?.cancel();
     if (!response.ok) throw new Error(`the collector answered HTTP ${response.status}`);
