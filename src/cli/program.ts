@@ -42,7 +42,10 @@ export function buildProgram(): Command {
     .description('Promote one release across Kubernetes and everything around it: in order, behind one set of gates, with one tamper-evident record.')
     .version(VERSION, '-V, --version')
     .option('-c, --config <file>', 'the project config', process.env.LOCKSTEP_CONFIG ?? DEFAULT_CONFIG)
-    .option('--state <path>', 'state directory or .db file (default: .lockstep/ beside the config)')
+    .option(
+      '--state <path|url>',
+      'the state: a directory or .db file (SQLite), or postgres://user@host:5432/db (docs/state.md); also LOCKSTEP_STATE or ${{ secrets.NAME }} (default: .lockstep/ beside the config)',
+    )
     .option('--actor <who>', 'who is acting (default: $LOCKSTEP_ACTOR, git user.email, OS user); not with --server')
     .option('--server <url>', 'talk to a team server (lockstep serve) instead of the files here (also $LOCKSTEP_SERVER; needs $LOCKSTEP_TOKEN or a lockstep login; the project is $LOCKSTEP_PROJECT, the lockstep.yaml here, or the one the token is known to)')
     .option('--secrets-file <file>', 'NAME=value lines for ${{ secrets.NAME }} (also $LOCKSTEP_SECRETS_FILE); the environment wins')

@@ -5,9 +5,11 @@ import { loadConfig, type LoadedConfig } from '../core/config/load-config.js';
 import { InputError, NotFoundError } from '../core/errors.js';
 import { systemClock } from '../engine/clock.js';
 import type { ActorProof, EngineDeps, RunObserver } from '../engine/deps.js';
-import { secretSource } from '../engine/secrets.js';
+import { secretSource, type SecretSource } from '../engine/secrets.js';
 import { TraceExporter, traceSettings, tracedStore } from '../engine/promotion-traces.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { stateTarget, type StateTarget } from './state-target.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -45,11 +47,13 @@ export function readConfigSource(file: string): string {
   }
 }
 
-/** The state database: `state` (a directory or a .db file), else .lockstep/ beside the config. */
-export function statePath(location: ProjectLocation): string {
-  if (location.state)
-    return location.state.endsWith('.db') ? resolve(location.state) : join(resolve(location.state), 'state.db');
-  return join(dirname(resolve(location.config)), '.lockstep', 'state.db');
+/** Where the project's state lives (see state-target.ts): `--state`, LOCKSTEP_STATE, or the default. */
+export function projectState(location: ProjectLocation): StateTarget {
+  return stateTarget(location, process.env, projectSecrets(location));
+}
+
+function projectSecrets(location: ProjectLocation): SecretSource {
+  return secretSource(process.env, location.secretsFile ?? process.env.LOCKSTEP_SECRETS_FILE);
 }
 
 /**
@@ -66,28 +70,55 @@ export type StateAccess = 'read' | 'write' | 'create';
 export async function openStore(
   location: ProjectLocation,
   access: StateAccess,
-  onCreated?: (path: string) => void,
+  onCreated?: (where: string) => void,
 ): Promise<Store> {
-  const path = statePath(location);
-  const created = !existsSync(path);
-  if (created && access !== 'create') {
-    const where = location.state === undefined ? ' (the default, beside the config; --state names another)' : '';
-    throw new NotFoundError(
-      `no state at ${path}${where}: nothing was recorded there yet; run lockstep init or lockstep release create to start one`,
-    );
-  }
-  if (created) mkdirSync(dirname(path), { recursive: true });
-  const store = SqliteStore.open(path, { readonly: access === 'read' });
+  const target = projectState(location);
+  const { store, created, where } = target.kind === 'sqlite' ? openSqlite(target.path, location, access) : await openPostgres(target, access);
   try {
     await store.migrate();
   } catch (error) {
     await store.close();
     throw error;
   }
-  if (created) onCreated?.(path);
+  if (created) onCreated?.(where);
   // A command that only reads never ends a promotion: it has no trace to send.
   const tracing = access === 'read' ? undefined : traceSettings(process.env, packageVersion, warn);
   return tracing === undefined ? store : tracedStore(store, new TraceExporter(tracing, warn));
+}
+
+interface Opened {
+  store: Store;
+  created: boolean;
+  /** For the "created a new state at …" line. */
+  where: string;
+}
+
+function openSqlite(path: string, location: ProjectLocation, access: StateAccess): Opened {
+  const created = !existsSync(path);
+  if (created && access !== 'create') {
+    const where = location.state === undefined && process.env.LOCKSTEP_STATE === undefined ? ' (the default, beside the config; --state names another)' : '';
+    throw new NotFoundError(
+      `no state at ${path}${where}: nothing was recorded there yet; run lockstep init or lockstep release create to start one`,
+    );
+  }
+  if (created) mkdirSync(dirname(path), { recursive: true });
+  return { store: SqliteStore.open(path, { readonly: access === 'read' }), created, where: path };
+}
+
+async function openPostgres(target: Extract<StateTarget, { kind: 'postgres' }>, access: StateAccess): Promise<Opened> {
+  const store = await PostgresStore.connect(target.url, target.schema === undefined ? {} : { schema: target.schema });
+  try {
+    const created = (await store.schemaVersion()) === 0;
+    if (created && access !== 'create') {
+      throw new NotFoundError(
+        `no state in ${target.label}: nothing was recorded there yet; run lockstep init, lockstep release create or lockstep state migrate to start one`,
+      );
+    }
+    return { store, created, where: target.label };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }
 
 function packageVersion(): string {
@@ -106,7 +137,7 @@ export function projectDeps(
   store: Store,
   who: { actor: string; actorProof?: ActorProof; actorGroups?: readonly string[]; observer?: RunObserver },
 ): EngineDeps {
-  const stateDir = dirname(statePath(location));
+  const stateDir = projectState(location).localDir;
   return {
     store,
     adapters: builtinAdapters(),
@@ -115,7 +146,7 @@ export function projectDeps(
     projectDir: dirname(resolve(location.config)),
     cacheDir: join(stateDir, 'cache'),
     stateDir,
-    secrets: secretSource(process.env, location.secretsFile ?? process.env.LOCKSTEP_SECRETS_FILE),
+    secrets: projectSecrets(location),
     actor: who.actor,
     actorProof: who.actorProof,
     ...(who.actorGroups === undefined ? {} : { actorGroups: who.actorGroups }),

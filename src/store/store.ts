@@ -14,7 +14,7 @@ import type { TokenRecord } from '../core/tokens.js';
 
 /**
  * The Store port. Implementations: SQLite (embedded default, src/store/sqlite), PostgreSQL
- * (src/store/postgres; not selectable from the CLI yet).
+ * (src/store/postgres; `--state postgres://…`, see src/project/state-target.ts).
  * One contract suite (test/store/store-contract.ts) runs against every implementation.
  *
  * Writes go through `commit`: one atomic transaction that changes state *and* appends the audit

@@ -57,9 +57,9 @@ export function serveCommand(program: Command): void {
       if (drainTimeoutMs === undefined)
         throw new InputError(`--drain-timeout takes a duration like 20s or 1m, not ${JSON.stringify(o.drainTimeout)}`, '--drain-timeout');
       const dirs = o.project ?? [];
-      if (dirs.length > 1 && globals.state !== undefined)
+      if (dirs.length > 1 && (globals.state !== undefined || (process.env.LOCKSTEP_STATE ?? '') !== ''))
         throw new InputError(
-          '--state names one state: with several --project, each keeps its own (.lockstep/ beside its config)',
+          '--state (or LOCKSTEP_STATE) names one state: with several --project, each keeps its own (.lockstep/ beside its config)',
           '--state',
         );
       const configs =

@@ -103,6 +103,8 @@ export class PostgresStore implements Store {
     private readonly pool: pg.Pool,
     /** `the state in PostgreSQL at host/database`: never the URL, which may hold a password. */
     private readonly name: string,
+    /** The schema the connections' search_path names, if one was given: made by `migrate` when missing. */
+    private readonly schema?: string,
   ) {
     this.read = new RecordReader(name);
   }
@@ -140,13 +142,29 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => undefined);
       throw new StateError(`cannot connect to ${name}: ${errorText(error, url)}`, { cause: error });
     }
-    return new PostgresStore(pool, name);
+    return new PostgresStore(pool, name, options.schema);
+  }
+
+  /** The schema version of the database (0: Lockstep never wrote there); changes nothing. */
+  async schemaVersion(): Promise<number> {
+    const { rows } = await this.pool.query<{ present: string | null }>(`SELECT to_regclass('schema_version')::text AS present`);
+    if (rows[0]?.present === null || rows[0]?.present === undefined) return 0;
+    const version = await this.pool.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_version');
+    return version.rows[0]?.version ?? 0;
   }
 
   /** Creates or upgrades the tables; several processes may call it at once (see migratePostgres). */
   async migrate(): Promise<void> {
     const client = await this.pool.connect();
     try {
+      // The schema's name was checked in connect: a plain identifier, safe to write into the statement.
+      if (this.schema !== undefined) {
+        // Two replicas starting at once may both find it missing: the loser's duplicate is no error.
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`).catch((error: unknown) => {
+          const code = (error as { code?: unknown }).code;
+          if (code !== '42P06' && code !== '23505') throw error;
+        });
+      }
       await migratePostgres(client, this.name);
     } finally {
       client.release();
