@@ -5,10 +5,11 @@ import type { PromotionRecord, ReleaseRecord, StepRecord, StepState } from './mo
  * the releases they carried. Pure: the window and every record are passed in. docs/metrics.md holds
  * the definitions this file implements; the words below are the same.
  *
- * - An **outcome** is a promotion into the environment that started running and ended `succeeded` or
- *   `failed`. Pending, rejected and cancelled-before-running promotions changed nothing: they are not
- *   outcomes. Outcomes of one environment never overlap (the environment's lock); they are ordered by
- *   start time.
+ * - An **outcome** is a promotion into the environment that started running and ended `succeeded`,
+ *   or ended `failed` after it touched the environment (a step started to apply, or the environment's
+ *   verification failed). Pending, rejected and cancelled-before-running promotions, and failures
+ *   before anything applied, changed nothing: they are not outcomes. Outcomes of one environment
+ *   never overlap (the environment's lock); they are ordered by start time.
  * - A **deployment** is an outcome that succeeded, of either kind (`promotion` or `rollback`).
  *   For one component: a deployment in which its step applied (`succeeded`, not `unchanged`).
  * - A **change** is an outcome of kind `promotion` (a rollback brings back what ran; it is no new
@@ -122,8 +123,11 @@ export function computeDora(input: DoraInput): DoraReport {
   const versionStart = componentVersionStarts(input.releases);
 
   const environments = input.environments.map((environment): EnvironmentDora => {
+    const touched = (p: PromotionRecord): boolean =>
+      p.failure?.phase === 'verification' || (input.steps.get(p.id) ?? []).some((s) => s.applyStarted);
     const outcomes = input.promotions
-      .filter((p) => p.environment === environment && (p.state === 'succeeded' || p.state === 'failed') && p.startedAt !== undefined && p.finishedAt !== undefined)
+      .filter((p) => p.environment === environment && p.startedAt !== undefined && p.finishedAt !== undefined)
+      .filter((p) => p.state === 'succeeded' || (p.state === 'failed' && touched(p)))
       .sort((a, b) => time(a.startedAt) - time(b.startedAt) || time(a.finishedAt) - time(b.finishedAt) || a.id.localeCompare(b.id));
 
     const envOutcomes = outcomes.map((p, i): Outcome => {

@@ -189,6 +189,35 @@ describe('metrics: DORA from a scripted history', () => {
     expect(env(await doraMetrics(deps, { since: '22h29m' }), 'prod').deploymentFrequency.count).toBe(0);
   });
 
+  it('a promotion that failed before anything applied changed nothing: no change, no failure, nothing to restore', async () => {
+    // api's plan command fails, during the run only, for a version ending in -noplan: its step fails
+    // in its plan phase, before apply.
+    project = testProject(`project: shop
+environments:
+  prod: {}
+components:
+  api:
+${commandComponent({ extra: '      plan: ["./plan.sh", "${{ version }}"]' })}
+`);
+    project.write('plan.sh', '#!/bin/sh\ncase "$1" in *-noplan) [ -n "$LOCKSTEP_PROMOTION" ] && { echo "cannot plan $1" >&2; exit 1; } ;; esac\necho "deploy $1"\n', true);
+    const clock = new TestClock();
+    const deps = await project.deps({ clock });
+    const r1 = await release(deps, clock, '2026-12-01T00:00:00Z', { api: '1' });
+    await promoteAt(deps, clock, '2026-12-01T01:00:00Z', r1, 'succeeded');
+    const r2 = await release(deps, clock, '2026-12-01T02:00:00Z', { api: '2-noplan' });
+    await promoteAt(deps, clock, '2026-12-01T03:00:00Z', r2, 'failed');
+    const [failed] = await deps.store.listPromotions({ environment: 'prod', limit: 1 });
+    expect((await deps.store.listSteps(failed?.id ?? '')).map((s) => [s.state, s.phase, s.applyStarted])).toEqual([['failed', 'plan', false]]);
+
+    clock.set('2026-12-02T00:00:00Z');
+    const prod = env(await doraMetrics(deps, { since: '1d' }), 'prod');
+    expect(prod.deploymentFrequency.count).toBe(1);
+    expect(prod.changes).toEqual({ count: 1, failed: 0 });
+    expect(prod.changeFailureRate).toBe(0);
+    expect(prod.timeToRestore.failingSince).toBeNull();
+    expect(component(prod, 'api').changes).toEqual({ count: 1, failed: 0 });
+  });
+
   it('refuses an unknown environment or component and a --since that is no duration, naming the flag', async () => {
     project = testProject(CONFIG);
     const deps = await project.deps();
