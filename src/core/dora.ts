@@ -121,54 +121,60 @@ export function computeDora(input: DoraInput): DoraReport {
   const days = (to - from) / 86_400_000;
   const releases = new Map(input.releases.map((r) => [r.id, r]));
   const versionStart = componentVersionStarts(input.releases);
+  // Steps by promotion and component: a lookup per (promotion, component), not a scan of the promotion's steps.
+  const stepOf = new Map<string, Map<string, StepRecord>>();
+  for (const [id, steps] of input.steps) stepOf.set(id, new Map(steps.map((s) => [s.component, s])));
 
   const environments = input.environments.map((environment): EnvironmentDora => {
     const touched = (p: PromotionRecord): boolean =>
       p.failure?.phase === 'verification' || (input.steps.get(p.id) ?? []).some((s) => s.applyStarted);
+    // Times parsed once: the per-component passes below read them for every component.
     const outcomes = input.promotions
       .filter((p) => p.environment === environment && p.startedAt !== undefined && p.finishedAt !== undefined)
       .filter((p) => p.state === 'succeeded' || (p.state === 'failed' && touched(p)))
-      .sort((a, b) => time(a.startedAt) - time(b.startedAt) || time(a.finishedAt) - time(b.finishedAt) || a.id.localeCompare(b.id));
+      .map((p) => ({ p, start: time(p.startedAt), finish: time(p.finishedAt), steps: stepOf.get(p.id) }))
+      .sort((a, b) => a.start - b.start || a.finish - b.finish || a.p.id.localeCompare(b.p.id));
 
-    const envOutcomes = outcomes.map((p, i): Outcome => {
-      const next = outcomes[i + 1];
+    const envOutcomes = outcomes.map(({ p, start, finish }, i): Outcome => {
       const release = releases.get(p.releaseId);
       return {
         kind: p.kind,
-        startedAt: time(p.startedAt),
-        finishedAt: time(p.finishedAt),
+        startedAt: start,
+        finishedAt: finish,
         deployed: p.state === 'succeeded',
         change: p.kind === 'promotion',
         failed: p.state === 'failed',
-        rolledBack: next?.kind === 'rollback',
+        rolledBack: outcomes[i + 1]?.p.kind === 'rollback',
         restores: p.state === 'succeeded',
         leadKey: p.releaseId,
         leadStart: release ? releaseStart(release) : NaN,
       };
     });
 
-    const components = input.components.map((component): ComponentDora => {
-      const seen: Outcome[] = [];
-      outcomes.forEach((p, i) => {
-        const step = input.steps.get(p.id)?.find((s) => s.component === component);
-        if (step === undefined) return;
-        const next = outcomes[i + 1];
-        const nextStep = next?.kind === 'rollback' ? input.steps.get(next.id)?.find((s) => s.component === component) : undefined;
+    // One pass over the outcomes and their steps, each step appended to its component's outcomes:
+    // a pass per component would walk every promotion's steps once per component.
+    const seenBy = new Map<string, Outcome[]>(input.components.map((c) => [c, []]));
+    outcomes.forEach(({ p, start, finish }, i) => {
+      const next = outcomes[i + 1];
+      for (const step of input.steps.get(p.id) ?? []) {
+        const seen = seenBy.get(step.component);
+        if (seen === undefined) continue;
+        const nextStep = next?.p.kind === 'rollback' ? next.steps?.get(step.component) : undefined;
         seen.push({
           kind: p.kind,
-          startedAt: time(p.startedAt),
-          finishedAt: time(p.finishedAt),
+          startedAt: start,
+          finishedAt: finish,
           deployed: p.state === 'succeeded' && step.state === 'succeeded',
           change: p.kind === 'promotion' && step.applyStarted,
           failed: FAILED_STEP.has(step.state),
           rolledBack: nextStep?.applyStarted === true,
           restores: p.state === 'succeeded',
           leadKey: step.toVersion,
-          leadStart: versionStart.get(component)?.get(step.toVersion) ?? NaN,
+          leadStart: versionStart.get(step.component)?.get(step.toVersion) ?? NaN,
         });
-      });
-      return { component, ...figures(seen, from, to, days) };
+      }
     });
+    const components = input.components.map((component): ComponentDora => ({ component, ...figures(seenBy.get(component) ?? [], from, to, days) }));
 
     return { environment, ...figures(envOutcomes, from, to, days), components };
   });
