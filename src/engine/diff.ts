@@ -194,12 +194,14 @@ function resolvedInputs(
   });
   let visible: Map<string, unknown>;
   let real: Map<string, unknown>;
+  // Every secret rendered is added to it; a message passes through it, though rendering's messages
+  // name references and types, never values (expression-error.ts).
+  const redactor = new Redactor();
   try {
-    visible = flatten(render(config, environment, component, release, states, shown()), 'with');
-    real = flatten(render(config, environment, component, release, states, compared()), 'with');
+    visible = flatten(render(config, environment, component, release, states, shown(), redactor), 'with');
+    real = flatten(render(config, environment, component, release, states, compared(), redactor), 'with');
   } catch (error) {
-    // Messages of rendering name references and types, never values (expression-error.ts).
-    return { problem: (error as Error).message };
+    return { problem: redactor.redact((error as Error).message) };
   }
   const leaves: Leaves = new Map();
   for (const [path, value] of visible) {
@@ -223,8 +225,8 @@ function render(
   release: ReleaseRecord,
   states: ReadonlyMap<string, ComponentState>,
   values: { secret: (name: string) => string; output: (producer: string, output: string) => unknown },
+  redactor: Redactor,
 ): unknown {
-  const redactor = new Redactor();
   const env = config.environments[environment];
   const varScope: EvalScope = { values: { env: { name: environment } }, secret: values.secret, redactor };
   const vars = renderTemplates(env?.vars ?? {}, varScope, { path: ['environments', environment, 'vars'] }) as Record<string, unknown>;
