@@ -16,7 +16,7 @@ export function addDiffCommand(program: Command): void {
     .addOption(outputOption())
     .addHelpText(
       'after',
-      '\nTwo names of environments of the config compare the environments; anything else is taken as two releases.\n\nExamples:\n  lockstep diff staging prod\n  lockstep diff 3f2a1c9 9c1e2f3 --output json\n  lockstep diff --releases dev 3f2a1c9   # a release whose id starts like an environment\'s name',
+      '\nTwo environments of the config compare the environments; two release ids (or prefixes) the releases;\none of each is refused. --releases takes both as releases, even one named like an environment.\n\nExamples:\n  lockstep diff staging prod\n  lockstep diff 3f2a1c9 9c1e2f3 --output json',
     )
     .action(async (left: string, right: string, o: { releases?: boolean }, cmd: Command) => {
       await withBackend(cmd, 'read', async (backend, opts) => {
