@@ -113,6 +113,29 @@ describe('lockstep diff', () => {
   });
 });
 
+describe('lockstep diff before anything was promoted', () => {
+  it('says so per component, and nothing is the same', async () => {
+    const fresh = testProject(DIFF_CONFIG);
+    try {
+      await fresh.deps(); // the state exists, empty
+      const text = await lockstepAwait(fresh.dir, ['diff', 'staging', 'prod'], SECRETS);
+      expect(text.stderr).toBe('');
+      expect(text.status).toBe(0);
+      expect(text.stdout).toContain('staging (nothing promoted yet)  vs  prod (nothing promoted yet)');
+      for (const c of ['iam', 'api', 'web']) expect(text.stdout).toContain(`${c}: not deployed in either`);
+      expect(text.stdout).toContain('no component is the same in both');
+      const d = JSON.parse((await lockstepAwait(fresh.dir, ['diff', 'staging', 'prod', '-o', 'json'], SECRETS)).stdout) as EnvironmentDiff;
+      expect(d.components.map((c) => [c.component, c.left, c.right, c.same])).toEqual([
+        ['iam', {}, {}, false],
+        ['api', {}, {}, false],
+        ['web', {}, {}, false],
+      ]);
+    } finally {
+      fresh.cleanup();
+    }
+  });
+});
+
 describe('lockstep metrics', () => {
   it('locally and through a server: the same figures; staging has a failed change and is failing', async () => {
     const here = await local(['metrics', '--since', '1d', '-o', 'json']);

@@ -42,6 +42,10 @@ function renderEnvironmentDiff(d: EnvironmentDiff): string {
   for (const c of d.components) {
     if (c.same) continue;
     lines.push('');
+    if (c.left.version === undefined && c.right.version === undefined) {
+      lines.push(printable(`${c.component}: not deployed in either`));
+      continue;
+    }
     lines.push(printable(`${c.component}: ${version(c.left)} in ${l}, ${version(c.right)} in ${r}${c.versionChanged ? '' : ' (same version)'}`));
     for (const [side, s] of [[l, c.left], [r, c.right]] as const) if (s.problem !== undefined) lines.push(printable(`  inputs in ${side} could not be resolved: ${s.problem}`));
     if (c.inputs.length > 0) {
