@@ -121,14 +121,14 @@ export function computeDora(input: DoraInput): DoraReport {
   const days = (to - from) / 86_400_000;
   const releases = new Map(input.releases.map((r) => [r.id, r]));
   const versionStart = componentVersionStarts(input.releases);
-  // Steps by promotion and component: a lookup per (promotion, component), not a scan of the promotion's steps.
+  // Steps by promotion and component: whether a rollback applied a component again is a lookup.
   const stepOf = new Map<string, Map<string, StepRecord>>();
   for (const [id, steps] of input.steps) stepOf.set(id, new Map(steps.map((s) => [s.component, s])));
 
   const environments = input.environments.map((environment): EnvironmentDora => {
     const touched = (p: PromotionRecord): boolean =>
       p.failure?.phase === 'verification' || (input.steps.get(p.id) ?? []).some((s) => s.applyStarted);
-    // Times parsed once: the per-component passes below read them for every component.
+    // Times parsed once, for the environment's figures and every component's.
     const outcomes = input.promotions
       .filter((p) => p.environment === environment && p.startedAt !== undefined && p.finishedAt !== undefined)
       .filter((p) => p.state === 'succeeded' || (p.state === 'failed' && touched(p)))
