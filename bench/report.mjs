@@ -173,6 +173,19 @@ export function renderMarkdown(results) {
       '',
     );
   }
+  if (b.metrics?.result) {
+    parts.push(
+      '## DORA metrics over a long history',
+      '',
+      '`lockstep metrics --since 10000d -o json` over the whole history of one environment, against `lockstep status -o json` on the same state (start-up, config, store).',
+      '',
+      table(
+        ['promotions', 'components', 'metrics s', 'status s', 'metrics / status'],
+        b.metrics.result.map((r) => [r.promotions, r.components, r.metricsS, r.statusS, `${r.vsStatus}×`]),
+      ),
+      '',
+    );
+  }
   if (b.gitops?.result) {
     const g = b.gitops.result;
     parts.push(

@@ -1,4 +1,6 @@
 import type { AuditCheck } from '../engine/audit-verify.js';
+import type { DiffRequest, DiffResult } from '../engine/diff.js';
+import type { DoraMetrics, DoraQuery } from '../engine/dora.js';
 import type { RunObserver } from '../engine/deps.js';
 import type { FollowEnd } from '../engine/follow.js';
 import type { CreateReleaseInput } from '../engine/promote.js';
@@ -86,6 +88,10 @@ export interface Backend {
   plan(ref: string, to: string): Promise<{ release: ReleaseRecord; plan: PromotionPlan }>;
   status(environment?: string): Promise<EnvironmentStatus[]>;
   promotions(query: { environment?: string; limit: number }): Promise<PromotionRecord[]>;
+  /** What differs between two environments, or two releases (`diff`). */
+  diff(request: DiffRequest): Promise<DiffResult>;
+  /** DORA metrics over a window ending now (`metrics`). */
+  metrics(query: DoraQuery): Promise<DoraMetrics>;
   promotion(ref: string): Promise<{ promotion: PromotionRecord; steps: StepRecord[] }>;
   /** Steps across promotions, newest first (`history --component`). */
   stepHistory(query: { environment?: string; component?: string; limit: number }): Promise<StepRecord[]>;

@@ -4,6 +4,8 @@ import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '
 import type { TokenView } from '../core/tokens.js';
 import type { WhoAmI } from '../core/whoami.js';
 import type { AuditCheck } from '../engine/audit-verify.js';
+import type { DiffRequest, DiffResult } from '../engine/diff.js';
+import type { DoraMetrics, DoraQuery } from '../engine/dora.js';
 import type { FollowEnd } from '../engine/follow.js';
 import type { CreateReleaseInput } from '../engine/promote.js';
 import type { EnvironmentStatus } from '../engine/status.js';
@@ -116,6 +118,14 @@ export class HttpBackend implements Backend {
   async status(environment?: string): Promise<EnvironmentStatus[]> {
     if (environment === undefined) return this.call('GET', '/environments');
     return [await this.call<EnvironmentStatus>('GET', `/environments/${encodeURIComponent(environment)}`)];
+  }
+
+  diff(request: DiffRequest): Promise<DiffResult> {
+    return this.call('GET', '/diff', { left: request.left, right: request.right, ...(request.releases === true ? { releases: 'true' } : {}) });
+  }
+
+  metrics(query: DoraQuery): Promise<DoraMetrics> {
+    return this.call('GET', '/dora', defined({ env: query.environment, component: query.component, since: query.since }));
   }
 
   promotions(query: { environment?: string; limit: number }): Promise<PromotionRecord[]> {
@@ -436,6 +446,9 @@ const FLAGS: Readonly<Record<string, string>> = {
   // The commands' arguments (`lockstep promote RELEASE`), wherever the request carries them.
   release: 'release',
   promotion: 'promotion',
+  // `lockstep diff LEFT RIGHT`: the arguments.
+  left: 'left',
+  right: 'right',
   environment: '--env',
   env: '--env',
   environments: '--env',

@@ -8,6 +8,8 @@ import { errorMessage } from '../core/errors.js';
 import { flushNotifications, listDeliveries, prepareNotifications, sendTestNotification } from '../engine/notifications.js';
 import { verifyAuditLog } from '../engine/audit-verify.js';
 import { cancelPromotion } from '../engine/cancel.js';
+import { diff, type DiffRequest } from '../engine/diff.js';
+import { doraMetrics, type DoraQuery } from '../engine/dora.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { waitToEnd } from '../engine/follow.js';
 import { previewPlan } from '../engine/plan-preview.js';
@@ -108,6 +110,14 @@ export class LocalBackend implements Backend {
 
   async status(environment?: string) {
     return environmentStatus(await this.engine(), environment);
+  }
+
+  async diff(request: DiffRequest) {
+    return diff(await this.engine(), request);
+  }
+
+  async metrics(query: DoraQuery) {
+    return doraMetrics(await this.engine(), query);
   }
 
   async promotions(query: { environment?: string; limit: number }) {

@@ -5,7 +5,9 @@ import { printableLines } from '../core/printable.js';
 import { ReportedError } from './command-kit.js';
 import { addAuditCommands } from './commands/audit.js';
 import { cancelCommand } from './commands/cancel.js';
+import { addDiffCommand } from './commands/diff.js';
 import { addLoginCommands } from './commands/login.js';
+import { addMetricsCommand } from './commands/metrics.js';
 import { addNotifyCommands } from './commands/notify.js';
 import { addProjectCommands } from './commands/project.js';
 import { addPromotionCommands } from './commands/promotion.js';
@@ -29,6 +31,8 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   addPromotionCommands,
   cancelCommand,
   addStatusCommands,
+  addDiffCommand,
+  addMetricsCommand,
   addAuditCommands,
   addNotifyCommands,
   addTokenCommands,

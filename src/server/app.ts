@@ -10,6 +10,8 @@ import { BodyTooLarge, errorResponse, RequestFieldError, ShuttingDown, type Requ
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { configRoutes } from './routes/config.js';
+import { diffRoutes } from './routes/diff.js';
+import { doraRoutes } from './routes/dora.js';
 import { environmentRoutes } from './routes/environments.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -77,6 +79,8 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   authRoutes(app, resolved);
   releaseRoutes(app, resolved);
   environmentRoutes(app, resolved);
+  diffRoutes(app, resolved);
+  doraRoutes(app, resolved);
   promotionRoutes(app, resolved);
   auditRoutes(app, resolved);
   configRoutes(app, resolved);

@@ -48,6 +48,9 @@ export const ROUTE_PERMISSIONS = {
   planRelease: { permission: 'plan', environment: { from: 'query', field: 'to' } },
   listEnvironments: { permission: 'read' },
   getEnvironment: { permission: 'read', environment: { from: 'param', field: 'environment' } },
+  // Two environments (or releases) at once: a read of the project, as listEnvironments.
+  getDiff: { permission: 'read' },
+  getDoraMetrics: { permission: 'read', environment: { from: 'query', field: 'env' } },
   listPromotions: { permission: 'read', environment: { from: 'query', field: 'env' } },
   getPromotion: { permission: 'read', environment: { from: 'promotion' } },
   getPromotionLogs: { permission: 'read', environment: { from: 'promotion' } },

@@ -24,6 +24,8 @@ export function sampleRequests(
     planRelease: { method: 'GET', path: `${P}/releases/${ids.release}/plan?to=dev` },
     listEnvironments: { method: 'GET', path: `${P}/environments` },
     getEnvironment: { method: 'GET', path: `${P}/environments/dev` },
+    getDiff: { method: 'GET', path: `${P}/diff?left=dev&right=staging` },
+    getDoraMetrics: { method: 'GET', path: `${P}/dora?env=dev&since=7d` },
     listPromotions: { method: 'GET', path: `${P}/promotions` },
     getPromotion: { method: 'GET', path: `${P}/promotions/${ids.promotion}` },
     getPromotionLogs: { method: 'GET', path: `${P}/promotions/${ids.promotion}/logs` },

@@ -373,6 +373,7 @@ describe('server: who may call what', () => {
     const environments: Partial<Record<OperationId, string>> = {
       planRelease: 'dev',
       getEnvironment: 'dev',
+      getDoraMetrics: 'dev',
       getPromotion: 'dev',
       getPromotionLogs: 'dev',
       createPromotion: 'dev',
