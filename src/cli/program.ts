@@ -5,6 +5,8 @@ import { printableLines } from '../core/printable.js';
 import { ReportedError } from './command-kit.js';
 import { addAuditCommands } from './commands/audit.js';
 import { cancelCommand } from './commands/cancel.js';
+import { addEvidenceCommands } from './commands/evidence.js';
+import { addKeysCommands } from './commands/keys.js';
 import { addLoginCommands } from './commands/login.js';
 import { addNotifyCommands } from './commands/notify.js';
 import { addProjectCommands } from './commands/project.js';
@@ -30,6 +32,8 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   cancelCommand,
   addStatusCommands,
   addAuditCommands,
+  addEvidenceCommands,
+  addKeysCommands,
   addNotifyCommands,
   addTokenCommands,
   addWhoamiCommand,

@@ -135,3 +135,18 @@ export function sealingStore(store: Store, signer: EvidenceSigner | undefined, c
     },
   });
 }
+
+/**
+ * A promotion's evidence as stored (`evidence export`). NotFoundError when it has none yet: it is
+ * written when the promotion ends, or, after a crash, by the next `tick`, `resume` or the server.
+ */
+export async function promotionEvidence(store: Pick<Store, 'getPromotion' | 'getEvidence'>, promotionRef: string): Promise<EvidenceRecord> {
+  const promotion = await store.getPromotion(promotionRef);
+  const evidence = await store.getEvidence(promotion.id);
+  if (evidence) return evidence;
+  if (!FINAL_PROMOTION_STATES.includes(promotion.state))
+    throw new NotFoundError(`promotion ${promotion.id.slice(0, 12)} is ${promotion.state}: its evidence is written when it ends`);
+  throw new NotFoundError(
+    `promotion ${promotion.id.slice(0, 12)} ended (${promotion.state}) but its evidence is not written yet (the process that ended it stopped first): lockstep tick, lockstep resume or the server writes it`,
+  );
+}
