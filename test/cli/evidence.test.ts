@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -512,6 +513,41 @@ describe('signed audit checkpoints', () => {
     const t = run(['audit', 'verify', '--file', join(project.dir, 'tampered.jsonl'), '--key', signing.pub]);
     expect(t.status).toBe(1);
     expect(t.stdout).toContain('signature does not match');
+  });
+});
+
+describe('the offline recipes the docs give', () => {
+  function jsBlocks(doc: string, from: string): string[] {
+    const text = readFileSync(new URL(`../../docs/${doc}`, import.meta.url), 'utf8');
+    const section = text.slice(text.indexOf(from));
+    return [...section.matchAll(/```js\n([\s\S]*?)\n```/g)].map((m) => m[1] ?? '');
+  }
+
+  function node(script: string, args: string[]): { status: number | null; out: string } {
+    const file = join(project.dir, `recipe-${Math.random().toString(36).slice(2)}.mjs`);
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, [file, ...args], { encoding: 'utf8' });
+    return { status: r.status, out: r.stdout + r.stderr };
+  }
+
+  it('docs/audit.md: the chain and checkpoint script accepts the export and refuses rewritten history', () => {
+    const [chain, checkpoints] = jsBlocks('audit.md', '## Verifying offline');
+    const script = `${chain ?? ''}\n${checkpoints ?? ''}\n`;
+    const good = node(script, [join(project.dir, 'audit.jsonl'), '', signing.pub]);
+    expect(good.status, good.out).toBe(0);
+    expect(good.out).toContain('every checkpoint verified');
+    const bad = node(script, [join(project.dir, 'rewritten.jsonl'), '', signing.pub]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.out).toContain('was rewritten');
+  });
+
+  it('docs/evidence.md: the evidence script accepts exported evidence and refuses a changed byte', () => {
+    const [script] = jsBlocks('evidence.md', '## Verifying without Lockstep');
+    const good = node(script ?? '', [join(project.dir, 'prod.intoto.json'), signing.pub]);
+    expect(good.status, good.out).toBe(0);
+    expect(good.out).toContain('valid: succeeded promotion');
+    const bad = node(script ?? '', [join(project.dir, 'changed.json'), signing.pub]);
+    expect(bad.status).not.toBe(0);
   });
 });
 
