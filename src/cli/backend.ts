@@ -9,7 +9,7 @@ import type { EnvironmentStatus } from '../engine/status.js';
 import type { TickResult } from '../engine/tick.js';
 import type { CreatedToken, NewToken } from '../engine/tokens.js';
 import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
-import type { DeliveryFilter, StepLogLine } from '../store/store.js';
+import type { DeliveryFilter, EvidenceRecord, StepLogLine } from '../store/store.js';
 import type { DeliveryView, SentNotifications } from '../engine/notifications.js';
 import type { TokenView } from '../core/tokens.js';
 import type { WhoAmI } from '../core/whoami.js';
@@ -108,6 +108,8 @@ export interface Backend {
   testNotification(target: string): Promise<DeliveryView>;
   /** The audit log as JSON lines, a chunk at a time. */
   exportAudit(): AsyncIterable<string | Uint8Array>;
+  /** A finished promotion's evidence (NotFoundError before it is written). */
+  evidence(ref: string): Promise<EvidenceRecord>;
   /** Promotes and follows the run to its end (or returns it pending or rejected by its gates). */
   promote(request: PromoteRequest, hooks: RunHooks): Promise<PromotionRecord>;
   /**

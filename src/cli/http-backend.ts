@@ -10,7 +10,7 @@ import type { FollowEnd } from '../engine/follow.js';
 import type { CreateReleaseInput } from '../engine/promote.js';
 import type { EnvironmentStatus } from '../engine/status.js';
 import type { CreatedToken, NewToken } from '../engine/tokens.js';
-import type { DeliveryFilter, StepLogLine } from '../store/store.js';
+import type { DeliveryFilter, EvidenceRecord, StepLogLine } from '../store/store.js';
 import type { DeliveryView, SentNotifications } from '../engine/notifications.js';
 import type {
   Backend,
@@ -154,6 +154,10 @@ export class HttpBackend implements Backend {
     if (response.body === null) return;
     // A page at a time, as the server sends it: a long log is never held whole here either.
     yield* response.body;
+  }
+
+  evidence(ref: string): Promise<EvidenceRecord> {
+    return this.call('GET', `/promotions/${encodeURIComponent(ref)}/evidence`);
   }
 
   sendNotifications(): Promise<SentNotifications> {

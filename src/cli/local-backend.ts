@@ -10,6 +10,7 @@ import { verifyAuditLog } from '../engine/audit-verify.js';
 import { cancelPromotion } from '../engine/cancel.js';
 import { diff, type DiffRequest } from '../engine/diff.js';
 import { doraMetrics, type DoraQuery } from '../engine/dora.js';
+import { promotionEvidence } from '../engine/evidence.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { waitToEnd } from '../engine/follow.js';
 import { previewPlan } from '../engine/plan-preview.js';
@@ -180,6 +181,10 @@ export class LocalBackend implements Backend {
 
   async *exportAudit(): AsyncGenerator<string> {
     yield* auditExport(await this.state());
+  }
+
+  async evidence(ref: string) {
+    return promotionEvidence(await this.state(), ref);
   }
 
   async waitToEnd(promotion: Parameters<Backend['waitToEnd']>[0], hooks: WaitHooks, signal: AbortSignal) {

@@ -6,6 +6,8 @@ import { ReportedError } from './command-kit.js';
 import { addAuditCommands } from './commands/audit.js';
 import { cancelCommand } from './commands/cancel.js';
 import { addDiffCommand } from './commands/diff.js';
+import { addEvidenceCommands } from './commands/evidence.js';
+import { addKeysCommands } from './commands/keys.js';
 import { addLoginCommands } from './commands/login.js';
 import { addMetricsCommand } from './commands/metrics.js';
 import { addNotifyCommands } from './commands/notify.js';
@@ -34,6 +36,8 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   addDiffCommand,
   addMetricsCommand,
   addAuditCommands,
+  addEvidenceCommands,
+  addKeysCommands,
   addNotifyCommands,
   addTokenCommands,
   addWhoamiCommand,

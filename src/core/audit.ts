@@ -41,6 +41,8 @@ export const AUDIT_KINDS = [
   'verification.finished',
   'token.created',
   'token.revoked',
+  'evidence.written',
+  'audit.checkpoint',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

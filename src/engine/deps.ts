@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { RunningPromotions } from './running-promotions.js';
 import type { SecretSource } from './secrets.js';
+import type { EvidenceSigner } from './signing-key.js';
 
 /** Everything the engine needs from outside: built by the CLI (or the server), passed in explicitly. */
 export interface EngineDeps {
@@ -23,6 +24,8 @@ export interface EngineDeps {
    */
   stateDir: string;
   secrets: SecretSource;
+  /** The key evidence and audit checkpoints are signed with (engine/signing-key.ts); absent: unsigned. */
+  signer?: EvidenceSigner;
   actor: string;
   /** How `actor` was established; recorded with every decision an actor makes. Default: claimed. */
   actorProof?: ActorProof;

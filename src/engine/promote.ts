@@ -1,3 +1,4 @@
+import { sealUnsealed } from './evidence.js';
 import { randomBytes } from 'node:crypto';
 import type { AuditEventInput, AuditKind } from '../core/audit.js';
 import { expandPeople, listsPerson } from '../core/config/gate-rules.js';
@@ -415,6 +416,8 @@ export async function resume(deps: EngineDeps, promotionRef: string | undefined,
     options.onRunner?.(runner);
     results.push(await runner.run(options));
   }
+  // Evidence a crash kept from being written when a promotion ended: `tick` reports what still fails.
+  await sealUnsealed({ store: deps.store, signer: deps.signer, clock: deps.clock });
   return results;
 }
 

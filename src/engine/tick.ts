@@ -4,6 +4,7 @@ import type { EngineDeps } from './deps.js';
 import { actorProof } from './gates.js';
 import { advancePending, promote, type PromoteOptions } from './promote.js';
 import { own } from '../core/own.js';
+import { sealUnsealed } from './evidence.js';
 
 /** Who requests an automatic promotion: not a person, so separation of duties never exempts anyone. */
 export const AUTO_ACTOR = 'lockstep:auto';
@@ -39,6 +40,9 @@ export async function tick(deps: EngineDeps, options: Pick<PromoteOptions, 'onCr
     if (started.promotion) result.automatic.push(started.promotion);
     if (started.error !== undefined) result.errors.push({ environment: started.environment, message: started.error });
   }
+  // Evidence a crash kept from being written when its promotion ended.
+  const sealed = await sealUnsealed({ store: deps.store, signer: deps.signer, clock: deps.clock });
+  for (const e of sealed.errors) result.errors.push({ promotionId: e.promotionId, environment: '', message: `its evidence could not be written: ${e.message}` });
   return result;
 }
 

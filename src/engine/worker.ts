@@ -5,6 +5,7 @@ import { evaluatePromotionGates } from './gates.js';
 import { ownerIsGone } from './lease.js';
 import { advancePending, resume } from './promote.js';
 import { startAutomatic } from './tick.js';
+import { sealUnsealed } from './evidence.js';
 import { Notifier, type NotifierOptions } from './notifier.js';
 
 /** How often the worker looks for work when nothing wakes it (a gate that time satisfies, a dead process). */
@@ -113,6 +114,9 @@ export class BackgroundWorker {
       }
       const onCreated = (p: PromotionRecord): void => this.events.log?.(`auto-promotion ${p.id.slice(0, 12)} of release ${p.releaseId.slice(0, 12)} to ${p.environment}`);
       await startAutomatic(deps, { onCreated }, (key, work) => this.run(key, work));
+      // Evidence a crash kept from being written when its promotion ended.
+      const sealed = await sealUnsealed({ store: deps.store, signer: deps.signer, clock: deps.clock });
+      for (const e of sealed.errors) this.events.log?.(`promotion ${e.promotionId.slice(0, 12)}: its evidence could not be written: ${e.message}`);
     } catch (error) {
       this.events.log?.(`background work failed, tried again in ${this.intervalMs} ms: ${errorMessage(error)}`);
     }

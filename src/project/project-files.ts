@@ -5,7 +5,9 @@ import { loadConfig, type LoadedConfig } from '../core/config/load-config.js';
 import { InputError, NotFoundError } from '../core/errors.js';
 import { systemClock } from '../engine/clock.js';
 import type { ActorProof, EngineDeps, RunObserver } from '../engine/deps.js';
+import { sealingStore } from '../engine/evidence.js';
 import { secretSource, type SecretSource } from '../engine/secrets.js';
+import { loadSigner } from '../engine/signing-key.js';
 import { TraceExporter, traceSettings, tracedStore } from '../engine/promotion-traces.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -138,15 +140,19 @@ export function projectDeps(
   who: { actor: string; actorProof?: ActorProof; actorGroups?: readonly string[]; observer?: RunObserver },
 ): EngineDeps {
   const stateDir = projectState(location).localDir;
+  const secrets = projectSecrets(location);
+  const signer = loadSigner(process.env, secrets);
   return {
-    store,
+    // Every promotion that ends gets its evidence (docs/evidence.md), whoever ends it.
+    store: sealingStore(store, signer, systemClock, warn),
     adapters: builtinAdapters(),
     clock: systemClock,
     loaded,
     projectDir: dirname(resolve(location.config)),
     cacheDir: join(stateDir, 'cache'),
     stateDir,
-    secrets: projectSecrets(location),
+    secrets,
+    ...(signer === undefined ? {} : { signer }),
     actor: who.actor,
     actorProof: who.actorProof,
     ...(who.actorGroups === undefined ? {} : { actorGroups: who.actorGroups }),

@@ -17,6 +17,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { notifyRoutes } from './routes/notify.js';
 import { promotionRoutes } from './routes/promotions.js';
+import { evidenceRoutes } from './routes/evidence.js';
 import { releaseRoutes } from './routes/releases.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -82,6 +83,7 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
   diffRoutes(app, resolved);
   doraRoutes(app, resolved);
   promotionRoutes(app, resolved);
+  evidenceRoutes(app, resolved);
   auditRoutes(app, resolved);
   configRoutes(app, resolved);
   tokenRoutes(app, resolved);

@@ -54,6 +54,7 @@ export const ROUTE_PERMISSIONS = {
   listPromotions: { permission: 'read', environment: { from: 'query', field: 'env' } },
   getPromotion: { permission: 'read', environment: { from: 'promotion' } },
   getPromotionLogs: { permission: 'read', environment: { from: 'promotion' } },
+  getPromotionEvidence: { permission: 'read', environment: { from: 'promotion' } },
   createPromotion: { permission: 'promote', environment: { from: 'body', field: 'to' }, alsoWhen: [OVERRIDE_WINDOW] },
   approvePromotion: { permission: 'approve', environment: { from: 'promotion' }, alsoWhen: [OVERRIDE_WINDOW] },
   rejectPromotion: { permission: 'approve', environment: { from: 'promotion' } },

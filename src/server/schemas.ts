@@ -161,7 +161,7 @@ export const TokenParams = ProjectParams.extend({
 });
 
 /** A record described in the document, typed by its TypeScript interface. */
-function record<T>(name: string, description: string) {
+export function record<T>(name: string, description: string) {
   return z.custom<T>(() => true).openapi(name, { type: 'object', description });
 }
 

@@ -88,6 +88,13 @@ export const checkRelease: RowCheck = shape({
 
 export const checkCancelRequest: RowCheck = shape({ promotionId: 'text', by: 'text', reason: 'text?', at: 'text' });
 
+export const checkEvidence: RowCheck = shape({ promotionId: 'text', createdAt: 'text', keyid: 'text?', envelope: 'object' }, (record) => {
+  const envelope = record.envelope as Record<string, unknown>;
+  return typeof envelope.payloadType === 'string' && typeof envelope.payload === 'string' && Array.isArray(envelope.signatures)
+    ? undefined
+    : 'field envelope is not a DSSE envelope';
+});
+
 export const checkRejection: RowCheck = shape({ by: 'text', reason: 'text', at: 'text' });
 
 const checkPlan = shape({ steps: 'list', levels: 'list', gates: 'list', digest: 'text' });

@@ -1,5 +1,6 @@
 import type { AuditEntry, AuditEventInput } from '../core/audit.js';
 import type { CancelRequest } from '../core/cancel-request.js';
+import type { DsseEnvelope } from '../core/dsse.js';
 import type {
   ApprovalRecord,
   ComponentState,
@@ -84,6 +85,20 @@ export interface Store {
   auditPage(afterSeq: number | null, limit: number): Promise<AuditEntry[]>;
   /** The last entry's sequence number and hash, if any. */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+  /** One promotion's audit entries (exact id), in sequence order. */
+  promotionAudit(promotionId: string): Promise<AuditEntry[]>;
+  /** The newest entry of that kind, if any (the last `audit.checkpoint`). */
+  lastAuditOfKind(kind: AuditEntry['kind']): Promise<AuditEntry | undefined>;
+
+  // ------------------------------------------------ evidence (docs/evidence.md)
+
+  /** A promotion's evidence (exact id), once written. */
+  getEvidence(promotionId: string): Promise<EvidenceRecord | undefined>;
+  /**
+   * Promotions in a final state without evidence yet, oldest first, at most `limit`: those a crash
+   * ended between their last commit and their evidence's. Ids only.
+   */
+  unsealedPromotions(limit: number): Promise<string[]>;
 
   /** Every API token, revoked and expired ones too, oldest first. Records hold hashes, never tokens. */
   listTokens(): Promise<TokenRecord[]>;
@@ -242,7 +257,21 @@ export interface StoreChange {
   createToken?: TokenRecord;
   /** Marks the token of that name that is not revoked as revoked at `at`. NotFoundError when there is none. */
   revokeToken?: { name: string; at: string };
+  /**
+   * A finished promotion's evidence, written once: ConflictError when it has evidence already (another
+   * process wrote it), NotFoundError when the promotion does not exist.
+   */
+  evidence?: EvidenceRecord;
   audit: AuditEventInput[];
+}
+
+/** A promotion's signed (or, without a key, unsigned) evidence: an in-toto Statement in a DSSE envelope. */
+export interface EvidenceRecord {
+  promotionId: string;
+  createdAt: string;
+  /** The signing key's id, when it was signed. */
+  keyid?: string;
+  envelope: DsseEnvelope;
 }
 
 /** One line of what a step's commands printed. */

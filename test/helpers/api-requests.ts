@@ -29,6 +29,7 @@ export function sampleRequests(
     listPromotions: { method: 'GET', path: `${P}/promotions` },
     getPromotion: { method: 'GET', path: `${P}/promotions/${ids.promotion}` },
     getPromotionLogs: { method: 'GET', path: `${P}/promotions/${ids.promotion}/logs` },
+    getPromotionEvidence: { method: 'GET', path: `${P}/promotions/${ids.promotion}/evidence` },
     createPromotion: { method: 'POST', path: `${P}/promotions`, body: { release: ids.release, to: 'dev' } },
     approvePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/approve`, body: { comment: 'ok' } },
     rejectPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/reject`, body: { comment: 'no' } },

@@ -376,6 +376,7 @@ describe('server: who may call what', () => {
       getDoraMetrics: 'dev',
       getPromotion: 'dev',
       getPromotionLogs: 'dev',
+      getPromotionEvidence: 'dev',
       createPromotion: 'dev',
       approvePromotion: 'dev',
       rejectPromotion: 'dev',

@@ -972,6 +972,63 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
       });
     });
 
+    describe('evidence', () => {
+      function evidenceRecord(promotionId: string, payload: string) {
+        return {
+          promotionId,
+          createdAt: at(9),
+          keyid: hexId('key'),
+          envelope: { payloadType: 'application/vnd.in-toto+json', payload: Buffer.from(payload).toString('base64'), signatures: [{ keyid: hexId('key'), sig: 'c2ln' }] },
+        };
+      }
+
+      it('stores a promotion\'s evidence once, with its audit entries; a second write is a conflict and changes nothing', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        expect(await store.getEvidence(p.id)).toBeUndefined();
+        const record = evidenceRecord(p.id, '{"first":true}');
+        await store.commit({ evidence: record, audit: [event('evidence.written', { promotionId: p.id })] });
+        expect(await store.getEvidence(p.id)).toStrictEqual(record);
+        const head = await store.auditHead();
+        expect(await rejection(store.commit({ evidence: evidenceRecord(p.id, '{"second":true}'), audit: [event('evidence.written', { promotionId: p.id })] }))).toBeInstanceOf(ConflictError);
+        expect(await store.getEvidence(p.id)).toStrictEqual(record);
+        expect(await store.auditHead()).toStrictEqual(head);
+      });
+
+      it('refuses evidence of a promotion that does not exist', async () => {
+        expect(await rejection(store.commit({ evidence: evidenceRecord(hexId('nobody'), '{}'), audit: [] }))).toBeInstanceOf(NotFoundError);
+      });
+
+      it('lists the finished promotions without evidence, oldest first, and no others', async () => {
+        const r = await addRelease();
+        const done = await addPromotion({ releaseId: r.id, environment: 'dev', requestedAt: at(2) });
+        const older = await addPromotion({ releaseId: r.id, environment: 'staging', requestedAt: at(1) });
+        const running = await addPromotion({ releaseId: r.id, environment: 'prod' });
+        await store.commit({ promotion: { record: { ...done, state: 'succeeded', finishedAt: at(3) } }, audit: [event('promotion.finished', { promotionId: done.id })] });
+        await store.commit({ promotion: { record: { ...older, state: 'rejected', finishedAt: at(3) } }, audit: [event('promotion.finished', { promotionId: older.id })] });
+        await store.commit({ promotion: { record: { ...running, state: 'running' } }, audit: [event('promotion.started', { promotionId: running.id })] });
+        expect(await store.unsealedPromotions(10)).toStrictEqual([older.id, done.id]);
+        expect(await store.unsealedPromotions(1)).toStrictEqual([older.id]);
+        await store.commit({ evidence: evidenceRecord(older.id, '{}'), audit: [] });
+        expect(await store.unsealedPromotions(10)).toStrictEqual([done.id]);
+      });
+
+      it('reads one promotion\'s audit entries in order, and the newest entry of a kind', async () => {
+        const r = await addRelease();
+        const p = await addPromotion({ releaseId: r.id });
+        await store.commit({ audit: [event('step.started', { promotionId: p.id, component: 'api' }), event('audit.checkpoint', { data: { n: 1 } })] });
+        await store.commit({ audit: [event('step.succeeded', { promotionId: p.id, component: 'api' }), event('audit.checkpoint', { data: { n: 2 } })] });
+        const entries = await store.promotionAudit(p.id);
+        expect(entries.map((e) => e.kind)).toStrictEqual(['promotion.requested', 'step.started', 'step.succeeded']);
+        const all = await allAudit();
+        expect(entries).toStrictEqual(all.filter((e) => e.promotionId === p.id));
+        const last = await store.lastAuditOfKind('audit.checkpoint');
+        expect(last?.data).toStrictEqual({ n: 2 });
+        expect(last).toStrictEqual(all.at(-1));
+        expect(await store.lastAuditOfKind('token.created')).toBeUndefined();
+      });
+    });
+
     describe('input checks', () => {
       it('rejects a negative or fractional limit', async () => {
         expect(await rejection(store.listReleases({ limit: -1 }))).toBeInstanceOf(InputError);

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withSensitive } from '../../core/adapter.js';
 import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
@@ -187,6 +187,8 @@ interface TerraformPlanData {
   commit?: string;
   /** Whether plan exited 2: without changes there is nothing to apply, only outputs to read. */
   changes: boolean;
+  /** SHA-256 of the saved plan file: the plan's digest in the promotion's evidence (docs/evidence.md). */
+  planSha256?: string;
 }
 
 function planData(value: unknown): TerraformPlanData | undefined {
@@ -269,6 +271,7 @@ async function planVersion(
     planFile,
     version,
     changes,
+    planSha256: createHash('sha256').update(await readFile(planFile)).digest('hex'),
     ...(source.commit === undefined ? {} : { commit: source.commit }),
   };
   const where = source.commit === undefined ? '' : ` at ${source.commit.slice(0, 12)}`;

@@ -5,13 +5,13 @@ import type { AuditEntry, AuditEventInput } from '../../core/audit.js';
 import type { CancelRequest } from '../../core/cancel-request.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
-import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
+import { FINAL_PROMOTION_STATES, type ApprovalRecord, type ComponentState, type PromotionOwner, type PromotionRecord, type ReleaseRecord, type ReleaseRejection, type StepRecord } from '../../core/model.js';
 import { printable } from '../../core/printable.js';
 import type { TokenRecord } from '../../core/tokens.js';
 import { RecordReader } from '../record-reader.js';
 import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, queuedDelivery, tokenNameTaken } from '../store-rules.js';
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
-import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkRejection } from '../row-checks.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkEvidence, checkRejection } from '../row-checks.js';
 import {
   StateError,
   type AttemptOutcome,
@@ -20,6 +20,7 @@ import {
   type DeliveryFilter,
   type DeliveryRecord,
   type DeliveryStatus,
+  type EvidenceRecord,
   type PromotionFilter,
   type StepLogLine,
   type Store,
@@ -253,7 +254,20 @@ export class PostgresStore implements Store {
     }
     if (change.createToken) await this.insertToken(client, change.createToken);
     if (change.revokeToken) await this.markTokenRevoked(client, change.revokeToken.name, change.revokeToken.at);
+    if (change.evidence) await this.insertEvidence(client, change.evidence);
     return this.appendAudit(client, change.audit);
+  }
+
+  private async insertEvidence(client: PostgresClientLike, record: EvidenceRecord): Promise<void> {
+    if (!(await exists(client, 'SELECT 1 FROM promotions WHERE id = $1', [record.promotionId])))
+      throw new NotFoundError(`evidence names promotion ${record.promotionId}, which does not exist`);
+    // ON CONFLICT rather than a look first: two replicas sealing one promotion at once both get here.
+    const inserted = await client.query('INSERT INTO evidence (promotion_id, created_at, json) VALUES ($1, $2, $3) ON CONFLICT (promotion_id) DO NOTHING', [
+      record.promotionId,
+      record.createdAt,
+      JSON.stringify(record),
+    ]);
+    if (inserted.rowCount === 0) throw new ConflictError(`promotion ${record.promotionId} has evidence already`);
   }
 
   private async checkFence(client: PostgresClientLike, fence: { promotionId: string; ownerToken: string }): Promise<void> {
@@ -526,6 +540,45 @@ export class PostgresStore implements Store {
 
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
     return readHead(this.pool);
+  }
+
+  async promotionAudit(promotionId: string): Promise<AuditEntry[]> {
+    const result = await this.pool.query<AuditTuple>({
+      text: `SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log WHERE promotion_id = $1 ORDER BY seq`,
+      values: [promotionId],
+      rowMode: 'array',
+    });
+    return result.rows.map((row) => this.auditRow(row));
+  }
+
+  async lastAuditOfKind(kind: AuditEntry['kind']): Promise<AuditEntry | undefined> {
+    const result = await this.pool.query<AuditTuple>({
+      text: `SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log WHERE kind = $1 ORDER BY seq DESC LIMIT 1`,
+      values: [kind],
+      rowMode: 'array',
+    });
+    const row = result.rows[0];
+    return row === undefined ? undefined : this.auditRow(row);
+  }
+
+  private auditRow(row: AuditTuple): AuditEntry {
+    const data = this.read.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
+    return entryFromTuple(row, data);
+  }
+
+  async getEvidence(promotionId: string): Promise<EvidenceRecord | undefined> {
+    const row = await get<JsonRow>(this.pool, 'SELECT json FROM evidence WHERE promotion_id = $1', [promotionId]);
+    return row === undefined ? undefined : this.read.record<EvidenceRecord>('evidence', `promotion_id ${promotionId}`, row.json, checkEvidence);
+  }
+
+  async unsealedPromotions(limit: number): Promise<string[]> {
+    const rows = await all<{ id: string }>(
+      this.pool,
+      `SELECT p.id FROM promotions p WHERE p.state = ANY($1)
+         AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.promotion_id = p.id) ORDER BY p.requested_at, p.id LIMIT $2`,
+      [[...FINAL_PROMOTION_STATES], sqlLimit(limit)],
+    );
+    return rows.map((r) => r.id);
   }
 
   async listTokens(): Promise<TokenRecord[]> {

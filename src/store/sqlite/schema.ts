@@ -192,6 +192,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 8,
+    name: 'promotion evidence',
+    sql: `
+      -- Each finished promotion's evidence (an in-toto statement in a DSSE envelope), written once.
+      CREATE TABLE evidence (
+        promotion_id TEXT PRIMARY KEY REFERENCES promotions (id),
+        created_at   TEXT NOT NULL,
+        json         TEXT NOT NULL
+      ) STRICT;
+      -- Finding the promotions a crash left without evidence reads promotions by state.
+      CREATE INDEX promotions_state ON promotions (state, requested_at);
+      CREATE INDEX audit_log_kind ON audit_log (kind, seq);
+    `,
+  },
 ];
 
 export interface MigrationResult {

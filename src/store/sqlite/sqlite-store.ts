@@ -10,7 +10,7 @@ import type { AuditEntry, AuditEventInput } from '../../core/audit.js';
 import type { CancelRequest } from '../../core/cancel-request.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.js';
-import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, ReleaseRecord, ReleaseRejection, StepRecord } from '../../core/model.js';
+import { FINAL_PROMOTION_STATES, type ApprovalRecord, type ComponentState, type PromotionOwner, type PromotionRecord, type ReleaseRecord, type ReleaseRejection, type StepRecord } from '../../core/model.js';
 import {
   StateError,
   type AttemptOutcome,
@@ -19,6 +19,7 @@ import {
   type DeliveryFilter,
   type DeliveryRecord,
   type DeliveryStatus,
+  type EvidenceRecord,
   type PromotionFilter,
   type StepLogLine,
   type Store,
@@ -27,7 +28,7 @@ import {
 } from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
-import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkRejection } from '../row-checks.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkEvidence, checkRejection } from '../row-checks.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
 import { RecordReader } from '../record-reader.js';
@@ -267,7 +268,16 @@ export class SqliteStore implements Store {
     }
     if (change.createToken) this.insertToken(change.createToken);
     if (change.revokeToken) this.markTokenRevoked(change.revokeToken.name, change.revokeToken.at);
+    if (change.evidence) this.insertEvidence(change.evidence);
     return this.appendAudit(change.audit);
+  }
+
+  private insertEvidence(record: EvidenceRecord): void {
+    if (this.get('SELECT 1 FROM promotions WHERE id = ?', record.promotionId) === undefined)
+      throw new NotFoundError(`evidence names promotion ${record.promotionId}, which does not exist`);
+    if (this.get('SELECT 1 FROM evidence WHERE promotion_id = ?', record.promotionId) !== undefined)
+      throw new ConflictError(`promotion ${record.promotionId} has evidence already`);
+    this.run('INSERT INTO evidence (promotion_id, created_at, json) VALUES (?, ?, ?)', record.promotionId, record.createdAt, JSON.stringify(record));
   }
 
   private insertToken(record: TokenRecord): void {
@@ -573,6 +583,39 @@ export class SqliteStore implements Store {
 
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
     return this.readHead();
+  }
+
+  async promotionAudit(promotionId: string): Promise<AuditEntry[]> {
+    const rows = (this.statement(`SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log WHERE promotion_id = ? ORDER BY seq`) as SqliteStatementLike & {
+      raw(toggle: boolean): SqliteStatementLike;
+    })
+      .raw(true)
+      .all(promotionId) as AuditTuple[];
+    return rows.map((row) => this.auditEntry(row));
+  }
+
+  async lastAuditOfKind(kind: AuditEntry['kind']): Promise<AuditEntry | undefined> {
+    const row = (this.statement(`SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log WHERE kind = ? ORDER BY seq DESC LIMIT 1`) as SqliteStatementLike & {
+      raw(toggle: boolean): SqliteStatementLike;
+    })
+      .raw(true)
+      .get(kind) as AuditTuple | undefined;
+    return row === undefined ? undefined : this.auditEntry(row);
+  }
+
+  async getEvidence(promotionId: string): Promise<EvidenceRecord | undefined> {
+    const row = this.get<JsonRow>('SELECT json FROM evidence WHERE promotion_id = ?', promotionId);
+    return row === undefined ? undefined : this.read.record<EvidenceRecord>('evidence', `promotion_id ${promotionId}`, row.json, checkEvidence);
+  }
+
+  async unsealedPromotions(limit: number): Promise<string[]> {
+    const rows = this.all<{ id: string }>(
+      `SELECT p.id FROM promotions p WHERE p.state IN (${FINAL_PROMOTION_STATES.map(() => '?').join(', ')})
+         AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.promotion_id = p.id) ORDER BY p.requested_at, p.id LIMIT ?`,
+      ...FINAL_PROMOTION_STATES,
+      sqlLimit(limit),
+    );
+    return rows.map((r) => r.id);
   }
 
   async listTokens(): Promise<TokenRecord[]> {

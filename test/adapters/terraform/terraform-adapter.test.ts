@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -70,6 +71,8 @@ describe('terraform adapter (fake terraform CLI): plan and apply', () => {
     const planFile = planFileOf(plan);
     expect(planFile.startsWith(p.cacheDir)).toBe(true);
     expect(existsSync(planFile)).toBe(true);
+    // The saved plan's digest, for the promotion's evidence (docs/evidence.md).
+    expect((plan.data as { planSha256?: string }).planSha256).toBe(createHash('sha256').update(readFileSync(planFile)).digest('hex'));
     expect(p.state('staging')?.resources).toEqual({});
 
     const outputs = await terraformAdapter.apply(s, plan, ctx);
