@@ -184,28 +184,40 @@ export async function migratePostgres(
   await client.query('BEGIN');
   try {
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('lockstep schema migration ' || current_schema()))`);
-    await client.query(`
-      CREATE TABLE IF NOT EXISTS schema_version (
-        version    INTEGER PRIMARY KEY,
-        name       TEXT NOT NULL,
-        applied_at TEXT NOT NULL
-      )`);
-    const { rows } = await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_version');
-    const from = rows[0]?.version ?? 0;
+    // Looked up before any CREATE: PostgreSQL checks the CREATE privilege even for IF NOT EXISTS, and
+    // a role that may only read and write the tables (docs/postgresql.md) must still open a current schema.
+    const { rows: present } = await client.query<{ present: string | null }>(`SELECT to_regclass('schema_version')::text AS present`);
+    const from = present[0]?.present == null ? 0 : ((await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_version')).rows[0]?.version ?? 0);
     const newest = migrations.at(-1)?.version ?? 0;
     if (from > newest) {
       throw new StateError(`${name} has schema version ${from}, newer than this Lockstep knows (${newest}): upgrade Lockstep`);
     }
     const applied: number[] = [];
-    for (const migration of migrations) {
-      if (migration.version <= from) continue;
-      await client.query(migration.sql);
-      await client.query(
-        `INSERT INTO schema_version (version, name, applied_at)
-         VALUES ($1, $2, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
-        [migration.version, migration.name],
+    try {
+      if (from < newest) {
+        await client.query(`
+          CREATE TABLE IF NOT EXISTS schema_version (
+            version    INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+          )`);
+      }
+      for (const migration of migrations) {
+        if (migration.version <= from) continue;
+        await client.query(migration.sql);
+        await client.query(
+          `INSERT INTO schema_version (version, name, applied_at)
+           VALUES ($1, $2, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
+          [migration.version, migration.name],
+        );
+        applied.push(migration.version);
+      }
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+      throw new StateError(
+        `${name} has schema version ${from} and this Lockstep reads ${newest}: upgrading it needs a role that may create tables there (${(error as Error).message}); run lockstep state migrate as the schema's owner`,
+        { cause: error },
       );
-      applied.push(migration.version);
     }
     await client.query('COMMIT');
     return { from, to: Math.max(from, newest), applied };
@@ -214,6 +226,9 @@ export async function migratePostgres(
     throw error;
   }
 }
+
+/** PostgreSQL's insufficient_privilege. */
+const INSUFFICIENT_PRIVILEGE = '42501';
 
 /** Versions must be 1, 2, 3, …: a gap or a reordering is a programming error, caught before any change. */
 function checkOrder(migrations: readonly PostgresMigration[]): void {
