@@ -18,7 +18,17 @@ describe('a state made by the Lockstep before the PostgreSQL store', () => {
   let project: TestProject;
   let file: string;
   /** Every table's rows as the older Lockstep left them, read before this one touched the file. */
-  let before: Record<string, unknown[]>;
+  let before: {
+    releases: unknown[];
+    promotions: unknown[];
+    steps: Record<string, unknown>[];
+    logs: Record<string, unknown>[];
+    approvals: Record<string, unknown>[];
+    tokens: unknown[];
+    deliveries: Record<string, unknown>[];
+    states: unknown[];
+    audit: Record<string, unknown>[];
+  };
 
   function run(args: string[], status = 0, env: NodeJS.ProcessEnv = {}): CliResult {
     const r = lockstep(project.dir, args, env);

@@ -45,14 +45,14 @@ export function addStateCommands(program: Command): void {
       await withState(opts, opts.state, false, async ({ store, label }) => {
         const { current, newest } = await store.schemaVersion();
         const status = current === 0 ? 'empty' : current === newest ? 'current' : current < newest ? 'older' : 'newer';
-        if (opts.output === 'json') return printJson({ state: label, version: current, reads: newest, status });
         const words = {
           empty: 'nothing written yet (lockstep state migrate, or the first command that records something, creates the tables)',
           current: 'up to date',
           older: 'older: lockstep state migrate upgrades it (every command that opens it does too)',
           newer: 'written by a newer Lockstep: this one refuses it; upgrade Lockstep',
         }[status];
-        print(`${label}: schema version ${current}; this Lockstep reads ${newest}: ${words}`);
+        if (opts.output === 'json') printJson({ state: label, version: current, reads: newest, status });
+        else print(`${label}: schema version ${current}; this Lockstep reads ${newest}: ${words}`);
         if (status === 'newer') throw new ReportedError(EXIT.failed);
       }, true);
     });

@@ -164,18 +164,8 @@ export class PostgresStore implements Store {
   async migrate(): Promise<SchemaMigration> {
     const client = await this.pool.connect();
     try {
-      // The schema's name was checked in connect: a plain identifier, safe to write into the statement.
-      // Only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the database
-      // even when the schema exists, which the role that runs the server need not have.
-      const missing = this.schema !== undefined && (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema])).rows.length === 0;
-      if (missing) {
-        // Two replicas starting at once may both find it missing: the loser's duplicate is no error.
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema ?? ''}`).catch((error: unknown) => {
-          const code = (error as { code?: unknown }).code;
-          if (code !== '42P06' && code !== '23505') throw error;
-        });
-      }
-      const done = await migratePostgres(client, this.name);
+      // The schema's name was checked in connect: a plain identifier.
+      const done = await migratePostgres(client, this.name, POSTGRES_MIGRATIONS, this.schema);
       return { from: done.from, to: done.to, applied: done.applied.map((version) => ({ version, name: POSTGRES_MIGRATIONS[version - 1]?.name ?? '' })) };
     } finally {
       client.release();
