@@ -114,6 +114,8 @@ describe('lockstep state migrate and state version', () => {
     const text = run(['state', 'migrate', '--state', file]).stdout;
     expect(text).toContain(`${file}: schema version 0 → ${MIGRATIONS.length}\n  applied 1: initial tables\n`);
     expect(run(['state', 'migrate', '--state', file]).stdout).toBe(`${file}: schema version ${MIGRATIONS.length}, up to date\n`);
+    // The database below any API: never through a server.
+    expect(run(['state', 'version', '--state', file], 2, { LOCKSTEP_SERVER: 'http://127.0.0.1:9' }).stderr).toContain('lockstep state acts on the database on this machine, not through a server');
   });
 
   it('refuses a state written by a newer Lockstep, on either store, and changes nothing', async () => {

@@ -202,7 +202,8 @@ export async function migratePostgres(
       throw error;
     }
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [key]);
+    // A connection that broke released the lock with its session.
+    await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
   }
 }
 
