@@ -68,6 +68,7 @@ export function addStateCommands(program: Command): void {
     )
     .action(async (o: { from: string; to: string }, cmd: Command) => {
       const opts = stateGlobals(cmd);
+      // The source is only read (an older one is upgraded first, as any command would).
       await withState(opts, o.from, false, async (from) => {
         await withState(opts, o.to, true, async (to) => {
           if (sameState(from.target, to.target)) throw new InputError(`--from and --to name the same state (${to.label})`, '--to');
@@ -87,7 +88,7 @@ export function addStateCommands(program: Command): void {
           print(`copied ${result.total} rows (${describeCounts(result.rows)}) into ${to.label}`);
           print(`audit log intact on both: ${result.audit.entries} entries, head ${result.audit.head}`);
         });
-      });
+      }, true);
     });
 }
 

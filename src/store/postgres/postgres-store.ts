@@ -181,9 +181,11 @@ export class PostgresStore implements Store {
   /** The pages are read in one REPEATABLE READ, READ ONLY transaction: one snapshot, on one connection. */
   async *exportRows(pageSize: number): AsyncIterable<RowPage> {
     const client = await this.pool.connect();
+    let open = false;
     let broken: Error | undefined;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      open = true;
       for (const table of STATE_TABLES) {
         const line = (table.columns as readonly string[]).indexOf('line');
         let last: RowValue[] | undefined;
@@ -199,15 +201,14 @@ export class PostgresStore implements Store {
         }
       }
       await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
-      throw error;
+      open = false;
     } finally {
-      // Iteration stopped early (return()): the transaction is still open; a released client is
-      // reset by ROLLBACK first.
-      if (broken === undefined) await client.query('ROLLBACK').catch(() => undefined);
+      // A failure, or iteration stopped early (return()): end the snapshot before the connection goes back.
+      if (open) {
+        await client.query('ROLLBACK').catch((error: unknown) => {
+          broken = error instanceof Error ? error : new Error(String(error));
+        });
+      }
       client.release(broken);
     }
   }
