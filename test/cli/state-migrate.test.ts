@@ -193,6 +193,23 @@ describe('lockstep state migrate and state version', () => {
     run(['token', 'create', '--name', 'ci', '--state', asApp]);
     expect(JSON.parse(run(['audit', 'verify', '--state', asApp, '-o', 'json']).stdout)).toMatchObject({ ok: true });
 
+    // A copy into another schema of the owner's: as the application role it is refused (moving the
+    // sequences on needs the owner) and writes nothing; as the owner it goes through.
+    const other = schema();
+    await admin(async (client) => {
+      await client.query(`CREATE SCHEMA ${other} AUTHORIZATION ${owner}`);
+      await client.query(`GRANT USAGE ON SCHEMA ${other} TO ${app}`);
+      await client.query(`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${other} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${app}`);
+      await client.query(`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${other} GRANT USAGE ON SEQUENCES TO ${app}`);
+    });
+    run(['state', 'migrate', '--state', pgState(other, { user: owner })]);
+    const refused = run(['state', 'copy', '--from', asApp, '--to', pgState(other, { user: app })], 1);
+    expect(refused.stderr).toMatch(/cannot copy into the state in PostgreSQL at 127\.0\.0\.1:5432\/test as this role \(permission denied for sequence \w+\): copy as the schema's owner/);
+    const { rows: none } = await admin((client) => client.query(`SELECT COUNT(*)::int AS n FROM ${other}.audit_log`));
+    expect(none).toStrictEqual([{ n: 0 }]);
+    const copied = JSON.parse(run(['state', 'copy', '--from', asApp, '--to', pgState(other, { user: owner }), '-o', 'json']).stdout) as { audit: { head: string } };
+    expect(copied.audit.head).toBe((JSON.parse(run(['audit', 'verify', '--state', pgState(other, { user: app }), '-o', 'json']).stdout) as { head: string }).head);
+
     // The application role cannot rewrite history, nor change the schema.
     await admin(async (client) => {
       await client.query(`SET ROLE ${app}`);

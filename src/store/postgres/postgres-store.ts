@@ -218,6 +218,16 @@ export class PostgresStore implements Store {
    * VALUE), and their sequences then continue after the largest, so new rows do not collide.
    */
   async importRows(pages: AsyncIterable<RowPage>): Promise<RowCounts> {
+    try {
+      return await this.importLocked(pages);
+    } catch (error) {
+      // Moving the identity sequences on needs more than the application role has (docs/postgresql.md).
+      if ((error as { code?: unknown } | null)?.code !== '42501') throw error;
+      throw new StateError(`cannot copy into ${this.name} as this role (${(error as Error).message}): copy as the schema's owner`, { cause: error });
+    }
+  }
+
+  private async importLocked(pages: AsyncIterable<RowPage>): Promise<RowCounts> {
     return this.transaction(true, async (client) => {
       const held = await countRows(client);
       if (totalRows(held) > 0) {
