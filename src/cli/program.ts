@@ -15,6 +15,7 @@ import { addProjectCommands } from './commands/project.js';
 import { addPromotionCommands } from './commands/promotion.js';
 import { addReleaseCommands } from './commands/release.js';
 import { serveCommand } from './commands/serve.js';
+import { addStateCommands } from './commands/state.js';
 import { addStatusCommands } from './commands/status.js';
 import { addTokenCommands } from './commands/token.js';
 import { addWhoamiCommand } from './commands/whoami.js';
@@ -43,6 +44,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   addWhoamiCommand,
   addLoginCommands,
   serveCommand,
+  addStateCommands,
 ];
 
 export function buildProgram(): Command {

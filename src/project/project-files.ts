@@ -88,6 +88,32 @@ export async function openStore(
   return tracing === undefined ? store : tracedStore(store, new TraceExporter(tracing, warn));
 }
 
+/** A state as `lockstep state …` opens it: not migrated yet, and named for messages. */
+export interface OpenedState {
+  store: Store;
+  /** `/path/state.db` or `PostgreSQL at host:port/database (schema …)`: never a password. */
+  label: string;
+  target: StateTarget;
+}
+
+/**
+ * Opens the state `state` names (a path, a postgres:// URL, a secret reference; else LOCKSTEP_STATE
+ * or the default beside the config) without migrating it: `lockstep state` reads and reports its
+ * schema version first. A SQLite file is made only with `create`; `readonly` opens it so (see SqliteOpenOptions).
+ */
+export async function openStateAt(location: ProjectLocation, options: { create: boolean; readonly?: boolean }): Promise<OpenedState> {
+  const target = projectState(location);
+  if (target.kind === 'postgres') {
+    const store = await PostgresStore.connect(target.url, target.schema === undefined ? {} : { schema: target.schema });
+    return { store, label: target.label, target };
+  }
+  if (!existsSync(target.path)) {
+    if (!options.create) throw new NotFoundError(`no state at ${target.path}: nothing was recorded there`);
+    mkdirSync(dirname(target.path), { recursive: true });
+  }
+  return { store: SqliteStore.open(target.path, { readonly: options.readonly === true && existsSync(target.path) }), label: target.path, target };
+}
+
 interface Opened {
   store: Store;
   created: boolean;
@@ -110,7 +136,7 @@ function openSqlite(path: string, location: ProjectLocation, access: StateAccess
 async function openPostgres(target: Extract<StateTarget, { kind: 'postgres' }>, access: StateAccess): Promise<Opened> {
   const store = await PostgresStore.connect(target.url, target.schema === undefined ? {} : { schema: target.schema });
   try {
-    const created = (await store.schemaVersion()) === 0;
+    const created = (await store.schemaVersion()).current === 0;
     if (created && access !== 'create') {
       throw new NotFoundError(
         `no state in ${target.label}: nothing was recorded there yet; run lockstep init, lockstep release create or lockstep state migrate to start one`,

@@ -12,6 +12,7 @@ import type {
   StepRecord,
 } from '../core/model.js';
 import type { TokenRecord } from '../core/tokens.js';
+import type { RowCounts, RowPage } from './state-rows.js';
 
 /**
  * The Store port. Implementations: SQLite (embedded default, src/store/sqlite), PostgreSQL
@@ -23,9 +24,33 @@ import type { TokenRecord } from '../core/tokens.js';
  * when the promise resolves: the engine never starts the next action before that.
  */
 export interface Store {
-  /** Creates tables if needed. Idempotent. */
-  migrate(): Promise<void>;
+  /**
+   * Creates the tables, or upgrades them to the newest schema version, in one transaction under a
+   * lock (several processes may call it at once: one migrates, the others then find nothing to do).
+   * Idempotent. A StateError, changing nothing, when the store is newer than this code.
+   */
+  migrate(): Promise<SchemaMigration>;
+  /** The store's schema version (0: nothing was ever written) and the newest this code reads. Reads only; callable before `migrate`. */
+  schemaVersion(): Promise<SchemaVersion>;
   close(): Promise<void>;
+
+  // ------------------------------------------------ moving a whole state (lockstep state copy)
+
+  /** How many rows each table of records holds (src/store/state-rows.ts). */
+  countRows(): Promise<RowCounts>;
+  /**
+   * Every row of every table, verbatim, in pages of at most `pageSize`: tables in STATE_TABLES
+   * order, each in its key's order. One consistent snapshot: what is committed while the pages are
+   * read is not in them. Stop iterating early and the snapshot is let go.
+   */
+  exportRows(pageSize: number): AsyncIterable<RowPage>;
+  /**
+   * Writes the pages of another store's `exportRows` as they are (row ids, audit sequence numbers
+   * and hashes kept: nothing is re-hashed), in one transaction: every row or none. ConflictError,
+   * writing nothing, when this store holds any row already; a throw from `pages` (or a row the schema
+   * refuses) rolls everything back. Returns the rows written per table.
+   */
+  importRows(pages: AsyncIterable<RowPage>): Promise<RowCounts>;
 
   /** The one write path. Throws ConflictError when `createPromotion` finds its environment busy. */
   commit(change: StoreChange): Promise<AuditEntry[]>;
@@ -138,6 +163,22 @@ export interface Store {
   listDeliveries(filter?: DeliveryFilter): Promise<DeliveryRecord[]>;
   /** How many deliveries each target has in each status (for metrics). */
   deliveryCounts(): Promise<DeliveryCount[]>;
+}
+
+/** What `migrate` did. */
+export interface SchemaMigration {
+  /** The schema version before and after (0: the store was empty). */
+  from: number;
+  to: number;
+  /** The migrations this call applied, in order (none when the store was up to date). */
+  applied: { version: number; name: string }[];
+}
+
+export interface SchemaVersion {
+  /** The store's (0: none yet). */
+  current: number;
+  /** The newest this Lockstep knows. */
+  newest: number;
 }
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
 import { PostgresStore, describeUrl } from '../../src/store/postgres/postgres-store.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/schema.js';
+import { STATE_TABLES } from '../../src/store/state-rows.js';
 import { StateError, type Store } from '../../src/store/store.js';
 import { POSTGRES_URL } from '../helpers/database-urls.js';
 import { storeContract } from './store-contract.js';
@@ -80,6 +81,38 @@ describe('PostgresStore, PostgreSQL specifics', () => {
       const store = await replica(s, false);
       const newest = POSTGRES_MIGRATIONS.length;
       await expect(store.migrate()).rejects.toThrow(new StateError(`${name} has schema version 999, newer than this Lockstep knows (${newest}): upgrade Lockstep`));
+    });
+
+    it('has exactly the tables and columns state copy moves (state-rows.ts STATE_TABLES)', async () => {
+      const s = await schema();
+      await replica(s);
+      const { rows } = await admin(
+        (client) =>
+          client.query<{ table_name: string; columns: string[] }>(
+            `SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position) AS columns FROM information_schema.columns
+              WHERE table_schema = $1 AND table_name NOT IN ('schema_version', 'write_lock') GROUP BY table_name ORDER BY table_name`,
+            [s],
+          ),
+        s,
+      );
+      expect(Object.fromEntries(rows.map((row) => [row.table_name, row.columns]))).toStrictEqual(
+        Object.fromEntries([...STATE_TABLES].sort((a, b) => a.name.localeCompare(b.name)).map((table) => [table.name, [...table.columns]])),
+      );
+    });
+
+    it('exports one snapshot: what another process commits meanwhile is not in the pages', async () => {
+      const s = await schema();
+      const store = await replica(s);
+      const other = await replica(s);
+      await store.commit({ audit: [event(1)] });
+      await store.commit({ audit: [event(2)] });
+      const seen: number[] = [];
+      for await (const page of store.exportRows(1)) {
+        if (seen.length === 0) await other.commit({ audit: [event(3)] });
+        seen.push(page.rows.length);
+      }
+      expect(seen).toStrictEqual([1, 1]);
+      expect((await store.countRows()).audit_log).toBe(3);
     });
 
     it('keeps the audit log and approvals append-only for ordinary writers', async () => {

@@ -11,6 +11,7 @@ import { ConflictError } from '../../src/core/errors.js';
 import type { PromotionRecord, ReleaseRecord, StepRecord } from '../../src/core/model.js';
 import { MIGRATIONS, migrate } from '../../src/store/sqlite/schema.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { STATE_TABLES } from '../../src/store/state-rows.js';
 import { StateError, type Store } from '../../src/store/store.js';
 import { storeContract } from './store-contract.js';
 import { event, promotionRecord, releaseRecord, verify } from './store-records.js';
@@ -98,6 +99,28 @@ describe('SqliteStore, SQLite specifics', () => {
       const store = SqliteStore.open(file);
       open.push(store);
       await expect(store.migrate()).rejects.toThrow(/schema version 999, newer than this Lockstep knows/);
+    });
+
+    it('has exactly the tables and columns state copy moves (state-rows.ts STATE_TABLES)', async () => {
+      await openStore();
+      const db = openRaw();
+      const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_version') ORDER BY name`).all() as { name: string }[];
+      const layout = Object.fromEntries(tables.map(({ name: table }) => [table, (db.prepare(`SELECT name FROM pragma_table_info(?) ORDER BY cid`).all(table) as { name: string }[]).map((c) => c.name)]));
+      expect(layout).toStrictEqual(Object.fromEntries(STATE_TABLES.map((table) => [table.name, [...table.columns]])));
+    });
+
+    it('exports one snapshot: what another process commits meanwhile is not in the pages', async () => {
+      const store = await openStore();
+      const other = await openStore();
+      await store.commit({ audit: [event(1)] });
+      await store.commit({ audit: [event(2)] });
+      const seen: number[] = [];
+      for await (const page of store.exportRows(1)) {
+        if (seen.length === 0) await other.commit({ audit: [event(3)] });
+        seen.push(page.rows.length);
+      }
+      expect(seen).toStrictEqual([1, 1]);
+      expect((await store.countRows()).audit_log).toBe(3);
     });
 
     it('keeps the audit log append-only for ordinary writers', async () => {

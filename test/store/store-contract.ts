@@ -12,6 +12,7 @@ import type {
   StepRecord,
 } from '../../src/core/model.js';
 import type { TokenRecord } from '../../src/core/tokens.js';
+import { totalRows as totalOf, type RowPage } from '../../src/store/state-rows.js';
 import { MAX_ATTEMPT_HISTORY, type NewDelivery, type Store } from '../../src/store/store.js';
 
 /**
@@ -74,7 +75,9 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
     describe('migrate', () => {
       it('is idempotent and keeps the data', async () => {
         const r = await addRelease();
-        await store.migrate();
+        const { newest } = await store.schemaVersion();
+        expect(await store.schemaVersion()).toStrictEqual({ current: newest, newest });
+        expect(await store.migrate()).toStrictEqual({ from: newest, to: newest, applied: [] });
         await store.migrate();
         expect(await store.getRelease(r.id)).toStrictEqual(r);
         expect((await store.auditHead())?.seq).toBe(1);
@@ -1026,6 +1029,128 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(last?.data).toStrictEqual({ n: 2 });
         expect(last).toStrictEqual(all.at(-1));
         expect(await store.lastAuditOfKind('token.created')).toBeUndefined();
+      });
+    });
+
+    describe('moving a whole state (exportRows, importRows)', () => {
+      /** A state with a row in every table: what `lockstep state copy` must carry over. */
+      async function fill(): Promise<{ p: PromotionRecord; held: PromotionRecord }> {
+        const r = await addRelease({ labels: { team: 'payments' } });
+        const bad = await addRelease({ seed: 'bad' });
+        await store.commit({ releaseRejection: { releaseId: bad.id, rejection: { by: 'alice@example.com', reason: 'broken', at: at(2) } }, audit: [event('release.rejected', { releaseId: bad.id })] });
+        const p = await addPromotion({ releaseId: r.id, environment: 'staging', state: 'succeeded' });
+        const held = await addPromotion({ releaseId: r.id, environment: 'prod', state: 'pending' }, true);
+        await store.commit({
+          steps: [step({ promotionId: p.id, environment: 'staging', state: 'succeeded' }), step({ promotionId: p.id, component: 'db', environment: 'staging' })],
+          logs: [
+            { promotionId: p.id, component: 'api', time: at(2), line: 'deployed ✓' },
+            { promotionId: p.id, component: 'db', time: at(2), line: 'nul \u0000 inside' },
+          ],
+          componentStates: [componentState({ environment: 'staging', promotionId: p.id })],
+          approvals: [{ promotionId: held.id, actor: 'bob@example.com', decision: 'approve', planDigest: 'd1', at: at(2) }],
+          cancelRequest: { promotionId: held.id, by: 'carol@example.com', at: at(3) },
+          createToken: token({ name: 'ci' }),
+          audit: [event('step.succeeded', { promotionId: p.id, data: { note: 'ünïcødé', n: 1.5 } }), event('token.created')],
+        });
+        const envelope = { payloadType: 'application/vnd.in-toto+json', payload: Buffer.from('{}').toString('base64'), signatures: [{ keyid: hexId('key'), sig: 'c2ln' }] };
+        await store.commit({ evidence: { promotionId: p.id, createdAt: at(3), keyid: hexId('key'), envelope }, audit: [event('evidence.written', { promotionId: p.id })] });
+        await store.commit({ revokeToken: { name: 'ci', at: at(4) }, audit: [event('token.revoked')] });
+        await store.commit({ createToken: token({ name: 'ci', seed: 'second' }), audit: [event('token.created')] });
+        const delivery = { deliveryId: 'd-1', target: 'chat', event: 'promotion.finished', auditSeq: 3, createdAt: at(3), contentType: 'application/json', body: '{}' };
+        await store.queueDeliveries({ target: 'chat', after: undefined, upTo: 3, deliveries: [delivery, { ...delivery, deliveryId: 'd-2' }] });
+        return { p, held };
+      }
+
+      async function everything(s: Store, p: PromotionRecord, held: PromotionRecord): Promise<unknown> {
+        const audit: AuditEntry[] = [];
+        for (let page = await s.auditPage(null, 1000); page.length > 0; page = await s.auditPage(page.at(-1)?.seq ?? 0, 1000)) audit.push(...page);
+        return {
+          counts: await s.countRows(),
+          audit,
+          head: await s.auditHead(),
+          releases: await s.listReleases(),
+          promotions: await s.listPromotions(),
+          active: await s.activePromotion('prod'),
+          steps: await s.listSteps(p.id),
+          logs: await s.logsAfter(0, 100),
+          logHead: await s.logHead(),
+          states: await s.environmentState('staging'),
+          approvals: await s.listApprovals(held.id),
+          cancel: await s.getCancelRequest(held.id),
+          tokens: await s.listTokens(),
+          cursor: await s.notifyCursor('chat'),
+          deliveries: await s.listDeliveries(),
+          evidence: await s.getEvidence(p.id),
+        };
+      }
+
+      it('copies every row verbatim into an empty store: ids, audit sequence numbers and hashes kept', async () => {
+        const { p, held } = await fill();
+        const target = await open();
+        try {
+          await target.store.migrate();
+          // Pages of 2: every table spans several pages, so the keyset paging is exercised.
+          const written = await target.store.importRows(store.exportRows(2));
+          expect(written).toStrictEqual(await store.countRows());
+          expect(Object.values(written).every((n) => n > 0)).toBe(true);
+          expect(await everything(target.store, p, held)).toStrictEqual(await everything(store, p, held));
+
+          // New rows continue after the copied ones: the chain, the log ids, the token and delivery ids.
+          const [next] = await target.store.commit({
+            logs: [{ promotionId: p.id, component: 'api', time: at(5), line: 'after the copy' }],
+            createToken: token({ name: 'bot' }),
+            audit: [event('token.created')],
+          });
+          const head = await store.auditHead();
+          expect(next).toMatchObject({ seq: (head?.seq ?? 0) + 1, prevHash: head?.hash });
+          expect((await target.store.logsAfter(await store.logHead(), 10)).map((l) => l.line)).toStrictEqual(['after the copy']);
+          const tokens = await target.store.listTokens();
+          expect(tokens.map((t) => t.name)).toStrictEqual(['ci', 'ci', 'bot']);
+          await target.store.queueDeliveries({ target: 'chat', after: 3, upTo: 4, deliveries: [{ deliveryId: 'd-3', target: 'chat', event: 'x', createdAt: at(6), contentType: 'application/json', body: '{}' }] });
+          expect((await target.store.listDeliveries()).map((d) => d.deliveryId)).toStrictEqual(['d-3', 'd-2', 'd-1']);
+        } finally {
+          await target.store.close();
+          await target.cleanup();
+        }
+      });
+
+      it('refuses a store that holds any row, naming what it holds, and writes nothing', async () => {
+        await fill();
+        const target = await open();
+        try {
+          await target.store.migrate();
+          await target.store.queueDeliveries({ target: 'old', after: undefined, upTo: 0, deliveries: [] });
+          const error = await rejection(target.store.importRows(store.exportRows(100)));
+          expect(error).toBeInstanceOf(ConflictError);
+          expect(String(error)).toMatch(/not empty \(it holds 1 rows: notify_cursors 1\)/);
+          expect(totalOf(await target.store.countRows())).toBe(1);
+        } finally {
+          await target.store.close();
+          await target.cleanup();
+        }
+      });
+
+      it('writes all or nothing: a source that fails half way leaves the target empty', async () => {
+        await fill();
+        const target = await open();
+        try {
+          await target.store.migrate();
+          const source = store;
+          async function* failing(): AsyncIterable<RowPage> {
+            for await (const page of source.exportRows(1)) {
+              if (page.table === 'audit_log') throw new Error('the source went away');
+              yield page;
+            }
+          }
+          expect(String(await rejection(target.store.importRows(failing())))).toContain('the source went away');
+          expect(totalOf(await target.store.countRows())).toBe(0);
+          // And the target is still usable.
+          await target.store.commit({ release: release(), audit: [event('release.created')] });
+          expect((await target.store.auditHead())?.seq).toBe(1);
+        } finally {
+          await target.store.close();
+          await target.cleanup();
+        }
       });
     });
 

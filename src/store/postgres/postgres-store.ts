@@ -22,13 +22,19 @@ import {
   type DeliveryStatus,
   type EvidenceRecord,
   type PromotionFilter,
+  type SchemaMigration,
+  type SchemaVersion,
   type StepLogLine,
   type Store,
   type StoredLogLine,
   type StoreChange,
 } from '../store.js';
 import type { PostgresClientLike } from './postgres-client.js';
-import { migratePostgres } from './schema.js';
+import { POSTGRES_MIGRATIONS, migratePostgres } from './schema.js';
+import { STATE_TABLES, afterKey, describeCounts, emptyCounts, pageQuery, totalRows, type RowCounts, type RowPage, type RowValue } from '../state-rows.js';
+
+/** The tables whose `id` is an identity column (see the schema): their sequences move on after an import. */
+const IDENTITY_TABLES = ['approvals', 'step_logs', 'api_tokens', 'notify_deliveries'] as const;
 
 /** A schema name we put into the connection's options unquoted: plain identifiers only. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -147,29 +153,109 @@ export class PostgresStore implements Store {
   }
 
   /** The schema version of the database (0: Lockstep never wrote there); changes nothing. */
-  async schemaVersion(): Promise<number> {
+  async schemaVersion(): Promise<SchemaVersion> {
+    const newest = POSTGRES_MIGRATIONS.length;
     const { rows } = await this.pool.query<{ present: string | null }>(`SELECT to_regclass('schema_version')::text AS present`);
-    if (rows[0]?.present === null || rows[0]?.present === undefined) return 0;
+    if (rows[0]?.present === null || rows[0]?.present === undefined) return { current: 0, newest };
     const version = await this.pool.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_version');
-    return version.rows[0]?.version ?? 0;
+    return { current: version.rows[0]?.version ?? 0, newest };
   }
 
   /** Creates or upgrades the tables; several processes may call it at once (see migratePostgres). */
-  async migrate(): Promise<void> {
+  async migrate(): Promise<SchemaMigration> {
     const client = await this.pool.connect();
     try {
-      // The schema's name was checked in connect: a plain identifier, safe to write into the statement.
-      if (this.schema !== undefined) {
-        // Two replicas starting at once may both find it missing: the loser's duplicate is no error.
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`).catch((error: unknown) => {
-          const code = (error as { code?: unknown }).code;
-          if (code !== '42P06' && code !== '23505') throw error;
-        });
-      }
-      await migratePostgres(client, this.name);
+      // The schema's name was checked in connect: a plain identifier.
+      const done = await migratePostgres(client, this.name, POSTGRES_MIGRATIONS, this.schema);
+      return { from: done.from, to: done.to, applied: done.applied.map((version) => ({ version, name: POSTGRES_MIGRATIONS[version - 1]?.name ?? '' })) };
     } finally {
       client.release();
     }
+  }
+
+  // ---------------------------------------------------------------- a whole state (state copy)
+
+  async countRows(): Promise<RowCounts> {
+    return countRows(this.pool);
+  }
+
+  /** The pages are read in one REPEATABLE READ, READ ONLY transaction: one snapshot, on one connection. */
+  async *exportRows(pageSize: number): AsyncIterable<RowPage> {
+    const client = await this.pool.connect();
+    let open = false;
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      open = true;
+      for (const table of STATE_TABLES) {
+        const line = (table.columns as readonly string[]).indexOf('line');
+        let last: RowValue[] | undefined;
+        for (;;) {
+          const { where, values } = afterKey(table, last, (index) => `$${index + 1}`);
+          const result = await client.query<RowValue[]>({ text: pageQuery(table, where, `$${values.length + 1}`), values: [...values, pageSize], rowMode: 'array' });
+          if (result.rows.length === 0) break;
+          // step_logs.line is bytes here (see the schema), text everywhere else.
+          const rows = table.name === 'step_logs' ? result.rows.map((row) => row.map((value, i) => (i === line ? (value as unknown as Buffer).toString('utf8') : value))) : result.rows;
+          last = rows.at(-1);
+          yield { table: table.name, rows };
+          if (result.rows.length < pageSize) break;
+        }
+      }
+      await client.query('COMMIT');
+      open = false;
+    } finally {
+      // A failure, or iteration stopped early (return()): end the snapshot before the connection goes back.
+      if (open) {
+        await client.query('ROLLBACK').catch((error: unknown) => {
+          broken = error instanceof Error ? error : new Error(String(error));
+        });
+      }
+      client.release(broken);
+    }
+  }
+
+  /**
+   * One transaction under the write lock. Identity columns take the given ids (OVERRIDING SYSTEM
+   * VALUE), and their sequences then continue after the largest, so new rows do not collide.
+   */
+  async importRows(pages: AsyncIterable<RowPage>): Promise<RowCounts> {
+    try {
+      return await this.importLocked(pages);
+    } catch (error) {
+      // Moving the identity sequences on needs more than the application role has (docs/postgresql.md).
+      if ((error as { code?: unknown } | null)?.code !== '42501') throw error;
+      throw new StateError(`cannot copy into ${this.name} as this role (${(error as Error).message}): copy as the schema's owner`, { cause: error });
+    }
+  }
+
+  private async importLocked(pages: AsyncIterable<RowPage>): Promise<RowCounts> {
+    return this.transaction(true, async (client) => {
+      const held = await countRows(client);
+      if (totalRows(held) > 0) {
+        throw new ConflictError(`${this.name} is not empty (it holds ${totalRows(held)} rows: ${describeCounts(held)}): a copy goes only into an empty state`);
+      }
+      const written = emptyCounts();
+      for await (const page of pages) {
+        const table = STATE_TABLES.find((t) => t.name === page.table);
+        if (table === undefined) throw new InputError(`rows of an unknown table ${page.table}`, 'table');
+        if (page.rows.length === 0) continue;
+        const line = (table.columns as readonly string[]).indexOf('line');
+        const values: unknown[] = [];
+        const tuples = page.rows.map((row) => {
+          const marks = row.map((value, i) => {
+            values.push(table.name === 'step_logs' && i === line && typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
+            return `$${values.length}`;
+          });
+          return `(${marks.join(', ')})`;
+        });
+        await client.query(`INSERT INTO ${table.name} (${table.columns.join(', ')}) OVERRIDING SYSTEM VALUE VALUES ${tuples.join(', ')}`, values);
+        written[table.name] += page.rows.length;
+      }
+      for (const table of IDENTITY_TABLES) {
+        await client.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), MAX(id)) FROM ${table} HAVING MAX(id) IS NOT NULL`);
+      }
+      return written;
+    });
   }
 
   async close(): Promise<void> {
@@ -708,6 +794,13 @@ export class PostgresStore implements Store {
     return onlyMatch(noun, idOrPrefix, rows);
   }
 
+}
+
+async function countRows(client: PostgresClientLike): Promise<RowCounts> {
+  const counts = emptyCounts();
+  const { rows } = await client.query<{ name: string; n: number }>(STATE_TABLES.map((table) => `SELECT '${table.name}' AS name, COUNT(*) AS n FROM ${table.name}`).join(' UNION ALL '));
+  for (const row of rows) counts[row.name as keyof RowCounts] = row.n;
+  return counts;
 }
 
 async function readHead(client: PostgresClientLike): Promise<{ seq: number; hash: string } | undefined> {

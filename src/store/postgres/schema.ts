@@ -184,9 +184,10 @@ export interface PostgresMigrationResult {
 }
 
 /**
- * Brings the schema (the connection's search_path) to the newest version. Idempotent, and safe when
+ * Brings the schema (the connection's search_path, `schema` when given: made when missing) to the newest version. Idempotent, and safe when
  * several processes migrate at once: everything runs in one transaction under an advisory lock
  * keyed by the schema's name, so one process migrates and the others wait, then find nothing to do.
+ * The schema is made when missing, under the same lock.
  * PostgreSQL DDL is transactional, so a failing migration leaves nothing. A StateError when the
  * database is newer than this code; `name` says which database, without its password.
  */
@@ -194,24 +195,56 @@ export async function migratePostgres(
   client: PostgresClientLike,
   name: string,
   migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
+  schema?: string,
 ): Promise<PostgresMigrationResult> {
   checkOrder(migrations);
-  await client.query('BEGIN');
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`not a plain schema name: ${schema}`);
+  // Keyed by the schema's name as given: current_schema() is NULL while the schema does not exist,
+  // and pg_advisory_lock(NULL) takes no lock at all. A session lock taken before the transaction,
+  // so that the transaction starts after the previous migrator's commit and sees its schema and
+  // tables (a transaction begun earlier keeps its stale view of the search path).
+  const { rows: keys } = await client.query<{ key: number }>(`SELECT hashtext('lockstep schema migration ' || COALESCE($1, current_schema(), '')) AS key`, [schema ?? null]);
+  const key = keys[0]?.key ?? 0;
+  await client.query('SELECT pg_advisory_lock($1)', [key]);
   try {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('lockstep schema migration ' || current_schema()))`);
-    await client.query(`
-      CREATE TABLE IF NOT EXISTS schema_version (
-        version    INTEGER PRIMARY KEY,
-        name       TEXT NOT NULL,
-        applied_at TEXT NOT NULL
-      )`);
-    const { rows } = await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_version');
-    const from = rows[0]?.version ?? 0;
-    const newest = migrations.at(-1)?.version ?? 0;
-    if (from > newest) {
-      throw new StateError(`${name} has schema version ${from}, newer than this Lockstep knows (${newest}): upgrade Lockstep`);
+    await client.query('BEGIN');
+    try {
+      const result = await migrateLocked(client, name, migrations, schema);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw error;
     }
-    const applied: number[] = [];
+  } finally {
+    // A connection that broke released the lock with its session.
+    await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
+  }
+}
+
+async function migrateLocked(client: PostgresClientLike, name: string, migrations: readonly PostgresMigration[], schema: string | undefined): Promise<PostgresMigrationResult> {
+  // Nothing is created that exists: PostgreSQL checks the CREATE privilege even for IF NOT EXISTS,
+  // and a role that may only read and write the tables (docs/postgresql.md) must still open a
+  // current schema.
+  const schemaMissing = schema !== undefined && (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rows.length === 0;
+  const { rows: present } = schemaMissing ? { rows: [] } : await client.query<{ present: string | null }>(`SELECT to_regclass('schema_version')::text AS present`);
+  const from =
+    present[0]?.present == null ? 0 : ((await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_version')).rows[0]?.version ?? 0);
+  const newest = migrations.at(-1)?.version ?? 0;
+  if (from > newest) {
+    throw new StateError(`${name} has schema version ${from}, newer than this Lockstep knows (${newest}): upgrade Lockstep`);
+  }
+  const applied: number[] = [];
+  try {
+    if (schemaMissing) await client.query(`CREATE SCHEMA ${schema}`);
+    if (from < newest) {
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS schema_version (
+          version    INTEGER PRIMARY KEY,
+          name       TEXT NOT NULL,
+          applied_at TEXT NOT NULL
+        )`);
+    }
     for (const migration of migrations) {
       if (migration.version <= from) continue;
       await client.query(migration.sql);
@@ -222,13 +255,18 @@ export async function migratePostgres(
       );
       applied.push(migration.version);
     }
-    await client.query('COMMIT');
-    return { from, to: Math.max(from, newest), applied };
   } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
+    if ((error as { code?: unknown }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+    throw new StateError(
+      `${name} has schema version ${from} and this Lockstep reads ${newest}: upgrading it needs a role that may create tables there (${(error as Error).message}); run lockstep state migrate as the schema's owner`,
+      { cause: error },
+    );
   }
+  return { from, to: Math.max(from, newest), applied };
 }
+
+/** PostgreSQL's insufficient_privilege. */
+const INSUFFICIENT_PRIVILEGE = '42501';
 
 /** Versions must be 1, 2, 3, …: a gap or a reordering is a programming error, caught before any change. */
 function checkOrder(migrations: readonly PostgresMigration[]): void {

@@ -21,6 +21,8 @@ import {
   type DeliveryStatus,
   type EvidenceRecord,
   type PromotionFilter,
+  type SchemaMigration,
+  type SchemaVersion,
   type StepLogLine,
   type Store,
   type StoredLogLine,
@@ -32,6 +34,7 @@ import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState,
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
 import { RecordReader } from '../record-reader.js';
+import { STATE_TABLES, afterKey, emptyCounts, pageQuery, totalRows, describeCounts, type RowCounts, type RowPage, type RowValue } from '../state-rows.js';
 import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, queuedDelivery, tokenNameTaken } from '../store-rules.js';
 
 interface JsonRow {
@@ -158,37 +161,44 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Read-only: checks that the schema is the one this code reads. An older schema is upgraded
-   * through a short-lived writing connection when the file is writable (as every command did before
-   * reading commands opened it read-only); a read-only one cannot be, and says so.
+   * Upgrades the schema (see schema.ts `migrate`). Read-only: checks that the schema is the one this
+   * code reads. An older schema is upgraded through a short-lived writing connection when the file is
+   * writable (as every command did before reading commands opened it read-only); a read-only one
+   * cannot be, and says so.
    */
-  async migrate(): Promise<void> {
+  async migrate(): Promise<SchemaMigration> {
+    const { current, newest } = await this.schemaVersion();
+    if (current > newest) {
+      throw new StateError(`${this.source.name} has schema version ${current}, newer than this Lockstep knows (${newest}): upgrade Lockstep`);
+    }
+    let result: SchemaMigration = { from: current, to: current, applied: [] };
     if (this.source.readonly) {
-      const version = schemaVersion(this.db);
-      const newest = MIGRATIONS.length;
-      if (version > newest) {
-        throw new StateError(`${this.source.name} has schema version ${version}, newer than this Lockstep knows (${newest}): upgrade Lockstep`);
-      }
-      if (version < newest) {
+      if (current < newest) {
         const path = this.source.path;
         // A private copy (see openSnapshot) is only made of a state nobody may write.
         const why = path === undefined ? 'it was opened read-only' : (notWritable(path) ?? (this.source.cleanup === undefined ? undefined : 'it was read from a copy'));
         if (path === undefined || why !== undefined) {
           throw new StateError(
-            `${this.source.name} has schema version ${version} and this Lockstep reads ${newest}: it must be upgraded, which needs write access (${why ?? ''}); open it once where it is writable`,
+            `${this.source.name} has schema version ${current} and this Lockstep reads ${newest}: it must be upgraded, which needs write access (${why ?? ''}); open it once where it is writable`,
           );
         }
         const writer = SqliteStore.open(path);
         try {
-          await writer.migrate();
+          result = await writer.migrate();
         } finally {
           await writer.close();
         }
       }
     } else {
-      this.writing(() => migrate(this.db));
+      const done = this.writing(() => migrate(this.db));
+      result = { from: done.from, to: done.to, applied: done.applied.map((version) => ({ version, name: MIGRATIONS[version - 1]?.name ?? '' })) };
     }
     this.statements.clear();
+    return result;
+  }
+
+  async schemaVersion(): Promise<SchemaVersion> {
+    return { current: schemaVersion(this.db), newest: MIGRATIONS.length };
   }
 
   async close(): Promise<void> {
@@ -197,6 +207,65 @@ export class SqliteStore implements Store {
     this.statements.clear();
     this.db.close();
     this.source.cleanup?.();
+  }
+
+  // ---------------------------------------------------------------- a whole state (state copy)
+
+  async countRows(): Promise<RowCounts> {
+    const counts = emptyCounts();
+    for (const table of STATE_TABLES) counts[table.name] = this.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table.name}`)?.n ?? 0;
+    return counts;
+  }
+
+  /**
+   * The pages are read inside one read transaction (WAL keeps its snapshot while writers go on).
+   * Nothing else may use this connection until the iteration ends: `state copy` owns the store.
+   */
+  async *exportRows(pageSize: number): AsyncIterable<RowPage> {
+    this.db.exec('BEGIN DEFERRED');
+    try {
+      for (const table of STATE_TABLES) {
+        let last: RowValue[] | undefined;
+        for (;;) {
+          const { where, values } = afterKey(table, last, () => '?');
+          const objects = this.all<Record<string, RowValue>>(pageQuery(table, where, '?'), ...values, pageSize);
+          if (objects.length === 0) break;
+          const rows = objects.map((object) => table.columns.map((column) => object[column] ?? null));
+          last = rows.at(-1);
+          yield { table: table.name, rows };
+          if (objects.length < pageSize) break;
+        }
+      }
+    } finally {
+      this.db.exec('COMMIT');
+    }
+  }
+
+  /**
+   * One `BEGIN IMMEDIATE` transaction held across the pages (the only transaction here that spans
+   * an await: `state copy` owns this store, and other processes wait on the file lock).
+   */
+  async importRows(pages: AsyncIterable<RowPage>): Promise<RowCounts> {
+    const written = emptyCounts();
+    this.writing(() => this.db.exec('BEGIN IMMEDIATE'));
+    try {
+      const held = await this.countRows();
+      if (totalRows(held) > 0) {
+        throw new ConflictError(`${this.source.name} is not empty (it holds ${totalRows(held)} rows: ${describeCounts(held)}): a copy goes only into an empty state`);
+      }
+      for await (const page of pages) {
+        const table = STATE_TABLES.find((t) => t.name === page.table);
+        if (table === undefined) throw new InputError(`rows of an unknown table ${page.table}`, 'table');
+        const insert = `INSERT INTO ${table.name} (${table.columns.join(', ')}) VALUES (${table.columns.map(() => '?').join(', ')})`;
+        for (const row of page.rows) this.run(insert, ...row);
+        written[table.name] += page.rows.length;
+      }
+      this.db.exec('COMMIT');
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
+    return written;
   }
 
   // ---------------------------------------------------------------- writes
