@@ -32,6 +32,7 @@ export class BackgroundWorker {
   private round: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     /** The project's engine dependencies as they stand now (the config may be reloaded between rounds). */
@@ -46,12 +47,23 @@ export class BackgroundWorker {
   start(): void {
     this.schedule(0);
     this.notifier.start();
+    // Another server (or a CLI) on the same state committed something: look now, not at the next
+    // interval. The interval stays for what only time makes due (a soak, a window, a lease running out).
+    this.unsubscribe = this.deps().store.onChange?.((notice) => {
+      if (notice.work) this.lookNow();
+      if (notice.work || notice.audit) this.notifier.nudge();
+    });
   }
 
   /** Looks for work now (after a request that may have made some), instead of at the next interval. */
   nudge(): void {
     if (this.stopped) return;
     this.notifier.nudge();
+    this.lookNow();
+  }
+
+  private lookNow(): void {
+    if (this.stopped) return;
     if (this.round !== undefined) this.again = true;
     else this.schedule(0);
   }
@@ -64,6 +76,7 @@ export class BackgroundWorker {
   /** Starts nothing more. Promotions already running go on until the process ends (see stop in serve). */
   stop(): void {
     this.stopped = true;
+    this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
     // Requests in flight are aborted: their deliveries stay in the outbox, sent again after a restart.
     this.notifier.stop();

@@ -123,6 +123,26 @@ export interface Store {
   listDeliveries(filter?: DeliveryFilter): Promise<DeliveryRecord[]>;
   /** How many deliveries each target has in each status (for metrics). */
   deliveryCounts(): Promise<DeliveryCount[]>;
+
+  /**
+   * Optional capability (PostgreSQL): tells `listener` after a commit by any process on the same
+   * state, so several servers wake each other instead of polling. Called at most once per committed
+   * change (possibly fewer: notices may be merged), never for one rolled back. When the store lost
+   * its connection for notices and has it again, it calls every listener once with every flag set:
+   * changes may have been missed meanwhile. Listeners must not throw. Returns the unsubscribe.
+   * Stores without it (SQLite) leave their readers to poll.
+   */
+  onChange?(listener: (notice: ChangeNotice) => void): () => void;
+}
+
+/** What a commit changed, as far as those woken by it care (Store.onChange). */
+export interface ChangeNotice {
+  /** Work may have appeared: a promotion created or changed (approved, handed back, finished), a delivery queued. */
+  work: boolean;
+  /** Audit entries were appended. */
+  audit: boolean;
+  /** Step log lines were appended. */
+  logs: boolean;
 }
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;

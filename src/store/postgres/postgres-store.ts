@@ -25,9 +25,11 @@ import {
   type Store,
   type StoredLogLine,
   type StoreChange,
+  type ChangeNotice,
 } from '../store.js';
 import type { PostgresClientLike } from './postgres-client.js';
 import { migratePostgres } from './schema.js';
+import { ChangeListener, changeChannel, noticePayload } from './change-listener.js';
 
 /** A schema name we put into the connection's options unquoted: plain identifiers only. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -98,15 +100,22 @@ export class PostgresStore implements Store {
   private closed = false;
   /** Reads records back; a damaged row names itself. */
   private readonly read: RecordReader;
+  /** The channel commits announce themselves on (see onChange). */
+  private readonly channel: string;
+  private readonly changes: ChangeListener;
 
   private constructor(
     private readonly pool: pg.Pool,
     /** `the state in PostgreSQL at host/database`: never the URL, which may hold a password. */
     private readonly name: string,
+    /** The connection string, for the LISTEN connection: never shown. */
+    connectionString: string,
     /** The schema the connections' search_path names, if one was given: made by `migrate` when missing. */
     private readonly schema?: string,
   ) {
     this.read = new RecordReader(name);
+    this.channel = changeChannel(schema);
+    this.changes = new ChangeListener(connectionString, this.channel);
   }
 
   /**
@@ -125,8 +134,9 @@ export class PostgresStore implements Store {
       `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
       ...(options.schema === undefined ? [] : [`-c search_path=${options.schema}`]),
     ];
+    const connectionString = withSettings(url, settings);
     const pool = new pg.Pool({
-      connectionString: withSettings(url, settings),
+      connectionString,
       max: options.maxConnections ?? 10,
       types: TYPES,
       // Finds a connection whose peer vanished without closing it.
@@ -142,7 +152,7 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => undefined);
       throw new StateError(`cannot connect to ${name}: ${errorText(error, url)}`, { cause: error });
     }
-    return new PostgresStore(pool, name, options.schema);
+    return new PostgresStore(pool, name, connectionString, options.schema);
   }
 
   /** The schema version of the database (0: Lockstep never wrote there); changes nothing. */
@@ -174,13 +184,35 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.changes.close();
     await this.pool.end();
   }
 
   // ---------------------------------------------------------------- writes
 
   async commit(change: StoreChange): Promise<AuditEntry[]> {
-    return this.transaction(true, (client) => this.apply(client, change));
+    return this.transaction(true, async (client) => {
+      const entries = await this.apply(client, change);
+      await this.announce(client, {
+        work: changesWork(change),
+        audit: entries.length > 0,
+        logs: (change.logs?.length ?? 0) > 0,
+      });
+      return entries;
+    });
+  }
+
+  /**
+   * Every process listening on this state hears of a change once it is committed: NOTIFY inside the
+   * transaction is sent at COMMIT, and never for one rolled back.
+   */
+  private async announce(client: PostgresClientLike, notice: ChangeNotice): Promise<void> {
+    const payload = noticePayload(notice);
+    if (payload !== '') await client.query('SELECT pg_notify($1, $2)', [this.channel, payload]);
+  }
+
+  onChange(listener: (notice: ChangeNotice) => void): () => void {
+    return this.changes.subscribe(listener);
   }
 
   /**
@@ -563,6 +595,7 @@ export class PostgresStore implements Store {
           JSON.stringify(record),
         ]);
       }
+      if (batch.deliveries.length > 0) await this.announce(client, { work: true, audit: false, logs: false });
       return true;
     });
   }
@@ -655,6 +688,19 @@ export class PostgresStore implements Store {
     return onlyMatch(noun, idOrPrefix, rows);
   }
 
+}
+
+/** Whether a change may give the background work something to do (ChangeNotice.work). */
+function changesWork(change: StoreChange): boolean {
+  return (
+    change.createPromotion !== undefined ||
+    change.promotion !== undefined ||
+    (change.approvals?.length ?? 0) > 0 ||
+    change.cancelRequest !== undefined ||
+    change.releaseRejection !== undefined ||
+    change.release !== undefined ||
+    (change.componentStates?.length ?? 0) > 0
+  );
 }
 
 async function readHead(client: PostgresClientLike): Promise<{ seq: number; hash: string } | undefined> {
