@@ -162,7 +162,7 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
   // Only a promotion about to run needs the environment; a pending one waits beside a running one.
   const active = state === 'running' ? await deps.store.activePromotion(environment) : undefined;
   if (active) throw busy(environment, active, deps.clock.now());
-  const owner = state === 'running' ? newOwner(now) : undefined;
+  const owner = state === 'running' ? newOwner(now, deps.lease) : undefined;
   const requestedAt = now.toISOString();
   const base: PromotionRecord = {
     id,
@@ -273,7 +273,7 @@ export async function withPendingClaim<T>(
 ): Promise<T | undefined> {
   const now = deps.clock.now();
   if (promotion.owner && !ownerIsGone(promotion, now)) return undefined;
-  const owner = newOwner(now);
+  const owner = newOwner(now, deps.lease);
   if (!(await deps.store.claimPromotion(promotion.id, owner, promotion.owner?.token))) return undefined;
   try {
     return await work({ ...promotion, owner }, owner);

@@ -6,6 +6,7 @@ import { InputError, NotFoundError } from '../core/errors.js';
 import { systemClock } from '../engine/clock.js';
 import type { ActorProof, EngineDeps, RunObserver } from '../engine/deps.js';
 import { secretSource, type SecretSource } from '../engine/secrets.js';
+import { deriveKey, serverSecret } from '../engine/server-secret.js';
 import { TraceExporter, traceSettings, tracedStore } from '../engine/promotion-traces.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -52,7 +53,7 @@ export function projectState(location: ProjectLocation): StateTarget {
   return stateTarget(location, process.env, projectSecrets(location));
 }
 
-function projectSecrets(location: ProjectLocation): SecretSource {
+export function projectSecrets(location: ProjectLocation): SecretSource {
   return secretSource(process.env, location.secretsFile ?? process.env.LOCKSTEP_SECRETS_FILE);
 }
 
@@ -137,8 +138,14 @@ export function projectDeps(
   store: Store,
   who: { actor: string; actorProof?: ActorProof; actorGroups?: readonly string[]; observer?: RunObserver },
 ): EngineDeps {
-  const stateDir = projectState(location).localDir;
+  const target = projectState(location);
+  const stateDir = target.localDir;
+  const secrets = projectSecrets(location);
+  // On a shared state every process must fingerprint alike: with the key derived from the server
+  // secret when it is given (lockstep serve on PostgreSQL requires it), else the key file here.
+  const secret = target.kind === 'postgres' ? serverSecret(secrets) : undefined;
   return {
+    ...(secret === undefined ? {} : { fingerprintKey: deriveKey(secret, 'fingerprint') }),
     store,
     adapters: builtinAdapters(),
     clock: systemClock,
@@ -146,7 +153,7 @@ export function projectDeps(
     projectDir: dirname(resolve(location.config)),
     cacheDir: join(stateDir, 'cache'),
     stateDir,
-    secrets: projectSecrets(location),
+    secrets,
     actor: who.actor,
     actorProof: who.actorProof,
     ...(who.actorGroups === undefined ? {} : { actorGroups: who.actorGroups }),
