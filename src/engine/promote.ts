@@ -122,6 +122,13 @@ export interface PromoteOptions {
   onCreated?(promotion: PromotionRecord, planned: PlannedPromotion): void;
   /** Called with the runner so the caller can cancel it (Ctrl-C). */
   onRunner?(runner: PromotionRunner): void;
+  /**
+   * An automatic promotion: made only if this release was never promoted to the environment, checked
+   * in the same commit that records it (StoreChange.createPromotion.once), with `audit` (why it was
+   * made) appended there too; so of several servers making it at once, one does and the others
+   * record nothing.
+   */
+  automatic?: { audit: AuditEventInput[] };
 }
 
 /**
@@ -188,10 +195,11 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
   const event = { actor: deps.actor, project: record.project, environment, releaseId: release.id, promotionId: id, time: requestedAt };
   try {
     await deps.store.commit({
-      createPromotion: { record, lock: state === 'running' },
+      createPromotion: { record, lock: state === 'running', ...(options.automatic ? { once: true } : {}) },
       steps: stepRecords(id, environment, planned),
       audit: [
         configLoaded(deps, requestedAt),
+        ...(options.automatic?.audit ?? []),
         {
           ...event,
           kind: 'promotion.requested',

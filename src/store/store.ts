@@ -231,7 +231,16 @@ export interface StoreChange {
    * A new promotion. With `lock: true` it takes the environment's lock in the same transaction and
    * the commit fails with ConflictError (naming the holder) when another promotion holds it.
    */
-  createPromotion?: { record: PromotionRecord; lock: boolean };
+  createPromotion?: {
+    record: PromotionRecord;
+    lock: boolean;
+    /**
+     * Only if no promotion of the same release to the same environment exists (in any state):
+     * otherwise ConflictError and nothing written. Checked inside the commit, so of several processes
+     * making the same automatic promotion at once, exactly one does.
+     */
+    once?: boolean;
+  };
   /**
    * Replaces the promotion record (matched by id). `releaseLock` frees its environment; `takeLock`
    * takes it (a pending promotion whose gates passed), failing with ConflictError when it is held.

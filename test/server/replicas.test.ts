@@ -62,13 +62,16 @@ interface Setup {
   serve(args?: string[], env?: NodeJS.ProcessEnv): Promise<ServeProcess>;
   api<T>(server: ServeProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }>;
   audit(promotionId?: string): Promise<AuditEntry[]>;
+  promotions(environment: string): Promise<PromotionRecord[]>;
 }
 
 const servers: ServeProcess[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
 
 beforeAll(() => requireBuild());
-afterEach(async () => {
+afterEach(async (context) => {
+  // What the servers said, when a test failed: the reason is usually there.
+  if (context.task.result?.state === 'fail') for (const s of servers) process.stderr.write(`--- lockstep serve ${s.url}\n${s.stderr()}\n`);
   for (const s of servers.splice(0)) {
     // A paused one must be able to die.
     if (s.child.exitCode === null) s.child.kill('SIGCONT');
@@ -77,8 +80,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function setup(): Promise<Setup> {
-  const project = testProject(CONFIG);
+async function setup(config = CONFIG): Promise<Setup> {
+  const project = testProject(config);
   project.write('gated.sh', GATED_SH, true);
   mkdirSync(join(project.dir, 'gates'), { recursive: true });
   const schema = `lockstep_replicas_${randomBytes(5).toString('hex')}`;
@@ -113,6 +116,9 @@ async function setup(): Promise<Setup> {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       return { status: response.status, json: (await response.json()) as T };
+    },
+    async promotions(environment) {
+      return store.listPromotions({ environment });
     },
     async audit(promotionId) {
       const entries = await store.auditPage(0, 100_000);
@@ -216,6 +222,25 @@ describe('lockstep serve replicas on one PostgreSQL state', () => {
     expect(kinds.filter((k) => k === 'promotion.started')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'step.started')).toHaveLength(3);
     expect(s.project.applies().filter((l) => l.endsWith('2.0.0'))).toEqual(['apply a 2.0.0', 'apply b 2.0.0', 'apply c 2.0.0', 'apply a 2.0.0', 'apply b 2.0.0', 'apply c 2.0.0']);
+  });
+
+  it('an automatic promotion is made once by three replicas woken at once, explained once, with no error noise', async () => {
+    const s = await setup(CONFIG.replace('  prod:', '  qa:\n    after: [dev]\n    gates: { auto: true }\n  prod:'));
+    const replicas = [await s.serve(), await s.serve(), await s.serve()];
+    openAll(s, '5.0.0');
+    const dev = await promote(s, replicas[0]!, await release(s, replicas[0]!, '5.0.0'), 'dev');
+    expect((await until('dev to finish', finished(s, replicas[1]!, dev.id))).state).toBe('succeeded');
+    const qa = await until('the auto-promotion to qa', async () => (await s.promotions('qa'))[0]);
+    expect((await until('qa to finish', finished(s, replicas[2]!, qa.id))).state).toBe('succeeded');
+    // Give the other replicas every chance to make a second one: a few worker rounds.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await s.promotions('qa')).toHaveLength(1);
+    const explained = (await s.audit()).filter((e) => e.kind === 'gate.passed' && e.environment === 'qa' && e.data.gate === 'auto');
+    expect(explained).toHaveLength(1);
+    const logs = replicas.map((r) => r.stderr());
+    expect(logs.filter((l) => /auto-promotion [0-9a-f]{12}/.test(l))).toHaveLength(1);
+    for (const l of logs) expect(l).not.toMatch(/busy|already|failed/);
+    expect(s.project.applies().filter((l) => l.endsWith('5.0.0'))).toHaveLength(6);
   });
 
   it('SIGKILL: another replica takes the promotion over once the lease runs out, records the takeover, and carries it on as resume would, each step applied once', async () => {

@@ -9,7 +9,7 @@ import type { ApprovalRecord, ComponentState, PromotionOwner, PromotionRecord, R
 import { printable } from '../../core/printable.js';
 import type { TokenRecord } from '../../core/tokens.js';
 import { RecordReader } from '../record-reader.js';
-import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, queuedDelivery, tokenNameTaken } from '../store-rules.js';
+import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, promotedAlready, queuedDelivery, tokenNameTaken } from '../store-rules.js';
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
 import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkRejection } from '../row-checks.js';
 import {
@@ -258,7 +258,7 @@ export class PostgresStore implements Store {
   private async apply(client: PostgresClientLike, change: StoreChange): Promise<AuditEntry[]> {
     if (change.fence) await this.checkFence(client, change.fence);
     if (change.release) await this.putRelease(client, change.release);
-    if (change.createPromotion) await this.insertPromotion(client, change.createPromotion.record, change.createPromotion.lock);
+    if (change.createPromotion) await this.insertPromotion(client, change.createPromotion.record, change.createPromotion.lock, change.createPromotion.once ?? false);
     if (change.releaseRejection) await this.rejectRelease(client, change.releaseRejection.releaseId, change.releaseRejection.rejection);
     if (change.promotion) await this.replacePromotion(client, change.promotion.record, change.promotion.releaseLock ?? false, change.promotion.takeLock ?? false);
     if (change.cancelRequest) await this.putCancelRequest(client, change.cancelRequest);
@@ -340,7 +340,12 @@ export class PostgresStore implements Store {
     }
   }
 
-  private async insertPromotion(client: PostgresClientLike, record: PromotionRecord, lock: boolean): Promise<void> {
+  private async insertPromotion(client: PostgresClientLike, record: PromotionRecord, lock: boolean, once: boolean): Promise<void> {
+    if (once) {
+      // Under the write lock: no other commit can add one between this check and the insert.
+      const existing = await get<{ id: string }>(client, 'SELECT id FROM promotions WHERE environment = $1 AND release_id = $2 LIMIT 1', [record.environment, record.releaseId]);
+      if (existing !== undefined) throw promotedAlready(record, existing.id);
+    }
     if (!(await exists(client, 'SELECT 1 FROM releases WHERE id = $1', [record.releaseId]))) {
       throw new NotFoundError(`promotion ${record.id} names release ${record.releaseId}, which does not exist`);
     }
