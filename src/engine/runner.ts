@@ -13,7 +13,7 @@ import { inputFingerprint } from '../core/fingerprint.js';
 import { referencedOutputs } from '../core/plan.js';
 import { recoverStep, type Recovery } from '../core/recovery.js';
 import { Redactor } from '../core/redact.js';
-import type { StepLogLine, StoreChange } from '../store/store.js';
+import { StoreUnavailable, type StepLogLine, type StoreChange } from '../store/store.js';
 import type { EngineDeps } from './deps.js';
 import { DEFAULT_LEASE, newOwner, ownerIsGone, renewed } from './lease.js';
 import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
@@ -674,6 +674,11 @@ export class PromotionRunner {
       // their outputs file, sensitive values included.
       rmSync(this.runsDir(name), { recursive: true, force: true });
     } catch (error) {
+      // The store is out of reach (or a commit's outcome unknown): nothing about the step is known to
+      // have failed, so nothing is recorded; the run ends here and crash recovery carries it on from
+      // what the store holds once it answers (its lease runs out meanwhile). Recording a failure
+      // instead could roll back a step that succeeded.
+      if (error instanceof StoreUnavailable) throw error;
       if (this.heldLogs.has(name) && adapter) {
         // The apply may have produced (and printed) sensitive outputs before it failed: learn what the
         // system holds now, so the held lines and the error are redacted with them.

@@ -118,7 +118,9 @@ export class BackgroundWorker {
       }
       const now = deps.clock.now();
       for (const p of await deps.store.listPromotions({ states: ['running', 'rolling-back'] })) {
-        if (this.inFlight.has(p.id) || !ownerIsGone(p, now)) continue;
+        // A runner of this process that could not renew its lease (the store was out of reach) still
+        // holds the promotion: it carries on once its commits land; it is not taken over from itself.
+        if (this.inFlight.has(p.id) || deps.running?.get(p.id) !== undefined || !ownerIsGone(p, now)) continue;
         // No owner: a process that shut down handed it back (its lease released), so it is taken at once.
         const left = p.owner === undefined ? 'was handed back' : 'was left';
         this.events.log?.(`promotion ${p.id.slice(0, 12)} (${p.environment}) ${left} ${p.state} by a process that is gone: resuming it`);

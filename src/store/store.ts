@@ -294,6 +294,19 @@ export interface StoredLogLine extends StepLogLine {
 }
 
 /**
+ * The store could not be reached (PostgreSQL down, restarting, or cut off) for longer than a write
+ * is retried, or a commit was cut off while committing, so whether it landed is unknown. Nothing is
+ * decided from it: the engine records no failure for it and leaves the promotion to crash recovery,
+ * which reads what the store holds once it answers again. The server answers 503.
+ */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
  * The state cannot serve the request: a damaged row (the message names its table and entry), a
  * read-only state asked to record something, a schema this Lockstep cannot read or upgrade. Not
  * retryable: a person has to look at the file. The CLI exits 1.

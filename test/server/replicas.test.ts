@@ -8,6 +8,7 @@ import { lockstep, requireBuild } from '../helpers/cli.js';
 import { POSTGRES_URL } from '../helpers/database-urls.js';
 import { GATED_SH, until } from '../helpers/gated-project.js';
 import { startServe, stopServe, type ServeProcess } from '../helpers/serve-process.js';
+import { startPgCluster } from '../helpers/pg-cluster.js';
 import { testProject, type TestProject } from '../helpers/project.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,16 +81,16 @@ afterEach(async (context) => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function setup(config = CONFIG): Promise<Setup> {
+async function setup(config = CONFIG, base = POSTGRES_URL): Promise<Setup> {
   const project = testProject(config);
   project.write('gated.sh', GATED_SH, true);
   mkdirSync(join(project.dir, 'gates'), { recursive: true });
   const schema = `lockstep_replicas_${randomBytes(5).toString('hex')}`;
-  const url = new URL(POSTGRES_URL);
+  const url = new URL(base);
   url.searchParams.set('schema', schema);
   const state = url.toString();
   cleanups.push(() => project.cleanup());
-  cleanups.push(() => admin((c) => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).then(() => undefined));
+  if (base === POSTGRES_URL) cleanups.push(() => admin((c) => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).then(() => undefined));
   const env = { LOCKSTEP_STATE: state, LOCKSTEP_SERVER_SECRET: SECRET };
   const created = lockstep(project.dir, ['token', 'create', '--name', 'alice-ci', '--for', 'alice@example.com', '--role', 'releaser', '-o', 'json'], {
     ...env,
@@ -97,7 +98,7 @@ async function setup(config = CONFIG): Promise<Setup> {
   });
   expect(created.status, created.stderr).toBe(0);
   const token = (JSON.parse(created.stdout) as { token: string }).token;
-  const store = await PostgresStore.connect(POSTGRES_URL, { schema });
+  const store = await PostgresStore.connect(base, { schema });
   cleanups.unshift(() => store.close());
   return {
     project,
@@ -289,6 +290,40 @@ describe('lockstep serve replicas on one PostgreSQL state', () => {
     const starters = new Set((await s.audit(id)).filter((e) => e.kind === 'step.started').map((e) => e.component));
     expect([...starters].sort()).toEqual(['a', 'b', 'c']);
     expect(first.child.exitCode).toBeNull();
+    const verified = lockstep(s.project.dir, ['audit', 'verify'], { LOCKSTEP_STATE: s.state });
+    expect(verified.status, verified.stdout + verified.stderr).toBe(0);
+  });
+
+  it('PostgreSQL unreachable mid-promotion: readyz says not ready, the server stays up, the promotion pauses and carries on once PostgreSQL is back, nothing lost, nothing applied twice', async () => {
+    const cluster = await startPgCluster();
+    cleanups.push(() => cluster.destroy());
+    const s = await setup(CONFIG, cluster.url());
+    const server = await s.serve(['--lease', '2s']);
+    const id = (await promote(s, server, await release(s, server, '6.0.0'), 'dev')).id;
+    await until('a to be applying', () => (s.project.applies().includes('apply a 6.0.0') ? true : undefined));
+
+    cluster.stop();
+    const ready = await until('readyz to say not ready', async () => {
+      const r = await fetch(`${server.url}/readyz`);
+      return r.status === 503 ? ((await r.json()) as { projects: Record<string, { store: string }> }) : undefined;
+    });
+    expect(ready.projects.shop?.store).toBe('unreachable');
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    // a finishes while its commit cannot land: the commit waits (retried), it is not a failure.
+    s.open('a', '6.0.0');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(server.child.exitCode).toBeNull();
+
+    cluster.start();
+    await until('readyz to say ready again', async () => ((await fetch(`${server.url}/readyz`)).status === 200 ? true : undefined));
+    s.open('b', '6.0.0');
+    s.open('c', '6.0.0');
+    const done = await until('the promotion to finish', finished(s, server, id));
+    expect(done.state).toBe('succeeded');
+    expect(s.project.applies()).toEqual(['apply a 6.0.0', 'apply b 6.0.0', 'apply c 6.0.0']);
+    const kinds = (await s.audit(id)).map((e) => e.kind);
+    expect(kinds.filter((k) => k === 'step.failed')).toEqual([]);
+    expect(kinds.filter((k) => k === 'step.succeeded')).toHaveLength(3);
     const verified = lockstep(s.project.dir, ['audit', 'verify'], { LOCKSTEP_STATE: s.state });
     expect(verified.status, verified.stdout + verified.stderr).toBe(0);
   });

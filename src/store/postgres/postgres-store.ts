@@ -26,6 +26,7 @@ import {
   type StoredLogLine,
   type StoreChange,
   type ChangeNotice,
+  StoreUnavailable,
 } from '../store.js';
 import type { PostgresClientLike } from './postgres-client.js';
 import { migratePostgres } from './schema.js';
@@ -36,6 +37,14 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** How long a session may sit idle inside a transaction; ours never wait between statements. */
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+
+/**
+ * How long a write waits for an unreachable database before it gives up (StoreUnavailable): a
+ * restart or a failover usually takes seconds. Retries back off from the first delay to the last.
+ */
+const UNREACHABLE_RETRY_MS = 60_000;
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 2_000;
 
 /** PostgreSQL's type id of BIGINT (int8). */
 const INT8_OID = 20;
@@ -220,13 +229,46 @@ export class PostgresStore implements Store {
    * (see the class comment). Any throw rolls everything back.
    */
   private async transaction<T>(writeLock: boolean, work: (client: PostgresClientLike) => Promise<T>): Promise<T> {
-    const client: PoolClient = await this.pool.connect();
+    const deadline = Date.now() + UNREACHABLE_RETRY_MS;
+    let delay = RETRY_FIRST_MS;
+    for (;;) {
+      try {
+        return await this.attempt(writeLock, work);
+      } catch (error) {
+        // Cut off before COMMIT was sent: nothing was written, so trying again applies it once. Cut
+        // off during COMMIT: it may have landed, so it is never tried again (StoreUnavailable).
+        if (!(error instanceof NotCommitted) || this.closed) throw error instanceof NotCommitted ? error.cause : error;
+        if (Date.now() + delay > deadline)
+          throw new StoreUnavailable(`${this.name} is unreachable (tried for ${UNREACHABLE_RETRY_MS / 1000} s): ${errorText(error.cause, '')}`, { cause: error.cause });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+    }
+  }
+
+  /** One try of `transaction`; a lost connection before COMMIT is a NotCommitted. */
+  private async attempt<T>(writeLock: boolean, work: (client: PostgresClientLike) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      if (isConnectionError(error)) throw new NotCommitted(error);
+      throw error;
+    }
     let broken: Error | undefined;
+    let committing = false;
     try {
       await client.query('BEGIN');
       if (writeLock) await client.query('SELECT id FROM write_lock FOR UPDATE');
       const result = await work(client);
-      await client.query('COMMIT');
+      committing = true;
+      try {
+        await client.query('COMMIT');
+      } catch (error) {
+        if (isConnectionError(error))
+          throw new StoreUnavailable(`${this.name}: the connection was lost while committing; whether the change was recorded is read back once it answers again`, { cause: error });
+        throw error;
+      }
       return result;
     } catch (error) {
       try {
@@ -235,6 +277,7 @@ export class PostgresStore implements Store {
         // The connection is gone: give it back as broken, so the pool does not hand it out again.
         broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
       }
+      if (!committing && isConnectionError(error)) throw new NotCommitted(error);
       throw error;
     } finally {
       client.release(broken);
@@ -723,6 +766,29 @@ async function all<Row extends pg.QueryResultRow>(client: PostgresClientLike, sq
 
 async function exists(client: PostgresClientLike, sql: string, params: unknown[]): Promise<boolean> {
   return (await client.query(sql, params)).rows.length > 0;
+}
+
+/** A transaction cut off before COMMIT: nothing of it was written. */
+class NotCommitted extends Error {
+  constructor(override readonly cause: unknown) {
+    super('not committed', { cause });
+  }
+}
+
+/**
+ * The database could not be reached or dropped the connection: node's socket errors, PostgreSQL's
+ * connection exceptions (class 08), an administrator's or a shutdown's termination (57P01-57P03),
+ * and node-postgres's own "Connection terminated".
+ */
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)) return true;
+    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  }
+  if (error instanceof AggregateError) return error.errors.some(isConnectionError);
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
 }
 
 /** PostgreSQL's unique_violation (23505) on `constraint`. */
