@@ -309,6 +309,8 @@ describe('lockstep serve replicas on one PostgreSQL state', () => {
     });
     expect(ready.projects.shop?.store).toBe('unreachable');
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const read = await s.api<{ error: { code: string; message: string } }>(server, 'GET', `/promotions/${id}`);
+    expect(read).toMatchObject({ status: 503, json: { error: { code: 'store-unavailable' } } });
     // a finishes while its commit cannot land: the commit waits (retried), it is not a failure.
     s.open('a', '6.0.0');
     await new Promise((resolve) => setTimeout(resolve, 1_500));

@@ -112,6 +112,17 @@ export class PostgresStore implements Store {
   /** The channel commits announce themselves on (see onChange). */
   private readonly channel: string;
   private readonly changes: ChangeListener;
+  /**
+   * Statements outside transactions (reads, single-statement writes): a database out of reach is a
+   * StoreUnavailable, which the server answers 503, not an unknown error. Not retried: the caller
+   * (a request, the worker's next round) asks again.
+   */
+  private readonly reads: PostgresClientLike = {
+    query: ((text: unknown, values?: unknown[]) =>
+      (this.pool.query as (text: unknown, values?: unknown[]) => Promise<unknown>).call(this.pool, text, values).catch((error: unknown) => {
+        throw isConnectionError(error) ? new StoreUnavailable(`${this.name} is unreachable: ${errorText(error, '')}`, { cause: error }) : error;
+      })) as PostgresClientLike['query'],
+  };
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -376,7 +387,7 @@ export class PostgresStore implements Store {
     } catch (error) {
       if (!isUniqueViolation(error, 'env_locks_pkey')) throw error;
       // This transaction is aborted now: the holder is read from what has been committed.
-      const committed = await this.lockHolder(this.pool, record.environment);
+      const committed = await this.lockHolder(this.reads, record.environment);
       if (committed !== undefined) throw environmentBusy(record.environment, committed);
       // Freed again since: still a conflict of this commit, to be retried by the caller.
       throw new ConflictError(`environment ${record.environment} is busy: another promotion took it meanwhile`, { cause: error });
@@ -478,13 +489,13 @@ export class PostgresStore implements Store {
   async getRelease(idOrPrefix: string): Promise<ReleaseRecord> {
     const row = await this.resolve('releases', 'release', idOrPrefix);
     const release = this.read.release(row.id, row.json);
-    const rejection = await get<JsonRow>(this.pool, 'SELECT json FROM release_rejections WHERE release_id = $1', [release.id]);
+    const rejection = await get<JsonRow>(this.reads, 'SELECT json FROM release_rejections WHERE release_id = $1', [release.id]);
     return rejection === undefined ? release : { ...release, rejected: this.read.rejection(release.id, rejection.json) };
   }
 
   async listReleases(options: { limit?: number } = {}): Promise<ReleaseRecord[]> {
     const rows = await all<JsonRow & { id: string; rejection: string | null }>(
-      this.pool,
+      this.reads,
       `SELECT r.id, r.json, j.json AS rejection FROM releases r LEFT JOIN release_rejections j ON j.release_id = r.id
         ORDER BY r.created_at DESC, r.id DESC LIMIT $1`,
       [sqlLimit(options.limit)],
@@ -498,7 +509,7 @@ export class PostgresStore implements Store {
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {
     const row = await this.resolve('promotions', 'promotion', idOrPrefix);
     const promotion = this.read.promotion(row.id, row.json);
-    await this.checkReleaseExists(this.pool, promotion);
+    await this.checkReleaseExists(this.reads, promotion);
     return promotion;
   }
 
@@ -515,7 +526,7 @@ export class PostgresStore implements Store {
     const limit = param(params, sqlLimit(filter.limit));
     // The release joined only to notice one that is missing: a promotion always names an existing one.
     const rows = await all<JsonRow & { id: string; release_missing: boolean }>(
-      this.pool,
+      this.reads,
       `SELECT p.id, p.json, r.id IS NULL AS release_missing FROM promotions p LEFT JOIN releases r ON r.id = p.release_id
         ${whereClause(where)} ORDER BY p.requested_at DESC, p.id DESC LIMIT ${limit}`,
       params,
@@ -528,21 +539,21 @@ export class PostgresStore implements Store {
   }
 
   async activePromotion(environment: string): Promise<PromotionRecord | undefined> {
-    return this.lockHolder(this.pool, environment);
+    return this.lockHolder(this.reads, environment);
   }
 
   async getCancelRequest(promotionId: string): Promise<CancelRequest | undefined> {
-    const row = await get<JsonRow>(this.pool, 'SELECT json FROM cancel_requests WHERE promotion_id = $1', [promotionId]);
+    const row = await get<JsonRow>(this.reads, 'SELECT json FROM cancel_requests WHERE promotion_id = $1', [promotionId]);
     return row === undefined ? undefined : this.read.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
   }
 
   async listApprovals(promotionId: string): Promise<ApprovalRecord[]> {
-    const rows = await all<JsonRow & { id: number }>(this.pool, 'SELECT id, json FROM approvals WHERE promotion_id = $1 ORDER BY id', [promotionId]);
+    const rows = await all<JsonRow & { id: number }>(this.reads, 'SELECT id, json FROM approvals WHERE promotion_id = $1 ORDER BY id', [promotionId]);
     return rows.map((row) => this.read.record<ApprovalRecord>('approvals', `row id ${row.id}`, row.json, checkApproval));
   }
 
   async listSteps(promotionId: string): Promise<StepRecord[]> {
-    const rows = await all<JsonRow & { component: string }>(this.pool, 'SELECT component, json FROM steps WHERE promotion_id = $1 ORDER BY ord', [promotionId]);
+    const rows = await all<JsonRow & { component: string }>(this.reads, 'SELECT component, json FROM steps WHERE promotion_id = $1 ORDER BY ord', [promotionId]);
     return rows.map((row) => this.read.step(promotionId, row.component, row.json));
   }
 
@@ -553,7 +564,7 @@ export class PostgresStore implements Store {
     if (filter.component !== undefined) where.push(`s.component = ${param(params, filter.component)}`);
     const limit = param(params, sqlLimit(filter.limit));
     const rows = await all<JsonRow & { promotion_id: string; component: string }>(
-      this.pool,
+      this.reads,
       `SELECT s.promotion_id, s.component, s.json FROM steps s JOIN promotions p ON p.id = s.promotion_id ${whereClause(where)}
         ORDER BY p.requested_at DESC, p.id DESC, s.ord LIMIT ${limit}`,
       params,
@@ -562,7 +573,7 @@ export class PostgresStore implements Store {
   }
 
   async environmentState(environment: string): Promise<ComponentState[]> {
-    const rows = await all<JsonRow & { component: string }>(this.pool, 'SELECT component, json FROM component_states WHERE environment = $1 ORDER BY component', [environment]);
+    const rows = await all<JsonRow & { component: string }>(this.reads, 'SELECT component, json FROM component_states WHERE environment = $1 ORDER BY component', [environment]);
     return rows.map((row) =>
       this.read.record<ComponentState>('component_states', `environment ${environment}, component ${row.component}`, row.json, checkComponentState),
     );
@@ -571,15 +582,15 @@ export class PostgresStore implements Store {
   async stepLogs(promotionId: string, component?: string): Promise<StepLogLine[]> {
     const rows =
       component === undefined
-        ? await all<LogRow>(this.pool, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 ORDER BY id', [promotionId])
-        : await all<LogRow>(this.pool, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 AND component = $2 ORDER BY id', [promotionId, component]);
+        ? await all<LogRow>(this.reads, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 ORDER BY id', [promotionId])
+        : await all<LogRow>(this.reads, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 AND component = $2 ORDER BY id', [promotionId, component]);
     return rows.map(logLine);
   }
 
   async logsAfter(afterId: number, limit: number): Promise<StoredLogLine[]> {
     if (!Number.isSafeInteger(afterId)) throw new InputError(`afterId must be a whole number, not ${afterId}`, 'afterId');
     const rows = await all<LogRow & { id: number; after_seq: number }>(
-      this.pool,
+      this.reads,
       'SELECT id, after_seq, promotion_id, component, time, line FROM step_logs WHERE id > $1 ORDER BY id LIMIT $2',
       [afterId, sqlLimit(limit)],
     );
@@ -587,7 +598,7 @@ export class PostgresStore implements Store {
   }
 
   async logHead(): Promise<number> {
-    return (await get<{ id: number | null }>(this.pool, 'SELECT MAX(id) AS id FROM step_logs'))?.id ?? 0;
+    return (await get<{ id: number | null }>(this.reads, 'SELECT MAX(id) AS id FROM step_logs'))?.id ?? 0;
   }
 
   async auditPage(afterSeq: number | null, limit: number): Promise<AuditEntry[]> {
@@ -596,8 +607,8 @@ export class PostgresStore implements Store {
     const columns = AUDIT_COLUMNS.join(', ');
     const result =
       afterSeq === null
-        ? await this.pool.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log ORDER BY seq LIMIT $1`, values: [sqlLimit(limit)], rowMode: 'array' })
-        : await this.pool.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, values: [afterSeq, sqlLimit(limit)], rowMode: 'array' });
+        ? await this.reads.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log ORDER BY seq LIMIT $1`, values: [sqlLimit(limit)], rowMode: 'array' })
+        : await this.reads.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, values: [afterSeq, sqlLimit(limit)], rowMode: 'array' });
     return result.rows.map((row) => {
       const data = this.read.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
       return entryFromTuple(row, data);
@@ -605,23 +616,23 @@ export class PostgresStore implements Store {
   }
 
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
-    return readHead(this.pool);
+    return readHead(this.reads);
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    const rows = await all<{ id: number; json: string }>(this.pool, 'SELECT id, json FROM api_tokens ORDER BY id');
+    const rows = await all<{ id: number; json: string }>(this.reads, 'SELECT id, json FROM api_tokens ORDER BY id');
     return rows.map((row) => this.read.token(row.id, row.json));
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    const row = await get<{ id: number; json: string }>(this.pool, 'SELECT id, json FROM api_tokens WHERE hash = $1', [hash]);
+    const row = await get<{ id: number; json: string }>(this.reads, 'SELECT id, json FROM api_tokens WHERE hash = $1', [hash]);
     return row === undefined ? undefined : this.read.token(row.id, row.json);
   }
 
   // ------------------------------------------------ notification outbox
 
   async notifyCursor(target: string): Promise<number | undefined> {
-    return (await get<{ audit_seq: number }>(this.pool, 'SELECT audit_seq FROM notify_cursors WHERE target = $1', [target]))?.audit_seq;
+    return (await get<{ audit_seq: number }>(this.reads, 'SELECT audit_seq FROM notify_cursors WHERE target = $1', [target]))?.audit_seq;
   }
 
   async queueDeliveries(batch: DeliveryBatch): Promise<boolean> {
@@ -649,12 +660,12 @@ export class PostgresStore implements Store {
   }
 
   async nextDelivery(target: string): Promise<DeliveryRecord | undefined> {
-    const row = await get<DeliveryRow>(this.pool, `SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries WHERE target = $1 AND status = 'pending' ORDER BY id LIMIT 1`, [target]);
+    const row = await get<DeliveryRow>(this.reads, `SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries WHERE target = $1 AND status = 'pending' ORDER BY id LIMIT 1`, [target]);
     return row === undefined ? undefined : this.deliveryRecord(row);
   }
 
   async claimDelivery(id: number, claim: { token: string; until: string; now: string }): Promise<boolean> {
-    const result = await this.pool.query(
+    const result = await this.reads.query(
       `UPDATE notify_deliveries SET claim_token = $1, claimed_until = $2
         WHERE id = $3 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4)`,
       [claim.token, claim.until, id, claim.now],
@@ -685,13 +696,13 @@ export class PostgresStore implements Store {
     if (filter.target !== undefined) where.push(`target = ${param(params, filter.target)}`);
     if (filter.status !== undefined) where.push(`status = ${param(params, filter.status)}`);
     const limit = param(params, sqlLimit(filter.limit));
-    const rows = await all<DeliveryRow>(this.pool, `SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries ${whereClause(where)} ORDER BY id DESC LIMIT ${limit}`, params);
+    const rows = await all<DeliveryRow>(this.reads, `SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries ${whereClause(where)} ORDER BY id DESC LIMIT ${limit}`, params);
     return rows.map((row) => this.deliveryRecord(row));
   }
 
   async deliveryCounts(): Promise<DeliveryCount[]> {
     return all<{ target: string; status: DeliveryStatus; count: number }>(
-      this.pool,
+      this.reads,
       'SELECT target, status, COUNT(*) AS count FROM notify_deliveries GROUP BY target, status ORDER BY target, status',
     );
   }
@@ -722,13 +733,13 @@ export class PostgresStore implements Store {
 
   /** The one record whose id is `idOrPrefix`, or starts with it (≥ 7 characters). */
   private async resolve(table: 'releases' | 'promotions', noun: 'release' | 'promotion', idOrPrefix: string): Promise<{ id: string; json: string }> {
-    const exact = await get<JsonRow>(this.pool, `SELECT json FROM ${table} WHERE id = $1`, [idOrPrefix]);
+    const exact = await get<JsonRow>(this.reads, `SELECT json FROM ${table} WHERE id = $1`, [idOrPrefix]);
     if (exact !== undefined) return { id: idOrPrefix, json: exact.json };
     checkPrefix(noun, idOrPrefix);
     // Ids are lower-case hex (or UUIDs) in COLLATE "C" columns: every id starting with the prefix
     // sorts in [prefix, prefix + 'g'), so the primary key index answers without scanning.
     const { from, to } = prefixRange(idOrPrefix);
-    const rows = await all<{ id: string; json: string }>(this.pool, `SELECT id, json FROM ${table} WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3`, [
+    const rows = await all<{ id: string; json: string }>(this.reads, `SELECT id, json FROM ${table} WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3`, [
       from,
       to,
       MAX_CANDIDATES + 1,
