@@ -9,6 +9,7 @@ import { POSTGRES_URL } from '../helpers/database-urls.js';
 import { GATED_SH, until } from '../helpers/gated-project.js';
 import { startServe, stopServe, type ServeProcess } from '../helpers/serve-process.js';
 import { startPgCluster } from '../helpers/pg-cluster.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { testProject, type TestProject } from '../helpers/project.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -242,6 +243,32 @@ describe('lockstep serve replicas on one PostgreSQL state', () => {
     expect(logs.filter((l) => /auto-promotion [0-9a-f]{12}/.test(l))).toHaveLength(1);
     for (const l of logs) expect(l).not.toMatch(/busy|already|failed/);
     expect(s.project.applies().filter((l) => l.endsWith('5.0.0'))).toHaveLength(6);
+  });
+
+  it('notifications: three replicas send each event once, whichever sends it', async () => {
+    const receiver = await new WebhookReceiver().start();
+    cleanups.push(() => receiver.close());
+    const s = await setup(`${CONFIG}notify:\n  - name: hook\n    url: ${receiver.url('/hook')}\n    format: json\n`);
+    const replicas = [await s.serve(), await s.serve(), await s.serve()];
+    openAll(s, '7.0.0');
+    const releaseId = await release(s, replicas[0]!, '7.0.0');
+    const ids: string[] = [];
+    for (const r of replicas) {
+      const p = await promote(s, r, releaseId, 'dev');
+      ids.push(p.id);
+      await until('the promotion to finish', finished(s, r, p.id));
+    }
+    // Every audit entry a json target is sent (all events by default) reaches it; wait until the
+    // last promotion's end has, then give the replicas a few more rounds to send anything twice.
+    await until('the last promotion.finished to be delivered', () =>
+      receiver.acknowledged('/hook').some((r) => r.event === 'promotion.finished' && r.body.includes(ids[2]!)) ? true : undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const deliveries = receiver.acknowledged('/hook').map((r) => r.deliveryId);
+    expect(deliveries.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(deliveries).size).toBe(deliveries.length);
+    const finishedEvents = receiver.acknowledged('/hook').filter((r) => r.event === 'promotion.finished');
+    expect(finishedEvents).toHaveLength(3);
   });
 
   it('SIGKILL: another replica takes the promotion over once the lease runs out, records the takeover, and carries it on as resume would, each step applied once', async () => {
