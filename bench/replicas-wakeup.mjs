@@ -4,7 +4,10 @@
 //   replica B; ms from the approval's audit entry to the promotion's start entry (target: 100 ms);
 // - cross-replica event stream: ms from a commit made through A (its response) to the entry arriving
 //   on B's event stream, against the same on A's own stream measured in the same run (the baseline),
-//   and against the 200 ms the stream polled before.
+//   and against the 200 ms the stream polled before;
+// - hand-back → carried on elsewhere: replica A is stopped (SIGTERM) while a promotion's first step
+//   runs; ms from A's hand-back entry to B's first entry for it, against the worker's 1 s round, which is
+//   what B would wait for without a notice.
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -83,7 +86,27 @@ export async function benchReplicasWakeup() {
   const dir = tempDir('replicas-wakeup');
   writeFileSync(
     join(dir, 'lockstep.yaml'),
-    ['project: bench', 'environments:', '  prod:', '    gates:', '      approvals: { count: 1, from: [bob@example.com] }', 'components:', '  api:', '    type: command', '    with:', '      apply: ["true"]', ''].join('\n'),
+    `project: bench
+environments:
+  dev: {}
+  prod:
+    gates:
+      approvals: { count: 1, from: [bob@example.com] }
+components:
+  api:
+    type: command
+    with:
+      apply: ["true"]
+  slow:
+    type: command
+    with:
+      apply: ["sleep", "0.3"]
+  next:
+    type: command
+    dependsOn: [slow]
+    with:
+      apply: ["true"]
+`,
   );
   const alice = token(dir, env, 'alice', 'releaser');
   const bob = token(dir, env, 'bob', 'approver');
@@ -98,7 +121,7 @@ export async function benchReplicasWakeup() {
     // Approve on B → the promotion starts: both times are the audit entries' own.
     const startMs = [];
     for (let i = 0; i < count; i++) {
-      const { release } = await call(a, alice, 'POST', '/releases', { set: [`api=1.0.${i}`] });
+      const { release } = await call(a, alice, 'POST', '/releases', { set: [`api=1.0.${i}`, `slow=1.0.${i}`, `next=1.0.${i}`] });
       const { promotion } = await call(a, alice, 'POST', '/promotions', { release: release.id, to: 'prod' });
       if (promotion.state !== 'pending') throw new Error(`expected a pending promotion, got ${promotion.state}`);
       await call(b, bob, 'POST', `/promotions/${promotion.id}/approve`, { comment: 'bench' });
@@ -119,13 +142,36 @@ export async function benchReplicasWakeup() {
     const onA = [];
     const onB = [];
     for (let i = 0; i < count; i++) {
-      const { release } = await call(a, alice, 'POST', '/releases', { set: [`api=2.0.${i}`] });
+      const { release } = await call(a, alice, 'POST', '/releases', { set: [`api=2.0.${i}`, `slow=2.0.${i}`, `next=2.0.${i}`] });
       const answered = performance.timeOrigin + performance.now();
       const [atA, atB] = await waitFor(() => (seen.a.has(release.id) && seen.b.has(release.id) ? [seen.a.get(release.id), seen.b.get(release.id)] : undefined));
       onA.push(Math.max(0, atA - answered));
       onB.push(Math.max(0, atB - answered));
     }
+    // Hand-back on A's shutdown → B carries it on.
+    const handBackMs = [];
+    const rounds = FULL ? 20 : 5;
+    let owner = a;
+    for (let i = 0; i < rounds; i++) {
+      const { release } = await call(b, alice, 'POST', '/releases', { set: [`api=3.0.${i}`, `slow=3.0.${i}`, `next=3.0.${i}`] });
+      const { promotion } = await call(owner, alice, 'POST', '/promotions', { release: release.id, to: 'dev' });
+      owner.child.kill('SIGTERM');
+      await new Promise((resolve) => owner.child.once('exit', resolve));
+      await waitFor(async () => ((await call(b, alice, 'GET', `/promotions/${promotion.id}`)).promotion.finishedAt === undefined ? undefined : true));
+      const audit = await auditOf(pg, schema, promotion.id);
+      // The entry after the hand-back is the next owner's first (B's worker claims it and goes on).
+      const at = audit.findIndex((e) => e.kind === 'promotion.handed-back');
+      const handed = audit[at];
+      const resumed = at >= 0 ? audit[at + 1] : undefined;
+      if (handed && resumed) handBackMs.push(Date.parse(resumed.time) - Date.parse(handed.time));
+      owner = await serve(dir, env);
+      servers.push(owner);
+    }
     const result = {
+      handBackToResumedP50Ms: handBackMs.length > 0 ? round(median(handBackMs), 1) : null,
+      handBackToResumedMaxMs: handBackMs.length > 0 ? round(Math.max(...handBackMs), 1) : null,
+      handBacks: handBackMs.length,
+      workerRoundMs: 1000,
       promotions: count,
       approveOnBToStartP50Ms: round(median(startMs), 1),
       approveOnBToStartP99Ms: round(percentile(startMs, 99), 1),
