@@ -206,7 +206,7 @@ describe('lockstep serve replicas on one PostgreSQL state', () => {
     expect(s.project.applies()).toEqual(['apply a 1.0.0', 'apply b 1.0.0', 'apply c 1.0.0']);
   });
 
-  it('a promotion pending an approval, approved by the CLI straight on the database, is started by one replica of three, once', async () => {
+  it('a promotion requested on one replica of three and pending an approval, approved by the CLI straight on the database (which then runs it), is started once: no replica starts it too', async () => {
     const s = await setup();
     const replicas = [await s.serve(), await s.serve(), await s.serve()];
     openAll(s, '2.0.0');
@@ -271,7 +271,7 @@ describe('lockstep serve replicas on one PostgreSQL state', () => {
     expect(finishedEvents).toHaveLength(3);
   });
 
-  it('SIGKILL: another replica takes the promotion over once the lease runs out, records the takeover, and carries it on as resume would, each step applied once', async () => {
+  it('SIGKILL: another replica takes the promotion over (on one host as soon as the pid is gone; across hosts once the lease runs out, as the SIGSTOP test shows), records the takeover, and carries it on as resume would, each step applied once', async () => {
     const s = await setup();
     const first = await s.serve(['--lease', '2s']);
     const id = (await promote(s, first, await release(s, first, '3.0.0'), 'dev')).id;
