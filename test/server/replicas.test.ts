@@ -226,6 +226,24 @@ describe('lockstep serve replicas on one PostgreSQL state', () => {
     expect(s.project.applies().filter((l) => l.endsWith('2.0.0'))).toEqual(['apply a 2.0.0', 'apply b 2.0.0', 'apply c 2.0.0', 'apply a 2.0.0', 'apply b 2.0.0', 'apply c 2.0.0']);
   });
 
+  it('a pending promotion whose soak time passes is started by one replica of three, its gate decisions recorded once', async () => {
+    const s = await setup(CONFIG.replace('      approvals: { count: 1, from: [bob@example.com] }', '      soak: 3s'));
+    const replicas = [await s.serve(), await s.serve(), await s.serve()];
+    openAll(s, '8.0.0');
+    const releaseId = await release(s, replicas[0]!, '8.0.0');
+    const dev = await promote(s, replicas[0]!, releaseId, 'dev');
+    expect((await until('dev to finish', finished(s, replicas[1]!, dev.id))).state).toBe('succeeded');
+    const prod = await promote(s, replicas[0]!, releaseId, 'prod');
+    expect(prod.state).toBe('pending');
+    const done = await until('prod to finish', finished(s, replicas[2]!, prod.id));
+    expect(done.state).toBe('succeeded');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const audit = await s.audit(prod.id);
+    expect(audit.filter((e) => e.kind === 'promotion.started')).toHaveLength(1);
+    expect(audit.filter((e) => e.kind === 'gate.passed' && e.data.gate === 'soak')).toHaveLength(1);
+    expect(audit.filter((e) => e.kind === 'step.started')).toHaveLength(3);
+  });
+
   it('an automatic promotion is made once by three replicas woken at once, explained once, with no error noise', async () => {
     const s = await setup(CONFIG.replace('  prod:', '  qa:\n    after: [dev]\n    gates: { auto: true }\n  prod:'));
     const replicas = [await s.serve(), await s.serve(), await s.serve()];
