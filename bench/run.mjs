@@ -16,6 +16,7 @@ const BENCHMARKS = [
   ['exactlyOnce', async () => (await import('./exactly-once.mjs')).benchExactlyOnce()],
   ['server', async () => (await import('./server.mjs')).benchServer()],
   ['metrics', async () => (await import('./metrics.mjs')).benchMetrics()],
+  ['replicasWakeup', async () => (await import('./replicas-wakeup.mjs')).benchReplicasWakeup()],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',');

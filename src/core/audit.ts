@@ -17,6 +17,7 @@ export const AUDIT_KINDS = [
   'promotion.finished',
   'promotion.replanned',
   'promotion.handed-back',
+  'promotion.taken-over',
   'promotion.cancel-requested',
   'step.started',
   'step.succeeded',

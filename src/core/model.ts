@@ -185,6 +185,8 @@ export interface PromotionOwner {
   host: string;
   pid: number;
   leaseUntil: string;
+  /** When the claim was made or last renewed (absent in records of older versions): how long a dead owner's promotion waited. */
+  renewedAt?: string;
 }
 
 export interface PromotionRecord {

@@ -6,6 +6,7 @@ import type { Clock } from './clock.js';
 import type { RunningPromotions } from './running-promotions.js';
 import type { SecretSource } from './secrets.js';
 import type { EvidenceSigner } from './signing-key.js';
+import type { LeaseTiming } from './lease.js';
 
 /** Everything the engine needs from outside: built by the CLI (or the server), passed in explicitly. */
 export interface EngineDeps {
@@ -40,6 +41,14 @@ export interface EngineDeps {
    * it owns its promotion, so that a cancel reaches it at once and a shutdown can drain it.
    */
   running?: RunningPromotions;
+  /** How long claims on promotions hold (`lockstep serve --lease`); default DEFAULT_LEASE (engine/lease.ts). */
+  lease?: LeaseTiming;
+  /**
+   * The key sensitive inputs are fingerprinted with, when it must be the same on every machine (a
+   * shared PostgreSQL state: derived from the server secret, engine/server-secret.ts); otherwise the
+   * key file beside the state (engine/fingerprint-key.ts).
+   */
+  fingerprintKey?: Uint8Array;
 }
 
 /**

@@ -100,7 +100,7 @@ export async function planPromotion(
   for (const name of names) configDigests.set(name, componentConfigDigest(config, environment, name));
   let key: Uint8Array | undefined | null = null;
   const fingerprintOf = (value: unknown, sensitive: boolean): string | undefined => {
-    if (sensitive && key === null) key = fingerprintKey(deps.stateDir);
+    if (sensitive && key === null) key = deps.fingerprintKey ?? fingerprintKey(deps.stateDir);
     return inputFingerprint(value, sensitive, key ?? undefined);
   };
 

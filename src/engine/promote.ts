@@ -123,6 +123,13 @@ export interface PromoteOptions {
   onCreated?(promotion: PromotionRecord, planned: PlannedPromotion): void;
   /** Called with the runner so the caller can cancel it (Ctrl-C). */
   onRunner?(runner: PromotionRunner): void;
+  /**
+   * An automatic promotion: made only if this release was never promoted to the environment, checked
+   * in the same commit that records it (StoreChange.createPromotion.once), with `audit` (why it was
+   * made) appended there too; so of several servers making it at once, one does and the others
+   * record nothing.
+   */
+  automatic?: { audit: AuditEventInput[] };
 }
 
 /**
@@ -163,7 +170,7 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
   // Only a promotion about to run needs the environment; a pending one waits beside a running one.
   const active = state === 'running' ? await deps.store.activePromotion(environment) : undefined;
   if (active) throw busy(environment, active, deps.clock.now());
-  const owner = state === 'running' ? newOwner(now) : undefined;
+  const owner = state === 'running' ? newOwner(now, deps.lease) : undefined;
   const requestedAt = now.toISOString();
   const base: PromotionRecord = {
     id,
@@ -189,10 +196,11 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
   const event = { actor: deps.actor, project: record.project, environment, releaseId: release.id, promotionId: id, time: requestedAt };
   try {
     await deps.store.commit({
-      createPromotion: { record, lock: state === 'running' },
+      createPromotion: { record, lock: state === 'running', ...(options.automatic ? { once: true } : {}) },
       steps: stepRecords(id, environment, planned),
       audit: [
         configLoaded(deps, requestedAt),
+        ...(options.automatic?.audit ?? []),
         {
           ...event,
           kind: 'promotion.requested',
@@ -274,7 +282,7 @@ export async function withPendingClaim<T>(
 ): Promise<T | undefined> {
   const now = deps.clock.now();
   if (promotion.owner && !ownerIsGone(promotion, now)) return undefined;
-  const owner = newOwner(now);
+  const owner = newOwner(now, deps.lease);
   if (!(await deps.store.claimPromotion(promotion.id, owner, promotion.owner?.token))) return undefined;
   try {
     return await work({ ...promotion, owner }, owner);

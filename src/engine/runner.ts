@@ -13,9 +13,9 @@ import { inputFingerprint } from '../core/fingerprint.js';
 import { referencedOutputs } from '../core/plan.js';
 import { recoverStep, type Recovery } from '../core/recovery.js';
 import { Redactor } from '../core/redact.js';
-import type { StepLogLine, StoreChange } from '../store/store.js';
+import { StoreUnavailable, type StepLogLine, type StoreChange } from '../store/store.js';
 import type { EngineDeps } from './deps.js';
-import { LEASE_RENEW_MS, newOwner, ownerIsGone, renewed } from './lease.js';
+import { DEFAULT_LEASE, newOwner, ownerIsGone, renewed } from './lease.js';
 import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
 import { fingerprintKey } from './fingerprint-key.js';
 import { describeInputChanges, inputChanges, replanPromotion } from './replan.js';
@@ -84,6 +84,8 @@ export class PromotionRunner {
   private draining = false;
   /** The promotion was handed back: the store says nobody owns it, so this runner's commits are fenced off. */
   private handedBack: Promise<PromotionRecord> | undefined;
+  /** Another process took the promotion over (see lostClaim). */
+  private lost = false;
   /** A cancel request read from the store has been acted on (see noticeCancelRequest). */
   private cancelRequestSeen = false;
   private rollingBack = false;
@@ -257,28 +259,43 @@ export class PromotionRunner {
         `promotion ${short(current.id)} is being run by process ${current.owner?.pid ?? '?'} on ${current.owner?.host ?? '?'} (lease until ${current.owner?.leaseUntil ?? '?'})`,
       );
     }
-    const owner = newOwner(this.deps.clock.now());
+    const lease = this.deps.lease ?? DEFAULT_LEASE;
+    const now = this.deps.clock.now();
+    const owner = newOwner(now, lease);
     if (!(await this.deps.store.claimPromotion(current.id, owner, current.owner?.token))) {
       throw new ConflictError(`promotion ${short(current.id)} was claimed by another process just now`);
     }
     this.promotion = { ...current, owner };
-    this.leaseTimer = setInterval(() => void this.renewLease(), LEASE_RENEW_MS);
+    this.leaseTimer = setInterval(() => void this.renewLease(), lease.renewMs);
     this.leaseTimer.unref();
     this.logTimer = setInterval(() => void this.flushLogs(), LOG_FLUSH_MS);
     this.logTimer.unref();
+    const previous = current.owner;
+    if (previous !== undefined && !mine) {
+      // The previous owner died (or lost touch with the store) without handing the promotion back:
+      // the record says whose it was and how long it waited, so takeover times can be read from it.
+      const renewedAt = previous.renewedAt === undefined ? undefined : Date.parse(previous.renewedAt);
+      await this.save({}, [
+        this.event('promotion.taken-over', {
+          previous: { host: previous.host, pid: previous.pid, leaseUntil: previous.leaseUntil, ...(previous.renewedAt === undefined ? {} : { renewedAt: previous.renewedAt }) },
+          ...(renewedAt === undefined ? {} : { orphanedMs: Math.max(0, now.getTime() - renewedAt) }),
+          afterLeaseMs: now.getTime() - Date.parse(previous.leaseUntil),
+          state: current.state,
+        }),
+      ]);
+    }
   }
 
   private async renewLease(): Promise<void> {
     const owner = this.promotion.owner;
     if (!owner || this.handedBack) return;
-    const next = renewed(owner, this.deps.clock.now());
+    const next = renewed(owner, this.deps.clock.now(), this.deps.lease ?? DEFAULT_LEASE);
     try {
       if (await this.deps.store.claimPromotion(this.promotion.id, next, owner.token)) {
         this.promotion = { ...this.promotion, owner: next };
         await this.noticeCancelRequest();
       } else if (!this.handedBack) {
-        // Handed back on purpose is not taken over: the steps left running are the next owner's to recover.
-        this.cancel('another process took over this promotion');
+        this.lostClaim();
       }
     } catch {
       // A failed renewal is retried at the next tick; the lease is three ticks long.
@@ -326,6 +343,20 @@ export class PromotionRunner {
       return record;
     })();
     return this.handedBack;
+  }
+
+  /**
+   * Another process took the promotion over: this one's lease ran out (it was paused, or cut off from
+   * the store, for longer than the lease). The promotion is the new owner's now, and so are the steps
+   * still running here: they are not stopped (the new owner's crash recovery waits for them or reads
+   * them back), no new step starts, and every commit this runner still tries is refused by the fence,
+   * so nothing it does from here on is recorded and nothing more is applied.
+   */
+  private lostClaim(): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.stopLease();
+    this.drain();
   }
 
   private stopLease(): void {
@@ -643,6 +674,11 @@ export class PromotionRunner {
       // their outputs file, sensitive values included.
       rmSync(this.runsDir(name), { recursive: true, force: true });
     } catch (error) {
+      // The store is out of reach (or a commit's outcome unknown): nothing about the step is known to
+      // have failed, so nothing is recorded; the run ends here and crash recovery carries it on from
+      // what the store holds once it answers (its lease runs out meanwhile). Recording a failure
+      // instead could roll back a step that succeeded.
+      if (error instanceof StoreUnavailable) throw error;
       if (this.heldLogs.has(name) && adapter) {
         // The apply may have produced (and printed) sensitive outputs before it failed: learn what the
         // system holds now, so the held lines and the error are redacted with them.
@@ -673,7 +709,7 @@ export class PromotionRunner {
   }
 
   private fingerprintKey(): Uint8Array | undefined {
-    if (this.key === null) this.key = fingerprintKey(this.deps.stateDir);
+    if (this.key === null) this.key = this.deps.fingerprintKey ?? fingerprintKey(this.deps.stateDir);
     return this.key;
   }
 

@@ -1,4 +1,5 @@
-import { errorMessage, InputError } from '../core/errors.js';
+import type { AuditEventInput } from '../core/audit.js';
+import { ConflictError, errorMessage, InputError } from '../core/errors.js';
 import type { EnvironmentConfig, PromotionRecord, ReleaseRecord } from '../core/model.js';
 import type { EngineDeps } from './deps.js';
 import { actorProof } from './gates.js';
@@ -62,7 +63,7 @@ export interface AutoStart {
 export async function startAutomatic(
   deps: EngineDeps,
   options: Pick<PromoteOptions, 'onCreated' | 'onRunner'> = {},
-  launch?: (key: string, work: () => Promise<PromotionRecord>) => void,
+  launch?: (key: string, work: () => Promise<PromotionRecord | undefined>) => void,
 ): Promise<AutoStart[]> {
   const out: AutoStart[] = [];
   const auto: EngineDeps = { ...deps, actor: AUTO_ACTOR };
@@ -72,21 +73,24 @@ export async function startAutomatic(
     if ((await deps.store.listPromotions({ environment: env.name, states: ['pending'] })).length > 0) continue;
     const candidate = await autoCandidate(deps, env);
     if (!candidate) continue;
-    const work = async (): Promise<PromotionRecord> => {
-      await deps.store.commit({
-        audit: [
-          {
-            kind: 'gate.passed',
-            time: deps.clock.now().toISOString(),
-            actor: AUTO_ACTOR,
-            project: deps.loaded.config.project,
-            environment: env.name,
-            releaseId: candidate.id,
-            data: { gate: 'auto', reason: `release succeeded in ${env.after.join(', ') || 'no upstream environment'}; auto-promotion started by ${deps.actor}`, tickBy: deps.actor, ...actorProof(deps) },
-          },
-        ],
-      });
-      return promote(auto, candidate.id, env.name, options);
+    const why: AuditEventInput = {
+      kind: 'gate.passed',
+      time: deps.clock.now().toISOString(),
+      actor: AUTO_ACTOR,
+      project: deps.loaded.config.project,
+      environment: env.name,
+      releaseId: candidate.id,
+      data: { gate: 'auto', reason: `release succeeded in ${env.after.join(', ') || 'no upstream environment'}; auto-promotion started by ${deps.actor}`, tickBy: deps.actor, ...actorProof(deps) },
+    };
+    const work = async (): Promise<PromotionRecord | undefined> => {
+      try {
+        // The reason is recorded in the commit that makes the promotion: made once, explained once.
+        return await promote(auto, candidate.id, env.name, { ...options, automatic: { audit: [why] } });
+      } catch (error) {
+        // Another process (a server replica, a tick) made this very promotion first: nothing to report.
+        if (error instanceof ConflictError && (await deps.store.listPromotions({ environment: env.name, releaseId: candidate.id, limit: 1 })).length > 0) return undefined;
+        throw error;
+      }
     };
     if (launch) {
       launch(`auto:${env.name}`, work);

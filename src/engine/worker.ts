@@ -33,6 +33,7 @@ export class BackgroundWorker {
   private round: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     /** The project's engine dependencies as they stand now (the config may be reloaded between rounds). */
@@ -47,12 +48,23 @@ export class BackgroundWorker {
   start(): void {
     this.schedule(0);
     this.notifier.start();
+    // Another server (or a CLI) on the same state committed something: look now, not at the next
+    // interval. The interval stays for what only time makes due (a soak, a window, a lease running out).
+    this.unsubscribe = this.deps().store.onChange?.((notice) => {
+      if (notice.work) this.lookNow();
+      if (notice.work || notice.audit) this.notifier.nudge();
+    });
   }
 
   /** Looks for work now (after a request that may have made some), instead of at the next interval. */
   nudge(): void {
     if (this.stopped) return;
     this.notifier.nudge();
+    this.lookNow();
+  }
+
+  private lookNow(): void {
+    if (this.stopped) return;
     if (this.round !== undefined) this.again = true;
     else this.schedule(0);
   }
@@ -65,6 +77,7 @@ export class BackgroundWorker {
   /** Starts nothing more. Promotions already running go on until the process ends (see stop in serve). */
   stop(): void {
     this.stopped = true;
+    this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
     // Requests in flight are aborted: their deliveries stay in the outbox, sent again after a restart.
     this.notifier.stop();
@@ -106,7 +119,9 @@ export class BackgroundWorker {
       }
       const now = deps.clock.now();
       for (const p of await deps.store.listPromotions({ states: ['running', 'rolling-back'] })) {
-        if (this.inFlight.has(p.id) || !ownerIsGone(p, now)) continue;
+        // A runner of this process that could not renew its lease (the store was out of reach) still
+        // holds the promotion: it carries on once its commits land; it is not taken over from itself.
+        if (this.inFlight.has(p.id) || deps.running?.get(p.id) !== undefined || !ownerIsGone(p, now)) continue;
         // No owner: a process that shut down handed it back (its lease released), so it is taken at once.
         const left = p.owner === undefined ? 'was handed back' : 'was left';
         this.events.log?.(`promotion ${p.id.slice(0, 12)} (${p.environment}) ${left} ${p.state} by a process that is gone: resuming it`);

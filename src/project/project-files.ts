@@ -8,6 +8,7 @@ import type { ActorProof, EngineDeps, RunObserver } from '../engine/deps.js';
 import { sealingStore } from '../engine/evidence.js';
 import { secretSource, type SecretSource } from '../engine/secrets.js';
 import { loadSigner } from '../engine/signing-key.js';
+import { deriveKey, serverSecret } from '../engine/server-secret.js';
 import { TraceExporter, traceSettings, tracedStore } from '../engine/promotion-traces.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -54,7 +55,7 @@ export function projectState(location: ProjectLocation): StateTarget {
   return stateTarget(location, process.env, projectSecrets(location));
 }
 
-function projectSecrets(location: ProjectLocation): SecretSource {
+export function projectSecrets(location: ProjectLocation): SecretSource {
   return secretSource(process.env, location.secretsFile ?? process.env.LOCKSTEP_SECRETS_FILE);
 }
 
@@ -165,10 +166,15 @@ export function projectDeps(
   store: Store,
   who: { actor: string; actorProof?: ActorProof; actorGroups?: readonly string[]; observer?: RunObserver },
 ): EngineDeps {
-  const stateDir = projectState(location).localDir;
+  const target = projectState(location);
+  const stateDir = target.localDir;
   const secrets = projectSecrets(location);
   const signer = loadSigner(process.env, secrets);
+  // On a shared state every process must fingerprint alike: with the key derived from the server
+  // secret when it is given (lockstep serve on PostgreSQL requires it), else the key file here.
+  const secret = target.kind === 'postgres' ? serverSecret(secrets) : undefined;
   return {
+    ...(secret === undefined ? {} : { fingerprintKey: deriveKey(secret, 'fingerprint') }),
     // Every promotion that ends gets its evidence (docs/evidence.md), whoever ends it.
     store: sealingStore(store, signer, systemClock, warn),
     adapters: builtinAdapters(),

@@ -4,6 +4,7 @@ import { loadConfig, type LoadedConfig } from '../core/config/load-config.js';
 import { ConfigError, errorMessage, formatProblem } from '../core/errors.js';
 import { systemClock } from '../engine/clock.js';
 import type { ActorProof, EngineDeps, RunObserver } from '../engine/deps.js';
+import type { LeaseTiming } from '../engine/lease.js';
 import { RunningPromotions } from '../engine/running-promotions.js';
 import type { Store } from '../store/store.js';
 import { openStore, projectDeps, readConfig, readConfigSource, type ProjectLocation } from './project-files.js';
@@ -70,6 +71,8 @@ export interface ProjectHandle {
 export async function openProjectHandle(
   location: ProjectLocation,
   onCreated?: (path: string) => void,
+  /** `lease`: how long this process's claims on promotions hold (lockstep serve --lease). */
+  options: { lease?: LeaseTiming } = {},
 ): Promise<ProjectHandle> {
   let loaded = readConfig(location.config);
   let loadedAt = systemClock.now().toISOString();
@@ -100,7 +103,7 @@ export async function openProjectHandle(
     store,
     running,
     // `loaded` is read at the call: the deps object keeps the config of that moment.
-    deps: (who) => ({ ...projectDeps(location, loaded, store, who), running }),
+    deps: (who) => ({ ...projectDeps(location, loaded, store, who), running, ...(options.lease === undefined ? {} : { lease: options.lease }) }),
     reload(now = systemClock.now()) {
       let source: string;
       try {

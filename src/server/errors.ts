@@ -8,6 +8,7 @@ import {
   NotAllowedError,
   NotFoundError,
 } from '../core/errors.js';
+import { StoreUnavailable } from '../store/store.js';
 
 /**
  * A request field failed its schema: `field` is its path, the place first: `body.set.0`,
@@ -90,6 +91,8 @@ export function errorResponse(error: unknown, request?: RequestFields): ErrorRes
   if (error instanceof NotAllowedError) return { status: 403, body: { error: { code: 'not-allowed', message } } };
   if (error instanceof NotFoundError) return { status: 404, body: { error: { code: 'not-found', message } } };
   if (error instanceof ConflictError) return { status: 409, body: { error: { code: 'conflict', message } } };
+  if (error instanceof StoreUnavailable)
+    return { status: 503, body: { error: { code: 'store-unavailable', message } }, headers: { 'Retry-After': '5' } };
   if (error instanceof BodyTooLarge)
     return { status: 413, body: { error: { code: 'body-too-large', message, field: 'body' } } };
   if (error instanceof Unavailable)

@@ -35,6 +35,11 @@ export function onlyMatch<Row extends { id: string }>(noun: 'release' | 'promoti
   throw new InputError(`${noun} id prefix ${printable(idOrPrefix)} is ambiguous (give more characters): it matches ${listed.join(', ')}${more}`, noun);
 }
 
+/** A promotion made `once` (StoreChange.createPromotion.once) exists already. */
+export function promotedAlready(record: PromotionRecord, existing: string): ConflictError {
+  return new ConflictError(`release ${record.releaseId.slice(0, 12)} was promoted to ${record.environment} already (promotion ${existing.slice(0, 12)})`);
+}
+
 export function environmentBusy(environment: string, holder: PromotionRecord): ConflictError {
   return new ConflictError(`environment ${environment} is busy: promotion ${holder.id} (requested by ${holder.requestedBy} at ${holder.requestedAt})`);
 }

@@ -163,6 +163,26 @@ export interface Store {
   listDeliveries(filter?: DeliveryFilter): Promise<DeliveryRecord[]>;
   /** How many deliveries each target has in each status (for metrics). */
   deliveryCounts(): Promise<DeliveryCount[]>;
+
+  /**
+   * Optional capability (PostgreSQL): tells `listener` after a commit by any process on the same
+   * state, so several servers wake each other instead of polling. Called at most once per committed
+   * change (possibly fewer: notices may be merged), never for one rolled back. When the store lost
+   * its connection for notices and has it again, it calls every listener once with every flag set:
+   * changes may have been missed meanwhile. Listeners must not throw. Returns the unsubscribe.
+   * Stores without it (SQLite) leave their readers to poll.
+   */
+  onChange?(listener: (notice: ChangeNotice) => void): () => void;
+}
+
+/** What a commit changed, as far as those woken by it care (Store.onChange). */
+export interface ChangeNotice {
+  /** Work may have appeared: a promotion created or changed (approved, handed back, finished), a delivery queued. */
+  work: boolean;
+  /** Audit entries were appended. */
+  audit: boolean;
+  /** Step log lines were appended. */
+  logs: boolean;
 }
 
 /** What `migrate` did. */
@@ -267,7 +287,16 @@ export interface StoreChange {
    * A new promotion. With `lock: true` it takes the environment's lock in the same transaction and
    * the commit fails with ConflictError (naming the holder) when another promotion holds it.
    */
-  createPromotion?: { record: PromotionRecord; lock: boolean };
+  createPromotion?: {
+    record: PromotionRecord;
+    lock: boolean;
+    /**
+     * Only if no promotion of the same release to the same environment exists (in any state):
+     * otherwise ConflictError and nothing written. Checked inside the commit, so of several processes
+     * making the same automatic promotion at once, exactly one does.
+     */
+    once?: boolean;
+  };
   /**
    * Replaces the promotion record (matched by id). `releaseLock` frees its environment; `takeLock`
    * takes it (a pending promotion whose gates passed), failing with ConflictError when it is held.
@@ -332,6 +361,19 @@ export interface StoredLogLine extends StepLogLine {
    * comes after that entry and before the next one. Lines committed with audit entries come before them.
    */
   afterSeq: number;
+}
+
+/**
+ * The store could not be reached (PostgreSQL down, restarting, or cut off) for longer than a write
+ * is retried, or a commit was cut off while committing, so whether it landed is unknown. Nothing is
+ * decided from it: the engine records no failure for it and leaves the promotion to crash recovery,
+ * which reads what the store holds once it answers again. The server answers 503.
+ */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }
 
 /**

@@ -403,6 +403,26 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.activePromotion('prod')).toStrictEqual(holder);
       });
 
+      it('makes a promotion marked once only if that release was never promoted to that environment, writing nothing otherwise', async () => {
+        const r = await addRelease();
+        const other = await addRelease({ seed: 'another release' });
+        const finished = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('earlier'), state: 'succeeded' });
+        const head = await store.auditHead();
+        const again = promotion({ releaseId: r.id, environment: 'prod', id: hexId('again') });
+        const error = await rejection(store.commit({ createPromotion: { record: again, lock: true, once: true }, audit: [event('gate.passed', { promotionId: again.id })] }));
+        expect(error).toBeInstanceOf(ConflictError);
+        expect((error as Error).message).toContain(finished.id.slice(0, 12));
+        expect(await store.auditHead()).toStrictEqual(head);
+        expect(await rejection(store.getPromotion(again.id))).toBeInstanceOf(NotFoundError);
+        // Another release, or another environment, is a first.
+        const otherRelease = promotion({ releaseId: other.id, environment: 'prod', id: hexId('other release') });
+        const otherEnv = promotion({ releaseId: r.id, environment: 'staging', id: hexId('other env') });
+        await store.commit({ createPromotion: { record: otherRelease, lock: false, once: true }, audit: [] });
+        await store.commit({ createPromotion: { record: otherEnv, lock: false, once: true }, audit: [] });
+        expect((await store.getPromotion(otherEnv.id)).environment).toBe('staging');
+        expect((await store.getPromotion(otherRelease.id)).releaseId).toBe(other.id);
+      });
+
       it('does not stop a locking promotion in another environment, nor a promotion without lock', async () => {
         const r = await addRelease();
         const prod = await addPromotion({ releaseId: r.id, environment: 'prod', id: hexId('prod') }, true);

@@ -4,6 +4,9 @@ import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import { openProjectHandle, type ProjectHandle } from '../../project/project-handle.js';
 import type { OidcSignIn } from '../../server/oidc/oidc-sign-in.js';
+import { leaseTiming, MIN_LEASE_MS, type LeaseTiming } from '../../engine/lease.js';
+import { deriveKey, SERVER_SECRET, serverSecret } from '../../engine/server-secret.js';
+import { projectSecrets, projectState } from '../../project/project-files.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -18,6 +21,7 @@ interface ServeOptions {
   accessLog: boolean;
   drainTimeout: string;
   sessionKey?: string;
+  lease: string;
 }
 
 /** `lockstep serve`: the HTTP API over the projects' stores and configs, until SIGTERM or SIGINT. */
@@ -43,6 +47,11 @@ export function serveCommand(program: Command): void {
       '--session-key <file>',
       'the key browser sessions are sealed with, when people sign in with server.oidc (made on first use; share it between replicas; default: session.key beside the first such project\'s state)',
     )
+    .option(
+      '--lease <duration>',
+      'how long this server\'s claim on a promotion holds without renewal (renewed every third of it): when a server dies, another takes its promotions over this long after its last renewal; a server cut off from the store longer than this loses them (docs/replicas.md)',
+      '30s',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  lockstep serve --listen 127.0.0.1:8417\n  lockstep serve --listen 0.0.0.0:8417 --project . --project ../payments',
@@ -56,6 +65,9 @@ export function serveCommand(program: Command): void {
       const drainTimeoutMs = parseDuration(o.drainTimeout);
       if (drainTimeoutMs === undefined)
         throw new InputError(`--drain-timeout takes a duration like 20s or 1m, not ${JSON.stringify(o.drainTimeout)}`, '--drain-timeout');
+      const leaseMs = parseDuration(o.lease);
+      if (leaseMs === undefined || leaseMs < MIN_LEASE_MS)
+        throw new InputError(`--lease takes a duration of at least ${MIN_LEASE_MS / 1000}s, like 30s or 1m, not ${JSON.stringify(o.lease)}`, '--lease');
       const dirs = o.project ?? [];
       if (dirs.length > 1 && (globals.state !== undefined || (process.env.LOCKSTEP_STATE ?? '') !== ''))
         throw new InputError(
@@ -64,10 +76,12 @@ export function serveCommand(program: Command): void {
         );
       const configs =
         dirs.length > 0 ? dirs.map((dir) => join(resolve(dir), 'lockstep.yaml')) : [resolve(globals.config)];
-      const projects = await openProjects(configs, { state: globals.state, secretsFile: globals.secretsFile });
+      const shared = { state: globals.state, secretsFile: globals.secretsFile };
+      const secret = requireServerSecret(configs, shared);
+      const projects = await openProjects(configs, shared, leaseTiming(leaseMs));
       let oidc;
       try {
-        oidc = await signIn(projects, o.sessionKey);
+        oidc = await signIn(projects, o.sessionKey, secret);
       } catch (error) {
         for (const p of projects.values()) await p.close();
         throw error;
@@ -118,19 +132,36 @@ export function serveCommand(program: Command): void {
 }
 
 /** Sign-in with the identity provider the projects' server.oidc names, if any (server/oidc/). */
-async function signIn(projects: Map<string, ProjectHandle>, keyFile: string | undefined): Promise<OidcSignIn | undefined> {
+/**
+ * Replicas on one PostgreSQL state must derive the same keys (engine/server-secret.ts): a server
+ * there does not start without the server secret, rather than make keys of its own that differ from
+ * the other replicas' (fingerprints that never match, sessions that other replicas cannot open).
+ */
+function requireServerSecret(configs: string[], shared: { state?: string; secretsFile?: string }): string | undefined {
+  const location = { config: configs[0] ?? 'lockstep.yaml', ...shared };
+  const secret = serverSecret(projectSecrets(location));
+  if (secret === undefined && projectState(location).kind === 'postgres')
+    throw new InputError(
+      `lockstep serve on a PostgreSQL state needs ${SERVER_SECRET} (in the environment or the secrets file), the same on every replica: the fingerprint and session keys are derived from it (docs/replicas.md). Make one with: openssl rand -hex 32`,
+      SERVER_SECRET,
+    );
+  return secret;
+}
+
+async function signIn(projects: Map<string, ProjectHandle>, keyFile: string | undefined, secret: string | undefined): Promise<OidcSignIn | undefined> {
   const { serverOidc } = await import('../../server/oidc/server-oidc.js');
   const { sessionKey } = await import('../../server/oidc/session-key.js');
   const { OidcSignIn } = await import('../../server/oidc/oidc-sign-in.js');
   const settings = serverOidc(projects.values());
   if (settings === undefined) return undefined;
-  const file = keyFile === undefined ? settings.defaultKeyFile : resolve(keyFile);
   const log = (line: string): void => void process.stderr.write(`lockstep: ${line}\n`);
-  log(`people sign in with ${settings.config.issuer} (server.oidc of ${settings.file}); sessions sealed with ${file}`);
+  // On a shared state, the key is derived from the server secret unless a file is named.
+  const file = keyFile !== undefined ? resolve(keyFile) : secret === undefined ? settings.defaultKeyFile : undefined;
+  log(`people sign in with ${settings.config.issuer} (server.oidc of ${settings.file}); sessions sealed with ${file ?? `a key derived from ${SERVER_SECRET}`}`);
   return new OidcSignIn({
     config: settings.config,
     clientSecret: settings.clientSecret,
-    sessionKey: sessionKey(file),
+    sessionKey: file === undefined ? deriveKey(secret ?? '', 'session') : sessionKey(file),
     ...(settings.publicUrl === undefined ? {} : { publicUrl: settings.publicUrl }),
     log,
   });
@@ -139,12 +170,14 @@ async function signIn(projects: Map<string, ProjectHandle>, keyFile: string | un
 async function openProjects(
   configs: string[],
   shared: { state?: string; secretsFile?: string },
+  lease: LeaseTiming,
 ): Promise<Map<string, ProjectHandle>> {
   const projects = new Map<string, ProjectHandle>();
   try {
     for (const config of configs) {
       const project = await openProjectHandle({ config, ...shared }, (path) =>
         process.stderr.write(`lockstep: created a new state at ${path}\n`),
+        { lease },
       );
       const other = projects.get(project.name);
       if (other !== undefined) {

@@ -20,8 +20,13 @@ import { guard } from '../guard.js';
 import { ERROR_RESPONSES, ProjectParams } from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
 
-/** How often an open stream looks for new events in the store. */
+/** How often an open stream looks for new events in a store that cannot tell it of commits (SQLite). */
 const POLL_MS = 200;
+/**
+ * How often it looks anyway in a store that tells it (PostgreSQL's LISTEN/NOTIFY, Store.onChange):
+ * only a safety net, since a notice wakes it as soon as another process (or this one) commits.
+ */
+const NOTICED_POLL_MS = 2_000;
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
 const PAGE = 500;
@@ -142,21 +147,72 @@ async function follow(
 ): Promise<void> {
   let cursor = from;
   let quietSince = Date.now();
-  while (!signal.aborted) {
-    const page = await eventsAfter(store, cursor, PAGE);
-    cursor = page.cursor;
-    for (const event of page.events) {
-      if (signal.aborted) return;
-      if (!matches(event, filter)) continue;
-      await stream.writeSSE({ id: event.id, event: event.kind, data: JSON.stringify(payload(event)) });
-      quietSince = Date.now();
+  const wake = new Wakeup(store);
+  try {
+    while (!signal.aborted) {
+      // Cleared before reading: a commit after this point wakes the wait below, so none is missed.
+      wake.clear();
+      const page = await eventsAfter(store, cursor, PAGE);
+      cursor = page.cursor;
+      for (const event of page.events) {
+        if (signal.aborted) return;
+        if (!matches(event, filter)) continue;
+        await stream.writeSSE({ id: event.id, event: event.kind, data: JSON.stringify(payload(event)) });
+        quietSince = Date.now();
+      }
+      if (page.events.length > 0) continue;
+      if (Date.now() - quietSince >= heartbeatMs) {
+        await stream.write(': heartbeat\n\n');
+        quietSince = Date.now();
+      }
+      const wait = wake.listening ? Math.max(pollMs, NOTICED_POLL_MS) : pollMs;
+      await wake.wait(Math.min(wait, Math.max(1, heartbeatMs - (Date.now() - quietSince))), signal);
     }
-    if (page.events.length > 0) continue;
-    if (Date.now() - quietSince >= heartbeatMs) {
-      await stream.write(': heartbeat\n\n');
-      quietSince = Date.now();
+  } finally {
+    wake.close();
+  }
+}
+
+/** Wakes a waiting stream when the store tells of a commit with events (Store.onChange), if it can. */
+class Wakeup {
+  private changed = false;
+  private woken: (() => void) | undefined;
+  private readonly unsubscribe: (() => void) | undefined;
+
+  constructor(store: Store) {
+    this.unsubscribe = store.onChange?.((notice) => {
+      if (!notice.audit && !notice.logs) return;
+      this.changed = true;
+      this.woken?.();
+    });
+  }
+
+  /** The store tells of commits: waiting is only a safety net. */
+  get listening(): boolean {
+    return this.unsubscribe !== undefined;
+  }
+
+  clear(): void {
+    this.changed = false;
+  }
+
+  /** Resolves at once when a commit was told of since `clear`, else at the next one, after `ms`, or on abort. */
+  async wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.changed) return;
+    const woken = new AbortController();
+    const end = (): void => woken.abort();
+    this.woken = end;
+    signal.addEventListener('abort', end, { once: true });
+    try {
+      if (!signal.aborted) await sleepUntilAborted(ms, woken.signal);
+    } finally {
+      this.woken = undefined;
+      signal.removeEventListener('abort', end);
     }
-    await sleepUntilAborted(pollMs, signal);
+  }
+
+  close(): void {
+    this.unsubscribe?.();
   }
 }
 

@@ -9,7 +9,7 @@ import { FINAL_PROMOTION_STATES, type ApprovalRecord, type ComponentState, type 
 import { printable } from '../../core/printable.js';
 import type { TokenRecord } from '../../core/tokens.js';
 import { RecordReader } from '../record-reader.js';
-import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, queuedDelivery, tokenNameTaken } from '../store-rules.js';
+import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, promotedAlready, queuedDelivery, tokenNameTaken } from '../store-rules.js';
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
 import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkEvidence, checkRejection } from '../row-checks.js';
 import {
@@ -28,9 +28,12 @@ import {
   type Store,
   type StoredLogLine,
   type StoreChange,
+  type ChangeNotice,
+  StoreUnavailable,
 } from '../store.js';
 import type { PostgresClientLike } from './postgres-client.js';
 import { POSTGRES_MIGRATIONS, migratePostgres } from './schema.js';
+import { ChangeListener, changeChannel, noticePayload } from './change-listener.js';
 import { STATE_TABLES, afterKey, describeCounts, emptyCounts, pageQuery, totalRows, type RowCounts, type RowPage, type RowValue } from '../state-rows.js';
 
 /** The tables whose `id` is an identity column (see the schema): their sequences move on after an import. */
@@ -41,6 +44,14 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** How long a session may sit idle inside a transaction; ours never wait between statements. */
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+
+/**
+ * How long a write waits for an unreachable database before it gives up (StoreUnavailable): a
+ * restart or a failover usually takes seconds. Retries back off from the first delay to the last.
+ */
+const UNREACHABLE_RETRY_MS = 60_000;
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 2_000;
 
 /** PostgreSQL's type id of BIGINT (int8). */
 const INT8_OID = 20;
@@ -105,15 +116,33 @@ export class PostgresStore implements Store {
   private closed = false;
   /** Reads records back; a damaged row names itself. */
   private readonly read: RecordReader;
+  /** The channel commits announce themselves on (see onChange). */
+  private readonly channel: string;
+  private readonly changes: ChangeListener;
+  /**
+   * Statements outside transactions (reads, single-statement writes): a database out of reach is a
+   * StoreUnavailable, which the server answers 503, not an unknown error. Not retried: the caller
+   * (a request, the worker's next round) asks again.
+   */
+  private readonly reads: PostgresClientLike = {
+    query: ((text: unknown, values?: unknown[]) =>
+      (this.pool.query as (text: unknown, values?: unknown[]) => Promise<unknown>).call(this.pool, text, values).catch((error: unknown) => {
+        throw isConnectionError(error) ? new StoreUnavailable(`${this.name} is unreachable: ${errorText(error, '')}`, { cause: error }) : error;
+      })) as PostgresClientLike['query'],
+  };
 
   private constructor(
     private readonly pool: pg.Pool,
     /** `the state in PostgreSQL at host/database`: never the URL, which may hold a password. */
     private readonly name: string,
+    /** The connection string, for the LISTEN connection: never shown. */
+    connectionString: string,
     /** The schema the connections' search_path names, if one was given: made by `migrate` when missing. */
     private readonly schema?: string,
   ) {
     this.read = new RecordReader(name);
+    this.channel = changeChannel(schema);
+    this.changes = new ChangeListener(connectionString, this.channel);
   }
 
   /**
@@ -132,8 +161,9 @@ export class PostgresStore implements Store {
       `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
       ...(options.schema === undefined ? [] : [`-c search_path=${options.schema}`]),
     ];
+    const connectionString = withSettings(url, settings);
     const pool = new pg.Pool({
-      connectionString: withSettings(url, settings),
+      connectionString,
       max: options.maxConnections ?? 10,
       types: TYPES,
       // Finds a connection whose peer vanished without closing it.
@@ -149,7 +179,7 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => undefined);
       throw new StateError(`cannot connect to ${name}: ${errorText(error, url)}`, { cause: error });
     }
-    return new PostgresStore(pool, name, options.schema);
+    return new PostgresStore(pool, name, connectionString, options.schema);
   }
 
   /** The schema version of the database (0: Lockstep never wrote there); changes nothing. */
@@ -261,13 +291,35 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.changes.close();
     await this.pool.end();
   }
 
   // ---------------------------------------------------------------- writes
 
   async commit(change: StoreChange): Promise<AuditEntry[]> {
-    return this.transaction(true, (client) => this.apply(client, change));
+    return this.transaction(true, async (client) => {
+      const entries = await this.apply(client, change);
+      await this.announce(client, {
+        work: changesWork(change),
+        audit: entries.length > 0,
+        logs: (change.logs?.length ?? 0) > 0,
+      });
+      return entries;
+    });
+  }
+
+  /**
+   * Every process listening on this state hears of a change once it is committed: NOTIFY inside the
+   * transaction is sent at COMMIT, and never for one rolled back.
+   */
+  private async announce(client: PostgresClientLike, notice: ChangeNotice): Promise<void> {
+    const payload = noticePayload(notice);
+    if (payload !== '') await client.query('SELECT pg_notify($1, $2)', [this.channel, payload]);
+  }
+
+  onChange(listener: (notice: ChangeNotice) => void): () => void {
+    return this.changes.subscribe(listener);
   }
 
   /**
@@ -275,13 +327,46 @@ export class PostgresStore implements Store {
    * (see the class comment). Any throw rolls everything back.
    */
   private async transaction<T>(writeLock: boolean, work: (client: PostgresClientLike) => Promise<T>): Promise<T> {
-    const client: PoolClient = await this.pool.connect();
+    const deadline = Date.now() + UNREACHABLE_RETRY_MS;
+    let delay = RETRY_FIRST_MS;
+    for (;;) {
+      try {
+        return await this.attempt(writeLock, work);
+      } catch (error) {
+        // Cut off before COMMIT was sent: nothing was written, so trying again applies it once. Cut
+        // off during COMMIT: it may have landed, so it is never tried again (StoreUnavailable).
+        if (!(error instanceof NotCommitted) || this.closed) throw error instanceof NotCommitted ? error.cause : error;
+        if (Date.now() + delay > deadline)
+          throw new StoreUnavailable(`${this.name} is unreachable (tried for ${UNREACHABLE_RETRY_MS / 1000} s): ${errorText(error.cause, '')}`, { cause: error.cause });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+    }
+  }
+
+  /** One try of `transaction`; a lost connection before COMMIT is a NotCommitted. */
+  private async attempt<T>(writeLock: boolean, work: (client: PostgresClientLike) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      if (isConnectionError(error)) throw new NotCommitted(error);
+      throw error;
+    }
     let broken: Error | undefined;
+    let committing = false;
     try {
       await client.query('BEGIN');
       if (writeLock) await client.query('SELECT id FROM write_lock FOR UPDATE');
       const result = await work(client);
-      await client.query('COMMIT');
+      committing = true;
+      try {
+        await client.query('COMMIT');
+      } catch (error) {
+        if (isConnectionError(error))
+          throw new StoreUnavailable(`${this.name}: the connection was lost while committing; whether the change was recorded is read back once it answers again`, { cause: error });
+        throw error;
+      }
       return result;
     } catch (error) {
       try {
@@ -290,6 +375,7 @@ export class PostgresStore implements Store {
         // The connection is gone: give it back as broken, so the pool does not hand it out again.
         broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
       }
+      if (!committing && isConnectionError(error)) throw new NotCommitted(error);
       throw error;
     } finally {
       client.release(broken);
@@ -313,7 +399,7 @@ export class PostgresStore implements Store {
   private async apply(client: PostgresClientLike, change: StoreChange): Promise<AuditEntry[]> {
     if (change.fence) await this.checkFence(client, change.fence);
     if (change.release) await this.putRelease(client, change.release);
-    if (change.createPromotion) await this.insertPromotion(client, change.createPromotion.record, change.createPromotion.lock);
+    if (change.createPromotion) await this.insertPromotion(client, change.createPromotion.record, change.createPromotion.lock, change.createPromotion.once ?? false);
     if (change.releaseRejection) await this.rejectRelease(client, change.releaseRejection.releaseId, change.releaseRejection.rejection);
     if (change.promotion) await this.replacePromotion(client, change.promotion.record, change.promotion.releaseLock ?? false, change.promotion.takeLock ?? false);
     if (change.cancelRequest) await this.putCancelRequest(client, change.cancelRequest);
@@ -401,14 +487,19 @@ export class PostgresStore implements Store {
     } catch (error) {
       if (!isUniqueViolation(error, 'env_locks_pkey')) throw error;
       // This transaction is aborted now: the holder is read from what has been committed.
-      const committed = await this.lockHolder(this.pool, record.environment);
+      const committed = await this.lockHolder(this.reads, record.environment);
       if (committed !== undefined) throw environmentBusy(record.environment, committed);
       // Freed again since: still a conflict of this commit, to be retried by the caller.
       throw new ConflictError(`environment ${record.environment} is busy: another promotion took it meanwhile`, { cause: error });
     }
   }
 
-  private async insertPromotion(client: PostgresClientLike, record: PromotionRecord, lock: boolean): Promise<void> {
+  private async insertPromotion(client: PostgresClientLike, record: PromotionRecord, lock: boolean, once: boolean): Promise<void> {
+    if (once) {
+      // Under the write lock: no other commit can add one between this check and the insert.
+      const existing = await get<{ id: string }>(client, 'SELECT id FROM promotions WHERE environment = $1 AND release_id = $2 LIMIT 1', [record.environment, record.releaseId]);
+      if (existing !== undefined) throw promotedAlready(record, existing.id);
+    }
     if (!(await exists(client, 'SELECT 1 FROM releases WHERE id = $1', [record.releaseId]))) {
       throw new NotFoundError(`promotion ${record.id} names release ${record.releaseId}, which does not exist`);
     }
@@ -498,13 +589,13 @@ export class PostgresStore implements Store {
   async getRelease(idOrPrefix: string): Promise<ReleaseRecord> {
     const row = await this.resolve('releases', 'release', idOrPrefix);
     const release = this.read.release(row.id, row.json);
-    const rejection = await get<JsonRow>(this.pool, 'SELECT json FROM release_rejections WHERE release_id = $1', [release.id]);
+    const rejection = await get<JsonRow>(this.reads, 'SELECT json FROM release_rejections WHERE release_id = $1', [release.id]);
     return rejection === undefined ? release : { ...release, rejected: this.read.rejection(release.id, rejection.json) };
   }
 
   async listReleases(options: { limit?: number } = {}): Promise<ReleaseRecord[]> {
     const rows = await all<JsonRow & { id: string; rejection: string | null }>(
-      this.pool,
+      this.reads,
       `SELECT r.id, r.json, j.json AS rejection FROM releases r LEFT JOIN release_rejections j ON j.release_id = r.id
         ORDER BY r.created_at DESC, r.id DESC LIMIT $1`,
       [sqlLimit(options.limit)],
@@ -518,7 +609,7 @@ export class PostgresStore implements Store {
   async getPromotion(idOrPrefix: string): Promise<PromotionRecord> {
     const row = await this.resolve('promotions', 'promotion', idOrPrefix);
     const promotion = this.read.promotion(row.id, row.json);
-    await this.checkReleaseExists(this.pool, promotion);
+    await this.checkReleaseExists(this.reads, promotion);
     return promotion;
   }
 
@@ -535,7 +626,7 @@ export class PostgresStore implements Store {
     const limit = param(params, sqlLimit(filter.limit));
     // The release joined only to notice one that is missing: a promotion always names an existing one.
     const rows = await all<JsonRow & { id: string; release_missing: boolean }>(
-      this.pool,
+      this.reads,
       `SELECT p.id, p.json, r.id IS NULL AS release_missing FROM promotions p LEFT JOIN releases r ON r.id = p.release_id
         ${whereClause(where)} ORDER BY p.requested_at DESC, p.id DESC LIMIT ${limit}`,
       params,
@@ -548,21 +639,21 @@ export class PostgresStore implements Store {
   }
 
   async activePromotion(environment: string): Promise<PromotionRecord | undefined> {
-    return this.lockHolder(this.pool, environment);
+    return this.lockHolder(this.reads, environment);
   }
 
   async getCancelRequest(promotionId: string): Promise<CancelRequest | undefined> {
-    const row = await get<JsonRow>(this.pool, 'SELECT json FROM cancel_requests WHERE promotion_id = $1', [promotionId]);
+    const row = await get<JsonRow>(this.reads, 'SELECT json FROM cancel_requests WHERE promotion_id = $1', [promotionId]);
     return row === undefined ? undefined : this.read.record<CancelRequest>('cancel_requests', `promotion_id ${promotionId}`, row.json, checkCancelRequest);
   }
 
   async listApprovals(promotionId: string): Promise<ApprovalRecord[]> {
-    const rows = await all<JsonRow & { id: number }>(this.pool, 'SELECT id, json FROM approvals WHERE promotion_id = $1 ORDER BY id', [promotionId]);
+    const rows = await all<JsonRow & { id: number }>(this.reads, 'SELECT id, json FROM approvals WHERE promotion_id = $1 ORDER BY id', [promotionId]);
     return rows.map((row) => this.read.record<ApprovalRecord>('approvals', `row id ${row.id}`, row.json, checkApproval));
   }
 
   async listSteps(promotionId: string): Promise<StepRecord[]> {
-    const rows = await all<JsonRow & { component: string }>(this.pool, 'SELECT component, json FROM steps WHERE promotion_id = $1 ORDER BY ord', [promotionId]);
+    const rows = await all<JsonRow & { component: string }>(this.reads, 'SELECT component, json FROM steps WHERE promotion_id = $1 ORDER BY ord', [promotionId]);
     return rows.map((row) => this.read.step(promotionId, row.component, row.json));
   }
 
@@ -573,7 +664,7 @@ export class PostgresStore implements Store {
     if (filter.component !== undefined) where.push(`s.component = ${param(params, filter.component)}`);
     const limit = param(params, sqlLimit(filter.limit));
     const rows = await all<JsonRow & { promotion_id: string; component: string }>(
-      this.pool,
+      this.reads,
       `SELECT s.promotion_id, s.component, s.json FROM steps s JOIN promotions p ON p.id = s.promotion_id ${whereClause(where)}
         ORDER BY p.requested_at DESC, p.id DESC, s.ord LIMIT ${limit}`,
       params,
@@ -582,7 +673,7 @@ export class PostgresStore implements Store {
   }
 
   async environmentState(environment: string): Promise<ComponentState[]> {
-    const rows = await all<JsonRow & { component: string }>(this.pool, 'SELECT component, json FROM component_states WHERE environment = $1 ORDER BY component', [environment]);
+    const rows = await all<JsonRow & { component: string }>(this.reads, 'SELECT component, json FROM component_states WHERE environment = $1 ORDER BY component', [environment]);
     return rows.map((row) =>
       this.read.record<ComponentState>('component_states', `environment ${environment}, component ${row.component}`, row.json, checkComponentState),
     );
@@ -591,15 +682,15 @@ export class PostgresStore implements Store {
   async stepLogs(promotionId: string, component?: string): Promise<StepLogLine[]> {
     const rows =
       component === undefined
-        ? await all<LogRow>(this.pool, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 ORDER BY id', [promotionId])
-        : await all<LogRow>(this.pool, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 AND component = $2 ORDER BY id', [promotionId, component]);
+        ? await all<LogRow>(this.reads, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 ORDER BY id', [promotionId])
+        : await all<LogRow>(this.reads, 'SELECT promotion_id, component, time, line FROM step_logs WHERE promotion_id = $1 AND component = $2 ORDER BY id', [promotionId, component]);
     return rows.map(logLine);
   }
 
   async logsAfter(afterId: number, limit: number): Promise<StoredLogLine[]> {
     if (!Number.isSafeInteger(afterId)) throw new InputError(`afterId must be a whole number, not ${afterId}`, 'afterId');
     const rows = await all<LogRow & { id: number; after_seq: number }>(
-      this.pool,
+      this.reads,
       'SELECT id, after_seq, promotion_id, component, time, line FROM step_logs WHERE id > $1 ORDER BY id LIMIT $2',
       [afterId, sqlLimit(limit)],
     );
@@ -607,7 +698,7 @@ export class PostgresStore implements Store {
   }
 
   async logHead(): Promise<number> {
-    return (await get<{ id: number | null }>(this.pool, 'SELECT MAX(id) AS id FROM step_logs'))?.id ?? 0;
+    return (await get<{ id: number | null }>(this.reads, 'SELECT MAX(id) AS id FROM step_logs'))?.id ?? 0;
   }
 
   async auditPage(afterSeq: number | null, limit: number): Promise<AuditEntry[]> {
@@ -616,8 +707,8 @@ export class PostgresStore implements Store {
     const columns = AUDIT_COLUMNS.join(', ');
     const result =
       afterSeq === null
-        ? await this.pool.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log ORDER BY seq LIMIT $1`, values: [sqlLimit(limit)], rowMode: 'array' })
-        : await this.pool.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, values: [afterSeq, sqlLimit(limit)], rowMode: 'array' });
+        ? await this.reads.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log ORDER BY seq LIMIT $1`, values: [sqlLimit(limit)], rowMode: 'array' })
+        : await this.reads.query<AuditTuple>({ text: `SELECT ${columns} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, values: [afterSeq, sqlLimit(limit)], rowMode: 'array' });
     return result.rows.map((row) => {
       const data = this.read.record<Record<string, unknown>>('audit_log', `seq ${row[0]}`, row[11], checkAuditData, 'data');
       return entryFromTuple(row, data);
@@ -625,11 +716,11 @@ export class PostgresStore implements Store {
   }
 
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
-    return readHead(this.pool);
+    return readHead(this.reads);
   }
 
   async promotionAudit(promotionId: string): Promise<AuditEntry[]> {
-    const result = await this.pool.query<AuditTuple>({
+    const result = await this.reads.query<AuditTuple>({
       text: `SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log WHERE promotion_id = $1 ORDER BY seq`,
       values: [promotionId],
       rowMode: 'array',
@@ -638,7 +729,7 @@ export class PostgresStore implements Store {
   }
 
   async lastAuditOfKind(kind: AuditEntry['kind']): Promise<AuditEntry | undefined> {
-    const result = await this.pool.query<AuditTuple>({
+    const result = await this.reads.query<AuditTuple>({
       text: `SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log WHERE kind = $1 ORDER BY seq DESC LIMIT 1`,
       values: [kind],
       rowMode: 'array',
@@ -653,13 +744,13 @@ export class PostgresStore implements Store {
   }
 
   async getEvidence(promotionId: string): Promise<EvidenceRecord | undefined> {
-    const row = await get<JsonRow>(this.pool, 'SELECT json FROM evidence WHERE promotion_id = $1', [promotionId]);
+    const row = await get<JsonRow>(this.reads, 'SELECT json FROM evidence WHERE promotion_id = $1', [promotionId]);
     return row === undefined ? undefined : this.read.record<EvidenceRecord>('evidence', `promotion_id ${promotionId}`, row.json, checkEvidence);
   }
 
   async unsealedPromotions(limit: number): Promise<string[]> {
     const rows = await all<{ id: string }>(
-      this.pool,
+      this.reads,
       `SELECT p.id FROM promotions p WHERE p.state = ANY($1)
          AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.promotion_id = p.id) ORDER BY p.requested_at, p.id LIMIT $2`,
       [[...FINAL_PROMOTION_STATES], sqlLimit(limit)],
@@ -668,19 +759,19 @@ export class PostgresStore implements Store {
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    const rows = await all<{ id: number; json: string }>(this.pool, 'SELECT id, json FROM api_tokens ORDER BY id');
+    const rows = await all<{ id: number; json: string }>(this.reads, 'SELECT id, json FROM api_tokens ORDER BY id');
     return rows.map((row) => this.read.token(row.id, row.json));
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    const row = await get<{ id: number; json: string }>(this.pool, 'SELECT id, json FROM api_tokens WHERE hash = $1', [hash]);
+    const row = await get<{ id: number; json: string }>(this.reads, 'SELECT id, json FROM api_tokens WHERE hash = $1', [hash]);
     return row === undefined ? undefined : this.read.token(row.id, row.json);
   }
 
   // ------------------------------------------------ notification outbox
 
   async notifyCursor(target: string): Promise<number | undefined> {
-    return (await get<{ audit_seq: number }>(this.pool, 'SELECT audit_seq FROM notify_cursors WHERE target = $1', [target]))?.audit_seq;
+    return (await get<{ audit_seq: number }>(this.reads, 'SELECT audit_seq FROM notify_cursors WHERE target = $1', [target]))?.audit_seq;
   }
 
   async queueDeliveries(batch: DeliveryBatch): Promise<boolean> {
@@ -702,17 +793,18 @@ export class PostgresStore implements Store {
           JSON.stringify(record),
         ]);
       }
+      if (batch.deliveries.length > 0) await this.announce(client, { work: true, audit: false, logs: false });
       return true;
     });
   }
 
   async nextDelivery(target: string): Promise<DeliveryRecord | undefined> {
-    const row = await get<DeliveryRow>(this.pool, `SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries WHERE target = $1 AND status = 'pending' ORDER BY id LIMIT 1`, [target]);
+    const row = await get<DeliveryRow>(this.reads, `SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries WHERE target = $1 AND status = 'pending' ORDER BY id LIMIT 1`, [target]);
     return row === undefined ? undefined : this.deliveryRecord(row);
   }
 
   async claimDelivery(id: number, claim: { token: string; until: string; now: string }): Promise<boolean> {
-    const result = await this.pool.query(
+    const result = await this.reads.query(
       `UPDATE notify_deliveries SET claim_token = $1, claimed_until = $2
         WHERE id = $3 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4)`,
       [claim.token, claim.until, id, claim.now],
@@ -743,13 +835,13 @@ export class PostgresStore implements Store {
     if (filter.target !== undefined) where.push(`target = ${param(params, filter.target)}`);
     if (filter.status !== undefined) where.push(`status = ${param(params, filter.status)}`);
     const limit = param(params, sqlLimit(filter.limit));
-    const rows = await all<DeliveryRow>(this.pool, `SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries ${whereClause(where)} ORDER BY id DESC LIMIT ${limit}`, params);
+    const rows = await all<DeliveryRow>(this.reads, `SELECT ${DELIVERY_COLUMNS} FROM notify_deliveries ${whereClause(where)} ORDER BY id DESC LIMIT ${limit}`, params);
     return rows.map((row) => this.deliveryRecord(row));
   }
 
   async deliveryCounts(): Promise<DeliveryCount[]> {
     return all<{ target: string; status: DeliveryStatus; count: number }>(
-      this.pool,
+      this.reads,
       'SELECT target, status, COUNT(*) AS count FROM notify_deliveries GROUP BY target, status ORDER BY target, status',
     );
   }
@@ -780,13 +872,13 @@ export class PostgresStore implements Store {
 
   /** The one record whose id is `idOrPrefix`, or starts with it (≥ 7 characters). */
   private async resolve(table: 'releases' | 'promotions', noun: 'release' | 'promotion', idOrPrefix: string): Promise<{ id: string; json: string }> {
-    const exact = await get<JsonRow>(this.pool, `SELECT json FROM ${table} WHERE id = $1`, [idOrPrefix]);
+    const exact = await get<JsonRow>(this.reads, `SELECT json FROM ${table} WHERE id = $1`, [idOrPrefix]);
     if (exact !== undefined) return { id: idOrPrefix, json: exact.json };
     checkPrefix(noun, idOrPrefix);
     // Ids are lower-case hex (or UUIDs) in COLLATE "C" columns: every id starting with the prefix
     // sorts in [prefix, prefix + 'g'), so the primary key index answers without scanning.
     const { from, to } = prefixRange(idOrPrefix);
-    const rows = await all<{ id: string; json: string }>(this.pool, `SELECT id, json FROM ${table} WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3`, [
+    const rows = await all<{ id: string; json: string }>(this.reads, `SELECT id, json FROM ${table} WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3`, [
       from,
       to,
       MAX_CANDIDATES + 1,
@@ -801,6 +893,19 @@ async function countRows(client: PostgresClientLike): Promise<RowCounts> {
   const { rows } = await client.query<{ name: string; n: number }>(STATE_TABLES.map((table) => `SELECT '${table.name}' AS name, COUNT(*) AS n FROM ${table.name}`).join(' UNION ALL '));
   for (const row of rows) counts[row.name as keyof RowCounts] = row.n;
   return counts;
+}
+
+/** Whether a change may give the background work something to do (ChangeNotice.work). */
+function changesWork(change: StoreChange): boolean {
+  return (
+    change.createPromotion !== undefined ||
+    change.promotion !== undefined ||
+    (change.approvals?.length ?? 0) > 0 ||
+    change.cancelRequest !== undefined ||
+    change.releaseRejection !== undefined ||
+    change.release !== undefined ||
+    (change.componentStates?.length ?? 0) > 0
+  );
 }
 
 async function readHead(client: PostgresClientLike): Promise<{ seq: number; hash: string } | undefined> {
@@ -818,6 +923,29 @@ async function all<Row extends pg.QueryResultRow>(client: PostgresClientLike, sq
 
 async function exists(client: PostgresClientLike, sql: string, params: unknown[]): Promise<boolean> {
   return (await client.query(sql, params)).rows.length > 0;
+}
+
+/** A transaction cut off before COMMIT: nothing of it was written. */
+class NotCommitted extends Error {
+  constructor(override readonly cause: unknown) {
+    super('not committed', { cause });
+  }
+}
+
+/**
+ * The database could not be reached or dropped the connection: node's socket errors, PostgreSQL's
+ * connection exceptions (class 08), an administrator's or a shutdown's termination (57P01-57P03),
+ * and node-postgres's own "Connection terminated".
+ */
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)) return true;
+    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  }
+  if (error instanceof AggregateError) return error.errors.some(isConnectionError);
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
 }
 
 /** PostgreSQL's unique_violation (23505) on `constraint`. */

@@ -35,7 +35,7 @@ import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
 import { RecordReader } from '../record-reader.js';
 import { STATE_TABLES, afterKey, emptyCounts, pageQuery, totalRows, describeCounts, type RowCounts, type RowPage, type RowValue } from '../state-rows.js';
-import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, queuedDelivery, tokenNameTaken } from '../store-rules.js';
+import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, promotedAlready, queuedDelivery, tokenNameTaken } from '../store-rules.js';
 
 interface JsonRow {
   json: string;
@@ -316,7 +316,7 @@ export class SqliteStore implements Store {
   private apply(change: StoreChange): AuditEntry[] {
     if (change.fence) this.checkFence(change.fence);
     if (change.release) this.putRelease(change.release);
-    if (change.createPromotion) this.insertPromotion(change.createPromotion.record, change.createPromotion.lock);
+    if (change.createPromotion) this.insertPromotion(change.createPromotion.record, change.createPromotion.lock, change.createPromotion.once ?? false);
     if (change.releaseRejection) this.rejectRelease(change.releaseRejection.releaseId, change.releaseRejection.rejection);
     if (change.promotion) this.replacePromotion(change.promotion.record, change.promotion.releaseLock ?? false, change.promotion.takeLock ?? false);
     if (change.cancelRequest) this.putCancelRequest(change.cancelRequest);
@@ -414,7 +414,12 @@ export class SqliteStore implements Store {
     this.run('INSERT INTO env_locks (environment, promotion_id) VALUES (?, ?)', record.environment, record.id);
   }
 
-  private insertPromotion(record: PromotionRecord, lock: boolean): void {
+  private insertPromotion(record: PromotionRecord, lock: boolean, once: boolean): void {
+    if (once) {
+      // Inside the write transaction: no other commit can add one between this check and the insert.
+      const existing = this.get<{ id: string }>('SELECT id FROM promotions WHERE environment = ? AND release_id = ? LIMIT 1', record.environment, record.releaseId);
+      if (existing !== undefined) throw promotedAlready(record, existing.id);
+    }
     if (this.get('SELECT 1 FROM releases WHERE id = ?', record.releaseId) === undefined) {
       throw new NotFoundError(`promotion ${record.id} names release ${record.releaseId}, which does not exist`);
     }
