@@ -15,7 +15,7 @@ import { recoverStep, type Recovery } from '../core/recovery.js';
 import { Redactor } from '../core/redact.js';
 import type { StepLogLine, StoreChange } from '../store/store.js';
 import type { EngineDeps } from './deps.js';
-import { LEASE_RENEW_MS, newOwner, ownerIsGone, renewed } from './lease.js';
+import { leaseRenewMs, newOwner, ownerIsGone, renewed } from './lease.js';
 import { componentScope, componentsScope, renderEnvironmentVars, renderSpec } from './render.js';
 import { fingerprintKey } from './fingerprint-key.js';
 import { describeInputChanges, inputChanges, replanPromotion } from './replan.js';
@@ -262,7 +262,7 @@ export class PromotionRunner {
       throw new ConflictError(`promotion ${short(current.id)} was claimed by another process just now`);
     }
     this.promotion = { ...current, owner };
-    this.leaseTimer = setInterval(() => void this.renewLease(), LEASE_RENEW_MS);
+    this.leaseTimer = setInterval(() => void this.renewLease(), leaseRenewMs());
     this.leaseTimer.unref();
     this.logTimer = setInterval(() => void this.flushLogs(), LOG_FLUSH_MS);
     this.logTimer.unref();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../core/errors.js';
 import { printable } from '../../core/printable.js';
-import { LEASE_RENEW_MS } from '../../engine/lease.js';
+import { leaseRenewMs } from '../../engine/lease.js';
 import { outputOption, print, printJson, withBackend } from '../command-kit.js';
 import { shortId } from '../format.js';
 
@@ -31,7 +31,7 @@ export function cancelCommand(program: Command): void {
         print(
           who === undefined
             ? `Cancel requested for promotion ${id} (${promotion.state}). Nobody runs it now: the next process to resume it (a server's worker does so by itself, or lockstep resume ${id}) cancels it.`
-            : `Cancel requested for promotion ${id} (${promotion.state}, run by ${who}): it stops its running steps within ${LEASE_RENEW_MS / 1000} s, then applies its failure policy (onFailure: ${promotion.onFailure}).`,
+            : `Cancel requested for promotion ${id} (${promotion.state}, run by ${who}): it stops its running steps within ${leaseRenewMs() / 1000} s, then applies its failure policy (onFailure: ${promotion.onFailure}).`,
         );
         print(`Follow it: lockstep history ${id}`);
       });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
+import { leaseMs } from '../../engine/lease.js';
 import { openProjectHandle, type ProjectHandle } from '../../project/project-handle.js';
 import type { OidcSignIn } from '../../server/oidc/oidc-sign-in.js';
 
@@ -56,6 +57,8 @@ export function serveCommand(program: Command): void {
       const drainTimeoutMs = parseDuration(o.drainTimeout);
       if (drainTimeoutMs === undefined)
         throw new InputError(`--drain-timeout takes a duration like 20s or 1m, not ${JSON.stringify(o.drainTimeout)}`, '--drain-timeout');
+      // A malformed LOCKSTEP_LEASE_MS stops the server here, not at its first promotion.
+      leaseMs();
       const dirs = o.project ?? [];
       if (dirs.length > 1 && (globals.state !== undefined || (process.env.LOCKSTEP_STATE ?? '') !== ''))
         throw new InputError(
