@@ -16,7 +16,7 @@ describe('a throwaway PostgreSQL cluster', () => {
     const client = new pg.Client({ connectionString: cluster.url() });
     await client.connect();
     try {
-      return (await client.query(sql)).rows;
+      return (await client.query(sql)).rows as unknown[];
     } finally {
       await client.end();
     }
