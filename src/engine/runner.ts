@@ -277,8 +277,11 @@ export class PromotionRunner {
         this.promotion = { ...this.promotion, owner: next };
         await this.noticeCancelRequest();
       } else if (!this.handedBack) {
-        // Handed back on purpose is not taken over: the steps left running are the next owner's to recover.
-        this.cancel('another process took over this promotion');
+        // Another process took the promotion over (this one was paused or cut off past its lease). The
+        // step commands this runner waits on are the new owner's now: it waits for them through their
+        // records, so they are not stopped here (a stop would fail the step under the new owner).
+        // Nothing more starts, and whatever this runner still commits is refused by the fence.
+        this.drain();
       }
     } catch {
       // A failed renewal is retried at the next tick; the lease is three ticks long.
