@@ -187,7 +187,7 @@ async function anyReplica(replicas, next, request, deadline) {
  * (an environment runs one promotion at a time), all environments at once; each request goes to a
  * random live replica. Returns what became of each promotion requested.
  */
-async function drive(project, replicas, next, perEnvironment, deadline, onRequested) {
+async function drive(project, replicas, next, perEnvironment, deadline, onRequested, pollMs = 150) {
   const promotions = [];
   let version = 0;
   await Promise.all(
@@ -230,11 +230,12 @@ async function drive(project, replicas, next, perEnvironment, deadline, onReques
           promotion.state = json.promotion.state;
           promotion.reason = json.promotion.reason;
           promotion.steps = json.steps;
+          promotion.record = json.promotion;
           if (FINAL.includes(promotion.state)) break;
           // Waits on a person: nothing more can go to this environment until someone decides.
           if (promotion.state === 'interrupted') break;
           if (Date.now() > deadline) break;
-          await sleep(150);
+          await sleep(pollMs);
         }
         promotions.push(promotion);
         if (promotion.state === 'interrupted' || !FINAL.includes(promotion.state)) return;
@@ -499,5 +500,162 @@ export async function partitionRun(options) {
   } finally {
     await replicas.stopAll();
     if (!options.keep) project.cleanup();
+  }
+}
+
+/**
+ * Throughput without faults: `promotions` promotions of the DAG (commands that do nothing), spread over
+ * the environments, requested through random replicas of `count`. The clock runs from the first
+ * request to the last promotion's end as the records say (finishedAt). Each environment runs one
+ * promotion at a time, so at most four run at once.
+ */
+export async function throughputRun({ state, replicas: count, promotions: total, seed = 3 }) {
+  const next = random(seed);
+  const project = makeProject(state);
+  const replicas = new Replicas(project, count, { STEP_SLEEP: '0' });
+  try {
+    await replicas.startAll();
+    const perEnvironment = Math.ceil(total / ENVIRONMENTS.length);
+    const t0 = Date.now();
+    const promotions = await drive(project, replicas, next, perEnvironment, t0 + 900_000, undefined, 20);
+    const failed = promotions.filter((p) => p.state !== 'succeeded');
+    if (failed.length > 0) throw new Error(`${failed.length} promotions did not succeed: ${failed.map((p) => `${p.state}: ${p.reason}`).join('; ').slice(0, 500)}`);
+    const end = Math.max(...promotions.map((p) => Date.parse(p.record.finishedAt)));
+    const seconds = (end - t0) / 1000;
+    return { replicas: count, store: state === undefined ? 'sqlite' : 'postgres', promotions: promotions.length, steps: promotions.length * Object.keys(COMPONENTS).length, seconds: Math.round(seconds * 100) / 100, promotionsPerS: Math.round((promotions.length / seconds) * 100) / 100, stepsPerS: Math.round(((promotions.length * Object.keys(COMPONENTS).length) / seconds) * 10) / 10 };
+  } finally {
+    await replicas.stopAll();
+    project.cleanup();
+  }
+}
+
+/** CONFIG with one more environment whose promotions wait for one approval. */
+const GATED_CONFIG = CONFIG.replace('components:\n', '  gated:\n    gates:\n      approvals: { count: 1, from: [bob@example.com] }\ncomponents:\n');
+
+/**
+ * Promote → first step started on another replica than the one asked: a promotion to `gated` is
+ * requested through replica A (it waits for an approval, so A runs nothing), then approved through
+ * replica B; the time is from the approval's request to the first step's recorded start (startedAt,
+ * the same machine's clock). Which replica ran it is read from the promotion's owner while it runs.
+ * With one replica, A and B are the same server: the baseline.
+ */
+export async function handOverRun({ state, replicas: count, samples }) {
+  const project = makeProject(state);
+  writeFileSync(join(project.dir, 'lockstep.yaml'), GATED_CONFIG);
+  // The approver: separation of duties keeps the requester (the admin token's actor) from approving.
+  const approver = JSON.parse(cli(project.dir, ['token', 'create', '--name', 'approver', '--for', 'bob@example.com', '--role', 'approver', '--output', 'json', ...project.stateArgs])).token;
+  const replicas = new Replicas(project, count, { STEP_SLEEP: '0.2' });
+  const latencies = [];
+  const ranOn = { asked: 0, approver: 0, other: 0, unknown: 0 };
+  try {
+    await replicas.startAll();
+    const a = replicas.live.get('r0');
+    const b = replicas.live.get(count > 1 ? 'r1' : 'r0');
+    for (let i = 0; i < samples; i++) {
+      const v = `${i + 1}.0.0`;
+      const set = Object.keys(COMPONENTS).map((c) => `${c}=${v}`);
+      const release = (await api(project, a, 'POST', '/releases', { set })).json.release.id;
+      const requested = await api(project, a, 'POST', '/promotions', { release, to: 'gated' });
+      if (requested.json?.promotion?.state !== 'pending') throw new Error(`expected a pending promotion, got ${requested.status} ${JSON.stringify(requested.json).slice(0, 300)}`);
+      const id = requested.json.promotion.id;
+      const t0 = Date.now();
+      const approved = await fetch(`${b.url}/api/v1/projects/chaos/promotions/${id}/approve`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${approver}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ comment: 'bench' }),
+      });
+      if (!approved.ok) throw new Error(`approve: ${approved.status} ${await approved.text()}`);
+      let owner;
+      for (;;) {
+        const { json } = await api(project, a, 'GET', `/promotions/${id}`);
+        owner ??= json.promotion.owner?.pid;
+        const started = json.steps.map((st) => st.startedAt).filter(Boolean).sort()[0];
+        if (started && FINAL.includes(json.promotion.state)) {
+          latencies.push(Date.parse(started) - t0);
+          break;
+        }
+        await sleep(10);
+      }
+      if (owner === undefined) ranOn.unknown++;
+      else if (owner === b.pid && b !== a) ranOn.approver++;
+      else if (owner === a.pid) ranOn.asked++;
+      else ranOn.other++;
+    }
+    return { latencies, ranOn };
+  } finally {
+    await replicas.stopAll();
+    project.cleanup();
+  }
+}
+
+/** `npm run bench` (BENCH_ONLY=replicas): the figures of docs/performance.md § 9. */
+export async function benchReplicas() {
+  const { FULL, log, median, percentile, round } = await import('./lib.mjs');
+  const { startPgCluster } = await import('./pg-cluster.mjs');
+  const promotions = Number(process.env.BENCH_REPLICAS_PROMOTIONS ?? (FULL ? 200 : 80));
+  const samples = Number(process.env.BENCH_REPLICAS_SAMPLES ?? (FULL ? 100 : 30));
+  const chaosPromotions = Number(process.env.BENCH_CHAOS_PROMOTIONS ?? (FULL ? 300 : 100));
+  const cluster = await startPgCluster();
+  try {
+    const throughput = {};
+    for (const [name, state, count] of [
+      ['sqlite1', undefined, 1],
+      ['postgres1', cluster.url('bench_p1'), 1],
+      ['postgres3', cluster.url('bench_p3'), 3],
+    ]) {
+      log(`replicas: ${promotions} promotions of the six-step DAG, ${name}`);
+      throughput[name] = await throughputRun({ state, replicas: count, promotions });
+    }
+    const base = throughput.sqlite1;
+    for (const t of Object.values(throughput)) t.vsSqlite = round(t.stepsPerS / base.stepsPerS, 2);
+
+    const handOver = {};
+    for (const [name, state, count] of [
+      ['sqlite1', undefined, 1],
+      ['postgres3', cluster.url('bench_h3'), 3],
+    ]) {
+      log(`replicas: ${samples} promotions requested on one replica, approved on ${count > 1 ? 'another' : 'the same'} (${name})`);
+      const r = await handOverRun({ state, replicas: count, samples });
+      handOver[name] = { samples, p50Ms: round(median(r.latencies), 1), p99Ms: round(percentile(r.latencies, 99), 1), ranOn: r.ranOn };
+    }
+    handOver.postgres3.vsSqlite = round(handOver.postgres3.p50Ms / handOver.sqlite1.p50Ms, 2);
+
+    log(`replicas: the chaos run, ${chaosPromotions} promotions, 3 replicas, a SIGKILL every ~3 s, PostgreSQL restarted halfway`);
+    const chaos = await chaosRun({ state: cluster.url('bench_chaos'), seed: 101, promotions: chaosPromotions, killEveryMs: 3000, stepSleep: 0.2, restartPostgres: () => cluster.restart(), timeoutMs: 1_800_000 });
+    for (const line of chaos.problems) log(`replicas: chaos problem: ${line}`);
+    log('replicas: a replica paused past its 3 s lease mid-step');
+    const partition = await partitionRun({ state: cluster.url('bench_partition'), leaseMs: 3000, netSleep: 8 });
+    const applied = Object.values(partition.applied);
+    return {
+      promotions,
+      throughput,
+      handOver,
+      chaos: {
+        promotions: chaos.promotions,
+        succeeded: chaos.succeeded,
+        waitingOnPerson: chaos.waitingOnPerson,
+        stepsApplied: chaos.stepsApplied,
+        kills: chaos.kills.length,
+        killsOnWork: chaos.kills.filter((k) => k.owned.length > 0).length,
+        takeovers: chaos.takeoverMs.length,
+        takeoverP50Ms: chaos.takeoverMs.length ? round(median(chaos.takeoverMs), 0) : undefined,
+        takeoverMaxMs: chaos.takeoverMs.length ? Math.max(...chaos.takeoverMs) : undefined,
+        takeoverMs: chaos.takeoverMs,
+        postgresRestartSeconds: chaos.postgresRestart?.seconds,
+        auditOk: chaos.auditVerify.ok === true,
+        auditEntries: chaos.auditEntries,
+        seconds: round(chaos.seconds, 1),
+        problems: chaos.problems,
+      },
+      partition: {
+        leaseMs: 3000,
+        takeoverMs: partition.takenOver?.ms,
+        state: partition.promotion.state,
+        appliedOnce: applied.length === Object.keys(COMPONENTS).length && applied.every((n) => n === 1),
+        lateCommitRefused: partition.pausedLog.some((l) => l.includes('is no longer owned by this process')),
+      },
+    };
+  } finally {
+    cluster.destroy();
   }
 }
