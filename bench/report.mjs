@@ -273,7 +273,8 @@ export function renderMarkdown(results) {
         [row('SQLite, 1 server (baseline)', t.sqlite1), row('PostgreSQL, 1 replica', t.postgres1), row('PostgreSQL, 3 replicas', t.postgres3)],
       ),
       '',
-      `The six-step DAG (net → db → api, worker → web → edge; commands that do nothing) over four environments, ${r.promotions} promotions, each requested through a random replica.`,
+      `The six-step DAG (net → db → api, worker → web → edge; commands that do nothing) over four environments, ${r.promotions} promotions per run, each requested through a random replica; ` +
+        `the median run of ${t.sqlite1.runs.length}, interleaved (steps/s of each run: SQLite ${t.sqlite1.runs.join(', ')}; PostgreSQL 1 replica ${t.postgres1.runs.join(', ')}; 3 replicas ${t.postgres3.runs.join(', ')}).`,
       '',
       table(
         ['requested on A, approved on B → first step started', 'p50 ms', 'p99 ms', 'ran on'],

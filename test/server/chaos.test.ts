@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chaosRun, COMPONENTS, partitionRun } from '../../bench/replicas.mjs';
+import { chaosRun, COMPONENTS, CONFIG, partitionRun } from '../../bench/replicas.mjs';
 import { requireBuild } from '../helpers/cli.js';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 
@@ -20,6 +21,12 @@ afterAll(() => cluster?.destroy());
 const STEPS = Object.keys(COMPONENTS);
 
 describe('chaos: replicas on one PostgreSQL', () => {
+  it('runs the project docs/chaos.md shows', () => {
+    const doc = readFileSync(new URL('../../docs/chaos.md', import.meta.url), 'utf8');
+    const shown = /```yaml\n {3}# lockstep\.yaml\n([\s\S]*?) {3}```/.exec(doc)?.[1]?.replace(/^ {3}/gm, '');
+    expect(shown).toBe(CONFIG);
+  });
+
   it('replicas SIGKILLed every few seconds and PostgreSQL restarted under load: every promotion finishes, every step applied exactly once, the audit chain intact', async () => {
     const r = await chaosRun({ state: cluster.url('chaos'), seed: 11, promotions: 24, killEveryMs: 2500, stepSleep: 0.2, restartPostgres: () => cluster.restart() });
     const summary = `${r.seconds} s, ${r.kills.length} kills, takeovers ${JSON.stringify(r.takeoverMs)} ms\n${r.problems.join('\n')}\n${r.logs.map((l) => `--- ${l.name} (${l.pid})\n${l.lines.slice(-20).join('\n')}`).join('\n')}`;
