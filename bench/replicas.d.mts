@@ -10,8 +10,10 @@ export interface Kill {
   pid: number;
   /** When it was killed (ms since the epoch). */
   at: number;
-  /** The running promotions it owned then. */
+  /** The running promotions it owned just before (listed through another replica). */
   owned: string[];
+  /** Of those, the ones whose recorded end came before the kill: nothing was left to take over. */
+  endedBeforeKill: string[];
   /** For each: ms from the kill to another replica taking it over, and which record said so. */
   takeovers: { promotion: string; ms: number | undefined; by: string | undefined }[];
 }

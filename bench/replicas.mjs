@@ -313,7 +313,10 @@ async function check(project, replicas, next, promotions, expected) {
  * promotion killed between two steps has no step to recover, so no audit entry of its own: the log
  * line is the one record of the takeover there.)
  */
-function takeovers(kills, entries, processes) {
+function takeovers(kills, entries, processes, promotions) {
+  // The victim's promotions were listed just before the kill: one that ended in between had nothing
+  // left to take over (its recorded end is before the kill).
+  const finishedAt = new Map(promotions.map((p) => [p.id, p.record?.finishedAt === undefined ? Infinity : Date.parse(p.record.finishedAt)]));
   const seen = [];
   for (const e of entries) if (e.kind === 'promotion.resumed') seen.push({ promotion: e.promotionId, at: Date.parse(e.time), by: 'audit' });
   for (const r of processes) {
@@ -325,7 +328,8 @@ function takeovers(kills, entries, processes) {
   seen.sort((x, y) => x.at - y.at);
   return kills.map((k) => ({
     ...k,
-    takeovers: k.owned.map((id) => {
+    endedBeforeKill: k.owned.filter((id) => (finishedAt.get(id) ?? Infinity) < k.at),
+    takeovers: k.owned.filter((id) => !((finishedAt.get(id) ?? Infinity) < k.at)).map((id) => {
       const first = seen.find((s) => (s.promotion === id || s.short === id.slice(0, 12)) && s.at >= k.at);
       return { promotion: id, ms: first === undefined ? undefined : first.at - k.at, by: first?.by };
     }),
@@ -401,7 +405,7 @@ export async function chaosRun(options) {
     await chaos;
     const seconds = (Date.now() - started) / 1000;
     const checked = await check(project, replicas, next, promotions, perEnvironment * ENVIRONMENTS.length);
-    const perKill = takeovers(kills, checked.entries, replicas.processes);
+    const perKill = takeovers(kills, checked.entries, replicas.processes, promotions);
     for (const k of perKill) for (const t of k.takeovers) if (t.ms === undefined) checked.problems.push(`promotion ${t.promotion.slice(0, 12)}, owned by killed ${k.replica} (pid ${k.pid}), was never taken over`);
     const times = perKill.flatMap((k) => k.takeovers.map((t) => t.ms)).filter((ms) => ms !== undefined);
     return {

@@ -28,9 +28,9 @@ describe('chaos: replicas on one PostgreSQL', () => {
   });
 
   it('replicas SIGKILLed every few seconds and PostgreSQL restarted under load: every promotion finishes, every step applied exactly once, the audit chain intact', async () => {
-    const r = await chaosRun({ state: cluster.url('chaos'), seed: 11, promotions: 24, killEveryMs: 2500, stepSleep: 0.2, restartPostgres: () => cluster.restart() });
+    const r = await chaosRun({ state: cluster.url('chaos'), seed: 11, promotions: 24, killEveryMs: 1500, stepSleep: 0.3, restartPostgres: () => cluster.restart() });
     const summary = `${r.seconds} s, ${r.kills.length} kills, takeovers ${JSON.stringify(r.takeoverMs)} ms\n${r.problems.join('\n')}\n${r.logs.map((l) => `--- ${l.name} (${l.pid})\n${l.lines.slice(-20).join('\n')}`).join('\n')}`;
-    expect(r.problems, summary).toEqual([]);
+    expect(r.problems.join('\n'), summary).toBe('');
     expect(r.promotions).toBe(24);
     // With idempotent commands and the run journal, no promotion needs a person (docs/chaos.md).
     expect(r.waitingOnPerson).toEqual([]);
@@ -40,6 +40,8 @@ describe('chaos: replicas on one PostgreSQL', () => {
     expect(r.auditVerify.ok).toBe(true);
     expect(r.auditVerify.entries).toBe(r.auditEntries);
     // The kills landed on work in progress, and each promotion the dead replica owned was taken over.
+    // (Each environment's six promotions take at least 6 × 5 levels × 0.3 s; a kill comes every
+    // 0.75 to 2.25 s plus the restart, so at least three land whatever the machine's speed.)
     expect(r.kills.length, summary).toBeGreaterThanOrEqual(3);
     const owned = r.kills.flatMap((k) => k.takeovers);
     expect(owned.length, summary).toBeGreaterThan(0);
