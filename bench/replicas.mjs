@@ -592,7 +592,7 @@ export async function handOverRun({ state, replicas: count, samples }) {
   }
 }
 
-/** `npm run bench` (BENCH_ONLY=replicas): the figures of docs/performance.md § 9. */
+/** `npm run bench` (BENCH_ONLY=replicas): the figures of docs/performance.md, benchmark 10. */
 export async function benchReplicas() {
   const { FULL, RUNS, log, median, percentile, round } = await import('./lib.mjs');
   const { startPgCluster } = await import('./pg-cluster.mjs');

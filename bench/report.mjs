@@ -266,7 +266,7 @@ export function renderMarkdown(results) {
     const h = r.handOver;
     const row = (name, x) => [name, x.promotions, x.seconds, x.promotionsPerS, x.stepsPerS, `${x.vsSqlite}×`];
     parts.push(
-      '## 9. Server replicas on one PostgreSQL, and the chaos run',
+      '## 10. Server replicas on one PostgreSQL, and the chaos run',
       '',
       table(
         ['setup', 'promotions', 's', 'promotions/s', 'steps/s', 'vs SQLite, 1 server'],
