@@ -45,6 +45,8 @@ export interface ChaosResult {
   kills: Kill[];
   takeoverMs: number[];
   postgresRestart: { at: number; seconds: number } | undefined;
+  /** Every error answer (4xx but 409, 5xx) of a replica during the run: 503 while PostgreSQL restarts is expected. */
+  errorAnswers: { replica: string; method: string; path: string; status: number; code: string | undefined; message: string | undefined }[];
   auditVerify: { ok?: boolean; entries?: number; head?: string };
   auditEntries: number;
   seconds: number;

@@ -154,6 +154,9 @@ export class Replicas {
   }
 }
 
+/** Every error answer a replica gave but 409 (busy), with its path and error code: a replica whose store is unreachable says 503. */
+export const errorAnswers = [];
+
 /** One HTTP request to a replica; throws on a network failure or a timeout (the replica may be dead or paused). */
 async function api(project, replica, method, path, body) {
   const response = await fetch(`${replica.url}/api/v1/projects/chaos${path}`, {
@@ -163,7 +166,21 @@ async function api(project, replica, method, path, body) {
     signal: AbortSignal.timeout(15_000),
   });
   const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = { text };
+  }
+  if (response.status >= 400 && response.status !== 409) errorAnswers.push({ replica: replica.name, method, path: path.replace(/[0-9a-f]{32,}/g, ':id'), status: response.status, code: json?.error?.code, message: json?.error?.message ?? json?.text });
+  return { status: response.status, json };
+}
+
+/** A read through `replica` that must answer 200; anything else throws, so that another replica is asked. */
+async function read(project, replica, path) {
+  const answer = await api(project, replica, 'GET', path);
+  if (answer.status !== 200) throw new Error(`GET ${path}: HTTP ${answer.status}`);
+  return answer.json;
 }
 
 /** Calls `request(replica)` on random live replicas until one answers (a dead or paused one is skipped). */
@@ -211,13 +228,15 @@ async function drive(project, replicas, next, perEnvironment, deadline, onReques
           try {
             const answer = await api(project, replica, 'POST', '/promotions', { release, to: environment });
             if (answer.status === 202) promotion = { id: answer.json.promotion.id, environment, release, requestedOn: replica.name, requestedAt };
-            else if (answer.status !== 409) throw new Error(`promotion of ${release} to ${environment}: HTTP ${answer.status} ${JSON.stringify(answer.json)}`);
+            // 409: busy (with this very promotion, when an earlier answer was lost); 5xx: the replica
+            // could not reach the store (PostgreSQL restarting). Both: look it up, then ask again.
+            else if (answer.status !== 409 && answer.status < 500) throw new Error(`promotion of ${release} to ${environment}: HTTP ${answer.status} ${JSON.stringify(answer.json)}`);
           } catch (error) {
             if (error instanceof Error && error.message.startsWith('promotion of')) throw error;
             // The replica died under the request: the promotion may be recorded all the same.
           }
           if (promotion === undefined) {
-            const recorded = await anyReplica(replicas, next, async (r) => (await api(project, r, 'GET', `/promotions?env=${environment}&limit=20`)).json, deadline);
+            const recorded = await anyReplica(replicas, next, (r) => read(project, r, `/promotions?env=${environment}&limit=20`), deadline);
             const mine = recorded.find((p) => p.releaseId === release);
             if (mine) promotion = { id: mine.id, environment, release, requestedOn: replica.name, requestedAt };
             else await sleep(200);
@@ -226,7 +245,7 @@ async function drive(project, replicas, next, perEnvironment, deadline, onReques
         }
         onRequested?.(promotion);
         for (;;) {
-          const { json } = await anyReplica(replicas, next, (r) => api(project, r, 'GET', `/promotions/${promotion.id}`), deadline);
+          const json = await anyReplica(replicas, next, (r) => read(project, r, `/promotions/${promotion.id}`), deadline);
           promotion.state = json.promotion.state;
           promotion.reason = json.promotion.reason;
           promotion.steps = json.steps;
@@ -345,7 +364,7 @@ async function chooseVictim(project, replicas, next) {
   let running = [];
   try {
     const asked = replicas.pick(next);
-    if (asked !== undefined) running = (await api(project, asked, 'GET', '/promotions?state=running&limit=100')).json;
+    if (asked !== undefined) running = await read(project, asked, '/promotions?state=running&limit=100');
   } catch {
     // The replica asked died: a victim is chosen all the same.
   }
@@ -368,6 +387,7 @@ export async function chaosRun(options) {
   const project = makeProject(state);
   const replicas = new Replicas(project, count, { STEP_SLEEP: String(stepSleep), LOCKSTEP_LEASE_MS: String(leaseMs) });
   const kills = [];
+  errorAnswers.length = 0;
   let postgresRestart;
   const started = Date.now();
   const deadline = started + timeoutMs;
@@ -418,6 +438,7 @@ export async function chaosRun(options) {
       kills: perKill,
       takeoverMs: times,
       postgresRestart,
+      errorAnswers: [...errorAnswers],
       auditVerify: checked.audit,
       auditEntries: checked.entries.length,
       seconds,
@@ -656,6 +677,7 @@ export async function benchReplicas() {
         takeoverMaxMs: chaos.takeoverMs.length ? Math.max(...chaos.takeoverMs) : undefined,
         takeoverMs: chaos.takeoverMs,
         postgresRestartSeconds: chaos.postgresRestart?.seconds,
+        errorAnswers: chaos.errorAnswers,
         auditOk: chaos.auditVerify.ok === true,
         auditEntries: chaos.auditEntries,
         seconds: round(chaos.seconds, 1),

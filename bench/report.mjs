@@ -289,7 +289,7 @@ export function renderMarkdown(results) {
       `Chaos run: ${c.promotions} promotions, ${c.succeeded} succeeded, ${c.waitingOnPerson.length} waiting on a person; ${c.stepsApplied} step applies ` +
         `(each exactly once: ${c.problems.length === 0 ? 'yes' : 'NO'}); ${c.kills} SIGKILLs (${c.killsOnWork} of a replica running promotions), ` +
         `${c.takeovers} promotions taken over, p50 ${c.takeoverP50Ms ?? '-'} ms, max ${c.takeoverMaxMs ?? '-'} ms after the kill; PostgreSQL restarted halfway ` +
-        `(${c.postgresRestartSeconds ?? '-'} s); audit verify ${c.auditOk ? 'intact' : 'BROKEN'} over ${c.auditEntries} entries; ${c.seconds} s.`,
+        `(${c.postgresRestartSeconds ?? '-'} s; error answers: ${(c.errorAnswers ?? []).map((a) => a.status).join(', ') || 'none'}); audit verify ${c.auditOk ? 'intact' : 'BROKEN'} over ${c.auditEntries} entries; ${c.seconds} s.`,
       '',
       `Partition: a replica paused mid-step past its ${r.partition.leaseMs} ms lease was taken over after ${r.partition.takeoverMs} ms; ` +
         `its late commit ${r.partition.lateCommitRefused ? 'was refused' : 'was NOT refused'}; promotion ${r.partition.state}, every step applied once: ${r.partition.appliedOnce ? 'yes' : 'NO'}.`,
