@@ -49,6 +49,12 @@ export function targets(results) {
     ...(b.exactlyOnce?.result
       ? [target('seeds where a component was applied other than exactly once', b.exactlyOnce.result.notExactlyOnce, 0, 'seeds')]
       : []),
+    ...(b.replicas?.result
+      ? [
+          target('chaos run: problems (a step applied twice, lost, a promotion unfinished, audit broken)', b.replicas.result.chaos.problems.length, 0, ''),
+          target('promote on A, approved on B → first step started, p50', b.replicas.result.handOver.postgres3.p50Ms, 100, 'ms'),
+        ]
+      : []),
   ];
   return rows;
 }
@@ -263,6 +269,45 @@ export function renderMarkdown(results) {
       `Promote → first step started, through the API (POST /promotions, 5 zero-work steps): p50 ${v.firstStepP50Ms} ms, ` +
         `p99 ${v.firstStepP99Ms} ms over ${v.promotions} promotions; in-process promote() in the same run: p50 ${v.inProcessFirstStepP50Ms} ms ` +
         `(${v.firstStepVsInProcess}×).`,
+      '',
+    );
+  }
+  if (b.replicas?.result) {
+    const r = b.replicas.result;
+    const t = r.throughput;
+    const c = r.chaos;
+    const h = r.handOver;
+    const row = (name, x) => [name, x.promotions, x.seconds, x.promotionsPerS, x.stepsPerS, `${x.vsSqlite}×`];
+    parts.push(
+      '## 10. Server replicas on one PostgreSQL, and the chaos run',
+      '',
+      table(
+        ['setup', 'promotions', 's', 'promotions/s', 'steps/s', 'vs SQLite, 1 server'],
+        [row('SQLite, 1 server (baseline)', t.sqlite1), row('PostgreSQL, 1 replica', t.postgres1), row('PostgreSQL, 3 replicas', t.postgres3)],
+      ),
+      '',
+      `The six-step DAG (net → db → api, worker → web → edge; commands that do nothing) over four environments, ${r.promotions} promotions per run, each requested through a random replica; ` +
+        `the median run of ${t.sqlite1.runs.length}, interleaved (steps/s of each run: SQLite ${t.sqlite1.runs.join(', ')}; PostgreSQL 1 replica ${t.postgres1.runs.join(', ')}; 3 replicas ${t.postgres3.runs.join(', ')}).`,
+      '',
+      table(
+        ['requested on A, approved on B → first step started', 'p50 ms', 'p99 ms', 'ran on'],
+        [
+          ['SQLite, 1 server (A = B, baseline)', h.sqlite1.p50Ms, h.sqlite1.p99Ms, `the server: ${h.sqlite1.ranOn.asked}`],
+          ['PostgreSQL, 3 replicas (A ≠ B)', h.postgres3.p50Ms, h.postgres3.p99Ms, `B: ${h.postgres3.ranOn.approver}, A: ${h.postgres3.ranOn.asked}, other: ${h.postgres3.ranOn.other}`],
+        ],
+      ),
+      '',
+      `${h.postgres3.samples} samples each; PostgreSQL p50 is ${h.postgres3.vsSqlite}× the SQLite one.`,
+      '',
+      `Chaos run: ${c.promotions} promotions, ${c.succeeded} succeeded, ${c.waitingOnPerson.length} waiting on a person; ${c.stepsApplied} step applies ` +
+        `(each exactly once: ${c.problems.length === 0 ? 'yes' : 'NO'}); ${c.kills} SIGKILLs (${c.killsOnWork} of a replica running promotions), ` +
+        `${c.takeovers} promotions taken over, p50 ${c.takeoverP50Ms ?? '-'} ms, max ${c.takeoverMaxMs ?? '-'} ms after the kill; PostgreSQL restarted halfway ` +
+        `(${c.postgresRestartSeconds ?? '-'} s; error answers: ${(c.errorAnswers ?? []).map((a) => a.status).join(', ') || 'none'}); audit verify ${c.auditOk ? 'intact' : 'BROKEN'} over ${c.auditEntries} entries; ${c.seconds} s.`,
+      '',
+      `Partition: a replica paused mid-step past its ${r.partition.leaseMs} ms lease was taken over after ${r.partition.takeoverMs} ms; ` +
+        `its late commit ${r.partition.lateCommitRefused ? 'was refused' : 'was NOT refused'}; promotion ${r.partition.state}, every step applied once: ${r.partition.appliedOnce ? 'yes' : 'NO'}.`,
+      '',
+      ...c.problems.map((line) => `- chaos problem: ${line}`),
       '',
     );
   }

@@ -17,6 +17,7 @@ const BENCHMARKS = [
   ['server', async () => (await import('./server.mjs')).benchServer()],
   ['metrics', async () => (await import('./metrics.mjs')).benchMetrics()],
   ['replicasWakeup', async () => (await import('./replicas-wakeup.mjs')).benchReplicasWakeup()],
+  ['replicas', async () => (await import('./replicas.mjs')).benchReplicas()],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',');
