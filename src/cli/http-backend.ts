@@ -7,6 +7,7 @@ import type { AuditCheck } from '../engine/audit-verify.js';
 import type { FollowEnd } from '../engine/follow.js';
 import type { CreateReleaseInput } from '../engine/promote.js';
 import type { EnvironmentStatus } from '../engine/status.js';
+import type { DriftReport } from '../core/drift.js';
 import type { CreatedToken, NewToken } from '../engine/tokens.js';
 import type { DeliveryFilter, StepLogLine } from '../store/store.js';
 import type { DeliveryView, SentNotifications } from '../engine/notifications.js';
@@ -116,6 +117,14 @@ export class HttpBackend implements Backend {
   async status(environment?: string): Promise<EnvironmentStatus[]> {
     if (environment === undefined) return this.call('GET', '/environments');
     return [await this.call<EnvironmentStatus>('GET', `/environments/${encodeURIComponent(environment)}`)];
+  }
+
+  async drift(query: { environment?: string; component?: string }): Promise<DriftReport[]> {
+    const environments = query.environment !== undefined ? [query.environment] : (await this.status()).map((e) => e.environment);
+    const body = query.component !== undefined ? { component: query.component } : {};
+    const reports: DriftReport[] = [];
+    for (const env of environments) reports.push(await this.call<DriftReport>('POST', `/environments/${encodeURIComponent(env)}/drift`, undefined, body));
+    return reports;
   }
 
   promotions(query: { environment?: string; limit: number }): Promise<PromotionRecord[]> {

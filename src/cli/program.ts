@@ -11,6 +11,7 @@ import { addProjectCommands } from './commands/project.js';
 import { addPromotionCommands } from './commands/promotion.js';
 import { addReleaseCommands } from './commands/release.js';
 import { serveCommand } from './commands/serve.js';
+import { addDriftCommand } from './commands/drift.js';
 import { addStatusCommands } from './commands/status.js';
 import { addTokenCommands } from './commands/token.js';
 import { addWhoamiCommand } from './commands/whoami.js';
@@ -29,6 +30,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   addPromotionCommands,
   cancelCommand,
   addStatusCommands,
+  addDriftCommand,
   addAuditCommands,
   addNotifyCommands,
   addTokenCommands,

@@ -41,6 +41,8 @@ export const AUDIT_KINDS = [
   'verification.finished',
   'token.created',
   'token.revoked',
+  'drift.detected',
+  'drift.cleared',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

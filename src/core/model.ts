@@ -214,6 +214,11 @@ export interface PromotionRecord {
   owner?: PromotionOwner;
   /** For a rollback promotion: the promotion whose release it brings back. */
   rollbackOf?: string;
+  /**
+   * Components applied again at the version they run, to correct drift (`promote --reapply`): the
+   * plan applies them even though nothing changed in the release or the configuration.
+   */
+  reapply?: string[];
   /** Set while interrupted: the phase to continue in once a person has decided. */
   interruptedIn?: 'running' | 'rolling-back';
   /** An emergency promotion outside the change windows, by someone in `overrideBy`. */

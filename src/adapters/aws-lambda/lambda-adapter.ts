@@ -523,6 +523,8 @@ async function observeAlias(s: Session): Promise<Observed> {
   return {
     ...(version === undefined ? {} : { version }),
     ...(drift.length === 0 ? {} : { drift }),
+    // Compared with the recorded outputs by a drift check: the alias's version and its code hash.
+    outputs: { functionVersion: alias.FunctionVersion, codeSha256: config.CodeSha256 },
     details: { functionVersion: alias.FunctionVersion, weights, codeSha256: config.CodeSha256 },
   };
 }

@@ -108,8 +108,11 @@ export function createCloudFormationAdapter(options: CloudFormationAdapterOption
       if (stack === undefined) return { drift: [`stack ${spec.stack} does not exist`] };
       const release = stack.Tags?.find((t) => t.Key === VERSION_TAG)?.Value;
       const outputs = stackOutputs(stack, spec);
+      const sensitive = new Set(sensitiveOutputNames(outputs));
       return {
         ...(release === undefined ? {} : { version: release }),
+        // Compared with the recorded outputs by a drift check; those the stack marks sensitive are left out.
+        outputs: Object.fromEntries(Object.entries(outputs).filter(([k]) => !sensitive.has(k))),
         details: { status: stack.StackStatus, outputs: redactSensitiveOutputs(outputs, sensitiveOutputNames(outputs)) },
       };
     },

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
+import type { Adapter, AdapterPlan, Observed, ObservedDifference, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { holdsUnknown } from '../../core/plan.js';
@@ -17,7 +17,7 @@ import {
   resolveTarget,
   versionAt,
 } from './migration-plan.js';
-import type { HistoryRow, Target, Where } from './migration-plan.js';
+import type { HistoryProblem, HistoryRow, Target, Where } from './migration-plan.js';
 import { compareVersions, parseVersion } from './migration-version.js';
 import { migrate } from './migrator.js';
 import type { MigrationBatch, MigrateRequest } from './migrator.js';
@@ -123,6 +123,7 @@ export const sqlMigrationsAdapter: Adapter<MigrationsSpec> = {
       return {
         version: observedVersion(job, rows, highest, problems.length === 0, ctx),
         drift: problems.map((p) => p.message),
+        differences: historyDifferences(job.files, rows, problems, ctx.version === '' ? undefined : safeTarget(job, ctx.version)),
         details: {
           database: job.database,
           table: spec.table,
@@ -330,6 +331,51 @@ function highestRow(rows: readonly HistoryRow[]): HistoryRow | undefined {
  * The version the database is at, spelled as the release spells it when it is the same version
  * (`2.0.0` for the file `2_add_orders`), so the engine's comparison of strings holds.
  */
+/** The target a version names, or undefined when it names none of these files. */
+function safeTarget(job: Job, version: string): Target | undefined {
+  try {
+    return job.resolve(version);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How the history table differs from the files and the version observed against, field by field: a
+ * migration's recorded checksum against its file's, a row nobody's files know, a failed or an
+ * unapplied one, and the number of migrations applied. Pure.
+ */
+export function historyDifferences(
+  files: readonly MigrationFile[],
+  rows: readonly HistoryRow[],
+  problems: readonly HistoryProblem[],
+  target: Target | undefined,
+): ObservedDifference[] {
+  const out: ObservedDifference[] = [];
+  for (const p of problems) {
+    const row = rows.find((r) => r.version === p.version);
+    const file = files.find((f) => f.version.text === p.version || (row !== undefined && f.name === row.name));
+    switch (p.kind) {
+      case 'changed':
+        out.push({ field: `migrations.${p.version}.checksum`, expected: file?.checksum ?? '(unknown)', found: row?.checksum ?? '(unknown)' });
+        break;
+      case 'failed':
+        out.push({ field: `migrations.${p.version}`, expected: 'applied', found: `failed part-way: ${row?.failure ?? ''}` });
+        break;
+      case 'out-of-order':
+        out.push({ field: `migrations.${p.version}`, expected: 'applied', found: 'not applied (a newer one is)' });
+        break;
+      default:
+        out.push({ field: `migrations.${p.version}`, expected: 'no such migration', found: `applied (${row?.name ?? p.version})` });
+    }
+  }
+  if (target !== undefined && problems.length === 0 && rows.length !== target.count) {
+    const name = (count: number): string => (count === 0 ? 'none' : (files[count - 1]?.name ?? String(count)));
+    out.push({ field: 'migrations.applied', expected: `${target.count} (up to ${name(target.count)})`, found: `${rows.length} (up to ${name(rows.length)})` });
+  }
+  return out;
+}
+
 function observedVersion(
   job: Job,
   rows: readonly HistoryRow[],
