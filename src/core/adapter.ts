@@ -219,4 +219,10 @@ export interface StepContext {
    * is kept (planning, observing, drift checks: read-only work that is simply done again).
    */
   readonly runDir?: string;
+  /**
+   * This step applies the version that runs already, because a person asked (`promote --reapply`) to
+   * correct drift: an adapter may then also put back records of its own that were changed by hand (a
+   * migration history row's checksum), which a plain apply refuses to touch.
+   */
+  readonly reapply?: boolean;
 }

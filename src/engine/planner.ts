@@ -189,7 +189,7 @@ export async function planPromotion(
             if (!producerAdapter || producerSpec === undefined) {
               throw new Error(`${producer}'s sensitive outputs (${outputs.join(', ')}) cannot be read back before its own spec is known`);
             }
-            const ctx = planContext(deps, release, environment, vars, producer, currentBy.get(producer)?.version, signal, redactor);
+            const ctx = planContext(deps, release, environment, vars, producer, currentBy.get(producer)?.version, signal, redactor, false);
             const read = await readSensitiveOutputs({
               config,
               adapter: producerAdapter,
@@ -235,7 +235,7 @@ export async function planPromotion(
       specs.set(name, spec);
       capabilities.set(name, adapter.capabilities(spec));
       if (!applying) continue;
-      const ctx: StepContext = planContext(deps, release, environment, vars, name, currentBy.get(name)?.version, signal, redactor);
+      const ctx: StepContext = planContext(deps, release, environment, vars, name, currentBy.get(name)?.version, signal, redactor, reapply.has(name));
       try {
         const raw = await adapter.plan(spec, ctx);
         const view = plannedView(name, component.outputs, raw, currentBy.get(name), redactor, problems);
@@ -473,8 +473,10 @@ function planContext(
   previousVersion: string | undefined,
   signal: AbortSignal,
   redactor: Redactor,
+  reapply: boolean,
 ): StepContext {
   return {
+    reapply,
     signal,
     log: () => undefined,
     heartbeat: () => undefined,

@@ -1145,6 +1145,7 @@ export class PromotionRunner {
       component: step.component,
       version: step.toVersion,
       previousVersion: step.fromVersion,
+      reapply: this.promotion.reapply?.includes(step.component) === true,
     };
   }
 

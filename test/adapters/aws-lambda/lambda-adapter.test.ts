@@ -346,6 +346,8 @@ describe('aws-lambda against a FAKE Lambda API', () => {
     const c = context('1.0.0', undefined);
     expect(await adapter.observe?.(spec('1.0.0'), c.ctx)).toEqual({
       version: '1.0.0',
+      // What a drift check compares with the recorded outputs.
+      outputs: { functionVersion: '2', codeSha256: sha256('s3://artifacts/worker/1.0.0.zip') },
       details: { functionVersion: '2', weights: {}, codeSha256: sha256('s3://artifacts/worker/1.0.0.zip') },
     });
     const a = alias();
