@@ -40,6 +40,8 @@ export interface EnvironmentConfig {
   /** What must hold before a promotion into this environment runs, and the checks after it. */
   gates?: GatesConfig;
   description?: string;
+  /** `drift: { every: 15m }`: the team server checks this environment for drift on that schedule. */
+  drift?: { every: string };
 }
 
 /** `gates.approvals`: N-of-M approvals, bound to the plan digest. */
