@@ -112,6 +112,8 @@ describe('drift of aws-lambda and cloudformation (FAKE AWS APIs)', () => {
     if (alias && v1) alias.FunctionVersion = v1.Version;
     const stack = cfn.stacks.get('iam-prod');
     if (stack) stack.outputs.RoleArn = 'changed-by-hand';
+    // And what CloudFormation's own drift detection finds: the role edited in the console.
+    cfn.resourceDrifts.set('iam-prod', [{ LogicalResourceId: 'Role', StackResourceDriftStatus: 'MODIFIED', PropertyPath: '/RoleName' }]);
 
     const [report] = await checkDrift(deps, { environment: 'prod' });
     const findings = Object.fromEntries((report?.components ?? []).map((c) => [c.component, c.findings.map(({ field, expected, found }) => [field, expected, found])]));
@@ -120,7 +122,11 @@ describe('drift of aws-lambda and cloudformation (FAKE AWS APIs)', () => {
       ['alias live.functionVersion', v2?.Version, v1?.Version],
       ['alias live.codeSha256', v2?.CodeSha256, v1?.CodeSha256],
     ]);
-    expect(findings.iam).toEqual([['outputs.RoleArn', 'iam-prod-Role', 'changed-by-hand']]);
+    expect(findings.iam).toEqual([
+      ['resources.Role', 'IN_SYNC', 'MODIFIED (/RoleName)'],
+      ['outputs.RoleArn', 'iam-prod-Role', 'changed-by-hand'],
+    ]);
+    expect(cfn.requests.map((r) => r.action)).toEqual(expect.arrayContaining(['DetectStackDrift', 'DescribeStackDriftDetectionStatus', 'DescribeStackResourceDrifts']));
     expect(JSON.stringify(report)).not.toContain(PASSWORD);
 
     const reapplied = await reapplyComponents(deps, 'prod', ['worker']);
