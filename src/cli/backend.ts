@@ -6,6 +6,7 @@ import type { FollowEnd } from '../engine/follow.js';
 import type { CreateReleaseInput } from '../engine/promote.js';
 import type { PromotionRunner } from '../engine/runner.js';
 import type { EnvironmentStatus } from '../engine/status.js';
+import type { DriftReport } from '../core/drift.js';
 import type { TickResult } from '../engine/tick.js';
 import type { CreatedToken, NewToken } from '../engine/tokens.js';
 import type { PromotionPlan, PromotionRecord, ReleaseRecord, StepRecord } from '../core/model.js';
@@ -40,8 +41,11 @@ export interface WindowOverride {
 }
 
 export interface PromoteRequest {
-  release: string;
+  /** Absent with `reapply`: the release the environment runs now. */
+  release?: string;
   to: string;
+  /** Components to apply again at the same version, to correct drift (`promote --reapply`). */
+  reapply?: string[];
   concurrency: number;
   overrideWindow?: WindowOverride;
 }
@@ -87,6 +91,8 @@ export interface Backend {
   /** What promoting the release would do, with the gates as they would stand now. Records nothing. */
   plan(ref: string, to: string): Promise<{ release: ReleaseRecord; plan: PromotionPlan }>;
   status(environment?: string): Promise<EnvironmentStatus[]>;
+  /** Checks drift now (every environment, or one; every component, or one) and records what it finds. */
+  drift(query: { environment?: string; component?: string }): Promise<DriftReport[]>;
   promotions(query: { environment?: string; limit: number }): Promise<PromotionRecord[]>;
   /** What differs between two environments, or two releases (`diff`). */
   diff(request: DiffRequest): Promise<DiffResult>;

@@ -9,6 +9,7 @@ import type { DoraMetrics, DoraQuery } from '../engine/dora.js';
 import type { FollowEnd } from '../engine/follow.js';
 import type { CreateReleaseInput } from '../engine/promote.js';
 import type { EnvironmentStatus } from '../engine/status.js';
+import type { DriftReport } from '../core/drift.js';
 import type { CreatedToken, NewToken } from '../engine/tokens.js';
 import type { DeliveryFilter, EvidenceRecord, StepLogLine } from '../store/store.js';
 import type { DeliveryView, SentNotifications } from '../engine/notifications.js';
@@ -126,6 +127,14 @@ export class HttpBackend implements Backend {
 
   metrics(query: DoraQuery): Promise<DoraMetrics> {
     return this.call('GET', '/dora', defined({ env: query.environment, component: query.component, since: query.since }));
+  }
+
+  async drift(query: { environment?: string; component?: string }): Promise<DriftReport[]> {
+    const environments = query.environment !== undefined ? [query.environment] : (await this.status()).map((e) => e.environment);
+    const body = query.component !== undefined ? { component: query.component } : {};
+    const reports: DriftReport[] = [];
+    for (const env of environments) reports.push(await this.call<DriftReport>('POST', `/environments/${encodeURIComponent(env)}/drift`, undefined, body));
+    return reports;
   }
 
   promotions(query: { environment?: string; limit: number }): Promise<PromotionRecord[]> {

@@ -14,9 +14,11 @@ import { promotionEvidence } from '../engine/evidence.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { waitToEnd } from '../engine/follow.js';
 import { previewPlan } from '../engine/plan-preview.js';
-import { createRelease, promote, resume, rollbackEnvironment } from '../engine/promote.js';
+import { createRelease, promote, reapplyComponents, resume, rollbackEnvironment } from '../engine/promote.js';
+import { InputError } from '../core/errors.js';
 import { promotionLogs, promotionWithSteps, releaseWithPromotions } from '../engine/records.js';
 import { environmentStatus } from '../engine/status.js';
+import { checkDrift } from '../engine/drift.js';
 import { rejectRelease, tick } from '../engine/tick.js';
 import { checkNewToken, createToken, listTokens, revokeToken, type NewToken } from '../engine/tokens.js';
 import type { Store } from '../store/store.js';
@@ -121,6 +123,10 @@ export class LocalBackend implements Backend {
     return doraMetrics(await this.engine(), query);
   }
 
+  async drift(query: { environment?: string; component?: string }) {
+    return checkDrift(await this.engine(), { ...query, trigger: 'command' });
+  }
+
   async promotions(query: { environment?: string; limit: number }) {
     return (await this.state()).listPromotions(query);
   }
@@ -150,6 +156,16 @@ export class LocalBackend implements Backend {
   }
 
   async promote(request: Parameters<Backend['promote']>[0], hooks: Parameters<Backend['promote']>[1]) {
+    if (request.reapply !== undefined && request.reapply.length > 0) {
+      return reapplyComponents(await this.engine(), request.to, request.reapply, {
+        release: request.release,
+        concurrency: request.concurrency,
+        overrideWindow: request.overrideWindow,
+        onRunner: hooks.onRunner,
+        onCreated: hooks.onCreated,
+      });
+    }
+    if (request.release === undefined) throw new InputError('promote needs a RELEASE (or --reapply COMPONENT)', 'release');
     return promote(await this.engine(), request.release, request.to, {
       concurrency: request.concurrency,
       overrideWindow: request.overrideWindow,

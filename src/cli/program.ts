@@ -16,6 +16,7 @@ import { addPromotionCommands } from './commands/promotion.js';
 import { addReleaseCommands } from './commands/release.js';
 import { serveCommand } from './commands/serve.js';
 import { addStateCommands } from './commands/state.js';
+import { addDriftCommand } from './commands/drift.js';
 import { addStatusCommands } from './commands/status.js';
 import { addTokenCommands } from './commands/token.js';
 import { addWhoamiCommand } from './commands/whoami.js';
@@ -36,6 +37,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   addStatusCommands,
   addDiffCommand,
   addMetricsCommand,
+  addDriftCommand,
   addAuditCommands,
   addEvidenceCommands,
   addKeysCommands,

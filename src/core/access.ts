@@ -25,6 +25,8 @@ export const PERMISSIONS = {
   'mark-done': 'admin',
   'token.manage': 'admin',
   'config.read': 'viewer',
+  /** Observing the systems and recording what differs: releasers, who act on what it finds (`promote --reapply`). */
+  'drift.check': 'releaser',
 } as const satisfies Record<string, Role>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -152,6 +154,7 @@ const WORDING: Readonly<Record<Permission, { verb: string; at: 'to' | 'in' }>> =
   'mark-done': { verb: 'mark steps done', at: 'in' },
   'token.manage': { verb: 'manage tokens', at: 'in' },
   'config.read': { verb: 'read the config', at: 'in' },
+  'drift.check': { verb: 'check drift', at: 'in' },
 };
 
 export type Authorization = { ok: true } | { ok: false; reason: string };

@@ -45,7 +45,12 @@ export interface Adapter<Spec = unknown> {
   verify?(spec: Spec, outputs: Outputs, ctx: StepContext): Promise<void>;
   /** Brings the system back to `ctx.previousVersion`. Only called when `capabilities(spec).reversible`. */
   rollback?(spec: Spec, ctx: StepContext): Promise<void>;
-  /** What runs now; used after a crash to decide whether an in-flight step finished. */
+  /**
+   * What runs now, read-only: after a crash, to decide whether an in-flight step finished; and for
+   * `lockstep drift`, where `ctx.version` is the version recorded in the environment and the adapter
+   * says how the system differs from it (Observed.differences). Only called when
+   * `capabilities(spec).observe`; adapters that cannot observe leave it out and are reported as such.
+   */
   observe?(spec: Spec, ctx: StepContext): Promise<Observed>;
 }
 
@@ -141,8 +146,29 @@ export interface Observed {
   version?: string;
   /** Where the system disagrees with itself (hosts on different versions, a value changed by hand). */
   drift?: string[];
+  /**
+   * What differs from what this version means for the system, field by field (a host's `current`, a
+   * value at a path of a file, a migration's checksum): `lockstep drift` lists these. Values that come
+   * from a secret or a sensitive output are marked `sensitive` and are shown as changed only.
+   * Adapters that give them describe every difference here (the free-text `drift` is then not used).
+   */
+  differences?: ObservedDifference[];
+  /**
+   * The outputs as the system gives them now (a Lambda alias's function version and code hash): for
+   * drift, each is compared with the output recorded when the component was applied. Sensitive ones
+   * are compared but never shown.
+   */
+  outputs?: Record<string, unknown>;
   /** Anything else worth showing (per-host versions, the revision an Application runs). No secrets. */
   details?: Record<string, unknown>;
+}
+
+/** One field where the system differs from what the observed version means. */
+export interface ObservedDifference {
+  field: string;
+  expected: string;
+  found: string;
+  sensitive?: boolean;
 }
 
 export interface StepLogger {
@@ -193,4 +219,10 @@ export interface StepContext {
    * is kept (planning, observing, drift checks: read-only work that is simply done again).
    */
   readonly runDir?: string;
+  /**
+   * This step applies the version that runs already, because a person asked (`promote --reapply`) to
+   * correct drift: an adapter may then also put back records of its own that were changed by hand (a
+   * migration history row's checksum), which a plain apply refuses to touch.
+   */
+  readonly reapply?: boolean;
 }

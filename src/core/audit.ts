@@ -44,6 +44,8 @@ export const AUDIT_KINDS = [
   'token.revoked',
   'evidence.written',
   'audit.checkpoint',
+  'drift.detected',
+  'drift.cleared',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

@@ -40,6 +40,8 @@ export interface EnvironmentConfig {
   /** What must hold before a promotion into this environment runs, and the checks after it. */
   gates?: GatesConfig;
   description?: string;
+  /** `drift: { every: 15m }`: the team server checks this environment for drift on that schedule. */
+  drift?: { every: string };
 }
 
 /** `gates.approvals`: N-of-M approvals, bound to the plan digest. */
@@ -216,6 +218,11 @@ export interface PromotionRecord {
   owner?: PromotionOwner;
   /** For a rollback promotion: the promotion whose release it brings back. */
   rollbackOf?: string;
+  /**
+   * Components applied again at the version they run, to correct drift (`promote --reapply`): the
+   * plan applies them even though nothing changed in the release or the configuration.
+   */
+  reapply?: string[];
   /** Set while interrupted: the phase to continue in once a person has decided. */
   interruptedIn?: 'running' | 'rolling-back';
   /** An emergency promotion outside the change windows, by someone in `overrideBy`. */

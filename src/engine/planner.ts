@@ -69,6 +69,8 @@ export async function planPromotion(
      * values among them need not be read back from their systems, which some adapters cannot do.
      */
     heldOutputs?: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+    /** Components to apply even when nothing changed (`promote --reapply`: to correct drift). */
+    reapply?: readonly string[];
   } = {},
 ): Promise<PlannedPromotion> {
   const { config } = deps.loaded;
@@ -84,6 +86,8 @@ export async function planPromotion(
   const levels = dagLevels(names, dependencies);
   const current = await deps.store.environmentState(environment);
   const currentBy = new Map(current.map((s) => [s.component, s]));
+  const reapply = new Set(options.reapply ?? []);
+  checkReapply(config, environment, reapply, currentBy);
 
   const redactor = new Redactor();
   const problems: string[] = [];
@@ -144,7 +148,7 @@ export async function planPromotion(
       const consumed = consumedOutputs(config, name);
       let decided = decideAction(currentBy.get(name), toVersion, configDigests.get(name) ?? '');
       if (decided.action === 'unchanged') {
-        const why = inputChangeReason(consumed, views, currentBy, name, fingerprintOf);
+        const why = inputChangeReason(consumed, views, currentBy, name, fingerprintOf) ?? (reapply.has(name) ? REAPPLY_REASON : undefined);
         if (why !== undefined) {
           inputReasons.set(name, why);
           decided = { action: 'apply', reason: why };
@@ -185,7 +189,7 @@ export async function planPromotion(
             if (!producerAdapter || producerSpec === undefined) {
               throw new Error(`${producer}'s sensitive outputs (${outputs.join(', ')}) cannot be read back before its own spec is known`);
             }
-            const ctx = planContext(deps, release, environment, vars, producer, currentBy.get(producer)?.version, signal, redactor);
+            const ctx = planContext(deps, release, environment, vars, producer, currentBy.get(producer)?.version, signal, redactor, false);
             const read = await readSensitiveOutputs({
               config,
               adapter: producerAdapter,
@@ -231,7 +235,7 @@ export async function planPromotion(
       specs.set(name, spec);
       capabilities.set(name, adapter.capabilities(spec));
       if (!applying) continue;
-      const ctx: StepContext = planContext(deps, release, environment, vars, name, currentBy.get(name)?.version, signal, redactor);
+      const ctx: StepContext = planContext(deps, release, environment, vars, name, currentBy.get(name)?.version, signal, redactor, reapply.has(name));
       try {
         const raw = await adapter.plan(spec, ctx);
         const view = plannedView(name, component.outputs, raw, currentBy.get(name), redactor, problems);
@@ -267,6 +271,20 @@ export async function planPromotion(
 
   const plan = buildPlan({ config, environment, release, current, dependencies, levels, adapterPlans, capabilities, gates, configDigests, inputs, inputReasons, unknowns });
   return { release, plan, current, missingPath };
+}
+
+/** Why a component at the same version and configuration is applied: a person asked, to correct drift. */
+export const REAPPLY_REASON = 're-applied on request (--reapply) to correct drift: same version and configuration';
+
+/** Components named by --reapply must exist and run in the environment (there is nothing to re-apply otherwise). */
+function checkReapply(config: ProjectConfig, environment: string, reapply: ReadonlySet<string>, currentBy: ReadonlyMap<string, ComponentState>): void {
+  const known = Object.keys(config.components);
+  const problems: string[] = [];
+  for (const name of reapply) {
+    if (!known.includes(name)) problems.push(`--reapply names an unknown component ${printable(name)} (known: ${known.join(', ')})${didYouMean(name, known)}`);
+    else if (!currentBy.has(name)) problems.push(`--reapply ${name}: nothing of it was ever applied in ${environment}, so there is nothing to re-apply (promote a release instead)`);
+  }
+  if (problems.length > 0) throw new InputError(problems.join('\n'), '--reapply');
 }
 
 /** The outputs of other components a component's `with` references, with `*` spelled out: producer → names. */
@@ -455,8 +473,10 @@ function planContext(
   previousVersion: string | undefined,
   signal: AbortSignal,
   redactor: Redactor,
+  reapply: boolean,
 ): StepContext {
   return {
+    reapply,
     signal,
     log: () => undefined,
     heartbeat: () => undefined,

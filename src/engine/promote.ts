@@ -119,6 +119,8 @@ export interface PromoteOptions {
   rollbackOf?: string;
   /** An emergency promotion outside the change windows; only people in `gates.overrideBy` may. */
   overrideWindow?: { reason: string };
+  /** Components to apply again at the version they run, to correct drift (see reapplyComponents). */
+  reapply?: readonly string[];
   /** Called once the promotion is recorded, before any step runs (the CLI prints the plan and id). */
   onCreated?(promotion: PromotionRecord, planned: PlannedPromotion): void;
   /** Called with the runner so the caller can cancel it (Ctrl-C). */
@@ -148,11 +150,12 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
   const env = deps.loaded.config.environments[environment];
   if (options.overrideWindow && env) checkOverride(deps, environment, options.overrideWindow.reason);
 
+  const reapply = options.reapply !== undefined && options.reapply.length > 0 ? [...new Set(options.reapply)].sort() : undefined;
   const pending = await deps.store.listPromotions({ environment, states: ['pending'] });
-  const same = pending.find((p) => p.releaseId === release.id && p.kind === kind);
+  const same = pending.find((p) => p.releaseId === release.id && p.kind === kind && sameList(p.reapply, reapply));
   if (same) return advancePending(deps, same.id, options);
 
-  const planned = await planPromotion(deps, release, environment, { skipPathCheck: kind === 'rollback' });
+  const planned = await planPromotion(deps, release, environment, { skipPathCheck: kind === 'rollback', reapply });
   if (planned.missingPath.length > 0) {
     const reason = `release ${release.id.slice(0, 12)} has not succeeded in ${planned.missingPath.join(', ')} yet; ${environment} comes after ${env?.after.join(', ') ?? ''}`;
     // Nothing is recorded as a promotion, but the refusal is: who asked for what, and why not.
@@ -187,6 +190,7 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
     onFailure: env?.onFailure ?? 'rollback',
     owner,
     rollbackOf: options.rollbackOf,
+    ...(reapply !== undefined ? { reapply } : {}),
     windowOverride,
     reason: state === 'running' ? undefined : evaluation.summary,
     finishedAt: state === 'rejected' ? requestedAt : undefined,
@@ -210,6 +214,7 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
             concurrency,
             onFailure: record.onFailure,
             rollbackOf: options.rollbackOf,
+            ...(reapply !== undefined ? { reapply } : {}),
             steps: planned.plan.steps.map((s) => ({ component: s.component, from: s.fromVersion, to: s.toVersion, action: s.action, reversible: s.reversible })),
             gates: evaluation.verdict,
             ...actorProof(deps),
@@ -235,6 +240,37 @@ export async function promote(deps: EngineDeps, releaseRef: string, environment:
   const runner = await PromotionRunner.load(deps, id, owner);
   options.onRunner?.(runner);
   return runner.run();
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
+}
+
+/**
+ * `promote --reapply C`: applies C again at the version it runs in the environment, to correct drift,
+ * through the same promotion machinery and gates as any promotion (approvals bind to its plan, which
+ * says "re-applied on request"). The release is the one given, or the one the environment runs now
+ * (its last successful promotion's). Only the named components are forced; the others are planned as
+ * always (a dependent whose inputs change is applied too). InputError when nothing runs there yet.
+ */
+export async function reapplyComponents(
+  deps: EngineDeps,
+  environment: string,
+  components: readonly string[],
+  options: Omit<PromoteOptions, 'reapply' | 'kind' | 'rollbackOf'> & { release?: string } = {},
+): Promise<PromotionRecord> {
+  if (!(environment in deps.loaded.config.environments)) {
+    const known = Object.keys(deps.loaded.config.environments);
+    throw new InputError(`unknown environment ${printable(environment)} (known: ${known.join(', ')})`, '--to');
+  }
+  if (components.length === 0) throw new InputError('--reapply needs a component', '--reapply');
+  let release = options.release;
+  if (release === undefined) {
+    const [current] = await deps.store.listPromotions({ environment, states: ['succeeded'], limit: 1 });
+    if (!current) throw new InputError(`nothing has been promoted to ${environment} yet: there is nothing to re-apply`, '--reapply');
+    release = current.releaseId;
+  }
+  return promote(deps, release, environment, { ...options, reapply: components });
 }
 
 /** Only people in the environment's `gates.overrideBy` may promote outside its change windows, and they must say why. */
@@ -322,7 +358,7 @@ export async function advancePending(deps: EngineDeps, promotionId: string, opti
     let planned: PlannedPromotion | undefined;
     if (evaluation.verdict === 'passed') {
       // Plan again: what runs must be what was approved.
-      planned = await planPromotion(deps, release, record.environment, { skipPathCheck: record.kind === 'rollback' || record.startedAt !== undefined });
+      planned = await planPromotion(deps, release, record.environment, { skipPathCheck: record.kind === 'rollback' || record.startedAt !== undefined, reapply: record.reapply });
       steps = stepRecords(record.id, record.environment, planned);
       // It ran in part before it stopped for a new approval: the steps that ran keep their records.
       if (record.startedAt !== undefined) steps = replannedSteps(await deps.store.listSteps(record.id), steps);

@@ -1181,6 +1181,7 @@ export class PromotionRunner {
       component: step.component,
       version: step.toVersion,
       previousVersion: step.fromVersion,
+      reapply: this.promotion.reapply?.includes(step.component) === true,
     };
   }
 

@@ -1,5 +1,6 @@
 import { InputError } from '../core/errors.js';
 import type { GateEvaluation } from '../core/gates/evaluate.js';
+import type { DriftState } from '../core/drift.js';
 import type { ComponentState, PromotionRecord } from '../core/model.js';
 import { printable } from '../core/printable.js';
 import type { EngineDeps } from './deps.js';
@@ -17,6 +18,8 @@ export interface EnvironmentStatus {
   /** Pending promotions with their gates as they stand now. */
   pending: { promotion: PromotionRecord; gates: GateEvaluation['gates']; summary: string }[];
   components: ComponentState[];
+  /** Each component's last drift check (`lockstep drift`, or the server's schedule); absent: never checked. */
+  drift: DriftState[];
 }
 
 /**
@@ -55,6 +58,7 @@ export async function environmentStatus(deps: EngineDeps, environment?: string):
       activePromotion: active,
       pending,
       components,
+      drift: await deps.store.driftStates(env),
     });
   }
   return result;

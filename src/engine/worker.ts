@@ -1,4 +1,6 @@
+import { parseDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
+import { checkDrift } from './drift.js';
 import type { EngineDeps } from './deps.js';
 import type { PromotionRecord } from '../core/model.js';
 import { evaluatePromotionGates } from './gates.js';
@@ -132,8 +134,30 @@ export class BackgroundWorker {
       // Evidence a crash kept from being written when its promotion ended.
       const sealed = await sealUnsealed({ store: deps.store, signer: deps.signer, clock: deps.clock });
       for (const e of sealed.errors) this.events.log?.(`promotion ${e.promotionId.slice(0, 12)}: its evidence could not be written: ${e.message}`);
+      await this.startDriftChecks(deps);
     } catch (error) {
       this.events.log?.(`background work failed, tried again in ${this.intervalMs} ms: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
+   * Drift checks of environments with `drift: { every }` that are due: each due time is claimed in the
+   * store first, so among several servers one check runs per due time; the check runs in the
+   * background, beside promotions.
+   */
+  private async startDriftChecks(deps: EngineDeps): Promise<void> {
+    const now = deps.clock.now();
+    for (const [environment, env] of Object.entries(deps.loaded.config.environments)) {
+      const every = env.drift === undefined ? undefined : parseDuration(env.drift.every);
+      if (every === undefined || this.inFlight.has(`drift:${environment}`)) continue;
+      const dueAfter = new Date(now.getTime() - every).toISOString();
+      if (!(await deps.store.claimDriftCheck(environment, dueAfter, now.toISOString()))) continue;
+      this.run(`drift:${environment}`, async () => {
+        const [report] = await checkDrift(deps, { environment, trigger: 'schedule' });
+        const drifted = report?.components.filter((c) => c.state === 'drifted').map((c) => c.component) ?? [];
+        if (report?.skipped !== undefined) this.events.log?.(`drift check of ${environment} skipped: ${report.skipped}`);
+        else if (drifted.length > 0) this.events.log?.(`drift check of ${environment}: drift in ${drifted.join(', ')}`);
+      });
     }
   }
 
@@ -141,7 +165,7 @@ export class BackgroundWorker {
   private run(id: string, work: () => Promise<unknown>): void {
     if (this.inFlight.has(id) || this.stopped) return;
     const task = work()
-      .catch((error: unknown) => this.events.log?.(`promotion ${id.slice(0, 12)}: ${errorMessage(error)}`))
+      .catch((error: unknown) => this.events.log?.(`${id.startsWith('drift:') ? `drift check of ${id.slice('drift:'.length)}` : `promotion ${id.slice(0, 12)}`}: ${errorMessage(error)}`))
       .finally(() => {
         this.inFlight.delete(id);
       });

@@ -70,6 +70,10 @@ export const ROUTE_PERMISSIONS = {
     alsoWhen: [OVERRIDE_WINDOW],
   },
   rejectRelease: { permission: 'release.reject' },
+  // Reading the last check is a read; a check observes the systems and records what it finds in the
+  // audit log (drift.detected / drift.cleared), so it is an action.
+  getDrift: { permission: 'read', environment: { from: 'param', field: 'environment' } },
+  checkDrift: { permission: 'drift.check', environment: { from: 'param', field: 'environment' } },
   stepHistory: { permission: 'read', environment: { from: 'query', field: 'environment' } },
   verifyAudit: { permission: 'read' },
   getConfig: { permission: 'config.read' },

@@ -1,3 +1,4 @@
+import type { DriftReport, DriftState } from '../core/drift.js';
 import { z } from '@hono/zod-openapi';
 import type { AuditCheck } from '../engine/audit-verify.js';
 import {
@@ -102,11 +103,21 @@ export const OverrideWindow = z
 
 export const CreatePromotionBody = z
   .strictObject({
-    release: NAME.openapi({ description: 'release id or a unique prefix', example: '3f2a1c9' }),
+    release: NAME.optional().openapi({
+      description: 'release id or a unique prefix; may be left out with `reapply`: the release the environment runs now',
+      example: '3f2a1c9',
+    }),
     to: NAME.openapi({ description: 'target environment', example: 'staging' }),
     concurrency: Concurrency,
     overrideWindow: OverrideWindow.optional(),
+    reapply: z
+      .array(NAME)
+      .min(1)
+      .max(1000)
+      .optional()
+      .openapi({ description: 'components to apply again at the version they run, to correct drift (`promote --reapply`)', example: ['billing'] }),
   })
+  .refine((b) => b.release !== undefined || b.reapply !== undefined, { message: 'release is required (unless reapply names components)', path: ['release'] })
   .openapi('CreatePromotion');
 
 export const ApproveBody = z
@@ -139,6 +150,12 @@ export const CancelBody = z
 export const RollbackBody = z
   .strictObject({ concurrency: Concurrency, overrideWindow: OverrideWindow.optional() })
   .openapi('Rollback');
+
+export const DriftBody = z
+  .strictObject({
+    component: NAME.optional().openapi({ description: 'one component; absent: every component', example: 'api' }),
+  })
+  .openapi('DriftCheck');
 
 export const RejectReleaseBody = z
   .strictObject({
@@ -181,6 +198,13 @@ export const Plan = record<PromotionPlan>(
 export const Environment = record<EnvironmentStatus>(
   'EnvironmentStatus',
   'what runs in one environment, its last and active promotion, pending ones with their gates',
+);
+export const Drift = record<DriftReport>(
+  'DriftReport',
+  'one environment’s drift check: per component its state (clean, drifted, cannot-observe, not-deployed, error) and each finding (field, expected, found; secrets shown as changed only)',
+);
+export const DriftStates = z.array(
+  record<DriftState>('DriftState', 'a component’s last drift check in an environment, with when it ran'),
 );
 export const LogLine = record<StepLogLine>('LogLine', 'one line a step printed (secrets redacted)');
 export const AuditVerification = record<AuditCheck>(

@@ -198,3 +198,5 @@ export const checkDelivery: RowCheck = shape(
     history: 'list',
   },
 );
+
+export const checkDriftState: RowCheck = shape({ environment: 'text', component: 'text', type: 'text', state: 'text', findings: 'list', checkedAt: 'text' });

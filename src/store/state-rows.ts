@@ -29,6 +29,8 @@ export const STATE_TABLES = [
   { name: 'cancel_requests', columns: ['promotion_id', 'json'], key: ['promotion_id'] },
   { name: 'approvals', columns: ['id', 'promotion_id', 'json'], key: ['id'] },
   { name: 'component_states', columns: ['environment', 'component', 'json'], key: ['environment', 'component'] },
+  { name: 'drift_states', columns: ['environment', 'component', 'json'], key: ['environment', 'component'] },
+  { name: 'drift_checks', columns: ['environment', 'checked_at'], key: ['environment'] },
   { name: 'audit_log', columns: AUDIT_COLUMNS, key: ['seq'] },
   { name: 'step_logs', columns: ['id', 'promotion_id', 'component', 'time', 'line', 'after_seq'], key: ['id'] },
   { name: 'api_tokens', columns: ['id', 'name', 'hash', 'revoked_at', 'json'], key: ['id'] },

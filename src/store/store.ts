@@ -1,3 +1,4 @@
+import type { DriftState } from '../core/drift.js';
 import type { AuditEntry, AuditEventInput } from '../core/audit.js';
 import type { CancelRequest } from '../core/cancel-request.js';
 import type { DsseEnvelope } from '../core/dsse.js';
@@ -89,6 +90,14 @@ export interface Store {
 
   /** What runs in an environment, per component. */
   environmentState(environment: string): Promise<ComponentState[]>;
+  /** The last drift check of each component of an environment (see StoreChange.driftStates), by component. */
+  driftStates(environment: string): Promise<DriftState[]>;
+  /**
+   * Claims the scheduled drift check of an environment: true, and `now` recorded as its last check,
+   * only when the last one was at or before `dueAfter` (or there was none). Atomic, so that among
+   * several processes checking on a schedule one check runs per due time.
+   */
+  claimDriftCheck(environment: string, dueAfter: string, now: string): Promise<boolean>;
 
   /** A promotion's step log lines, oldest first; of one component, or of all. */
   stepLogs(promotionId: string, component?: string): Promise<StepLogLine[]>;
@@ -318,6 +327,8 @@ export interface StoreChange {
   releaseRejection?: { releaseId: string; rejection: ReleaseRejection };
   /** Upserts, matched by (environment, component). */
   componentStates?: ComponentState[];
+  /** The outcome of a drift check per component; upserts, matched by (environment, component). */
+  driftStates?: DriftState[];
   /** Appended to the step logs (already redacted by the caller). */
   logs?: StepLogLine[];
   /**

@@ -226,6 +226,30 @@ describe('the CLI as a client of lockstep serve', () => {
     expect(unknown.stderr).toBe((await local(['status', '--env', 'nowhere'])).stderr);
   });
 
+  it('checks drift and re-applies through the server as locally: same report and exit code; the re-apply waits on the same gates', async () => {
+    const times = (text: string): string => text.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'TIME');
+    const there = await client(['drift', '--env', 'prod']);
+    const here = await local(['drift', '--env', 'prod']);
+    expect(there.stderr).toBe(here.stderr);
+    expect(there.status).toBe(0);
+    expect(times(there.stdout)).toBe(times(here.stdout));
+    // The command component has no observe script: said so, not called clean.
+    expect(there.stdout).toMatch(/api\s+command\s+cannot-observe/);
+    const json = JSON.parse((await client(['drift', '-o', 'json'])).stdout) as { environment: string }[];
+    expect(json.map((r) => r.environment)).toEqual(['staging', 'prod']);
+    const unknown = await client(['drift', '--env', 'nowhere']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toBe((await local(['drift', '--env', 'nowhere'])).stderr);
+
+    // A re-apply is a promotion: prod's approval gate holds it (exit 3), as any promotion.
+    const reapply = await client(['promote', '--reapply', 'api', '--env', 'prod']);
+    expect(reapply.status, reapply.stderr).toBe(3);
+    expect(reapply.stdout).toContain('re-applied on request (--reapply) to correct drift');
+    const id = /lockstep approve ([0-9a-f]{12})/.exec(reapply.stdout)?.[1] ?? '';
+    const approved = await client(['approve', id, '--comment', 'put it back'], { LOCKSTEP_TOKEN: tokens.carol });
+    expect(approved.status, approved.stderr).toBe(0);
+  }, 60_000);
+
   it('refuses --actor (exit 2): through a server the actor is whom the token stands for', async () => {
     const actor = await client(['status', '--actor', 'mallory@example.com']);
     expect(actor.status).toBe(2);

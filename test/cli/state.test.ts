@@ -202,10 +202,10 @@ describe('lockstep state', () => {
     it('written by an older Lockstep: a read-only one says it must be upgraded with write access; a writable one is upgraded', () => {
       const older = (): { dir: string; file: string } => {
         const copy = copyState();
-        // Schema version 2: as a Lockstep before approvals, rejections, API tokens, ordered log lines, the notification outbox, cancel requests and evidence left it.
+        // Schema version 2: as a Lockstep before approvals, rejections, API tokens, ordered log lines, the notification outbox, cancel requests, evidence and drift checks left it.
         const db = new Database(copy.file);
         db.exec(
-          'DROP TABLE evidence; DROP INDEX promotions_state; DROP INDEX audit_log_kind; DROP TABLE cancel_requests; DROP TABLE notify_deliveries; DROP TABLE notify_cursors; DROP TABLE api_tokens; DROP TABLE approvals; DROP TABLE release_rejections; ALTER TABLE step_logs DROP COLUMN after_seq; DELETE FROM schema_version WHERE version >= 3;',
+          'DROP TABLE drift_checks; DROP TABLE drift_states; DROP TABLE evidence; DROP INDEX promotions_state; DROP INDEX audit_log_kind; DROP TABLE cancel_requests; DROP TABLE notify_deliveries; DROP TABLE notify_cursors; DROP TABLE api_tokens; DROP TABLE approvals; DROP TABLE release_rejections; ALTER TABLE step_logs DROP COLUMN after_seq; DELETE FROM schema_version WHERE version >= 3;',
         );
         db.close();
         return copy;

@@ -14,7 +14,7 @@ function person(name: string, extra: Partial<Identity> = {}): Identity {
 /** The permissions a role allows, written out rather than derived from the code under test. */
 const ALLOWED: Readonly<Record<Role, readonly Permission[]>> = {
   viewer: ['read', 'plan', 'config.read'],
-  releaser: ['read', 'plan', 'config.read', 'release.create', 'release.reject', 'promote', 'resume', 'cancel', 'rollback'],
+  releaser: ['read', 'plan', 'config.read', 'release.create', 'release.reject', 'promote', 'resume', 'cancel', 'rollback', 'drift.check'],
   approver: ['read', 'plan', 'config.read', 'approve'],
   admin: [
     'read',
@@ -26,6 +26,7 @@ const ALLOWED: Readonly<Record<Role, readonly Permission[]>> = {
     'resume',
     'cancel',
     'rollback',
+    'drift.check',
     'override-window',
     'mark-done',
     'token.manage',

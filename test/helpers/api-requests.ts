@@ -36,6 +36,8 @@ export function sampleRequests(
     resumePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/resume`, body: {} },
     cancelPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/cancel`, body: {} },
     rollbackEnvironment: { method: 'POST', path: `${P}/environments/dev/rollback`, body: {} },
+    getDrift: { method: 'GET', path: `${P}/environments/dev/drift` },
+    checkDrift: { method: 'POST', path: `${P}/environments/dev/drift`, body: {} },
     rejectRelease: { method: 'POST', path: `${P}/releases/${ids.release}/reject`, body: { reason: 'bad' } },
     stepHistory: { method: 'GET', path: `${P}/history?environment=dev&component=api` },
     verifyAudit: { method: 'GET', path: `${P}/audit/verify` },

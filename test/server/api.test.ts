@@ -383,6 +383,8 @@ describe('server: who may call what', () => {
       resumePromotion: 'dev',
       cancelPromotion: 'dev',
       rollbackEnvironment: 'dev',
+      getDrift: 'dev',
+      checkDrift: 'dev',
       stepHistory: 'dev',
     };
     refuse = true;
@@ -677,8 +679,10 @@ describe('server: health and the OpenAPI document', () => {
       ).toBe(true);
     }
     expect(doc.json.components.schemas.CreateRelease?.properties.set?.type).toBe('array');
-    expect(doc.json.components.schemas.CreatePromotion?.required).toEqual(['release', 'to']);
+    // `release` may be left out with `reapply` (the environment's current release), which the schema's refinement checks.
+    expect(doc.json.components.schemas.CreatePromotion?.required).toEqual(['to']);
     expect(Object.keys(doc.json.components.schemas.CreatePromotion?.properties ?? {})).toContain('overrideWindow');
+    expect(Object.keys(doc.json.components.schemas.CreatePromotion?.properties ?? {})).toContain('reapply');
     expect(Object.keys(doc.json.components.schemas.Resume?.properties ?? {}).sort()).toEqual([
       'markDone',
       'overrideWindow',

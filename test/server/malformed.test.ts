@@ -17,6 +17,7 @@ import {
   RejectReleaseBody,
   ResumeBody,
   RollbackBody,
+  DriftBody,
 } from '../../src/server/schemas.js';
 import { sampleRequests, type SampleRequest } from '../helpers/api-requests.js';
 import { commandComponent, testProject, type TestProject } from '../helpers/project.js';
@@ -52,6 +53,7 @@ const BODY_SCHEMAS: Partial<Record<OperationId, ZodType>> = {
   resumePromotion: ResumeBody,
   cancelPromotion: CancelBody,
   rollbackEnvironment: RollbackBody,
+  checkDrift: DriftBody,
   rejectRelease: RejectReleaseBody,
   createToken: CreateTokenBody,
 };

@@ -1074,6 +1074,9 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         });
         const envelope = { payloadType: 'application/vnd.in-toto+json', payload: Buffer.from('{}').toString('base64'), signatures: [{ keyid: hexId('key'), sig: 'c2ln' }] };
         await store.commit({ evidence: { promotionId: p.id, createdAt: at(3), keyid: hexId('key'), envelope }, audit: [event('evidence.written', { promotionId: p.id })] });
+        const drift = { environment: 'staging', component: 'api', type: 'command', state: 'drifted' as const, recordedVersion: '1.0.0', observedVersion: '0.9.0', findings: [{ component: 'api', field: 'version', expected: '1.0.0', found: '0.9.0' }], checkedAt: at(4) };
+        await store.commit({ driftStates: [drift], audit: [event('drift.detected', { data: { component: 'api' } })] });
+        expect(await store.claimDriftCheck('staging', at(3), at(4))).toBe(true);
         await store.commit({ revokeToken: { name: 'ci', at: at(4) }, audit: [event('token.revoked')] });
         await store.commit({ createToken: token({ name: 'ci', seed: 'second' }), audit: [event('token.created')] });
         const delivery = { deliveryId: 'd-1', target: 'chat', event: 'promotion.finished', auditSeq: 3, createdAt: at(3), contentType: 'application/json', body: '{}' };
@@ -1101,6 +1104,7 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
           cursor: await s.notifyCursor('chat'),
           deliveries: await s.listDeliveries(),
           evidence: await s.getEvidence(p.id),
+          drift: await s.driftStates('staging'),
         };
       }
 

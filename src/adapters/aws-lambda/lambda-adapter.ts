@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AliasConfiguration, FunctionConfiguration } from '@aws-sdk/client-lambda';
-import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
+import type { Adapter, AdapterPlan, Observed, ObservedDifference, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
 import { holdsUnknown } from '../../core/plan.js';
@@ -520,9 +520,32 @@ async function observeAlias(s: Session): Promise<Observed> {
   );
   const recorded = parseDescription(config.Description);
   const version = recorded?.component === s.ctx.component ? recorded.version : undefined;
+  const differences: ObservedDifference[] = Object.entries(weights).map(([v, weight]) => ({
+    field: `alias ${spec.alias}.weights`,
+    expected: 'all traffic on one version',
+    found: `${Math.round(weight * 100)} % to version ${v}`,
+  }));
+  if (s.ctx.version !== '' && version !== s.ctx.version) {
+    // The alias runs another version than the one recorded: name the one Lockstep published for it.
+    const wanted = await newestVersion(s, (c) => {
+      const d = parseDescription(c.Description);
+      return d?.component === s.ctx.component && d.version === s.ctx.version;
+    });
+    differences.push({
+      field: `alias ${spec.alias}.functionVersion`,
+      expected: wanted?.Version ?? `(a version published for ${s.ctx.version}; none found)`,
+      found: alias.FunctionVersion,
+    });
+    if (wanted?.CodeSha256 !== config.CodeSha256) {
+      differences.push({ field: `alias ${spec.alias}.codeSha256`, expected: wanted?.CodeSha256 ?? '(unknown)', found: config.CodeSha256 ?? '(none)' });
+    }
+  }
   return {
     ...(version === undefined ? {} : { version }),
     ...(drift.length === 0 ? {} : { drift }),
+    differences,
+    // Compared with the recorded outputs (where declared) by a drift check: the alias's version and its code hash.
+    outputs: { functionVersion: alias.FunctionVersion, codeSha256: config.CodeSha256 },
     details: { functionVersion: alias.FunctionVersion, weights, codeSha256: config.CodeSha256 },
   };
 }

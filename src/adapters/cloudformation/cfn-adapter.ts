@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Change, DescribeChangeSetCommandOutput, Stack } from '@aws-sdk/client-cloudformation';
 import { sensitiveOutputNames, withSensitive } from '../../core/adapter.js';
-import type { Adapter, AdapterPlan, Observed, Outputs, PlannedOutputs, StepContext } from '../../core/adapter.js';
+import type { Adapter, AdapterPlan, Observed, ObservedDifference, Outputs, PlannedOutputs, StepContext } from '../../core/adapter.js';
 import type { Risk } from '../../core/model.js';
 import { parseDuration } from '../../core/duration.js';
 import { holdsUnknown } from '../../core/plan.js';
@@ -104,13 +104,19 @@ export function createCloudFormationAdapter(options: CloudFormationAdapterOption
 
     async observe(spec, ctx): Promise<Observed> {
       throwIfAborted(ctx.signal, WHAT);
-      const stack = await describeStack(await session(spec, ctx));
+      const s = await session(spec, ctx);
+      const stack = await describeStack(s);
       if (stack === undefined) return { drift: [`stack ${spec.stack} does not exist`] };
       const release = stack.Tags?.find((t) => t.Key === VERSION_TAG)?.Value;
       const outputs = stackOutputs(stack, spec);
+      const sensitive = new Set(sensitiveOutputNames(outputs));
+      const drift = await detectStackDrift(s, spec.stack);
       return {
         ...(release === undefined ? {} : { version: release }),
-        details: { status: stack.StackStatus, outputs: redactSensitiveOutputs(outputs, sensitiveOutputNames(outputs)) },
+        differences: drift.differences,
+        // Compared with the recorded outputs by a drift check; those the stack marks sensitive are left out.
+        outputs: Object.fromEntries(Object.entries(outputs).filter(([k]) => !sensitive.has(k))),
+        details: { status: stack.StackStatus, outputs: redactSensitiveOutputs(outputs, sensitiveOutputNames(outputs)), ...drift.details },
       };
     },
   };
@@ -436,6 +442,37 @@ function clientToken(ctx: StepContext, data: CfnPlanData): string {
 
 function timeoutMs(spec: CfnSpec): number {
   return parseDuration(spec.timeout) ?? 30 * 60_000;
+}
+
+/**
+ * CloudFormation's own drift detection (DetectStackDrift, then DescribeStackDriftDetectionStatus until
+ * it is done): each resource it finds MODIFIED or DELETED is a difference. A detection that fails
+ * (resources it cannot check) is reported in the details, not as drift.
+ */
+async function detectStackDrift(s: Session, stackName: string): Promise<{ differences: ObservedDifference[]; details: Record<string, unknown> }> {
+  const started = await call(s, `DetectStackDrift ${stackName}`, (o) => s.client.send(new s.sdk.DetectStackDriftCommand({ StackName: stackName }), o));
+  const id = started.StackDriftDetectionId ?? '';
+  for (;;) {
+    const status = await call(s, `DescribeStackDriftDetectionStatus ${stackName}`, (o) =>
+      s.client.send(new s.sdk.DescribeStackDriftDetectionStatusCommand({ StackDriftDetectionId: id }), o),
+    );
+    if (status.DetectionStatus === 'DETECTION_FAILED') {
+      return { differences: [], details: { driftDetection: `failed: ${status.DetectionStatusReason ?? 'no reason given'}` } };
+    }
+    if (status.DetectionStatus !== 'DETECTION_IN_PROGRESS') {
+      if (status.StackDriftStatus !== 'DRIFTED') return { differences: [], details: { stackDriftStatus: status.StackDriftStatus } };
+      const drifts = await call(s, `DescribeStackResourceDrifts ${stackName}`, (o) =>
+        s.client.send(new s.sdk.DescribeStackResourceDriftsCommand({ StackName: stackName, StackResourceDriftStatusFilters: ['MODIFIED', 'DELETED'] }), o),
+      );
+      const differences = (drifts.StackResourceDrifts ?? []).map((d) => ({
+        field: `resources.${d.LogicalResourceId ?? '?'}`,
+        expected: 'IN_SYNC',
+        found: `${d.StackResourceDriftStatus ?? 'DRIFTED'}${(d.PropertyDifferences ?? []).length > 0 ? ` (${(d.PropertyDifferences ?? []).map((p) => p.PropertyPath ?? '').join(', ')})` : ''}`,
+      }));
+      return { differences, details: { stackDriftStatus: status.StackDriftStatus } };
+    }
+    await pause(s.ctx, s.pollMs, WHAT);
+  }
 }
 
 async function describeStack(s: Session, name = s.spec.stack): Promise<Stack | undefined> {

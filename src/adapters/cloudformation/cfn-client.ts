@@ -6,8 +6,14 @@ import type {
   DeleteChangeSetCommandOutput,
   DescribeChangeSetCommand,
   DescribeChangeSetCommandOutput,
+  DescribeStackDriftDetectionStatusCommand,
+  DescribeStackDriftDetectionStatusCommandOutput,
   DescribeStackEventsCommand,
   DescribeStackEventsCommandOutput,
+  DescribeStackResourceDriftsCommand,
+  DescribeStackResourceDriftsCommandOutput,
+  DetectStackDriftCommand,
+  DetectStackDriftCommandOutput,
   DescribeStacksCommand,
   DescribeStacksCommandOutput,
   ExecuteChangeSetCommand,
@@ -36,6 +42,9 @@ export interface CloudFormationClientLike {
   send(command: ExecuteChangeSetCommand, options?: CallOptions): Promise<ExecuteChangeSetCommandOutput>;
   send(command: DescribeStackEventsCommand, options?: CallOptions): Promise<DescribeStackEventsCommandOutput>;
   send(command: GetTemplateCommand, options?: CallOptions): Promise<GetTemplateCommandOutput>;
+  send(command: DetectStackDriftCommand, options?: CallOptions): Promise<DetectStackDriftCommandOutput>;
+  send(command: DescribeStackDriftDetectionStatusCommand, options?: CallOptions): Promise<DescribeStackDriftDetectionStatusCommandOutput>;
+  send(command: DescribeStackResourceDriftsCommand, options?: CallOptions): Promise<DescribeStackResourceDriftsCommandOutput>;
 }
 
 /** The SDK's command classes the adapter builds its requests with. */
@@ -45,6 +54,9 @@ export type CloudFormationCommands = Pick<
   | 'DeleteChangeSetCommand'
   | 'DescribeChangeSetCommand'
   | 'DescribeStackEventsCommand'
+  | 'DetectStackDriftCommand'
+  | 'DescribeStackDriftDetectionStatusCommand'
+  | 'DescribeStackResourceDriftsCommand'
   | 'DescribeStacksCommand'
   | 'ExecuteChangeSetCommand'
   | 'GetTemplateCommand'

@@ -1,4 +1,4 @@
-import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
+import type { Adapter, AdapterPlan, Observed, ObservedDifference, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { StepFailure } from '../../core/errors.js';
 import { holdsUnknown } from '../../core/plan.js';
@@ -142,6 +142,7 @@ export const gitopsAdapter: Adapter<GitopsSpec> = {
       }),
     );
     const observed = describeValues(spec.set, values, ctx.version);
+    const differences = valueDifferences(spec.set, values, ctx.isSensitive);
     const details: Record<string, unknown> = { repo: s.remote.display, branch: s.branch, commit: head };
     if (spec.argocd) {
       try {
@@ -152,12 +153,18 @@ export const gitopsAdapter: Adapter<GitopsSpec> = {
           observed.drift.push(
             `Argo CD ${spec.argocd.app} is ${app.status?.sync?.status ?? 'Unknown'} (it runs ${revision ? short(revision) : 'no revision'}; ${s.branch} is at ${short(head)})`,
           );
+          differences.push({ field: `argocd.${spec.argocd.app}.sync`, expected: 'Synced', found: app.status?.sync?.status ?? 'Unknown' });
+        }
+        if (revision !== head) {
+          differences.push({ field: `argocd.${spec.argocd.app}.revision`, expected: `${head} (${s.branch})`, found: revision ?? '(none)' });
         }
       } catch (error) {
-        details.argocdError = error instanceof Error ? error.message : String(error);
+        const message = error instanceof Error ? error.message : String(error);
+        details.argocdError = message;
+        differences.push({ field: `argocd.${spec.argocd.app}`, expected: 'readable', found: `could not be read: ${message}` });
       }
     }
-    const result: Observed = { details };
+    const result: Observed = { details, differences };
     if (observed.version !== undefined) result.version = observed.version;
     if (observed.drift.length > 0) result.drift = observed.drift;
     return result;
@@ -626,6 +633,44 @@ export function describeValues(
     drift.push(`the files disagree on the version: ${versions.map(([l, v]) => `${l} holds ${v}`).join(', ')}`);
   }
   return { version: first?.[1], drift };
+}
+
+/**
+ * Each value the configuration sets that the files do not hold (as rendered for the observed version):
+ * the field is the file and the path, or the kustomization image and its field. A value that comes
+ * from a secret or a sensitive output is marked sensitive, so only "changed" is shown. Pure.
+ */
+export function valueDifferences(
+  entries: readonly SetEntry[],
+  values: readonly CurrentValue[],
+  isSensitive: (value: string) => boolean,
+): ObservedDifference[] {
+  const out: ObservedDifference[] = [];
+  entries.forEach((entry, i) => {
+    const current = values[i];
+    const file = entry.file ?? 'kustomization';
+    if (!current?.found) {
+      out.push({ field: `${file} ${describeEntry(entry)}`, expected: configuredText(entry), found: '(missing)', sensitive: isSensitive(configuredText(entry)) });
+      return;
+    }
+    if (entry.kind === 'yaml') {
+      const [[target, now] = ['', undefined]] = pairs(entry, current);
+      if (now !== target) out.push({ field: `${file} ${entry.pathText}`, expected: target, found: now ?? '(not a plain value)', sensitive: isSensitive(target) || (now !== undefined && isSensitive(now)) });
+      return;
+    }
+    for (const field of IMAGE_FIELDS) {
+      const target = entry[field];
+      if (typeof target !== 'string' || current.kind !== 'kustomize-image') continue;
+      const now = current.value[field];
+      if (now !== target) out.push({ field: `${file} images[${entry.image}].${field}`, expected: target, found: now ?? '(not set)', sensitive: isSensitive(target) || (now !== undefined && isSensitive(now)) });
+    }
+  });
+  return out;
+}
+
+function configuredText(entry: SetEntry): string {
+  if (entry.kind === 'yaml') return String(entry.value);
+  return IMAGE_FIELDS.flatMap((f) => (typeof entry[f] === 'string' ? [`${f}=${entry[f]}`] : [])).join(', ');
 }
 
 /** [configured, current] texts of what the entry sets. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
+import type { Adapter, AdapterPlan, Observed, ObservedDifference, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { holdsUnknown } from '../../core/plan.js';
@@ -17,7 +17,7 @@ import {
   resolveTarget,
   versionAt,
 } from './migration-plan.js';
-import type { HistoryRow, Target, Where } from './migration-plan.js';
+import type { HistoryProblem, HistoryRow, Target, Where } from './migration-plan.js';
 import { compareVersions, parseVersion } from './migration-version.js';
 import { migrate } from './migrator.js';
 import type { MigrationBatch, MigrateRequest } from './migrator.js';
@@ -71,7 +71,10 @@ export const sqlMigrationsAdapter: Adapter<MigrationsSpec> = {
         }
       }
       const problems = checkHistory(job.files, rows, job.where);
-      if (problems.length > 0) throw refused(problems.map((p) => p.message));
+      // A re-apply (to correct drift) puts back checksums changed by hand: the files are the release's truth.
+      const repairs = ctx.reapply === true ? checksumRepairs(job.files, rows, problems) : [];
+      const left = problems.filter((p) => !repairs.some((r) => r.version === p.version));
+      if (left.length > 0) throw refused(left.map((p) => p.message));
       const from = versionAt(job.files, rows.length);
       const steps = migrationSteps(job.files, rows.length, target);
       const missing = missingDowns(steps);
@@ -82,13 +85,15 @@ export const sqlMigrationsAdapter: Adapter<MigrationsSpec> = {
             'Add the down file, or promote a version at or above them',
         ]);
       }
-      return describePlan({ steps, from, to: target, database: job.database, notes });
+      const planned = describePlan({ steps, from, to: target, database: job.database, notes });
+      return repairs.length === 0 ? planned : withRepairs(planned, repairs, job.database);
     });
   },
 
   apply(spec, plan: AdapterPlan, ctx): Promise<Outputs> {
     return guarded(spec, ctx, 'apply', async (job) => {
       const target = job.resolve(ctx.version);
+      if (ctx.reapply === true) await repairChecksums(job);
       const batch = await job.migrate(target, isPlanData(plan.data) ? plan.data : undefined);
       return outputs(batch, target, job);
     });
@@ -123,6 +128,7 @@ export const sqlMigrationsAdapter: Adapter<MigrationsSpec> = {
       return {
         version: observedVersion(job, rows, highest, problems.length === 0, ctx),
         drift: problems.map((p) => p.message),
+        differences: historyDifferences(job.files, rows, problems, ctx.version === '' ? undefined : safeTarget(job, ctx.version)),
         details: {
           database: job.database,
           table: spec.table,
@@ -330,6 +336,99 @@ function highestRow(rows: readonly HistoryRow[]): HistoryRow | undefined {
  * The version the database is at, spelled as the release spells it when it is the same version
  * (`2.0.0` for the file `2_add_orders`), so the engine's comparison of strings holds.
  */
+interface ChecksumRepair {
+  version: string;
+  name: string;
+  recorded: string;
+  file: string;
+}
+
+/** The applied migrations whose recorded checksum differs from their file's (the `changed` problems). */
+function checksumRepairs(files: readonly MigrationFile[], rows: readonly HistoryRow[], problems: readonly HistoryProblem[]): ChecksumRepair[] {
+  const out: ChecksumRepair[] = [];
+  for (const p of problems) {
+    if (p.kind !== 'changed') continue;
+    const row = rows.find((r) => r.version === p.version);
+    const file = row === undefined ? undefined : files.find((f) => f.name === row.name || f.version.text === row.version);
+    if (row !== undefined && file !== undefined) out.push({ version: row.version, name: row.name, recorded: row.checksum, file: file.checksum });
+  }
+  return out;
+}
+
+/** A plan that also repairs checksums: an apply, whatever the migrations alone would need, and it says so. */
+function withRepairs(plan: AdapterPlan, repairs: readonly ChecksumRepair[], database: string): AdapterPlan {
+  const lines = repairs.map(
+    (r) => `-- re-apply: record the checksum of ${r.name} as its file's (${r.file.slice(0, 12)}; ${database} has ${r.recorded.slice(0, 12)}, changed by hand); the migration is not run again`,
+  );
+  const repair = `repair the recorded checksum of ${repairs.map((r) => r.name).join(', ')} in ${database}`;
+  const { action: _action, ...rest } = plan;
+  return {
+    ...rest,
+    summary: plan.action === 'unchanged' ? repair : `${repair}; ${plan.summary}`,
+    details: [...lines, plan.details ?? ''].filter((l) => l !== '').join('\n'),
+  };
+}
+
+/** Writes back the files' checksums over those changed by hand (a re-apply), before migrating. */
+async function repairChecksums(job: Job): Promise<void> {
+  const conn = await job.connect('write');
+  if (conn === undefined) return;
+  try {
+    const rows = (await history.read(conn, job.table)) ?? [];
+    for (const r of checksumRepairs(job.files, rows, checkHistory(job.files, rows, job.where))) {
+      await history.setChecksum(conn, job.table, r.version, r.file);
+      job.log(`repaired the recorded checksum of ${r.name}: ${r.recorded.slice(0, 12)} → ${r.file.slice(0, 12)} (its file's; the migration was not run again)`);
+    }
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+/** The target a version names, or undefined when it names none of these files. */
+function safeTarget(job: Job, version: string): Target | undefined {
+  try {
+    return job.resolve(version);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How the history table differs from the files and the version observed against, field by field: a
+ * migration's recorded checksum against its file's, a row nobody's files know, a failed or an
+ * unapplied one, and the number of migrations applied. Pure.
+ */
+export function historyDifferences(
+  files: readonly MigrationFile[],
+  rows: readonly HistoryRow[],
+  problems: readonly HistoryProblem[],
+  target: Target | undefined,
+): ObservedDifference[] {
+  const out: ObservedDifference[] = [];
+  for (const p of problems) {
+    const row = rows.find((r) => r.version === p.version);
+    const file = files.find((f) => f.version.text === p.version || (row !== undefined && f.name === row.name));
+    switch (p.kind) {
+      case 'changed':
+        out.push({ field: `migrations.${p.version}.checksum`, expected: file?.checksum ?? '(unknown)', found: row?.checksum ?? '(unknown)' });
+        break;
+      case 'failed':
+        out.push({ field: `migrations.${p.version}`, expected: 'applied', found: `failed part-way: ${row?.failure ?? ''}` });
+        break;
+      case 'out-of-order':
+        out.push({ field: `migrations.${p.version}`, expected: 'applied', found: 'not applied (a newer one is)' });
+        break;
+      default:
+        out.push({ field: `migrations.${p.version}`, expected: 'no such migration', found: `applied (${row?.name ?? p.version})` });
+    }
+  }
+  if (target !== undefined && problems.length === 0 && rows.length !== target.count) {
+    const name = (count: number): string => (count === 0 ? 'none' : (files[count - 1]?.name ?? String(count)));
+    out.push({ field: 'migrations.applied', expected: `${target.count} (up to ${name(target.count)})`, found: `${rows.length} (up to ${name(rows.length)})` });
+  }
+  return out;
+}
+
 function observedVersion(
   job: Job,
   rows: readonly HistoryRow[],

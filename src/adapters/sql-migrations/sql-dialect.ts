@@ -185,6 +185,11 @@ export const history = {
     );
   },
 
+  /** Records `checksum` for an applied migration (a re-apply repairing a row changed by hand). */
+  async setChecksum(conn: DialectConnection, table: TableName, version: string, checksum: string): Promise<void> {
+    await conn.query(`UPDATE ${qualified(conn, table)} SET checksum = ${conn.param(1)} WHERE version = ${conn.param(2)}`, [checksum, version]);
+  },
+
   async remove(conn: DialectConnection, table: TableName, version: string): Promise<void> {
     await conn.query(`DELETE FROM ${qualified(conn, table)} WHERE version = ${conn.param(1)}`, [version]);
   },

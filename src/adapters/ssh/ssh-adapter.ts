@@ -1,4 +1,4 @@
-import type { Adapter, AdapterPlan, Observed, Outputs, StepContext } from '../../core/adapter.js';
+import type { Adapter, AdapterPlan, Observed, ObservedDifference, Outputs, StepContext } from '../../core/adapter.js';
 import { parseDuration } from '../../core/duration.js';
 import { errorMessage, StepFailure } from '../../core/errors.js';
 import { artifactSource, checkLocalArtifact, prepareArtifact } from './artifact.js';
@@ -219,12 +219,15 @@ export function createSshAdapter(options: SshAdapterOptions = {}): Adapter<SshSp
         throwIfAborted(ctx);
         const perHost: Record<string, string | null> = {};
         const errors: Record<string, string> = {};
+        const links: Record<string, string | null> = {};
         results.forEach((r, i) => {
           const name = (targets[i] as HostTarget).name;
-          if (r.status === 'fulfilled') perHost[name] = r.value.version ?? r.value.target ?? null;
-          else errors[name] = errorMessage(r.reason);
+          if (r.status === 'fulfilled') {
+            perHost[name] = r.value.version ?? r.value.target ?? null;
+            links[name] = r.value.version !== undefined ? `releases/${r.value.version}` : (r.value.target ?? null);
+          } else errors[name] = errorMessage(r.reason);
         });
-        return summarise(perHost, errors);
+        return { ...summarise(perHost, errors), differences: hostDifferences(ctx.version, links, errors) };
       } finally {
         await hosts.close();
       }
@@ -308,6 +311,20 @@ export function summarise(perHost: Record<string, string | null>, errors: Record
   if (drift.length === 0 && common !== undefined) observed.version = common;
   if (drift.length > 0) observed.drift = drift;
   return observed;
+}
+
+/**
+ * Each host whose `current` does not point at `releases/<version>` (the version observed against),
+ * or that could not be read. Pure.
+ */
+export function hostDifferences(version: string, links: Record<string, string | null>, errors: Record<string, string>): ObservedDifference[] {
+  const expected = `releases/${version}`;
+  const out: ObservedDifference[] = [];
+  for (const [host, link] of Object.entries(links)) {
+    if (link !== expected) out.push({ field: `hosts.${host}.current`, expected, found: link ?? '(no current link)' });
+  }
+  for (const [host, error] of Object.entries(errors)) out.push({ field: `hosts.${host}`, expected: 'readable', found: `could not be read: ${error}` });
+  return out;
 }
 
 function checkVersion(version: string): void {

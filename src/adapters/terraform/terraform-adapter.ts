@@ -132,12 +132,14 @@ async function observeVersion(spec: TerraformSpec, ctx: StepContext): Promise<Ob
       },
       ctx,
     );
-    if (code === 0) return { version: ctx.version, details: detailsOf(source) };
+    if (code === 0) return { version: ctx.version, differences: [], details: detailsOf(source) };
     const shown = await showPlan(spec, source, planFile, ctx, 'observe');
-    const drift = effectiveChanges(shown).map(
-      (c) => `${c.address} would ${c.kind}${c.reason === undefined ? '' : ` (${c.reason})`}`,
-    );
-    return { drift: drift.length > 0 ? drift : [summarizePlan(shown)], details: detailsOf(source) };
+    const changes = effectiveChanges(shown);
+    const drift = changes.map((c) => `${c.address} would ${c.kind}${c.reason === undefined ? '' : ` (${c.reason})`}`);
+    // A plan that shows changes at the applied version means the resources differ from it: drift.
+    const differences = changes.map((c) => ({ field: c.address, expected: 'as applied (no change)', found: `plan would ${c.kind}${c.reason === undefined ? '' : ` (${c.reason})`}` }));
+    if (differences.length === 0) differences.push({ field: 'plan', expected: 'no changes', found: summarizePlan(shown) });
+    return { drift: drift.length > 0 ? drift : [summarizePlan(shown)], differences, details: detailsOf(source) };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

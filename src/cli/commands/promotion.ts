@@ -1,8 +1,18 @@
 import type { Command } from 'commander';
+import { InputError } from '../../core/errors.js';
 import { collect, globals, outputOption, print, ReportedError } from '../command-kit.js';
 import { EXIT } from '../exit-codes.js';
 import { shortId } from '../format.js';
 import { overrideOption, runWithProgress, waitForEnd } from '../run-progress.js';
+
+/** The environment of `promote`: --to or --env (one, or both the same); a RELEASE unless --reapply. */
+function promoteTarget(ref: string | undefined, o: { to?: string; env?: string; reapply: string[] }): string {
+  if (o.to !== undefined && o.env !== undefined && o.to !== o.env) throw new InputError(`--to ${o.to} and --env ${o.env} name different environments: give one`, '--to');
+  const to = o.to ?? o.env;
+  if (to === undefined) throw new InputError("promote needs the target environment: --to ENV (or --env ENV)", '--to');
+  if (ref === undefined && o.reapply.length === 0) throw new InputError('promote needs a RELEASE (or --reapply COMPONENT to apply one again at the version it runs)', 'release');
+  return to;
+}
 
 /**
  * The commands that run promotions: `promote`, `approve`, `resume`, `rollback`, `tick`. Each shows the
@@ -11,20 +21,24 @@ import { overrideOption, runWithProgress, waitForEnd } from '../run-progress.js'
 export function addPromotionCommands(program: Command): void {
   program
     .command('promote')
-    .description('promote RELEASE to ENV: runs the DAG, rolls back on failure')
-    .argument('<release>')
-    .requiredOption('-t, --to <env>', 'target environment')
+    .description('promote RELEASE to ENV: runs the DAG, rolls back on failure; with --reapply, apply components again at the version they run, to correct drift')
+    .argument('[release]', 'release id or a unique prefix (with --reapply: default, the release ENV runs now)')
+    .option('-t, --to <env>', 'target environment')
+    .option('-e, --env <env>', 'the same as --to (reads better with --reapply)')
+    .option('--reapply <component>', 're-apply this component at the version it runs in ENV, behind the same gates (repeatable)', collect, [] as string[])
     .option('-j, --concurrency <n>', 'steps at once', '8')
     .option('--wait', 'when gates are pending, wait for them (approvals, soak, window) instead of exiting 3')
     .option('--override-window', 'emergency: promote outside the change windows (only people in gates.overrideBy; needs --reason)')
     .option('--reason <text>', 'why the override cannot wait (recorded in the audit log)')
     .addOption(outputOption())
-    .addHelpText('after', '\nExamples:\n  lockstep promote 3f2a1c9 --to staging\n  lockstep promote 3f2a1c9 --to prod --concurrency 4 --actor alice@example.com\n  lockstep promote 3f2a1c9 --to prod --override-window --reason "INC-123: payment outage fix"')
-    .action(async (ref: string, o: { to: string; concurrency: string; wait?: boolean; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  lockstep promote 3f2a1c9 --to staging\n  lockstep promote 3f2a1c9 --to prod --concurrency 4 --actor alice@example.com\n  lockstep promote 3f2a1c9 --to prod --override-window --reason "INC-123: payment outage fix"\n  lockstep promote --reapply billing --env prod     # correct drift that lockstep drift found')
+    .action(async (ref: string | undefined, o: { to?: string; env?: string; reapply: string[]; concurrency: string; wait?: boolean; overrideWindow?: boolean; reason?: string }, cmd: Command) => {
       let waited: number | undefined;
       const code = await runWithProgress(cmd, async (backend, hooks) => {
         const overrideWindow = overrideOption(o);
-        const result = await backend.promote({ release: ref, to: o.to, concurrency: Number(o.concurrency), overrideWindow }, hooks);
+        const to = promoteTarget(ref, o);
+        const reapply = o.reapply.length > 0 ? o.reapply : undefined;
+        const result = await backend.promote({ release: ref, to, concurrency: Number(o.concurrency), overrideWindow, reapply }, hooks);
         if (!o.wait || result.state !== 'pending') return [result];
         const end = await waitForEnd(backend, result, hooks);
         waited = end.code;

@@ -1,7 +1,15 @@
 import type { Command } from 'commander';
+import type { DriftState } from '../../core/drift.js';
 import { printableKeepingColour } from '../../core/printable.js';
 import { outputOption, print, printJson, withBackend } from '../command-kit.js';
 import { renderGates, renderPlan, renderSummary, renderWaiting, shortId, stepProblem, table } from '../format.js';
+
+/** A component's last drift check in a word or two; a check older than the component's last apply says nothing any more. */
+function driftText(d: DriftState | undefined, updatedAt: string): string {
+  if (d === undefined || d.checkedAt < updatedAt) return 'not checked';
+  if (d.state === 'drifted') return `DRIFTED (${d.findings.length} finding${d.findings.length === 1 ? '' : 's'}, ${d.checkedAt})`;
+  return `${d.state} (${d.checkedAt})`;
+}
 
 /** `status`, `history`, `logs`: what runs where, what happened, what the steps printed. */
 export function addStatusCommands(program: Command): void {
@@ -21,7 +29,10 @@ export function addStatusCommands(program: Command): void {
             (e.lastPromotion ? `; last promotion ${shortId(e.lastPromotion.id)} ${e.lastPromotion.state} (${e.lastPromotion.kind}, ${e.lastPromotion.requestedAt} by ${e.lastPromotion.requestedBy})` : '') +
             (e.activePromotion ? `; BUSY with ${shortId(e.activePromotion.id)}` : ''));
           if (e.lastPromotion?.reason && ['failed', 'rejected', 'cancelled', 'interrupted'].includes(e.lastPromotion.state)) print(`  ${e.lastPromotion.state}: ${e.lastPromotion.reason}`);
-          if (e.components.length) print(table(['  COMPONENT', 'VERSION', 'RELEASE', 'UPDATED'], e.components.map((c) => [`  ${c.component}`, c.version, shortId(c.releaseId), c.updatedAt])));
+          const drift = new Map((e.drift ?? []).map((d) => [d.component, d]));
+          if (e.components.length) {
+            print(table(['  COMPONENT', 'VERSION', 'RELEASE', 'UPDATED', 'DRIFT'], e.components.map((c) => [`  ${c.component}`, c.version, shortId(c.releaseId), c.updatedAt, driftText(drift.get(c.component), c.updatedAt)])));
+          }
           for (const p of e.pending) {
             print(`  PENDING promotion ${shortId(p.promotion.id)} of release ${shortId(p.promotion.releaseId)}, requested by ${p.promotion.requestedBy} at ${p.promotion.requestedAt}:`);
             print(renderGates(p.gates).replace(/^/gm, '  '));

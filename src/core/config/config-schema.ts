@@ -111,6 +111,14 @@ export const environmentSchema = z.strictObject({
     .default('rollback')
     .describe('What a failed promotion does: roll back, or halt where it stands.'),
   gates: gatesSchema.optional().describe('What must hold before a promotion into this environment runs, and the checks after it.'),
+  drift: z
+    .strictObject({
+      every: duration('every')
+        .refine((v) => (parseDuration(v) ?? 60_000) >= 60_000, { error: 'every must be at least 1m: each check asks every system of the environment' })
+        .describe('How often the team server checks this environment for drift, e.g. 15m.'),
+    })
+    .optional()
+    .describe('Drift checks on a schedule, run by `lockstep serve` (see docs/drift.md).'),
 });
 
 export const componentSchema = z.strictObject({

@@ -3,8 +3,8 @@ import type { AuditEntry, AuditKind } from '../audit.js';
 /**
  * What a `notify:` target can subscribe to: Lockstep's events as people and other tools think of
  * them, each derived from one audit entry (the audit log is the source of truth; see
- * `notifyEventTypes`). `drift.detected` is accepted in configs already; nothing emits it until drift
- * detection exists. Pure.
+ * `notifyEventTypes`): `drift.detected` comes from the audit entry a drift check writes when it finds
+ * drift. Pure.
  */
 export const NOTIFY_EVENTS = [
   'promotion.requested',
@@ -113,6 +113,8 @@ export function notifyEventTypes(entry: Pick<AuditEntry, 'kind' | 'data'>): Noti
     }
     case 'gate.waiting':
       return data.gate === 'approvals' ? ['approval.requested'] : [];
+    case 'drift.detected':
+      return ['drift.detected'];
     case 'verification.finished':
       return data.state === 'failed' ? ['verification.failed'] : [];
     case 'step.succeeded':

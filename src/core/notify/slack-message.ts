@@ -70,8 +70,10 @@ function headlineOf(event: NotifyEvent): string {
       return `${event.component ?? 'A step'} ${event.step?.outcome ?? 'finished'} in ${env}`;
     case 'step.rolled-back':
       return `${event.component ?? 'A step'} rolled back in ${env}`;
-    case 'drift.detected':
-      return `Drift detected in ${env}`;
+    case 'drift.detected': {
+      const findings = Array.isArray(event.data.findings) ? event.data.findings.length : 0;
+      return `Drift detected in ${event.component ?? 'a component'} in ${env}${findings > 0 ? ` (${findings} difference${findings === 1 ? '' : 's'}; lockstep drift --env ${env})` : ''}`;
+    }
     case 'notify.test':
       return `Test notification from Lockstep (${event.project})`;
   }

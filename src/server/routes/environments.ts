@@ -1,9 +1,13 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { checkDrift, recordedDrift } from '../../engine/drift.js';
 import { rollbackEnvironment } from '../../engine/promote.js';
 import { environmentStatus } from '../../engine/status.js';
 import { BackgroundRuns } from '../background.js';
 import { guard } from '../guard.js';
 import {
+  Drift,
+  DriftBody,
+  DriftStates,
   Environment,
   EnvironmentParams,
   error,
@@ -54,6 +58,43 @@ export function environmentRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptio
     async (c) => {
       const [status] = await environmentStatus(c.var.deps, c.req.valid('param').environment);
       return c.json(status, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      operationId: 'getDrift',
+      method: 'get',
+      path: `${BASE}/environments/{environment}/drift`,
+      tags: ['status'],
+      summary: 'the last drift check of each component in the environment, as recorded (observes nothing)',
+      middleware: guard('getDrift', options),
+      request: { params: EnvironmentParams },
+      responses: { 200: json(DriftStates, 'per component, its last check'), ...ERROR_RESPONSES },
+    }),
+    async (c) => c.json(await recordedDrift(c.var.deps, c.req.valid('param').environment), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      operationId: 'checkDrift',
+      method: 'post',
+      path: `${BASE}/environments/{environment}/drift`,
+      tags: ['status'],
+      summary:
+        'check drift now (as `lockstep drift --env`): observes what runs, compares it with the record, records findings in the audit log',
+      middleware: guard('checkDrift', options),
+      request: {
+        params: EnvironmentParams,
+        body: { content: { 'application/json': { schema: DriftBody } }, required: true },
+      },
+      responses: { 200: json(Drift, 'the check: `drifted` says whether anything differs'), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const environment = c.req.valid('param').environment;
+      const { component } = c.req.valid('json');
+      const [report] = await checkDrift(c.var.deps, { environment, component, trigger: 'command', signal: c.req.raw.signal });
+      return c.json(report, 200);
     },
   );
 

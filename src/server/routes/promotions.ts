@@ -1,7 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { approve } from '../../engine/approve.js';
 import { cancelPromotion } from '../../engine/cancel.js';
-import { promote, resume } from '../../engine/promote.js';
+import { promote, reapplyComponents, resume } from '../../engine/promote.js';
 import { promotionLogs, promotionWithSteps } from '../../engine/records.js';
 import { BackgroundRuns } from '../background.js';
 import { guard } from '../guard.js';
@@ -120,11 +120,16 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       },
     }),
     async (c) => {
-      const { release, to, concurrency, overrideWindow } = c.req.valid('json');
+      const { release, to, concurrency, overrideWindow, reapply } = c.req.valid('json');
       const deps = c.var.deps;
-      const promotion = await background.start(`promotion of ${release} to ${to}`, (recorded) =>
-        promote(deps, release, to, { concurrency, overrideWindow, onCreated: recorded }),
-      );
+      const promotion =
+        reapply !== undefined
+          ? await background.start(`re-apply of ${reapply.join(', ')} in ${to}`, (recorded) =>
+              reapplyComponents(deps, to, reapply, { release, concurrency, overrideWindow, onCreated: recorded }),
+            )
+          : await background.start(`promotion of ${release ?? ''} to ${to}`, (recorded) =>
+              promote(deps, release ?? '', to, { concurrency, overrideWindow, onCreated: recorded }),
+            );
       return c.json({ promotion }, 202);
     },
   );

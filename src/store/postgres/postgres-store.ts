@@ -11,7 +11,8 @@ import type { TokenRecord } from '../../core/tokens.js';
 import { RecordReader } from '../record-reader.js';
 import { MAX_CANDIDATES, afterAttempt, checkPrefix, environmentBusy, onlyMatch, prefixRange, promotedAlready, queuedDelivery, tokenNameTaken } from '../store-rules.js';
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
-import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkEvidence, checkRejection } from '../row-checks.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkDriftState, checkEvidence, checkRejection } from '../row-checks.js';
+import type { DriftState } from '../../core/drift.js';
 import {
   StateError,
   type AttemptOutcome,
@@ -418,6 +419,13 @@ export class PostgresStore implements Store {
         [state.environment, state.component, JSON.stringify(state)],
       );
     }
+    for (const drift of change.driftStates ?? []) {
+      await client.query(
+        `INSERT INTO drift_states (environment, component, json) VALUES ($1, $2, $3)
+         ON CONFLICT (environment, component) DO UPDATE SET json = excluded.json`,
+        [drift.environment, drift.component, JSON.stringify(drift)],
+      );
+    }
     for (const log of change.logs ?? []) {
       await client.query(
         'INSERT INTO step_logs (promotion_id, component, time, line, after_seq) VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(seq), 0) FROM audit_log))',
@@ -670,6 +678,21 @@ export class PostgresStore implements Store {
       params,
     );
     return rows.map((row) => this.read.step(row.promotion_id, row.component, row.json));
+  }
+
+  async driftStates(environment: string): Promise<DriftState[]> {
+    const rows = await all<JsonRow & { component: string }>(this.reads, 'SELECT component, json FROM drift_states WHERE environment = $1 ORDER BY component', [environment]);
+    return rows.map((row) => this.read.record<DriftState>('drift_states', `environment ${environment}, component ${row.component}`, row.json, checkDriftState));
+  }
+
+  async claimDriftCheck(environment: string, dueAfter: string, now: string): Promise<boolean> {
+    // One statement: concurrent claimers of the same row serialise on it, and the loser's WHERE fails.
+    const result = await this.pool.query(
+      `INSERT INTO drift_checks (environment, checked_at) VALUES ($1, $2)
+       ON CONFLICT (environment) DO UPDATE SET checked_at = excluded.checked_at WHERE drift_checks.checked_at <= $3`,
+      [environment, now, dueAfter],
+    );
+    return (result.rowCount ?? 0) > 0;
   }
 
   async environmentState(environment: string): Promise<ComponentState[]> {

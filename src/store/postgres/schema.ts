@@ -173,6 +173,25 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX audit_log_kind ON audit_log (kind, seq);
     `,
   },
+  {
+    version: 3,
+    name: 'drift checks',
+    sql: `
+      -- The last drift check of each component (what status shows), apart from component_states,
+      -- which promotions rewrite whole.
+      CREATE TABLE drift_states (
+        environment TEXT COLLATE "C" NOT NULL,
+        component   TEXT COLLATE "C" NOT NULL,
+        json        TEXT NOT NULL,
+        PRIMARY KEY (environment, component)
+      );
+      -- When each environment was last checked on its schedule (claimed by a compare-and-set).
+      CREATE TABLE drift_checks (
+        environment TEXT COLLATE "C" PRIMARY KEY,
+        checked_at  TEXT COLLATE "C" NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface PostgresMigrationResult {

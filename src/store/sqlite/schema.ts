@@ -207,6 +207,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_log_kind ON audit_log (kind, seq);
     `,
   },
+  {
+    version: 9,
+    name: 'drift checks',
+    sql: `
+      -- The last drift check of each component: what status shows. Kept apart from component_states,
+      -- which promotions rewrite whole: a check never races a promotion's write of what runs.
+      CREATE TABLE drift_states (
+        environment TEXT NOT NULL,
+        component   TEXT NOT NULL,
+        json        TEXT NOT NULL,
+        PRIMARY KEY (environment, component)
+      ) STRICT;
+      -- When each environment was last checked on its schedule: claimed by a compare-and-set, so
+      -- among several servers one check runs per due time.
+      CREATE TABLE drift_checks (
+        environment TEXT PRIMARY KEY,
+        checked_at  TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export interface MigrationResult {

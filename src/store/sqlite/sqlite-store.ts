@@ -30,7 +30,8 @@ import {
 } from '../store.js';
 import { MIGRATIONS, migrate, schemaVersion } from './schema.js';
 import type { TokenRecord } from '../../core/tokens.js';
-import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkEvidence, checkRejection } from '../row-checks.js';
+import { checkApproval, checkAuditData, checkCancelRequest, checkComponentState, checkDelivery, checkDriftState, checkEvidence, checkRejection } from '../row-checks.js';
+import type { DriftState } from '../../core/drift.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './sqlite-database.js';
 import { AUDIT_COLUMNS, asStored, auditRowValues, entryFromTuple, type AuditTuple } from '../audit-rows.js';
 import { RecordReader } from '../record-reader.js';
@@ -329,6 +330,15 @@ export class SqliteStore implements Store {
       this.run('INSERT INTO approvals (promotion_id, json) VALUES (?, ?)', approval.promotionId, JSON.stringify(approval));
     }
     for (const state of change.componentStates ?? []) this.upsertComponentState(state);
+    for (const drift of change.driftStates ?? []) {
+      this.run(
+        `INSERT INTO drift_states (environment, component, json) VALUES (?, ?, ?)
+         ON CONFLICT (environment, component) DO UPDATE SET json = excluded.json`,
+        drift.environment,
+        drift.component,
+        JSON.stringify(drift),
+      );
+    }
     for (const log of change.logs ?? []) {
       this.run(
         'INSERT INTO step_logs (promotion_id, component, time, line, after_seq) VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM audit_log))',
@@ -605,6 +615,22 @@ export class SqliteStore implements Store {
       sqlLimit(filter.limit),
     );
     return rows.map((row) => this.read.step(row.promotion_id, row.component, row.json));
+  }
+
+  async driftStates(environment: string): Promise<DriftState[]> {
+    const rows = this.all<JsonRow & { component: string }>('SELECT component, json FROM drift_states WHERE environment = ? ORDER BY component', environment);
+    return rows.map((row) => this.read.record<DriftState>('drift_states', `environment ${environment}, component ${row.component}`, row.json, checkDriftState));
+  }
+
+  async claimDriftCheck(environment: string, dueAfter: string, now: string): Promise<boolean> {
+    const result = this.run(
+      `INSERT INTO drift_checks (environment, checked_at) VALUES (?, ?)
+       ON CONFLICT (environment) DO UPDATE SET checked_at = excluded.checked_at WHERE drift_checks.checked_at <= ?`,
+      environment,
+      now,
+      dueAfter,
+    );
+    return result.changes > 0;
   }
 
   async environmentState(environment: string): Promise<ComponentState[]> {

@@ -346,12 +346,16 @@ describe('aws-lambda against a FAKE Lambda API', () => {
     const c = context('1.0.0', undefined);
     expect(await adapter.observe?.(spec('1.0.0'), c.ctx)).toEqual({
       version: '1.0.0',
+      differences: [],
+      // What a drift check compares with the recorded outputs.
+      outputs: { functionVersion: '2', codeSha256: sha256('s3://artifacts/worker/1.0.0.zip') },
       details: { functionVersion: '2', weights: {}, codeSha256: sha256('s3://artifacts/worker/1.0.0.zip') },
     });
     const a = alias();
     if (a) a.weights = { '1': 0.25 };
     const observed = await adapter.observe?.(spec('1.0.0'), c.ctx);
     expect(observed?.drift).toEqual(['alias live sends 25 % to version 1 (a canary that did not finish?)']);
+    expect(observed?.differences).toEqual([{ field: 'alias live.weights', expected: 'all traffic on one version', found: '25 % to version 1' }]);
   });
 
   it('rides out throttling (429) through the SDK retries', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EngineDeps } from '../../../src/engine/deps.js';
-import { createRelease, promote, rollbackEnvironment } from '../../../src/engine/promote.js';
+import { checkDrift } from '../../../src/engine/drift.js';
+import { createRelease, promote, reapplyComponents, rollbackEnvironment } from '../../../src/engine/promote.js';
 import { testProject, type TestProject } from '../../helpers/project.js';
 import { FakeCloudFormation } from '../cloudformation/fake-cloudformation.js';
 import { FakeLambda } from './fake-lambda.js';
@@ -93,6 +94,46 @@ describe('aws-lambda and cloudformation in a promotion (FAKE AWS APIs)', () => {
     const stored = [...(await deps.store.stepLogs(first.id)), ...(await deps.store.stepLogs(second.id))].map((l) => l.line);
     expect(stored.length).toBeGreaterThan(0);
     expect([...lines, ...stored, second.reason ?? ''].join('\n')).not.toContain(PASSWORD);
+  });
+});
+
+describe('drift of aws-lambda and cloudformation (FAKE AWS APIs)', () => {
+  it('an alias moved back by hand and a stack output changed by hand are found and named; --reapply puts the alias back', async () => {
+    const deps = await project.deps({ env: { DB_PASSWORD: PASSWORD } });
+    expect((await promote(deps, await release(deps, { iam: 'git:1', worker: '1.0.0' }), 'prod')).state).toBe('succeeded');
+    const v1 = lambda.aliasVersion('worker-prod', 'live');
+    expect((await promote(deps, await release(deps, { iam: 'git:1', worker: '2.0.0' }), 'prod')).state).toBe('succeeded');
+    const v2 = lambda.aliasVersion('worker-prod', 'live');
+    expect(v2?.Version).not.toBe(v1?.Version);
+    expect((await checkDrift(deps, { environment: 'prod' }))[0]?.drifted).toBe(false);
+
+    // By hand: the alias back on the old version, and a stack output that is not what was recorded.
+    const alias = lambda.functions.get('worker-prod')?.aliases.get('live');
+    if (alias && v1) alias.FunctionVersion = v1.Version;
+    const stack = cfn.stacks.get('iam-prod');
+    if (stack) stack.outputs.RoleArn = 'changed-by-hand';
+    // And what CloudFormation's own drift detection finds: the role edited in the console.
+    cfn.resourceDrifts.set('iam-prod', [{ LogicalResourceId: 'Role', StackResourceDriftStatus: 'MODIFIED', PropertyPath: '/RoleName' }]);
+
+    const [report] = await checkDrift(deps, { environment: 'prod' });
+    const findings = Object.fromEntries((report?.components ?? []).map((c) => [c.component, c.findings.map(({ field, expected, found }) => [field, expected, found])]));
+    expect(findings.worker).toEqual([
+      ['version', '2.0.0', '1.0.0'],
+      ['alias live.functionVersion', v2?.Version, v1?.Version],
+      ['alias live.codeSha256', v2?.CodeSha256, v1?.CodeSha256],
+    ]);
+    expect(findings.iam).toEqual([
+      ['resources.Role', 'IN_SYNC', 'MODIFIED (/RoleName)'],
+      ['outputs.RoleArn', 'iam-prod-Role', 'changed-by-hand'],
+    ]);
+    expect(cfn.requests.map((r) => r.action)).toEqual(expect.arrayContaining(['DetectStackDrift', 'DescribeStackDriftDetectionStatus', 'DescribeStackResourceDrifts']));
+    expect(JSON.stringify(report)).not.toContain(PASSWORD);
+
+    const reapplied = await reapplyComponents(deps, 'prod', ['worker']);
+    expect(reapplied.state, reapplied.reason).toBe('succeeded');
+    expect(lambda.aliasVersion('worker-prod', 'live')?.CodeSha256).toBe(v2?.CodeSha256);
+    const [after] = await checkDrift(deps, { environment: 'prod', component: 'worker' });
+    expect(after?.drifted).toBe(false);
   });
 });
 

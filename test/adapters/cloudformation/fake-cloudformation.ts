@@ -93,6 +93,12 @@ export class FakeCloudFormation {
   changesPerPage = Number.POSITIVE_INFINITY;
   /** Actions answered with AccessDenied, as for a role without the permission. */
   readonly denied = new Set<string>();
+  /**
+   * What DetectStackDrift finds, per stack name: resources changed outside CloudFormation (absent: none).
+   * A detection stays DETECTION_IN_PROGRESS for `polls` reads of its status, as CloudFormation's does.
+   */
+  readonly resourceDrifts = new Map<string, { LogicalResourceId: string; StackResourceDriftStatus: 'MODIFIED' | 'DELETED'; PropertyPath?: string }[]>();
+  private readonly detections = new Map<string, { stack: string; polls: number }>();
   endpoint = '';
   private server: Server | undefined;
   private counter = 0;
@@ -194,6 +200,40 @@ export class FakeCloudFormation {
       }
       case 'DescribeStackEvents':
         return { StackEvents: [...this.stack(p.StackName ?? '').events].reverse() };
+      case 'DetectStackDrift': {
+        const stack = this.stack(p.StackName ?? '');
+        const id = `drift-${++this.counter}`;
+        this.detections.set(id, { stack: stack.name, polls: this.polls });
+        return { StackDriftDetectionId: id };
+      }
+      case 'DescribeStackDriftDetectionStatus': {
+        const detection = this.detections.get(p.StackDriftDetectionId ?? '');
+        if (detection === undefined) throw new QueryError('ValidationError', `Drift detection ${p.StackDriftDetectionId ?? ''} does not exist`);
+        const stack = this.stack(detection.stack);
+        if (--detection.polls > 0) return { StackId: stack.id, StackDriftDetectionId: p.StackDriftDetectionId, DetectionStatus: 'DETECTION_IN_PROGRESS', Timestamp: new Date() };
+        const drifted = (this.resourceDrifts.get(stack.name) ?? []).length > 0;
+        return {
+          StackId: stack.id,
+          StackDriftDetectionId: p.StackDriftDetectionId,
+          StackDriftStatus: drifted ? 'DRIFTED' : 'IN_SYNC',
+          DetectionStatus: 'DETECTION_COMPLETE',
+          DriftedStackResourceCount: (this.resourceDrifts.get(stack.name) ?? []).length,
+          Timestamp: new Date(),
+        };
+      }
+      case 'DescribeStackResourceDrifts': {
+        const stack = this.stack(p.StackName ?? '');
+        return {
+          StackResourceDrifts: (this.resourceDrifts.get(stack.name) ?? []).map((d) => ({
+            StackId: stack.id,
+            LogicalResourceId: d.LogicalResourceId,
+            ResourceType: stack.resources[d.LogicalResourceId]?.type ?? 'AWS::CloudFormation::WaitConditionHandle',
+            StackResourceDriftStatus: d.StackResourceDriftStatus,
+            PropertyDifferences: d.PropertyPath === undefined ? [] : [{ PropertyPath: d.PropertyPath, ExpectedValue: 'x', ActualValue: 'y', DifferenceType: 'NOT_EQUAL' }],
+            Timestamp: new Date(),
+          })),
+        };
+      }
       default:
         throw new QueryError('InvalidAction', `Could not find operation ${action}`);
     }

@@ -442,7 +442,7 @@ describe('gitops rollback', () => {
 describe('gitops observe', () => {
   it('reads the version from the files, and reports drift when they disagree', async () => {
     const observed = await gitopsAdapter.observe?.(spec({}, '1.4.1'), context({ version: '1.4.1' }).ctx);
-    expect(observed).toEqual({ version: '1.4.1', details: { repo: fx.remote, branch: 'main', commit: fx.head() } });
+    expect(observed).toEqual({ version: '1.4.1', differences: [], details: { repo: fx.remote, branch: 'main', commit: fx.head() } });
     // A person bumps only the values file: the two disagree.
     await fx.commitOutside({ [`${PROD}/values.yaml`]: VALUES.replace("'1.4.1'", "'1.4.3'") }, 'hotfix by hand');
     const drifted = await gitopsAdapter.observe?.(spec({}, '1.4.2'), context({ version: '1.4.2' }).ctx);
@@ -452,7 +452,7 @@ describe('gitops observe', () => {
     ]);
   });
 
-  it('finds the version inside a longer value, and names values that differ without showing them', async () => {
+  it('finds the version inside a longer value; names values that differ, showing a secret one as changed only', async () => {
     const s = spec({
       set: [
         { file: 'values.yaml', path: 'image.repository', value: 'registry.example.com/acme/api' },
@@ -463,8 +463,15 @@ describe('gitops observe', () => {
     await fx.commitOutside({ [`${PROD}/values.yaml`]: VALUES.replace("'1.4.1'", "'v1.4.1-linux'") }, 'tag form');
     const observed = await gitopsAdapter.observe?.(s, context().ctx);
     expect(observed?.version).toBe('1.4.1');
+    // Free text (recovery after a crash reads it) never holds a value.
     expect(observed?.drift).toEqual(['values.yaml serviceAccount.roleArn differs from the configured value']);
-    expect(JSON.stringify(observed)).not.toContain('111111111111');
+    expect(observed?.differences).toEqual([
+      { field: 'values.yaml serviceAccount.roleArn', expected: 'arn:aws:iam::222222222222:role/api', found: 'arn:aws:iam::111111111111:role/api', sensitive: false },
+      { field: 'values.yaml image.tag', expected: 'v1.4.2-linux', found: 'v1.4.1-linux', sensitive: false },
+    ]);
+    // The configured value comes from a secret: the difference is marked, for `lockstep drift` to show it as changed only.
+    const secret = await gitopsAdapter.observe?.(s, context({ isSensitive: (v) => v.includes('222222222222') }).ctx);
+    expect(secret?.differences?.[0]).toMatchObject({ field: 'values.yaml serviceAccount.roleArn', sensitive: true });
   });
 });
 

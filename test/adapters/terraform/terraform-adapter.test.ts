@@ -280,7 +280,7 @@ describe('terraform adapter (fake terraform CLI): observe and rollback', () => {
     p.writeModule('infra/iam', ROLE);
     const { ctx } = context();
     await terraformAdapter.apply(spec(), await terraformAdapter.plan(spec(), ctx), ctx);
-    expect(await terraformAdapter.observe?.(spec(), ctx)).toEqual({ version: '1.0.0', details: {} });
+    expect(await terraformAdapter.observe?.(spec(), ctx)).toEqual({ version: '1.0.0', differences: [], details: {} });
 
     const state = JSON.parse(readFileSync(p.stateFile, 'utf8')) as {
       workspaces: { default: { resources: Record<string, string> } };
@@ -290,6 +290,7 @@ describe('terraform adapter (fake terraform CLI): observe and rollback', () => {
     const observed = await terraformAdapter.observe?.(spec(), ctx);
     expect(observed?.version).toBeUndefined();
     expect(observed?.drift).toEqual(['aws_iam_role.app would update']);
+    expect(observed?.differences).toEqual([{ field: 'aws_iam_role.app', expected: 'as applied (no change)', found: 'plan would update' }]);
     expect(readFileSync(p.stateFile, 'utf8')).toContain('changed by hand');
   });
 
@@ -360,6 +361,7 @@ describe('terraform adapter (fake terraform CLI): the version as a git ref', () 
     });
     expect(await terraformAdapter.observe?.(s, second.ctx)).toEqual({
       version: 'git:v2',
+      differences: [],
       details: { commit: git('rev-parse', 'v2') },
     });
     await terraformAdapter.rollback?.(s, second.ctx);

@@ -796,3 +796,27 @@ describe('loadConfig: every problem at once', () => {
     ]);
   });
 });
+
+describe('loadConfig: drift schedule', () => {
+  const config = (drift: string): string =>
+    yaml('project: shop', 'environments:', '  prod:', `    drift: ${drift}`, 'components:', '  api: { type: command, with: { apply: [x] } }');
+
+  it('accepts drift: { every: 15m } under an environment', () => {
+    expect(problems(config('{ every: 15m }'))).toEqual([]);
+    expect(loadConfig(config('{ every: 15m }'), 'lockstep.yaml', ADAPTERS).config.environments.prod?.drift).toEqual({ every: '15m' });
+  });
+
+  it('names the file, line and field of a bad schedule', () => {
+    expect(problems(config('{ every: 10s }'))).toEqual([
+      'lockstep.yaml:4:21: environments.prod.drift.every: every must be at least 1m: each check asks every system of the environment',
+    ]);
+    expect(problems(config('{ every: often }'))).toEqual([
+      'lockstep.yaml:4:21: environments.prod.drift.every: every must be a duration such as 30s, 10m, 1h30m or 2d',
+    ]);
+    // A misspelt key: named at its place, and the missing `every` at the block.
+    const misspelt = problems(config('{ evry: 15m }'));
+    expect(misspelt.length).toBeGreaterThan(0);
+    for (const p of misspelt) expect(p).toMatch(/^lockstep\.yaml:4:\d+: environments\.prod\.drift/);
+    expect(misspelt.join('\n')).toContain('evry');
+  });
+});
