@@ -28,21 +28,31 @@ export async function launchChromium(): Promise<Browser> {
 export interface WatchedPage {
   context: BrowserContext;
   page: Page;
-  /** Console errors and Content-Security-Policy violations the page reported: a test expects none. */
+  /**
+   * Console errors (Content-Security-Policy refusals among them) and uncaught errors of the pages of
+   * `origin` (another site's, like an identity provider's login page, are not the UI's): a test expects none.
+   */
   problems: string[];
 }
 
 /** A fresh context (its own cookies and storage: one person) with a page that records what went wrong. */
-export async function openPage(browser: Browser, options: { width?: number; height?: number } = {}): Promise<WatchedPage> {
+export async function openPage(
+  browser: Browser,
+  origin: string,
+  options: { width?: number; height?: number } = {},
+): Promise<WatchedPage> {
   const context = await browser.newContext({
     viewport: { width: options.width ?? 1400, height: options.height ?? 900 },
     reducedMotion: 'reduce',
   });
   const page = await context.newPage();
   const problems: string[] = [];
+  const ours = (): boolean => page.url().startsWith(origin);
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    if (message.type() === 'error' && ours()) problems.push(`console: ${message.text()} (${message.location().url})`);
   });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('pageerror', (error) => {
+    if (ours()) problems.push(`page error: ${error.message}`);
+  });
   return { context, page, problems };
 }

@@ -375,6 +375,7 @@ describe('server: who may call what', () => {
       getEnvironment: 'dev',
       getPromotion: 'dev',
       getPromotionLogs: 'dev',
+      getPromotionDecisions: 'dev',
       createPromotion: 'dev',
       approvePromotion: 'dev',
       rejectPromotion: 'dev',

@@ -37,9 +37,13 @@ let token: string;
 beforeAll(async () => {
   requireBuild();
   project = testProject(CONFIG);
-  const created = lockstep(project.dir, ['token', 'create', '--name', 'viewer-laptop', '--for', 'viewer@example.com', '--output', 'json'], {
-    LOCKSTEP_ACTOR: 'admin@example.com',
-  });
+  const created = lockstep(
+    project.dir,
+    ['token', 'create', '--name', 'viewer-laptop', '--for', 'viewer@example.com', '--output', 'json'],
+    {
+      LOCKSTEP_ACTOR: 'admin@example.com',
+    },
+  );
   expect(created.status, created.stderr).toBe(0);
   token = (JSON.parse(created.stdout) as { token: string }).token;
   server = await startServe(project.dir);
@@ -101,7 +105,7 @@ describe('the web UI, served by lockstep serve', () => {
   });
 
   it('in Chromium: asks to sign in, takes a pasted API token, and shows the board with no CSP violation', async () => {
-    const { page, problems, context } = await openPage(browser);
+    const { page, problems, context } = await openPage(browser, server.url);
     try {
       await page.goto(`${server.url}/projects/shop`);
       await page.getByRole('heading', { name: 'Sign in to Lockstep' }).waitFor();

@@ -2,6 +2,7 @@ import type {
   ApproveBody,
   AuthConfig,
   CreatePromotionBody,
+  Decisions,
   EnvironmentStatus,
   ErrorBody,
   LogLine,
@@ -98,6 +99,8 @@ export class ApiClient {
     this.request('POST', `/api/v1/projects/${enc(project)}/promotions`, body);
   approve = (project: string, id: string, body: ApproveBody): Promise<{ promotion: Promotion }> =>
     this.request('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/approve`, body);
+  decisions = (project: string, id: string, signal?: AbortSignal): Promise<Decisions> =>
+    this.request('GET', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/decisions`, undefined, signal);
   reject = (project: string, id: string, body: RejectBody): Promise<{ promotion: Promotion }> =>
     this.request('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/reject`, body);
 }

@@ -29,7 +29,11 @@ export async function followEvents(project: string, options: StreamOptions, sign
     if (lastId === undefined && options.after !== undefined) query.set('after', options.after);
     try {
       const response = await fetch(`/api/v1/projects/${encodeURIComponent(project)}/events?${query.toString()}`, {
-        headers: { ...api.headers(), Accept: 'text/event-stream', ...(lastId === undefined ? {} : { 'Last-Event-ID': lastId }) },
+        headers: {
+          ...api.headers(),
+          Accept: 'text/event-stream',
+          ...(lastId === undefined ? {} : { 'Last-Event-ID': lastId }),
+        },
         credentials: 'same-origin',
         signal,
       });

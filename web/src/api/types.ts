@@ -19,6 +19,7 @@ export type ErrorBody = z.infer<typeof S.ErrorBody>;
 export type ApproveBody = z.input<typeof S.ApproveBody>;
 export type RejectBody = z.input<typeof S.RejectBody>;
 export type CreatePromotionBody = z.input<typeof S.CreatePromotionBody>;
+export type Decisions = z.infer<typeof S.Decisions>;
 export type AuthConfig = z.infer<typeof AuthConfigSchema>;
 export type Session = z.infer<typeof SessionView>;
 

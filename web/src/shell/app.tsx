@@ -27,7 +27,10 @@ export function App() {
         if (e instanceof ApiError && e.status === 401) {
           const hadToken = storedToken.get() !== undefined;
           storedToken.clear();
-          setAuth({ state: 'signed-out', ...(hadToken ? { problem: 'The stored API token is no longer accepted.' } : {}) });
+          setAuth({
+            state: 'signed-out',
+            ...(hadToken ? { problem: 'The stored API token is no longer accepted.' } : {}),
+          });
         } else setAuth({ state: 'signed-out', problem: `The server cannot be reached: ${String(e)}` });
       }
     })();
@@ -42,7 +45,12 @@ export function App() {
 
   if (auth.state === 'checking') return <p className="loading">Loading…</p>;
   if (auth.state === 'signed-out')
-    return <SignInPage onSignedIn={() => setGeneration((g) => g + 1)} {...(auth.problem === undefined ? {} : { problem: auth.problem })} />;
+    return (
+      <SignInPage
+        onSignedIn={() => setGeneration((g) => g + 1)}
+        {...(auth.problem === undefined ? {} : { problem: auth.problem })}
+      />
+    );
 
   const signOut = async (): Promise<void> => {
     if (storedToken.get() !== undefined) storedToken.clear();
@@ -96,7 +104,9 @@ function Page({ route }: { route: Route }) {
     case 'promotion':
       return <PromotionPage project={route.project} id={route.promotion} />;
     case 'audit':
-      return <AuditPage project={route.project} {...(route.promotion === undefined ? {} : { promotion: route.promotion })} />;
+      return (
+        <AuditPage project={route.project} {...(route.promotion === undefined ? {} : { promotion: route.promotion })} />
+      );
     case 'not-found':
       return (
         <section>
@@ -129,7 +139,8 @@ function Home() {
         <ul className="plain-list">
           {projects.map((p) => (
             <li key={p.project}>
-              <Link to={paths.board(p.project)}>{p.project}</Link> <span className="muted">({p.roles.join(', ') || 'no role'})</span>
+              <Link to={paths.board(p.project)}>{p.project}</Link>{' '}
+              <span className="muted">({p.roles.join(', ') || 'no role'})</span>
             </li>
           ))}
         </ul>

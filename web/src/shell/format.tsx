@@ -6,7 +6,13 @@ export function relativeTime(iso: string, now = Date.now()): string {
   const seconds = Math.round((Date.parse(iso) - now) / 1000);
   const abs = Math.abs(seconds);
   const [value, unit] =
-    abs < 60 ? [abs, 's'] : abs < 3600 ? [Math.round(abs / 60), 'min'] : abs < 86400 ? [Math.round(abs / 3600), 'h'] : [Math.round(abs / 86400), 'd'];
+    abs < 60
+      ? [abs, 's']
+      : abs < 3600
+        ? [Math.round(abs / 60), 'min']
+        : abs < 86400
+          ? [Math.round(abs / 3600), 'h']
+          : [Math.round(abs / 86400), 'd'];
   if (abs < 5) return 'just now';
   return seconds < 0 ? `${value} ${unit} ago` : `in ${value} ${unit}`;
 }

@@ -12,7 +12,10 @@ export type Route =
   | { page: 'not-found'; path: string };
 
 export function parseRoute(path: string, search: string): Route {
-  const parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = path
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   if (parts.length === 0) return { page: 'home' };
   if (parts[0] === 'projects' && parts[1] !== undefined) {
     const project = parts[1];
@@ -29,7 +32,8 @@ export function parseRoute(path: string, search: string): Route {
 
 export const paths = {
   board: (project: string) => `/projects/${encodeURIComponent(project)}`,
-  promotion: (project: string, id: string) => `/projects/${encodeURIComponent(project)}/promotions/${encodeURIComponent(id)}`,
+  promotion: (project: string, id: string) =>
+    `/projects/${encodeURIComponent(project)}/promotions/${encodeURIComponent(id)}`,
   audit: (project: string, promotion?: string) =>
     `/projects/${encodeURIComponent(project)}/audit${promotion === undefined ? '' : `?promotion=${encodeURIComponent(promotion)}`}`,
 };
@@ -59,7 +63,15 @@ export function useRoute(): Route {
 export function Link({ to, ...rest }: { to: string } & AnchorHTMLAttributes<HTMLAnchorElement>) {
   const onClick = (event: MouseEvent<HTMLAnchorElement>): void => {
     rest.onClick?.(event);
-    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    if (
+      event.defaultPrevented ||
+      event.button !== 0 ||
+      event.metaKey ||
+      event.ctrlKey ||
+      event.shiftKey ||
+      event.altKey
+    )
+      return;
     event.preventDefault();
     navigate(to);
   };

@@ -59,8 +59,8 @@ export function SignInPage({ onSignedIn, problem }: { onSignedIn: () => void; pr
       <section aria-labelledby="token-title" className="panel">
         <h2 id="token-title">With an API token</h2>
         <p>
-          For local use: paste a token from <code>lockstep token create</code>. It is kept in this browser until you sign
-          out.
+          For local use: paste a token from <code>lockstep token create</code>. It is kept in this browser until you
+          sign out.
         </p>
         <form onSubmit={(e) => void useToken(e)}>
           <label htmlFor="api-token">API token</label>

@@ -3,7 +3,10 @@ import { useCallback, useEffect, useState } from 'react';
 export type Async<T> = { state: 'loading' } | { state: 'error'; error: Error } | { state: 'ready'; value: T };
 
 /** Loads `load()` when `deps` change; `reload` loads again, keeping the old value shown meanwhile. */
-export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: readonly unknown[]): [Async<T>, () => void] {
+export function useAsync<T>(
+  load: (signal: AbortSignal) => Promise<T>,
+  deps: readonly unknown[],
+): [Async<T>, () => void] {
   const [result, setResult] = useState<Async<T>>({ state: 'loading' });
   const [generation, setGeneration] = useState(0);
   useEffect(() => {
@@ -13,7 +16,8 @@ export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: rea
         if (!controller.signal.aborted) setResult({ state: 'ready', value });
       },
       (error: unknown) => {
-        if (!controller.signal.aborted) setResult({ state: 'error', error: error instanceof Error ? error : new Error(String(error)) });
+        if (!controller.signal.aborted)
+          setResult({ state: 'error', error: error instanceof Error ? error : new Error(String(error)) });
       },
     );
     return () => controller.abort();

@@ -38,7 +38,8 @@ export function AuditPage({ project, promotion }: { project: string; promotion?:
       </div>
       {promotion !== undefined && (
         <p>
-          <Link to={paths.audit(project)}>Whole project</Link> · <Link to={paths.promotion(project, promotion)}>The promotion</Link>
+          <Link to={paths.audit(project)}>Whole project</Link> ·{' '}
+          <Link to={paths.promotion(project, promotion)}>The promotion</Link>
         </p>
       )}
       {entries.length === 0 ? (

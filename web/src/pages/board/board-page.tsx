@@ -45,7 +45,9 @@ export function BoardPage({ project }: { project: string }) {
   if (environments.state === 'error') return <ErrorNotice error={environments.error} />;
   const list = environments.value;
   const columns = pipelineColumns(list);
-  const empty = list.every((e) => e.lastPromotion === undefined && e.pending.length === 0 && e.activePromotion === undefined);
+  const empty = list.every(
+    (e) => e.lastPromotion === undefined && e.pending.length === 0 && e.activePromotion === undefined,
+  );
   return (
     <section aria-labelledby="board-title">
       <div className="page-head">
@@ -60,7 +62,11 @@ export function BoardPage({ project }: { project: string }) {
           <div className="pipeline-column" key={i} role="presentation">
             {column.map((env) => (
               <div role="listitem" key={env.environment}>
-                <EnvironmentCard project={project} env={env} next={list.filter((n) => n.after.includes(env.environment))} />
+                <EnvironmentCard
+                  project={project}
+                  env={env}
+                  next={list.filter((n) => n.after.includes(env.environment))}
+                />
               </div>
             ))}
           </div>
@@ -80,7 +86,8 @@ function EmptyProject({ project, first }: { project: string; first: string | und
           Create a release: <code>lockstep release create --set COMPONENT=VERSION …</code>
         </li>
         <li>
-          Promote it{first === undefined ? '' : ` to ${first}`}: <code>lockstep promote RELEASE --to {first ?? 'ENV'}</code>
+          Promote it{first === undefined ? '' : ` to ${first}`}:{' '}
+          <code>lockstep promote RELEASE --to {first ?? 'ENV'}</code>
         </li>
       </ol>
       <p>Its cards fill in as it runs; this page follows it live.</p>
@@ -88,12 +95,29 @@ function EmptyProject({ project, first }: { project: string; first: string | und
   );
 }
 
-function EnvironmentCard({ project, env, next }: { project: string; env: EnvironmentStatus; next: EnvironmentStatus[] }) {
+function EnvironmentCard({
+  project,
+  env,
+  next,
+}: {
+  project: string;
+  env: EnvironmentStatus;
+  next: EnvironmentStatus[];
+}) {
   const { whoami } = useSignedIn();
   const headingId = `env-${env.environment}`;
   const last = env.lastPromotion;
   const changedAt = last?.finishedAt ?? last?.startedAt ?? last?.requestedAt;
-  const state = env.activePromotion !== undefined ? 'running' : env.pending.length > 0 ? 'pending' : last?.state === 'failed' ? 'failed' : env.release !== undefined ? 'ok' : 'empty';
+  const state =
+    env.activePromotion !== undefined
+      ? 'running'
+      : env.pending.length > 0
+        ? 'pending'
+        : last?.state === 'failed'
+          ? 'failed'
+          : env.release !== undefined
+            ? 'ok'
+            : 'empty';
   return (
     <article className={`env-card env-${state}`} aria-labelledby={headingId}>
       <header>
@@ -103,8 +127,14 @@ function EnvironmentCard({ project, env, next }: { project: string; env: Environ
       {env.description !== undefined && <p className="muted small">{env.description}</p>}
       <dl className="facts">
         <dt>Release</dt>
-        <dd>{env.release === undefined ? <span className="muted">none yet</span> : <span className="mono">{shortId(env.release)}</span>}</dd>
-        <dt>Last change</dt>
+        <dd>
+          {env.release === undefined ? (
+            <span className="muted">none yet</span>
+          ) : (
+            <span className="mono">{shortId(env.release)}</span>
+          )}
+        </dd>
+        <dt>Last promotion</dt>
         <dd>
           {changedAt === undefined || last === undefined ? (
             <span className="muted">never</span>
@@ -141,7 +171,9 @@ function EnvironmentCard({ project, env, next }: { project: string; env: Environ
       {env.activePromotion !== undefined && (
         <p className="running-note">
           Running now:{' '}
-          <Link to={paths.promotion(project, env.activePromotion.id)}>release {shortId(env.activePromotion.releaseId)}</Link>
+          <Link to={paths.promotion(project, env.activePromotion.id)}>
+            release {shortId(env.activePromotion.releaseId)}
+          </Link>
         </p>
       )}
       {env.pending.map((p) => (
@@ -168,7 +200,8 @@ function PendingBox({ project, pending }: { project: string; pending: PendingPro
   return (
     <section className="pending" aria-label={`Pending promotion of release ${shortId(pending.promotion.releaseId)}`}>
       <h3>
-        Pending: <Link to={paths.promotion(project, pending.promotion.id)}>release {shortId(pending.promotion.releaseId)}</Link>
+        Pending:{' '}
+        <Link to={paths.promotion(project, pending.promotion.id)}>release {shortId(pending.promotion.releaseId)}</Link>
       </h3>
       <p className="small">
         Requested by {pending.promotion.requestedBy} <Time iso={pending.promotion.requestedAt} />
@@ -186,7 +219,9 @@ export function GateLine({ gate }: { gate: PlannedGate }) {
   return (
     <li className={`gate gate-${gate.status}`}>
       <span className="badge">{gate.status}</span> <strong>{gate.gate}</strong>: {gate.message}
-      {gate.who !== undefined && gate.who.length > 0 && <span className="small"> (may act: {gate.who.join(', ')})</span>}
+      {gate.who !== undefined && gate.who.length > 0 && (
+        <span className="small"> (may act: {gate.who.join(', ')})</span>
+      )}
       {gate.until !== undefined && (
         <span className="small">
           {' '}
