@@ -230,7 +230,9 @@ describe('the web UI: a prod promotion approved by two people, watched live (Chr
     await expect(bob.page.getByRole('button', { name: 'Approve' }).isDisabled()).resolves.toBe(true);
     const dave = await signIn('dave');
     await dave.page.goto(promotionUrl);
-    await dave.page.getByRole('button', { name: 'Approve' }).click();
+    // With the keyboard: the button takes the focus and Enter presses it.
+    await dave.page.getByRole('button', { name: 'Approve' }).focus();
+    await dave.page.keyboard.press('Enter');
     await dave.page.getByRole('status').filter({ hasText: 'Your approval is recorded.' }).waitFor();
 
     // The graph turns green on bob's page, step by step, without a reload.

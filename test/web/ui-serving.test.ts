@@ -115,8 +115,13 @@ describe('the web UI, served by lockstep serve', () => {
       await page.getByRole('button', { name: 'Use this token' }).click();
       await page.getByRole('alert').filter({ hasText: 'does not accept this token' }).waitFor();
 
-      await page.getByLabel('API token', { exact: true }).fill(token);
-      await page.getByRole('button', { name: 'Use this token' }).click();
+      // With the keyboard only: Tab reaches the token field, Enter sends the form.
+      await page.reload();
+      await page.getByRole('heading', { name: 'Sign in to Lockstep' }).waitFor();
+      await page.keyboard.press('Tab');
+      await expect(page.evaluate('document.activeElement.id')).resolves.toBe('api-token');
+      await page.keyboard.type(token);
+      await page.keyboard.press('Enter');
       await page.getByRole('heading', { name: 'Pipeline' }).waitFor();
       for (const env of ['dev', 'staging', 'prod-eu', 'prod-us'])
         await page.getByRole('article', { name: env, exact: true }).waitFor();

@@ -85,6 +85,8 @@ export function PromotionGraph({
         minZoom={0.05}
         nodesDraggable={false}
         nodesConnectable={false}
+        nodesFocusable={false}
+        edgesFocusable={false}
         elementsSelectable
         onNodeClick={(_, node) => onSelect(node.id)}
         proOptions={{ hideAttribution: false }}
@@ -99,7 +101,10 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
   return (
     <div className={`step-node step-${data.state}`} data-step-state={data.state} data-component={data.component}>
       <Handle type="target" position={Position.Left} isConnectable={false} />
-      <div className="step-node-name">{data.component}</div>
+      {/* A real link: the keyboard reaches each step's row (state, outputs, log) from the graph. */}
+      <a className="step-node-name" href={`#step-${data.component}`}>
+        {data.component}
+      </a>
       <div className="step-node-meta">
         <span className="step-node-state">{data.state}</span>
         <span>{data.type}</span>
