@@ -193,14 +193,16 @@ describe('the web UI: a prod promotion approved by two people, watched live (Chr
 
     // The plan: Terraform's replacement marked as destroying, the update not; the Git diff of values.yaml.
     const iam = bob.page.getByRole('region', { name: 'Plan of iam' });
+    await iam.waitFor();
     const replaced = iam.locator('tr', { hasText: 'terraform_data.role' });
-    await expect(replaced.getByText('replace', { exact: true }).isVisible()).resolves.toBe(true);
+    await replaced.getByText('replace', { exact: true }).waitFor();
     await expect(replaced.getAttribute('class')).resolves.toBe('tf-destroys');
-    await expect(replaced.getByText('destroys').isVisible()).resolves.toBe(true);
+    await replaced.getByText('destroys').waitFor();
     const updated = iam.locator('tr', { hasText: 'terraform_data.settings' });
-    await expect(updated.getByText('update', { exact: true }).isVisible()).resolves.toBe(true);
+    await updated.getByText('update', { exact: true }).waitFor();
     await expect(updated.getAttribute('class')).resolves.toBeNull();
     const diff = bob.page.getByRole('region', { name: 'Plan of api' }).getByLabel('Git diff');
+    await diff.waitFor();
     await expect(diff.locator('.diff-del', { hasText: 'tag: 1.0.0' }).count()).resolves.toBe(1);
     await expect(diff.locator('.diff-add', { hasText: 'tag: 2.0.0' }).count()).resolves.toBe(1);
     await expect(diff.locator('.diff-add', { hasText: 'role/api-2-0-0' }).count()).resolves.toBe(1);
@@ -227,6 +229,8 @@ describe('the web UI: a prod promotion approved by two people, watched live (Chr
 
     // bob's page stays open, unreloaded, while dave approves: it follows the event stream.
     await bob.page.evaluate('window.notReloaded = true');
+    // bob counts once: his Approve is off now, with the reason.
+    await bob.page.getByText('bob@example.com already approved this plan').waitFor();
     await expect(bob.page.getByRole('button', { name: 'Approve' }).isDisabled()).resolves.toBe(true);
     const dave = await signIn('dave');
     await dave.page.goto(promotionUrl);
