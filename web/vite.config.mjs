@@ -17,7 +17,8 @@ export default defineConfig({
     // No inline script or style anywhere: the Content-Security-Policy refuses them.
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
-    sourcemap: true,
+    // No source maps in the package: they would triple its size (the UI's source is in the repository).
+    sourcemap: false,
     chunkSizeWarningLimit: 2000,
   },
   server: {

@@ -1,5 +1,4 @@
-import ELK from 'elkjs/lib/elk.bundled.js';
-import type { ElkNode } from 'elkjs/lib/elk-api.js';
+import type { ELK, ElkNode } from 'elkjs/lib/elk-api.js';
 
 export interface LayoutInput {
   id: string;
@@ -15,7 +14,11 @@ export interface Placed {
 export const NODE_WIDTH = 210;
 export const NODE_HEIGHT = 64;
 
-const elk = new ELK();
+// ELK is most of the UI's code (about 1.4 MB): loaded when a promotion's graph is first laid out, so
+// the board and the sign-in page do not wait for it.
+let elk: Promise<ELK> | undefined;
+const loadElk = (): Promise<ELK> =>
+  (elk ??= import('elkjs/lib/elk.bundled.js').then(({ default: Elk }) => new Elk()));
 
 /**
  * Lays a promotion's DAG out left to right with ELK's layered algorithm (dependencies before their
@@ -38,6 +41,6 @@ export async function layoutGraph(nodes: readonly LayoutInput[]): Promise<Placed
       n.dependsOn.filter((d) => ids.has(d)).map((d) => ({ id: `${d}->${n.id}`, sources: [d], targets: [n.id] })),
     ),
   };
-  const laid = await elk.layout(graph);
+  const laid = await (await loadElk()).layout(graph);
   return (laid.children ?? []).map((c) => ({ id: c.id, x: c.x ?? 0, y: c.y ?? 0 }));
 }
