@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockstep, requireBuild } from '../helpers/cli.js';
@@ -126,6 +127,9 @@ describe('the web UI, served by lockstep serve', () => {
       for (const env of ['dev', 'staging', 'prod-eu', 'prod-us'])
         await page.getByRole('article', { name: env, exact: true }).waitFor();
       await page.getByRole('heading', { name: 'Nothing promoted yet' }).waitFor();
+      // LOCKSTEP_UI_SCREENSHOTS=DIR: the new project's board for docs/ui.md.
+      const screenshots = process.env.LOCKSTEP_UI_SCREENSHOTS;
+      if (screenshots !== undefined) await page.screenshot({ path: join(screenshots, 'ui-board-empty.png') });
       await page.getByText('Live', { exact: true }).waitFor();
       await page.getByText('Signed in as viewer@example.com').waitFor();
 
