@@ -117,6 +117,26 @@ async function abandon(
   return record;
 }
 
+/**
+ * Why the actor may not approve, or reject, the promotion as it stands (absent: they may), as
+ * `approve` would refuse it: not pending, not in the gate's `from`, separation of duties, a second
+ * approval of the same plan. Read-only: nothing is recorded (a refused attempt is audited when made).
+ */
+export async function decisionRefusals(
+  deps: EngineDeps,
+  promotionRef: string,
+): Promise<{ promotion: PromotionRecord; approve?: string; reject?: string }> {
+  const promotion = await deps.store.getPromotion(promotionRef);
+  if (promotion.state !== 'pending') {
+    const reason = `promotion ${promotion.id.slice(0, 12)} is ${promotion.state}: only a pending promotion can be approved or rejected`;
+    return { promotion, approve: reason, reject: reason };
+  }
+  const release = await deps.store.getRelease(promotion.releaseId);
+  const approve = await approvalProblem(deps, promotion, release);
+  const reject = rejectionRefusal(deps, promotion);
+  return { promotion, ...(approve === undefined ? {} : { approve }), ...(reject === undefined ? {} : { reject }) };
+}
+
 async function approvalProblem(deps: EngineDeps, promotion: PromotionRecord, release: ReleaseRecord): Promise<string | undefined> {
   const env = deps.loaded.config.environments[promotion.environment];
   if (!env) return `environment ${promotion.environment} is no longer in the config`;

@@ -9,6 +9,9 @@ import { evaluatePromotionGates } from './gates.js';
 /** What runs in one environment, as `lockstep status` and `GET …/environments` show it. */
 export interface EnvironmentStatus {
   environment: string;
+  /** The environments it comes after (the config's `after`): the edges of the pipeline graph. */
+  after: string[];
+  description?: string;
   /** The last release that fully succeeded here. */
   release?: string;
   /** Components that no longer run that release's version (a later failed promotion may have left forward-only ones newer). */
@@ -50,8 +53,11 @@ export async function environmentStatus(deps: EngineDeps, environment?: string):
         summary: evaluation.summary,
       });
     }
+    const config = deps.loaded.config.environments[env];
     result.push({
       environment: env,
+      after: config?.after ?? [],
+      ...(config?.description === undefined ? {} : { description: config.description }),
       release: lastOk?.releaseId,
       differsFromRelease: differing,
       lastPromotion: last,

@@ -23,6 +23,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { ServerMetrics } from './metrics.js';
 import { whoamiRoutes } from './routes/whoami.js';
+import { webUiRoutes } from './web-ui.js';
 import type { AppOptions, ServerEnv } from './server-env.js';
 
 export type { AppOptions, Authorization, ServerEnv } from './server-env.js';
@@ -102,6 +103,8 @@ export function createApp(options: AppOptions): OpenAPIHono<ServerEnv> {
     },
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  // Last: the UI answers only paths no route above took (and never /api/ or /auth/).
+  webUiRoutes(app, options.webRoot);
 
   app.notFound((c) => {
     const { status, body } = errorResponse(new NotFoundError(`no route ${c.req.method} ${c.req.path}`));

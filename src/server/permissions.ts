@@ -58,6 +58,7 @@ export const ROUTE_PERMISSIONS = {
   createPromotion: { permission: 'promote', environment: { from: 'body', field: 'to' }, alsoWhen: [OVERRIDE_WINDOW] },
   approvePromotion: { permission: 'approve', environment: { from: 'promotion' }, alsoWhen: [OVERRIDE_WINDOW] },
   rejectPromotion: { permission: 'approve', environment: { from: 'promotion' } },
+  getPromotionDecisions: { permission: 'read', environment: { from: 'promotion' } },
   resumePromotion: {
     permission: 'resume',
     environment: { from: 'promotion' },

@@ -123,6 +123,18 @@ export const CreatePromotionBody = z
 export const ApproveBody = z
   .strictObject({ comment: z.string().max(10_000).optional(), overrideWindow: OverrideWindow.optional() })
   .openapi('Approve');
+const Decision = z.object({
+  allowed: z.boolean(),
+  reason: z.string().optional().openapi({ description: 'why not, when not allowed (the words a refusal would give)' }),
+});
+
+export const Decisions = z
+  .object({ approve: Decision, reject: Decision })
+  .openapi('Decisions', {
+    description:
+      'what the caller may decide on a promotion now, and why not: their role in its environment, then the gate (approvals.from, separation of duties, one approval per person)',
+  });
+
 export const RejectBody = z
   .strictObject({ comment: z.string().min(1).max(10_000).openapi({ description: 'why: required' }) })
   .openapi('Reject');

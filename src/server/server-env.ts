@@ -36,6 +36,8 @@ export interface AppOptions {
   shutdown?: AbortSignal;
   /** People sign in with an OpenID provider (`server.oidc`): sessions, the sign-in routes, the provider's tokens as bearers. */
   oidc?: OidcSignIn;
+  /** The built web UI served at `/` (default: dist/web of this package, see web-ui.ts). */
+  webRoot?: string;
 }
 
 /** A project whose store knows the request's token, and whom the token stands for there. */

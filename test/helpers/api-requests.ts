@@ -33,6 +33,7 @@ export function sampleRequests(
     createPromotion: { method: 'POST', path: `${P}/promotions`, body: { release: ids.release, to: 'dev' } },
     approvePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/approve`, body: { comment: 'ok' } },
     rejectPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/reject`, body: { comment: 'no' } },
+    getPromotionDecisions: { method: 'GET', path: `${P}/promotions/${ids.promotion}/decisions` },
     resumePromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/resume`, body: {} },
     cancelPromotion: { method: 'POST', path: `${P}/promotions/${ids.promotion}/cancel`, body: {} },
     rollbackEnvironment: { method: 'POST', path: `${P}/environments/dev/rollback`, body: {} },

@@ -377,6 +377,7 @@ describe('server: who may call what', () => {
       getPromotion: 'dev',
       getPromotionLogs: 'dev',
       getPromotionEvidence: 'dev',
+      getPromotionDecisions: 'dev',
       createPromotion: 'dev',
       approvePromotion: 'dev',
       rejectPromotion: 'dev',
@@ -732,6 +733,37 @@ describe('server: release reject, resume, cancel, rollback, window overrides, hi
     expect(again.json.promotion.reason).toContain('release rejected by alice@example.com');
     const entry = (await auditLog()).find((e) => e.kind === 'release.rejected');
     expect(entry?.data).toMatchObject({ reason: 'corrupts invoices', identity: 'authenticated', token: 'alice-ci' });
+  });
+
+  it('GET /promotions/{promotion}/decisions: what the caller may decide and why not, in the words approve would refuse with; it records nothing', async () => {
+    const { prod } = await pendingInProd();
+    type Decisions = Record<'approve' | 'reject', { allowed: boolean; reason?: string }>;
+    const ask = async (token: string): Promise<Decisions> => {
+      const r = await call<Decisions>('GET', `${P}/promotions/${prod.id.slice(0, 10)}/decisions`, { token });
+      expect(r.status, r.text).toBe(200);
+      return r.json;
+    };
+    const before = (await auditLog()).length;
+    // carol is an approver in group:sre.
+    expect(await ask('carol-token')).toEqual({ approve: { allowed: true }, reject: { allowed: true } });
+    // victor's role refuses both, before the gate is asked.
+    const refused = 'victor@example.com may not approve in prod: needs approver there (has viewer)';
+    expect(await ask('victor-token')).toEqual({
+      approve: { allowed: false, reason: refused },
+      reject: { allowed: false, reason: refused },
+    });
+    // Asking is not trying: no approval.refused entry, nothing at all.
+    expect((await auditLog()).length).toBe(before);
+
+    const approved = await call('POST', `${P}/promotions/${prod.id}/approve`, { token: 'carol-token', body: {} });
+    expect(approved.status, approved.text).toBe(200);
+    const done = await settled(prod.id);
+    expect(done.promotion.state).toBe('succeeded');
+    const over = `promotion ${prod.id.slice(0, 12)} is succeeded: only a pending promotion can be approved or rejected`;
+    expect(await ask('carol-token')).toEqual({
+      approve: { allowed: false, reason: over },
+      reject: { allowed: false, reason: over },
+    });
   });
 
   it('POST /promotions/{promotion}/cancel: a pending promotion ends cancelled; a finished one is a 409', async () => {

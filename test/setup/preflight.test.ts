@@ -39,6 +39,7 @@ describe('test preflight', () => {
     const target: PreflightTarget = {
       path: dir,
       sshd: join(dir, 'sshd'),
+      chromium: join(dir, 'chromium'),
       postgresUrl: `postgres://postgres:pw@127.0.0.1:${port}/test`,
       mysqlUrl: `mysql://root@127.0.0.1:${port}/test`,
       isRoot: false,
@@ -54,16 +55,17 @@ describe('test preflight', () => {
       'script',
       'terraform',
       'sshd',
+      'Chromium',
       'root',
       'PostgreSQL',
       'MariaDB',
     ]);
 
     const message = preflightMessage(missing);
-    expect(message).toContain('lacks 11 things they need');
+    expect(message).toContain('lacks 12 things they need');
     const install = message.split('\n').filter((line) => line.includes('apt-get install'));
     expect(install).toEqual([
-      'Install (Debian/Ubuntu): apt-get install -y --no-install-recommends git openssh-client passwd curl wget bsdutils openssh-server postgresql mariadb-server',
+      'Install (Debian/Ubuntu): apt-get install -y --no-install-recommends git openssh-client passwd curl wget bsdutils openssh-server chromium postgresql mariadb-server',
     ]);
     expect(message).toContain(`PostgreSQL at postgres://postgres@127.0.0.1:${port}/test`);
     expect(message).toContain('LOCKSTEP_TEST_POSTGRES_URL');
@@ -78,6 +80,7 @@ describe('test preflight', () => {
     const target: PreflightTarget = {
       path: ['/no/such/dir', '', dir].join(':'),
       sshd: stub('sshd'),
+      chromium: stub('chromium'),
       postgresUrl: POSTGRES_URL,
       mysqlUrl: MYSQL_URL,
       isRoot: true,
@@ -94,6 +97,7 @@ describe('test preflight', () => {
     const missing = await missingPrerequisites({
       path: dir,
       sshd: dir,
+      chromium: stub('chromium'),
       postgresUrl: POSTGRES_URL,
       mysqlUrl: MYSQL_URL,
       isRoot: true,

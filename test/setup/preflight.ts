@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { CHROMIUM } from '../helpers/chromium-path.js';
 import { MYSQL_URL, POSTGRES_URL } from '../helpers/database-urls.js';
 
 /*
@@ -18,6 +19,8 @@ export interface PreflightTarget {
   path: string;
   /** The sshd the ssh tests start (test/adapters/ssh/sshd.ts). */
   sshd: string;
+  /** The Chromium the web UI tests drive (test/helpers/chromium.ts). */
+  chromium: string;
   postgresUrl: string;
   mysqlUrl: string;
   /** The ssh tests create a user per host with useradd. */
@@ -41,6 +44,7 @@ export function machineTarget(): PreflightTarget {
   return {
     path: process.env.PATH ?? '',
     sshd: '/usr/sbin/sshd',
+    chromium: CHROMIUM,
     postgresUrl: POSTGRES_URL,
     mysqlUrl: MYSQL_URL,
     isRoot: process.getuid?.() === 0,
@@ -151,6 +155,13 @@ export async function missingPrerequisites(target: PreflightTarget): Promise<Mis
       what: `sshd (${target.sshd})`,
       why: 'the ssh tests start real OpenSSH servers',
       apt: ['openssh-server'],
+    });
+  }
+  if (!isExecutableFile(target.chromium)) {
+    missing.push({
+      what: `Chromium (${target.chromium})`,
+      why: 'the web UI tests drive Debian\'s Chromium with playwright-core (never a downloaded browser)',
+      apt: ['chromium'],
     });
   }
   if (!target.isRoot) {

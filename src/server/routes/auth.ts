@@ -5,7 +5,7 @@ import type { OidcSignIn } from '../oidc/oidc-sign-in.js';
 import { error, ERROR_RESPONSES, json } from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
 
-const AuthConfig = z
+export const AuthConfig = z
   .object({
     oidc: z
       .object({
@@ -19,7 +19,7 @@ const AuthConfig = z
   })
   .openapi('AuthConfig');
 
-const SessionView = z
+export const SessionView = z
   .object({
     name: z.string().openapi({ description: 'the actor: a person’s email, or whom an API token acts for' }),
     via: z.enum(['oidc', 'token']),

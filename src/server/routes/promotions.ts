@@ -1,5 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { approve } from '../../engine/approve.js';
+import { approve, decisionRefusals } from '../../engine/approve.js';
 import { cancelPromotion } from '../../engine/cancel.js';
 import { promote, reapplyComponents, resume } from '../../engine/promote.js';
 import { promotionLogs, promotionWithSteps } from '../../engine/records.js';
@@ -20,6 +20,7 @@ import {
   RejectBody,
   ResumeBody,
   CancelBody,
+  Decisions,
   Step,
 } from '../schemas.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
@@ -171,6 +172,30 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       },
     );
   }
+
+  app.openapi(
+    createRoute({
+      operationId: 'getPromotionDecisions',
+      method: 'get',
+      path: `${BASE}/promotions/{promotion}/decisions`,
+      tags: ['promotions'],
+      summary:
+        'whether the caller may approve or reject the promotion now, and why not: what the web UI shows instead of a button that would be refused',
+      middleware: guard('getPromotionDecisions', options),
+      request: { params: PromotionParams },
+      responses: { 200: json(Decisions, 'the caller’s decisions'), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const refusals = await decisionRefusals(c.var.deps, c.req.valid('param').promotion);
+      // Through the API both decisions need the approve permission (ROUTE_PERMISSIONS) before the gate's own rules.
+      const role = options.authorize(c.var.identity, 'approve', c.var.project.name, refusals.promotion.environment);
+      const decision = (refusal: string | undefined) => {
+        const reason = role.ok ? refusal : role.reason;
+        return reason === undefined ? { allowed: true } : { allowed: false, reason };
+      };
+      return c.json({ approve: decision(refusals.approve), reject: decision(refusals.reject) }, 200);
+    },
+  );
 
   app.openapi(
     createRoute({

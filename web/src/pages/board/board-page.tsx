@@ -1,0 +1,271 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { ApiError, api } from '../../api/client.js';
+import { followEvents } from '../../api/events.js';
+import type { EnvironmentStatus, PendingPromotion, PlannedGate } from '../../api/types.js';
+import { shortId, Time } from '../../shell/format.js';
+import { mayIn } from '../../shell/roles.js';
+import { Link, navigate, paths } from '../../shell/router.js';
+import { useSignedIn } from '../../shell/session-context.js';
+import { useAsync } from '../../shell/use-async.js';
+import { pipelineColumns } from './pipeline-columns.js';
+
+/**
+ * The pipeline board: every environment as a card, left to right along `after`, with the release it
+ * runs, each component's version, what waits there and on what, and when it last changed. Follows the
+ * event stream, so a promotion started or approved anywhere shows up here.
+ */
+export function BoardPage({ project }: { project: string }) {
+  const [environments, reload] = useAsync((signal) => api.environments(project, signal), [project]);
+  const [live, setLive] = useState(false);
+  const pendingReload = useRef<number | undefined>(undefined);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    void followEvents(
+      project,
+      {
+        kinds: ['audit'],
+        after: 'now',
+        onOpen: setLive,
+        onEvent: () => {
+          // Many entries arrive together (a promotion's steps): read the board once for them.
+          window.clearTimeout(pendingReload.current);
+          pendingReload.current = window.setTimeout(reload, 150);
+        },
+      },
+      controller.signal,
+    );
+    return () => {
+      controller.abort();
+      window.clearTimeout(pendingReload.current);
+    };
+  }, [project, reload]);
+
+  if (environments.state === 'loading') return <p className="loading">Loading the pipeline…</p>;
+  if (environments.state === 'error') return <ErrorNotice error={environments.error} />;
+  const list = environments.value;
+  const columns = pipelineColumns(list);
+  const empty = list.every(
+    (e) => e.lastPromotion === undefined && e.pending.length === 0 && e.activePromotion === undefined,
+  );
+  return (
+    <section aria-labelledby="board-title">
+      <div className="page-head">
+        <h1 id="board-title">Pipeline</h1>
+        <span className={`live ${live ? 'live-on' : ''}`} role="status">
+          {live ? 'Live' : 'Connecting…'}
+        </span>
+      </div>
+      {empty && <EmptyProject project={project} first={columns[0]?.[0]?.environment} />}
+      <div className="pipeline" role="list" aria-label="Environments, in promotion order">
+        {columns.map((column, i) => (
+          <div className="pipeline-column" key={i} role="presentation">
+            {column.map((env) => (
+              <div role="listitem" key={env.environment}>
+                <EnvironmentCard
+                  project={project}
+                  env={env}
+                  next={list.filter((n) => n.after.includes(env.environment))}
+                />
+              </div>
+            ))}
+          </div>
+        ))}
+      </div>
+    </section>
+  );
+}
+
+function EmptyProject({ project, first }: { project: string; first: string | undefined }) {
+  return (
+    <div className="panel empty-state">
+      <h2>Nothing promoted yet</h2>
+      <p>Every environment of {project} is below, still empty. To send the first release through:</p>
+      <ol>
+        <li>
+          Create a release: <code>lockstep release create --set COMPONENT=VERSION …</code>
+        </li>
+        <li>
+          Promote it{first === undefined ? '' : ` to ${first}`}:{' '}
+          <code>lockstep promote RELEASE --to {first ?? 'ENV'}</code>
+        </li>
+      </ol>
+      <p>Its cards fill in as it runs; this page follows it live.</p>
+    </div>
+  );
+}
+
+function EnvironmentCard({
+  project,
+  env,
+  next,
+}: {
+  project: string;
+  env: EnvironmentStatus;
+  next: EnvironmentStatus[];
+}) {
+  const { whoami } = useSignedIn();
+  const headingId = `env-${env.environment}`;
+  const last = env.lastPromotion;
+  const changedAt = last?.finishedAt ?? last?.startedAt ?? last?.requestedAt;
+  const state =
+    env.activePromotion !== undefined
+      ? 'running'
+      : env.pending.length > 0
+        ? 'pending'
+        : last?.state === 'failed'
+          ? 'failed'
+          : env.release !== undefined
+            ? 'ok'
+            : 'empty';
+  return (
+    <article className={`env-card env-${state}`} aria-labelledby={headingId}>
+      <header>
+        <h2 id={headingId}>{env.environment}</h2>
+        {env.after.length > 0 && <span className="muted small">after {env.after.join(', ')}</span>}
+      </header>
+      {env.description !== undefined && <p className="muted small">{env.description}</p>}
+      <dl className="facts">
+        <dt>Release</dt>
+        <dd>
+          {env.release === undefined ? (
+            <span className="muted">none yet</span>
+          ) : (
+            <span className="mono">{shortId(env.release)}</span>
+          )}
+        </dd>
+        <dt>Last promotion</dt>
+        <dd>
+          {changedAt === undefined || last === undefined ? (
+            <span className="muted">never</span>
+          ) : (
+            <>
+              <Link to={paths.promotion(project, last.id)}>{last.state}</Link> <Time iso={changedAt} />
+            </>
+          )}
+        </dd>
+      </dl>
+      {env.components.length > 0 && (
+        <table className="components">
+          <caption className="visually-hidden">Components in {env.environment}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Component</th>
+              <th scope="col">Version</th>
+              <th scope="col">Health</th>
+            </tr>
+          </thead>
+          <tbody>
+            {env.components.map((c) => (
+              <tr key={c.component}>
+                <th scope="row">{c.component}</th>
+                <td className="mono">{c.version}</td>
+                <td>
+                  <Health ok={!env.differsFromRelease.includes(c.component)} verification={last?.verification?.state} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {env.activePromotion !== undefined && (
+        <p className="running-note">
+          Running now:{' '}
+          <Link to={paths.promotion(project, env.activePromotion.id)}>
+            release {shortId(env.activePromotion.releaseId)}
+          </Link>
+        </p>
+      )}
+      {env.pending.map((p) => (
+        <PendingBox key={p.promotion.id} project={project} pending={p} />
+      ))}
+      {env.release !== undefined &&
+        next.map((n) =>
+          mayIn(whoami, project, 'promote', n.environment) ? (
+            <PromoteButton key={n.environment} project={project} release={env.release ?? ''} to={n.environment} />
+          ) : null,
+        )}
+    </article>
+  );
+}
+
+function Health({ ok, verification }: { ok: boolean; verification: string | undefined }) {
+  if (!ok) return <span className="badge badge-warn">other version</span>;
+  if (verification === 'failed') return <span className="badge badge-bad">verification failed</span>;
+  return <span className="badge badge-ok">{verification === 'passed' ? 'verified' : 'as released'}</span>;
+}
+
+function PendingBox({ project, pending }: { project: string; pending: PendingPromotion }) {
+  const waiting = pending.gates.filter((g) => g.status !== 'passed');
+  return (
+    <section className="pending" aria-label={`Pending promotion of release ${shortId(pending.promotion.releaseId)}`}>
+      <h3>
+        Pending:{' '}
+        <Link to={paths.promotion(project, pending.promotion.id)}>release {shortId(pending.promotion.releaseId)}</Link>
+      </h3>
+      <p className="small">
+        Requested by {pending.promotion.requestedBy} <Time iso={pending.promotion.requestedAt} />
+      </p>
+      <ul className="gates">
+        {waiting.map((g, i) => (
+          <GateLine key={`${g.gate}-${i}`} gate={g} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+export function GateLine({ gate }: { gate: PlannedGate }) {
+  return (
+    <li className={`gate gate-${gate.status}`}>
+      <span className="badge">{gate.status}</span> <strong>{gate.gate}</strong>: {gate.message}
+      {gate.who !== undefined && gate.who.length > 0 && (
+        <span className="small"> (may act: {gate.who.join(', ')})</span>
+      )}
+      {gate.until !== undefined && (
+        <span className="small">
+          {' '}
+          (until <Time iso={gate.until} />)
+        </span>
+      )}
+    </li>
+  );
+}
+
+function PromoteButton({ project, release, to }: { project: string; release: string; to: string }) {
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const promote = async (): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const { promotion } = await api.promote(project, { release, to });
+      navigate(paths.promotion(project, promotion.id));
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+      setBusy(false);
+    }
+  };
+  const label = useMemo(() => `Promote to ${to}`, [to]);
+  return (
+    <div className="promote">
+      <button type="button" className="button button-primary" disabled={busy} onClick={() => void promote()}>
+        {label}
+      </button>
+      {error !== undefined && (
+        <p role="alert" className="notice notice-error small">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function ErrorNotice({ error }: { error: Error }) {
+  const forbidden = error instanceof ApiError && (error.status === 403 || error.status === 404);
+  return (
+    <p role="alert" className="notice notice-error">
+      {forbidden ? error.message : `Could not load this page: ${error.message}`}
+    </p>
+  );
+}
