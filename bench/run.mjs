@@ -15,6 +15,7 @@ const BENCHMARKS = [
   ['gitops', async () => (await import('./gitops.mjs')).benchGitops()],
   ['exactlyOnce', async () => (await import('./exactly-once.mjs')).benchExactlyOnce()],
   ['server', async () => (await import('./server.mjs')).benchServer()],
+  ['ui', async () => (await import('./ui.mjs')).benchUi()],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',');
