@@ -311,6 +311,30 @@ export function renderMarkdown(results) {
       '',
     );
   }
+  if (b.ui?.result) {
+    const v = b.ui.result;
+    parts.push(
+      '## 11. The web UI at scale (Debian\'s Chromium against `lockstep serve`)',
+      '',
+      table(
+        ['what', 'ms (median)'],
+        [
+          [`board first render, ${v.environments} environments × ${v.componentsEach} components`, v.boardFirstRenderMs],
+          ['board first render, 4 environments × 3 components (baseline)', v.smallBoardFirstRenderMs],
+          [`\`GET /environments\` of the big board alone`, v.boardReadMs],
+          ['of its first render: `GET /environments` in the browser', v.boardReadInBrowserMs ?? '-'],
+          ['of its first render: from that answer to the cards painted', v.boardRenderAfterReadMs ?? '-'],
+          ['update: `promotion.finished` → the card shows the new release', v.updateEventToShownMs],
+          ['update: of which rendering, after the re-read arrived', v.updateRenderMs],
+          [`promotion page of ${v.graphSteps} steps: every step drawn`, v.graphRenderMs ?? `not drawn (${v.graphNodesDrawn} graph nodes in the page)`],
+          [`elkjs layout of the same ${v.graphSteps}-step DAG, in Node`, v.elkLayoutMs],
+        ],
+      ),
+      '',
+      `The big board's first render is ${v.firstRenderVsSmall}× the small one's. Seeding it (one release promoted into every environment) took ${v.seedSeconds} s.`,
+      '',
+    );
+  }
   for (const [name, entry] of Object.entries(b))
     if (entry.error) parts.push(`**${name} did not run:** ${entry.error}`, '');
   return parts.join('\n') + '\n';

@@ -18,6 +18,7 @@ const BENCHMARKS = [
   ['metrics', async () => (await import('./metrics.mjs')).benchMetrics()],
   ['replicasWakeup', async () => (await import('./replicas-wakeup.mjs')).benchReplicasWakeup()],
   ['replicas', async () => (await import('./replicas.mjs')).benchReplicas()],
+  ['ui', async () => (await import('./ui.mjs')).benchUi()],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',');

@@ -1,5 +1,6 @@
 import type {
   ApproveBody,
+  AuditVerification,
   AuthConfig,
   CreatePromotionBody,
   Decisions,
@@ -8,6 +9,7 @@ import type {
   LogLine,
   Promotion,
   RejectBody,
+  RejectReleaseBody,
   Release,
   Session,
   Step,
@@ -87,7 +89,8 @@ export class ApiClient {
     this.request('GET', `/api/v1/projects/${enc(project)}/environments`, undefined, signal);
   releases = (project: string, limit = 50): Promise<Release[]> =>
     this.request('GET', `/api/v1/projects/${enc(project)}/releases?limit=${limit}`);
-  release = (project: string, id: string): Promise<Release> =>
+  /** A release (by id or unique prefix) and every promotion of it, newest first. */
+  release = (project: string, id: string): Promise<{ release: Release; promotions: Promotion[] }> =>
     this.request('GET', `/api/v1/projects/${enc(project)}/releases/${enc(id)}`);
   promotions = (project: string, limit = 50): Promise<Promotion[]> =>
     this.request('GET', `/api/v1/projects/${enc(project)}/promotions?limit=${limit}`);
@@ -103,6 +106,19 @@ export class ApiClient {
     this.request('GET', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/decisions`, undefined, signal);
   reject = (project: string, id: string, body: RejectBody): Promise<{ promotion: Promotion }> =>
     this.request('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/reject`, body);
+
+  rejectRelease = (project: string, id: string, body: RejectReleaseBody): Promise<{ release: Release; rejectedPromotions: Promotion[] }> =>
+    this.request('POST', `/api/v1/projects/${enc(project)}/releases/${enc(id)}/reject`, body);
+  verifyAudit = (project: string, signal?: AbortSignal): Promise<AuditVerification> =>
+    this.request('GET', `/api/v1/projects/${enc(project)}/audit/verify`, undefined, signal);
+  /** The audit export's URL (JSON lines, streamed): a session cookie downloads it with a plain link. */
+  auditExportUrl = (project: string): string => `/api/v1/projects/${enc(project)}/audit/export`;
+  /** The audit export fetched with this client's credentials (an API token cannot ride on a plain link). */
+  async auditExport(project: string): Promise<Blob> {
+    const response = await fetch(this.auditExportUrl(project), { credentials: 'same-origin', headers: { ...this.headers(), Accept: 'application/x-ndjson' } });
+    if (!response.ok) throw new ApiError(response.status, `the audit export failed: HTTP ${response.status}`);
+    return response.blob();
+  }
 }
 
 function safeJson(text: string): unknown {

@@ -18,6 +18,7 @@ export type WhoAmI = z.infer<typeof S.WhoAmI>;
 export type ErrorBody = z.infer<typeof S.ErrorBody>;
 export type ApproveBody = z.input<typeof S.ApproveBody>;
 export type RejectBody = z.input<typeof S.RejectBody>;
+export type RejectReleaseBody = z.input<typeof S.RejectReleaseBody>;
 export type CreatePromotionBody = z.input<typeof S.CreatePromotionBody>;
 export type Decisions = z.infer<typeof S.Decisions>;
 export type AuthConfig = z.infer<typeof AuthConfigSchema>;

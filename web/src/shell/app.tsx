@@ -1,8 +1,9 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ApiError, api, storedToken } from '../api/client.js';
 import { AuditPage } from '../pages/audit/audit-page.js';
 import { BoardPage } from '../pages/board/board-page.js';
 import { PromotionPage } from '../pages/promotion/promotion-page.js';
+import { ReleasePage } from '../pages/release/release-page.js';
 import { Link, navigate, paths, useRoute, type Route } from './router.js';
 import { SessionContext, useSignedIn, type SignedIn } from './session-context.js';
 import { SignInPage } from './sign-in-page.js';
@@ -42,6 +43,7 @@ export function App() {
   useEffect(() => {
     document.title = `${titleOf(route)} · Lockstep`;
   }, [route]);
+  useFocusOnNewPage();
 
   if (auth.state === 'checking') return <p className="loading">Loading…</p>;
   if (auth.state === 'signed-out')
@@ -104,9 +106,9 @@ function Page({ route }: { route: Route }) {
     case 'promotion':
       return <PromotionPage project={route.project} id={route.promotion} />;
     case 'audit':
-      return (
-        <AuditPage project={route.project} {...(route.promotion === undefined ? {} : { promotion: route.promotion })} />
-      );
+      return <AuditPage project={route.project} {...(route.promotion === undefined ? {} : { promotion: route.promotion })} />;
+    case 'release':
+      return <ReleasePage project={route.project} id={route.release} />;
     case 'not-found':
       return (
         <section>
@@ -149,6 +151,22 @@ function Home() {
   );
 }
 
+/**
+ * After navigating to another page (not a change of its query, such as a filter), focus moves to the
+ * main region, so keyboard and screen reader users start at the new page, not where the link was.
+ */
+function useFocusOnNewPage(): void {
+  const pathname = location.pathname;
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById('main')?.focus();
+  }, [pathname]);
+}
+
 function titleOf(route: Route): string {
   switch (route.page) {
     case 'home':
@@ -159,6 +177,8 @@ function titleOf(route: Route): string {
       return `Promotion ${route.promotion.slice(0, 12)}`;
     case 'audit':
       return `${route.project} audit`;
+    case 'release':
+      return `Release ${route.release.slice(0, 12)}`;
     case 'not-found':
       return 'Not found';
   }

@@ -9,6 +9,7 @@ export type Route =
   | { page: 'board'; project: string }
   | { page: 'promotion'; project: string; promotion: string }
   | { page: 'audit'; project: string; promotion?: string }
+  | { page: 'release'; project: string; release: string }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(path: string, search: string): Route {
@@ -22,6 +23,7 @@ export function parseRoute(path: string, search: string): Route {
     if (parts.length === 2) return { page: 'board', project };
     if (parts[2] === 'promotions' && parts[3] !== undefined && parts.length === 4)
       return { page: 'promotion', project, promotion: parts[3] };
+    if (parts[2] === 'releases' && parts[3] !== undefined && parts.length === 4) return { page: 'release', project, release: parts[3] };
     if (parts[2] === 'audit' && parts.length === 3) {
       const promotion = new URLSearchParams(search).get('promotion') ?? undefined;
       return { page: 'audit', project, ...(promotion === undefined ? {} : { promotion }) };
@@ -32,8 +34,8 @@ export function parseRoute(path: string, search: string): Route {
 
 export const paths = {
   board: (project: string) => `/projects/${encodeURIComponent(project)}`,
-  promotion: (project: string, id: string) =>
-    `/projects/${encodeURIComponent(project)}/promotions/${encodeURIComponent(id)}`,
+  promotion: (project: string, id: string) => `/projects/${encodeURIComponent(project)}/promotions/${encodeURIComponent(id)}`,
+  release: (project: string, id: string) => `/projects/${encodeURIComponent(project)}/releases/${encodeURIComponent(id)}`,
   audit: (project: string, promotion?: string) =>
     `/projects/${encodeURIComponent(project)}/audit${promotion === undefined ? '' : `?promotion=${encodeURIComponent(promotion)}`}`,
 };
