@@ -145,7 +145,7 @@ describe('lockstep state migrate and state version', () => {
     const s = schema();
     let servers: ServeProcess[] = [];
     try {
-      servers = await Promise.all([1, 2, 3].map(() => startServe(project.dir, ['--state', pgState(s)])));
+      servers = await Promise.all([1, 2, 3].map(() => startServe(project.dir, ['--state', pgState(s)], { LOCKSTEP_SERVER_SECRET: 'three-servers-one-secret-0123456789abcdef' })));
       for (const server of servers) {
         const ready = await fetch(`${server.url}/readyz`);
         expect(ready.status, server.stderr()).toBe(200);
