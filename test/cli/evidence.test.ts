@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Identity } from '../../src/core/access.js';
@@ -492,6 +492,21 @@ describe('signed audit checkpoints', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('entries were removed from the end');
     ok(['audit', 'verify', '--key', signing.pub, '--checkpoint', prodEvidence]);
+
+    // The same cut made in the database itself (by someone who may drop the append-only trigger):
+    // the evidence stored with the newest promotions signs a head the cut log no longer reaches.
+    const copy = join(project.dir, 'cut-state');
+    mkdirSync(copy, { recursive: true });
+    copyFileSync(join(project.dir, '.lockstep', 'state.db'), join(copy, 'state.db'));
+    const db = new Database(join(copy, 'state.db'));
+    db.exec(`DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= ${head.seq}`);
+    db.close();
+    const cutState = run(['audit', 'verify', '--key', signing.pub, '--state', copy]);
+    expect(cutState.status, cutState.stdout + cutState.stderr).toBe(1);
+    expect(cutState.stdout).toContain('entries were removed from the end');
+    // Without the key, the chain that is left is consistent: only the signed heads show the cut.
+    expect(run(['audit', 'verify', '--state', copy]).status).toBe(0);
+    expect(ok(['audit', 'verify', '--key', signing.pub]).stdout).toMatch(/the log reaches the audit heads signed in the evidence of the \d+ newest finished promotion/);
 
     // One byte of a checkpoint's signed payload changed (and the chain's hashes recomputed to match).
     const entries = lines.map((l) => JSON.parse(l) as Entry);

@@ -3,7 +3,10 @@ import { accessSync, constants, createReadStream, createWriteStream, readFileSyn
 import type { KeyObject } from 'node:crypto';
 import { openCheckpoint } from '../../core/audit-checkpoint.js';
 import { openEnvelope } from '../../core/dsse.js';
-import { InputError } from '../../core/errors.js';
+import { InputError, NotFoundError } from '../../core/errors.js';
+import { FINAL_PROMOTION_STATES } from '../../core/model.js';
+import type { EvidenceRecord } from '../../store/store.js';
+import type { Backend } from '../backend.js';
 import { IN_TOTO_PAYLOAD_TYPE } from '../../core/evidence.js';
 import { signedHeadOf, verifyAuditExport, type SignedAuditCheck, type SignedHead } from '../../engine/audit-verify.js';
 import { readPublicKey } from '../../engine/signing-key.js';
@@ -63,7 +66,11 @@ export function addAuditCommands(program: Command): void {
         return;
       }
       await withBackend(cmd, 'read', async (backend, opts) => {
-        report(await verifyAuditExport(backend.exportAudit(), publicKey, anchors), opts.output);
+        // The evidence stored with the newest promotions signs heads too: a tail cut from the log
+        // below one of them is found without a head kept elsewhere.
+        const stored = await storedHeads(backend, publicKey);
+        report(await verifyAuditExport(backend.exportAudit(), publicKey, [...anchors, ...stored]), opts.output);
+        if (opts.output === 'text' && stored.length > 0) print(`the log reaches the audit heads signed in the evidence of the ${stored.length} newest finished promotion(s)`);
       });
     });
   audit
@@ -82,6 +89,31 @@ export function addAuditCommands(program: Command): void {
         }
       });
     });
+}
+
+/** How many of the newest promotions' stored evidence `audit verify --key` checks the log against. */
+const STORED_HEADS = 20;
+
+/**
+ * The audit heads signed in the evidence of the newest finished promotions, where this key signed
+ * it. Unsigned evidence, or evidence signed by another key (an older one), proves nothing and is
+ * left out; evidence not written yet (a crash; tick writes it) too.
+ */
+async function storedHeads(backend: Backend, publicKey: KeyObject): Promise<SignedHead[]> {
+  const heads: SignedHead[] = [];
+  for (const promotion of await backend.promotions({ limit: STORED_HEADS })) {
+    if (!FINAL_PROMOTION_STATES.includes(promotion.state)) continue;
+    let record: EvidenceRecord;
+    try {
+      record = await backend.evidence(promotion.id);
+    } catch (error) {
+      if (error instanceof NotFoundError || error instanceof InputError) continue;
+      throw error;
+    }
+    const opened = openEnvelope(record.envelope, { publicKey, payloadType: IN_TOTO_PAYLOAD_TYPE });
+    if (opened.ok) heads.push(signedHeadOf(JSON.parse(opened.payload.toString('utf8')) as unknown, `the evidence of promotion ${promotion.id}`));
+  }
+  return heads;
 }
 
 /** The head a kept checkpoint or evidence file signs: its signature must be the key's. */
