@@ -21,6 +21,10 @@ export type RejectBody = z.input<typeof S.RejectBody>;
 export type RejectReleaseBody = z.input<typeof S.RejectReleaseBody>;
 export type CreatePromotionBody = z.input<typeof S.CreatePromotionBody>;
 export type Decisions = z.infer<typeof S.Decisions>;
+export type ResumeBody = z.input<typeof S.ResumeBody>;
+export type CancelBody = z.input<typeof S.CancelBody>;
+export type RollbackBody = z.input<typeof S.RollbackBody>;
+export type DriftBody = z.input<typeof S.DriftBody>;
 export type AuthConfig = z.infer<typeof AuthConfigSchema>;
 export type Session = z.infer<typeof SessionView>;
 
