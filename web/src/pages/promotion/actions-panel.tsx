@@ -59,11 +59,11 @@ export function ActionsPanel({
       switch (decision.kind) {
         case 'retry':
           await api.resume(project, promotion.id, { retryStep: [decision.step] });
-          setDone(`${decision.step} is applied again; the promotion carries on once no step is left interrupted.`);
+          setDone(`Recorded: ${decision.step} is applied again when the promotion carries on, once no step is left interrupted.`);
           break;
         case 'mark-done':
           await api.resume(project, promotion.id, { markDone: [decision.step] });
-          setDone(`${decision.step} is marked done; the promotion carries on once no step is left interrupted.`);
+          setDone(`Recorded: ${decision.step} is done; the promotion carries on once no step is left interrupted.`);
           break;
         case 'cancel': {
           const text = reason.trim();
