@@ -3,6 +3,7 @@ import type {
   AuditVerification,
   CancelBody,
   DriftBody,
+  DriftReport,
   ResumeBody,
   RollbackBody,
   AuthConfig,
@@ -118,7 +119,7 @@ export class ApiClient {
     this.request('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/cancel`, body);
   rollback = (project: string, environment: string, body: RollbackBody = {}): Promise<{ promotion: Promotion }> =>
     this.request('POST', `/api/v1/projects/${enc(project)}/environments/${enc(environment)}/rollback`, body);
-  checkDrift = (project: string, environment: string, body: DriftBody = {}): Promise<unknown> =>
+  checkDrift = (project: string, environment: string, body: DriftBody = {}): Promise<DriftReport> =>
     this.request('POST', `/api/v1/projects/${enc(project)}/environments/${enc(environment)}/drift`, body);
 
   rejectRelease = (project: string, id: string, body: RejectReleaseBody): Promise<{ release: Release; rejectedPromotions: Promotion[] }> =>

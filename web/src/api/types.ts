@@ -35,3 +35,6 @@ export type Role = WhoAmI['projects'][number]['roles'][number];
 
 /** An `event: audit` of the event stream: an audit entry as stored (redacted before it was written). */
 export type { AuditEntry } from '../../../src/core/audit.js';
+
+export type DriftReport = z.infer<typeof S.Drift>;
+export type DriftState = EnvironmentStatus['drift'][number];

@@ -7,6 +7,7 @@ import { mayIn } from '../../shell/roles.js';
 import { Link, navigate, paths } from '../../shell/router.js';
 import { useSignedIn } from '../../shell/session-context.js';
 import { useAsync } from '../../shell/use-async.js';
+import { DriftSection } from './drift-section.js';
 import { pipelineColumns } from './pipeline-columns.js';
 
 /**
@@ -168,6 +169,7 @@ function EnvironmentCard({
           </tbody>
         </table>
       )}
+      <DriftSection project={project} env={env} />
       {env.activePromotion !== undefined && (
         <p className="running-note">
           Running now:{' '}
