@@ -12,6 +12,8 @@ import { startServe, stopServe, type ServeProcess } from '../helpers/serve-proce
  * Lockstep's back (its system file edited), one that cannot be observed. A releaser checks drift from
  * dev's card and reads what differs; a viewer reads the recorded checks and gets no button.
  *
+ * Then the metrics page over the same history (a release promoted, the next rolled back).
+ *
  * LOCKSTEP_UI_SCREENSHOTS=DIR writes the board with drift as PNG into DIR.
  */
 const CONFIG = `project: shop
@@ -58,6 +60,10 @@ beforeAll(async () => {
   project = testProject(CONFIG);
   const release = (JSON.parse(cli(['release', 'create', '--set', 'api=1.0.0', '--set', 'web=1.0.0', '--output', 'json'])) as { release: { id: string } }).release.id;
   cli(['promote', release, '--to', 'dev']);
+  // A second release that is rolled back: history for the metrics page (dev runs the first again).
+  const second = (JSON.parse(cli(['release', 'create', '--set', 'api=2.0.0', '--set', 'web=2.0.0', '--output', 'json'])) as { release: { id: string } }).release.id;
+  cli(['promote', second, '--to', 'dev']);
+  cli(['rollback', '--env', 'dev']);
   // Someone changes dev's api by hand.
   mkdirSync(join(project.dir, 'systems/dev'), { recursive: true });
   writeFileSync(join(project.dir, 'systems/dev/api'), '1.0.1-hotfix\n');
@@ -102,6 +108,32 @@ describe('drift on the board', () => {
     } finally {
       await releaser.context.close();
       await viewer.context.close();
+    }
+  }, 60_000);
+});
+
+describe('the metrics page', () => {
+  it('shows DORA figures per environment from the record, "—" where there is nothing to measure, over a window in the URL', async () => {
+    const { page, problems, context } = await openPage(browser, server.url);
+    try {
+      await signIn(page, '/projects/shop', 'viewer');
+      await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: 'Metrics' }).click();
+      const table = page.getByRole('table', { name: 'DORA metrics per environment' });
+      await table.waitFor();
+      await page.getByText('(30 days); percentiles are nearest-rank.').waitFor();
+      const rows = await table.getByRole('row').allInnerTexts();
+      expect(rows[0]).toBe('Environment\tDeployments\tPer day\tLead time p50 / p90\tChange failure rate\tTime to restore p50 / p90\tRework rate');
+      // dev: two promotions and a rollback are three deployments; the rolled-back change is a failed one.
+      expect(rows[1]).toMatch(/^dev\t3\t0\.10\t\d+ s \/ \d+ s\t50% \(1\/2\)\t\d+ s \/ \d+ s\t\d+% \(\d\/3\)$/);
+      // staging: nothing happened there.
+      expect(rows[2]).toBe('staging\t0\t0.00\t— / —\t—\t— / —\t—');
+      await page.getByLabel('Window').selectOption('7d');
+      await page.getByText('(7 days); percentiles are nearest-rank.').waitFor();
+      expect(new URL(page.url()).searchParams.get('since')).toBe('7d');
+      expect((await table.getByRole('row').nth(1).innerText()).startsWith('dev\t3\t0.43\t')).toBe(true);
+      expect(problems.filter((p) => !p.includes('401'))).toEqual([]);
+    } finally {
+      await context.close();
     }
   }, 60_000);
 });

@@ -3,6 +3,7 @@ import type {
   AuditVerification,
   CancelBody,
   DriftBody,
+  DoraMetrics,
   DriftReport,
   ResumeBody,
   RollbackBody,
@@ -121,6 +122,10 @@ export class ApiClient {
     this.request('POST', `/api/v1/projects/${enc(project)}/environments/${enc(environment)}/rollback`, body);
   checkDrift = (project: string, environment: string, body: DriftBody = {}): Promise<DriftReport> =>
     this.request('POST', `/api/v1/projects/${enc(project)}/environments/${enc(environment)}/drift`, body);
+
+  /** DORA metrics over the window `since` (a duration back from now), per environment. */
+  dora = (project: string, since: string, signal?: AbortSignal): Promise<DoraMetrics> =>
+    this.request('GET', `/api/v1/projects/${enc(project)}/dora?since=${enc(since)}`, undefined, signal);
 
   rejectRelease = (project: string, id: string, body: RejectReleaseBody): Promise<{ release: Release; rejectedPromotions: Promotion[] }> =>
     this.request('POST', `/api/v1/projects/${enc(project)}/releases/${enc(id)}/reject`, body);

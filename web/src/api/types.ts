@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type * as S from '../../../src/server/schemas.js';
 import type { AuthConfig as AuthConfigSchema, SessionView } from '../../../src/server/routes/auth.js';
+import type { Dora } from '../../../src/server/routes/dora.js';
 
 export type Release = z.infer<typeof S.Release>;
 export type Promotion = z.infer<typeof S.Promotion>;
@@ -38,3 +39,4 @@ export type { AuditEntry } from '../../../src/core/audit.js';
 
 export type DriftReport = z.infer<typeof S.Drift>;
 export type DriftState = EnvironmentStatus['drift'][number];
+export type DoraMetrics = z.infer<typeof Dora>;
