@@ -12,7 +12,8 @@ import { startServe, stopServe, type ServeProcess } from '../helpers/serve-proce
  * Lockstep's back (its system file edited), one that cannot be observed. A releaser checks drift from
  * dev's card and reads what differs; a viewer reads the recorded checks and gets no button.
  *
- * Then the metrics page over the same history (a release promoted, the next rolled back).
+ * Then the metrics page over the same history (a release promoted, the next rolled back), and
+ * promoting by dragging dev's release onto staging's card.
  *
  * LOCKSTEP_UI_SCREENSHOTS=DIR writes the board with drift as PNG into DIR.
  */
@@ -134,6 +135,42 @@ describe('the metrics page', () => {
       expect(problems.filter((p) => !p.includes('401'))).toEqual([]);
     } finally {
       await context.close();
+    }
+  }, 60_000);
+});
+
+describe('drag to promote', () => {
+  it("dropping dev's release on staging's card asks, then promotes; a viewer's drop and a drop on the wrong card do nothing", async () => {
+    const viewer = await openPage(browser, server.url);
+    const releaser = await openPage(browser, server.url);
+    try {
+      await signIn(viewer.page, '/projects/shop', 'viewer');
+      const release = viewer.page.getByRole('article', { name: 'dev' }).locator('.draggable-release');
+      await release.dragTo(viewer.page.getByRole('article', { name: 'staging' }));
+      expect(await viewer.page.getByRole('group', { name: /^Promote release/ }).count()).toBe(0);
+
+      await signIn(releaser.page, '/projects/shop', 'releaser');
+      const dev = releaser.page.getByRole('article', { name: 'dev' });
+      const staging = releaser.page.getByRole('article', { name: 'staging' });
+      const id = (await dev.locator('.draggable-release').innerText()).trim();
+      // dev does not come after dev: no offer.
+      await dev.locator('.draggable-release').dragTo(dev.getByRole('heading', { name: 'dev' }));
+      expect(await releaser.page.getByRole('group', { name: /^Promote release/ }).count()).toBe(0);
+      await dev.locator('.draggable-release').dragTo(staging);
+      const offer = staging.getByRole('group', { name: `Promote release ${id} to staging?` });
+      await offer.waitFor();
+      // Asked, not done: nothing was promoted to staging yet.
+      await staging.getByText('none yet').waitFor();
+      await offer.getByRole('button', { name: 'Don’t promote' }).click();
+      expect(await offer.count()).toBe(0);
+      await dev.locator('.draggable-release').dragTo(staging);
+      await offer.getByRole('button', { name: 'Promote to staging' }).click();
+      await releaser.page.getByRole('heading', { name: `Release ${id} to staging` }).waitFor();
+      await releaser.page.locator('[data-promotion-state="succeeded"]').waitFor({ timeout: 30_000 });
+      for (const w of [viewer, releaser]) expect(w.problems.filter((p) => !p.includes('401'))).toEqual([]);
+    } finally {
+      await viewer.context.close();
+      await releaser.context.close();
     }
   }, 60_000);
 });
