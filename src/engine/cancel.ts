@@ -82,6 +82,20 @@ async function requestCancel(deps: EngineDeps, promotion: PromotionRecord, why: 
   return deps.store.getPromotion(promotion.id);
 }
 
+/**
+ * Why `cancelPromotion` would refuse the promotion as it stands (absent: it would take the request),
+ * read-only: what the web UI shows instead of a Cancel button that would be refused.
+ */
+export function cancelRefusal(promotion: PromotionRecord): string | undefined {
+  if (promotion.state === 'running') return undefined;
+  if (promotion.state !== 'pending') return refusal(promotion);
+  if (promotion.startedAt !== undefined) {
+    const id = promotion.id.slice(0, 12);
+    return `promotion ${id} ran in part before it came to wait again: reject it (lockstep approve ${id} --reject) so its failure policy applies`;
+  }
+  return undefined;
+}
+
 function refusal(promotion: PromotionRecord): string {
   const id = promotion.id.slice(0, 12);
   switch (promotion.state) {

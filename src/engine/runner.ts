@@ -245,8 +245,24 @@ export class PromotionRunner {
       return this.promotion;
     } finally {
       this.stopLease();
+      // Left interrupted, it waits for a person: let go of it, so that their decision (from this very
+      // process, a server, as from any other) is taken at once rather than after the lease expires.
+      // Should that commit fail, the lease expiring still frees it.
+      if (this.state() === 'interrupted' && this.handedBack === undefined) await this.letGo().catch(() => undefined);
       this.deps.running?.remove(this);
     }
+  }
+
+  /** Releases the lease of a promotion left interrupted, its state as it stands. */
+  private async letGo(): Promise<void> {
+    await this.committing;
+    const token = this.promotion.owner?.token;
+    if (token === undefined) return;
+    const record: PromotionRecord = { ...this.promotion, owner: undefined };
+    // Committed directly, not through save, which keeps the owner on the record (see handBack).
+    await this.deps.store.commit({ fence: { promotionId: record.id, ownerToken: token }, promotion: { record }, audit: [] });
+    this.promotion = record;
+    this.deps.observer?.promotion?.(record);
   }
 
   // ------------------------------------------------------------------ ownership

@@ -129,10 +129,21 @@ const Decision = z.object({
 });
 
 export const Decisions = z
-  .object({ approve: Decision, reject: Decision })
+  .object({
+    approve: Decision,
+    reject: Decision,
+    cancel: Decision.openapi({ description: 'cancel it (`lockstep cancel`): a pending or running promotion; the cancel permission' }),
+    retry: Decision.openapi({ description: 'apply interrupted steps again (`resume --retry-step`): the resume permission' }),
+    markDone: Decision.openapi({ description: 'mark interrupted steps done (`resume --mark-done`): the mark-done permission' }),
+    interruptedSteps: z.array(z.string()).openapi({ description: 'the steps an interrupted promotion waits on a decision for' }),
+    rollback: Decision.openapi({
+      description: "roll the promotion's environment back to the release it ran before (`lockstep rollback`): the rollback permission",
+    }),
+    rollbackTo: z.string().optional().openapi({ description: 'the release a rollback of the environment would promote' }),
+  })
   .openapi('Decisions', {
     description:
-      'what the caller may decide on a promotion now, and why not: their role in its environment, then the gate (approvals.from, separation of duties, one approval per person)',
+      'what the caller may decide on a promotion now, and why not: their role in its environment, then the gate (approvals.from, separation of duties, one approval per person) or the state (what cancel, resume and rollback would refuse)',
   });
 
 export const RejectBody = z

@@ -735,23 +735,53 @@ describe('server: release reject, resume, cancel, rollback, window overrides, hi
     expect(entry?.data).toMatchObject({ reason: 'corrupts invoices', identity: 'authenticated', token: 'alice-ci' });
   });
 
-  it('GET /promotions/{promotion}/decisions: what the caller may decide and why not, in the words approve would refuse with; it records nothing', async () => {
+  it('GET /promotions/{promotion}/decisions: what the caller may decide and why not, in the words approve, cancel, resume and rollback would refuse with; it records nothing', async () => {
     const { prod } = await pendingInProd();
-    type Decisions = Record<'approve' | 'reject', { allowed: boolean; reason?: string }>;
+    type Decision = { allowed: boolean; reason?: string };
+    type Decisions = Record<'approve' | 'reject' | 'cancel' | 'retry' | 'markDone' | 'rollback', Decision> & {
+      interruptedSteps: string[];
+      rollbackTo?: string;
+    };
     const ask = async (token: string): Promise<Decisions> => {
       const r = await call<Decisions>('GET', `${P}/promotions/${prod.id.slice(0, 10)}/decisions`, { token });
       expect(r.status, r.text).toBe(200);
       return r.json;
     };
     const before = (await auditLog()).length;
-    // carol is an approver in group:sre.
-    expect(await ask('carol-token')).toEqual({ approve: { allowed: true }, reject: { allowed: true } });
-    // victor's role refuses both, before the gate is asked.
+    const notInterrupted = `promotion ${prod.id.slice(0, 12)} is pending: only an interrupted promotion's steps can be retried or marked done`;
+    // carol is an approver in group:sre: she decides on the gate, but cancelling and resuming take a releaser.
+    const carol = await ask('carol-token');
+    expect(carol).toMatchObject({
+      approve: { allowed: true },
+      reject: { allowed: true },
+      cancel: { allowed: false, reason: 'carol@example.com may not cancel promotions in prod: needs releaser there (has approver)' },
+      retry: { allowed: false, reason: 'carol@example.com may not resume promotions in prod: needs releaser there (has approver)' },
+      markDone: { allowed: false, reason: 'carol@example.com may not mark steps done in prod: needs admin there (has approver)' },
+      interruptedSteps: [],
+    });
+    // An admin may cancel the pending promotion; resuming it is refused by its state, not the role.
+    const adam = await ask('adam-token');
+    expect(adam).toMatchObject({
+      approve: { allowed: false },
+      cancel: { allowed: true },
+      retry: { allowed: false, reason: notInterrupted },
+      markDone: { allowed: false, reason: notInterrupted },
+    });
+    // A rollback is offered exactly when prod ran an earlier release to go back to.
+    expect(adam.rollback.allowed).toBe(adam.rollbackTo !== undefined);
+    if (!adam.rollback.allowed) expect(adam.rollback.reason).toMatch(/nothing (has been promoted to prod yet|to roll back to)/);
+    // victor's role refuses everything, before the gate or the state is asked.
     const refused = 'victor@example.com may not approve in prod: needs approver there (has viewer)';
-    expect(await ask('victor-token')).toEqual({
+    const victor = await ask('victor-token');
+    expect(victor).toMatchObject({
       approve: { allowed: false, reason: refused },
       reject: { allowed: false, reason: refused },
+      cancel: { allowed: false },
+      retry: { allowed: false },
+      markDone: { allowed: false },
+      rollback: { allowed: false },
     });
+    expect(victor.cancel.reason).toContain('victor@example.com may not');
     // Asking is not trying: no approval.refused entry, nothing at all.
     expect((await auditLog()).length).toBe(before);
 
@@ -760,9 +790,13 @@ describe('server: release reject, resume, cancel, rollback, window overrides, hi
     const done = await settled(prod.id);
     expect(done.promotion.state).toBe('succeeded');
     const over = `promotion ${prod.id.slice(0, 12)} is succeeded: only a pending promotion can be approved or rejected`;
-    expect(await ask('carol-token')).toEqual({
+    expect(await ask('carol-token')).toMatchObject({
       approve: { allowed: false, reason: over },
       reject: { allowed: false, reason: over },
+    });
+    expect((await ask('adam-token')).cancel).toEqual({
+      allowed: false,
+      reason: `promotion ${prod.id.slice(0, 12)} is succeeded: only a pending or running promotion can be cancelled`,
     });
   });
 

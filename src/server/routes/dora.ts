@@ -8,7 +8,8 @@ const BASE = '/api/v1/projects/{project}';
 
 const NAME = z.string().min(1).max(200);
 
-const Dora = z
+/** The answer's type, which the web UI reads (z.infer). */
+export const Dora = z
   .custom<DoraMetrics>(() => true)
   .openapi('DoraMetrics', {
     type: 'object',

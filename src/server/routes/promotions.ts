@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { approve, decisionRefusals } from '../../engine/approve.js';
 import { cancelPromotion } from '../../engine/cancel.js';
+import { actionRefusals } from '../../engine/decisions.js';
 import { promote, reapplyComponents, resume } from '../../engine/promote.js';
 import { promotionLogs, promotionWithSteps } from '../../engine/records.js';
 import { BackgroundRuns } from '../background.js';
@@ -23,6 +24,7 @@ import {
   Decisions,
   Step,
 } from '../schemas.js';
+import type { Permission } from '../../core/access.js';
 import type { AppOptions, ServerEnv } from '../server-env.js';
 
 const BASE = '/api/v1/projects/{project}';
@@ -180,20 +182,35 @@ export function promotionRoutes(app: OpenAPIHono<ServerEnv>, options: AppOptions
       path: `${BASE}/promotions/{promotion}/decisions`,
       tags: ['promotions'],
       summary:
-        'whether the caller may approve or reject the promotion now, and why not: what the web UI shows instead of a button that would be refused',
+        'whether the caller may approve, reject, cancel, resume (retry or mark done its interrupted steps) or roll back the promotion now, and why not: what the web UI shows instead of a button that would be refused',
       middleware: guard('getPromotionDecisions', options),
       request: { params: PromotionParams },
       responses: { 200: json(Decisions, 'the caller’s decisions'), ...ERROR_RESPONSES },
     }),
     async (c) => {
       const refusals = await decisionRefusals(c.var.deps, c.req.valid('param').promotion);
-      // Through the API both decisions need the approve permission (ROUTE_PERMISSIONS) before the gate's own rules.
-      const role = options.authorize(c.var.identity, 'approve', c.var.project.name, refusals.promotion.environment);
-      const decision = (refusal: string | undefined) => {
+      const { environment } = refusals.promotion;
+      const actions = await actionRefusals(c.var.deps, refusals.promotion);
+      // The role first (what ROUTE_PERMISSIONS would refuse), then the engine's own rules. Through the
+      // API both approve and reject need the approve permission.
+      const decision = (permission: Permission, refusal: string | undefined) => {
+        const role = options.authorize(c.var.identity, permission, c.var.project.name, environment);
         const reason = role.ok ? refusal : role.reason;
         return reason === undefined ? { allowed: true } : { allowed: false, reason };
       };
-      return c.json({ approve: decision(refusals.approve), reject: decision(refusals.reject) }, 200);
+      return c.json(
+        {
+          approve: decision('approve', refusals.approve),
+          reject: decision('approve', refusals.reject),
+          cancel: decision('cancel', actions.cancel),
+          retry: decision('resume', actions.resume),
+          markDone: decision('mark-done', actions.resume),
+          interruptedSteps: actions.interruptedSteps,
+          rollback: decision('rollback', actions.rollback),
+          ...(actions.rollbackTo === undefined ? {} : { rollbackTo: actions.rollbackTo }),
+        },
+        200,
+      );
     },
   );
 

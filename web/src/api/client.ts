@@ -1,6 +1,12 @@
 import type {
   ApproveBody,
   AuditVerification,
+  CancelBody,
+  DriftBody,
+  DoraMetrics,
+  DriftReport,
+  ResumeBody,
+  RollbackBody,
   AuthConfig,
   CreatePromotionBody,
   Decisions,
@@ -106,6 +112,20 @@ export class ApiClient {
     this.request('GET', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/decisions`, undefined, signal);
   reject = (project: string, id: string, body: RejectBody): Promise<{ promotion: Promotion }> =>
     this.request('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/reject`, body);
+
+  /** Resume an interrupted promotion: its interrupted steps applied again (`retryStep`) or taken as done (`markDone`). */
+  resume = (project: string, id: string, body: ResumeBody): Promise<{ promotion: Promotion }> =>
+    this.request('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/resume`, body);
+  cancel = (project: string, id: string, body: CancelBody): Promise<{ promotion: Promotion }> =>
+    this.request('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/cancel`, body);
+  rollback = (project: string, environment: string, body: RollbackBody = {}): Promise<{ promotion: Promotion }> =>
+    this.request('POST', `/api/v1/projects/${enc(project)}/environments/${enc(environment)}/rollback`, body);
+  checkDrift = (project: string, environment: string, body: DriftBody = {}): Promise<DriftReport> =>
+    this.request('POST', `/api/v1/projects/${enc(project)}/environments/${enc(environment)}/drift`, body);
+
+  /** DORA metrics over the window `since` (a duration back from now), per environment. */
+  dora = (project: string, since: string, signal?: AbortSignal): Promise<DoraMetrics> =>
+    this.request('GET', `/api/v1/projects/${enc(project)}/dora?since=${enc(since)}`, undefined, signal);
 
   rejectRelease = (project: string, id: string, body: RejectReleaseBody): Promise<{ release: Release; rejectedPromotions: Promotion[] }> =>
     this.request('POST', `/api/v1/projects/${enc(project)}/releases/${enc(id)}/reject`, body);

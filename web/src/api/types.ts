@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type * as S from '../../../src/server/schemas.js';
 import type { AuthConfig as AuthConfigSchema, SessionView } from '../../../src/server/routes/auth.js';
+import type { Dora } from '../../../src/server/routes/dora.js';
 
 export type Release = z.infer<typeof S.Release>;
 export type Promotion = z.infer<typeof S.Promotion>;
@@ -21,6 +22,10 @@ export type RejectBody = z.input<typeof S.RejectBody>;
 export type RejectReleaseBody = z.input<typeof S.RejectReleaseBody>;
 export type CreatePromotionBody = z.input<typeof S.CreatePromotionBody>;
 export type Decisions = z.infer<typeof S.Decisions>;
+export type ResumeBody = z.input<typeof S.ResumeBody>;
+export type CancelBody = z.input<typeof S.CancelBody>;
+export type RollbackBody = z.input<typeof S.RollbackBody>;
+export type DriftBody = z.input<typeof S.DriftBody>;
 export type AuthConfig = z.infer<typeof AuthConfigSchema>;
 export type Session = z.infer<typeof SessionView>;
 
@@ -31,3 +36,7 @@ export type Role = WhoAmI['projects'][number]['roles'][number];
 
 /** An `event: audit` of the event stream: an audit entry as stored (redacted before it was written). */
 export type { AuditEntry } from '../../../src/core/audit.js';
+
+export type DriftReport = z.infer<typeof S.Drift>;
+export type DriftState = EnvironmentStatus['drift'][number];
+export type DoraMetrics = z.infer<typeof Dora>;

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { ApiError, api, storedToken } from '../api/client.js';
 import { AuditPage } from '../pages/audit/audit-page.js';
 import { BoardPage } from '../pages/board/board-page.js';
+import { MetricsPage } from '../pages/metrics/metrics-page.js';
 import { PromotionPage } from '../pages/promotion/promotion-page.js';
 import { ReleasePage } from '../pages/release/release-page.js';
 import { Link, navigate, paths, useRoute, type Route } from './router.js';
@@ -79,6 +80,9 @@ export function App() {
             <Link to={paths.audit(project)} aria-current={route.page === 'audit' ? 'page' : undefined}>
               Audit
             </Link>
+            <Link to={paths.metrics(project)} aria-current={route.page === 'metrics' ? 'page' : undefined}>
+              Metrics
+            </Link>
           </nav>
         )}
         <div className="who">
@@ -109,6 +113,8 @@ function Page({ route }: { route: Route }) {
       return <AuditPage project={route.project} {...(route.promotion === undefined ? {} : { promotion: route.promotion })} />;
     case 'release':
       return <ReleasePage project={route.project} id={route.release} />;
+    case 'metrics':
+      return <MetricsPage project={route.project} since={route.since ?? '30d'} />;
     case 'not-found':
       return (
         <section>
@@ -179,6 +185,8 @@ function titleOf(route: Route): string {
       return `${route.project} audit`;
     case 'release':
       return `Release ${route.release.slice(0, 12)}`;
+    case 'metrics':
+      return `${route.project} metrics`;
     case 'not-found':
       return 'Not found';
   }

@@ -10,6 +10,7 @@ export type Route =
   | { page: 'promotion'; project: string; promotion: string }
   | { page: 'audit'; project: string; promotion?: string }
   | { page: 'release'; project: string; release: string }
+  | { page: 'metrics'; project: string; since?: string }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(path: string, search: string): Route {
@@ -24,6 +25,10 @@ export function parseRoute(path: string, search: string): Route {
     if (parts[2] === 'promotions' && parts[3] !== undefined && parts.length === 4)
       return { page: 'promotion', project, promotion: parts[3] };
     if (parts[2] === 'releases' && parts[3] !== undefined && parts.length === 4) return { page: 'release', project, release: parts[3] };
+    if (parts[2] === 'metrics' && parts.length === 3) {
+      const since = new URLSearchParams(search).get('since') ?? undefined;
+      return { page: 'metrics', project, ...(since === undefined ? {} : { since }) };
+    }
     if (parts[2] === 'audit' && parts.length === 3) {
       const promotion = new URLSearchParams(search).get('promotion') ?? undefined;
       return { page: 'audit', project, ...(promotion === undefined ? {} : { promotion }) };
@@ -36,6 +41,8 @@ export const paths = {
   board: (project: string) => `/projects/${encodeURIComponent(project)}`,
   promotion: (project: string, id: string) => `/projects/${encodeURIComponent(project)}/promotions/${encodeURIComponent(id)}`,
   release: (project: string, id: string) => `/projects/${encodeURIComponent(project)}/releases/${encodeURIComponent(id)}`,
+  metrics: (project: string, since?: string) =>
+    `/projects/${encodeURIComponent(project)}/metrics${since === undefined ? '' : `?since=${encodeURIComponent(since)}`}`,
   audit: (project: string, promotion?: string) =>
     `/projects/${encodeURIComponent(project)}/audit${promotion === undefined ? '' : `?promotion=${encodeURIComponent(promotion)}`}`,
 };

@@ -7,6 +7,8 @@ import { mayIn } from '../../shell/roles.js';
 import { Link, navigate, paths } from '../../shell/router.js';
 import { useSignedIn } from '../../shell/session-context.js';
 import { useAsync } from '../../shell/use-async.js';
+import { DraggableRelease, useDropToPromote } from './drag-promote.js';
+import { DriftSection } from './drift-section.js';
 import { pipelineColumns } from './pipeline-columns.js';
 
 /**
@@ -118,8 +120,9 @@ function EnvironmentCard({
           : env.release !== undefined
             ? 'ok'
             : 'empty';
+  const drop = useDropToPromote(project, env);
   return (
-    <article className={`env-card env-${state}`} aria-labelledby={headingId}>
+    <article className={`env-card env-${state}${drop.over ? ' drop-target' : ''}`} aria-labelledby={headingId} {...drop.handlers}>
       <header>
         <h2 id={headingId}>{env.environment}</h2>
         {env.after.length > 0 && <span className="muted small">after {env.after.join(', ')}</span>}
@@ -131,7 +134,9 @@ function EnvironmentCard({
           {env.release === undefined ? (
             <span className="muted">none yet</span>
           ) : (
-            <span className="mono">{shortId(env.release)}</span>
+            <DraggableRelease release={env.release} from={env.environment}>
+              <span className="mono">{shortId(env.release)}</span>
+            </DraggableRelease>
           )}
         </dd>
         <dt>Last promotion</dt>
@@ -168,6 +173,7 @@ function EnvironmentCard({
           </tbody>
         </table>
       )}
+      <DriftSection project={project} env={env} />
       {env.activePromotion !== undefined && (
         <p className="running-note">
           Running now:{' '}
@@ -179,6 +185,19 @@ function EnvironmentCard({
       {env.pending.map((p) => (
         <PendingBox key={p.promotion.id} project={project} pending={p} />
       ))}
+      {drop.offer !== undefined && (
+        <div role="group" aria-label={`Promote release ${shortId(drop.offer.release)} to ${env.environment}?`} className="confirm">
+          <p className="small">
+            Release <span className="mono">{shortId(drop.offer.release)}</span> from {drop.offer.from}, dropped here.
+          </p>
+          <div className="decision-buttons">
+            <PromoteButton project={project} release={drop.offer.release} to={env.environment} />
+            <button type="button" className="button" onClick={drop.clear}>
+              Don’t promote
+            </button>
+          </div>
+        </div>
+      )}
       {env.release !== undefined &&
         next.map((n) =>
           mayIn(whoami, project, 'promote', n.environment) ? (

@@ -5,6 +5,7 @@ import type { Decisions, LogLine, PlannedStep, Promotion, Step } from '../../api
 import { duration, shortId, Time } from '../../shell/format.js';
 import { Link, paths } from '../../shell/router.js';
 import { ErrorNotice } from '../board/board-page.js';
+import { ActionsPanel } from './actions-panel.js';
 import { DecisionPanel } from './decision-panel.js';
 import { PlanDetails } from './plan-details.js';
 import { PromotionGraph } from './promotion-graph.js';
@@ -110,6 +111,7 @@ export function PromotionPage({ project, id }: { project: string; id: string }) 
       )}
 
       <DecisionPanel project={project} promotion={promotion} decisions={decisions} onDecided={refresh} />
+      <ActionsPanel project={project} promotion={promotion} decisions={decisions} onDone={refresh} />
 
       <section aria-labelledby="graph-title">
         <h2 id="graph-title">Steps</h2>
