@@ -182,7 +182,8 @@ async function update(browser, token, url, envs, components, run) {
     const entries = await auditOf(url, token, promotion.id);
     const finished = entries.find((e) => e.kind === 'promotion.finished');
     if (finished === undefined) throw new Error(`promotion ${promotion.id} did not finish: ${entries.map((e) => e.kind).join(', ')}`);
-    const reads = await page.evaluate(() => performance.getEntriesByType('resource').filter((r) => r.name.endsWith('/environments')).map((r) => performance.timeOrigin + r.responseEnd));
+    // The board's reads: the whole board, or (after an event) the environments it names.
+    const reads = await page.evaluate(() => performance.getEntriesByType('resource').filter((r) => /\/environments(\/[^/]+)?$/.test(new URL(r.name).pathname)).map((r) => performance.timeOrigin + r.responseEnd));
     const lastRead = Math.max(...reads.filter((t) => t <= shownAt));
     return { eventToShownMs: shownAt - Date.parse(finished.time), renderMs: shownAt - lastRead };
   } finally {
