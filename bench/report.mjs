@@ -327,6 +327,7 @@ export function renderMarkdown(results) {
           ['update: `promotion.finished` → the card shows the new release', v.updateEventToShownMs],
           ['update: of which rendering, after the re-read arrived', v.updateRenderMs],
           [`promotion page of ${v.graphSteps} steps: every step drawn`, v.graphRenderMs ?? `not drawn (${v.graphNodesDrawn} graph nodes in the page)`],
+          [`promotion page of ${v.graphSteps} steps: a step event → its node shows it`, v.graphStepEventToShownMs ?? '-'],
           [`elkjs layout of the same ${v.graphSteps}-step DAG, in Node`, v.elkLayoutMs],
         ],
       ),

@@ -11,7 +11,7 @@
 // The functions passed to page.evaluate and page.waitForFunction run in the page, with its globals.
 /* global document, window, MutationObserver, requestAnimationFrame */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -44,6 +44,9 @@ function graphConfig(steps, width = 20) {
     if (deps.length > 0) lines.push(`    dependsOn: [${deps.join(', ')}]`);
     lines.push('    with:', '      apply: ["true"]');
   }
+  // A last step that waits while the file `hold` exists (never, for the first promotion): the live
+  // update of one node in a drawn 1,000-step graph is measured on it.
+  lines.push('  hold:', '    type: command', `    dependsOn: [c${steps - 1}]`, '    with:', '      apply: ["sh", "-c", "while [ -f hold ]; do sleep 0.02; done"]');
   return lines.join('\n') + '\n';
 }
 
@@ -196,7 +199,10 @@ async function auditOf(url, token, promotionId) {
   return text.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.promotionId === promotionId);
 }
 
-/** The promotion page of a 1,000-step promotion: ms from navigation start to every step drawn as a graph node. */
+/**
+ * The promotion page of a 1,000-step promotion: ms from navigation start to every step drawn as a
+ * graph node (the whole graph fits the viewport, so React Flow draws every node).
+ */
 async function graphRender(browser, token, url, promotionId, steps) {
   const { context, page } = await signedInPage(browser, token);
   try {
@@ -216,6 +222,46 @@ async function graphRender(browser, token, url, promotionId, steps) {
     return { drawn: steps, ms: await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now())))) };
   } finally {
     await context.close();
+  }
+}
+
+/**
+ * A step event on a drawn graph of `steps` + 1 nodes: a second promotion whose last step (`hold`)
+ * waits for the file `hold` to go, its page open; ms from that step's `step.succeeded` entry to its
+ * node showing `succeeded`.
+ */
+async function graphUpdate(browser, token, url, dir, steps, run) {
+  const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+  const holdFile = join(dir, 'hold');
+  writeFileSync(holdFile, '');
+  const set = [...Array.from({ length: steps }, (_, c) => `c${c}=${run + 1}`), `hold=${run + 1}`];
+  const { release } = await (await fetch(`${url}/api/v1/projects/bench/releases`, { method: 'POST', headers, body: JSON.stringify({ set }) })).json();
+  const { promotion } = await (await fetch(`${url}/api/v1/projects/bench/promotions`, { method: 'POST', headers, body: JSON.stringify({ release: release.id, to: 'dev' }) })).json();
+  const { context, page } = await signedInPage(browser, token);
+  try {
+    await page.goto(`${url}/projects/bench/promotions/${promotion.id}`);
+    await page.waitForSelector('.react-flow__node [data-component="hold"][data-step-state="running"]', { timeout: 180_000 });
+    await page.evaluate(() => {
+      const node = document.querySelector('.react-flow__node [data-component="hold"]');
+      window.__shown = new Promise((resolve) => {
+        const observer = new MutationObserver(() => {
+          if (node?.getAttribute('data-step-state') === 'succeeded') {
+            observer.disconnect();
+            resolve(performance.timeOrigin + performance.now());
+          }
+        });
+        observer.observe(node, { attributes: true });
+      });
+    });
+    rmSync(holdFile);
+    const shownAt = await page.evaluate(() => window.__shown);
+    const entries = await auditOf(url, token, promotion.id);
+    const done = entries.find((e) => e.kind === 'step.succeeded' && e.component === 'hold');
+    if (done === undefined) throw new Error(`step hold of ${promotion.id} did not succeed: ${entries.map((e) => e.kind).join(', ')}`);
+    return shownAt - Date.parse(done.time);
+  } finally {
+    await context.close();
+    rmSync(holdFile, { force: true });
   }
 }
 
@@ -289,7 +335,7 @@ export async function benchUi() {
     const { deps, createRelease, promote } = await engine(graphDir);
     let promotionId;
     try {
-      const { release } = await createRelease(deps, { set: Array.from({ length: steps }, (_, c) => `c${c}=1`) });
+      const { release } = await createRelease(deps, { set: [...Array.from({ length: steps }, (_, c) => `c${c}=1`), 'hold=1'] });
       promotionId = (await promote(deps, release.id, 'dev', { concurrency: 16 })).id;
     } finally {
       await deps.store.close();
@@ -297,7 +343,10 @@ export async function benchUi() {
     const graphToken = adminToken(graphDir);
     const graphServer = await serve(graphDir);
     children.push(graphServer.child);
-    const graph = await graphRender(browser, graphToken, graphServer.url, promotionId, steps);
+    const graph = await graphRender(browser, graphToken, graphServer.url, promotionId, steps + 1);
+    log(`ui: a step event on the drawn ${steps}-step graph`);
+    const graphUpdates = [];
+    for (let r = 0; r < runs; r++) graphUpdates.push(await graphUpdate(browser, graphToken, graphServer.url, graphDir, steps, r + 1));
     const layouts = [];
     for (let r = 0; r < runs; r++) layouts.push(await elkLayout(steps));
 
@@ -319,6 +368,7 @@ export async function benchUi() {
       graphSteps: steps,
       graphNodesDrawn: graph.drawn,
       graphRenderMs: graph.ms === undefined ? null : round(graph.ms, 0),
+      graphStepEventToShownMs: round(median(graphUpdates), 0),
       elkLayoutMs: round(median(layouts), 0),
     };
   } finally {
