@@ -226,17 +226,23 @@ async function graphRender(browser, token, url, promotionId, steps) {
 }
 
 /**
- * A step event on a drawn graph of `steps` + 1 nodes: a second promotion whose last step (`hold`)
- * waits for the file `hold` to go, its page open; ms from that step's `step.succeeded` entry to its
+ * A step event on a drawn graph of `steps` + 1 nodes: a second promotion (c0 and `hold` changed, the
+ * other steps unchanged) whose last step waits for the file `hold` to go, its page open; ms from that step's `step.succeeded` entry to its
  * node showing `succeeded`.
  */
 async function graphUpdate(browser, token, url, dir, steps, run) {
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
   const holdFile = join(dir, 'hold');
   writeFileSync(holdFile, '');
-  const set = [...Array.from({ length: steps }, (_, c) => `c${c}=${run + 1}`), `hold=${run + 1}`];
-  const { release } = await (await fetch(`${url}/api/v1/projects/bench/releases`, { method: 'POST', headers, body: JSON.stringify({ set }) })).json();
-  const { promotion } = await (await fetch(`${url}/api/v1/projects/bench/promotions`, { method: 'POST', headers, body: JSON.stringify({ release: release.id, to: 'dev' }) })).json();
+  // Two components changed (a release of more than 1,000 versions is refused), the rest from dev.
+  const set = [`c0=${run + 1}`, `hold=${run + 1}`];
+  const post = async (path, body) => {
+    const response = await fetch(`${url}/api/v1/projects/bench/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`POST ${path}: HTTP ${response.status} ${await response.text()}`);
+    return response.json();
+  };
+  const { release } = await post('releases', { set, from: 'dev' });
+  const { promotion } = await post('promotions', { release: release.id, to: 'dev' });
   const { context, page } = await signedInPage(browser, token);
   try {
     await page.goto(`${url}/projects/bench/promotions/${promotion.id}`);
