@@ -39,9 +39,13 @@ let server: ServeProcess;
 let browser: Browser;
 let token: string;
 
-async function signedIn(path: string): Promise<{ page: Page; problems: string[]; close: () => Promise<void> }> {
+async function signedIn(path: string, scripts: string[] = []): Promise<{ page: Page; problems: string[]; close: () => Promise<void> }> {
   const { page, problems, context } = await openPage(browser, server.url, { width: 1400, height: 900 });
   await context.addInitScript(`localStorage.setItem('lockstep.token', ${JSON.stringify(token)})`);
+  // The scripts the page loads (its chunks), from the start.
+  page.on('request', (r) => {
+    if (r.resourceType() === 'script') scripts.push(new URL(r.url()).pathname);
+  });
   await page.goto(`${server.url}${path}`);
   return { page, problems, close: () => context.close() };
 }
@@ -91,7 +95,8 @@ describe('a promotion of 201 steps, followed live on its page and on the board',
       });
       const { promotion } = await post<{ promotion: { id: string } }>('/promotions', { release: release.id, to: 'dev' });
 
-      Object.assign(graph, await signedIn(`/projects/big/promotions/${promotion.id}`));
+      const scripts: string[] = [];
+      Object.assign(graph, await signedIn(`/projects/big/promotions/${promotion.id}`, scripts));
       const page = graph.page!;
       const hold = page.locator('.react-flow__node [data-component="hold"]');
       await page.locator('.react-flow__node [data-component="hold"][data-step-state="running"]').waitFor({ timeout: 60_000 });
@@ -104,6 +109,9 @@ describe('a promotion of 201 steps, followed live on its page and on the board',
       expect(await left('c0')).toBe(await left('c19'));
       expect(await left('c20')).toBeGreaterThan(await left('c19'));
       expect(await left('hold')).toBeGreaterThan(await left(`c${STEPS - 1}`));
+      // Not by ELK: at this size its code is not even loaded.
+      expect(scripts.some((s) => s.includes('/assets/index-'))).toBe(true);
+      expect(scripts.filter((s) => s.includes('elk'))).toEqual([]);
 
       // Record which nodes' drawing changes from here on.
       // (A string: this file is compiled without the DOM's types; it runs in the page.)

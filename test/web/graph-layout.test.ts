@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ELK_MAX_NODES, layoutGraph, levelLayout, NODE_HEIGHT, NODE_WIDTH, type LayoutInput } from '../../web/src/pages/promotion/graph-layout.js';
+import { levelLayout, NODE_HEIGHT, NODE_WIDTH, type LayoutInput } from '../../web/src/pages/promotion/level-layout.js';
 
 const at = (placed: { id: string; x: number; y: number }[]) => new Map(placed.map((p) => [p.id, p]));
 
@@ -40,10 +40,5 @@ describe('the promotion graph: the level layout of large plans', () => {
     expect(placed.get('a')?.y).toBeLessThan(placed.get('b')?.y ?? -1);
     expect(placed.get('top')?.y).toBe(placed.get('a')?.y);
     expect(placed.get('last')?.y).toBe((NODE_HEIGHT + 24) / 2);
-  });
-
-  it('is what layoutGraph uses above ELK_MAX_NODES steps', async () => {
-    const big = layered(ELK_MAX_NODES + 1, 20, true);
-    expect(await layoutGraph(big)).toEqual(levelLayout(big));
   });
 });
