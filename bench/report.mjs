@@ -327,6 +327,8 @@ export function renderMarkdown(results) {
           ['update: `promotion.finished` → the card shows the new release', v.updateEventToShownMs],
           ['update: of which rendering, after the re-read arrived', v.updateRenderMs],
           [`promotion page of ${v.graphSteps} steps: every step drawn`, v.graphRenderMs ?? `not drawn (${v.graphNodesDrawn} graph nodes in the page)`],
+          [`promotion page of ${v.graphSteps} steps: a step event → its node shows it`, v.graphStepEventToShownMs ?? '-'],
+          ['of which rendering, after the re-read of the promotion arrived', v.graphStepRenderMs ?? '-'],
           [`elkjs layout of the same ${v.graphSteps}-step DAG, in Node`, v.elkLayoutMs],
         ],
       ),

@@ -11,7 +11,7 @@
 // The functions passed to page.evaluate and page.waitForFunction run in the page, with its globals.
 /* global document, window, MutationObserver, requestAnimationFrame */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -44,6 +44,9 @@ function graphConfig(steps, width = 20) {
     if (deps.length > 0) lines.push(`    dependsOn: [${deps.join(', ')}]`);
     lines.push('    with:', '      apply: ["true"]');
   }
+  // A last step that waits while the file `hold` exists (never, for the first promotion): the live
+  // update of one node in a drawn 1,000-step graph is measured on it.
+  lines.push('  hold:', '    type: command', `    dependsOn: [c${steps - 1}]`, '    with:', '      apply: ["sh", "-c", "while [ -f hold ]; do sleep 0.02; done"]');
   return lines.join('\n') + '\n';
 }
 
@@ -182,7 +185,8 @@ async function update(browser, token, url, envs, components, run) {
     const entries = await auditOf(url, token, promotion.id);
     const finished = entries.find((e) => e.kind === 'promotion.finished');
     if (finished === undefined) throw new Error(`promotion ${promotion.id} did not finish: ${entries.map((e) => e.kind).join(', ')}`);
-    const reads = await page.evaluate(() => performance.getEntriesByType('resource').filter((r) => r.name.endsWith('/environments')).map((r) => performance.timeOrigin + r.responseEnd));
+    // The board's reads: the whole board, or (after an event) the environments it names.
+    const reads = await page.evaluate(() => performance.getEntriesByType('resource').filter((r) => /\/environments(\/[^/]+)?$/.test(new URL(r.name).pathname)).map((r) => performance.timeOrigin + r.responseEnd));
     const lastRead = Math.max(...reads.filter((t) => t <= shownAt));
     return { eventToShownMs: shownAt - Date.parse(finished.time), renderMs: shownAt - lastRead };
   } finally {
@@ -195,7 +199,10 @@ async function auditOf(url, token, promotionId) {
   return text.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.promotionId === promotionId);
 }
 
-/** The promotion page of a 1,000-step promotion: ms from navigation start to every step drawn as a graph node. */
+/**
+ * The promotion page of a 1,000-step promotion: ms from navigation start to every step drawn as a
+ * graph node (the whole graph fits the viewport, so React Flow draws every node).
+ */
 async function graphRender(browser, token, url, promotionId, steps) {
   const { context, page } = await signedInPage(browser, token);
   try {
@@ -215,6 +222,55 @@ async function graphRender(browser, token, url, promotionId, steps) {
     return { drawn: steps, ms: await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now())))) };
   } finally {
     await context.close();
+  }
+}
+
+/**
+ * A step event on a drawn graph of `steps` + 1 nodes: a second promotion (c0 and `hold` changed, the
+ * other steps unchanged) whose last step waits for the file `hold` to go, its page open; ms from that step's `step.succeeded` entry to its
+ * node showing `succeeded`, and the part after the page had the promotion's re-read in hand.
+ */
+async function graphUpdate(browser, token, url, dir, steps, run) {
+  const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+  const holdFile = join(dir, 'hold');
+  writeFileSync(holdFile, '');
+  // Two components changed (a release of more than 1,000 versions is refused), the rest from dev.
+  const set = [`c0=${run + 1}`, `hold=${run + 1}`];
+  const post = async (path, body) => {
+    const response = await fetch(`${url}/api/v1/projects/bench/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`POST ${path}: HTTP ${response.status} ${await response.text()}`);
+    return response.json();
+  };
+  const { release } = await post('releases', { set, from: 'dev' });
+  const { promotion } = await post('promotions', { release: release.id, to: 'dev' });
+  const { context, page } = await signedInPage(browser, token);
+  try {
+    await page.goto(`${url}/projects/bench/promotions/${promotion.id}`);
+    await page.waitForSelector('.react-flow__node [data-component="hold"][data-step-state="running"]', { timeout: 180_000 });
+    await page.evaluate(() => {
+      const node = document.querySelector('.react-flow__node [data-component="hold"]');
+      window.__shown = new Promise((resolve) => {
+        const observer = new MutationObserver(() => {
+          if (node?.getAttribute('data-step-state') === 'succeeded') {
+            observer.disconnect();
+            resolve(performance.timeOrigin + performance.now());
+          }
+        });
+        observer.observe(node, { attributes: true });
+      });
+    });
+    rmSync(holdFile);
+    const shownAt = await page.evaluate(() => window.__shown);
+    const entries = await auditOf(url, token, promotion.id);
+    const done = entries.find((e) => e.kind === 'step.succeeded' && e.component === 'hold');
+    if (done === undefined) throw new Error(`step hold of ${promotion.id} did not succeed: ${entries.map((e) => e.kind).join(', ')}`);
+    // The page's reads of the promotion (after each burst of events): the last one before the node changed.
+    const reads = await page.evaluate((id) => performance.getEntriesByType('resource').filter((r) => new URL(r.name).pathname.endsWith(`/promotions/${id}`)).map((r) => performance.timeOrigin + r.responseEnd), promotion.id);
+    const lastRead = Math.max(...reads.filter((t) => t <= shownAt));
+    return { eventToShownMs: shownAt - Date.parse(done.time), renderMs: shownAt - lastRead };
+  } finally {
+    await context.close();
+    rmSync(holdFile, { force: true });
   }
 }
 
@@ -288,7 +344,7 @@ export async function benchUi() {
     const { deps, createRelease, promote } = await engine(graphDir);
     let promotionId;
     try {
-      const { release } = await createRelease(deps, { set: Array.from({ length: steps }, (_, c) => `c${c}=1`) });
+      const { release } = await createRelease(deps, { set: [...Array.from({ length: steps }, (_, c) => `c${c}=1`), 'hold=1'] });
       promotionId = (await promote(deps, release.id, 'dev', { concurrency: 16 })).id;
     } finally {
       await deps.store.close();
@@ -296,7 +352,10 @@ export async function benchUi() {
     const graphToken = adminToken(graphDir);
     const graphServer = await serve(graphDir);
     children.push(graphServer.child);
-    const graph = await graphRender(browser, graphToken, graphServer.url, promotionId, steps);
+    const graph = await graphRender(browser, graphToken, graphServer.url, promotionId, steps + 1);
+    log(`ui: a step event on the drawn ${steps}-step graph`);
+    const graphUpdates = [];
+    for (let r = 0; r < runs; r++) graphUpdates.push(await graphUpdate(browser, graphToken, graphServer.url, graphDir, steps, r + 1));
     const layouts = [];
     for (let r = 0; r < runs; r++) layouts.push(await elkLayout(steps));
 
@@ -318,6 +377,8 @@ export async function benchUi() {
       graphSteps: steps,
       graphNodesDrawn: graph.drawn,
       graphRenderMs: graph.ms === undefined ? null : round(graph.ms, 0),
+      graphStepEventToShownMs: round(median(graphUpdates.map((u) => u.eventToShownMs)), 0),
+      graphStepRenderMs: round(median(graphUpdates.map((u) => u.renderMs)), 0),
       elkLayoutMs: round(median(layouts), 0),
     };
   } finally {

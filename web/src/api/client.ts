@@ -93,6 +93,8 @@ export class ApiClient {
 
   environments = (project: string, signal?: AbortSignal): Promise<EnvironmentStatus[]> =>
     this.request('GET', `/api/v1/projects/${enc(project)}/environments`, undefined, signal);
+  environment = (project: string, name: string, signal?: AbortSignal): Promise<EnvironmentStatus> =>
+    this.request('GET', `/api/v1/projects/${enc(project)}/environments/${enc(name)}`, undefined, signal);
   releases = (project: string, limit = 50): Promise<Release[]> =>
     this.request('GET', `/api/v1/projects/${enc(project)}/releases?limit=${limit}`);
   /** A release (by id or unique prefix) and every promotion of it, newest first. */

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, api } from '../../api/client.js';
 import { followEvents } from '../../api/events.js';
 import type { EnvironmentStatus, PendingPromotion, PlannedGate } from '../../api/types.js';
@@ -18,34 +18,79 @@ import { pipelineColumns } from './pipeline-columns.js';
  */
 export function BoardPage({ project }: { project: string }) {
   const [environments, reload] = useAsync((signal) => api.environments(project, signal), [project]);
+  // Environments read again one by one after events, newer than the whole-board read they replace.
+  const [fresh, setFresh] = useState<Record<string, EnvironmentStatus>>({});
   const [live, setLive] = useState(false);
-  const pendingReload = useRef<number | undefined>(undefined);
+  const known = useRef<EnvironmentStatus[]>([]);
+  if (environments.state === 'ready') known.current = environments.value;
+
+  useEffect(() => setFresh({}), [environments]);
 
   useEffect(() => {
     const controller = new AbortController();
+    const pending = new Set<string>();
+    let whole = false;
+    let timer: number | undefined;
+    let reading = false;
+    // Many entries arrive together (a promotion's steps): after a pause, read once each environment
+    // they name, and those that come after it (their gates and promote buttons depend on it), or the
+    // whole board for an entry that names none. One batch at a time; what arrives meanwhile waits.
+    const flush = async (): Promise<void> => {
+      if (reading || controller.signal.aborted) return;
+      const names = [...pending];
+      pending.clear();
+      const all = whole || names.length > REREAD_ONE_BY_ONE;
+      whole = false;
+      if (all) {
+        reload();
+        return;
+      }
+      reading = true;
+      try {
+        const read = await Promise.all(
+          names.map((name) => api.environment(project, name, controller.signal).catch(() => undefined)),
+        );
+        if (controller.signal.aborted) return;
+        if (read.some((e) => e === undefined)) reload();
+        else setFresh((before) => ({ ...before, ...Object.fromEntries(read.flatMap((e) => (e === undefined ? [] : [[e.environment, e]]))) }));
+      } finally {
+        reading = false;
+        if (pending.size > 0 || whole) schedule();
+      }
+    };
+    const schedule = (): void => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => void flush(), 150);
+    };
     void followEvents(
       project,
       {
         kinds: ['audit'],
         after: 'now',
         onOpen: setLive,
-        onEvent: () => {
-          // Many entries arrive together (a promotion's steps): read the board once for them.
-          window.clearTimeout(pendingReload.current);
-          pendingReload.current = window.setTimeout(reload, 150);
+        onEvent: (event) => {
+          if (event.kind !== 'audit') return;
+          const name = event.entry.environment;
+          if (name === undefined && NOT_ON_THE_BOARD.has(event.entry.kind)) return;
+          if (name === undefined) whole = true;
+          else {
+            pending.add(name);
+            for (const e of known.current) if (e.after.includes(name)) pending.add(e.environment);
+          }
+          schedule();
         },
       },
       controller.signal,
     );
     return () => {
       controller.abort();
-      window.clearTimeout(pendingReload.current);
+      window.clearTimeout(timer);
     };
   }, [project, reload]);
 
   if (environments.state === 'loading') return <p className="loading">Loading the pipeline…</p>;
   if (environments.state === 'error') return <ErrorNotice error={environments.error} />;
-  const list = environments.value;
+  const list = environments.value.map((e) => fresh[e.environment] ?? e);
   const columns = pipelineColumns(list);
   const empty = list.every(
     (e) => e.lastPromotion === undefined && e.pending.length === 0 && e.activePromotion === undefined,
@@ -97,7 +142,26 @@ function EmptyProject({ project, first }: { project: string; first: string | und
   );
 }
 
-function EnvironmentCard({
+/** Entries that name no environment and change nothing the board shows. */
+const NOT_ON_THE_BOARD = new Set(['config.loaded', 'release.created', 'token.created', 'token.revoked', 'audit.checkpoint']);
+
+/** Above this many environments named by one burst of events, the board is read whole again. */
+const REREAD_ONE_BY_ONE = 20;
+
+/**
+ * A card is drawn again only when its environment or another prop changed (`next` compared by the
+ * environments it names): an event re-reads one environment, and only its card and its neighbours'
+ * are redrawn.
+ */
+const EnvironmentCard = memo(EnvironmentCardView, (a, b) =>
+  Object.keys({ ...a, ...b }).every((key) =>
+    key === 'next'
+      ? a.next.map((n) => n.environment).join('\n') === b.next.map((n) => n.environment).join('\n')
+      : a[key as keyof typeof a] === b[key as keyof typeof b],
+  ),
+);
+
+function EnvironmentCardView({
   project,
   env,
   next,
@@ -122,7 +186,7 @@ function EnvironmentCard({
             : 'empty';
   const drop = useDropToPromote(project, env);
   return (
-    <article className={`env-card env-${state}${drop.over ? ' drop-target' : ''}`} aria-labelledby={headingId} {...drop.handlers}>
+    <article className={`env-card env-${state} render-when-visible${drop.over ? ' drop-target' : ''}`} aria-labelledby={headingId} {...drop.handlers}>
       <header>
         <h2 id={headingId}>{env.environment}</h2>
         {env.after.length > 0 && <span className="muted small">after {env.after.join(', ')}</span>}

@@ -1,18 +1,14 @@
 import type { ELK, ElkNode } from 'elkjs/lib/elk-api.js';
+import { levelLayout, NODE_WIDTH, NODE_HEIGHT, BETWEEN_LEVELS, BETWEEN_NODES, type LayoutInput, type Placed } from './level-layout.js';
 
-export interface LayoutInput {
-  id: string;
-  dependsOn: readonly string[];
-}
+export { NODE_HEIGHT, NODE_WIDTH, type LayoutInput, type Placed } from './level-layout.js';
 
-export interface Placed {
-  id: string;
-  x: number;
-  y: number;
-}
-
-export const NODE_WIDTH = 210;
-export const NODE_HEIGHT = 64;
+/**
+ * Above this many steps the graph is laid out from the plan's own levels (`levelLayout`), not by
+ * ELK: ELK's layered layout takes seconds from a few hundred nodes on (10 to 20 s at 1,000, on the
+ * page's main thread), where the level layout takes milliseconds.
+ */
+export const ELK_MAX_NODES = 150;
 
 // ELK is most of the UI's code (about 1.4 MB): loaded when a promotion's graph is first laid out, so
 // the board and the sign-in page do not wait for it.
@@ -21,19 +17,19 @@ const loadElk = (): Promise<ELK> =>
   (elk ??= import('elkjs/lib/elk.bundled.js').then(({ default: Elk }) => new Elk()));
 
 /**
- * Lays a promotion's DAG out left to right with ELK's layered algorithm (dependencies before their
- * dependents, crossings minimised). Runs in the page (elkjs' bundled build, no worker): a thousand
- * steps take well under a second.
+ * Lays a promotion's DAG out left to right, dependencies before their dependents: with ELK's layered
+ * algorithm (crossings minimised) up to ELK_MAX_NODES steps, from the plan's levels above.
  */
 export async function layoutGraph(nodes: readonly LayoutInput[]): Promise<Placed[]> {
+  if (nodes.length > ELK_MAX_NODES) return levelLayout(nodes);
   const ids = new Set(nodes.map((n) => n.id));
   const graph: ElkNode = {
     id: 'promotion',
     layoutOptions: {
       'elk.algorithm': 'layered',
       'elk.direction': 'RIGHT',
-      'elk.layered.spacing.nodeNodeBetweenLayers': '70',
-      'elk.spacing.nodeNode': '24',
+      'elk.layered.spacing.nodeNodeBetweenLayers': String(BETWEEN_LEVELS),
+      'elk.spacing.nodeNode': String(BETWEEN_NODES),
       'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
     },
     children: nodes.map((n) => ({ id: n.id, width: NODE_WIDTH, height: NODE_HEIGHT })),

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../../api/client.js';
 import { followEvents } from '../../api/events.js';
 import type { Decisions, LogLine, PlannedStep, Promotion, Step } from '../../api/types.js';
@@ -132,16 +132,27 @@ export function PromotionPage({ project, id }: { project: string; id: string }) 
           </p>
         )}
         {plan.steps.map((s) => (
-          <PlanStep key={s.component} step={s} />
+          <PlanStep key={s.component} step={s} digest={plan.digest} />
         ))}
       </section>
     </article>
   );
 }
 
-function PlanStep({ step }: { step: PlannedStep }) {
+/**
+ * A step's plan is drawn once per plan (its digest): re-reading the promotion on every event does not
+ * draw a thousand of them again. Off-screen ones are not laid out until they near the viewport.
+ */
+const PlanStep = memo(
+  function PlanStep({ step }: { step: PlannedStep; digest: string }) {
+    return <PlanStepView step={step} />;
+  },
+  (a, b) => a.digest === b.digest && a.step.component === b.step.component,
+);
+
+function PlanStepView({ step }: { step: PlannedStep }) {
   return (
-    <section className={`plan-step risk-${step.risk}`} aria-label={`Plan of ${step.component}`}>
+    <section className={`plan-step risk-${step.risk} render-when-visible`} aria-label={`Plan of ${step.component}`}>
       <h3>
         {step.component} <span className="muted small">({step.type})</span>{' '}
         <span className="mono small">
@@ -178,41 +189,54 @@ function StepTable({ plan, steps, logs }: { plan: PlannedStep[]; steps: Step[]; 
         {plan.map((p) => {
           const step = byComponent.get(p.component);
           const lines = logs[p.component] ?? [];
-          const state = step?.state ?? (p.action === 'unchanged' ? 'unchanged' : 'planned');
           return (
-            <tr key={p.component} id={`step-${p.component}`} tabIndex={-1}>
-              <th scope="row">{p.component}</th>
-              <td>
-                <span className={`badge state-${state}`}>{state}</span>
-                {step?.phase !== undefined && step.state === 'running' && (
-                  <span className="small"> ({step.phase})</span>
-                )}
-                {step?.error !== undefined && <div className="small error-text">{step.error}</div>}
-              </td>
-              <td>{duration(step?.startedAt, step?.finishedAt) ?? ''}</td>
-              <td>
-                <Outputs step={step} />
-              </td>
-              <td>
-                {lines.length === 0 ? (
-                  <span className="muted small">none yet</span>
-                ) : (
-                  <details>
-                    <summary>
-                      {lines.length} line{lines.length === 1 ? '' : 's'}
-                      <span className="visually-hidden"> of {p.component}’s log</span>
-                    </summary>
-                    <pre className="log" aria-label={`Log of ${p.component}`}>
-                      {lines.map((l) => l.line).join('\n')}
-                    </pre>
-                  </details>
-                )}
-              </td>
-            </tr>
+            <StepRow
+              key={p.component}
+              plan={p}
+              step={step}
+              lines={lines}
+              drawn={`${p.action}\n${JSON.stringify(step ?? null)}\n${duration(step?.startedAt, step?.finishedAt) ?? ''}`}
+            />
           );
         })}
       </tbody>
     </table>
+  );
+}
+
+/** A row is drawn again only when its step (`drawn`: what it shows, as text) or its log changed. */
+const StepRow = memo(StepRowView, (a, b) => a.drawn === b.drawn && a.lines === b.lines);
+
+function StepRowView({ plan: p, step, lines }: { plan: PlannedStep; step: Step | undefined; lines: LogLine[]; drawn: string }) {
+  const state = step?.state ?? (p.action === 'unchanged' ? 'unchanged' : 'planned');
+  return (
+    <tr id={`step-${p.component}`} tabIndex={-1}>
+      <th scope="row">{p.component}</th>
+      <td>
+        <span className={`badge state-${state}`}>{state}</span>
+        {step?.phase !== undefined && step.state === 'running' && <span className="small"> ({step.phase})</span>}
+        {step?.error !== undefined && <div className="small error-text">{step.error}</div>}
+      </td>
+      <td>{duration(step?.startedAt, step?.finishedAt) ?? ''}</td>
+      <td>
+        <Outputs step={step} />
+      </td>
+      <td>
+        {lines.length === 0 ? (
+          <span className="muted small">none yet</span>
+        ) : (
+          <details>
+            <summary>
+              {lines.length} line{lines.length === 1 ? '' : 's'}
+              <span className="visually-hidden"> of {p.component}’s log</span>
+            </summary>
+            <pre className="log" aria-label={`Log of ${p.component}`}>
+              {lines.map((l) => l.line).join('\n')}
+            </pre>
+          </details>
+        )}
+      </td>
+    </tr>
   );
 }
 
