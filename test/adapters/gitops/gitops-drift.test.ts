@@ -47,7 +47,7 @@ components:
       set:
         - { file: values.yaml, path: image.tag, value: "\${{ version }}" }
         - { file: values.yaml, path: db.password, value: "\${{ secrets.DB_PASSWORD }}" }
-      argocd: { server: ${argo.url}, app: api-prod, token: ${argo.token}, timeout: 5s, interval: 40ms }
+      argocd: { server: ${argo.url}, app: api-prod, token: ${argo.token}, timeout: 5s, interval: 40ms, stableFor: 100ms }
 `);
   deps = await project.deps({ env: { DB_PASSWORD: PASSWORD } });
 });
